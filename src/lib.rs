@@ -1,0 +1,13 @@
+//! codelab-agent: the AI core of the CodeLab IDE.
+//!
+//! An LSP server (stdio and websocket) extended with `codelab/*` methods for
+//! sessions, chat, agents and approvals. See `ARCHITECTURE.md` for the code map
+//! and its invariants, and `protocol/README.md` for the wire contract.
+
+pub mod agents;
+pub mod config;
+pub mod core;
+pub mod documents;
+pub mod protocol;
+pub mod server;
+pub mod store;

@@ -1,0 +1,142 @@
+//! The `codelab-agent` binary: argument parsing, logging, and the choice of
+//! transport. Errors become `anyhow` only here, at the edge.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use codelab_agent::config::{self, Config};
+use codelab_agent::core::Core;
+use codelab_agent::server::{ConnectionEnd, http, stdio};
+use tracing_subscriber::EnvFilter;
+
+/// The AI core of the CodeLab IDE: an LSP server with chat, agents and tool approvals.
+///
+/// Without a subcommand it speaks LSP on stdin and stdout.
+#[derive(Debug, Parser)]
+#[command(name = "codelab-agent", version, about)]
+struct Cli {
+    /// Speak LSP over stdin/stdout (the default without a subcommand).
+    #[arg(long, global = false)]
+    stdio: bool,
+    /// Directory for the store [default: $CODELAB_DATA_DIR, else the platform data dir]
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log level or filter (`info`, `debug`, `codelab_agent=trace`); RUST_LOG wins when set.
+    #[arg(long, global = true, default_value = "info", value_name = "FILTER")]
+    log_level: String,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve HTTP: GET /health and the websocket endpoint /lsp.
+    Serve {
+        /// Address to listen on; loopback only.
+        #[arg(long, default_value = "127.0.0.1:7420")]
+        listen: SocketAddr,
+    },
+}
+
+fn init_logging(cli: &Cli) {
+    let filter = config::env_var("RUST_LOG")
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .or_else(|| EnvFilter::try_new(&cli.log_level).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    match cli.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    let data_dir = config::resolve_data_dir(cli.data_dir.clone())
+        .context("no data directory: pass --data-dir or set CODELAB_DATA_DIR")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        if let Some(Command::Serve { listen }) = &cli.command
+            && !listen.ip().is_loopback()
+        {
+            bail!(
+                "refusing to listen on {listen}: only loopback addresses are allowed \
+                 until websocket authentication is configured"
+            );
+        }
+        let core = Arc::new(Core::open(Config::new(data_dir)).context("cannot open the store")?);
+        tracing::info!(store = %core.store.path().display(), "store open");
+        match cli.command {
+            Some(Command::Serve { listen }) => {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {listen}"))?;
+                tokio::select! {
+                    r = http::serve(core, listener) => r.context("HTTP server failed")?,
+                    _ = shutdown_signal() => tracing::info!("shutting down"),
+                }
+                Ok(std::process::ExitCode::SUCCESS)
+            }
+            None => {
+                let end = stdio::serve(core).await;
+                tracing::info!(?end, "stdio connection ended");
+                Ok(match end {
+                    ConnectionEnd::ExitWithoutShutdown => std::process::ExitCode::from(1),
+                    _ => std::process::ExitCode::SUCCESS,
+                })
+            }
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,380 @@
+//! Renders the protocol contract from the Rust types: `protocol/schema.json`,
+//! `protocol/codelab-protocol.ts` and `protocol/README.md`.
+//!
+//! `tests/protocol.rs` fails when the committed files differ from these;
+//! `UPDATE_PROTOCOL=1 cargo test --test protocol` rewrites them.
+
+use std::fmt::Write as _;
+
+use schemars::generate::SchemaSettings;
+use serde_json::{Map, Value, json};
+
+use super::errors::ErrorCode;
+use super::methods::{self, Direction, Kind, MethodDoc};
+use super::{FEATURES, PROTOCOL_VERSION};
+
+/// The three generated files, as (file name, contents).
+pub fn files() -> Vec<(&'static str, String)> {
+    vec![
+        ("schema.json", schema_json()),
+        ("codelab-protocol.ts", typescript()),
+        ("README.md", reference()),
+    ]
+}
+
+/// A method with the schemas of its params and result.
+type MethodSchemas = (MethodDoc, Option<Value>, Option<Value>);
+
+fn definitions() -> (Map<String, Value>, Vec<MethodSchemas>) {
+    let mut generator = SchemaSettings::draft2020_12().into_generator();
+    for (ty, _) in methods::all_types() {
+        (ty.schema)(&mut generator);
+    }
+    let methods = methods::all()
+        .into_iter()
+        .map(|m| {
+            let params = m.params.map(|t| (t.schema)(&mut generator).to_value());
+            let result = m.result.map(|t| (t.schema)(&mut generator).to_value());
+            (m, params, result)
+        })
+        .collect();
+    (generator.take_definitions(true), methods)
+}
+
+/// The JSON Schema of every method's parameters and result, with all types under `$defs`.
+pub fn schema_json() -> String {
+    let (defs, methods) = definitions();
+    let mut method_map = Map::new();
+    for (m, params, result) in methods {
+        let mut entry = Map::new();
+        entry.insert("kind".into(), json!(kind_name(m.kind)));
+        entry.insert("direction".into(), json!(direction_name(m.direction)));
+        entry.insert("description".into(), json!(m.summary));
+        entry.insert(
+            "params".into(),
+            params.unwrap_or_else(|| json!({"type": "object", "additionalProperties": false})),
+        );
+        if let Some(result) = result {
+            entry.insert("result".into(), result);
+        }
+        entry.insert(
+            "errors".into(),
+            json!(m.errors.iter().map(|e| e.code()).collect::<Vec<_>>()),
+        );
+        method_map.insert(m.name.into(), Value::Object(entry));
+    }
+    let errors: Map<String, Value> = ErrorCode::ALL
+        .iter()
+        .map(|e| (e.kind().to_owned(), json!({"code": e.code(), "retryable": e.retryable(), "description": e.description()})))
+        .collect();
+    let doc = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://codelab.dev/protocol/schema.json",
+        "title": "codelab protocol",
+        "description": "Methods and notifications of the codelab-agent protocol. Generated from the Rust types; do not edit.",
+        "protocolVersion": PROTOCOL_VERSION,
+        "features": FEATURES,
+        "methods": method_map,
+        "errors": errors,
+        "$defs": defs,
+    });
+    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// TypeScript declarations of every wire type and of the method map.
+pub fn typescript() -> String {
+    let cfg = ts_rs::Config::new().with_large_int("number");
+    let mut out = String::from(
+        "// Generated from the Rust types of codelab-agent; do not edit.\n\
+         // Regenerate with: UPDATE_PROTOCOL=1 cargo test --test protocol\n\n",
+    );
+    let _ = writeln!(
+        out,
+        "export const PROTOCOL_VERSION = {PROTOCOL_VERSION:?};\n"
+    );
+    for (_, decl) in methods::all_types() {
+        let _ = writeln!(out, "export {}\n", decl(&cfg));
+    }
+    out.push_str("/** Requests the client sends: method name to [params, result]. */\nexport interface CodelabRequests {\n");
+    for m in methods::all() {
+        if m.kind == Kind::Request && m.direction == Direction::ClientToServer {
+            let params = m
+                .params
+                .map_or("Record<string, never>".to_owned(), |t| (t.name)());
+            let result = m.result.map_or("null".to_owned(), |t| (t.name)());
+            let _ = writeln!(out, "  {:?}: [{params}, {result}];", m.name);
+        }
+    }
+    out.push_str("}\n\n/** Notifications the server sends: method name to params. */\nexport interface CodelabNotifications {\n");
+    for m in methods::all() {
+        if m.kind == Kind::Notification && m.direction == Direction::ServerToClient {
+            let params = m
+                .params
+                .map_or("Record<string, never>".to_owned(), |t| (t.name)());
+            let _ = writeln!(out, "  {:?}: {params};", m.name);
+        }
+    }
+    out.push_str("}\n\nexport const ErrorCodes = {\n");
+    for e in ErrorCode::ALL {
+        let _ = writeln!(out, "  {}: {},", e.kind(), e.code());
+    }
+    out.push_str("} as const;\n");
+    out
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Request => "request",
+        Kind::Notification => "notification",
+    }
+}
+
+fn direction_name(direction: Direction) -> &'static str {
+    match direction {
+        Direction::ClientToServer => "clientToServer",
+        Direction::ServerToClient => "serverToClient",
+    }
+}
+
+/// The human-readable reference.
+pub fn reference() -> String {
+    let (defs, methods) = definitions();
+    let mut out = String::new();
+    out.push_str(INTRO.trim_start());
+    let _ = writeln!(
+        out,
+        "\nProtocol version: **{PROTOCOL_VERSION}**. Features advertised: {}.\n",
+        FEATURES
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    out.push_str("## Methods\n\n| method | kind | direction | summary |\n|---|---|---|---|\n");
+    for (m, _, _) in &methods {
+        let first = m
+            .summary
+            .split(". ")
+            .next()
+            .unwrap_or(m.summary)
+            .trim_end_matches('.');
+        let _ = writeln!(
+            out,
+            "| [`{}`](#{}) | {} | {} | {first}. |",
+            m.name,
+            anchor(m.name),
+            kind_name(m.kind),
+            direction_name(m.direction)
+        );
+    }
+    out.push('\n');
+
+    for (m, params, result) in &methods {
+        let _ = writeln!(out, "### `{}`\n", m.name);
+        let _ = writeln!(out, "{} ({}).\n", m.summary, kind_name(m.kind));
+        let _ = writeln!(
+            out,
+            "- Params: {}",
+            params
+                .as_ref()
+                .map_or("none (`{}` or absent)".to_owned(), type_link)
+        );
+        if m.kind == Kind::Request {
+            let _ = writeln!(
+                out,
+                "- Result: {}",
+                result.as_ref().map_or("`null`".to_owned(), type_link)
+            );
+        }
+        if !m.errors.is_empty() {
+            let errs: Vec<String> = m
+                .errors
+                .iter()
+                .map(|e| format!("`{}` ({})", e.kind(), e.code()))
+                .collect();
+            let _ = writeln!(out, "- Errors: {}", errs.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "\nExample params:\n\n```json\n{}\n```\n",
+            pretty(&m.example_params)
+        );
+        if let Some(res) = &m.example_result {
+            let _ = writeln!(out, "Example result:\n\n```json\n{}\n```\n", pretty(res));
+        }
+    }
+
+    out.push_str("## Types\n\n");
+    for (name, schema) in &defs {
+        let _ = writeln!(out, "### {name}\n");
+        if let Some(desc) = schema.get("description").and_then(Value::as_str) {
+            let _ = writeln!(out, "{desc}\n");
+        }
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            let required: Vec<&str> = schema
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            out.push_str("| field | type | required | description |\n|---|---|---|---|\n");
+            for (field, prop) in props {
+                let desc = prop
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .replace('\n', " ")
+                    .replace('|', "\\|");
+                let _ = writeln!(
+                    out,
+                    "| `{field}` | {} | {} | {desc} |",
+                    type_text(prop),
+                    if required.contains(&field.as_str()) {
+                        "yes"
+                    } else {
+                        "no"
+                    }
+                );
+            }
+            out.push('\n');
+        } else if let Some(variants) = schema
+            .get("oneOf")
+            .or_else(|| schema.get("anyOf"))
+            .and_then(Value::as_array)
+        {
+            out.push_str("One of:\n\n");
+            for v in variants {
+                let desc = v.get("description").and_then(Value::as_str).unwrap_or("");
+                let _ = writeln!(out, "- {}: {desc}", type_text(v));
+            }
+            out.push('\n');
+        } else if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+            let vals: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
+            let _ = writeln!(out, "One of {}.\n", vals.join(", "));
+        }
+    }
+
+    out.push_str("## Error codes\n\nEvery application error carries `data` of type [ErrorData](#errordata).\n\n| code | kind | retryable | meaning |\n|---|---|---|---|\n");
+    for e in ErrorCode::ALL {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} |",
+            e.code(),
+            e.kind(),
+            if e.retryable() { "yes" } else { "no" },
+            e.description()
+        );
+    }
+    out
+}
+
+fn anchor(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect::<String>()
+        .to_lowercase()
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+fn type_link(schema: &Value) -> String {
+    type_text(schema)
+}
+
+/// A short Markdown rendering of a property's type.
+fn type_text(schema: &Value) -> String {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.rsplit('/').next().unwrap_or(r);
+        return format!("[{name}](#{})", name.to_lowercase());
+    }
+    if let Some(c) = schema.get("const") {
+        return format!("`{c}`");
+    }
+    if let Some(any) = schema
+        .get("anyOf")
+        .or_else(|| schema.get("oneOf"))
+        .and_then(Value::as_array)
+    {
+        return any.iter().map(type_text).collect::<Vec<_>>().join(" \\| ");
+    }
+    let ty = match schema.get("type") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => vec!["any".to_owned()],
+    };
+    ty.iter()
+        .map(|t| match t.as_str() {
+            "array" => format!(
+                "{}[]",
+                schema.get("items").map_or("any".to_owned(), type_text)
+            ),
+            "string" => match schema.get("format").and_then(Value::as_str) {
+                Some(f) => format!("string ({f})"),
+                None => "string".to_owned(),
+            },
+            "integer" => match schema.get("minimum") {
+                Some(min) => format!("integer (≥ {min})"),
+                None => "integer".to_owned(),
+            },
+            other => other.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" \\| ")
+}
+
+const INTRO: &str = r#"
+# The codelab protocol
+
+<!-- Generated from the Rust types in src/protocol/; do not edit.
+     Regenerate with: UPDATE_PROTOCOL=1 cargo test --test protocol -->
+
+codelab-agent speaks the Language Server Protocol, extended with `codelab/*`
+methods and notifications for sessions, chat, agents and approvals. This file
+is the contract with every editor; [`schema.json`](schema.json) is its machine
+form and [`codelab-protocol.ts`](codelab-protocol.ts) its TypeScript types.
+
+## Transports
+
+- **stdio** (`codelab-agent` or `codelab-agent --stdio`): LSP framing, a
+  `Content-Length: N\r\n\r\n` header before each JSON body. Nothing but protocol
+  is ever written to stdout; logs go to stderr.
+- **websocket** (`codelab-agent serve`, endpoint `/lsp`): exactly the same
+  messages, one JSON-RPC message per text frame, no header. Every connection
+  is its own LSP client; sessions are shared by all connections.
+
+Both carry the same methods. A message larger than the limit (16 MiB by
+default) is discarded with a `messageTooLarge` error; the connection stays open.
+
+## Lifecycle
+
+`initialize` must come first: any other request before it gets
+`serverNotInitialized` (-32002). The server chooses `utf-8` positions when the
+client offers them in `general.positionEncodings`, else `utf-16`, and reports
+its choice in `capabilities.positionEncoding`. It advertises the protocol under
+`capabilities.experimental.codelab` (type [CodelabCapabilities](#codelabcapabilities)).
+After `shutdown`, requests get `invalidRequest`; `exit` ends the connection
+(and the process, in stdio mode).
+
+## Ordering
+
+Messages sent by the server are not ordered relative to each other. Every
+notification about a session carries the session's `seq`, a number that only
+grows, shared with the `seq` of the session's persisted messages: sort by it,
+and use it to resume (`afterSeq`).
+
+## Versioning
+
+`protocolVersion` is `MAJOR.MINOR`. Adding a method, a notification, an
+optional parameter, a result field or an error code raises MINOR; clients must
+ignore result fields and notifications they do not know. Removing or renaming
+anything, or making a parameter required, raises MAJOR. Features are also
+listed by name under `features`: anything not listed is unsupported.
+"#;

@@ -1,0 +1,416 @@
+//! The connection driver: one per client, whatever the transport.
+//!
+//! A transport turns its bytes into [`Incoming`] values (one per JSON-RPC
+//! message) and writes out the strings the driver sends it. The driver
+//! classifies each message, answers malformed input with the right JSON-RPC
+//! error, routes LSP methods to a [`tower_lsp_server::LspService`] and
+//! `codelab/*` methods to [`super::methods`], and forwards the client's
+//! responses to server-to-client requests.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tower::Service;
+use tower_lsp_server::LspService;
+use tower_lsp_server::jsonrpc::{Request, Response};
+
+use super::lsp::Backend;
+use super::methods;
+use crate::core::Core;
+use crate::documents::{Documents, PositionEncoding};
+use crate::protocol::{ErrorCode, RpcError};
+
+/// One message from the transport.
+#[derive(Debug)]
+pub enum Incoming {
+    /// The text of one JSON-RPC message.
+    Message(String),
+    /// A message over the size limit, already discarded.
+    TooLarge {
+        /// Its size in bytes.
+        size: usize,
+    },
+    /// Bytes that do not form a message (bad header, invalid UTF-8).
+    Malformed(String),
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionEnd {
+    /// `exit` after `shutdown`.
+    CleanExit,
+    /// `exit` without `shutdown` first.
+    ExitWithoutShutdown,
+    /// The transport closed.
+    Closed,
+}
+
+/// Per-connection state, shared by the LSP backend and the codelab methods.
+#[derive(Debug)]
+pub struct ConnState {
+    initialized: AtomicBool,
+    shutdown: AtomicBool,
+    encoding: Mutex<PositionEncoding>,
+    workspace_folders: Mutex<Vec<String>>,
+    documents: Mutex<Documents>,
+    client_apply_edit: AtomicBool,
+    outgoing: mpsc::Sender<String>,
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl ConnState {
+    pub(crate) fn new(outgoing: mpsc::Sender<String>) -> Self {
+        Self {
+            initialized: AtomicBool::new(false),
+            shutdown: AtomicBool::new(false),
+            encoding: Mutex::new(PositionEncoding::Utf16),
+            workspace_folders: Mutex::new(Vec::new()),
+            documents: Mutex::new(Documents::default()),
+            client_apply_edit: AtomicBool::new(false),
+            outgoing,
+        }
+    }
+
+    /// Marks `initialize` as answered and records what was negotiated.
+    pub fn set_initialized(
+        &self,
+        encoding: PositionEncoding,
+        folders: Vec<String>,
+        apply_edit: bool,
+    ) {
+        *lock(&self.encoding) = encoding;
+        *lock(&self.workspace_folders) = folders;
+        self.client_apply_edit.store(apply_edit, Ordering::SeqCst);
+        self.initialized.store(true, Ordering::SeqCst);
+    }
+
+    /// Marks `shutdown` as received.
+    pub fn set_shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+    }
+
+    /// The negotiated position encoding.
+    pub fn encoding(&self) -> PositionEncoding {
+        *lock(&self.encoding)
+    }
+
+    /// The workspace folders, as URIs, in the client's order.
+    pub fn workspace_folders(&self) -> Vec<String> {
+        lock(&self.workspace_folders).clone()
+    }
+
+    /// Applies a change to the workspace folder list.
+    pub fn change_workspace_folders(&self, added: Vec<String>, removed: &[String]) {
+        let mut folders = lock(&self.workspace_folders);
+        folders.retain(|f| !removed.contains(f));
+        for f in added {
+            if !folders.contains(&f) {
+                folders.push(f);
+            }
+        }
+    }
+
+    /// The open documents.
+    pub fn documents(&self) -> MutexGuard<'_, Documents> {
+        lock(&self.documents)
+    }
+
+    /// Whether the client applies `workspace/applyEdit` requests.
+    pub fn client_applies_edits(&self) -> bool {
+        self.client_apply_edit.load(Ordering::SeqCst)
+    }
+
+    /// Queues a notification to the client.
+    pub async fn notify(&self, method: &str, params: Value) {
+        let msg = json!({"jsonrpc": "2.0", "method": method, "params": params});
+        let _ = self.outgoing.send(msg.to_string()).await;
+    }
+}
+
+fn error_response(id: &Value, err: &RpcError) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "error": err.to_json()}).to_string()
+}
+
+/// Drives one connection until the client exits or the transport closes.
+///
+/// `outgoing` receives every message for the client, serialized.
+pub async fn run(
+    core: Arc<Core>,
+    mut incoming: mpsc::Receiver<Incoming>,
+    outgoing: mpsc::Sender<String>,
+) -> ConnectionEnd {
+    let conn = Arc::new(ConnState::new(outgoing.clone()));
+    let (mut service, socket) = {
+        let core = Arc::clone(&core);
+        let conn = Arc::clone(&conn);
+        LspService::new(move |client| Backend::new(core, conn, client))
+    };
+    let (mut client_requests, mut client_responses) = socket.split();
+
+    // Server-to-client messages produced through tower-lsp's `Client`.
+    let pump_out = outgoing.clone();
+    let pump = tokio::spawn(async move {
+        while let Some(req) = client_requests.next().await {
+            match serde_json::to_string(&req) {
+                Ok(text) => {
+                    if pump_out.send(text).await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot serialize a server request"),
+            }
+        }
+    });
+
+    let max = core.config.max_message_bytes;
+    let mut end = ConnectionEnd::Closed;
+    while let Some(item) = incoming.recv().await {
+        let text = match item {
+            Incoming::Message(text) => text,
+            Incoming::TooLarge { size } => {
+                let err = RpcError::new(ErrorCode::MessageTooLarge, "message too large")
+                    .with_detail(format!("{size} bytes; the limit is {max} bytes"));
+                let _ = outgoing.send(error_response(&Value::Null, &err)).await;
+                continue;
+            }
+            Incoming::Malformed(reason) => {
+                let err = RpcError::new(ErrorCode::ParseError, format!("parse error: {reason}"));
+                let _ = outgoing.send(error_response(&Value::Null, &err)).await;
+                continue;
+            }
+        };
+        match classify(&text) {
+            Classified::Invalid(id, err) => {
+                let _ = outgoing.send(error_response(&id, &err)).await;
+            }
+            Classified::Response(resp) => {
+                if let Err(e) = client_responses.send(resp).await {
+                    tracing::warn!(error = %e, "dropping a client response");
+                }
+            }
+            Classified::Codelab { id, method, params } => {
+                handle_codelab(&core, &conn, id, method, params, &outgoing);
+            }
+            Classified::Lsp(req) => {
+                let is_exit = req.method() == "exit";
+                let is_notification = req.id().is_none();
+                if futures::future::poll_fn(|cx| service.poll_ready(cx))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                let fut = service.call(req);
+                if is_notification {
+                    // In order, one at a time: document changes must not interleave.
+                    let _ = fut.await;
+                } else {
+                    let out = outgoing.clone();
+                    tokio::spawn(async move {
+                        if let Ok(Some(resp)) = fut.await
+                            && let Ok(text) = serde_json::to_string(&resp)
+                        {
+                            let _ = out.send(text).await;
+                        }
+                    });
+                }
+                if is_exit {
+                    end = if conn.shutdown.load(Ordering::SeqCst) {
+                        ConnectionEnd::CleanExit
+                    } else {
+                        ConnectionEnd::ExitWithoutShutdown
+                    };
+                    break;
+                }
+            }
+        }
+    }
+    pump.abort();
+    end
+}
+
+enum Classified {
+    Invalid(Value, RpcError),
+    Response(Response),
+    Codelab {
+        id: Option<Value>,
+        method: String,
+        params: Option<Value>,
+    },
+    Lsp(Request),
+}
+
+fn classify(text: &str) -> Classified {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            return Classified::Invalid(
+                Value::Null,
+                RpcError::new(ErrorCode::ParseError, format!("parse error: {e}")),
+            );
+        }
+    };
+    let invalid = |id: Value, reason: &str| {
+        Classified::Invalid(
+            id,
+            RpcError::new(
+                ErrorCode::InvalidRequest,
+                format!("invalid request: {reason}"),
+            ),
+        )
+    };
+    let Value::Object(obj) = &value else {
+        let what = if value.is_array() {
+            "batches are not supported; send one message at a time"
+        } else {
+            "a message must be a JSON object"
+        };
+        return invalid(Value::Null, what);
+    };
+    let id = obj.get("id").cloned();
+    let id_ok = matches!(
+        &id,
+        None | Some(Value::Number(_) | Value::String(_) | Value::Null)
+    );
+    if !id_ok {
+        return invalid(Value::Null, "`id` must be a number or a string");
+    }
+    if obj.get("jsonrpc") != Some(&Value::String("2.0".into())) {
+        return invalid(id.unwrap_or(Value::Null), "`jsonrpc` must be \"2.0\"");
+    }
+    match obj.get("method") {
+        Some(Value::String(method)) => {
+            if let Some(p) = obj.get("params")
+                && !(p.is_object() || p.is_array() || p.is_null())
+            {
+                return invalid(
+                    id.unwrap_or(Value::Null),
+                    "`params` must be an object or an array",
+                );
+            }
+            if method.starts_with("codelab/") {
+                return Classified::Codelab {
+                    id,
+                    method: method.clone(),
+                    params: obj.get("params").cloned(),
+                };
+            }
+            match serde_json::from_value::<Request>(value.clone()) {
+                Ok(req) => Classified::Lsp(req),
+                Err(e) => invalid(id.unwrap_or(Value::Null), &e.to_string()),
+            }
+        }
+        Some(_) => invalid(id.unwrap_or(Value::Null), "`method` must be a string"),
+        None if id.is_some() && (obj.contains_key("result") || obj.contains_key("error")) => {
+            match serde_json::from_value::<Response>(value.clone()) {
+                Ok(resp) => Classified::Response(resp),
+                Err(e) => invalid(Value::Null, &format!("malformed response: {e}")),
+            }
+        }
+        None => invalid(id.unwrap_or(Value::Null), "no `method`, and not a response"),
+    }
+}
+
+fn handle_codelab(
+    core: &Arc<Core>,
+    conn: &Arc<ConnState>,
+    id: Option<Value>,
+    method: String,
+    params: Option<Value>,
+    outgoing: &mpsc::Sender<String>,
+) {
+    let Some(id) = id else {
+        tracing::debug!(%method, "ignoring a codelab notification from the client");
+        return;
+    };
+    let early = if !conn.initialized.load(Ordering::SeqCst) {
+        Some(RpcError::new(
+            ErrorCode::ServerNotInitialized,
+            format!("`{method}` before `initialize`: send `initialize` first"),
+        ))
+    } else if conn.shutdown.load(Ordering::SeqCst) {
+        Some(RpcError::new(
+            ErrorCode::InvalidRequest,
+            format!("`{method}` after `shutdown`"),
+        ))
+    } else {
+        None
+    };
+    if let Some(err) = early {
+        let out = outgoing.clone();
+        tokio::spawn(async move {
+            let _ = out.send(error_response(&id, &err)).await;
+        });
+        return;
+    }
+    let core = Arc::clone(core);
+    let conn = Arc::clone(conn);
+    let out = outgoing.clone();
+    tokio::spawn(async move {
+        let text = match methods::dispatch(&core, &conn, &method, params).await {
+            Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string(),
+            Err(err) => {
+                if err.code == ErrorCode::InternalError || err.code == ErrorCode::StoreFailure {
+                    tracing::error!(%method, error = %err, "request failed");
+                }
+                error_response(&id, &err)
+            }
+        };
+        let _ = out.send(text).await;
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalid_code(text: &str) -> Option<i64> {
+        match classify(text) {
+            Classified::Invalid(_, e) => Some(e.code.code()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn classifies_bad_input() {
+        assert_eq!(invalid_code("{"), Some(-32700));
+        assert_eq!(invalid_code("[]"), Some(-32600));
+        assert_eq!(invalid_code("42"), Some(-32600));
+        assert_eq!(
+            invalid_code(r#"{"jsonrpc":"2.0","id":{},"method":"x"}"#),
+            Some(-32600)
+        );
+        assert_eq!(
+            invalid_code(r#"{"jsonrpc":"1.0","id":1,"method":"x"}"#),
+            Some(-32600)
+        );
+        assert_eq!(
+            invalid_code(r#"{"jsonrpc":"2.0","id":1,"method":7}"#),
+            Some(-32600)
+        );
+        assert_eq!(
+            invalid_code(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":3}"#),
+            Some(-32600)
+        );
+        assert_eq!(invalid_code(r#"{"jsonrpc":"2.0","id":1}"#), Some(-32600));
+        assert!(matches!(
+            classify(r#"{"jsonrpc":"2.0","id":1,"result":null}"#),
+            Classified::Response(_)
+        ));
+        assert!(matches!(
+            classify(r#"{"jsonrpc":"2.0","id":1,"method":"codelab/listAgents"}"#),
+            Classified::Codelab { .. }
+        ));
+        assert!(matches!(
+            classify(r#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#),
+            Classified::Lsp(_)
+        ));
+    }
+}

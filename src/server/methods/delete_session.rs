@@ -1,0 +1,17 @@
+//! `codelab/deleteSession`
+
+use crate::core::Core;
+use crate::protocol::RpcError;
+use crate::protocol::types::{DeleteSessionResult, SessionParams};
+
+/// Deletes a session and its history, durably.
+pub(super) async fn run(
+    core: &Core,
+    params: SessionParams,
+) -> Result<DeleteSessionResult, RpcError> {
+    let deleted_messages = core.store.delete_session(params.session_id).await?;
+    Ok(DeleteSessionResult {
+        session_id: params.session_id,
+        deleted_messages,
+    })
+}

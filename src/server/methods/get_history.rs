@@ -1,0 +1,31 @@
+//! `codelab/getHistory`
+
+use crate::core::Core;
+use crate::protocol::RpcError;
+use crate::protocol::types::{GetHistoryParams, GetHistoryResult};
+
+const DEFAULT_LIMIT: u32 = 200;
+const MAX_LIMIT: u32 = 1000;
+
+/// Messages after `afterSeq`, in seq order.
+pub(super) async fn run(
+    core: &Core,
+    params: GetHistoryParams,
+) -> Result<GetHistoryResult, RpcError> {
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(RpcError::invalid_params(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}, got {limit}"),
+        ));
+    }
+    let (messages, has_more) = core
+        .store
+        .history(
+            params.session_id,
+            params.after_seq.unwrap_or(0),
+            limit as usize,
+        )
+        .await?;
+    Ok(GetHistoryResult { messages, has_more })
+}

@@ -1,0 +1,542 @@
+//! The end-to-end test client: spawns the real `codelab-agent` binary and
+//! speaks the protocol to it over stdio or the websocket.
+//!
+//! Every message the server sends is queued; tests take what they expect with
+//! [`Client::request`] and [`Client::expect_notification`]. Server-to-client
+//! requests are answered by a handler. [`Client::finish`] shuts the server
+//! down and fails the test if any message went unconsumed, or if anything but
+//! well-formed protocol reached stdout.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::print_stderr)]
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+/// How long a test waits for any single expected message.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_codelab-agent")
+}
+
+/// The stderr of a server process, collected for failure messages.
+#[derive(Clone)]
+pub struct Logs(Arc<Mutex<String>>, Arc<tokio::sync::watch::Sender<u64>>);
+
+impl Default for Logs {
+    fn default() -> Self {
+        Self(Arc::default(), Arc::new(tokio::sync::watch::channel(0).0))
+    }
+}
+
+impl Logs {
+    pub fn text(&self) -> String {
+        self.0.lock().unwrap().clone()
+    }
+    fn push(&self, line: &str) {
+        let mut s = self.0.lock().unwrap();
+        s.push_str(line);
+        s.push('\n');
+        self.1.send_modify(|n| *n += 1);
+    }
+    /// Waits until `find` returns something for the text logged so far.
+    pub async fn wait_for<T>(&self, mut find: impl FnMut(&str) -> Option<T>) -> T {
+        let mut rx = self.1.subscribe();
+        tokio::time::timeout(TIMEOUT, async {
+            loop {
+                if let Some(found) = find(&self.text()) {
+                    return found;
+                }
+                if rx.changed().await.is_err() {
+                    panic!("stderr closed; log:\n{}", self.text());
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting in the server log:\n{}", self.text()))
+    }
+}
+
+/// A running server process.
+pub struct ServerProcess {
+    pub child: Child,
+    pub logs: Logs,
+    pub addr: Option<String>,
+    stdin: Option<ChildStdin>,
+    stdout: Option<tokio::process::ChildStdout>,
+}
+
+fn command(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(binary());
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .arg("--log-level")
+        .arg("debug")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+impl ServerProcess {
+    /// Starts `codelab-agent --stdio`.
+    pub fn stdio(data_dir: &Path) -> Self {
+        let mut cmd = command(data_dir);
+        cmd.arg("--stdio");
+        Self::spawn(cmd)
+    }
+
+    /// Starts `codelab-agent serve` on a free loopback port and waits until it listens.
+    pub async fn websocket(data_dir: &Path) -> Self {
+        let mut cmd = command(data_dir);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+        let mut server = Self::spawn_with(cmd, true);
+        let addr = server
+            .logs
+            .wait_for(|text| {
+                text.lines().find_map(|l| {
+                    l.split("listening on http://")
+                        .nth(1)
+                        .map(|a| a.split_whitespace().next().unwrap_or("").to_owned())
+                })
+            })
+            .await;
+        server.addr = Some(addr);
+        server
+    }
+
+    fn spawn(cmd: Command) -> Self {
+        Self::spawn_with(cmd, false)
+    }
+
+    fn spawn_with(mut cmd: Command, _ws: bool) -> Self {
+        let mut child = cmd.spawn().expect("spawn codelab-agent");
+        let logs = Logs::default();
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = logs.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.push(&line);
+            }
+        });
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take();
+        Self {
+            child,
+            logs,
+            addr: None,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// The websocket URL.
+    pub fn ws_url(&self) -> String {
+        format!(
+            "ws://{}/lsp",
+            self.addr.as_deref().expect("a websocket server")
+        )
+    }
+
+    /// Connects an LSP client over stdio (once per process).
+    pub fn stdio_client(&mut self) -> Client {
+        let stdin = self.stdin.take().expect("stdio client already taken");
+        let stdout = self.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::unbounded_channel();
+        let garbage = Arc::new(Mutex::new(Vec::new()));
+        let g = Arc::clone(&garbage);
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stdout);
+            loop {
+                let mut len = None;
+                loop {
+                    let mut line = String::new();
+                    match reader.read_line(&mut line).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    match line
+                        .strip_prefix("Content-Length: ")
+                        .map(|v| v.trim().parse::<usize>())
+                    {
+                        Some(Ok(n)) => len = Some(n),
+                        _ => g.lock().unwrap().push(line),
+                    }
+                }
+                let Some(len) = len else {
+                    g.lock()
+                        .unwrap()
+                        .push("frame without Content-Length".to_owned());
+                    continue;
+                };
+                let mut body = vec![0; len];
+                if reader.read_exact(&mut body).await.is_err() {
+                    return;
+                }
+                match serde_json::from_slice::<Value>(&body) {
+                    Ok(v) => {
+                        let _ = tx.send(v);
+                    }
+                    Err(_) => g
+                        .lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&body).into_owned()),
+                }
+            }
+        });
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Out>();
+        tokio::spawn(async move {
+            let mut stdin = stdin;
+            while let Some(out) = out_rx.recv().await {
+                let bytes = match out {
+                    Out::Text(text) => {
+                        format!("Content-Length: {}\r\n\r\n{text}", text.len()).into_bytes()
+                    }
+                    Out::Bytes(bytes) => bytes,
+                };
+                if stdin.write_all(&bytes).await.is_err() {
+                    return;
+                }
+                let _ = stdin.flush().await;
+            }
+        });
+        Client::new(out_tx, rx, self.logs.clone(), garbage)
+    }
+
+    /// Connects an LSP client over the websocket.
+    pub async fn ws_client(&self) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(self.ws_url())
+            .await
+            .expect("websocket connect");
+        let (mut sink, mut stream) = ws.split();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let garbage = Arc::new(Mutex::new(Vec::new()));
+        let g = Arc::clone(&garbage);
+        tokio::spawn(async move {
+            while let Some(Ok(msg)) = stream.next().await {
+                match msg {
+                    WsMessage::Text(t) => match serde_json::from_str::<Value>(&t) {
+                        Ok(v) => {
+                            let _ = tx.send(v);
+                        }
+                        Err(_) => g.lock().unwrap().push(t.to_string()),
+                    },
+                    WsMessage::Close(_) => break,
+                    _ => {}
+                }
+            }
+        });
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Out>();
+        tokio::spawn(async move {
+            while let Some(out) = out_rx.recv().await {
+                let msg = match out {
+                    Out::Text(text) => WsMessage::Text(text.into()),
+                    Out::Bytes(bytes) => WsMessage::Binary(bytes.into()),
+                };
+                if sink.send(msg).await.is_err() {
+                    return;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        Client::new(out_tx, rx, self.logs.clone(), garbage)
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    pub async fn wait(&mut self) -> Option<i32> {
+        tokio::time::timeout(TIMEOUT, self.child.wait())
+            .await
+            .expect("server exits")
+            .expect("wait")
+            .code()
+    }
+
+    /// Kills the process with SIGKILL.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// What the client writes: a message to frame, or raw bytes (stdio) / a binary frame (websocket).
+enum Out {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+/// A server-to-client request handler: returns the result to send.
+pub type Handler = Box<dyn FnMut(&str, &Value) -> Value + Send>;
+
+/// An LSP client connected to a server process.
+pub struct Client {
+    out: mpsc::UnboundedSender<Out>,
+    inbox: mpsc::UnboundedReceiver<Value>,
+    queued: VecDeque<Value>,
+    next_id: i64,
+    logs: Logs,
+    garbage: Arc<Mutex<Vec<String>>>,
+    handler: Handler,
+    finished: bool,
+}
+
+impl Client {
+    fn new(
+        out: mpsc::UnboundedSender<Out>,
+        inbox: mpsc::UnboundedReceiver<Value>,
+        logs: Logs,
+        garbage: Arc<Mutex<Vec<String>>>,
+    ) -> Self {
+        Self {
+            out,
+            inbox,
+            queued: VecDeque::new(),
+            next_id: 1,
+            logs,
+            garbage,
+            handler: Box::new(|method, _| panic!("unexpected server request {method}")),
+            finished: false,
+        }
+    }
+
+    /// Sets the handler for server-to-client requests.
+    pub fn on_request(&mut self, handler: impl FnMut(&str, &Value) -> Value + Send + 'static) {
+        self.handler = Box::new(handler);
+    }
+
+    /// Sends raw text as one message.
+    pub fn send_raw(&self, text: impl Into<String>) {
+        self.out
+            .send(Out::Text(text.into()))
+            .expect("connection open");
+    }
+
+    /// Sends bytes as they are: unframed on stdio, a binary frame on the websocket.
+    pub fn send_bytes(&self, bytes: &[u8]) {
+        self.out
+            .send(Out::Bytes(bytes.to_vec()))
+            .expect("connection open");
+    }
+
+    /// Sends a notification.
+    pub fn notify(&self, method: &str, params: Value) {
+        self.send_raw(json!({"jsonrpc": "2.0", "method": method, "params": params}).to_string());
+    }
+
+    /// Sends a request without waiting; returns its id.
+    pub fn send_request(&mut self, method: &str, params: Option<Value>) -> i64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut msg = json!({"jsonrpc": "2.0", "id": id, "method": method});
+        if let Some(p) = params {
+            msg["params"] = p;
+        }
+        self.send_raw(msg.to_string());
+        id
+    }
+
+    /// Sends a request and returns its `result`, or the `error` object as `Err`.
+    pub async fn request(&mut self, method: &str, params: Value) -> Result<Value, Value> {
+        let id = self.send_request(method, Some(params));
+        self.response(json!(id)).await
+    }
+
+    /// Sends a request and returns its result, failing the test on an error.
+    pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        match self.request(method, params).await {
+            Ok(v) => v,
+            Err(e) => panic!("{method} failed: {e}\nserver log:\n{}", self.logs.text()),
+        }
+    }
+
+    /// Sends a request and returns its error, failing the test on success.
+    pub async fn call_err(&mut self, method: &str, params: Value) -> Value {
+        match self.request(method, params).await {
+            Ok(v) => panic!("{method} succeeded with {v}, an error was expected"),
+            Err(e) => e,
+        }
+    }
+
+    /// The next message the server sends, answering its requests on the way.
+    async fn next_message(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(TIMEOUT, self.inbox.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "timed out waiting for a message; queued: {:?}\nserver log:\n{}",
+                        self.queued,
+                        self.logs.text()
+                    )
+                })
+                .unwrap_or_else(|| panic!("connection closed\nserver log:\n{}", self.logs.text()));
+            if msg.get("method").is_some() && msg.get("id").is_some() {
+                let method = msg["method"].as_str().unwrap_or_default().to_owned();
+                let result = (self.handler)(&method, &msg["params"]);
+                self.send_raw(
+                    json!({"jsonrpc": "2.0", "id": msg["id"], "result": result}).to_string(),
+                );
+                self.queued
+                    .push_back(json!({"serverRequest": method, "params": msg["params"]}));
+                continue;
+            }
+            return msg;
+        }
+    }
+
+    /// Waits for the response to request `id`.
+    pub async fn response(&mut self, id: Value) -> Result<Value, Value> {
+        if let Some(pos) = self
+            .queued
+            .iter()
+            .position(|m| m.get("id") == Some(&id) && m.get("method").is_none())
+        {
+            let msg = self.queued.remove(pos).unwrap();
+            return into_result(msg);
+        }
+        loop {
+            let msg = self.next_message().await;
+            if msg.get("id") == Some(&id) && msg.get("method").is_none() {
+                return into_result(msg);
+            }
+            self.queued.push_back(msg);
+        }
+    }
+
+    /// Waits for a response with a `null` id (errors about unparseable input).
+    pub async fn null_id_error(&mut self) -> Value {
+        self.response(Value::Null)
+            .await
+            .expect_err("an error response")
+    }
+
+    /// Waits for a notification of `method` and returns its params.
+    pub async fn expect_notification(&mut self, method: &str) -> Value {
+        if let Some(pos) = self
+            .queued
+            .iter()
+            .position(|m| m.get("method").and_then(Value::as_str) == Some(method))
+        {
+            return self.queued.remove(pos).unwrap()["params"].take();
+        }
+        loop {
+            let mut msg = self.next_message().await;
+            if msg.get("method").and_then(Value::as_str) == Some(method) {
+                return msg["params"].take();
+            }
+            self.queued.push_back(msg);
+        }
+    }
+
+    /// Takes a recorded server-to-client request of `method`.
+    pub fn take_server_request(&mut self, method: &str) -> Option<Value> {
+        let pos = self
+            .queued
+            .iter()
+            .position(|m| m.get("serverRequest").and_then(Value::as_str) == Some(method))?;
+        Some(self.queued.remove(pos).unwrap()["params"].take())
+    }
+
+    /// `initialize` + `initialized` with the given position encodings and workspace.
+    pub async fn initialize(&mut self, encodings: &[&str], workspace: Option<&str>) -> Value {
+        let mut caps = json!({"workspace": {"applyEdit": false, "workspaceFolders": true}});
+        if !encodings.is_empty() {
+            caps["general"] = json!({"positionEncodings": encodings});
+        }
+        let folders = workspace
+            .map(|w| json!([{"uri": w, "name": "ws"}]))
+            .unwrap_or(Value::Null);
+        let result = self
+            .call(
+                "initialize",
+                json!({"processId": null, "rootUri": null, "capabilities": caps, "workspaceFolders": folders,
+                       "clientInfo": {"name": "codelab-test-client"}}),
+            )
+            .await;
+        self.notify("initialized", json!({}));
+        result
+    }
+
+    /// Asserts that no message went unconsumed and that stdout carried only protocol.
+    pub fn assert_all_consumed(&mut self) {
+        while let Ok(msg) = self.inbox.try_recv() {
+            self.queued.push_back(msg);
+        }
+        let garbage = self.garbage.lock().unwrap().clone();
+        assert!(
+            garbage.is_empty(),
+            "non-protocol output from the server: {garbage:?}"
+        );
+        assert!(
+            self.queued.is_empty(),
+            "messages went unconsumed: {:#?}\nserver log:\n{}",
+            self.queued,
+            self.logs.text()
+        );
+    }
+
+    /// `shutdown` + `exit`, then asserts that nothing went unconsumed.
+    pub async fn finish(mut self) {
+        let r = self.call("shutdown", Value::Null).await;
+        assert_eq!(r, Value::Null);
+        self.notify("exit", Value::Null);
+        self.assert_all_consumed();
+        self.finished = true;
+    }
+
+    /// Asserts nothing went unconsumed, without shutting the server down.
+    pub fn done(mut self) {
+        self.assert_all_consumed();
+        self.finished = true;
+    }
+
+    /// The server's stderr so far.
+    pub fn logs(&self) -> String {
+        self.logs.text()
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if !self.finished && !std::thread::panicking() {
+            panic!("test client dropped without finish() or done()");
+        }
+    }
+}
+
+fn into_result(msg: Value) -> Result<Value, Value> {
+    match msg.get("error") {
+        Some(e) => Err(e.clone()),
+        None => Ok(msg.get("result").cloned().unwrap_or(Value::Null)),
+    }
+}
+
+/// A fresh data directory.
+pub fn data_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// Returns the path as a `file://` URI.
+pub fn file_uri(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+/// A path buf helper.
+pub fn p(s: &str) -> PathBuf {
+    PathBuf::from(s)
+}
