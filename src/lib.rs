@@ -8,6 +8,8 @@ pub mod agents;
 pub mod config;
 pub mod core;
 pub mod documents;
+pub mod events;
+pub mod llm;
 pub mod protocol;
 pub mod server;
 pub mod store;

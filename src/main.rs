@@ -93,7 +93,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                  until websocket authentication is configured"
             );
         }
-        let core = Arc::new(Core::open(Config::new(data_dir)).context("cannot open the store")?);
+        let core = Arc::new(Core::open(Config::new(data_dir)).context("cannot start")?);
         tracing::info!(store = %core.store.path().display(), "store open");
         match cli.command {
             Some(Command::Serve { listen }) => {

@@ -21,6 +21,7 @@ use super::lsp::Backend;
 use super::methods;
 use crate::core::Core;
 use crate::documents::{Documents, PositionEncoding};
+use crate::llm::config::LlmSettings;
 use crate::protocol::{ErrorCode, RpcError};
 
 /// One message from the transport.
@@ -57,6 +58,7 @@ pub struct ConnState {
     workspace_folders: Mutex<Vec<String>>,
     documents: Mutex<Documents>,
     client_apply_edit: AtomicBool,
+    editor_llm: Mutex<Option<LlmSettings>>,
     outgoing: mpsc::Sender<String>,
 }
 
@@ -74,6 +76,7 @@ impl ConnState {
             workspace_folders: Mutex::new(Vec::new()),
             documents: Mutex::new(Documents::default()),
             client_apply_edit: AtomicBool::new(false),
+            editor_llm: Mutex::new(None),
             outgoing,
         }
     }
@@ -120,6 +123,28 @@ impl ConnState {
     /// The open documents.
     pub fn documents(&self) -> MutexGuard<'_, Documents> {
         lock(&self.documents)
+    }
+
+    /// Overlays LLM settings sent by the editor (initialization options or a
+    /// configuration change). Invalid settings are refused and the last valid
+    /// ones kept.
+    pub fn apply_editor_settings(&self, value: &Value) -> Result<(), String> {
+        match LlmSettings::from_editor(value)? {
+            None => Ok(()),
+            Some(s) => {
+                let mut current = lock(&self.editor_llm);
+                match current.as_mut() {
+                    Some(c) => c.overlay(s),
+                    None => *current = Some(s),
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The LLM settings the editor sent, if any.
+    pub fn editor_settings(&self) -> Option<LlmSettings> {
+        lock(&self.editor_llm).clone()
     }
 
     /// Whether the client applies `workspace/applyEdit` requests.

@@ -41,11 +41,18 @@ pub async fn serve(core: Arc<Core>, listener: TcpListener) -> std::io::Result<()
 
 async fn health(State(core): State<Arc<Core>>) -> Json<serde_json::Value> {
     let reachable = core.store.reachable().await;
+    let providers: Vec<_> = core
+        .llm
+        .breaker_states()
+        .into_iter()
+        .map(|(name, state)| json!({"provider": name, "breaker": state}))
+        .collect();
     Json(json!({
         "status": if reachable { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
         "uptimeSecs": core.started.elapsed().as_secs_f64(),
         "store": { "reachable": reachable, "path": core.store.path() },
+        "providers": providers,
     }))
 }
 

@@ -98,6 +98,11 @@ impl LanguageServer for Backend {
             folders = folders.len(),
             "initialize"
         );
+        if let Some(options) = &params.initialization_options
+            && let Err(e) = self.conn.apply_editor_settings(options)
+        {
+            tracing::warn!("ignoring invalid initializationOptions: {e}");
+        }
         self.conn.set_initialized(encoding, folders, apply_edit);
         Ok(InitializeResult {
             capabilities: ServerCapabilities {
@@ -204,7 +209,9 @@ impl LanguageServer for Backend {
         self.conn.change_workspace_folders(added, &removed);
     }
 
-    async fn did_change_configuration(&self, _: DidChangeConfigurationParams) {
-        tracing::debug!("didChangeConfiguration");
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        if let Err(e) = self.conn.apply_editor_settings(&params.settings) {
+            tracing::warn!("ignoring invalid settings from didChangeConfiguration: {e}");
+        }
     }
 }

@@ -84,6 +84,7 @@ impl From<CoreError> for RpcError {
                 format!("unknown agent `{slug}`; codelab/listAgents lists them"),
             ),
             CoreError::Store(s) => s.into(),
+            CoreError::Config(m) => RpcError::new(ErrorCode::InternalError, m),
         }
     }
 }

@@ -1,0 +1,800 @@
+//! A scripted LLM server on loopback for codelab-agent's tests and benchmarks.
+//!
+//! It speaks OpenAI Chat Completions (`POST …/chat/completions`) and Anthropic
+//! Messages (`POST …/messages`) as Server-Sent Events, exactly as the real
+//! services frame them, from a [`Script`] of replies. Every request is
+//! recorded; on every request it checks that each tool call in the history has
+//! exactly one tool result, and records a violation (and answers 400) if not.
+//!
+//! Faults: any HTTP status with `Retry-After`, a connection dropped mid-stream,
+//! a stall (nothing more is sent until the client leaves), malformed events,
+//! unknown event types, error events, waits, comments, CRLF line endings and
+//! network chunks that split multibyte characters.
+//!
+//! Control endpoints for a standalone process: `GET /_mock/requests` (the
+//! recorded requests), `GET /_mock/violations`, `POST /_mock/replies` (append
+//! replies: a JSON array of [`Reply`]).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+/// A script: replies handed out in order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Script {
+    /// The replies.
+    #[serde(default)]
+    pub replies: Vec<Reply>,
+}
+
+/// One scripted reply.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Reply {
+    /// Only answer a request whose last message contains this text (first
+    /// unconsumed match wins); without it, the first unconsumed reply.
+    #[serde(default, rename = "match")]
+    pub matches: Option<String>,
+    /// HTTP status; anything but 200 answers with `body` and no stream.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// `Retry-After` seconds, with a non-200 status.
+    #[serde(default)]
+    pub retry_after: Option<f64>,
+    /// The body of a non-200 answer.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// The stream, in order.
+    #[serde(default)]
+    pub chunks: Vec<Chunk>,
+    /// The finish reason in the format's own words; default: by content.
+    /// `"none"` sends no finish at all (and no `[DONE]` / `message_stop`).
+    #[serde(default)]
+    pub finish: Option<String>,
+    /// Use `\r\n` line endings.
+    #[serde(default)]
+    pub crlf: bool,
+    /// Write the stream in network chunks of this many bytes.
+    #[serde(default)]
+    pub byte_chunk: Option<usize>,
+}
+
+/// One step of a stream. Each field present is played, in field order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Chunk {
+    /// Wait before this step, in milliseconds.
+    #[serde(default)]
+    pub wait_ms: Option<u64>,
+    /// An SSE comment line (`: keep-alive`).
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Text, sent as deltas of `split` characters (default: one delta).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Characters per text delta.
+    #[serde(default)]
+    pub split: Option<usize>,
+    /// A tool call.
+    #[serde(default)]
+    pub tool_call: Option<ToolCallChunk>,
+    /// Token usage to report at the end.
+    #[serde(default)]
+    pub usage: Option<UsageChunk>,
+    /// An event of a type the client does not know.
+    #[serde(default)]
+    pub unknown_event: bool,
+    /// Bytes written as they are (malformed events, say).
+    #[serde(default)]
+    pub raw: Option<String>,
+    /// An error event in the format's own shape.
+    #[serde(default)]
+    pub error: Option<ErrorChunk>,
+    /// Close the connection abruptly here.
+    #[serde(default)]
+    pub drop: bool,
+    /// Send nothing more, holding the connection open until the client leaves.
+    #[serde(default)]
+    pub stall: bool,
+}
+
+/// A tool call in a stream.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ToolCallChunk {
+    /// The call's id.
+    pub id: String,
+    /// The tool.
+    pub name: String,
+    /// The arguments, as a JSON object (or a string, sent verbatim).
+    pub arguments: Value,
+    /// Characters per arguments delta (default 4).
+    #[serde(default)]
+    pub split: Option<usize>,
+    /// OpenAI: send the id and the name in separate deltas.
+    #[serde(default)]
+    pub split_header: bool,
+}
+
+/// Token usage.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UsageChunk {
+    /// Input tokens (uncached).
+    #[serde(default)]
+    pub input: u64,
+    /// Output tokens.
+    #[serde(default)]
+    pub output: u64,
+    /// Input tokens read from cache.
+    #[serde(default)]
+    pub cache_read: u64,
+    /// Input tokens written to cache.
+    #[serde(default)]
+    pub cache_write: u64,
+}
+
+/// An error event.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ErrorChunk {
+    /// The error type (`overloaded_error`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The message.
+    pub message: String,
+}
+
+/// The wire format of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// OpenAI Chat Completions.
+    Openai,
+    /// Anthropic Messages.
+    Anthropic,
+}
+
+/// A request as received.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedRequest {
+    /// The path.
+    pub path: String,
+    /// The format.
+    pub format: Format,
+    /// Headers, lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body.
+    pub body: Value,
+    /// Whether the client went away before the stream was complete.
+    pub disconnected_early: bool,
+    #[serde(skip)]
+    received_at: Option<Instant>,
+    #[serde(skip)]
+    disconnected_at: Option<Instant>,
+}
+
+impl RecordedRequest {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// When the request arrived.
+    pub fn received_at(&self) -> Option<Instant> {
+        self.received_at
+    }
+
+    /// When the client disconnected before the end, if it did.
+    pub fn disconnected_at(&self) -> Option<Instant> {
+        self.disconnected_at
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    replies: VecDeque<Reply>,
+    requests: Vec<RecordedRequest>,
+    violations: Vec<String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    inner: Mutex<Inner>,
+    changed: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A running mock server. Stops when dropped.
+pub struct MockLlm {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for MockLlm {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl MockLlm {
+    /// Starts on a free loopback port.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound.
+    pub async fn start(script: Script) -> Self {
+        match Self::start_on("127.0.0.1:0", script).await {
+            Ok(s) => s,
+            Err(e) => panic!("mock-llm cannot bind: {e}"),
+        }
+    }
+
+    /// Starts on `addr`.
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    pub async fn start_on(addr: &str, script: Script) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::default());
+        shared.lock().replies = script.replies.into();
+        let app = Router::new()
+            .route("/_mock/requests", get(list_requests))
+            .route("/_mock/violations", get(list_violations))
+            .route("/_mock/replies", post(add_replies))
+            .route("/{*path}", post(complete))
+            .with_state(Arc::clone(&shared));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { addr, shared, task })
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The base URL for OpenAI-style clients (`…/v1`).
+    pub fn openai_base(&self) -> String {
+        format!("{}/v1", self.url())
+    }
+
+    /// The base URL for Anthropic-style clients (`…/v1`).
+    pub fn anthropic_base(&self) -> String {
+        format!("{}/v1", self.url())
+    }
+
+    /// Appends replies.
+    pub fn push(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.shared.lock().replies.extend(replies);
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// Tool-call pairing violations and unscripted requests.
+    pub fn violations(&self) -> Vec<String> {
+        self.shared.lock().violations.clone()
+    }
+
+    /// How many scripted replies are left.
+    pub fn remaining(&self) -> usize {
+        self.shared.lock().replies.len()
+    }
+
+    /// Waits until request `index` (0-based) was disconnected early; returns when.
+    pub async fn disconnected(&self, index: usize) -> Instant {
+        loop {
+            let notified = self.shared.changed.notified();
+            if let Some(at) = self
+                .shared
+                .lock()
+                .requests
+                .get(index)
+                .and_then(|r| r.disconnected_at)
+            {
+                return at;
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits until at least `n` requests have arrived.
+    pub async fn wait_requests(&self, n: usize) {
+        loop {
+            let notified = self.shared.changed.notified();
+            if self.shared.lock().requests.len() >= n {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+async fn list_requests(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!(shared.lock().requests))
+}
+
+async fn list_violations(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!(shared.lock().violations))
+}
+
+async fn add_replies(
+    State(shared): State<Arc<Shared>>,
+    Json(replies): Json<Vec<Reply>>,
+) -> StatusCode {
+    shared.lock().replies.extend(replies);
+    StatusCode::NO_CONTENT
+}
+
+/// The text the `match` of a reply is tested against: the last message's text.
+fn last_text(format: Format, body: &Value) -> String {
+    let Some(last) = body["messages"].as_array().and_then(|m| m.last()) else {
+        return String::new();
+    };
+    match (&last["content"], format) {
+        (Value::String(s), _) => s.clone(),
+        (Value::Array(blocks), _) => blocks
+            .iter()
+            .map(|b| match &b["content"] {
+                Value::String(s) => s.clone(),
+                _ => b["text"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// Checks that each tool call has exactly one result, and every result a call.
+pub fn check_tool_pairing(format: Format, body: &Value) -> Result<(), String> {
+    let mut calls: Vec<String> = Vec::new();
+    let mut results: Vec<String> = Vec::new();
+    for m in body["messages"].as_array().into_iter().flatten() {
+        match format {
+            Format::Openai => {
+                for c in m["tool_calls"].as_array().into_iter().flatten() {
+                    calls.push(c["id"].as_str().unwrap_or_default().to_owned());
+                }
+                if m["role"] == "tool" {
+                    results.push(m["tool_call_id"].as_str().unwrap_or_default().to_owned());
+                }
+            }
+            Format::Anthropic => {
+                for b in m["content"].as_array().into_iter().flatten() {
+                    match b["type"].as_str() {
+                        Some("tool_use") => {
+                            calls.push(b["id"].as_str().unwrap_or_default().to_owned())
+                        }
+                        Some("tool_result") => {
+                            results.push(b["tool_use_id"].as_str().unwrap_or_default().to_owned())
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    for c in &calls {
+        let n = results.iter().filter(|r| *r == c).count();
+        if n != 1 {
+            return Err(format!("tool call {c} has {n} results"));
+        }
+    }
+    for r in &results {
+        if !calls.contains(r) {
+            return Err(format!("tool result {r} answers no call"));
+        }
+    }
+    Ok(())
+}
+
+async fn complete(
+    State(shared): State<Arc<Shared>>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let format = if path.ends_with("chat/completions") {
+        Format::Openai
+    } else if path.ends_with("messages") {
+        Format::Anthropic
+    } else {
+        return (
+            StatusCode::NOT_FOUND,
+            format!("mock-llm: no endpoint /{path}"),
+        )
+            .into_response();
+    };
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("mock-llm: body is not JSON: {e}"),
+            )
+                .into_response();
+        }
+    };
+    let text = last_text(format, &body);
+    let model = body["model"].as_str().unwrap_or("mock").to_owned();
+    let pairing = check_tool_pairing(format, &body);
+    let (index, reply) = {
+        let mut inner = shared.lock();
+        let index = inner.requests.len();
+        inner.requests.push(RecordedRequest {
+            path: format!("/{path}"),
+            format,
+            headers: headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body,
+            disconnected_early: false,
+            received_at: Some(Instant::now()),
+            disconnected_at: None,
+        });
+        if let Err(v) = &pairing {
+            inner.violations.push(format!("request {index}: {v}"));
+        }
+        let pos = inner
+            .replies
+            .iter()
+            .position(|r| r.matches.as_ref().is_none_or(|m| text.contains(m.as_str())));
+        let reply = if pairing.is_ok() {
+            pos.and_then(|p| inner.replies.remove(p))
+        } else {
+            None
+        };
+        if reply.is_none() && pairing.is_ok() {
+            inner.violations.push(format!(
+                "request {index}: no scripted reply left (last message: {text:?})"
+            ));
+        }
+        (index, reply)
+    };
+    shared.changed.notify_waiters();
+    if let Err(v) = pairing {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {"type": "invalid_request_error", "message": v}})),
+        )
+            .into_response();
+    }
+    let Some(reply) = reply else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "mock-llm: script exhausted",
+        )
+            .into_response();
+    };
+    if let Some(status) = reply.status.filter(|s| *s != 200) {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = (
+            status,
+            reply.body.clone().unwrap_or_else(|| {
+                json!({"error": {"type": "mock", "message": format!("scripted {status}")}})
+                    .to_string()
+            }),
+        )
+            .into_response();
+        if let Some(secs) = reply.retry_after
+            && let Ok(v) = secs.to_string().parse()
+        {
+            resp.headers_mut().insert("retry-after", v);
+        }
+        return resp;
+    }
+    let steps = render(format, &model, &reply);
+    let guard = DisconnectGuard {
+        shared: Arc::clone(&shared),
+        index,
+        finished: false,
+    };
+    let stream = futures::stream::unfold(
+        (steps.into_iter(), guard),
+        |(mut steps, mut guard)| async move {
+            loop {
+                match steps.next() {
+                    None => {
+                        guard.mark_finished();
+                        return None;
+                    }
+                    Some(Step::Bytes(b)) => {
+                        return Some((Ok::<Bytes, std::io::Error>(Bytes::from(b)), (steps, guard)));
+                    }
+                    Some(Step::Wait(ms)) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                    Some(Step::Stall) => std::future::pending::<()>().await,
+                    Some(Step::Drop) => {
+                        guard.mark_finished(); // the server chose to end it; not a client disconnect
+                        return Some((
+                            Err(std::io::Error::other("mock-llm: scripted drop")),
+                            (steps, guard),
+                        ));
+                    }
+                }
+            }
+        },
+    );
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/event-stream")
+        .header("cache-control", "no-cache")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// Records a disconnect when the body stream is dropped before its end.
+struct DisconnectGuard {
+    shared: Arc<Shared>,
+    index: usize,
+    finished: bool,
+}
+
+impl DisconnectGuard {
+    fn mark_finished(&mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for DisconnectGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            if let Some(r) = self.shared.lock().requests.get_mut(self.index) {
+                r.disconnected_early = true;
+                r.disconnected_at = Some(Instant::now());
+            }
+            self.shared.changed.notify_waiters();
+        }
+    }
+}
+
+enum Step {
+    Bytes(Vec<u8>),
+    Wait(u64),
+    Stall,
+    Drop,
+}
+
+/// Splits a string into pieces of `n` characters.
+fn pieces(s: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    chars.chunks(n.max(1)).map(|c| c.iter().collect()).collect()
+}
+
+struct Writer {
+    steps: Vec<Step>,
+    crlf: bool,
+    byte_chunk: Option<usize>,
+}
+
+impl Writer {
+    fn raw(&mut self, text: &str) {
+        let text = if self.crlf {
+            text.replace("\r\n", "\n").replace('\n', "\r\n")
+        } else {
+            text.to_owned()
+        };
+        match self.byte_chunk {
+            Some(n) => {
+                for c in text.as_bytes().chunks(n.max(1)) {
+                    self.steps.push(Step::Bytes(c.to_vec()));
+                }
+            }
+            None => self.steps.push(Step::Bytes(text.into_bytes())),
+        }
+    }
+    fn data(&mut self, event: Option<&str>, data: &Value) {
+        let mut s = String::new();
+        if let Some(e) = event {
+            s.push_str("event: ");
+            s.push_str(e);
+            s.push('\n');
+        }
+        s.push_str("data: ");
+        s.push_str(&data.to_string());
+        s.push_str("\n\n");
+        self.raw(&s);
+    }
+}
+
+fn render(format: Format, model: &str, reply: &Reply) -> Vec<Step> {
+    let mut w = Writer {
+        steps: Vec::new(),
+        crlf: reply.crlf,
+        byte_chunk: reply.byte_chunk,
+    };
+    let usage = reply
+        .chunks
+        .iter()
+        .filter_map(|c| c.usage)
+        .next_back()
+        .unwrap_or_default();
+    let mut has_tools = false;
+    let mut tool_index = 0u64;
+    let mut block = 0u64;
+    let mut text_open = false;
+    let mut ended_early = false;
+    let oa = |delta: Value, finish: Value| {
+        json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0, "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    match format {
+        Format::Openai => w.data(None, &oa(json!({"role": "assistant", "content": ""}), Value::Null)),
+        Format::Anthropic => w.data(
+            Some("message_start"),
+            &json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message", "role": "assistant",
+                    "model": model, "content": [], "stop_reason": null,
+                    "usage": {"input_tokens": usage.input, "output_tokens": 1,
+                              "cache_read_input_tokens": usage.cache_read, "cache_creation_input_tokens": usage.cache_write}}}),
+        ),
+    }
+    for c in &reply.chunks {
+        if let Some(ms) = c.wait_ms {
+            w.steps.push(Step::Wait(ms));
+        }
+        if let Some(comment) = &c.comment {
+            w.raw(&format!(": {comment}\n\n"));
+        }
+        if let Some(text) = &c.text {
+            let split = c.split.unwrap_or(usize::MAX);
+            if format == Format::Anthropic && !text_open {
+                w.data(Some("content_block_start"), &json!({"type": "content_block_start", "index": block, "content_block": {"type": "text", "text": ""}}));
+                text_open = true;
+            }
+            for p in pieces(text, split) {
+                match format {
+                    Format::Openai => w.data(None, &oa(json!({"content": p}), Value::Null)),
+                    Format::Anthropic => w.data(Some("content_block_delta"), &json!({"type": "content_block_delta", "index": block, "delta": {"type": "text_delta", "text": p}})),
+                }
+            }
+        }
+        if let Some(tc) = &c.tool_call {
+            has_tools = true;
+            let args = match &tc.arguments {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let split = tc.split.unwrap_or(4);
+            match format {
+                Format::Openai => {
+                    if tc.split_header {
+                        w.data(None, &oa(json!({"tool_calls": [{"index": tool_index, "id": tc.id, "type": "function", "function": {"arguments": ""}}]}), Value::Null));
+                        w.data(None, &oa(json!({"tool_calls": [{"index": tool_index, "function": {"name": tc.name}}]}), Value::Null));
+                    } else {
+                        w.data(None, &oa(json!({"tool_calls": [{"index": tool_index, "id": tc.id, "type": "function", "function": {"name": tc.name, "arguments": ""}}]}), Value::Null));
+                    }
+                    for p in pieces(&args, split) {
+                        w.data(None, &oa(json!({"tool_calls": [{"index": tool_index, "function": {"arguments": p}}]}), Value::Null));
+                    }
+                }
+                Format::Anthropic => {
+                    if text_open {
+                        w.data(
+                            Some("content_block_stop"),
+                            &json!({"type": "content_block_stop", "index": block}),
+                        );
+                        text_open = false;
+                        block += 1;
+                    }
+                    w.data(Some("content_block_start"), &json!({"type": "content_block_start", "index": block, "content_block": {"type": "tool_use", "id": tc.id, "name": tc.name, "input": {}}}));
+                    for p in pieces(&args, split) {
+                        w.data(Some("content_block_delta"), &json!({"type": "content_block_delta", "index": block, "delta": {"type": "input_json_delta", "partial_json": p}}));
+                    }
+                    w.data(
+                        Some("content_block_stop"),
+                        &json!({"type": "content_block_stop", "index": block}),
+                    );
+                    block += 1;
+                }
+            }
+            tool_index += 1;
+        }
+        if c.unknown_event {
+            match format {
+                Format::Openai => w.data(
+                    Some("mystery"),
+                    &json!({"object": "mystery.event", "choices": []}),
+                ),
+                Format::Anthropic => w.data(
+                    Some("mystery_event"),
+                    &json!({"type": "mystery_event", "detail": 1}),
+                ),
+            }
+        }
+        if let Some(raw) = &c.raw {
+            w.raw(raw);
+        }
+        if let Some(err) = &c.error {
+            match format {
+                Format::Openai => w.data(
+                    None,
+                    &json!({"error": {"type": err.kind, "message": err.message}}),
+                ),
+                Format::Anthropic => w.data(
+                    Some("error"),
+                    &json!({"type": "error", "error": {"type": err.kind, "message": err.message}}),
+                ),
+            }
+        }
+        if c.drop {
+            // Let what was written reach the client before the connection is cut.
+            w.steps.push(Step::Wait(50));
+            w.steps.push(Step::Drop);
+            ended_early = true;
+            break;
+        }
+        if c.stall {
+            w.steps.push(Step::Stall);
+            ended_early = true;
+            break;
+        }
+    }
+    if ended_early || reply.finish.as_deref() == Some("none") {
+        return w.steps;
+    }
+    match format {
+        Format::Openai => {
+            let finish = reply
+                .finish
+                .clone()
+                .unwrap_or_else(|| if has_tools { "tool_calls" } else { "stop" }.to_owned());
+            w.data(None, &oa(json!({}), json!(finish)));
+            w.data(None, &json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": [],
+                "usage": {"prompt_tokens": usage.input + usage.cache_read, "completion_tokens": usage.output,
+                          "total_tokens": usage.input + usage.cache_read + usage.output,
+                          "prompt_tokens_details": {"cached_tokens": usage.cache_read}}}));
+            w.raw("data: [DONE]\n\n");
+        }
+        Format::Anthropic => {
+            if text_open {
+                w.data(
+                    Some("content_block_stop"),
+                    &json!({"type": "content_block_stop", "index": block}),
+                );
+            }
+            w.data(Some("ping"), &json!({"type": "ping"}));
+            let finish = reply
+                .finish
+                .clone()
+                .unwrap_or_else(|| if has_tools { "tool_use" } else { "end_turn" }.to_owned());
+            w.data(Some("message_delta"), &json!({"type": "message_delta", "delta": {"stop_reason": finish, "stop_sequence": null},
+                "usage": {"output_tokens": usage.output}}));
+            w.data(Some("message_stop"), &json!({"type": "message_stop"}));
+        }
+    }
+    w.steps
+}

@@ -1,0 +1,393 @@
+//! Sends chat requests and owns every failure: timeouts, retries, the
+//! circuit breaker, cancellation and the LLM events.
+//!
+//! [`LlmClient::stream`] starts the request in its own task and returns an
+//! [`LlmStream`]. Dropping the stream cancels at once: the task watches for
+//! the drop while it waits for the network, and dropping the HTTP response
+//! closes the connection.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use eventsource_stream::{EventStreamError, Eventsource};
+use futures::StreamExt;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::breaker::{Breaker, BreakerState};
+use super::config::Target;
+use super::error::{LlmError, TimeoutPhase};
+use super::{ChatRequest, FinishReason, LlmEvent, Usage, provider_for};
+use crate::events::{Category, Event, EventBus};
+
+/// The session and turn a request belongs to, for events.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallContext {
+    /// The session.
+    pub session_id: Option<Uuid>,
+    /// The turn.
+    pub turn_id: Option<Uuid>,
+}
+
+/// The events of one request. Drop it to cancel the request.
+#[derive(Debug)]
+pub struct LlmStream {
+    rx: mpsc::Receiver<Result<LlmEvent, LlmError>>,
+}
+
+impl LlmStream {
+    /// The next event; `None` after the last. An `Err` is always the last item.
+    pub async fn next(&mut self) -> Option<Result<LlmEvent, LlmError>> {
+        self.rx.recv().await
+    }
+}
+
+/// The LLM client: one per process, shared by every turn.
+#[derive(Debug)]
+pub struct LlmClient {
+    http: reqwest::Client,
+    breakers: Mutex<HashMap<String, Arc<Breaker>>>,
+    bus: Arc<EventBus>,
+}
+
+/// How long to wait at most for a `Retry-After`.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+impl LlmClient {
+    /// A client whose connections time out after `connect_timeout`.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built (no TLS roots).
+    pub fn new(connect_timeout: Duration, bus: Arc<EventBus>) -> Result<Self, LlmError> {
+        // reqwest is built without a default crypto provider; install ring's once.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .user_agent(concat!("codelab-agent/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| LlmError::Connect(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            breakers: Mutex::new(HashMap::new()),
+            bus,
+        })
+    }
+
+    fn breaker(&self, target: &Target) -> Arc<Breaker> {
+        let key = format!("{}@{}", target.provider, target.endpoint.base_url);
+        let mut map = self
+            .breakers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(map.entry(key).or_insert_with(|| {
+            Arc::new(Breaker::new(
+                target.resilience.breaker_threshold,
+                target.resilience.breaker_cooldown,
+            ))
+        }))
+    }
+
+    /// Every provider's breaker state, by provider name (the base URL is not
+    /// shown: it may carry credentials).
+    pub fn breaker_states(&self) -> Vec<(String, BreakerState)> {
+        let map = self
+            .breakers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut v: Vec<_> = map
+            .iter()
+            .map(|(k, b)| (k.split('@').next().unwrap_or(k).to_owned(), b.state()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Starts a streamed request.
+    pub fn stream(&self, target: &Target, request: ChatRequest, ctx: CallContext) -> LlmStream {
+        let (tx, rx) = mpsc::channel(256);
+        let job = Job {
+            http: self.http.clone(),
+            breaker: self.breaker(target),
+            bus: Arc::clone(&self.bus),
+            target: target.clone(),
+            request,
+            ctx,
+            tx,
+        };
+        tokio::spawn(job.run());
+        LlmStream { rx }
+    }
+}
+
+struct Job {
+    http: reqwest::Client,
+    breaker: Arc<Breaker>,
+    bus: Arc<EventBus>,
+    target: Target,
+    request: ChatRequest,
+    ctx: CallContext,
+    tx: mpsc::Sender<Result<LlmEvent, LlmError>>,
+}
+
+/// What one successful attempt saw.
+#[derive(Default)]
+struct Outcome {
+    usage: Usage,
+    finish: Option<FinishReason>,
+    first_output: Option<Duration>,
+}
+
+impl Job {
+    fn publish(&self, kind: &str, payload: serde_json::Value) {
+        self.bus.publish(
+            Event::new(Category::Llm, kind, payload).in_turn(self.ctx.session_id, self.ctx.turn_id),
+        );
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        let mut s: Vec<&str> = self
+            .target
+            .endpoint
+            .headers
+            .iter()
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if let Some(k) = &self.target.endpoint.api_key {
+            s.push(k);
+        }
+        s
+    }
+
+    async fn run(self) {
+        let r = &self.target.resilience;
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(r.min_delay)
+            .with_max_delay(r.max_delay)
+            .with_max_times(r.max_retries)
+            .with_jitter()
+            .build();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let base = json!({"provider": self.target.provider, "model": self.target.model, "attempt": attempt});
+            if let Err(retry_in) = self.breaker.acquire() {
+                let err = LlmError::CircuitOpen {
+                    provider: self.target.provider.clone(),
+                    retry_in,
+                };
+                self.publish("requestFailed", with(&base, json!({"reason": err.reason(), "error": err.to_string(), "retrying": false})));
+                let _ = self.tx.send(Err(err)).await;
+                return;
+            }
+            self.publish("requestStarted", base.clone());
+            let started = Instant::now();
+            let mut streamed = false;
+            let result = tokio::select! {
+                r = self.attempt(&mut streamed) => r,
+                () = self.tx.closed() => Err(LlmError::Cancelled),
+            };
+            let duration_ms = started.elapsed().as_millis() as u64;
+            match result {
+                Ok(outcome) => {
+                    self.breaker.success();
+                    let cost = self.target.prices.cost(&self.target.model, &outcome.usage);
+                    self.publish(
+                        "requestCompleted",
+                        with(&base, json!({
+                            "usage": outcome.usage,
+                            "costUsd": cost,
+                            "durationMs": duration_ms,
+                            "timeToFirstTokenMs": outcome.first_output.map(|d| d.as_millis() as u64),
+                            "finishReason": outcome.finish,
+                        })),
+                    );
+                    return;
+                }
+                Err(LlmError::Cancelled) => {
+                    self.breaker.abandon();
+                    self.publish("requestFailed", with(&base, json!({"reason": "cancelled", "error": "cancelled", "retrying": false, "durationMs": duration_ms})));
+                    return;
+                }
+                Err(err) => {
+                    let err = err.redacted(&self.secrets());
+                    if err.counts_for_breaker() {
+                        self.breaker.failure();
+                    } else {
+                        self.breaker.abandon();
+                    }
+                    let delay = if !streamed && err.retryable() {
+                        backoff.next().map(|d| {
+                            d.max(err.retry_after().unwrap_or_default().min(MAX_RETRY_AFTER))
+                        })
+                    } else {
+                        None
+                    };
+                    self.publish(
+                        "requestFailed",
+                        with(
+                            &base,
+                            json!({
+                                "reason": err.reason(),
+                                "error": err.to_string(),
+                                "retrying": delay.is_some(),
+                                "partialOutput": streamed,
+                                "durationMs": duration_ms,
+                            }),
+                        ),
+                    );
+                    tracing::warn!(provider = %self.target.provider, attempt, reason = err.reason(), retry_in = ?delay, "LLM request failed: {err}");
+                    match delay {
+                        Some(d) => {
+                            tokio::select! {
+                                () = tokio::time::sleep(d) => {}
+                                () = self.tx.closed() => return,
+                            }
+                        }
+                        None => {
+                            let _ = self.tx.send(Err(err)).await;
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One HTTP request, streamed to the consumer.
+    async fn attempt(&self, streamed: &mut bool) -> Result<Outcome, LlmError> {
+        let provider = provider_for(self.target.kind);
+        let r = &self.target.resilience;
+        let started = Instant::now();
+        let deadline = started + r.first_token;
+        let request = provider
+            .request(&self.http, &self.target.endpoint, &self.request)
+            .send();
+        let response = match tokio::time::timeout_at(deadline, request).await {
+            Err(_) => return Err(LlmError::Timeout(TimeoutPhase::FirstToken)),
+            Ok(Err(e)) if e.is_timeout() => return Err(LlmError::Timeout(TimeoutPhase::Connect)),
+            Ok(Err(e)) => return Err(LlmError::Connect(error_chain(&e))),
+            Ok(Ok(resp)) => resp,
+        };
+        let status = response.status();
+        if !status.is_success() {
+            return Err(http_error(response, r.idle).await);
+        }
+        let mut events = response.bytes_stream().eventsource();
+        let mut decoder = provider.decoder();
+        let mut outcome = Outcome::default();
+        loop {
+            let wait = if outcome.first_output.is_some() {
+                r.idle
+            } else {
+                r.idle
+                    .min(deadline.saturating_duration_since(Instant::now()))
+            };
+            let next = match tokio::time::timeout(wait, events.next()).await {
+                Ok(n) => n,
+                Err(_) if outcome.first_output.is_none() && Instant::now() >= deadline => {
+                    return Err(LlmError::Timeout(TimeoutPhase::FirstToken));
+                }
+                Err(_) => return Err(LlmError::Timeout(TimeoutPhase::Idle)),
+            };
+            let decoded = match next {
+                None => decoder.finish()?,
+                Some(Ok(ev)) => decoder.event(&ev.event, &ev.data)?,
+                Some(Err(EventStreamError::Transport(e))) => {
+                    return Err(LlmError::StreamDropped(error_chain(&e)));
+                }
+                Some(Err(EventStreamError::Utf8(e))) => {
+                    return Err(LlmError::Malformed(format!("invalid UTF-8: {e}")));
+                }
+                Some(Err(EventStreamError::Parser(e))) => {
+                    return Err(LlmError::Malformed(e.to_string()));
+                }
+            };
+            let ended = next_is_end(&decoded) || decoder.done();
+            for ev in decoded {
+                if ev.is_output() {
+                    *streamed = true;
+                    outcome
+                        .first_output
+                        .get_or_insert_with(|| started.elapsed());
+                }
+                match &ev {
+                    LlmEvent::Usage(u) => outcome.usage = *u,
+                    LlmEvent::Finish(f) => outcome.finish = Some(f.clone()),
+                    _ => {}
+                }
+                if self.tx.send(Ok(ev)).await.is_err() {
+                    return Err(LlmError::Cancelled);
+                }
+            }
+            if ended || outcome.finish.is_some() {
+                return Ok(outcome);
+            }
+        }
+    }
+}
+
+fn next_is_end(events: &[LlmEvent]) -> bool {
+    events.iter().any(|e| matches!(e, LlmEvent::Finish(_)))
+}
+
+fn with(base: &serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
+    let mut v = base.clone();
+    if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+        o.extend(e.clone());
+    }
+    v
+}
+
+/// An error and its sources, in one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+/// Classifies a non-success response, reading at most 4 KiB of its body.
+async fn http_error(response: reqwest::Response, idle: Duration) -> LlmError {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .and_then(|s| Duration::try_from_secs_f64(s).ok());
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while body.len() < 4096 {
+        match tokio::time::timeout(idle, stream.next()).await {
+            Ok(Some(Ok(chunk))) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body.truncate(4096);
+    let text = String::from_utf8_lossy(&body);
+    let message = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| {
+            v["error"]["message"]
+                .as_str()
+                .or(v["message"].as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| text.trim().to_owned());
+    match status {
+        429 => LlmError::RateLimited {
+            retry_after,
+            message,
+        },
+        500..=599 => LlmError::Server { status, message },
+        _ => LlmError::Http { status, message },
+    }
+}
