@@ -35,7 +35,15 @@ messageCount: number,
 /**
  * The highest `seq` used by the session so far; events carry larger ones.
  */
-lastSeq: number, };
+lastSeq: number, 
+/**
+ * For a subtask's session: the session that delegated it.
+ */
+parentSessionId?: string, 
+/**
+ * For a subtask's session: the parent's `new_task` call it answers.
+ */
+parentToolCallId?: string, };
 
 export type Role = "user" | "assistant" | "tool";
 
@@ -91,6 +99,10 @@ toolCallId?: string,
  * For a tool message: whether the tool failed.
  */
 isError: boolean, 
+/**
+ * For a user message: the editor state sent with it.
+ */
+context?: MessageContext, 
 /**
  * When it was written.
  */
@@ -209,6 +221,435 @@ sessionId: string,
  */
 agent: AgentInfo, };
 
+export type MessageContext = { 
+/**
+ * Files open in the editor (URIs or workspace-relative paths).
+ */
+openFiles: Array<string>, 
+/**
+ * The active file, if any.
+ */
+activeFile?: string, 
+/**
+ * The selected text, if any.
+ */
+selection?: string, 
+/**
+ * Diagnostics the user sees, as text (`file:line: message`).
+ */
+diagnostics: Array<string>, };
+
+export type SendMessageParams = { 
+/**
+ * The session.
+ */
+sessionId: string, 
+/**
+ * The user's message.
+ */
+text: string, 
+/**
+ * Switch the session to this agent first.
+ */
+agent?: string, 
+/**
+ * The editor's state.
+ */
+context?: MessageContext, };
+
+export type SendMessageResult = { 
+/**
+ * The new turn's id.
+ */
+turnId: string, };
+
+export type CancelTurnResult = { 
+/**
+ * The turn that was cancelled, or none if no turn was running.
+ */
+turnId: string | null, };
+
+export type AttachSessionParams = { 
+/**
+ * The session.
+ */
+sessionId: string, 
+/**
+ * Replay persisted messages after this seq (default 0: everything).
+ */
+afterSeq?: number, };
+
+export type AttachSessionResult = { 
+/**
+ * The session.
+ */
+session: Session, 
+/**
+ * Persisted messages after `afterSeq`, in seq order.
+ */
+messages: Array<Message>, 
+/**
+ * The running turn, if any.
+ */
+runningTurnId?: string, 
+/**
+ * Questions waiting for an answer.
+ */
+pendingQuestions: Array<QuestionParams>, 
+/**
+ * Approvals waiting for a decision.
+ */
+pendingApprovals: Array<Approval>, };
+
+export type SwitchAgentParams = { 
+/**
+ * The session.
+ */
+sessionId: string, 
+/**
+ * The agent's slug.
+ */
+agent: string, };
+
+export type AnswerQuestionParams = { 
+/**
+ * The session.
+ */
+sessionId: string, 
+/**
+ * The question's id, from `codelab/question`.
+ */
+questionId: string, 
+/**
+ * The answer.
+ */
+answer: string, };
+
+export type Ack = { 
+/**
+ * Always true.
+ */
+ok: boolean, };
+
+export type ListAgentsParams = { 
+/**
+ * Include the agents this workspace folder defines in `.codelab/agents.toml`
+ * (default: the connection's first workspace folder).
+ */
+workspaceFolder?: string, };
+
+export type TokenUsage = { 
+/**
+ * Uncached input tokens.
+ */
+inputTokens: number, 
+/**
+ * Output tokens.
+ */
+outputTokens: number, 
+/**
+ * Input tokens read from cache.
+ */
+cacheReadTokens: number, 
+/**
+ * Input tokens written to cache.
+ */
+cacheWriteTokens: number, };
+
+export type TokenParams = { 
+/**
+ * The session.
+ */
+sessionId: string, 
+/**
+ * The turn.
+ */
+turnId: string, 
+/**
+ * The session's seq.
+ */
+seq: number, 
+/**
+ * Text to append.
+ */
+delta: string, };
+
+export type ToolCallStatus = "pending" | "in_progress" | "completed" | "failed";
+
+export type ToolCallParams = { 
+/**
+ * The session.
+ */
+sessionId: string, 
+/**
+ * The turn.
+ */
+turnId: string, 
+/**
+ * The session's seq.
+ */
+seq: number, 
+/**
+ * The call's id.
+ */
+toolCallId: string, 
+/**
+ * The tool's name.
+ */
+name: string, 
+/**
+ * `read`, `edit`, `execute` or `interaction`.
+ */
+kind: string, 
+/**
+ * The arguments.
+ */
+params: unknown, 
+/**
+ * The status.
+ */
+status: ToolCallStatus, 
+/**
+ * The result text, once completed or failed.
+ */
+result?: string, };
+
+export type StopReason = "end_turn" | "cancelled" | "max_iterations" | "error";
+
+export type TurnCompletedParams = { 
+/**
+ * The session.
+ */
+sessionId: string, 
+/**
+ * The turn.
+ */
+turnId: string, 
+/**
+ * The session's seq.
+ */
+seq: number, 
+/**
+ * Why it ended.
+ */
+stopReason: StopReason, 
+/**
+ * Tokens used by the turn's requests.
+ */
+usage: TokenUsage, 
+/**
+ * Their cost in US dollars.
+ */
+costUsd: number, 
+/**
+ * The final result (attempt_completion's, or the last reply's text).
+ */
+result?: string, 
+/**
+ * The error, for `stopReason: "error"`.
+ */
+error?: string, };
+
+export type AgentSwitchedParams = { 
+/**
+ * The session.
+ */
+sessionId: string, 
+/**
+ * The session's seq.
+ */
+seq: number, 
+/**
+ * The previous agent.
+ */
+from: string, 
+/**
+ * The new agent.
+ */
+to: string, 
+/**
+ * Why.
+ */
+reason: string, };
+
+export type QuestionParams = { 
+/**
+ * The session.
+ */
+sessionId: string, 
+/**
+ * The turn.
+ */
+turnId: string, 
+/**
+ * The session's seq.
+ */
+seq: number, 
+/**
+ * Answer with this id.
+ */
+questionId: string, 
+/**
+ * The question.
+ */
+question: string, 
+/**
+ * Suggested answers.
+ */
+suggestions: Array<string>, };
+
+export type CommandOutputParams = { 
+/**
+ * The session.
+ */
+sessionId: string, 
+/**
+ * The turn.
+ */
+turnId: string, 
+/**
+ * The session's seq.
+ */
+seq: number, 
+/**
+ * The execute_command call.
+ */
+toolCallId: string, 
+/**
+ * `stdout` or `stderr`.
+ */
+stream: string, 
+/**
+ * The text.
+ */
+text: string, };
+
+export type MessageAddedParams = { 
+/**
+ * The session.
+ */
+sessionId: string, 
+/**
+ * The session's seq (the message's own).
+ */
+seq: number, 
+/**
+ * The message.
+ */
+message: Message, };
+
+export type Approval = { 
+/**
+ * The approval's id.
+ */
+id: string, 
+/**
+ * The session.
+ */
+sessionId: string, 
+/**
+ * The turn.
+ */
+turnId: string, 
+/**
+ * The tool call.
+ */
+toolCallId: string, 
+/**
+ * The tool.
+ */
+tool: string, 
+/**
+ * The arguments the model gave.
+ */
+params: unknown, 
+/**
+ * The rule that asked (`default: edits ask`, ...).
+ */
+rule: string, 
+/**
+ * For edits: a unified diff of the change, when it can be computed.
+ */
+diff?: string, 
+/**
+ * When it was asked.
+ */
+createdAt: string, };
+
+export type ApprovalRequiredParams = { 
+/**
+ * The session.
+ */
+sessionId: string, 
+/**
+ * The session's seq.
+ */
+seq: number, 
+/**
+ * The approval.
+ */
+approval: Approval, };
+
+export type Decision = "approve" | "edit" | "reject" | "cancelled" | "timedOut";
+
+export type ApprovalScope = "once" | "session";
+
+export type DecideApprovalParams = { 
+/**
+ * The approval.
+ */
+approvalId: string, 
+/**
+ * `approve`, `edit` or `reject`.
+ */
+decision: Decision, 
+/**
+ * With `edit`: the new parameters (validated again).
+ */
+params?: unknown, 
+/**
+ * With `reject`: a note the model reads.
+ */
+feedback?: string, 
+/**
+ * With `approve`: `session` also allows this tool and argument pattern for the rest of the session.
+ */
+scope?: ApprovalScope, };
+
+export type ApprovalResolvedParams = { 
+/**
+ * The session.
+ */
+sessionId: string, 
+/**
+ * The session's seq.
+ */
+seq: number, 
+/**
+ * The approval.
+ */
+approvalId: string, 
+/**
+ * The decision.
+ */
+decision: Decision, 
+/**
+ * Who decided: `client:<n>`, `turn` (cancelled) or `timeout`.
+ */
+by: string, };
+
+export type ListPendingApprovalsParams = { 
+/**
+ * Only this session's.
+ */
+sessionId?: string, };
+
+export type ListPendingApprovalsResult = { 
+/**
+ * Oldest first.
+ */
+approvals: Array<Approval>, };
+
 export type GetDocumentParams = { 
 /**
  * The document's URI, as sent in `textDocument/didOpen`.
@@ -290,7 +731,7 @@ export interface CodelabRequests {
   "codelab/getSession": [SessionParams, Session];
   "codelab/deleteSession": [SessionParams, DeleteSessionResult];
   "codelab/getHistory": [GetHistoryParams, GetHistoryResult];
-  "codelab/listAgents": [Record<string, never>, ListAgentsResult];
+  "codelab/listAgents": [ListAgentsParams, ListAgentsResult];
   "codelab/getCurrentAgent": [SessionParams, CurrentAgentResult];
   "codelab/getDocument": [GetDocumentParams, DocumentSnapshot];
 }
@@ -313,4 +754,5 @@ export const ErrorCodes = {
   agentNotFound: -33004,
   messageTooLarge: -33005,
   documentNotOpen: -33006,
+  notPending: -33007,
 } as const;

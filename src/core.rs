@@ -10,13 +10,21 @@ use std::time::Instant;
 use chrono::Utc;
 use uuid::Uuid;
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::agent::hub::SessionHub;
 use crate::agents::{self, Agent};
 use crate::config::Config;
+use crate::documents::DocRegistry;
 use crate::events::EventBus;
 use crate::llm::config::{LlmSettings, Target};
 use crate::llm::{LlmClient, LlmError};
+use crate::policy::{Policy, Rule, Scope};
 use crate::protocol::types::Session;
 use crate::store::{Store, StoreError};
+use crate::tools::ToolLimits;
 
 /// The user's config file, in the data directory.
 pub const USER_CONFIG_FILE: &str = "codelab.toml";
@@ -36,6 +44,9 @@ pub enum CoreError {
     #[error("invalid configuration: {0}")]
     Config(String),
 }
+
+/// A workspace's policy rules, with the modification time they were read at.
+type CachedRules = (Option<std::time::SystemTime>, Vec<Rule>);
 
 /// The local path of a `file://` URI.
 pub fn uri_to_path(uri: &str) -> Option<PathBuf> {
@@ -62,9 +73,22 @@ pub struct Core {
     pub bus: Arc<EventBus>,
     /// The LLM client, shared by every turn.
     pub llm: LlmClient,
+    /// Sessions: seq, running turns, watchers, waiters.
+    pub hub: SessionHub,
+    /// Every connection's open documents.
+    pub docs: DocRegistry,
+    /// Caps on tool results.
+    pub limits: ToolLimits,
+    /// The most model requests one turn may make.
+    pub max_iterations: usize,
     /// LLM settings from the user's file and the environment.
     llm_base: LlmSettings,
     agents: Vec<Agent>,
+    user_rules: Vec<Rule>,
+    policy_errors: Mutex<Vec<String>>,
+    workspace_rules: Mutex<HashMap<PathBuf, CachedRules>>,
+    session_rules: Mutex<HashMap<Uuid, Vec<Rule>>>,
+    conn_ids: AtomicU64,
 }
 
 impl Core {
@@ -80,15 +104,103 @@ impl Core {
         let bus = Arc::new(EventBus::new());
         let llm = LlmClient::new(llm_base.resilience().connect, Arc::clone(&bus))
             .map_err(|e| CoreError::Config(e.to_string()))?;
+        let mut policy_errors = Vec::new();
+        let user_rules =
+            crate::policy::rules_from_file(&user_file, Scope::User).unwrap_or_else(|e| {
+                tracing::error!("invalid policy, using the built-in rules only: {e}");
+                policy_errors.push(e);
+                Vec::new()
+            });
         Ok(Self {
             store,
             config,
             started: Instant::now(),
             bus,
             llm,
+            hub: SessionHub::default(),
+            docs: DocRegistry::default(),
+            limits: ToolLimits::default(),
+            max_iterations: 25,
             llm_base,
             agents: agents::builtin(),
+            user_rules,
+            policy_errors: Mutex::new(policy_errors),
+            workspace_rules: Mutex::new(HashMap::new()),
+            session_rules: Mutex::new(HashMap::new()),
+            conn_ids: AtomicU64::new(1),
         })
+    }
+
+    /// A fresh connection id.
+    pub fn next_conn_id(&self) -> u64 {
+        self.conn_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The effective policy of a session in a workspace folder. An invalid
+    /// workspace policy file is reported and its last valid rules are kept.
+    pub fn policy(&self, workspace_root: Option<&Path>, session: Option<Uuid>) -> Policy {
+        let mut rules = self.user_rules.clone();
+        if let Some(root) = workspace_root {
+            let file = root.join(WORKSPACE_CONFIG_FILE);
+            let mtime = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
+            let mut cache = self
+                .workspace_rules
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let stale = cache.get(root).is_none_or(|(t, _)| *t != mtime);
+            if stale {
+                match crate::policy::rules_from_file(&file, Scope::Workspace) {
+                    Ok(r) => {
+                        cache.insert(root.to_path_buf(), (mtime, r));
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            "invalid workspace policy, keeping the last valid one: {e}"
+                        );
+                        let mut errors = self
+                            .policy_errors
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        if !errors.contains(&e) {
+                            errors.push(e);
+                        }
+                        let keep = cache.get(root).map(|(_, r)| r.clone()).unwrap_or_default();
+                        cache.insert(root.to_path_buf(), (mtime, keep));
+                    }
+                }
+            }
+            if let Some((_, r)) = cache.get(root) {
+                rules.extend(r.iter().cloned());
+            }
+        }
+        if let Some(s) = session
+            && let Some(r) = self
+                .session_rules
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&s)
+        {
+            rules.extend(r.iter().cloned());
+        }
+        Policy::new(rules)
+    }
+
+    /// Records an "allow always" rule for a session.
+    pub fn add_session_rule(&self, session: Uuid, rule: Rule) {
+        self.session_rules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(session)
+            .or_default()
+            .push(rule);
+    }
+
+    /// Problems found in policy files (file, line and reason).
+    pub fn policy_errors(&self) -> Vec<String> {
+        self.policy_errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The provider and model for a turn of `agent` in `workspace_folder`
@@ -121,9 +233,19 @@ impl Core {
         &self.agents
     }
 
-    /// An agent by slug.
+    /// An agent by slug (built-in agents only).
     pub fn agent(&self, slug: &str) -> Option<&Agent> {
         self.agents.iter().find(|a| a.slug == slug)
+    }
+
+    /// The agents of a workspace folder (a `file://` URI): the built-ins with
+    /// the workspace's prompt overrides, and its own agents.
+    ///
+    /// # Errors
+    /// An invalid `.codelab/agents.toml`.
+    pub fn agents_for(&self, workspace_folder: Option<&str>) -> Result<Vec<Agent>, CoreError> {
+        let root = workspace_folder.and_then(uri_to_path);
+        agents::for_workspace(root.as_deref()).map_err(CoreError::Config)
     }
 
     /// Creates and persists a session.
@@ -134,7 +256,11 @@ impl Core {
         title: Option<String>,
     ) -> Result<Session, CoreError> {
         let agent = agent.unwrap_or_else(|| agents::DEFAULT_AGENT.to_owned());
-        if self.agent(&agent).is_none() {
+        if !self
+            .agents_for(workspace_folder.as_deref())?
+            .iter()
+            .any(|a| a.slug == agent)
+        {
             return Err(CoreError::UnknownAgent(agent));
         }
         let now = Utc::now();
@@ -150,6 +276,8 @@ impl Core {
             updated_at: now,
             message_count: 0,
             last_seq: 0,
+            parent_session_id: None,
+            parent_tool_call_id: None,
         };
         Ok(self.store.create_session(session).await?)
     }

@@ -174,6 +174,11 @@ impl Documents {
         }
     }
 
+    /// Every open document, by URI.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Document)> {
+        self.docs.iter()
+    }
+
     /// How many documents are open.
     pub fn len(&self) -> usize {
         self.docs.len()
@@ -282,5 +287,80 @@ mod tests {
         assert!(!docs.change("other", 1, &[], PositionEncoding::Utf16));
         assert!(docs.close("u"));
         assert!(docs.is_empty());
+    }
+}
+
+/// The open documents of every connection, so that tools read unsaved text
+/// whichever editor holds it.
+#[derive(Debug, Default)]
+pub struct DocRegistry {
+    conns: std::sync::Mutex<HashMap<u64, std::sync::Arc<std::sync::Mutex<Documents>>>>,
+}
+
+impl DocRegistry {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, std::sync::Arc<std::sync::Mutex<Documents>>>> {
+        self.conns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The documents of a new connection.
+    pub fn register(&self, conn: u64) -> std::sync::Arc<std::sync::Mutex<Documents>> {
+        let docs = std::sync::Arc::new(std::sync::Mutex::new(Documents::default()));
+        self.lock().insert(conn, std::sync::Arc::clone(&docs));
+        docs
+    }
+
+    /// Forgets a closed connection's documents.
+    pub fn unregister(&self, conn: u64) {
+        self.lock().remove(&conn);
+    }
+
+    fn each(&self, mut f: impl FnMut(&std::path::Path, &Document) -> bool) {
+        let conns: Vec<_> = self.lock().values().cloned().collect();
+        for docs in conns {
+            let docs = docs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (uri, doc) in docs.iter() {
+                if let Some(path) = crate::core::uri_to_path(uri)
+                    && !f(&path, doc)
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl crate::tools::Buffers for DocRegistry {
+    fn text(&self, path: &std::path::Path) -> Option<String> {
+        let mut found = None;
+        self.each(|p, d| {
+            if p == path {
+                found = Some(d.text.to_string());
+                false
+            } else {
+                true
+            }
+        });
+        found
+    }
+
+    fn all_under(&self, root: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+        let mut out = Vec::new();
+        self.each(|p, d| {
+            if p.starts_with(root)
+                && !out
+                    .iter()
+                    .any(|(q, _): &(std::path::PathBuf, String)| q == p)
+            {
+                out.push((p.to_path_buf(), d.text.to_string()));
+            }
+            true
+        });
+        out
     }
 }

@@ -4,12 +4,17 @@
 //! sessions, chat, agents and approvals. See `ARCHITECTURE.md` for the code map
 //! and its invariants, and `protocol/README.md` for the wire contract.
 
+pub mod agent;
 pub mod agents;
 pub mod config;
 pub mod core;
+pub mod diff;
 pub mod documents;
 pub mod events;
 pub mod llm;
+pub mod policy;
 pub mod protocol;
 pub mod server;
 pub mod store;
+pub mod tools;
+pub mod workspace;

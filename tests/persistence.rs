@@ -122,7 +122,7 @@ async fn a_store_from_a_newer_version_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("schema version 99, newer than the 2"),
+        stderr.contains("schema version 99, newer than the 3"),
         "{stderr}"
     );
 }

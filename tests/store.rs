@@ -19,6 +19,8 @@ fn session(title: &str) -> Session {
         updated_at: Utc::now(),
         message_count: 0,
         last_seq: 0,
+        parent_session_id: None,
+        parent_tool_call_id: None,
     }
 }
 
@@ -41,6 +43,7 @@ fn message(session_id: Uuid, seq: u64, role: Role, text: &str) -> Message {
         },
         tool_call_id: None,
         is_error: false,
+        context: None,
         created_at: Utc::now(),
     }
 }

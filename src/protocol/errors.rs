@@ -39,11 +39,13 @@ pub enum ErrorCode {
     MessageTooLarge,
     /// The connection has no open document with that URI.
     DocumentNotOpen,
+    /// The question or approval is not pending (already answered or decided).
+    NotPending,
 }
 
 impl ErrorCode {
     /// Every code, in documentation order.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         Self::ParseError,
         Self::InvalidRequest,
         Self::MethodNotFound,
@@ -57,6 +59,7 @@ impl ErrorCode {
         Self::AgentNotFound,
         Self::MessageTooLarge,
         Self::DocumentNotOpen,
+        Self::NotPending,
     ];
 
     /// The numeric code on the wire.
@@ -75,6 +78,7 @@ impl ErrorCode {
             Self::AgentNotFound => -33004,
             Self::MessageTooLarge => -33005,
             Self::DocumentNotOpen => -33006,
+            Self::NotPending => -33007,
         }
     }
 
@@ -94,6 +98,7 @@ impl ErrorCode {
             Self::AgentNotFound => "agentNotFound",
             Self::MessageTooLarge => "messageTooLarge",
             Self::DocumentNotOpen => "documentNotOpen",
+            Self::NotPending => "notPending",
         }
     }
 
@@ -129,6 +134,9 @@ impl ErrorCode {
             }
             Self::AgentNotFound => "No agent has the given slug; `codelab/listAgents` lists them.",
             Self::DocumentNotOpen => "This connection has no open document with that URI.",
+            Self::NotPending => {
+                "The question or approval is not pending: it was already answered or decided (the first decision wins), or never existed."
+            }
             Self::MessageTooLarge => {
                 "The message exceeds the server's size limit (`data.detail` gives both sizes); it was discarded, the connection stays open."
             }

@@ -96,6 +96,40 @@ pub mod names {
     pub const GET_CURRENT_AGENT: &str = "codelab/getCurrentAgent";
     /// `codelab/getDocument`
     pub const GET_DOCUMENT: &str = "codelab/getDocument";
+    /// `codelab/sendMessage`
+    pub const SEND_MESSAGE: &str = "codelab/sendMessage";
+    /// `codelab/cancelTurn`
+    pub const CANCEL_TURN: &str = "codelab/cancelTurn";
+    /// `codelab/attachSession`
+    pub const ATTACH_SESSION: &str = "codelab/attachSession";
+    /// `codelab/detachSession`
+    pub const DETACH_SESSION: &str = "codelab/detachSession";
+    /// `codelab/switchAgent`
+    pub const SWITCH_AGENT: &str = "codelab/switchAgent";
+    /// `codelab/answerQuestion`
+    pub const ANSWER_QUESTION: &str = "codelab/answerQuestion";
+    /// `codelab/decideApproval`
+    pub const DECIDE_APPROVAL: &str = "codelab/decideApproval";
+    /// `codelab/listPendingApprovals`
+    pub const LIST_PENDING_APPROVALS: &str = "codelab/listPendingApprovals";
+    /// `codelab/token`
+    pub const TOKEN: &str = "codelab/token";
+    /// `codelab/toolCall`
+    pub const TOOL_CALL: &str = "codelab/toolCall";
+    /// `codelab/turnCompleted`
+    pub const TURN_COMPLETED: &str = "codelab/turnCompleted";
+    /// `codelab/agentSwitched`
+    pub const AGENT_SWITCHED: &str = "codelab/agentSwitched";
+    /// `codelab/question`
+    pub const QUESTION: &str = "codelab/question";
+    /// `codelab/commandOutput`
+    pub const COMMAND_OUTPUT: &str = "codelab/commandOutput";
+    /// `codelab/message`
+    pub const MESSAGE: &str = "codelab/message";
+    /// `codelab/approvalRequired`
+    pub const APPROVAL_REQUIRED: &str = "codelab/approvalRequired";
+    /// `codelab/approvalResolved`
+    pub const APPROVAL_RESOLVED: &str = "codelab/approvalResolved";
 }
 
 /// Fixed values so that examples are reproducible.
@@ -119,6 +153,8 @@ fn example_session() -> Session {
         updated_at: example_time(),
         message_count: 2,
         last_seq: 2,
+        parent_session_id: None,
+        parent_tool_call_id: None,
     }
 }
 
@@ -243,6 +279,7 @@ pub fn all() -> Vec<MethodDoc> {
                         tool_calls: vec![],
                         tool_call_id: None,
                         is_error: false,
+                        context: None,
                         created_at: example_time(),
                     },
                     Message {
@@ -259,6 +296,7 @@ pub fn all() -> Vec<MethodDoc> {
                         }],
                         tool_call_id: None,
                         is_error: false,
+                        context: None,
                         created_at: example_time(),
                     },
                 ],
@@ -270,9 +308,9 @@ pub fn all() -> Vec<MethodDoc> {
             kind: Kind::Request,
             direction: Direction::ClientToServer,
             summary: "Lists the agents with their descriptions, the tools each may call and \
-                      their file restrictions, exactly as the server enforces them. Takes no \
-                      parameters (an empty object is accepted).",
-            params: None,
+                      their file restrictions, exactly as the server enforces them: the five \
+                      built-ins and the agents of the workspace's `.codelab/agents.toml`.",
+            params: Some(type_ref::<ListAgentsParams>()),
             result: Some(type_ref::<ListAgentsResult>()),
             errors: &[],
             example_params: json!({}),
@@ -340,6 +378,34 @@ pub fn all_types() -> Vec<TypeEntry> {
         entry::<GetHistoryResult>(),
         entry::<ListAgentsResult>(),
         entry::<CurrentAgentResult>(),
+        entry::<MessageContext>(),
+        entry::<SendMessageParams>(),
+        entry::<SendMessageResult>(),
+        entry::<CancelTurnResult>(),
+        entry::<AttachSessionParams>(),
+        entry::<AttachSessionResult>(),
+        entry::<SwitchAgentParams>(),
+        entry::<AnswerQuestionParams>(),
+        entry::<Ack>(),
+        entry::<ListAgentsParams>(),
+        entry::<TokenUsage>(),
+        entry::<TokenParams>(),
+        entry::<ToolCallStatus>(),
+        entry::<ToolCallParams>(),
+        entry::<StopReason>(),
+        entry::<TurnCompletedParams>(),
+        entry::<AgentSwitchedParams>(),
+        entry::<QuestionParams>(),
+        entry::<CommandOutputParams>(),
+        entry::<MessageAddedParams>(),
+        entry::<Approval>(),
+        entry::<ApprovalRequiredParams>(),
+        entry::<Decision>(),
+        entry::<ApprovalScope>(),
+        entry::<DecideApprovalParams>(),
+        entry::<ApprovalResolvedParams>(),
+        entry::<ListPendingApprovalsParams>(),
+        entry::<ListPendingApprovalsResult>(),
         entry::<GetDocumentParams>(),
         entry::<DocumentSnapshot>(),
         entry::<CodelabCapabilities>(),

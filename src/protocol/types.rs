@@ -35,6 +35,14 @@ pub struct Session {
     pub message_count: u64,
     /// The highest `seq` used by the session so far; events carry larger ones.
     pub last_seq: u64,
+    /// For a subtask's session: the session that delegated it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub parent_session_id: Option<Uuid>,
+    /// For a subtask's session: the parent's `new_task` call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub parent_tool_call_id: Option<String>,
 }
 
 /// Who wrote a message.
@@ -91,6 +99,10 @@ pub struct Message {
     /// For a tool message: whether the tool failed.
     #[serde(default)]
     pub is_error: bool,
+    /// For a user message: the editor state sent with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub context: Option<MessageContext>,
     /// When it was written.
     #[ts(type = "string")]
     pub created_at: DateTime<Utc>,
@@ -288,4 +300,425 @@ pub struct DocumentSnapshot {
     pub language_id: String,
     /// The full text, unsaved changes included.
     pub text: String,
+}
+
+/// What the client says about the user's editor state with a message.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MessageContext {
+    /// Files open in the editor (URIs or workspace-relative paths).
+    #[serde(default)]
+    pub open_files: Vec<String>,
+    /// The active file, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub active_file: Option<String>,
+    /// The selected text, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub selection: Option<String>,
+    /// Diagnostics the user sees, as text (`file:line: message`).
+    #[serde(default)]
+    pub diagnostics: Vec<String>,
+}
+
+/// `codelab/sendMessage` parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendMessageParams {
+    /// The session.
+    pub session_id: Uuid,
+    /// The user's message.
+    pub text: String,
+    /// Switch the session to this agent first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub agent: Option<String>,
+    /// The editor's state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub context: Option<MessageContext>,
+}
+
+/// `codelab/sendMessage` result: the turn runs on; follow its notifications.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMessageResult {
+    /// The new turn's id.
+    pub turn_id: Uuid,
+}
+
+/// `codelab/cancelTurn` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelTurnResult {
+    /// The turn that was cancelled, or none if no turn was running.
+    pub turn_id: Option<Uuid>,
+}
+
+/// `codelab/attachSession` parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttachSessionParams {
+    /// The session.
+    pub session_id: Uuid,
+    /// Replay persisted messages after this seq (default 0: everything).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub after_seq: Option<u64>,
+}
+
+/// `codelab/attachSession` result: what the client missed, then live events follow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachSessionResult {
+    /// The session.
+    pub session: Session,
+    /// Persisted messages after `afterSeq`, in seq order.
+    pub messages: Vec<Message>,
+    /// The running turn, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub running_turn_id: Option<Uuid>,
+    /// Questions waiting for an answer.
+    pub pending_questions: Vec<QuestionParams>,
+    /// Approvals waiting for a decision.
+    pub pending_approvals: Vec<Approval>,
+}
+
+/// `codelab/switchAgent` parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SwitchAgentParams {
+    /// The session.
+    pub session_id: Uuid,
+    /// The agent's slug.
+    pub agent: String,
+}
+
+/// `codelab/answerQuestion` parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AnswerQuestionParams {
+    /// The session.
+    pub session_id: Uuid,
+    /// The question's id, from `codelab/question`.
+    pub question_id: Uuid,
+    /// The answer.
+    pub answer: String,
+}
+
+/// An empty acknowledgement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Ack {
+    /// Always true.
+    pub ok: bool,
+}
+
+/// `codelab/listAgents` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListAgentsParams {
+    /// Include the agents this workspace folder defines in `.codelab/agents.toml`
+    /// (default: the connection's first workspace folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub workspace_folder: Option<String>,
+}
+
+/// Token counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenUsage {
+    /// Uncached input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Input tokens read from cache.
+    pub cache_read_tokens: u64,
+    /// Input tokens written to cache.
+    pub cache_write_tokens: u64,
+}
+
+/// `codelab/token` notification: streamed text of the turn's current reply,
+/// coalesced to about one notification per 20 ms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenParams {
+    /// The session.
+    pub session_id: Uuid,
+    /// The turn.
+    pub turn_id: Uuid,
+    /// The session's seq.
+    pub seq: u64,
+    /// Text to append.
+    pub delta: String,
+}
+
+/// A tool call's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolCallStatus {
+    /// Announced; waiting for checks or approval.
+    Pending,
+    /// Running.
+    InProgress,
+    /// Done.
+    Completed,
+    /// Failed, refused or rejected; `result` says why.
+    Failed,
+}
+
+/// `codelab/toolCall` notification: a tool call and each change of its status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolCallParams {
+    /// The session.
+    pub session_id: Uuid,
+    /// The turn.
+    pub turn_id: Uuid,
+    /// The session's seq.
+    pub seq: u64,
+    /// The call's id.
+    pub tool_call_id: String,
+    /// The tool's name.
+    pub name: String,
+    /// `read`, `edit`, `execute` or `interaction`.
+    pub kind: String,
+    /// The arguments.
+    #[ts(type = "unknown")]
+    pub params: serde_json::Value,
+    /// The status.
+    pub status: ToolCallStatus,
+    /// The result text, once completed or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub result: Option<String>,
+}
+
+/// Why a turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The agent finished (attempt_completion, or a reply without tool calls).
+    EndTurn,
+    /// The client cancelled.
+    Cancelled,
+    /// The iteration limit was reached.
+    MaxIterations,
+    /// An error ended it; `error` says which.
+    Error,
+}
+
+/// `codelab/turnCompleted` notification: exactly one per turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnCompletedParams {
+    /// The session.
+    pub session_id: Uuid,
+    /// The turn.
+    pub turn_id: Uuid,
+    /// The session's seq.
+    pub seq: u64,
+    /// Why it ended.
+    pub stop_reason: StopReason,
+    /// Tokens used by the turn's requests.
+    pub usage: TokenUsage,
+    /// Their cost in US dollars.
+    pub cost_usd: f64,
+    /// The final result (attempt_completion's, or the last reply's text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub result: Option<String>,
+    /// The error, for `stopReason: "error"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub error: Option<String>,
+}
+
+/// `codelab/agentSwitched` notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentSwitchedParams {
+    /// The session.
+    pub session_id: Uuid,
+    /// The session's seq.
+    pub seq: u64,
+    /// The previous agent.
+    pub from: String,
+    /// The new agent.
+    pub to: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// `codelab/question` notification: the agent asks the user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct QuestionParams {
+    /// The session.
+    pub session_id: Uuid,
+    /// The turn.
+    pub turn_id: Uuid,
+    /// The session's seq.
+    pub seq: u64,
+    /// Answer with this id.
+    pub question_id: Uuid,
+    /// The question.
+    pub question: String,
+    /// Suggested answers.
+    pub suggestions: Vec<String>,
+}
+
+/// `codelab/commandOutput` notification: a chunk of a running command's output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandOutputParams {
+    /// The session.
+    pub session_id: Uuid,
+    /// The turn.
+    pub turn_id: Uuid,
+    /// The session's seq.
+    pub seq: u64,
+    /// The execute_command call.
+    pub tool_call_id: String,
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    /// The text.
+    pub text: String,
+}
+
+/// `codelab/message` notification: a message was added to the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageAddedParams {
+    /// The session.
+    pub session_id: Uuid,
+    /// The session's seq (the message's own).
+    pub seq: u64,
+    /// The message.
+    pub message: Message,
+}
+
+/// A tool call waiting for the user's decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    /// The approval's id.
+    pub id: Uuid,
+    /// The session.
+    pub session_id: Uuid,
+    /// The turn.
+    pub turn_id: Uuid,
+    /// The tool call.
+    pub tool_call_id: String,
+    /// The tool.
+    pub tool: String,
+    /// The arguments the model gave.
+    #[ts(type = "unknown")]
+    pub params: serde_json::Value,
+    /// The rule that asked (`default: edits ask`, ...).
+    pub rule: String,
+    /// For edits: a unified diff of the change, when it can be computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub diff: Option<String>,
+    /// When it was asked.
+    #[ts(type = "string")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// `codelab/approvalRequired` notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRequiredParams {
+    /// The session.
+    pub session_id: Uuid,
+    /// The session's seq.
+    pub seq: u64,
+    /// The approval.
+    pub approval: Approval,
+}
+
+/// A decision on an approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum Decision {
+    /// Run the call as it is.
+    Approve,
+    /// Run it with the given parameters instead.
+    Edit,
+    /// Do not run it.
+    Reject,
+    /// The turn was cancelled (only in `approvalResolved`).
+    Cancelled,
+    /// The approval timed out (only in `approvalResolved`).
+    TimedOut,
+}
+
+/// `codelab/decideApproval` parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DecideApprovalParams {
+    /// The approval.
+    pub approval_id: Uuid,
+    /// `approve`, `edit` or `reject`.
+    pub decision: Decision,
+    /// With `edit`: the new parameters (validated again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "unknown")]
+    pub params: Option<serde_json::Value>,
+    /// With `reject`: a note the model reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub feedback: Option<String>,
+    /// With `approve`: `session` also allows this tool and argument pattern for the rest of the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub scope: Option<ApprovalScope>,
+}
+
+/// How far an approval reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum ApprovalScope {
+    /// This call only.
+    Once,
+    /// This call and the same tool and argument pattern for the rest of the session.
+    Session,
+}
+
+/// `codelab/approvalResolved` notification: sent to every attached client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalResolvedParams {
+    /// The session.
+    pub session_id: Uuid,
+    /// The session's seq.
+    pub seq: u64,
+    /// The approval.
+    pub approval_id: Uuid,
+    /// The decision.
+    pub decision: Decision,
+    /// Who decided: `client:<n>`, `turn` (cancelled) or `timeout`.
+    pub by: String,
+}
+
+/// `codelab/listPendingApprovals` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListPendingApprovalsParams {
+    /// Only this session's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub session_id: Option<Uuid>,
+}
+
+/// `codelab/listPendingApprovals` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ListPendingApprovalsResult {
+    /// Oldest first.
+    pub approvals: Vec<Approval>,
 }

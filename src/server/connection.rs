@@ -19,6 +19,7 @@ use tower_lsp_server::jsonrpc::{Request, Response};
 
 use super::lsp::Backend;
 use super::methods;
+use crate::agent::hub::{EventSender, SessionEvent};
 use crate::core::Core;
 use crate::documents::{Documents, PositionEncoding};
 use crate::llm::config::LlmSettings;
@@ -50,13 +51,17 @@ pub enum ConnectionEnd {
 }
 
 /// Per-connection state, shared by the LSP backend and the codelab methods.
-#[derive(Debug)]
 pub struct ConnState {
+    /// The connection's id (unique in the process).
+    pub id: u64,
+    /// Where session events for this connection are queued.
+    pub events: EventSender,
+    client: std::sync::OnceLock<tower_lsp_server::Client>,
     initialized: AtomicBool,
     shutdown: AtomicBool,
     encoding: Mutex<PositionEncoding>,
     workspace_folders: Mutex<Vec<String>>,
-    documents: Mutex<Documents>,
+    documents: Arc<Mutex<Documents>>,
     client_apply_edit: AtomicBool,
     editor_llm: Mutex<Option<LlmSettings>>,
     outgoing: mpsc::Sender<String>,
@@ -68,13 +73,21 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl ConnState {
-    pub(crate) fn new(outgoing: mpsc::Sender<String>) -> Self {
+    pub(crate) fn new(
+        id: u64,
+        outgoing: mpsc::Sender<String>,
+        documents: Arc<Mutex<Documents>>,
+        events: EventSender,
+    ) -> Self {
         Self {
+            id,
+            events,
+            client: std::sync::OnceLock::new(),
             initialized: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
             encoding: Mutex::new(PositionEncoding::Utf16),
             workspace_folders: Mutex::new(Vec::new()),
-            documents: Mutex::new(Documents::default()),
+            documents,
             client_apply_edit: AtomicBool::new(false),
             editor_llm: Mutex::new(None),
             outgoing,
@@ -147,6 +160,27 @@ impl ConnState {
         lock(&self.editor_llm).clone()
     }
 
+    /// Records the LSP client handle (for server-to-client requests).
+    pub fn set_client(&self, client: tower_lsp_server::Client) {
+        let _ = self.client.set(client);
+    }
+
+    /// The editor of this connection, if the client applies edits.
+    pub fn editor(
+        self: &Arc<Self>,
+        timeout: std::time::Duration,
+    ) -> Option<Arc<dyn crate::tools::Editor>> {
+        if !self.client_applies_edits() {
+            return None;
+        }
+        let client = self.client.get()?.clone();
+        Some(Arc::new(super::editor::LspEditor {
+            client,
+            conn: Arc::clone(self),
+            timeout,
+        }))
+    }
+
     /// Whether the client applies `workspace/applyEdit` requests.
     pub fn client_applies_edits(&self) -> bool {
         self.client_apply_edit.load(Ordering::SeqCst)
@@ -171,7 +205,26 @@ pub async fn run(
     mut incoming: mpsc::Receiver<Incoming>,
     outgoing: mpsc::Sender<String>,
 ) -> ConnectionEnd {
-    let conn = Arc::new(ConnState::new(outgoing.clone()));
+    let conn_id = core.next_conn_id();
+    let documents = core.docs.register(conn_id);
+    let (events_tx, mut events_rx) = mpsc::channel::<Arc<SessionEvent>>(4096);
+    let conn = Arc::new(ConnState::new(
+        conn_id,
+        outgoing.clone(),
+        documents,
+        events_tx,
+    ));
+    // Session events, as notifications, in the order the hub queued them.
+    let events_out = outgoing.clone();
+    let events_pump = tokio::spawn(async move {
+        while let Some(event) = events_rx.recv().await {
+            let (method, params) = super::notifications::encode(&event);
+            let msg = json!({"jsonrpc": "2.0", "method": method, "params": params});
+            if events_out.send(msg.to_string()).await.is_err() {
+                break;
+            }
+        }
+    });
     let (mut service, socket) = {
         let core = Arc::clone(&core);
         let conn = Arc::clone(&conn);
@@ -258,6 +311,9 @@ pub async fn run(
         }
     }
     pump.abort();
+    events_pump.abort();
+    core.hub.detach_all(conn_id);
+    core.docs.unregister(conn_id);
     end
 }
 

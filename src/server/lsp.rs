@@ -29,6 +29,7 @@ pub struct Backend {
 
 impl Backend {
     pub(super) fn new(core: Arc<Core>, conn: Arc<ConnState>, client: Client) -> Self {
+        conn.set_client(client.clone());
         Self {
             _core: core,
             conn,

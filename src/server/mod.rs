@@ -11,9 +11,11 @@
 //!   document changes are applied with no `.await` between receipt and apply.
 
 pub mod connection;
+mod editor;
 pub mod http;
 mod lsp;
 mod methods;
+mod notifications;
 pub mod stdio;
 
 pub use connection::{ConnectionEnd, Incoming};

@@ -28,9 +28,9 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 pub use error::StoreError;
-use schema::{AUDIT, MESSAGES, SESSIONS};
+use schema::{APPROVALS, AUDIT, MESSAGES, QUESTIONS, SESSIONS};
 
-use crate::protocol::types::{Message, Session};
+use crate::protocol::types::{Approval, Message, QuestionParams, Session};
 
 /// The file name of the store inside the data directory.
 pub const STORE_FILE: &str = "codelab.redb";
@@ -215,6 +215,20 @@ impl Store {
                 return Err(StoreError::SessionNotFound(id));
             }
             sessions.remove(id.as_u128())?;
+            for table in [APPROVALS, QUESTIONS] {
+                let mut t = txn.open_table(table)?;
+                let mut doomed = Vec::new();
+                for entry in t.range::<u128>(..)? {
+                    let (k, v) = entry?;
+                    let owner: serde_json::Value = decode(v.value())?;
+                    if owner["sessionId"] == serde_json::json!(id) {
+                        doomed.push(k.value());
+                    }
+                }
+                for k in doomed {
+                    t.remove(k)?;
+                }
+            }
             let mut messages = txn.open_table(MESSAGES)?;
             let key = id.as_u128();
             let mut removed = 0u64;
@@ -346,6 +360,116 @@ impl Store {
                 }
             }
             Ok((out, more))
+        })
+        .await
+    }
+
+    /// Persists a pending approval.
+    pub async fn put_approval(&self, approval: Approval) -> Result<(), StoreError> {
+        self.write(move |txn| {
+            txn.open_table(APPROVALS)?
+                .insert(approval.id.as_u128(), encode(&approval)?.as_slice())?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes a pending approval and writes `audit` in the same commit;
+    /// `None` when it was already resolved (nothing is written then).
+    pub async fn resolve_approval(
+        &self,
+        id: Uuid,
+        audit: Option<AuditRecord>,
+    ) -> Result<Option<Approval>, StoreError> {
+        self.write(move |txn| {
+            let mut table = txn.open_table(APPROVALS)?;
+            let found: Option<Approval> = match table.get(id.as_u128())? {
+                Some(v) => Some(decode(v.value())?),
+                None => None,
+            };
+            if found.is_none() {
+                return Ok(None);
+            }
+            let encoded = audit.as_ref().map(encode).transpose()?;
+            table.remove(id.as_u128())?;
+            if let (Some(a), Some(bytes)) = (&audit, encoded) {
+                txn.open_table(AUDIT)?
+                    .insert(a.id.as_u128(), bytes.as_slice())?;
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    /// One pending approval.
+    pub async fn get_approval(&self, id: Uuid) -> Result<Option<Approval>, StoreError> {
+        self.read(
+            move |txn| match txn.open_table(APPROVALS)?.get(id.as_u128())? {
+                Some(v) => Ok(Some(decode(v.value())?)),
+                None => Ok(None),
+            },
+        )
+        .await
+    }
+
+    /// Pending approvals, oldest first, optionally of one session.
+    pub async fn list_approvals(&self, session: Option<Uuid>) -> Result<Vec<Approval>, StoreError> {
+        self.read(move |txn| {
+            let mut out: Vec<Approval> = Vec::new();
+            for entry in txn.open_table(APPROVALS)?.range::<u128>(..)? {
+                let (_, v) = entry?;
+                let a: Approval = decode(v.value())?;
+                if session.is_none_or(|s| s == a.session_id) {
+                    out.push(a);
+                }
+            }
+            out.sort_by_key(|a| a.created_at);
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Persists a pending question.
+    pub async fn put_question(&self, q: QuestionParams) -> Result<(), StoreError> {
+        self.write(move |txn| {
+            txn.open_table(QUESTIONS)?
+                .insert(q.question_id.as_u128(), encode(&q)?.as_slice())?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes a pending question; `None` when it was already answered.
+    pub async fn take_question(&self, id: Uuid) -> Result<Option<QuestionParams>, StoreError> {
+        self.write(move |txn| {
+            let mut table = txn.open_table(QUESTIONS)?;
+            let found: Option<QuestionParams> = match table.get(id.as_u128())? {
+                Some(v) => Some(decode(v.value())?),
+                None => None,
+            };
+            if found.is_some() {
+                table.remove(id.as_u128())?;
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    /// Pending questions, optionally of one session.
+    pub async fn list_questions(
+        &self,
+        session: Option<Uuid>,
+    ) -> Result<Vec<QuestionParams>, StoreError> {
+        self.read(move |txn| {
+            let mut out = Vec::new();
+            for entry in txn.open_table(QUESTIONS)?.range::<u128>(..)? {
+                let (_, v) = entry?;
+                let q: QuestionParams = decode(v.value())?;
+                if session.is_none_or(|s| s == q.session_id) {
+                    out.push(q);
+                }
+            }
+            Ok(out)
         })
         .await
     }

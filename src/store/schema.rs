@@ -11,7 +11,7 @@ use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
 use super::StoreError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// `key -> u64`: `schema_version`.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -21,6 +21,8 @@ pub const SESSIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("session
 pub const MESSAGES: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("messages");
 /// `approval id -> pending approval (JSON)`.
 pub const APPROVALS: TableDefinition<u128, &[u8]> = TableDefinition::new("approvals");
+/// `question id -> pending question (JSON)`.
+pub const QUESTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("questions");
 /// `audit id (UUID v7) -> AuditRecord (JSON)`: time-ordered.
 pub const AUDIT: TableDefinition<u128, &[u8]> = TableDefinition::new("audit");
 
@@ -30,7 +32,7 @@ const VERSION_KEY: &str = "schema_version";
 type Migration = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// Migrations, indexed by the version they produce minus one.
-const MIGRATIONS: [Migration; SCHEMA_VERSION as usize] = [create_v1, v1_to_v2];
+const MIGRATIONS: [Migration; SCHEMA_VERSION as usize] = [create_v1, v1_to_v2, v2_to_v3];
 
 /// Version 1: the four tables.
 fn create_v1(txn: &WriteTransaction) -> Result<(), StoreError> {
@@ -43,6 +45,12 @@ fn create_v1(txn: &WriteTransaction) -> Result<(), StoreError> {
 /// Version 2: pending approvals get their own table.
 fn v1_to_v2(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(APPROVALS)?;
+    Ok(())
+}
+
+/// Version 3: pending follow-up questions survive restarts.
+fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(QUESTIONS)?;
     Ok(())
 }
 

@@ -83,8 +83,19 @@ fn command(data_dir: &Path) -> Command {
         .arg(data_dir)
         .arg("--log-level")
         .arg("debug")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
+        .env_remove("RUST_LOG");
+    for var in [
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "CODELAB_PROVIDER",
+        "CODELAB_MODEL",
+        "CODELAB_DATA_DIR",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
@@ -94,16 +105,37 @@ fn command(data_dir: &Path) -> Command {
 impl ServerProcess {
     /// Starts `codelab-agent --stdio`.
     pub fn stdio(data_dir: &Path) -> Self {
+        Self::stdio_env(data_dir, &[])
+    }
+
+    /// Starts `codelab-agent --stdio` with extra environment variables.
+    pub fn stdio_env(data_dir: &Path, env: &[(&str, String)]) -> Self {
         let mut cmd = command(data_dir);
         cmd.arg("--stdio");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         Self::spawn(cmd)
+    }
+
+    /// Starts `codelab-agent serve` with extra environment variables.
+    pub async fn websocket_env(data_dir: &Path, env: &[(&str, String)]) -> Self {
+        let mut cmd = command(data_dir);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Self::listening(Self::spawn_with(cmd, true)).await
     }
 
     /// Starts `codelab-agent serve` on a free loopback port and waits until it listens.
     pub async fn websocket(data_dir: &Path) -> Self {
         let mut cmd = command(data_dir);
         cmd.args(["serve", "--listen", "127.0.0.1:0"]);
-        let mut server = Self::spawn_with(cmd, true);
+        Self::listening(Self::spawn_with(cmd, true)).await
+    }
+
+    async fn listening(mut server: Self) -> Self {
         let addr = server
             .logs
             .wait_for(|text| {
@@ -443,6 +475,24 @@ impl Client {
         }
     }
 
+    /// The next notification, whatever its method.
+    pub async fn next_notification(&mut self) -> Value {
+        if let Some(pos) = self
+            .queued
+            .iter()
+            .position(|m| m.get("method").is_some() && m.get("id").is_none())
+        {
+            return self.queued.remove(pos).unwrap();
+        }
+        loop {
+            let msg = self.next_message().await;
+            if msg.get("method").is_some() && msg.get("id").is_none() {
+                return msg;
+            }
+            self.queued.push_back(msg);
+        }
+    }
+
     /// Takes a recorded server-to-client request of `method`.
     pub fn take_server_request(&mut self, method: &str) -> Option<Value> {
         let pos = self
@@ -454,7 +504,18 @@ impl Client {
 
     /// `initialize` + `initialized` with the given position encodings and workspace.
     pub async fn initialize(&mut self, encodings: &[&str], workspace: Option<&str>) -> Value {
-        let mut caps = json!({"workspace": {"applyEdit": false, "workspaceFolders": true}});
+        self.initialize_with(encodings, workspace, false).await
+    }
+
+    /// `initialize` + `initialized`, saying whether this client applies edits.
+    pub async fn initialize_with(
+        &mut self,
+        encodings: &[&str],
+        workspace: Option<&str>,
+        apply_edit: bool,
+    ) -> Value {
+        let mut caps = json!({"workspace": {"applyEdit": apply_edit, "workspaceFolders": true,
+                                            "workspaceEdit": {"documentChanges": true, "resourceOperations": ["create"]}}});
         if !encodings.is_empty() {
             caps["general"] = json!({"positionEncodings": encodings});
         }
@@ -535,6 +596,9 @@ pub fn data_dir() -> tempfile::TempDir {
 pub fn file_uri(path: &Path) -> String {
     format!("file://{}", path.display())
 }
+
+/// Turn-driving helpers.
+pub mod agent;
 
 /// A path buf helper.
 pub fn p(s: &str) -> PathBuf {

@@ -1,11 +1,21 @@
 //! `codelab/listAgents`
 
 use crate::core::Core;
-use crate::protocol::types::ListAgentsResult;
+use crate::protocol::RpcError;
+use crate::protocol::types::{ListAgentsParams, ListAgentsResult};
+use crate::server::connection::ConnState;
 
-/// Every agent, as enforced.
-pub(super) fn run(core: &Core) -> ListAgentsResult {
-    ListAgentsResult {
-        agents: core.agents().iter().map(|a| a.info()).collect(),
-    }
+/// Every agent of the workspace, as enforced.
+pub(super) fn run(
+    core: &Core,
+    conn: &ConnState,
+    p: ListAgentsParams,
+) -> Result<ListAgentsResult, RpcError> {
+    let folder = p
+        .workspace_folder
+        .or_else(|| conn.workspace_folders().into_iter().next());
+    let agents = core.agents_for(folder.as_deref())?;
+    Ok(ListAgentsResult {
+        agents: agents.iter().map(|a| a.info()).collect(),
+    })
 }

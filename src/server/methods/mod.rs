@@ -4,14 +4,24 @@
 //! params name the failing field), calls the core, and returns a JSON value or
 //! an [`RpcError`]. Handlers never block: store reads run off the runtime.
 
+mod answer_question;
+mod attach_session;
+mod cancel_turn;
 mod create_session;
+mod decide_approval;
 mod delete_session;
+mod detach_session;
 mod get_current_agent;
 mod get_document;
 mod get_history;
 mod get_session;
 mod list_agents;
+mod list_pending_approvals;
 mod list_sessions;
+mod send_message;
+mod switch_agent;
+
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -24,8 +34,8 @@ use crate::store::StoreError;
 
 /// Runs the `codelab/*` method `method`.
 pub(super) async fn dispatch(
-    core: &Core,
-    conn: &ConnState,
+    core: &Arc<Core>,
+    conn: &Arc<ConnState>,
     method: &str,
     params: Option<Value>,
 ) -> Result<Value, RpcError> {
@@ -37,25 +47,31 @@ pub(super) async fn dispatch(
         names::GET_SESSION => reply(get_session::run(core, parse_params(params)?).await),
         names::DELETE_SESSION => reply(delete_session::run(core, parse_params(params)?).await),
         names::GET_HISTORY => reply(get_history::run(core, parse_params(params)?).await),
-        names::LIST_AGENTS => {
-            parse_params::<NoParams>(params)?;
-            reply(Ok(list_agents::run(core)))
-        }
+        names::LIST_AGENTS => reply(list_agents::run(core, conn, parse_params(params)?)),
         names::GET_CURRENT_AGENT => {
             reply(get_current_agent::run(core, parse_params(params)?).await)
         }
         names::GET_DOCUMENT => reply(get_document::run(conn, parse_params(params)?)),
+        names::SEND_MESSAGE => reply(send_message::run(core, conn, parse_params(params)?).await),
+        names::CANCEL_TURN => reply(cancel_turn::run(core, parse_params(params)?).await),
+        names::ATTACH_SESSION => {
+            reply(attach_session::run(core, conn, parse_params(params)?).await)
+        }
+        names::DETACH_SESSION => reply(Ok(detach_session::run(core, conn, parse_params(params)?))),
+        names::SWITCH_AGENT => reply(switch_agent::run(core, parse_params(params)?).await),
+        names::ANSWER_QUESTION => reply(answer_question::run(core, parse_params(params)?).await),
+        names::DECIDE_APPROVAL => {
+            reply(decide_approval::run(core, conn, parse_params(params)?).await)
+        }
+        names::LIST_PENDING_APPROVALS => {
+            reply(list_pending_approvals::run(core, parse_params(params)?).await)
+        }
         other => Err(RpcError::new(
             ErrorCode::MethodNotFound,
             format!("method not found: `{other}`"),
         )),
     }
 }
-
-/// Parameters of methods that take none: an empty object (or nothing).
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoParams {}
 
 fn reply<T: Serialize>(result: Result<T, RpcError>) -> Result<Value, RpcError> {
     let value = result?;
@@ -72,6 +88,26 @@ impl From<StoreError> for RpcError {
         match e {
             StoreError::SessionNotFound(id) => RpcError::session_not_found(id),
             other => RpcError::store(&other),
+        }
+    }
+}
+
+impl From<crate::agent::RuntimeError> for RpcError {
+    fn from(e: crate::agent::RuntimeError) -> Self {
+        use crate::agent::RuntimeError as R;
+        match e {
+            R::SessionNotFound(id) => RpcError::session_not_found(id),
+            R::Busy { session, turn } => RpcError::new(
+                ErrorCode::SessionBusy,
+                format!("session {session} is running turn {turn}; wait for codelab/turnCompleted or cancel it"),
+            )
+            .with_session(session)
+            .with_detail(format!("running turn: {turn}")),
+            R::UnknownAgent(a) => RpcError::new(ErrorCode::AgentNotFound, format!("unknown agent `{a}`; codelab/listAgents lists them")),
+            R::NotPending(m) => RpcError::new(ErrorCode::NotPending, m),
+            R::InvalidParams(m) => RpcError::invalid_params("params", m),
+            R::Store(s) => s.into(),
+            R::Config(c) => RpcError::new(ErrorCode::InternalError, c),
         }
     }
 }
@@ -99,9 +135,10 @@ mod tests {
     #[tokio::test]
     async fn the_method_table_and_the_dispatcher_agree() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let core = Core::open(Config::new(dir.path().to_path_buf())).expect("core");
+        let core = Arc::new(Core::open(Config::new(dir.path().to_path_buf())).expect("core"));
         let (tx, _rx) = tokio::sync::mpsc::channel(8);
-        let conn = ConnState::new(tx);
+        let (etx, _erx) = tokio::sync::mpsc::channel(8);
+        let conn = Arc::new(ConnState::new(1, tx, core.docs.register(1), etx));
         for m in methods::all() {
             if m.kind != Kind::Request || m.direction != Direction::ClientToServer {
                 continue;

@@ -1,0 +1,288 @@
+//! The session hub: per-session state shared by turns and connections.
+//!
+//! - `seq`: every event about a session gets the next number, allocated under
+//!   the hub's lock and queued to every watcher in that order. After a
+//!   restart a session's counter resumes [`RESTART_GAP`] above its last
+//!   persisted seq, so a number a client saw for a streamed (unpersisted)
+//!   event is never reused.
+//! - the running turn of each session (one at a time) and its cancel token;
+//! - the watchers (attached connections) and their bounded queues: a
+//!   connection whose queue is full is detached, and catches up by attaching
+//!   again with the last seq it saw;
+//! - the waiters for answers and approval decisions.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::protocol::types::{
+    AgentSwitchedParams, ApprovalRequiredParams, ApprovalResolvedParams, ApprovalScope,
+    CommandOutputParams, Decision, MessageAddedParams, QuestionParams, Session, TokenParams,
+    ToolCallParams, TurnCompletedParams,
+};
+
+/// How far a session's seq jumps when it is first loaded by a new process.
+pub const RESTART_GAP: u64 = 1 << 20;
+
+/// An event about a session, delivered to its watchers in seq order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEvent {
+    /// Streamed text.
+    Token(TokenParams),
+    /// A tool call's state.
+    ToolCall(ToolCallParams),
+    /// A turn ended.
+    TurnCompleted(TurnCompletedParams),
+    /// The agent changed.
+    AgentSwitched(AgentSwitchedParams),
+    /// A question for the user.
+    Question(QuestionParams),
+    /// Command output.
+    CommandOutput(CommandOutputParams),
+    /// A message was persisted.
+    Message(Box<MessageAddedParams>),
+    /// An approval is needed.
+    ApprovalRequired(Box<ApprovalRequiredParams>),
+    /// An approval was decided.
+    ApprovalResolved(ApprovalResolvedParams),
+}
+
+impl SessionEvent {
+    /// The event's seq.
+    pub fn seq(&self) -> u64 {
+        match self {
+            Self::Token(p) => p.seq,
+            Self::ToolCall(p) => p.seq,
+            Self::TurnCompleted(p) => p.seq,
+            Self::AgentSwitched(p) => p.seq,
+            Self::Question(p) => p.seq,
+            Self::CommandOutput(p) => p.seq,
+            Self::Message(p) => p.seq,
+            Self::ApprovalRequired(p) => p.seq,
+            Self::ApprovalResolved(p) => p.seq,
+        }
+    }
+}
+
+/// How a wait for the user ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolution {
+    /// A question's answer.
+    Answer(String),
+    /// An approval decision.
+    Decided {
+        /// approve, edit or reject.
+        decision: Decision,
+        /// Edited parameters.
+        params: Option<Value>,
+        /// Feedback for the model.
+        feedback: Option<String>,
+        /// Scope of an approval.
+        scope: Option<ApprovalScope>,
+    },
+}
+
+/// A connection's queue of session events.
+pub type EventSender = mpsc::Sender<Arc<SessionEvent>>;
+
+struct Watcher {
+    conn: u64,
+    tx: EventSender,
+}
+
+#[derive(Default)]
+struct SessionState {
+    seq: u64,
+    loaded: bool,
+    running: Option<(Uuid, CancellationToken)>,
+    watchers: Vec<Watcher>,
+}
+
+#[derive(Default)]
+struct Inner {
+    sessions: HashMap<Uuid, SessionState>,
+    waiters: HashMap<Uuid, (Uuid, oneshot::Sender<Resolution>)>,
+}
+
+/// The hub. One per process.
+#[derive(Default)]
+pub struct SessionHub {
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for SessionHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionHub")
+    }
+}
+
+impl SessionHub {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn state<'a>(inner: &'a mut Inner, session: &Session) -> &'a mut SessionState {
+        let st = inner.sessions.entry(session.id).or_default();
+        if !st.loaded {
+            st.loaded = true;
+            let fresh = session.last_seq == 0 && session.message_count == 0;
+            st.seq = st.seq.max(if fresh {
+                0
+            } else {
+                session.last_seq + RESTART_GAP
+            });
+        }
+        st
+    }
+
+    /// Allocates the next seq of a session without emitting anything (for
+    /// persisted messages, which are emitted once stored).
+    pub fn next_seq(&self, session: &Session) -> u64 {
+        let mut inner = self.lock();
+        let st = Self::state(&mut inner, session);
+        st.seq += 1;
+        st.seq
+    }
+
+    /// Allocates a seq, builds the event with it and queues it to every watcher.
+    pub fn emit(&self, session: &Session, build: impl FnOnce(u64) -> SessionEvent) -> u64 {
+        let mut inner = self.lock();
+        let st = Self::state(&mut inner, session);
+        st.seq += 1;
+        let seq = st.seq;
+        let event = Arc::new(build(seq));
+        Self::deliver(st, session.id, event);
+        seq
+    }
+
+    /// Like [`Self::emit`], for a session this process has already loaded
+    /// (during its turn); `None` otherwise.
+    pub fn emit_loaded(
+        &self,
+        session_id: Uuid,
+        build: impl FnOnce(u64) -> SessionEvent,
+    ) -> Option<u64> {
+        let mut inner = self.lock();
+        let st = inner.sessions.get_mut(&session_id).filter(|s| s.loaded)?;
+        st.seq += 1;
+        let seq = st.seq;
+        let event = Arc::new(build(seq));
+        Self::deliver(st, session_id, event);
+        Some(seq)
+    }
+
+    /// Queues an event whose seq was allocated with [`Self::next_seq`].
+    pub fn emit_allocated(&self, session: &Session, event: SessionEvent) {
+        let mut inner = self.lock();
+        let st = Self::state(&mut inner, session);
+        Self::deliver(st, session.id, Arc::new(event));
+    }
+
+    fn deliver(st: &mut SessionState, session_id: Uuid, event: Arc<SessionEvent>) {
+        st.watchers.retain(|w| match w.tx.try_send(Arc::clone(&event)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(%session_id, conn = w.conn, "a client is not reading its events; detaching it (it can attach again)");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+    }
+
+    /// Attaches a connection to a session's events (idempotent).
+    pub fn attach(&self, session: &Session, conn: u64, tx: EventSender) {
+        let mut inner = self.lock();
+        let st = Self::state(&mut inner, session);
+        if !st.watchers.iter().any(|w| w.conn == conn) {
+            st.watchers.push(Watcher { conn, tx });
+        }
+    }
+
+    /// Detaches a connection from one session.
+    pub fn detach(&self, session_id: Uuid, conn: u64) {
+        if let Some(st) = self.lock().sessions.get_mut(&session_id) {
+            st.watchers.retain(|w| w.conn != conn);
+        }
+    }
+
+    /// Detaches a connection from every session.
+    pub fn detach_all(&self, conn: u64) {
+        for st in self.lock().sessions.values_mut() {
+            st.watchers.retain(|w| w.conn != conn);
+        }
+    }
+
+    /// Marks a turn as running; `Err` names the turn already running.
+    pub fn begin_turn(
+        &self,
+        session: &Session,
+        turn_id: Uuid,
+        cancel: CancellationToken,
+    ) -> Result<(), Uuid> {
+        let mut inner = self.lock();
+        let st = Self::state(&mut inner, session);
+        match &st.running {
+            Some((running, _)) => Err(*running),
+            None => {
+                st.running = Some((turn_id, cancel));
+                Ok(())
+            }
+        }
+    }
+
+    /// Marks a turn as ended.
+    pub fn end_turn(&self, session_id: Uuid, turn_id: Uuid) {
+        if let Some(st) = self.lock().sessions.get_mut(&session_id)
+            && st.running.as_ref().is_some_and(|(t, _)| *t == turn_id)
+        {
+            st.running = None;
+        }
+    }
+
+    /// The running turn of a session.
+    pub fn running(&self, session_id: Uuid) -> Option<Uuid> {
+        self.lock()
+            .sessions
+            .get(&session_id)
+            .and_then(|s| s.running.as_ref().map(|(t, _)| *t))
+    }
+
+    /// Cancels the running turn of a session; returns its id.
+    pub fn cancel(&self, session_id: Uuid) -> Option<Uuid> {
+        let inner = self.lock();
+        let (turn, token) = inner.sessions.get(&session_id)?.running.as_ref()?;
+        token.cancel();
+        Some(*turn)
+    }
+
+    /// Registers a waiter for an answer or decision about `id` in `session_id`.
+    pub fn wait_for(&self, session_id: Uuid, id: Uuid) -> oneshot::Receiver<Resolution> {
+        let (tx, rx) = oneshot::channel();
+        self.lock().waiters.insert(id, (session_id, tx));
+        rx
+    }
+
+    /// Removes a waiter without resolving it.
+    pub fn forget(&self, id: Uuid) {
+        self.lock().waiters.remove(&id);
+    }
+
+    /// Resolves a waiter; false when nobody waits for `id` (in this process).
+    pub fn resolve(&self, id: Uuid, resolution: Resolution) -> bool {
+        match self.lock().waiters.remove(&id) {
+            Some((_, tx)) => tx.send(resolution).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Whether someone in this process waits for `id`.
+    pub fn is_waiting(&self, id: Uuid) -> bool {
+        self.lock().waiters.contains_key(&id)
+    }
+}

@@ -1,0 +1,160 @@
+//! How tools reach the user and steer the session during a turn.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::hub::{Resolution, SessionEvent};
+use super::{TurnInput, send_message, switch_agent};
+use crate::core::Core;
+use crate::llm::config::LlmSettings;
+use crate::protocol::types::{CommandOutputParams, QuestionParams};
+use crate::tools::{Editor, Interact, ToolError};
+
+/// The [`Interact`] of one tool call.
+pub(crate) struct CallInteract {
+    pub(crate) core: Arc<Core>,
+    pub(crate) session_id: Uuid,
+    pub(crate) turn_id: Uuid,
+    pub(crate) tool_call_id: String,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) editor: Option<Arc<dyn Editor>>,
+    pub(crate) editor_llm: Option<LlmSettings>,
+}
+
+fn err(e: impl std::fmt::Display) -> ToolError {
+    ToolError::new(e.to_string())
+}
+
+impl Interact for CallInteract {
+    fn ask(
+        &self,
+        question: String,
+        suggestions: Vec<String>,
+    ) -> BoxFuture<'_, Result<String, ToolError>> {
+        Box::pin(async move {
+            let session = self
+                .core
+                .store
+                .get_session(self.session_id)
+                .await
+                .map_err(err)?;
+            let id = Uuid::now_v7();
+            let rx = self.core.hub.wait_for(self.session_id, id);
+            let seq = self.core.hub.next_seq(&session);
+            let q = QuestionParams {
+                session_id: self.session_id,
+                turn_id: self.turn_id,
+                seq,
+                question_id: id,
+                question,
+                suggestions,
+            };
+            // Persisted before anyone is told, so that a reconnect or a restart still shows it.
+            self.core.store.put_question(q.clone()).await.map_err(err)?;
+            self.core
+                .hub
+                .emit_allocated(&session, SessionEvent::Question(q));
+            tokio::select! {
+                r = rx => match r {
+                    Ok(Resolution::Answer(a)) => Ok(a),
+                    Ok(other) => Err(ToolError::new(format!("unexpected resolution {other:?}"))),
+                    Err(_) => Err(ToolError::new("the question was dropped")),
+                },
+                () = self.cancel.cancelled() => {
+                    self.core.hub.forget(id);
+                    let _ = self.core.store.take_question(id).await;
+                    Err(ToolError::new("cancelled"))
+                }
+            }
+        })
+    }
+
+    fn switch_agent(&self, to: String, reason: String) -> BoxFuture<'_, Result<(), ToolError>> {
+        Box::pin(async move {
+            switch_agent(&self.core, self.session_id, &to, &reason)
+                .await
+                .map_err(err)
+        })
+    }
+
+    fn subtask(&self, agent: String, message: String) -> BoxFuture<'_, Result<String, ToolError>> {
+        Box::pin(async move {
+            let parent = self
+                .core
+                .store
+                .get_session(self.session_id)
+                .await
+                .map_err(err)?;
+            if !self
+                .core
+                .agents_for(parent.workspace_folder.as_deref())
+                .map_err(err)?
+                .iter()
+                .any(|a| a.slug == agent)
+            {
+                return Err(ToolError::new(format!("unknown agent `{agent}`")));
+            }
+            let title: String = message
+                .lines()
+                .next()
+                .unwrap_or("Subtask")
+                .chars()
+                .take(60)
+                .collect();
+            let now = Utc::now();
+            let child = crate::protocol::types::Session {
+                id: Uuid::now_v7(),
+                title: format!("Subtask: {title}"),
+                workspace_folder: parent.workspace_folder.clone(),
+                agent: agent.clone(),
+                created_at: now,
+                updated_at: now,
+                message_count: 0,
+                last_seq: 0,
+                parent_session_id: Some(parent.id),
+                parent_tool_call_id: Some(self.tool_call_id.clone()),
+            };
+            // The link is persisted with the child: a restart still finds the parent.
+            let child = self.core.store.create_session(child).await.map_err(err)?;
+            let rx = self.core.hub.wait_for(self.session_id, child.id);
+            let input = TurnInput {
+                session_id: child.id,
+                text: message,
+                agent: None,
+                context: None,
+                editor: self.editor.clone(),
+                editor_llm: self.editor_llm.clone(),
+            };
+            send_message(&self.core, input).await.map_err(err)?;
+            tokio::select! {
+                r = rx => match r {
+                    Ok(Resolution::Answer(result)) => Ok(result),
+                    Ok(other) => Err(ToolError::new(format!("unexpected resolution {other:?}"))),
+                    Err(_) => Err(ToolError::new("the subtask was dropped")),
+                },
+                () = self.cancel.cancelled() => {
+                    self.core.hub.forget(child.id);
+                    self.core.hub.cancel(child.id);
+                    Err(ToolError::new("cancelled"))
+                }
+            }
+        })
+    }
+
+    fn command_output(&self, stream: &'static str, text: String) {
+        self.core.hub.emit_loaded(self.session_id, |seq| {
+            SessionEvent::CommandOutput(CommandOutputParams {
+                session_id: self.session_id,
+                turn_id: self.turn_id,
+                seq,
+                tool_call_id: self.tool_call_id.clone(),
+                stream: stream.to_owned(),
+                text,
+            })
+        });
+    }
+}

@@ -1,0 +1,1400 @@
+//! The agent runtime: turns, tool calls, approvals, questions and subtasks.
+//!
+//! Invariants:
+//! - One turn at a time per session; every turn ends with exactly one
+//!   `TurnCompleted` event carrying its stop reason, whatever happens.
+//! - History is persisted as it happens (user message, each assistant reply
+//!   with its tool calls, each tool result), and every tool call in the
+//!   history gets exactly one result, also when a turn is cancelled or fails.
+//! - A turn is rebuilt from the history alone: an assistant reply whose calls
+//!   lack results is where a turn resumes (after an approval, an answer or a
+//!   subtask that outlived the process that started it).
+//! - Every tool call passes through [`Turn::execute`]: the agent's tool list,
+//!   parameter validation, the agent's file restriction, the repetition guard,
+//!   then the policy gate, before the tool runs. A tool's failure is a result
+//!   the model reads; only a broken runtime ends a turn with an error.
+//! - Nothing here knows JSON-RPC: events go to the [`hub`], and the server
+//!   turns them into notifications.
+
+pub mod hub;
+mod interact;
+pub mod prompt;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::agents::Agent;
+use crate::core::{Core, CoreError, uri_to_path};
+use crate::events::{Category, Event};
+use crate::llm::config::LlmSettings;
+use crate::llm::{LlmEvent, Usage};
+use crate::policy::{Action, Call};
+use crate::protocol::types::{
+    AgentSwitchedParams, Approval, ApprovalResolvedParams, ApprovalScope, Decision, Message,
+    MessageAddedParams, MessageContext, Role, Session, StopReason, TokenParams, TokenUsage,
+    ToolCall, ToolCallParams, ToolCallStatus, TurnCompletedParams,
+};
+use crate::store::{AuditRecord, StoreError};
+use crate::tools::{self, Editor, ToolContext, ToolKind};
+use crate::workspace::Workspace;
+use hub::{Resolution, SessionEvent};
+use interact::CallInteract;
+
+/// How often streamed text is sent at most, per session.
+pub const TOKEN_INTERVAL: Duration = Duration::from_millis(20);
+/// Consecutive failed tool calls after which the user is asked how to go on.
+pub const MAX_CONSECUTIVE_FAILURES: usize = 3;
+
+/// Errors of runtime operations requested by clients.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// No such session.
+    #[error("session {0} not found")]
+    SessionNotFound(Uuid),
+    /// A turn is running.
+    #[error("session {session} is busy with turn {turn}")]
+    Busy {
+        /// The session.
+        session: Uuid,
+        /// The running turn.
+        turn: Uuid,
+    },
+    /// No such agent.
+    #[error("unknown agent `{0}`")]
+    UnknownAgent(String),
+    /// No such question or approval, or it was already answered.
+    #[error("{0}")]
+    NotPending(String),
+    /// Edited parameters are invalid.
+    #[error("{0}")]
+    InvalidParams(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A configuration file is invalid.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl From<CoreError> for RuntimeError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::UnknownAgent(a) => Self::UnknownAgent(a),
+            CoreError::Store(StoreError::SessionNotFound(id)) => Self::SessionNotFound(id),
+            CoreError::Store(s) => Self::Store(s),
+            CoreError::Config(c) => Self::Config(c),
+        }
+    }
+}
+
+fn store_err(e: StoreError) -> RuntimeError {
+    match e {
+        StoreError::SessionNotFound(id) => RuntimeError::SessionNotFound(id),
+        other => RuntimeError::Store(other),
+    }
+}
+
+/// A message from a client that starts a turn.
+pub struct TurnInput {
+    /// The session.
+    pub session_id: Uuid,
+    /// The text.
+    pub text: String,
+    /// Switch to this agent first.
+    pub agent: Option<String>,
+    /// The editor's state.
+    pub context: Option<MessageContext>,
+    /// The editor that applies edits, if the client does.
+    pub editor: Option<Arc<dyn Editor>>,
+    /// The client's LLM settings.
+    pub editor_llm: Option<LlmSettings>,
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnOutcome {
+    /// Why.
+    pub stop: StopReason,
+    /// The result text.
+    pub result: Option<String>,
+    /// The error.
+    pub error: Option<String>,
+}
+
+enum Stop {
+    Cancelled,
+    Error(String),
+}
+
+/// Persists a message and announces it.
+pub(crate) async fn persist(
+    core: &Core,
+    session_id: Uuid,
+    mut message: Message,
+) -> Result<Message, StoreError> {
+    let session = core.store.get_session(session_id).await?;
+    message.seq = core.hub.next_seq(&session);
+    message.session_id = session_id;
+    core.store
+        .append_messages(session_id, vec![message.clone()])
+        .await?;
+    core.hub.emit_allocated(
+        &session,
+        SessionEvent::Message(Box::new(MessageAddedParams {
+            session_id,
+            seq: message.seq,
+            message: message.clone(),
+        })),
+    );
+    core.bus.publish(
+        Event::new(
+            Category::Session,
+            "messageAdded",
+            json!({"role": message.role, "seq": message.seq}),
+        )
+        .in_turn(Some(session_id), message.turn_id),
+    );
+    Ok(message)
+}
+
+fn new_message(role: Role, turn_id: Option<Uuid>, text: String) -> Message {
+    Message {
+        id: Uuid::now_v7(),
+        session_id: Uuid::nil(),
+        seq: 0,
+        turn_id,
+        role,
+        text,
+        tool_calls: Vec::new(),
+        tool_call_id: None,
+        is_error: false,
+        context: None,
+        created_at: Utc::now(),
+    }
+}
+
+fn tool_result(turn_id: Uuid, call_id: &str, text: String, is_error: bool) -> Message {
+    Message {
+        tool_call_id: Some(call_id.to_owned()),
+        is_error,
+        ..new_message(Role::Tool, Some(turn_id), text)
+    }
+}
+
+/// The calls of the last assistant reply that have no result yet.
+pub fn unanswered_calls(history: &[Message]) -> Vec<ToolCall> {
+    let Some(pos) = history.iter().rposition(|m| m.role == Role::Assistant) else {
+        return Vec::new();
+    };
+    let answered: HashSet<&str> = history[pos + 1..]
+        .iter()
+        .filter(|m| m.role == Role::Tool)
+        .filter_map(|m| m.tool_call_id.as_deref())
+        .collect();
+    history[pos]
+        .tool_calls
+        .iter()
+        .filter(|c| !answered.contains(c.id.as_str()))
+        .cloned()
+        .collect()
+}
+
+async fn full_history(core: &Core, session_id: Uuid) -> Result<Vec<Message>, StoreError> {
+    Ok(core.store.history(session_id, 0, usize::MAX).await?.0)
+}
+
+/// The agent a session uses, from its workspace's agents.
+pub fn session_agent(core: &Core, session: &Session) -> Result<Agent, RuntimeError> {
+    core.agents_for(session.workspace_folder.as_deref())?
+        .into_iter()
+        .find(|a| a.slug == session.agent)
+        .ok_or_else(|| RuntimeError::UnknownAgent(session.agent.clone()))
+}
+
+fn workspace_of(session: &Session) -> Option<Workspace> {
+    session
+        .workspace_folder
+        .as_deref()
+        .and_then(uri_to_path)
+        .and_then(|p| Workspace::new(&p).ok())
+}
+
+/// Switches a session's agent, persists it and announces it.
+pub async fn switch_agent(
+    core: &Core,
+    session_id: Uuid,
+    to: &str,
+    reason: &str,
+) -> Result<(), RuntimeError> {
+    let session = core
+        .store
+        .get_session(session_id)
+        .await
+        .map_err(store_err)?;
+    if !core
+        .agents_for(session.workspace_folder.as_deref())?
+        .iter()
+        .any(|a| a.slug == to)
+    {
+        return Err(RuntimeError::UnknownAgent(to.to_owned()));
+    }
+    let from = session.agent.clone();
+    if from == to {
+        return Ok(());
+    }
+    let to_owned = to.to_owned();
+    let session = core
+        .store
+        .update_session(session_id, move |s| s.agent = to_owned)
+        .await
+        .map_err(store_err)?;
+    let reason = reason.to_owned();
+    core.hub.emit(&session, |seq| {
+        SessionEvent::AgentSwitched(AgentSwitchedParams {
+            session_id,
+            seq,
+            from: from.clone(),
+            to: to.to_owned(),
+            reason: reason.clone(),
+        })
+    });
+    core.bus.publish(
+        Event::new(
+            Category::Agent,
+            "switched",
+            json!({"from": from, "to": to, "reason": reason}),
+        )
+        .in_turn(Some(session_id), None),
+    );
+    Ok(())
+}
+
+/// Starts a turn for a user message; returns the turn's id at once.
+///
+/// # Errors
+/// Unknown session or agent, a turn already running, a store failure.
+pub async fn send_message(core: &Arc<Core>, input: TurnInput) -> Result<Uuid, RuntimeError> {
+    let session = core
+        .store
+        .get_session(input.session_id)
+        .await
+        .map_err(store_err)?;
+    if let Some(a) = &input.agent
+        && !core
+            .agents_for(session.workspace_folder.as_deref())?
+            .iter()
+            .any(|x| &x.slug == a)
+    {
+        return Err(RuntimeError::UnknownAgent(a.clone()));
+    }
+    let turn_id = Uuid::now_v7();
+    let cancel = CancellationToken::new();
+    core.hub
+        .begin_turn(&session, turn_id, cancel.clone())
+        .map_err(|turn| RuntimeError::Busy {
+            session: session.id,
+            turn,
+        })?;
+    let started = async {
+        if let Some(a) = &input.agent {
+            switch_agent(core, session.id, a, "requested by the user").await?;
+        }
+        // Calls left without results by an earlier process get one now.
+        close_open_calls(
+            core,
+            session.id,
+            turn_id,
+            "not run: the conversation moved on",
+        )
+        .await?;
+        let mut m = new_message(Role::User, Some(turn_id), input.text);
+        m.context = input.context;
+        persist(core, session.id, m).await.map_err(store_err)
+    };
+    if let Err(e) = started.await {
+        core.hub.end_turn(session.id, turn_id);
+        return Err(e);
+    }
+    let turn = Turn::new(
+        Arc::clone(core),
+        session.id,
+        turn_id,
+        cancel,
+        input.editor,
+        input.editor_llm,
+    );
+    tokio::spawn(turn.run(HashMap::new(), None));
+    Ok(turn_id)
+}
+
+/// Resumes a session whose pending call was resolved after the turn that
+/// made it was lost (the process restarted). `presets` holds the resolution
+/// of that call.
+pub(crate) fn resume(
+    core: &Arc<Core>,
+    session: &Session,
+    presets: HashMap<String, Resolution>,
+) -> Result<Uuid, RuntimeError> {
+    let turn_id = Uuid::now_v7();
+    let cancel = CancellationToken::new();
+    core.hub
+        .begin_turn(session, turn_id, cancel.clone())
+        .map_err(|turn| RuntimeError::Busy {
+            session: session.id,
+            turn,
+        })?;
+    tracing::info!(session = %session.id, turn = %turn_id, "resuming a session after a restart");
+    let turn = Turn::new(Arc::clone(core), session.id, turn_id, cancel, None, None);
+    tokio::spawn(turn.run(presets, None));
+    Ok(turn_id)
+}
+
+/// Gives every unanswered call of a session a result (`reason`), and drops
+/// pending approvals and questions that belonged to them.
+async fn close_open_calls(
+    core: &Core,
+    session_id: Uuid,
+    turn_id: Uuid,
+    reason: &str,
+) -> Result<(), RuntimeError> {
+    let history = full_history(core, session_id).await.map_err(store_err)?;
+    let open = unanswered_calls(&history);
+    if open.is_empty() {
+        return Ok(());
+    }
+    for a in core.store.list_approvals(Some(session_id)).await? {
+        if open.iter().any(|c| c.id == a.tool_call_id) {
+            resolve_approval_as(core, &a, Decision::Cancelled, "turn").await?;
+        }
+    }
+    for q in core.store.list_questions(Some(session_id)).await? {
+        core.store.take_question(q.question_id).await?;
+        core.hub.forget(q.question_id);
+    }
+    for c in open {
+        persist(
+            core,
+            session_id,
+            tool_result(turn_id, &c.id, reason.to_owned(), true),
+        )
+        .await
+        .map_err(store_err)?;
+    }
+    Ok(())
+}
+
+/// Resolves a pending approval without a client's decision (cancel, timeout).
+async fn resolve_approval_as(
+    core: &Core,
+    a: &Approval,
+    decision: Decision,
+    by: &str,
+) -> Result<bool, RuntimeError> {
+    let audit = AuditRecord {
+        id: Uuid::now_v7(),
+        at: Utc::now(),
+        session_id: Some(a.session_id),
+        category: "approval".into(),
+        kind: "decisionMade".into(),
+        payload: json!({"approvalId": a.id, "tool": a.tool, "decision": decision, "by": by, "params": a.params, "rule": a.rule}),
+    };
+    if core
+        .store
+        .resolve_approval(a.id, Some(audit))
+        .await?
+        .is_none()
+    {
+        return Ok(false);
+    }
+    core.hub.forget(a.id);
+    let session = core.store.get_session(a.session_id).await?;
+    core.hub.emit(&session, |seq| {
+        SessionEvent::ApprovalResolved(ApprovalResolvedParams {
+            session_id: a.session_id,
+            seq,
+            approval_id: a.id,
+            decision,
+            by: by.to_owned(),
+        })
+    });
+    core.bus.publish(
+        Event::new(
+            Category::Approval,
+            "decisionMade",
+            json!({"approvalId": a.id, "tool": a.tool, "decision": decision, "by": by}),
+        )
+        .in_turn(Some(a.session_id), Some(a.turn_id)),
+    );
+    Ok(true)
+}
+
+/// Cancels the running turn of a session.
+pub fn cancel(core: &Core, session_id: Uuid) -> Option<Uuid> {
+    core.hub.cancel(session_id)
+}
+
+/// Answers a pending question.
+///
+/// # Errors
+/// The question is not pending.
+pub async fn answer_question(
+    core: &Arc<Core>,
+    session_id: Uuid,
+    question_id: Uuid,
+    answer: String,
+) -> Result<(), RuntimeError> {
+    let Some(q) = core.store.take_question(question_id).await? else {
+        return Err(RuntimeError::NotPending(format!(
+            "question {question_id} is not pending (already answered, or unknown)"
+        )));
+    };
+    if q.session_id != session_id {
+        core.store.put_question(q).await?;
+        return Err(RuntimeError::NotPending(format!(
+            "question {question_id} belongs to another session"
+        )));
+    }
+    if core
+        .hub
+        .resolve(question_id, Resolution::Answer(answer.clone()))
+    {
+        return Ok(());
+    }
+    // The turn that asked is gone (restart): resume from the answered call.
+    let session = core.store.get_session(session_id).await?;
+    let history = full_history(core, session_id).await?;
+    match unanswered_calls(&history)
+        .into_iter()
+        .find(|c| c.name == "ask_followup_question")
+    {
+        Some(call) => {
+            resume(
+                core,
+                &session,
+                HashMap::from([(call.id, Resolution::Answer(answer))]),
+            )?;
+            Ok(())
+        }
+        None => Err(RuntimeError::NotPending(format!(
+            "question {question_id} no longer has a waiting tool call"
+        ))),
+    }
+}
+
+/// Decides a pending approval. The first decision wins.
+///
+/// # Errors
+/// Not pending (already decided), or edited parameters that are invalid
+/// (the approval then stays pending).
+pub async fn decide_approval(
+    core: &Arc<Core>,
+    approval_id: Uuid,
+    decision: Decision,
+    params: Option<Value>,
+    feedback: Option<String>,
+    scope: Option<ApprovalScope>,
+    by: &str,
+) -> Result<Approval, RuntimeError> {
+    let not_pending = || {
+        RuntimeError::NotPending(format!(
+            "approval {approval_id} was already decided (or does not exist)"
+        ))
+    };
+    let approval = core
+        .store
+        .get_approval(approval_id)
+        .await?
+        .ok_or_else(not_pending)?;
+    let final_params = match decision {
+        Decision::Approve => approval.params.clone(),
+        Decision::Reject => approval.params.clone(),
+        Decision::Edit => {
+            let p = params.clone().ok_or_else(|| {
+                RuntimeError::InvalidParams("`params` is required with decision `edit`".into())
+            })?;
+            let tool = tools::find(&approval.tool).ok_or_else(|| {
+                RuntimeError::InvalidParams(format!("unknown tool {}", approval.tool))
+            })?;
+            tool.check(&p).map_err(|e| {
+                RuntimeError::InvalidParams(format!("the edited parameters are invalid: {e}"))
+            })?;
+            p
+        }
+        Decision::Cancelled | Decision::TimedOut => {
+            return Err(RuntimeError::InvalidParams(
+                "a client may decide approve, edit or reject".into(),
+            ));
+        }
+    };
+    let audit = AuditRecord {
+        id: Uuid::now_v7(),
+        at: Utc::now(),
+        session_id: Some(approval.session_id),
+        category: "approval".into(),
+        kind: "decisionMade".into(),
+        payload: json!({
+            "approvalId": approval.id, "tool": approval.tool, "decision": decision, "by": by,
+            "params": approval.params, "editedParams": if decision == Decision::Edit { final_params.clone() } else { Value::Null },
+            "feedback": feedback, "scope": scope, "rule": approval.rule,
+        }),
+    };
+    if core
+        .store
+        .resolve_approval(approval_id, Some(audit))
+        .await?
+        .is_none()
+    {
+        return Err(not_pending());
+    }
+    let session = core.store.get_session(approval.session_id).await?;
+    if decision != Decision::Reject && scope == Some(ApprovalScope::Session) {
+        let ws = workspace_of(&session);
+        let paths = rel_paths(ws.as_ref(), &approval.tool, &final_params);
+        let spec = crate::policy::session_rule(
+            &approval.tool,
+            &paths,
+            final_params.get("command").and_then(Value::as_str),
+        );
+        if let Ok(rule) = crate::policy::Rule::new(spec, crate::policy::Scope::Session) {
+            core.add_session_rule(session.id, rule);
+        }
+    }
+    core.hub.emit(&session, |seq| {
+        SessionEvent::ApprovalResolved(ApprovalResolvedParams {
+            session_id: session.id,
+            seq,
+            approval_id,
+            decision,
+            by: by.to_owned(),
+        })
+    });
+    core.bus.publish(
+        Event::new(Category::Approval, "decisionMade", json!({"approvalId": approval_id, "tool": approval.tool, "decision": decision, "by": by}))
+            .in_turn(Some(session.id), Some(approval.turn_id)),
+    );
+    let resolution = Resolution::Decided {
+        decision,
+        params: Some(final_params),
+        feedback,
+        scope,
+    };
+    if !core.hub.resolve(approval_id, resolution.clone()) {
+        resume(
+            core,
+            &session,
+            HashMap::from([(approval.tool_call_id.clone(), resolution)]),
+        )?;
+    }
+    Ok(approval)
+}
+
+fn rel_paths(ws: Option<&Workspace>, tool: &str, args: &Value) -> Vec<String> {
+    let Some(t) = tools::find(tool) else {
+        return Vec::new();
+    };
+    let Ok(paths) = t.check(args) else {
+        return Vec::new();
+    };
+    paths
+        .iter()
+        .filter_map(|p| {
+            ws.and_then(|w| w.resolve(p).ok())
+                .map(|abs| ws.map(|w| w.relative(&abs)).unwrap_or_default())
+        })
+        .collect()
+}
+
+/// Delivers a finished subtask's result to the parent's `new_task` call.
+pub(crate) async fn deliver_subtask(core: &Arc<Core>, child: &Session, outcome: &TurnOutcome) {
+    let (Some(parent), Some(call_id)) =
+        (child.parent_session_id, child.parent_tool_call_id.clone())
+    else {
+        return;
+    };
+    let text = match outcome.stop {
+        StopReason::EndTurn => outcome.result.clone().unwrap_or_default(),
+        _ => format!(
+            "The subtask ended without a result ({:?}): {}",
+            outcome.stop,
+            outcome.error.clone().unwrap_or_default()
+        ),
+    };
+    let resolution = Resolution::Answer(text);
+    if core.hub.resolve(child.id, resolution.clone()) {
+        return;
+    }
+    // The parent's turn is gone: resume it from its new_task call.
+    match core.store.get_session(parent).await {
+        Ok(p) => {
+            if let Err(e) = resume(core, &p, HashMap::from([(call_id, resolution)])) {
+                tracing::error!(%parent, "cannot resume the parent of a finished subtask: {e}");
+            }
+        }
+        Err(e) => tracing::error!(%parent, "the parent of a finished subtask is gone: {e}"),
+    }
+}
+
+/// One running turn.
+pub(crate) struct Turn {
+    core: Arc<Core>,
+    session_id: Uuid,
+    turn_id: Uuid,
+    cancel: CancellationToken,
+    editor: Option<Arc<dyn Editor>>,
+    editor_llm: Option<LlmSettings>,
+    usage: Usage,
+    cost: f64,
+    failures: usize,
+    last_call: Option<(String, String)>,
+    repeats: usize,
+    arg_errors: HashMap<String, String>,
+    presets: HashMap<String, Resolution>,
+}
+
+enum CallOutcome {
+    Done(tools::ToolOutput),
+    Failed(String),
+    Rejected(String),
+}
+
+impl Turn {
+    fn new(
+        core: Arc<Core>,
+        session_id: Uuid,
+        turn_id: Uuid,
+        cancel: CancellationToken,
+        editor: Option<Arc<dyn Editor>>,
+        editor_llm: Option<LlmSettings>,
+    ) -> Self {
+        Self {
+            core,
+            session_id,
+            turn_id,
+            cancel,
+            editor,
+            editor_llm,
+            usage: Usage::default(),
+            cost: 0.0,
+            failures: 0,
+            last_call: None,
+            repeats: 0,
+            arg_errors: HashMap::new(),
+            presets: HashMap::new(),
+        }
+    }
+
+    async fn session(&self) -> Result<Session, Stop> {
+        self.core
+            .store
+            .get_session(self.session_id)
+            .await
+            .map_err(|e| Stop::Error(e.to_string()))
+    }
+
+    fn emit(&self, session: &Session, build: impl FnOnce(u64) -> SessionEvent) {
+        self.core.hub.emit(session, build);
+    }
+
+    /// Runs the turn to its end and announces the end exactly once.
+    pub(crate) async fn run(
+        mut self,
+        presets: HashMap<String, Resolution>,
+        done: Option<tokio::sync::oneshot::Sender<TurnOutcome>>,
+    ) {
+        self.presets = presets;
+        let started = Instant::now();
+        let agent_slug = self
+            .core
+            .store
+            .get_session(self.session_id)
+            .await
+            .map(|s| s.agent)
+            .unwrap_or_default();
+        self.core.bus.publish(
+            Event::new(
+                Category::Agent,
+                "processingStarted",
+                json!({"agent": agent_slug}),
+            )
+            .in_turn(Some(self.session_id), Some(self.turn_id)),
+        );
+        let outcome = match self.drive().await {
+            Ok(o) => o,
+            Err(Stop::Cancelled) => TurnOutcome {
+                stop: StopReason::Cancelled,
+                result: None,
+                error: None,
+            },
+            Err(Stop::Error(e)) => TurnOutcome {
+                stop: StopReason::Error,
+                result: None,
+                error: Some(e),
+            },
+        };
+        if outcome.stop != StopReason::EndTurn {
+            let reason = match outcome.stop {
+                StopReason::Cancelled => "not run: the turn was cancelled",
+                StopReason::MaxIterations => "not run: the turn reached its iteration limit",
+                _ => "not run: the turn ended with an error",
+            };
+            if let Err(e) =
+                close_open_calls(&self.core, self.session_id, self.turn_id, reason).await
+            {
+                tracing::error!(session = %self.session_id, "cannot close the open tool calls: {e}");
+            }
+        }
+        self.finish(&outcome, started).await;
+        if let Some(done) = done {
+            let _ = done.send(outcome.clone());
+        }
+        if let Ok(session) = self.core.store.get_session(self.session_id).await
+            && session.parent_session_id.is_some()
+        {
+            deliver_subtask(&self.core, &session, &outcome).await;
+        }
+    }
+
+    async fn finish(&self, outcome: &TurnOutcome, started: Instant) {
+        self.core.hub.end_turn(self.session_id, self.turn_id);
+        let Ok(session) = self.core.store.get_session(self.session_id).await else {
+            tracing::warn!(session = %self.session_id, "the session was deleted during its turn");
+            return;
+        };
+        let usage = TokenUsage {
+            input_tokens: self.usage.input_tokens,
+            output_tokens: self.usage.output_tokens,
+            cache_read_tokens: self.usage.cache_read_tokens,
+            cache_write_tokens: self.usage.cache_write_tokens,
+        };
+        self.emit(&session, |seq| {
+            SessionEvent::TurnCompleted(TurnCompletedParams {
+                session_id: self.session_id,
+                turn_id: self.turn_id,
+                seq,
+                stop_reason: outcome.stop,
+                usage,
+                cost_usd: self.cost,
+                result: outcome.result.clone(),
+                error: outcome.error.clone(),
+            })
+        });
+        let kind = if outcome.stop == StopReason::Error {
+            "error"
+        } else {
+            "processingCompleted"
+        };
+        self.core.bus.publish(
+            Event::new(
+                Category::Agent,
+                kind,
+                json!({"stopReason": outcome.stop, "error": outcome.error, "durationMs": started.elapsed().as_millis() as u64,
+                       "usage": usage, "costUsd": self.cost, "agent": session.agent}),
+            )
+            .in_turn(Some(self.session_id), Some(self.turn_id)),
+        );
+    }
+
+    async fn drive(&mut self) -> Result<TurnOutcome, Stop> {
+        let mut iterations = 0usize;
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err(Stop::Cancelled);
+            }
+            let history = full_history(&self.core, self.session_id)
+                .await
+                .map_err(|e| Stop::Error(e.to_string()))?;
+            let open = unanswered_calls(&history);
+            if !open.is_empty() {
+                if let Some(result) = self.run_calls(open).await? {
+                    return Ok(TurnOutcome {
+                        stop: StopReason::EndTurn,
+                        result: Some(result),
+                        error: None,
+                    });
+                }
+                if self.failures >= MAX_CONSECUTIVE_FAILURES {
+                    self.ask_after_failures().await?;
+                }
+                continue;
+            }
+            if iterations >= self.core.max_iterations {
+                return Ok(TurnOutcome {
+                    stop: StopReason::MaxIterations,
+                    result: None,
+                    error: Some(format!(
+                        "the turn made {iterations} model requests, the limit"
+                    )),
+                });
+            }
+            iterations += 1;
+            let (text, calls) = self.model_step(&history).await?;
+            if calls.is_empty() {
+                return Ok(TurnOutcome {
+                    stop: StopReason::EndTurn,
+                    result: Some(text),
+                    error: None,
+                });
+            }
+        }
+    }
+
+    /// After repeated failures the user decides how to go on.
+    async fn ask_after_failures(&mut self) -> Result<(), Stop> {
+        let interact = self.interact("");
+        let answer = tools::Interact::ask(
+            &interact,
+            format!("The last {MAX_CONSECUTIVE_FAILURES} tool calls failed. How should I proceed?"),
+            vec!["Try a different approach".into(), "Stop here".into()],
+        )
+        .await
+        .map_err(|_| Stop::Cancelled)?;
+        self.failures = 0;
+        persist(
+            &self.core,
+            self.session_id,
+            new_message(Role::User, Some(self.turn_id), answer),
+        )
+        .await
+        .map_err(|e| Stop::Error(e.to_string()))?;
+        Ok(())
+    }
+
+    fn interact(&self, call_id: &str) -> CallInteract {
+        CallInteract {
+            core: Arc::clone(&self.core),
+            session_id: self.session_id,
+            turn_id: self.turn_id,
+            tool_call_id: call_id.to_owned(),
+            cancel: self.cancel.clone(),
+            editor: self.editor.clone(),
+            editor_llm: self.editor_llm.clone(),
+        }
+    }
+
+    /// One model request: streams text to the clients, persists the reply.
+    async fn model_step(&mut self, history: &[Message]) -> Result<(String, Vec<ToolCall>), Stop> {
+        let session = self.session().await?;
+        let agent = session_agent(&self.core, &session).map_err(|e| Stop::Error(e.to_string()))?;
+        let target = self
+            .core
+            .llm_target(
+                session.workspace_folder.as_deref(),
+                self.editor_llm.as_ref(),
+                Some(&agent.slug),
+            )
+            .map_err(|e| Stop::Error(e.to_string()))?;
+        let ws = workspace_of(&session);
+        let env = prompt::Environment {
+            workspace: ws.as_ref().map(|w| w.root().display().to_string()),
+            open_files: ws
+                .as_ref()
+                .map(|w| {
+                    tools::Buffers::all_under(&self.core.docs, w.root())
+                        .into_iter()
+                        .map(|(p, _)| w.relative(&p))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            os: std::env::consts::OS.to_owned(),
+        };
+        let request = crate::llm::ChatRequest {
+            model: target.model.clone(),
+            system: prompt::system_prompt(&agent, &env),
+            messages: prompt::chat_messages(history),
+            tools: prompt::tool_specs(&agent, &tools::registry()),
+            max_tokens: target.max_tokens,
+        };
+        let ctx = crate::llm::client::CallContext {
+            session_id: Some(self.session_id),
+            turn_id: Some(self.turn_id),
+        };
+        let mut stream = self.core.llm.stream(&target, request, ctx);
+        let mut text = String::new();
+        let mut pending = String::new();
+        let mut last_flush = Instant::now();
+        let mut calls = Vec::new();
+        let mut failure = None;
+        loop {
+            let flush_at = last_flush + TOKEN_INTERVAL;
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => {
+                    failure = Some(Stop::Cancelled);
+                    break;
+                }
+                () = tokio::time::sleep_until(flush_at), if !pending.is_empty() => {
+                    self.flush(&session, &mut pending);
+                    last_flush = Instant::now();
+                }
+                item = stream.next() => match item {
+                    None => break,
+                    Some(Ok(LlmEvent::TextDelta(d))) => {
+                        text.push_str(&d);
+                        pending.push_str(&d);
+                        if last_flush.elapsed() >= TOKEN_INTERVAL {
+                            self.flush(&session, &mut pending);
+                            last_flush = Instant::now();
+                        }
+                    }
+                    Some(Ok(LlmEvent::ToolCallFinished { id, name, arguments })) => {
+                        let arguments = match arguments {
+                            Ok(v) if v.is_object() => v,
+                            Ok(other) => {
+                                self.arg_errors.insert(id.clone(), format!("the arguments must be a JSON object, got {other}"));
+                                json!({})
+                            }
+                            Err(e) => {
+                                self.arg_errors.insert(id.clone(), e);
+                                json!({})
+                            }
+                        };
+                        calls.push(ToolCall { id, name, arguments });
+                    }
+                    Some(Ok(LlmEvent::Usage(u))) => {
+                        self.usage.add(&u);
+                        self.cost += target.prices.cost(&target.model, &u);
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        failure = Some(Stop::Error(e.to_string()));
+                        break;
+                    }
+                },
+            }
+        }
+        drop(stream);
+        self.flush(&session, &mut pending);
+        if let Some(stop) = failure {
+            // Keep what was streamed; tool calls of an unfinished reply are dropped.
+            if !text.is_empty() {
+                persist(
+                    &self.core,
+                    self.session_id,
+                    new_message(Role::Assistant, Some(self.turn_id), text),
+                )
+                .await
+                .map_err(|e| Stop::Error(e.to_string()))?;
+            }
+            return Err(stop);
+        }
+        let mut m = new_message(Role::Assistant, Some(self.turn_id), text.clone());
+        m.tool_calls = calls.clone();
+        persist(&self.core, self.session_id, m)
+            .await
+            .map_err(|e| Stop::Error(e.to_string()))?;
+        Ok((text, calls))
+    }
+
+    fn flush(&self, session: &Session, pending: &mut String) {
+        if pending.is_empty() {
+            return;
+        }
+        let delta = std::mem::take(pending);
+        self.emit(session, |seq| {
+            SessionEvent::Token(TokenParams {
+                session_id: self.session_id,
+                turn_id: self.turn_id,
+                seq,
+                delta,
+            })
+        });
+    }
+
+    fn announce(
+        &self,
+        session: &Session,
+        call: &ToolCall,
+        kind: ToolKind,
+        status: ToolCallStatus,
+        result: Option<String>,
+    ) {
+        self.emit(session, |seq| {
+            SessionEvent::ToolCall(ToolCallParams {
+                session_id: self.session_id,
+                turn_id: self.turn_id,
+                seq,
+                tool_call_id: call.id.clone(),
+                name: call.name.clone(),
+                kind: kind_name(kind).to_owned(),
+                params: call.arguments.clone(),
+                status,
+                result,
+            })
+        });
+    }
+
+    /// Runs the open calls of the last reply, in order. Returns the
+    /// completion result when `attempt_completion` ran.
+    async fn run_calls(&mut self, calls: Vec<ToolCall>) -> Result<Option<String>, Stop> {
+        let mut skip: Option<String> = None;
+        let mut completion = None;
+        for call in calls {
+            let session = self.session().await?;
+            let kind = tools::find(&call.name).map_or(ToolKind::Interaction, |t| t.kind());
+            if let Some(reason) = &skip {
+                persist(
+                    &self.core,
+                    self.session_id,
+                    tool_result(self.turn_id, &call.id, reason.clone(), true),
+                )
+                .await
+                .map_err(|e| Stop::Error(e.to_string()))?;
+                self.announce(
+                    &session,
+                    &call,
+                    kind,
+                    ToolCallStatus::Failed,
+                    Some(reason.clone()),
+                );
+                continue;
+            }
+            self.announce(&session, &call, kind, ToolCallStatus::Pending, None);
+            self.core.bus.publish(
+                Event::new(
+                    Category::Tool,
+                    "executionRequested",
+                    json!({"tool": call.name, "toolCallId": call.id}),
+                )
+                .in_turn(Some(self.session_id), Some(self.turn_id)),
+            );
+            let started = Instant::now();
+            let outcome = self.execute(&session, &call).await?;
+            let duration_ms = started.elapsed().as_millis() as u64;
+            let (text, is_error) = match &outcome {
+                CallOutcome::Done(o) => (o.content.clone(), false),
+                CallOutcome::Failed(m) | CallOutcome::Rejected(m) => (m.clone(), true),
+            };
+            persist(
+                &self.core,
+                self.session_id,
+                tool_result(self.turn_id, &call.id, text.clone(), is_error),
+            )
+            .await
+            .map_err(|e| Stop::Error(e.to_string()))?;
+            let session = self.session().await?;
+            let status = if is_error {
+                ToolCallStatus::Failed
+            } else {
+                ToolCallStatus::Completed
+            };
+            self.announce(&session, &call, kind, status, Some(text));
+            self.core.bus.publish(
+                Event::new(
+                    Category::Tool,
+                    if is_error { "failed" } else { "completed" },
+                    json!({"tool": call.name, "toolCallId": call.id, "durationMs": duration_ms,
+                           "outcome": match outcome { CallOutcome::Done(_) => "completed", CallOutcome::Failed(_) => "failed", CallOutcome::Rejected(_) => "rejected" }}),
+                )
+                .in_turn(Some(self.session_id), Some(self.turn_id)),
+            );
+            match outcome {
+                CallOutcome::Done(o) => {
+                    self.failures = 0;
+                    if let Some(result) = o.completion {
+                        completion = Some(result);
+                        skip = Some("not run: attempt_completion ended the turn".to_owned());
+                    }
+                }
+                CallOutcome::Failed(_) => self.failures += 1,
+                CallOutcome::Rejected(_) => {
+                    skip =
+                        Some("not run: the user rejected an earlier call of this reply".to_owned());
+                }
+            }
+        }
+        Ok(completion)
+    }
+
+    /// Checks, gates and runs one call.
+    async fn execute(&mut self, session: &Session, call: &ToolCall) -> Result<CallOutcome, Stop> {
+        let agent = session_agent(&self.core, session).map_err(|e| Stop::Error(e.to_string()))?;
+        let Some(tool) = tools::find(&call.name) else {
+            return Ok(CallOutcome::Failed(format!(
+                "There is no tool named `{}`.",
+                call.name
+            )));
+        };
+        if !agent.allows(&call.name) {
+            return Ok(CallOutcome::Failed(format!(
+                "The {} agent cannot use {}. Its tools are: {}. Use switch_mode if another agent should do this.",
+                agent.slug,
+                call.name,
+                agent.tools.join(", ")
+            )));
+        }
+        if let Some(e) = self.arg_errors.remove(&call.id) {
+            return Ok(CallOutcome::Failed(format!(
+                "Invalid arguments for {}: {e}",
+                call.name
+            )));
+        }
+        let preset = self.presets.remove(&call.id);
+        if let Some(Resolution::Answer(answer)) = &preset {
+            // A question answered, or a subtask finished, after a restart.
+            let text = if call.name == "new_task" {
+                format!("Subtask completed. Result:\n{answer}")
+            } else {
+                format!("The user answered: {answer}")
+            };
+            return Ok(CallOutcome::Done(tools::ToolOutput::text(text)));
+        }
+        let mut args = call.arguments.clone();
+        let paths = match tool.check(&args) {
+            Ok(p) => p,
+            Err(e) => return Ok(CallOutcome::Failed(e.0)),
+        };
+        if tool.kind() == ToolKind::Edit
+            && let Some(re) = &agent.file_restriction
+        {
+            let regex = regex::Regex::new(re).map_err(|e| {
+                Stop::Error(format!("invalid file restriction of {}: {e}", agent.slug))
+            })?;
+            if let Some(bad) = paths.iter().find(|p| !regex.is_match(p)) {
+                return Ok(CallOutcome::Failed(format!(
+                    "File restriction: the {} agent may only edit files matching `{re}`; `{bad}` does not match.",
+                    agent.slug
+                )));
+            }
+        }
+        let key = (call.name.clone(), args.to_string());
+        if self.last_call.as_ref() == Some(&key) {
+            self.repeats += 1;
+        } else {
+            self.last_call = Some(key);
+            self.repeats = 1;
+        }
+        if self.repeats >= 3 {
+            return Ok(CallOutcome::Failed(
+                "Refused: this exact call was already made twice in a row. Change your approach, or ask the user.".into(),
+            ));
+        }
+        let ws = workspace_of(session);
+        // The gate.
+        let mut rel = Vec::new();
+        let mut protected = false;
+        if let Some(w) = &ws {
+            for p in &paths {
+                match w.resolve(p) {
+                    Ok(abs) => {
+                        protected |= w.is_protected(&abs);
+                        rel.push(w.relative(&abs));
+                    }
+                    Err(e) => return Ok(CallOutcome::Failed(e.to_string())),
+                }
+            }
+        }
+        let command = args
+            .get("command")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let verdict = if preset.is_some() {
+            None
+        } else {
+            let policy = self
+                .core
+                .policy(ws.as_ref().map(Workspace::root), Some(self.session_id));
+            Some(policy.decide(&Call {
+                tool: &call.name,
+                paths: rel.clone(),
+                protected,
+                command: command.as_deref(),
+            }))
+        };
+        let decision = match (preset, verdict) {
+            (Some(r), _) => Some(r),
+            (None, Some(v)) if v.action == Action::Deny => {
+                return Ok(CallOutcome::Failed(format!(
+                    "Denied by policy ({}). Do not retry this call.",
+                    v.rule
+                )));
+            }
+            (None, Some(v)) if v.action == Action::Ask => Some(
+                self.ask_approval(session, call, &*tool, &v.rule, v.timeout_secs, ws.as_ref())
+                    .await?,
+            ),
+            _ => None,
+        };
+        match decision {
+            None | Some(Resolution::Answer(_)) => {}
+            Some(Resolution::Decided {
+                decision,
+                params,
+                feedback,
+                ..
+            }) => match decision {
+                Decision::Approve => {}
+                Decision::Edit => {
+                    if let Some(p) = params {
+                        args = p;
+                    }
+                }
+                Decision::Reject => {
+                    let mut msg = "The user rejected this call; it was not run.".to_owned();
+                    if let Some(f) = feedback.filter(|f| !f.trim().is_empty()) {
+                        msg.push_str(&format!(" The user's feedback: {f}"));
+                    }
+                    return Ok(CallOutcome::Rejected(msg));
+                }
+                Decision::TimedOut => {
+                    return Ok(CallOutcome::Rejected(
+                        "Nobody approved this call in time; it was not run.".into(),
+                    ));
+                }
+                Decision::Cancelled => return Err(Stop::Cancelled),
+            },
+        }
+        let running = ToolCall {
+            arguments: args.clone(),
+            ..call.clone()
+        };
+        self.announce(
+            session,
+            &running,
+            tool.kind(),
+            ToolCallStatus::InProgress,
+            None,
+        );
+        let ctx = ToolContext {
+            session_id: self.session_id,
+            workspace: ws,
+            agent,
+            buffers: Arc::new(DocsView(Arc::clone(&self.core))),
+            editor: self.editor.clone(),
+            interact: Arc::new(self.interact(&call.id)),
+            cancel: self.cancel.clone(),
+            limits: self.core.limits.clone(),
+        };
+        let result = tokio::select! {
+            r = tool.call(&ctx, args) => r,
+            () = self.cancel.cancelled() => return Err(Stop::Cancelled),
+        };
+        if self.cancel.is_cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        Ok(match result {
+            Ok(o) => CallOutcome::Done(o),
+            Err(e) => CallOutcome::Failed(e.0),
+        })
+    }
+
+    /// Persists an approval, announces it and waits for the decision.
+    async fn ask_approval(
+        &self,
+        session: &Session,
+        call: &ToolCall,
+        tool: &dyn tools::Tool,
+        rule: &str,
+        timeout_secs: Option<u64>,
+        ws: Option<&Workspace>,
+    ) -> Result<Resolution, Stop> {
+        let approval = Approval {
+            id: Uuid::now_v7(),
+            session_id: self.session_id,
+            turn_id: self.turn_id,
+            tool_call_id: call.id.clone(),
+            tool: call.name.clone(),
+            params: call.arguments.clone(),
+            rule: rule.to_owned(),
+            diff: if tool.kind() == ToolKind::Edit {
+                edit_preview(&self.core, ws, &call.name, &call.arguments)
+            } else {
+                None
+            },
+            created_at: Utc::now(),
+        };
+        let rx = self.core.hub.wait_for(self.session_id, approval.id);
+        self.core
+            .store
+            .put_approval(approval.clone())
+            .await
+            .map_err(|e| Stop::Error(e.to_string()))?;
+        let a = approval.clone();
+        self.emit(session, |seq| {
+            SessionEvent::ApprovalRequired(Box::new(
+                crate::protocol::types::ApprovalRequiredParams {
+                    session_id: self.session_id,
+                    seq,
+                    approval: a,
+                },
+            ))
+        });
+        self.core.bus.publish(
+            Event::new(Category::Tool, "approvalRequired", json!({"tool": call.name, "toolCallId": call.id, "approvalId": approval.id, "rule": rule}))
+                .in_turn(Some(self.session_id), Some(self.turn_id)),
+        );
+        let timeout = async {
+            match timeout_secs {
+                Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = rx => r.map_err(|_| Stop::Error("the approval was dropped".into())),
+            () = self.cancel.cancelled() => {
+                let _ = resolve_approval_as(&self.core, &approval, Decision::Cancelled, "turn").await;
+                Err(Stop::Cancelled)
+            }
+            () = timeout => {
+                match resolve_approval_as(&self.core, &approval, Decision::TimedOut, "timeout").await {
+                    Ok(true) => Ok(Resolution::Decided { decision: Decision::TimedOut, params: None, feedback: None, scope: None }),
+                    // A client decided at the same moment: its decision stands.
+                    _ => Err(Stop::Error("the approval was decided while timing out".into())),
+                }
+            }
+        }
+    }
+}
+
+/// A unified diff of what an edit call would change, for the approval prompt.
+fn edit_preview(core: &Core, ws: Option<&Workspace>, tool: &str, args: &Value) -> Option<String> {
+    let ws = ws?;
+    let path = args.get("path")?.as_str()?;
+    let abs = ws.resolve(path).ok()?;
+    let old = tools::Buffers::text(&core.docs, &abs)
+        .or_else(|| std::fs::read_to_string(&abs).ok())
+        .unwrap_or_default();
+    let new = match tool {
+        "write_file" => args.get("content")?.as_str()?.to_owned(),
+        "apply_diff" => {
+            let blocks = crate::diff::parse(args.get("diff")?.as_str()?).ok()?;
+            crate::diff::apply(&old, &blocks, core.limits.diff_threshold).0
+        }
+        _ => return None,
+    };
+    let rel = ws.relative(&abs);
+    Some(
+        similar::TextDiff::from_lines(&old, &new)
+            .unified_diff()
+            .context_radius(3)
+            .header(&format!("a/{rel}"), &format!("b/{rel}"))
+            .to_string(),
+    )
+}
+
+fn kind_name(k: ToolKind) -> &'static str {
+    match k {
+        ToolKind::Read => "read",
+        ToolKind::Edit => "edit",
+        ToolKind::Execute => "execute",
+        ToolKind::Interaction => "interaction",
+    }
+}
+
+/// The open buffers of every connection, as tools see them.
+struct DocsView(Arc<Core>);
+
+impl tools::Buffers for DocsView {
+    fn text(&self, path: &std::path::Path) -> Option<String> {
+        self.0.docs.text(path)
+    }
+    fn all_under(&self, root: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+        self.0.docs.all_under(root)
+    }
+}

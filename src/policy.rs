@@ -1,0 +1,766 @@
+//! Approval policies: which tool calls run, which ask the user, which are refused.
+//!
+//! A rule matches a tool name by wildcard (`write_*`, `*`) and optionally its
+//! arguments: a path glob for file tools, a command pattern for
+//! `execute_command` (a prefix with `*` wildcards, or an exact match). Rules
+//! come in scopes, lowest first: built-in defaults, the user's `codelab.toml`,
+//! the workspace's `.codelab/config.toml`, and the session's "allow always"
+//! decisions. Within a scope the first matching rule wins; the highest scope
+//! with a match decides, except that a `deny` beats any `allow` or `ask` that
+//! is not more specific than it (specificity: an argument pattern beats an
+//! exact tool name, which beats a wildcard). So a broad "allow every command"
+//! never unlocks `rm -rf /`.
+//!
+//! Commands are judged part by part: the line is split on `&&`, `||`, `;`,
+//! `|`, `&` and newlines; every part must be allowed for the whole to be; any
+//! denied part denies the whole. Command or process substitution and output
+//! redirection to a file force `ask` even where a rule allows. Writes to
+//! protected paths always ask.
+
+use std::path::Path;
+
+use globset::{GlobBuilder, GlobMatcher};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+/// What a rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Run without asking.
+    Allow,
+    /// Ask the user.
+    Ask,
+    /// Refuse.
+    Deny,
+}
+
+/// Where a rule comes from, lowest precedence first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Built into codelab-agent.
+    Builtin,
+    /// The user's `codelab.toml`.
+    User,
+    /// The workspace's `.codelab/config.toml`.
+    Workspace,
+    /// "Allow always" decisions of this session.
+    Session,
+}
+
+/// A rule as written in a config file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Tool name, `*` wildcards allowed.
+    pub tool: String,
+    /// Path glob, for file tools (relative to the workspace root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Command pattern, for `execute_command`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Match the command exactly rather than as a prefix.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exact: bool,
+    /// What to do.
+    pub action: Action,
+    /// For `ask`: reject automatically after this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// As written.
+    pub spec: RuleSpec,
+    /// Where it comes from.
+    pub scope: Scope,
+    tool: Regex,
+    path: Option<GlobMatcher>,
+    command: Option<Regex>,
+}
+
+fn wildcard(pattern: &str, prefix: bool) -> Result<Regex, String> {
+    let body: String = pattern
+        .split('*')
+        .map(regex::escape)
+        .collect::<Vec<_>>()
+        .join(".*");
+    let re = if prefix {
+        format!(r"^{body}(\s.*)?$")
+    } else {
+        format!("^{body}$")
+    };
+    Regex::new(&re).map_err(|e| e.to_string())
+}
+
+impl Rule {
+    /// Compiles a rule.
+    ///
+    /// # Errors
+    /// An invalid glob or pattern.
+    pub fn new(spec: RuleSpec, scope: Scope) -> Result<Self, String> {
+        let tool = wildcard(&spec.tool, false)?;
+        let path = match &spec.path {
+            Some(p) => Some(
+                GlobBuilder::new(p)
+                    .literal_separator(true)
+                    .build()
+                    .map_err(|e| format!("invalid path glob {p:?}: {e}"))?
+                    .compile_matcher(),
+            ),
+            None => None,
+        };
+        let command = match &spec.command {
+            Some(c) => Some(wildcard(c.trim(), !spec.exact)?),
+            None => None,
+        };
+        Ok(Self {
+            spec,
+            scope,
+            tool,
+            path,
+            command,
+        })
+    }
+
+    fn specificity(&self) -> u8 {
+        if self.path.is_some() || self.command.is_some() {
+            2
+        } else if !self.spec.tool.contains('*') {
+            1
+        } else {
+            0
+        }
+    }
+
+    fn matches(&self, call: &Call<'_>, part: Option<&str>) -> bool {
+        if !self.tool.is_match(call.tool) {
+            return false;
+        }
+        if let Some(glob) = &self.path
+            && (call.paths.is_empty() || !call.paths.iter().all(|p| glob.is_match(p)))
+        {
+            return false;
+        }
+        if let Some(cmd) = &self.command {
+            match part {
+                Some(p) => {
+                    if !cmd.is_match(p.trim()) {
+                        return false;
+                    }
+                }
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+/// A tool call, as the gate sees it.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    /// The tool.
+    pub tool: &'a str,
+    /// Workspace-relative paths it would change or read.
+    pub paths: Vec<String>,
+    /// Whether any of them is protected.
+    pub protected: bool,
+    /// The command line, for `execute_command`.
+    pub command: Option<&'a str>,
+}
+
+/// The gate's verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// What to do.
+    pub action: Action,
+    /// Which rule (or reason) decided, for the user and the audit log.
+    pub rule: String,
+    /// For `ask`: the approval's timeout, if the rule sets one.
+    pub timeout_secs: Option<u64>,
+}
+
+/// A policy: rules of every scope.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    rules: Vec<Rule>,
+}
+
+fn spec(tool: &str, command: Option<&str>, action: Action) -> RuleSpec {
+    RuleSpec {
+        tool: tool.into(),
+        path: None,
+        command: command.map(Into::into),
+        exact: false,
+        action,
+        timeout_secs: None,
+    }
+}
+
+/// The built-in rules.
+pub fn builtin_rules() -> Vec<RuleSpec> {
+    let mut rules: Vec<RuleSpec> = [
+        "rm -rf /",
+        "rm -rf /*",
+        "rm -rf ~",
+        "rm -rf ~/*",
+        "rm -fr /",
+        "git push --force*",
+        "git push -f*",
+        "git push * --force*",
+        "git push * -f",
+        "mkfs*",
+        "dd *of=/dev/*",
+        ":(){*",
+        "shutdown*",
+        "reboot*",
+        "chmod -R 777 /*",
+    ]
+    .iter()
+    .map(|c| spec("execute_command", Some(c), Action::Deny))
+    .collect();
+    for t in [
+        "read_file",
+        "list_files",
+        "search_in_code",
+        "ask_followup_question",
+        "attempt_completion",
+        "switch_mode",
+        "new_task",
+    ] {
+        rules.push(spec(t, None, Action::Allow));
+    }
+    for t in ["write_file", "apply_diff", "execute_command"] {
+        rules.push(spec(t, None, Action::Ask));
+    }
+    rules.push(spec("*", None, Action::Ask));
+    rules
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self::new(Vec::new())
+    }
+}
+
+/// Splits a command line into its parts and notes what forces a prompt.
+pub fn split_command(line: &str) -> (Vec<String>, Option<&'static str>) {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut force = None;
+    let chars: Vec<char> = line.chars().collect();
+    let (mut single, mut double) = (false, false);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if single {
+            if c == '\'' {
+                single = false;
+            }
+            cur.push(c);
+            i += 1;
+            continue;
+        }
+        match c {
+            '\\' => {
+                cur.push(c);
+                if let Some(n) = next {
+                    cur.push(n);
+                }
+                i += 2;
+                continue;
+            }
+            '\'' if !double => single = true,
+            '"' => double = !double,
+            '`' => force = force.or(Some("command substitution")),
+            '$' if next == Some('(') => force = force.or(Some("command substitution")),
+            '<' | '>' if next == Some('(') && !double => {
+                force = force.or(Some("process substitution"))
+            }
+            '>' if !double => {
+                // 2>&1 and >/dev/null are harmless; any other target is a file.
+                let rest: String = chars[i + 1..].iter().collect();
+                let rest = rest.trim_start_matches('>').trim_start();
+                if !(rest.starts_with("&") || rest.starts_with("/dev/null")) {
+                    force = force.or(Some("output redirection to a file"));
+                }
+            }
+            '&' | '|' | ';' | '\n' if !double => {
+                if !cur.trim().is_empty() {
+                    parts.push(cur.trim().to_owned());
+                }
+                cur.clear();
+                if (c == '&' || c == '|') && next == Some(c) {
+                    i += 1;
+                }
+                // `>&`/`&>` redirections are not separators.
+                if c == '&' && cur.is_empty() && i > 0 && chars[i - 1] == '>' {
+                    cur.push_str(">&");
+                }
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+        i += 1;
+    }
+    if !cur.trim().is_empty() {
+        parts.push(cur.trim().to_owned());
+    }
+    (parts, force)
+}
+
+impl Policy {
+    /// The built-in rules plus `extra` (compiled, with their scopes).
+    pub fn new(extra: Vec<Rule>) -> Self {
+        let mut rules: Vec<Rule> = builtin_rules()
+            .into_iter()
+            .filter_map(|s| Rule::new(s, Scope::Builtin).ok())
+            .collect();
+        rules.extend(extra);
+        Self { rules }
+    }
+
+    /// The rules, lowest scope first, in order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Adds a rule.
+    pub fn push(&mut self, rule: Rule) {
+        self.rules.push(rule);
+    }
+
+    /// Decides one part (or the whole call when it has no command).
+    fn decide_part(&self, call: &Call<'_>, part: Option<&str>) -> Option<&Rule> {
+        // The first match of each scope.
+        let mut firsts: Vec<&Rule> = Vec::new();
+        for scope in [
+            Scope::Builtin,
+            Scope::User,
+            Scope::Workspace,
+            Scope::Session,
+        ] {
+            if let Some(r) = self
+                .rules
+                .iter()
+                .find(|r| r.scope == scope && r.matches(call, part))
+            {
+                firsts.push(r);
+            }
+        }
+        let winner = *firsts.last()?;
+        // A deny at least as specific as the winner wins.
+        let deny = firsts
+            .iter()
+            .filter(|r| r.spec.action == Action::Deny && r.specificity() >= winner.specificity())
+            .max_by_key(|r| (r.specificity(), r.scope));
+        Some(deny.copied().unwrap_or(winner))
+    }
+
+    /// The verdict on a call.
+    pub fn decide(&self, call: &Call<'_>) -> Verdict {
+        let describe = |r: &Rule| {
+            let mut s = format!(
+                "{:?} rule: {} {}",
+                r.scope,
+                format!("{:?}", r.spec.action).to_lowercase(),
+                r.spec.tool
+            );
+            if let Some(p) = &r.spec.path {
+                s.push_str(&format!(" path {p}"));
+            }
+            if let Some(c) = &r.spec.command {
+                s.push_str(&format!(
+                    " command {}{c}",
+                    if r.spec.exact { "= " } else { "" }
+                ));
+            }
+            s.to_lowercase()
+                .replacen("builtin rule", "built-in rule", 1)
+        };
+        let (parts, force) = match call.command {
+            Some(line) => {
+                let (p, f) = split_command(line);
+                (p.into_iter().map(Some).collect::<Vec<_>>(), f)
+            }
+            None => (vec![None], None),
+        };
+        let parts = if parts.is_empty() {
+            vec![Some(String::new())]
+        } else {
+            parts
+        };
+        let mut verdict = Verdict {
+            action: Action::Allow,
+            rule: String::new(),
+            timeout_secs: None,
+        };
+        for part in &parts {
+            let Some(rule) = self.decide_part(call, part.as_deref()) else {
+                return Verdict {
+                    action: Action::Ask,
+                    rule: "no rule matched".into(),
+                    timeout_secs: None,
+                };
+            };
+            let a = rule.spec.action;
+            if a == Action::Deny {
+                return Verdict {
+                    action: Action::Deny,
+                    rule: describe(rule),
+                    timeout_secs: None,
+                };
+            }
+            if a > verdict.action || verdict.rule.is_empty() {
+                verdict = Verdict {
+                    action: a.max(verdict.action),
+                    rule: describe(rule),
+                    timeout_secs: rule.spec.timeout_secs,
+                };
+            }
+        }
+        if verdict.action == Action::Allow {
+            if let Some(why) = force {
+                return Verdict {
+                    action: Action::Ask,
+                    rule: format!("{why} always asks"),
+                    timeout_secs: None,
+                };
+            }
+            if call.protected {
+                return Verdict {
+                    action: Action::Ask,
+                    rule: "protected path (.codelab, .codelabignore, .git) always asks".into(),
+                    timeout_secs: None,
+                };
+            }
+        }
+        verdict
+    }
+}
+
+/// The "allow always" rule recorded when a user approves with `scope: session`:
+/// the same tool, and the same command (exact) or the same paths.
+pub fn session_rule(tool: &str, paths: &[String], command: Option<&str>) -> RuleSpec {
+    RuleSpec {
+        tool: tool.to_owned(),
+        path: if paths.len() == 1 {
+            Some(globset_escape(&paths[0]))
+        } else {
+            None
+        },
+        command: command.map(str::to_owned),
+        exact: command.is_some(),
+        action: Action::Allow,
+        timeout_secs: None,
+    }
+}
+
+fn globset_escape(p: &str) -> String {
+    p.chars()
+        .flat_map(|c| {
+            if "*?[]{}".contains(c) {
+                vec!['[', c, ']']
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// Reads `[[policy.rules]]` from a TOML file; a missing file has none.
+///
+/// # Errors
+/// `file:line: reason`.
+pub fn rules_from_file(path: &Path, scope: Scope) -> Result<Vec<Rule>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    #[derive(Deserialize)]
+    struct File {
+        #[serde(default)]
+        policy: PolicySection,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct PolicySection {
+        #[serde(default)]
+        rules: Vec<toml::Spanned<RuleSpec>>,
+    }
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let file: File = toml::from_str(&text).map_err(|e| match e.span() {
+        Some(s) => format!("{}:{}: {}", path.display(), line_of(s.start), e.message()),
+        None => format!("{}: {}", path.display(), e.message()),
+    })?;
+    file.policy
+        .rules
+        .into_iter()
+        .map(|s| {
+            let line = line_of(s.span().start);
+            Rule::new(s.into_inner(), scope).map_err(|e| format!("{}:{line}: {e}", path.display()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(
+        tool: &str,
+        path: Option<&str>,
+        command: Option<&str>,
+        exact: bool,
+        action: Action,
+        scope: Scope,
+    ) -> Rule {
+        Rule::new(
+            RuleSpec {
+                tool: tool.into(),
+                path: path.map(Into::into),
+                command: command.map(Into::into),
+                exact,
+                action,
+                timeout_secs: None,
+            },
+            scope,
+        )
+        .expect("valid rule")
+    }
+
+    fn cmd(p: &Policy, line: &str) -> Action {
+        p.decide(&Call {
+            tool: "execute_command",
+            paths: vec![],
+            protected: false,
+            command: Some(line),
+        })
+        .action
+    }
+
+    fn file(p: &Policy, tool: &str, path: &str, protected: bool) -> Action {
+        p.decide(&Call {
+            tool,
+            paths: vec![path.into()],
+            protected,
+            command: None,
+        })
+        .action
+    }
+
+    #[test]
+    fn defaults() {
+        let p = Policy::default();
+        assert_eq!(file(&p, "read_file", "src/a.rs", false), Action::Allow);
+        assert_eq!(file(&p, "write_file", "src/a.rs", false), Action::Ask);
+        assert_eq!(cmd(&p, "cargo test"), Action::Ask);
+        assert_eq!(cmd(&p, "rm -rf /"), Action::Deny);
+        assert_eq!(cmd(&p, "git push --force origin main"), Action::Deny);
+        assert_eq!(cmd(&p, "git push origin main --force"), Action::Deny);
+        assert_eq!(cmd(&p, "mkfs.ext4 /dev/sda1"), Action::Deny);
+        assert_eq!(cmd(&p, "dd if=/dev/zero of=/dev/sda bs=1M"), Action::Deny);
+        assert_eq!(file(&p, "unknown_tool", "x", false), Action::Ask);
+    }
+
+    #[test]
+    fn wildcards_paths_and_precedence() {
+        let p = Policy::new(vec![
+            rule(
+                "write_*",
+                Some("docs/**"),
+                None,
+                false,
+                Action::Allow,
+                Scope::User,
+            ),
+            rule(
+                "write_file",
+                Some("docs/secret/**"),
+                None,
+                false,
+                Action::Deny,
+                Scope::User,
+            ),
+            rule(
+                "apply_diff",
+                None,
+                None,
+                false,
+                Action::Allow,
+                Scope::Workspace,
+            ),
+        ]);
+        assert_eq!(
+            file(&p, "write_file", "docs/guide.md", false),
+            Action::Allow
+        );
+        assert_eq!(file(&p, "write_file", "src/main.rs", false), Action::Ask);
+        assert_eq!(
+            file(&p, "write_file", "docs/secret/x.md", false),
+            Action::Allow,
+            "first match wins within a scope"
+        );
+        assert_eq!(
+            file(&p, "apply_diff", "src/main.rs", false),
+            Action::Allow,
+            "workspace beats built-in"
+        );
+        assert_eq!(
+            file(&p, "apply_diff", ".git/config", true),
+            Action::Ask,
+            "protected paths ask"
+        );
+        let p = Policy::new(vec![
+            rule(
+                "write_file",
+                Some("docs/secret/**"),
+                None,
+                false,
+                Action::Deny,
+                Scope::User,
+            ),
+            rule(
+                "write_*",
+                Some("docs/**"),
+                None,
+                false,
+                Action::Allow,
+                Scope::Workspace,
+            ),
+        ]);
+        assert_eq!(
+            file(&p, "write_file", "docs/secret/x.md", false),
+            Action::Deny,
+            "deny beats an equally specific allow"
+        );
+    }
+
+    #[test]
+    fn chained_commands_substitutions_redirections() {
+        let p = Policy::new(vec![
+            rule(
+                "execute_command",
+                None,
+                Some("cargo"),
+                false,
+                Action::Allow,
+                Scope::User,
+            ),
+            rule(
+                "execute_command",
+                None,
+                Some("git status"),
+                true,
+                Action::Allow,
+                Scope::User,
+            ),
+            rule(
+                "execute_command",
+                None,
+                Some("echo"),
+                false,
+                Action::Allow,
+                Scope::User,
+            ),
+            rule(
+                "execute_command",
+                None,
+                None,
+                false,
+                Action::Allow,
+                Scope::Session,
+            ),
+        ]);
+        assert_eq!(cmd(&p, "cargo build && cargo test"), Action::Allow);
+        assert_eq!(cmd(&p, "git status"), Action::Allow);
+        assert_eq!(
+            cmd(&p, "cargo test; rm -rf /"),
+            Action::Deny,
+            "a denied part denies the whole, even under a broad allow"
+        );
+        assert_eq!(cmd(&p, "echo $(cat ~/.ssh/id_rsa)"), Action::Ask);
+        assert_eq!(cmd(&p, "echo `whoami`"), Action::Ask);
+        assert_eq!(cmd(&p, "diff <(ls a) <(ls b)"), Action::Ask);
+        assert_eq!(cmd(&p, "git show > ~/.ssh/authorized_keys"), Action::Ask);
+        assert_eq!(
+            cmd(&p, "cargo test 2>&1 | tail -5"),
+            Action::Allow,
+            "2>&1 is not a file"
+        );
+        assert_eq!(cmd(&p, "cargo build >/dev/null"), Action::Allow);
+        assert_eq!(
+            cmd(&p, "echo 'a > b; c'"),
+            Action::Allow,
+            "quoted operators are text"
+        );
+
+        let strict = Policy::new(vec![
+            rule(
+                "execute_command",
+                None,
+                Some("cargo"),
+                false,
+                Action::Allow,
+                Scope::User,
+            ),
+            rule(
+                "execute_command",
+                None,
+                Some("git status"),
+                true,
+                Action::Allow,
+                Scope::User,
+            ),
+        ]);
+        assert_eq!(
+            cmd(&strict, "cargo test | grep x"),
+            Action::Ask,
+            "every part must be allowed"
+        );
+        assert_eq!(
+            cmd(&strict, "git status --porcelain"),
+            Action::Ask,
+            "exact rules do not match longer commands"
+        );
+        assert_eq!(
+            cmd(&strict, "cargofoo"),
+            Action::Ask,
+            "prefixes end at a word"
+        );
+        assert_eq!(
+            split_command("a && b || c; d | e & f\ng").0,
+            ["a", "b", "c", "d", "e", "f", "g"]
+        );
+    }
+
+    #[test]
+    fn files_report_line_and_reason() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("codelab.toml");
+        std::fs::write(&f, "[llm]\nmodel = \"x\"\n\n[[policy.rules]]\ntool = \"execute_command\"\ncommand = \"npm test\"\naction = \"allow\"\n").expect("write");
+        let rules = rules_from_file(&f, Scope::User).expect("valid");
+        assert_eq!(rules.len(), 1);
+        std::fs::write(&f, "[[policy.rules]]\ntool = \"x\"\naction = \"maybe\"\n").expect("write");
+        let err = rules_from_file(&f, Scope::User).expect_err("invalid action");
+        assert!(err.contains("codelab.toml:3"), "{err}");
+        std::fs::write(
+            &f,
+            "[[policy.rules]]\ntool = \"x\"\npath = \"[\"\naction = \"allow\"\n",
+        )
+        .expect("write");
+        let err = rules_from_file(&f, Scope::User).expect_err("invalid glob");
+        assert!(
+            err.contains("codelab.toml:1") && err.contains("glob"),
+            "{err}"
+        );
+    }
+}

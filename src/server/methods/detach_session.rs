@@ -1,0 +1,11 @@
+//! `codelab/detachSession`
+
+use crate::core::Core;
+use crate::protocol::types::{Ack, SessionParams};
+use crate::server::connection::ConnState;
+
+/// Stops this connection's notifications about the session.
+pub(super) fn run(core: &Core, conn: &ConnState, p: SessionParams) -> Ack {
+    core.hub.detach(p.session_id, conn.id);
+    Ack { ok: true }
+}

@@ -1,0 +1,393 @@
+//! The tools the model can call: one file per tool, all behind [`Tool`].
+//!
+//! A tool declares its name, description, kind and parameter type; the
+//! parameter JSON Schema the model sees is generated from that type with
+//! schemars, and the same type parses the model's arguments (unknown fields
+//! refused, every field checked), so what is validated is what was advertised.
+//! A tool's failure is a [`ToolError`]: text the model reads as the tool's
+//! result. Tools never see JSON-RPC: they reach the editor through [`Editor`],
+//! open buffers through [`Buffers`] and the user through [`Interact`].
+
+pub mod apply_diff;
+pub mod ask_followup_question;
+pub mod attempt_completion;
+pub mod execute_command;
+pub mod list_files;
+pub mod new_task;
+pub mod read_file;
+pub mod search_in_code;
+pub mod switch_mode;
+pub mod write_file;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::agents::Agent;
+use crate::workspace::{PathError, Workspace};
+
+/// What a tool does, for the gate and for clients' icons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ToolKind {
+    /// Reads files.
+    Read,
+    /// Changes files.
+    Edit,
+    /// Runs commands.
+    Execute,
+    /// Talks to the user or steers the session.
+    Interaction,
+}
+
+/// A tool failure, shown to the model as the tool's result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ToolError(pub String);
+
+impl ToolError {
+    /// An error with this message.
+    pub fn new(msg: impl Into<String>) -> Self {
+        Self(msg.into())
+    }
+}
+
+impl From<PathError> for ToolError {
+    fn from(e: PathError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// What a successful tool call produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ToolOutput {
+    /// The result text the model reads.
+    pub content: String,
+    /// `attempt_completion`: the turn ends with this result.
+    pub completion: Option<String>,
+}
+
+impl ToolOutput {
+    /// A plain text result.
+    pub fn text(content: impl Into<String>) -> Self {
+        Self {
+            content: content.into(),
+            completion: None,
+        }
+    }
+}
+
+/// A whole-file edit to hand to the editor or write to disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEdit {
+    /// The absolute path.
+    pub path: PathBuf,
+    /// The current text, or `None` when the file is created.
+    pub old_text: Option<String>,
+    /// The new text.
+    pub new_text: String,
+}
+
+/// The editor that applies edits as `workspace/applyEdit`.
+pub trait Editor: Send + Sync {
+    /// Applies an edit; `Err` carries the editor's reason for refusing it.
+    fn apply(&self, edit: FileEdit) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// The editors' unsaved buffers.
+pub trait Buffers: Send + Sync {
+    /// The text of an open buffer, if the file is open in an editor.
+    fn text(&self, path: &Path) -> Option<String>;
+    /// Every open buffer under `root`, with its text.
+    fn all_under(&self, root: &Path) -> Vec<(PathBuf, String)>;
+}
+
+/// The session's ways of talking to the user and steering itself.
+pub trait Interact: Send + Sync {
+    /// Asks the user; resolves with the answer.
+    fn ask(
+        &self,
+        question: String,
+        suggestions: Vec<String>,
+    ) -> BoxFuture<'_, Result<String, ToolError>>;
+    /// Switches the session to another agent.
+    fn switch_agent(&self, to: String, reason: String) -> BoxFuture<'_, Result<(), ToolError>>;
+    /// Runs a subtask in a child session and resolves with its result.
+    fn subtask(&self, agent: String, message: String) -> BoxFuture<'_, Result<String, ToolError>>;
+    /// Streams a chunk of command output to the clients.
+    fn command_output(&self, stream: &'static str, text: String);
+}
+
+/// Caps that keep tool results a sensible size.
+#[derive(Debug, Clone)]
+pub struct ToolLimits {
+    /// read_file: default line limit.
+    pub read_lines: usize,
+    /// read_file: characters per line before truncation.
+    pub line_chars: usize,
+    /// read_file / execute_command: bytes of output.
+    pub output_bytes: usize,
+    /// list_files: entries.
+    pub list_entries: usize,
+    /// search_in_code: matches.
+    pub search_matches: usize,
+    /// execute_command: default timeout in seconds.
+    pub command_timeout_secs: u64,
+    /// apply_diff: minimum similarity for fuzzy matching (1.0 = exact only).
+    pub diff_threshold: f64,
+}
+
+impl Default for ToolLimits {
+    fn default() -> Self {
+        Self {
+            read_lines: 2000,
+            line_chars: 2000,
+            output_bytes: 256 * 1024,
+            list_entries: 1000,
+            search_matches: 300,
+            command_timeout_secs: 300,
+            diff_threshold: 1.0,
+        }
+    }
+}
+
+/// Everything a tool may use.
+pub struct ToolContext {
+    /// The session.
+    pub session_id: Uuid,
+    /// The session's workspace, if it has one.
+    pub workspace: Option<Workspace>,
+    /// The agent making the call (for its file restriction).
+    pub agent: Agent,
+    /// Open buffers.
+    pub buffers: Arc<dyn Buffers>,
+    /// The editor applying edits, if the client applies them.
+    pub editor: Option<Arc<dyn Editor>>,
+    /// The user and the session.
+    pub interact: Arc<dyn Interact>,
+    /// Cancelled when the turn is.
+    pub cancel: CancellationToken,
+    /// Result caps.
+    pub limits: ToolLimits,
+}
+
+impl ToolContext {
+    /// The workspace, or the error that there is none.
+    ///
+    /// # Errors
+    /// When the session has no workspace folder.
+    pub fn workspace(&self) -> Result<&Workspace, ToolError> {
+        self.workspace
+            .as_ref()
+            .ok_or_else(|| PathError::NoWorkspace.into())
+    }
+
+    /// A file's current text: the open buffer if there is one, else the disk.
+    ///
+    /// # Errors
+    /// When the file cannot be read or is not UTF-8 text.
+    pub fn current_text(&self, abs: &Path, shown: &str) -> Result<Option<String>, ToolError> {
+        if let Some(text) = self.buffers.text(abs) {
+            return Ok(Some(text));
+        }
+        match std::fs::read(abs) {
+            Ok(bytes) => {
+                if is_binary(&bytes) {
+                    return Err(ToolError::new(format!(
+                        "{shown} is a binary file; only text files can be read or edited"
+                    )));
+                }
+                String::from_utf8(bytes)
+                    .map(Some)
+                    .map_err(|_| ToolError::new(format!("{shown} is not valid UTF-8 text")))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
+                Err(ToolError::new(format!("{shown} is a directory")))
+            }
+            Err(e) => Err(ToolError::new(format!("cannot read {shown}: {e}"))),
+        }
+    }
+
+    /// Applies a whole-file edit: through the editor when it applies edits,
+    /// else atomically on disk (a temporary file renamed over the target).
+    ///
+    /// # Errors
+    /// The editor's refusal or the I/O error.
+    pub async fn commit_edit(&self, edit: FileEdit, shown: &str) -> Result<(), ToolError> {
+        if let Some(editor) = &self.editor {
+            return editor.apply(edit).await.map_err(|reason| {
+                ToolError::new(format!(
+                    "the editor did not apply the edit to {shown}: {reason}"
+                ))
+            });
+        }
+        write_atomically(&edit.path, &edit.new_text)
+            .map_err(|e| ToolError::new(format!("cannot write {shown}: {e}")))
+    }
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, creating
+/// parent directories.
+///
+/// # Errors
+/// Any I/O error.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let parent = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("no parent directory"))?;
+    std::fs::create_dir_all(parent)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = parent.join(format!(".{name}.codelab-{}.tmp", Uuid::now_v7().simple()));
+    std::fs::write(&tmp, text)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(&tmp, meta.permissions());
+    }
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// A NUL byte in the first 8 KiB marks a binary file, as git and ripgrep do.
+pub fn is_binary(bytes: &[u8]) -> bool {
+    bytes.iter().take(8192).any(|b| *b == 0)
+}
+
+/// One tool, with its parameters typed.
+pub trait TypedTool: Send + Sync + 'static {
+    /// The parameters; their schema is what the model sees.
+    type Params: DeserializeOwned + JsonSchema + Send;
+    /// The name.
+    const NAME: &'static str;
+    /// What it does, for the model.
+    const DESCRIPTION: &'static str;
+    /// Its kind.
+    const KIND: ToolKind;
+
+    /// The paths the call would change, for file restrictions and the gate.
+    fn edit_paths(_params: &Self::Params) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Runs the tool.
+    fn run(
+        &self,
+        ctx: &ToolContext,
+        params: Self::Params,
+    ) -> impl Future<Output = Result<ToolOutput, ToolError>> + Send;
+}
+
+/// A tool as the registry holds it.
+pub trait Tool: Send + Sync {
+    /// The name.
+    fn name(&self) -> &'static str;
+    /// The description.
+    fn description(&self) -> &'static str;
+    /// The kind.
+    fn kind(&self) -> ToolKind;
+    /// The parameters' JSON Schema.
+    fn parameters(&self) -> Value;
+    /// Checks arguments against the parameter type; returns the paths the call edits.
+    ///
+    /// # Errors
+    /// A message naming the failing field.
+    fn check(&self, args: &Value) -> Result<Vec<String>, ToolError>;
+    /// Checks and runs.
+    fn call<'a>(
+        &'a self,
+        ctx: &'a ToolContext,
+        args: Value,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>>;
+}
+
+fn parse<P: DeserializeOwned>(name: &str, args: &Value) -> Result<P, ToolError> {
+    if !args.is_object() {
+        return Err(ToolError::new(format!(
+            "invalid arguments for {name}: expected a JSON object"
+        )));
+    }
+    serde_path_to_error::deserialize(args.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ToolError::new(format!("invalid arguments for {name}: {inner}"))
+        } else {
+            ToolError::new(format!("invalid arguments for {name}: `{path}`: {inner}"))
+        }
+    })
+}
+
+/// The JSON Schema of `P`, inlined, as the model sees it.
+pub fn schema_of<P: JsonSchema>() -> Value {
+    let settings =
+        schemars::generate::SchemaSettings::draft2020_12().with(|s| s.inline_subschemas = true);
+    let mut v = settings
+        .into_generator()
+        .into_root_schema_for::<P>()
+        .to_value();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("$schema");
+        o.remove("title");
+    }
+    v
+}
+
+impl<T: TypedTool> Tool for T {
+    fn name(&self) -> &'static str {
+        T::NAME
+    }
+    fn description(&self) -> &'static str {
+        T::DESCRIPTION
+    }
+    fn kind(&self) -> ToolKind {
+        T::KIND
+    }
+    fn parameters(&self) -> Value {
+        schema_of::<T::Params>()
+    }
+    fn check(&self, args: &Value) -> Result<Vec<String>, ToolError> {
+        parse::<T::Params>(T::NAME, args).map(|p| T::edit_paths(&p))
+    }
+    fn call<'a>(
+        &'a self,
+        ctx: &'a ToolContext,
+        args: Value,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
+        Box::pin(async move {
+            let params = parse::<T::Params>(T::NAME, &args)?;
+            self.run(ctx, params).await
+        })
+    }
+}
+
+/// Every tool, by name.
+pub fn registry() -> Vec<Arc<dyn Tool>> {
+    vec![
+        Arc::new(read_file::ReadFile),
+        Arc::new(write_file::WriteFile),
+        Arc::new(list_files::ListFiles),
+        Arc::new(search_in_code::SearchInCode),
+        Arc::new(execute_command::ExecuteCommand),
+        Arc::new(apply_diff::ApplyDiff),
+        Arc::new(ask_followup_question::AskFollowupQuestion),
+        Arc::new(attempt_completion::AttemptCompletion),
+        Arc::new(switch_mode::SwitchMode),
+        Arc::new(new_task::NewTask),
+    ]
+}
+
+/// Finds a tool by name.
+pub fn find(name: &str) -> Option<Arc<dyn Tool>> {
+    registry().into_iter().find(|t| t.name() == name)
+}

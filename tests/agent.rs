@@ -1,0 +1,1133 @@
+//! The agent runtime end to end: the real binary, the mock LLM, real files
+//! and processes.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a test failure
+
+mod support;
+
+use serde_json::json;
+use support::agent::{Harness, call, calls, complete, drive, text, when};
+use support::{ServerProcess, data_dir, file_uri};
+
+#[tokio::test]
+async fn a_text_turn_streams_tokens_and_persists_history() {
+    let mut h = Harness::new(
+        vec![text("Hello from the model, in several small pieces.")],
+        "ask",
+        false,
+    )
+    .await;
+    let log = h.turn("hi").await;
+    assert_eq!(log.stop(), "end_turn");
+    assert_eq!(log.text(), "Hello from the model, in several small pieces.");
+    assert_eq!(
+        log.completed["result"],
+        "Hello from the model, in several small pieces."
+    );
+    log.assert_seq_increasing();
+    let msgs = log.of("codelab/message");
+    assert_eq!(msgs.len(), 2, "the user message and the reply");
+    assert_eq!(msgs[0]["message"]["role"], "user");
+    assert_eq!(
+        msgs[1]["message"]["text"],
+        "Hello from the model, in several small pieces."
+    );
+    // The request carried the agent's prompt and only its tools.
+    let req = &h.mock.requests()[0];
+    let system = req.body["messages"][0]["content"].as_str().unwrap();
+    assert!(system.contains("You are Ask"), "{system}");
+    let tools: Vec<&str> = req.body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tools,
+        [
+            "read_file",
+            "list_files",
+            "ask_followup_question",
+            "attempt_completion",
+            "switch_mode"
+        ]
+    );
+    let history = h
+        .client
+        .call("codelab/getHistory", json!({"sessionId": h.session}))
+        .await;
+    assert_eq!(history["messages"].as_array().unwrap().len(), 2);
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn without_a_provider_the_turn_ends_at_once_with_a_clear_error() {
+    let dir = data_dir();
+    let mut server = ServerProcess::stdio(dir.path());
+    let mut client = server.stdio_client();
+    client.initialize(&[], None).await;
+    let s = client.call("codelab/createSession", json!({})).await;
+    let r = client
+        .call(
+            "codelab/sendMessage",
+            json!({"sessionId": s["id"], "text": "hi"}),
+        )
+        .await;
+    let log = drive(
+        &mut client,
+        r["turnId"].as_str().unwrap(),
+        |_| None,
+        |_| None,
+    )
+    .await;
+    assert_eq!(log.stop(), "error");
+    let err = log.completed["error"].as_str().unwrap();
+    assert!(
+        err.contains("OPENAI_API_KEY") && err.contains("ANTHROPIC_API_KEY"),
+        "{err}"
+    );
+    // The next message is accepted: the session is not left busy.
+    let r = client
+        .call(
+            "codelab/sendMessage",
+            json!({"sessionId": s["id"], "text": "again"}),
+        )
+        .await;
+    let log = drive(
+        &mut client,
+        r["turnId"].as_str().unwrap(),
+        |_| None,
+        |_| None,
+    )
+    .await;
+    assert_eq!(log.stop(), "error");
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn coder_reads_writes_on_disk_and_completes() {
+    let mut h = Harness::new(
+        vec![
+            call("c1", "read_file", json!({"path": "src/lib.rs"})),
+            call(
+                "c2",
+                "write_file",
+                json!({"path": "src/new/mod.rs", "content": "pub fn added() {}\n"}),
+            ),
+            complete("c3", "Added src/new/mod.rs."),
+        ],
+        "coder",
+        false,
+    )
+    .await;
+    std::fs::create_dir_all(h.root().join("src")).unwrap();
+    std::fs::write(
+        h.root().join("src/lib.rs"),
+        "pub fn one() -> u32 {\n    1\n}\n",
+    )
+    .unwrap();
+    let log = h.turn("add a module").await;
+    assert_eq!(log.stop(), "end_turn", "{:?}", log.completed);
+    assert_eq!(log.completed["result"], "Added src/new/mod.rs.");
+    log.assert_seq_increasing();
+    let results = log.tool_results();
+    assert_eq!(results[0].1, "completed");
+    assert!(
+        results[0].2.contains("1 | pub fn one() -> u32 {"),
+        "{}",
+        results[0].2
+    );
+    assert_eq!(results[1].1, "completed");
+    assert_eq!(
+        std::fs::read_to_string(h.root().join("src/new/mod.rs")).unwrap(),
+        "pub fn added() {}\n"
+    );
+    // Statuses went pending -> in_progress -> completed, and the write asked first.
+    let statuses: Vec<&str> = log
+        .of("codelab/toolCall")
+        .iter()
+        .filter(|p| p["toolCallId"] == "c2")
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["pending", "in_progress", "completed"]);
+    let approvals = log.of("codelab/approvalRequired");
+    assert_eq!(approvals.len(), 1);
+    assert_eq!(approvals[0]["approval"]["tool"], "write_file");
+    assert!(
+        approvals[0]["approval"]["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+pub fn added() {}")
+    );
+    assert_eq!(log.of("codelab/approvalResolved").len(), 1);
+    // What the model saw: the file, numbered, as the first tool result.
+    let second = &h.mock.requests()[1];
+    let tool_msg = second.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap();
+    assert!(tool_msg["content"].as_str().unwrap().contains("2 |     1"));
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn write_file_through_an_editor_that_applies_edits() {
+    let mut h = Harness::new(
+        vec![
+            call(
+                "c1",
+                "write_file",
+                json!({"path": "notes.md", "content": "# Notes\n"}),
+            ),
+            call(
+                "c2",
+                "write_file",
+                json!({"path": "open.txt", "content": "new text\n"}),
+            ),
+            complete("c3", "done"),
+        ],
+        "coder",
+        true,
+    )
+    .await;
+    let root = h.root();
+    std::fs::write(root.join("open.txt"), "old text on disk\n").unwrap();
+    // The editor has open.txt open with unsaved changes (version 3).
+    let open_uri = file_uri(&root.join("open.txt"));
+    h.client.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": open_uri, "languageId": "plaintext", "version": 3, "text": "unsaved 😀\nsecond\n"}}),
+    );
+    let edits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&edits);
+    h.client.on_request(move |method, params| {
+        assert_eq!(method, "workspace/applyEdit");
+        let mut e = seen.lock().unwrap();
+        e.push(params.clone());
+        if e.len() == 1 {
+            json!({"applied": true})
+        } else {
+            json!({"applied": false, "failureReason": "buffer is read-only"})
+        }
+    });
+    let log = h.turn("write notes").await;
+    let results = log.tool_results();
+    assert_eq!(results[0].1, "completed", "{results:?}");
+    assert_eq!(results[1].1, "failed");
+    assert!(
+        results[1].2.contains("buffer is read-only"),
+        "{}",
+        results[1].2
+    );
+    let edits = edits.lock().unwrap().clone();
+    assert_eq!(edits.len(), 2);
+    // A new file: create, then a full replace.
+    let ops = edits[0]["edit"]["documentChanges"].as_array().unwrap();
+    assert_eq!(ops[0]["kind"], "create");
+    assert_eq!(ops[1]["edits"][0]["newText"], "# Notes\n");
+    // An open file: one versioned edit over the whole buffer (utf-16 end: line 2, char 0).
+    let ops = edits[1]["edit"]["documentChanges"].as_array().unwrap();
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0]["textDocument"]["version"], 3);
+    assert_eq!(
+        ops[0]["edits"][0]["range"]["end"],
+        json!({"line": 2, "character": 0})
+    );
+    // Nothing was written to disk: the editor owns the buffers.
+    assert!(!root.join("notes.md").exists());
+    assert_eq!(
+        std::fs::read_to_string(root.join("open.txt")).unwrap(),
+        "old text on disk\n"
+    );
+    for _ in 0..2 {
+        h.client.take_server_request("workspace/applyEdit").unwrap();
+    }
+    h.finish().await;
+}
+
+fn result_of<'a>(results: &'a [(String, String, String)], id: &str) -> (&'a str, &'a str) {
+    let r = results
+        .iter()
+        .find(|r| r.0 == id)
+        .unwrap_or_else(|| panic!("no call {id} in {results:?}"));
+    (r.1.as_str(), r.2.as_str())
+}
+
+#[tokio::test]
+async fn each_agent_is_held_to_its_tools_and_restrictions() {
+    // The architect may write Markdown, not Rust.
+    let mut h = Harness::new(
+        vec![
+            calls(
+                "",
+                &[
+                    (
+                        "a1",
+                        "write_file",
+                        json!({"path": "src/main.rs", "content": "fn main() {}"}),
+                    ),
+                    (
+                        "a2",
+                        "write_file",
+                        json!({"path": "docs/plan.md", "content": "# Plan\n"}),
+                    ),
+                ],
+            ),
+            complete("a3", "planned"),
+        ],
+        "architect",
+        false,
+    )
+    .await;
+    let log = h.turn("plan it").await;
+    let r = log.tool_results();
+    let (status, result) = result_of(&r, "a1");
+    assert_eq!(status, "failed");
+    assert!(
+        result.contains("File restriction") && result.contains(r"\.md$"),
+        "{result}"
+    );
+    assert_eq!(result_of(&r, "a2").0, "completed");
+    assert!(!h.root().join("src/main.rs").exists());
+    assert_eq!(
+        std::fs::read_to_string(h.root().join("docs/plan.md")).unwrap(),
+        "# Plan\n"
+    );
+    assert_eq!(
+        log.of("codelab/approvalRequired").len(),
+        1,
+        "only the allowed write asked"
+    );
+    h.finish().await;
+
+    // Debug cannot write; ask cannot search.
+    for (agent, tool, args) in [
+        (
+            "debug",
+            "write_file",
+            json!({"path": "x.txt", "content": "x"}),
+        ),
+        ("ask", "search_in_code", json!({"regex": "fn"})),
+        ("orchestrator", "read_file", json!({"path": "x.txt"})),
+    ] {
+        let mut h = Harness::new(vec![call("b1", tool, args), text("ok")], agent, false).await;
+        let log = h.turn("try").await;
+        let r = log.tool_results();
+        let (status, result) = result_of(&r, "b1");
+        assert_eq!(status, "failed", "{agent} {tool}");
+        assert!(
+            result.contains(&format!("The {agent} agent cannot use {tool}")),
+            "{result}"
+        );
+        assert!(log.of("codelab/approvalRequired").is_empty());
+        h.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn apply_diff_reports_each_block() {
+    let diff = "<<<<<<< SEARCH\n:start_line:2\n-------\n    1\n=======\n    100\n>>>>>>> REPLACE\n\
+                <<<<<<< SEARCH\nfn missing() {\n    9\n}\n=======\nfn gone() {}\n>>>>>>> REPLACE\n";
+    let mut h = Harness::new(
+        vec![
+            call("d1", "apply_diff", json!({"path": "lib.rs", "diff": diff})),
+            complete("d2", "edited"),
+        ],
+        "coder",
+        false,
+    )
+    .await;
+    std::fs::write(h.root().join("lib.rs"), "fn one() {\n    1\n}\n").unwrap();
+    let log = h.turn("edit").await;
+    let r = log.tool_results();
+    let (status, result) = result_of(&r, "d1");
+    assert_eq!(status, "completed");
+    assert!(result.contains("Applied 1 of 2 blocks"), "{result}");
+    assert!(result.contains("Block 1: applied at line 2"), "{result}");
+    assert!(
+        result.contains("Block 2: FAILED") && result.contains("similar at line"),
+        "{result}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(h.root().join("lib.rs")).unwrap(),
+        "fn one() {\n    100\n}\n"
+    );
+    let approval = &log.of("codelab/approvalRequired")[0]["approval"];
+    assert!(
+        approval["diff"].as_str().unwrap().contains("+    100"),
+        "{approval}"
+    );
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn commands_stream_their_output_and_time_out_killing_the_group() {
+    let mut h = Harness::new(
+        vec![
+            call(
+                "e1",
+                "execute_command",
+                json!({"command": "echo one; echo two >&2; echo three; exit 3"}),
+            ),
+            call(
+                "e2",
+                "execute_command",
+                json!({"command": "sleep 30 & echo $! > bg.pid; wait", "timeout_secs": 1}),
+            ),
+            complete("e3", "ran"),
+        ],
+        "coder",
+        false,
+    )
+    .await;
+    let log = h.turn("run").await;
+    let r = log.tool_results();
+    let (status, result) = result_of(&r, "e1");
+    assert_eq!(
+        status, "failed",
+        "a non-zero exit is a failure the model sees"
+    );
+    assert!(
+        result.starts_with("Exit code: 3")
+            && result.contains("one")
+            && result.contains("two")
+            && result.contains("three"),
+        "{result}"
+    );
+    let out: Vec<(String, String)> = log
+        .of("codelab/commandOutput")
+        .iter()
+        .filter(|p| p["toolCallId"] == "e1")
+        .map(|p| {
+            (
+                p["stream"].as_str().unwrap().to_owned(),
+                p["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let stdout: String = out
+        .iter()
+        .filter(|(s, _)| s == "stdout")
+        .map(|(_, t)| t.as_str())
+        .collect();
+    let stderr: String = out
+        .iter()
+        .filter(|(s, _)| s == "stderr")
+        .map(|(_, t)| t.as_str())
+        .collect();
+    assert_eq!(
+        (stdout.as_str(), stderr.as_str()),
+        ("one\nthree\n", "two\n")
+    );
+    let (status, result) = result_of(&r, "e2");
+    assert_eq!(status, "failed");
+    assert!(result.contains("timed out after 1s"), "{result}");
+    let pid: i32 = std::fs::read_to_string(h.root().join("bg.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ");
+    assert!(
+        !alive,
+        "the background child of the timed-out command was killed too"
+    );
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_follow_up_question_is_answered_and_reaches_the_model() {
+    let mut h = Harness::new(
+        vec![
+            call(
+                "q1",
+                "ask_followup_question",
+                json!({"question": "Which database?", "suggestions": ["Postgres", "SQLite"]}),
+            ),
+            when("The user answered: SQLite", complete("q2", "Using SQLite")),
+        ],
+        "coder",
+        false,
+    )
+    .await;
+    let turn = h.send("set up the db").await;
+    let log = drive(
+        &mut h.client,
+        &turn,
+        |_| None,
+        |q| {
+            assert_eq!(q["question"], "Which database?");
+            assert_eq!(q["suggestions"], json!(["Postgres", "SQLite"]));
+            Some("SQLite".into())
+        },
+    )
+    .await;
+    assert_eq!(log.stop(), "end_turn");
+    assert_eq!(log.completed["result"], "Using SQLite");
+    assert_eq!(h.mock.remaining(), 0);
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn switching_modes_changes_the_agent_and_its_tools() {
+    let mut h = Harness::new(
+        vec![
+            call(
+                "s1",
+                "switch_mode",
+                json!({"mode": "debug", "reason": "a crash to investigate"}),
+            ),
+            complete("s2", "investigated"),
+        ],
+        "orchestrator",
+        false,
+    )
+    .await;
+    let log = h.turn("it crashes").await;
+    assert_eq!(log.stop(), "end_turn");
+    let switched = log.of("codelab/agentSwitched");
+    assert_eq!(switched.len(), 1);
+    assert_eq!(
+        (switched[0]["from"].as_str(), switched[0]["to"].as_str()),
+        (Some("orchestrator"), Some("debug"))
+    );
+    let reqs = h.mock.requests();
+    let tools = |i: usize| -> Vec<String> {
+        reqs[i].body["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["function"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(
+        tools(0).contains(&"new_task".to_owned()) && !tools(0).contains(&"read_file".to_owned())
+    );
+    assert!(
+        tools(1).contains(&"read_file".to_owned()) && !tools(1).contains(&"new_task".to_owned())
+    );
+    assert!(
+        reqs[1].body["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("You are Debug")
+    );
+    let cur = h
+        .client
+        .call("codelab/getCurrentAgent", json!({"sessionId": h.session}))
+        .await;
+    assert_eq!(cur["agent"]["slug"], "debug");
+    // The client can switch too.
+    let s = h
+        .client
+        .call(
+            "codelab/switchAgent",
+            json!({"sessionId": h.session, "agent": "coder"}),
+        )
+        .await;
+    assert_eq!(s["agent"], "coder");
+    let n = h.client.expect_notification("codelab/agentSwitched").await;
+    assert_eq!(n["to"], "coder");
+    let err = h
+        .client
+        .call_err(
+            "codelab/switchAgent",
+            json!({"sessionId": h.session, "agent": "wizard"}),
+        )
+        .await;
+    assert_eq!(err["code"], -33004);
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn the_orchestrator_delegates_and_gets_the_result_back() {
+    let mut h = Harness::new(
+        vec![
+            when(
+                "refactor the parser",
+                call(
+                    "n1",
+                    "new_task",
+                    json!({"mode": "coder", "message": "SUBTASK: rename foo to bar"}),
+                ),
+            ),
+            when(
+                "SUBTASK: rename foo to bar",
+                complete("k1", "renamed 3 occurrences"),
+            ),
+            when(
+                "renamed 3 occurrences",
+                complete("n2", "The parser was refactored."),
+            ),
+        ],
+        "orchestrator",
+        false,
+    )
+    .await;
+    let log = h.turn("refactor the parser").await;
+    assert_eq!(log.stop(), "end_turn", "{:?}", log.completed);
+    assert_eq!(log.completed["result"], "The parser was refactored.");
+    let r = log.tool_results();
+    let (status, result) = result_of(&r, "n1");
+    assert_eq!(status, "completed");
+    assert!(result.contains("renamed 3 occurrences"), "{result}");
+    // The child session exists, linked to its parent, with its own history.
+    let list = h.client.call("codelab/listSessions", json!({})).await;
+    let child = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["parentSessionId"] == h.session.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(child["parentToolCallId"], "n1");
+    assert_eq!(child["agent"], "coder");
+    let hist = h
+        .client
+        .call("codelab/getHistory", json!({"sessionId": child["id"]}))
+        .await;
+    assert_eq!(hist["messages"][0]["text"], "SUBTASK: rename foo to bar");
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn path_escapes_are_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "top secret").unwrap();
+    let mut h = Harness::new(
+        vec![
+            calls(
+                "",
+                &[
+                    ("p1", "read_file", json!({"path": "../secret.txt"})),
+                    (
+                        "p2",
+                        "read_file",
+                        json!({"path": outside.path().join("secret.txt")}),
+                    ),
+                    ("p3", "read_file", json!({"path": "link/secret.txt"})),
+                    ("p4", "list_files", json!({"path": "link"})),
+                    (
+                        "p5",
+                        "write_file",
+                        json!({"path": "link/new.txt", "content": "x"}),
+                    ),
+                ],
+            ),
+            when("Stop here", complete("p6", "done")),
+        ],
+        "coder",
+        false,
+    )
+    .await;
+    std::os::unix::fs::symlink(outside.path(), h.root().join("link")).unwrap();
+    let turn = h.send("read secrets").await;
+    // Five failures in a row: the user is asked how to go on.
+    let log = drive(&mut h.client, &turn, |_| None, |_| Some("Stop here".into())).await;
+    assert_eq!(log.stop(), "end_turn");
+    let r = log.tool_results();
+    for id in ["p1", "p2", "p3", "p4", "p5"] {
+        let (status, result) = result_of(&r, id);
+        assert_eq!(status, "failed", "{id}");
+        assert!(result.contains("outside the workspace"), "{id}: {result}");
+        assert!(!result.contains("top secret"));
+    }
+    assert!(!outside.path().join("new.txt").exists());
+    assert!(
+        log.of("codelab/approvalRequired").is_empty(),
+        "refused before asking"
+    );
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_second_message_while_a_turn_runs_is_refused_as_busy() {
+    let mut h = Harness::new(
+        vec![call(
+            "w1",
+            "ask_followup_question",
+            json!({"question": "wait?"}),
+        )],
+        "coder",
+        false,
+    )
+    .await;
+    let turn = h.send("first").await;
+    let q = h.client.expect_notification("codelab/question").await;
+    let err = h
+        .client
+        .call_err(
+            "codelab/sendMessage",
+            json!({"sessionId": h.session, "text": "second"}),
+        )
+        .await;
+    assert_eq!(err["code"], -33002);
+    assert!(err["message"].as_str().unwrap().contains(&turn), "{err}");
+    assert_eq!(err["data"]["retryable"], true);
+    h.client
+        .call("codelab/cancelTurn", json!({"sessionId": h.session}))
+        .await;
+    let log = drive(&mut h.client, &turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), "cancelled");
+    // The pending question is gone; answering it now says so.
+    let err = h
+        .client
+        .call_err(
+            "codelab/answerQuestion",
+            json!({"sessionId": h.session, "questionId": q["questionId"], "answer": "x"}),
+        )
+        .await;
+    assert_eq!(err["code"], -33007);
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn repeated_failures_ask_the_user_and_identical_calls_are_refused() {
+    let bad = || call("", "read_file", json!({"path": "missing.txt"}));
+    let mut replies = Vec::new();
+    for i in 0..3 {
+        let mut r = bad();
+        r.chunks[0].tool_call.as_mut().unwrap().id = format!("f{i}");
+        replies.push(r);
+    }
+    replies.push(when(
+        "Try a different approach",
+        complete("f9", "gave up nicely"),
+    ));
+    let mut h = Harness::new(replies, "coder", false).await;
+    let turn = h.send("read it").await;
+    let log = drive(
+        &mut h.client,
+        &turn,
+        |_| None,
+        |q| {
+            assert!(
+                q["question"]
+                    .as_str()
+                    .unwrap()
+                    .contains("The last 3 tool calls failed")
+            );
+            Some("Try a different approach".into())
+        },
+    )
+    .await;
+    assert_eq!(log.stop(), "end_turn");
+    let r = log.tool_results();
+    assert!(result_of(&r, "f0").1.contains("does not exist"));
+    assert!(result_of(&r, "f1").1.contains("does not exist"));
+    assert!(
+        result_of(&r, "f2")
+            .1
+            .contains("Refused: this exact call was already made twice"),
+        "{:?}",
+        result_of(&r, "f2")
+    );
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn history_survives_a_restart() {
+    let mut h = Harness::new(
+        vec![
+            call("h1", "list_files", json!({})),
+            text("The workspace is empty."),
+        ],
+        "coder",
+        false,
+    )
+    .await;
+    let log = h.turn("what is here?").await;
+    assert_eq!(log.stop(), "end_turn");
+    let before = h
+        .client
+        .call("codelab/getHistory", json!({"sessionId": h.session}))
+        .await;
+    assert_eq!(before["messages"].as_array().unwrap().len(), 4);
+    let session = h.session.clone();
+    let data = h.data.path().to_path_buf();
+    h.client.done();
+    h.server.kill().await;
+    let mut server = ServerProcess::stdio(&data);
+    let mut client = server.stdio_client();
+    client.initialize(&[], None).await;
+    let after = client
+        .call("codelab/getHistory", json!({"sessionId": session}))
+        .await;
+    assert_eq!(after, before);
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn two_clients_on_one_session_see_every_event_in_order() {
+    let mock = mock_llm::MockLlm::start(mock_llm::Script {
+        replies: vec![
+            call("t1", "list_files", json!({})),
+            text("Nothing much here, as far as I can tell."),
+        ],
+    })
+    .await;
+    let data = data_dir();
+    let ws = tempfile::tempdir().unwrap();
+    let server = ServerProcess::websocket_env(data.path(), &support::agent::llm_env(&mock)).await;
+    let mut a = server.ws_client().await;
+    let mut b = server.ws_client().await;
+    let root = file_uri(&ws.path().canonicalize().unwrap());
+    a.initialize(&[], Some(&root)).await;
+    b.initialize(&[], Some(&root)).await;
+    let s = a
+        .call("codelab/createSession", json!({"agent": "coder"}))
+        .await;
+    let attached = b
+        .call("codelab/attachSession", json!({"sessionId": s["id"]}))
+        .await;
+    assert_eq!(attached["messages"], json!([]));
+    let r = a
+        .call(
+            "codelab/sendMessage",
+            json!({"sessionId": s["id"], "text": "look around"}),
+        )
+        .await;
+    let turn = r["turnId"].as_str().unwrap().to_owned();
+    let la = drive(&mut a, &turn, |_| None, |_| None).await;
+    let lb = drive(&mut b, &turn, |_| None, |_| None).await;
+    la.assert_seq_increasing();
+    lb.assert_seq_increasing();
+    assert_eq!(
+        la.events, lb.events,
+        "both clients received the same events in the same order"
+    );
+    assert!(la.events.len() >= 8);
+    // A client that reattaches after a seq gets only what followed.
+    let mid = la.of("codelab/message")[1]["seq"].as_u64().unwrap();
+    let again = b
+        .call(
+            "codelab/attachSession",
+            json!({"sessionId": s["id"], "afterSeq": mid}),
+        )
+        .await;
+    let seqs: Vec<u64> = again["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect();
+    assert!(!seqs.is_empty() && seqs.iter().all(|s| *s > mid));
+    b.call("codelab/detachSession", json!({"sessionId": s["id"]}))
+        .await;
+    assert!(mock.violations().is_empty());
+    a.finish().await;
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn cancel_works_in_every_state_and_the_next_turn_works() {
+    use mock_llm::{Chunk, Reply};
+    let stall_first = Reply {
+        chunks: vec![
+            Chunk {
+                comment: Some("thinking".into()),
+                ..Default::default()
+            },
+            Chunk {
+                stall: true,
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    let stall_mid = Reply {
+        chunks: vec![
+            Chunk {
+                text: Some("partial answer".into()),
+                ..Default::default()
+            },
+            Chunk {
+                stall: true,
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    let mut h = Harness::new(
+        vec![
+            when("state one", stall_first),
+            when("after one", text("fine 1")),
+            when("state two", stall_mid),
+            when("after two", text("fine 2")),
+            when(
+                "state three",
+                call(
+                    "c3",
+                    "execute_command",
+                    json!({"command": "sleep 30 & echo $! > sleep.pid; echo started; wait"}),
+                ),
+            ),
+            when("after three", text("fine 3")),
+            when(
+                "state four",
+                call(
+                    "c4",
+                    "ask_followup_question",
+                    json!({"question": "really?"}),
+                ),
+            ),
+            when("after four", text("fine 4")),
+            when(
+                "state five",
+                call("c5", "write_file", json!({"path": "x.txt", "content": "x"})),
+            ),
+            when("after five", text("fine 5")),
+        ],
+        "coder",
+        false,
+    )
+    .await;
+    let session = h.session.clone();
+    let cancel = |h: &mut Harness| {
+        let id = h
+            .client
+            .send_request("codelab/cancelTurn", Some(json!({"sessionId": session})));
+        json!(id)
+    };
+    for (n, state) in ["one", "two", "three", "four", "five"].iter().enumerate() {
+        let turn = h.send(&format!("state {state}")).await;
+        // Wait for the state, then cancel.
+        match n {
+            0 => h.mock.wait_requests(1).await,
+            1 => {
+                h.client.expect_notification("codelab/token").await;
+            }
+            2 => loop {
+                let p = h.client.expect_notification("codelab/toolCall").await;
+                if p["status"] == "in_progress" {
+                    // Running for real: its output has started.
+                    let out = h.client.expect_notification("codelab/commandOutput").await;
+                    assert_eq!(out["text"], "started\n");
+                    break;
+                }
+                if p["status"] == "pending" {
+                    let a = h
+                        .client
+                        .expect_notification("codelab/approvalRequired")
+                        .await;
+                    h.client
+                        .call(
+                            "codelab/decideApproval",
+                            json!({"approvalId": a["approval"]["id"], "decision": "approve"}),
+                        )
+                        .await;
+                }
+            },
+            3 => {
+                h.client.expect_notification("codelab/question").await;
+            }
+            _ => {
+                h.client
+                    .expect_notification("codelab/approvalRequired")
+                    .await;
+            }
+        }
+        let id = cancel(&mut h);
+        let r = h.client.response(id).await.unwrap();
+        assert_eq!(r["turnId"], turn.as_str());
+        let log = drive(&mut h.client, &turn, |_| None, |_| None).await;
+        assert_eq!(log.stop(), "cancelled", "state {state}");
+        if n == 4 {
+            let resolved = log.of("codelab/approvalResolved");
+            assert_eq!(
+                resolved.last().map(|p| p["decision"].clone()),
+                Some(json!("cancelled"))
+            );
+            let pending = h
+                .client
+                .call(
+                    "codelab/listPendingApprovals",
+                    json!({"sessionId": session}),
+                )
+                .await;
+            assert_eq!(pending["approvals"], json!([]));
+        }
+        let log = h.turn(&format!("after {state}")).await;
+        assert_eq!(log.stop(), "end_turn", "the turn after state {state}");
+        assert_eq!(log.completed["result"], format!("fine {}", n + 1));
+    }
+    // Mid-stream: the partial text was kept; the stream was dropped at once.
+    let hist = h
+        .client
+        .call("codelab/getHistory", json!({"sessionId": session}))
+        .await;
+    assert!(
+        hist["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["role"] == "assistant" && m["text"] == "partial answer")
+    );
+    let reqs = h.mock.requests();
+    assert!(
+        reqs.iter().filter(|r| r.disconnected_early).count() >= 2,
+        "the stalled streams were disconnected"
+    );
+    // The command's background child died with the turn.
+    let pid: i32 = std::fs::read_to_string(h.root().join("sleep.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z "))
+        .unwrap_or(false);
+    assert!(!alive, "the cancelled command's process group was killed");
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn search_reads_unsaved_buffers_and_honours_ignore_files() {
+    let mut h = Harness::new(
+        vec![
+            call("s1", "search_in_code", json!({"regex": "needle_\\w+"})),
+            call(
+                "s2",
+                "search_in_code",
+                json!({"regex": "needle", "file_glob": "*.md"}),
+            ),
+            complete("s3", "found"),
+        ],
+        "coder",
+        false,
+    )
+    .await;
+    let root = h.root();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("src/a.rs"), "fn x() { needle_disk(); }\n").unwrap();
+    std::fs::write(root.join("src/b.rs"), "nothing here\n").unwrap();
+    std::fs::write(root.join("notes.md"), "a needle in notes\n").unwrap();
+    std::fs::write(root.join("secret.env"), "needle_secret\n").unwrap();
+    std::fs::write(root.join(".codelabignore"), "*.env\n").unwrap();
+    std::fs::write(root.join(".gitignore"), "target/\n").unwrap();
+    std::fs::create_dir_all(root.join("target")).unwrap();
+    std::fs::write(root.join("target/gen.rs"), "needle_generated\n").unwrap();
+    // b.rs has an unsaved change in the editor.
+    h.client.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": file_uri(&root.join("src/b.rs")), "languageId": "rust", "version": 1, "text": "let y = needle_unsaved;\n"}}),
+    );
+    let log = h.turn("find the needles").await;
+    let r = log.tool_results();
+    let (status, found) = result_of(&r, "s1");
+    assert_eq!(status, "completed");
+    assert!(
+        found.contains("src/a.rs:1: fn x() { needle_disk(); }"),
+        "{found}"
+    );
+    assert!(
+        found.contains("src/b.rs:1: let y = needle_unsaved;"),
+        "{found}"
+    );
+    assert!(
+        !found.contains("needle_secret") && !found.contains("needle_generated"),
+        "{found}"
+    );
+    assert!(found.contains("[2 matches]"), "{found}");
+    let (_, md) = result_of(&r, "s2");
+    assert!(
+        md.contains("notes.md:1: a needle in notes") && md.contains("[1 matches]"),
+        "{md}"
+    );
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_pending_question_survives_a_reconnect() {
+    let mock = mock_llm::MockLlm::start(mock_llm::Script {
+        replies: vec![
+            call(
+                "q1",
+                "ask_followup_question",
+                json!({"question": "Tabs or spaces?", "suggestions": ["tabs", "spaces"]}),
+            ),
+            when("The user answered: spaces", complete("q2", "spaces it is")),
+        ],
+    })
+    .await;
+    let data = data_dir();
+    let server = ServerProcess::websocket_env(data.path(), &support::agent::llm_env(&mock)).await;
+    let mut a = server.ws_client().await;
+    a.initialize(&[], None).await;
+    let s = a
+        .call("codelab/createSession", json!({"agent": "coder"}))
+        .await;
+    let r = a.call("codelab/sendMessage", json!({"sessionId": s["id"], "text": "format it", "context": {"activeFile": "src/lib.rs", "selection": "fn main() {}", "diagnostics": ["src/lib.rs:3: unused variable"]}})).await;
+    let q = loop {
+        let n = a.next_notification().await;
+        if n["method"] == "codelab/question" {
+            break n["params"].clone();
+        }
+    };
+    a.done(); // the editor goes away
+    let mut b = server.ws_client().await;
+    b.initialize(&[], None).await;
+    let attached = b
+        .call("codelab/attachSession", json!({"sessionId": s["id"]}))
+        .await;
+    assert_eq!(attached["runningTurnId"], r["turnId"]);
+    let pending = attached["pendingQuestions"].as_array().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0]["questionId"], q["questionId"]);
+    assert_eq!(pending[0]["question"], "Tabs or spaces?");
+    b.call(
+        "codelab/answerQuestion",
+        json!({"sessionId": s["id"], "questionId": q["questionId"], "answer": "spaces"}),
+    )
+    .await;
+    let log = drive(&mut b, r["turnId"].as_str().unwrap(), |_| None, |_| None).await;
+    assert_eq!(log.stop(), "end_turn");
+    assert_eq!(log.completed["result"], "spaces it is");
+    // The editor context reached the model with the user's message.
+    let first = &mock.requests()[0];
+    let user = first.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "user")
+        .unwrap();
+    let text = user["content"].as_str().unwrap();
+    assert!(
+        text.starts_with("format it")
+            && text.contains("Active file: src/lib.rs")
+            && text.contains("src/lib.rs:3: unused variable"),
+        "{text}"
+    );
+    assert!(mock.violations().is_empty());
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn tokens_are_coalesced() {
+    use mock_llm::{Chunk, Reply};
+    let long: String = (0..400)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let reply = Reply {
+        chunks: vec![Chunk {
+            text: Some(long.clone()),
+            split: Some(1),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut h = Harness::new(vec![reply], "ask", false).await;
+    let log = h.turn("stream").await;
+    assert_eq!(log.text(), long);
+    let tokens = log.of("codelab/token").len();
+    assert!(
+        tokens < 400 / 4,
+        "400 deltas in one burst became {tokens} notifications"
+    );
+    h.finish().await;
+}
