@@ -650,6 +650,53 @@ export type ListPendingApprovalsResult = {
  */
 approvals: Array<Approval>, };
 
+export type GetPolicyParams = { 
+/**
+ * Include this session's workspace rules and "allow always" decisions
+ * (default: the connection's first workspace folder, no session rules).
+ */
+sessionId?: string, };
+
+export type PolicyRule = { 
+/**
+ * Tool name, `*` wildcards allowed.
+ */
+tool: string, 
+/**
+ * Path glob, for file tools.
+ */
+path?: string, 
+/**
+ * Command pattern, for `execute_command`.
+ */
+command?: string, 
+/**
+ * The command must match exactly, not as a prefix.
+ */
+exact: boolean, 
+/**
+ * `allow`, `ask` or `deny`.
+ */
+action: string, 
+/**
+ * For `ask`: seconds before the approval is rejected.
+ */
+timeoutSecs?: number, 
+/**
+ * `builtin`, `user`, `workspace` or `session`.
+ */
+source: string, };
+
+export type GetPolicyResult = { 
+/**
+ * The effective rules, lowest scope first, in order within a scope.
+ */
+rules: Array<PolicyRule>, 
+/**
+ * Problems in policy files (`file:line: reason`); the last valid rules are in force.
+ */
+errors: Array<string>, };
+
 export type GetDocumentParams = { 
 /**
  * The document's URI, as sent in `textDocument/didOpen`.

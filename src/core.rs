@@ -45,6 +45,35 @@ pub enum CoreError {
     Config(String),
 }
 
+/// The `[agent]` table of the user's config file.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentSettings {
+    /// Model requests per turn at most (default 25).
+    max_iterations: Option<usize>,
+    /// execute_command's default timeout (default 300).
+    command_timeout_secs: Option<u64>,
+    /// apply_diff's fuzzy threshold, 0.5 to 1.0 (default 1.0: exact only).
+    diff_threshold: Option<f64>,
+}
+
+impl AgentSettings {
+    fn from_file(path: &Path) -> Result<Self, String> {
+        #[derive(serde::Deserialize)]
+        struct File {
+            #[serde(default)]
+            agent: AgentSettings,
+        }
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str::<File>(&text)
+                .map(|f| f.agent)
+                .map_err(|e| format!("{}: {}", path.display(), e.message())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+}
+
 /// A workspace's policy rules, with the modification time they were read at.
 type CachedRules = (Option<std::time::SystemTime>, Vec<Rule>);
 
@@ -104,6 +133,20 @@ impl Core {
         let bus = Arc::new(EventBus::new());
         let llm = LlmClient::new(llm_base.resilience().connect, Arc::clone(&bus))
             .map_err(|e| CoreError::Config(e.to_string()))?;
+        let settings = AgentSettings::from_file(&user_file).map_err(CoreError::Config)?;
+        let mut limits = ToolLimits::default();
+        if let Some(t) = settings.command_timeout_secs {
+            limits.command_timeout_secs = t;
+        }
+        if let Some(t) = settings.diff_threshold {
+            if !(0.5..=1.0).contains(&t) {
+                return Err(CoreError::Config(format!(
+                    "{}: agent.diff_threshold must be between 0.5 and 1.0",
+                    user_file.display()
+                )));
+            }
+            limits.diff_threshold = t;
+        }
         let mut policy_errors = Vec::new();
         let user_rules =
             crate::policy::rules_from_file(&user_file, Scope::User).unwrap_or_else(|e| {
@@ -119,8 +162,8 @@ impl Core {
             llm,
             hub: SessionHub::default(),
             docs: DocRegistry::default(),
-            limits: ToolLimits::default(),
-            max_iterations: 25,
+            limits,
+            max_iterations: settings.max_iterations.unwrap_or(25).max(1),
             llm_base,
             agents: agents::builtin(),
             user_rules,

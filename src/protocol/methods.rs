@@ -112,6 +112,8 @@ pub mod names {
     pub const DECIDE_APPROVAL: &str = "codelab/decideApproval";
     /// `codelab/listPendingApprovals`
     pub const LIST_PENDING_APPROVALS: &str = "codelab/listPendingApprovals";
+    /// `codelab/getPolicy`
+    pub const GET_POLICY: &str = "codelab/getPolicy";
     /// `codelab/token`
     pub const TOKEN: &str = "codelab/token";
     /// `codelab/toolCall`
@@ -406,6 +408,9 @@ pub fn all_types() -> Vec<TypeEntry> {
         entry::<ApprovalResolvedParams>(),
         entry::<ListPendingApprovalsParams>(),
         entry::<ListPendingApprovalsResult>(),
+        entry::<GetPolicyParams>(),
+        entry::<PolicyRule>(),
+        entry::<GetPolicyResult>(),
         entry::<GetDocumentParams>(),
         entry::<DocumentSnapshot>(),
         entry::<CodelabCapabilities>(),

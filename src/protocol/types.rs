@@ -722,3 +722,50 @@ pub struct ListPendingApprovalsResult {
     /// Oldest first.
     pub approvals: Vec<Approval>,
 }
+
+/// `codelab/getPolicy` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GetPolicyParams {
+    /// Include this session's workspace rules and "allow always" decisions
+    /// (default: the connection's first workspace folder, no session rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub session_id: Option<Uuid>,
+}
+
+/// One policy rule, with where it comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyRule {
+    /// Tool name, `*` wildcards allowed.
+    pub tool: String,
+    /// Path glob, for file tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub path: Option<String>,
+    /// Command pattern, for `execute_command`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub command: Option<String>,
+    /// The command must match exactly, not as a prefix.
+    pub exact: bool,
+    /// `allow`, `ask` or `deny`.
+    pub action: String,
+    /// For `ask`: seconds before the approval is rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub timeout_secs: Option<u64>,
+    /// `builtin`, `user`, `workspace` or `session`.
+    pub source: String,
+}
+
+/// `codelab/getPolicy` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct GetPolicyResult {
+    /// The effective rules, lowest scope first, in order within a scope.
+    pub rules: Vec<PolicyRule>,
+    /// Problems in policy files (`file:line: reason`); the last valid rules are in force.
+    pub errors: Vec<String>,
+}

@@ -566,6 +566,17 @@ impl Client {
         self.finished = true;
     }
 
+    /// Drops the client before a deliberate crash of the server: what it had
+    /// not read yet no longer matters (stdout must still have been clean).
+    pub fn abandon(mut self) {
+        let garbage = self.garbage.lock().unwrap().clone();
+        assert!(
+            garbage.is_empty(),
+            "non-protocol output from the server: {garbage:?}"
+        );
+        self.finished = true;
+    }
+
     /// The server's stderr so far.
     pub fn logs(&self) -> String {
         self.logs.text()

@@ -14,6 +14,7 @@ mod detach_session;
 mod get_current_agent;
 mod get_document;
 mod get_history;
+mod get_policy;
 mod get_session;
 mod list_agents;
 mod list_pending_approvals;
@@ -52,6 +53,7 @@ pub(super) async fn dispatch(
             reply(get_current_agent::run(core, parse_params(params)?).await)
         }
         names::GET_DOCUMENT => reply(get_document::run(conn, parse_params(params)?)),
+        names::GET_POLICY => reply(get_policy::run(core, conn, parse_params(params)?).await),
         names::SEND_MESSAGE => reply(send_message::run(core, conn, parse_params(params)?).await),
         names::CANCEL_TURN => reply(cancel_turn::run(core, parse_params(params)?).await),
         names::ATTACH_SESSION => {

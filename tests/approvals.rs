@@ -1,0 +1,635 @@
+//! Human in the loop through the real binary: policies, approve / edit /
+//! reject, allow-always, racing clients, timeouts, audit, and recovery after
+//! SIGKILL.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a test failure
+
+mod support;
+
+use serde_json::{Value, json};
+use support::agent::{Harness, call, calls, complete, drive, llm_env, text, when};
+use support::{ServerProcess, file_uri};
+
+fn result_of(log: &support::agent::TurnLog, id: &str) -> (String, String) {
+    let r = log.tool_results();
+    let (_, s, t) = r
+        .into_iter()
+        .find(|r| r.0 == id)
+        .unwrap_or_else(|| panic!("no call {id}"));
+    (s, t)
+}
+
+#[tokio::test]
+async fn edit_validates_the_new_parameters_and_keeps_invalid_ones_pending() {
+    let mut h = Harness::new(
+        vec![
+            call(
+                "e1",
+                "write_file",
+                json!({"path": "a.txt", "content": "model's text\n"}),
+            ),
+            complete("e2", "written"),
+        ],
+        "coder",
+        false,
+    )
+    .await;
+    let turn = h.send("write").await;
+    let a = h
+        .client
+        .expect_notification("codelab/approvalRequired")
+        .await;
+    let id = a["approval"]["id"].clone();
+    // Invalid edits are refused; the approval stays pending.
+    for bad in [
+        json!({"path": "a.txt"}),
+        json!({"path": "a.txt", "content": "x", "mode": 7}),
+        json!({"path": 3, "content": "x"}),
+    ] {
+        let err = h
+            .client
+            .call_err(
+                "codelab/decideApproval",
+                json!({"approvalId": id, "decision": "edit", "params": bad}),
+            )
+            .await;
+        assert_eq!(err["code"], -32602, "{err}");
+    }
+    let err = h
+        .client
+        .call_err(
+            "codelab/decideApproval",
+            json!({"approvalId": id, "decision": "edit"}),
+        )
+        .await;
+    assert_eq!(err["code"], -32602);
+    let pending = h
+        .client
+        .call("codelab/listPendingApprovals", json!({}))
+        .await;
+    assert_eq!(pending["approvals"].as_array().unwrap().len(), 1);
+    assert_eq!(pending["approvals"][0]["id"], id);
+    h.client
+        .call("codelab/decideApproval", json!({"approvalId": id, "decision": "edit", "params": {"path": "a.txt", "content": "user's text\n"}}))
+        .await;
+    let log = drive(&mut h.client, &turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), "end_turn");
+    assert_eq!(
+        std::fs::read_to_string(h.root().join("a.txt")).unwrap(),
+        "user's text\n"
+    );
+    // The in_progress announcement shows the parameters that actually ran.
+    let running = log
+        .of("codelab/toolCall")
+        .into_iter()
+        .find(|p| p["status"] == "in_progress")
+        .unwrap()
+        .clone();
+    assert_eq!(running["params"]["content"], "user's text\n");
+    let err = h
+        .client
+        .call_err(
+            "codelab/decideApproval",
+            json!({"approvalId": id, "decision": "approve"}),
+        )
+        .await;
+    assert_eq!(err["code"], -33007, "already decided");
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn reject_sends_the_feedback_to_the_model_and_skips_the_rest_of_the_reply() {
+    let mut h = Harness::new(
+        vec![
+            calls(
+                "",
+                &[
+                    (
+                        "r1",
+                        "write_file",
+                        json!({"path": "Cargo.lock", "content": ""}),
+                    ),
+                    ("r2", "list_files", json!({})),
+                ],
+            ),
+            when(
+                "the user rejected an earlier call",
+                text("Understood, leaving it."),
+            ),
+        ],
+        "coder",
+        false,
+    )
+    .await;
+    let turn = h.send("clean up").await;
+    let log = drive(
+        &mut h.client,
+        &turn,
+        |_| Some(json!({"decision": "reject", "feedback": "Do not touch the lockfile"})),
+        |_| None,
+    )
+    .await;
+    assert_eq!(log.stop(), "end_turn");
+    let (s1, t1) = result_of(&log, "r1");
+    assert_eq!(s1, "failed");
+    assert!(
+        t1.contains("rejected") && t1.contains("Do not touch the lockfile"),
+        "{t1}"
+    );
+    let (s2, t2) = result_of(&log, "r2");
+    assert_eq!(s2, "failed");
+    assert!(t2.contains("the user rejected an earlier call"), "{t2}");
+    let resolved = log.of("codelab/approvalResolved");
+    assert_eq!(resolved[0]["decision"], "reject");
+    // The next request carried the feedback in the tool result.
+    let second = &h.mock.requests()[1];
+    let tool_results: Vec<&str> = second.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert!(tool_results[0].contains("Do not touch the lockfile"));
+    assert!(!h.root().join("Cargo.lock").exists());
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn allow_always_covers_the_rest_of_the_session_only() {
+    let mut h = Harness::new(
+        vec![
+            call("a1", "execute_command", json!({"command": "echo hi"})),
+            call("a2", "execute_command", json!({"command": "echo hi"})),
+            call("a3", "execute_command", json!({"command": "echo other"})),
+            complete("a4", "done"),
+        ],
+        "coder",
+        false,
+    )
+    .await;
+    let turn = h.send("echo").await;
+    let mut asked = Vec::new();
+    let log = drive(
+        &mut h.client,
+        &turn,
+        |a| {
+            asked.push(a["params"]["command"].as_str().unwrap().to_owned());
+            Some(json!({"decision": "approve", "scope": "session"}))
+        },
+        |_| None,
+    )
+    .await;
+    assert_eq!(log.stop(), "end_turn");
+    assert_eq!(
+        asked,
+        ["echo hi", "echo other"],
+        "the second `echo hi` ran without asking"
+    );
+    for id in ["a1", "a2", "a3"] {
+        assert_eq!(result_of(&log, id).0, "completed");
+    }
+    let policy = h
+        .client
+        .call("codelab/getPolicy", json!({"sessionId": h.session}))
+        .await;
+    let session_rules: Vec<&Value> = policy["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["source"] == "session")
+        .collect();
+    assert_eq!(session_rules.len(), 2);
+    assert_eq!(session_rules[0]["command"], "echo hi");
+    assert_eq!(session_rules[0]["exact"], true);
+    // Another session still asks.
+    let other = h.client.call("codelab/getPolicy", json!({})).await;
+    assert!(
+        other["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["source"] != "session")
+    );
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn two_clients_race_to_decide_and_both_see_the_resolution() {
+    let mock = mock_llm::MockLlm::start(mock_llm::Script {
+        replies: vec![
+            call("x1", "execute_command", json!({"command": "true"})),
+            complete("x2", "ok"),
+        ],
+    })
+    .await;
+    let data = support::data_dir();
+    let ws = tempfile::tempdir().unwrap();
+    let server = ServerProcess::websocket_env(data.path(), &llm_env(&mock)).await;
+    let root = file_uri(&ws.path().canonicalize().unwrap());
+    let mut a = server.ws_client().await;
+    let mut b = server.ws_client().await;
+    a.initialize(&[], Some(&root)).await;
+    b.initialize(&[], Some(&root)).await;
+    let s = a
+        .call("codelab/createSession", json!({"agent": "coder"}))
+        .await;
+    b.call("codelab/attachSession", json!({"sessionId": s["id"]}))
+        .await;
+    let r = a
+        .call(
+            "codelab/sendMessage",
+            json!({"sessionId": s["id"], "text": "go"}),
+        )
+        .await;
+    let ra = a.expect_notification("codelab/approvalRequired").await;
+    let rb = b.expect_notification("codelab/approvalRequired").await;
+    assert_eq!(ra["approval"]["id"], rb["approval"]["id"]);
+    let id = ra["approval"]["id"].clone();
+    let ida = a.send_request(
+        "codelab/decideApproval",
+        Some(json!({"approvalId": id, "decision": "approve"})),
+    );
+    let idb = b.send_request(
+        "codelab/decideApproval",
+        Some(json!({"approvalId": id, "decision": "reject"})),
+    );
+    let (resa, resb) = (a.response(json!(ida)).await, b.response(json!(idb)).await);
+    assert!(
+        resa.is_ok() ^ resb.is_ok(),
+        "exactly one decision wins: {resa:?} {resb:?}"
+    );
+    let loser = resa.as_ref().err().or(resb.as_ref().err()).unwrap();
+    assert_eq!(loser["code"], -33007);
+    let la = drive(&mut a, r["turnId"].as_str().unwrap(), |_| None, |_| None).await;
+    let lb = drive(&mut b, r["turnId"].as_str().unwrap(), |_| None, |_| None).await;
+    let da = la.of("codelab/approvalResolved");
+    let db = lb.of("codelab/approvalResolved");
+    assert_eq!(da.len(), 1);
+    assert_eq!(da, db, "both clients saw the one resolution");
+    let winner = if resa.is_ok() { "approve" } else { "reject" };
+    assert_eq!(da[0]["decision"], winner);
+    a.finish().await;
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn policies_from_user_and_workspace_files_and_approval_timeouts() {
+    let mock = mock_llm::MockLlm::start(mock_llm::Script {
+        replies: vec![
+            calls(
+                "",
+                &[
+                    (
+                        "p1",
+                        "execute_command",
+                        json!({"command": "echo allowed && echo too"}),
+                    ),
+                    ("p2", "execute_command", json!({"command": "npm publish"})),
+                    (
+                        "p3",
+                        "execute_command",
+                        json!({"command": "echo $(whoami)"}),
+                    ),
+                ],
+            ),
+            call(
+                "p4",
+                "write_file",
+                json!({"path": "slow.txt", "content": "x"}),
+            ),
+            complete("p5", "done"),
+        ],
+    })
+    .await;
+    let data = support::data_dir();
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("codelab.toml"),
+        "[[policy.rules]]\ntool = \"execute_command\"\ncommand = \"echo\"\naction = \"allow\"\n\n\
+         [[policy.rules]]\ntool = \"write_*\"\naction = \"ask\"\ntimeout_secs = 1\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(ws.path().join(".codelab")).unwrap();
+    std::fs::write(ws.path().join(".codelab/config.toml"), "[[policy.rules]]\ntool = \"execute_command\"\ncommand = \"npm publish\"\naction = \"deny\"\n").unwrap();
+    let mut server = ServerProcess::stdio_env(data.path(), &llm_env(&mock));
+    let mut c = server.stdio_client();
+    let root = ws.path().canonicalize().unwrap();
+    c.initialize(&[], Some(&file_uri(&root))).await;
+    let s = c
+        .call("codelab/createSession", json!({"agent": "coder"}))
+        .await;
+    let r = c
+        .call(
+            "codelab/sendMessage",
+            json!({"sessionId": s["id"], "text": "go"}),
+        )
+        .await;
+    let mut asked = Vec::new();
+    let log = drive(
+        &mut c,
+        r["turnId"].as_str().unwrap(),
+        |a| {
+            asked.push(a["params"].clone());
+            if a["tool"] == "execute_command" {
+                Some(json!({"decision": "approve"}))
+            } else {
+                None
+            }
+        },
+        |_| None,
+    )
+    .await;
+    assert_eq!(log.stop(), "end_turn");
+    assert_eq!(result_of(&log, "p1").0, "completed");
+    let (s2, t2) = result_of(&log, "p2");
+    assert_eq!(s2, "failed");
+    assert!(
+        t2.contains("Denied by policy") && t2.contains("npm publish"),
+        "{t2}"
+    );
+    assert_eq!(
+        result_of(&log, "p3").0,
+        "completed",
+        "approved after asking"
+    );
+    assert_eq!(
+        asked.len(),
+        2,
+        "the substitution and the write asked; the allowed chain did not"
+    );
+    assert_eq!(asked[0]["command"], "echo $(whoami)");
+    let (s4, t4) = result_of(&log, "p4");
+    assert_eq!(s4, "failed");
+    assert!(t4.contains("in time"), "{t4}");
+    let resolved = log.of("codelab/approvalResolved");
+    assert_eq!(resolved.last().unwrap()["decision"], "timedOut");
+    assert_eq!(resolved.last().unwrap()["by"], "timeout");
+    // getPolicy shows where each rule comes from.
+    let policy = c
+        .call("codelab/getPolicy", json!({"sessionId": s["id"]}))
+        .await;
+    let sources: Vec<&str> = policy["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["source"].as_str().unwrap())
+        .collect();
+    assert!(
+        sources.contains(&"builtin") && sources.contains(&"user") && sources.contains(&"workspace")
+    );
+    // An invalid workspace policy is reported; the last valid one stays in force.
+    std::fs::write(
+        ws.path().join(".codelab/config.toml"),
+        "[[policy.rules]]\ntool = \"x\"\naction = \"sometimes\"\n",
+    )
+    .unwrap();
+    let policy = c
+        .call("codelab/getPolicy", json!({"sessionId": s["id"]}))
+        .await;
+    let errors = policy["errors"].as_array().unwrap();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.as_str().unwrap().contains("config.toml:3")),
+        "{errors:?}"
+    );
+    assert!(
+        policy["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["command"] == "npm publish" && r["source"] == "workspace")
+    );
+    c.finish().await;
+    assert_eq!(server.wait().await, Some(0));
+    // Every decision is in the audit log, with the rule and the parameters.
+    let store = codelab_agent::store::Store::open(data.path()).unwrap();
+    let audit = store.audit_records(100).await.unwrap();
+    let decisions: Vec<&serde_json::Value> = audit
+        .iter()
+        .filter(|a| a.kind == "decisionMade")
+        .map(|a| &a.payload)
+        .collect();
+    assert_eq!(decisions.len(), 2);
+    assert!(decisions.iter().any(|d| d["decision"] == "timedOut"
+        && d["tool"] == "write_file"
+        && d["rule"].as_str().unwrap().contains("user rule")));
+    assert!(
+        decisions
+            .iter()
+            .any(|d| d["decision"] == "approve" && d["params"]["command"] == "echo $(whoami)")
+    );
+    store.close().await;
+}
+
+/// Starts a server on `data`, drives nothing; returns the process and an initialized client.
+async fn restart(
+    data: &std::path::Path,
+    mock: &mock_llm::MockLlm,
+    root: &str,
+) -> (ServerProcess, support::Client) {
+    let mut server = ServerProcess::stdio_env(data, &llm_env(mock));
+    let mut client = server.stdio_client();
+    client.initialize(&[], Some(root)).await;
+    (server, client)
+}
+
+#[tokio::test]
+async fn a_pending_approval_survives_sigkill_and_the_turn_resumes() {
+    let mock = mock_llm::MockLlm::start(mock_llm::Script {
+        replies: vec![
+            calls(
+                "Writing it.",
+                &[
+                    (
+                        "k1",
+                        "write_file",
+                        json!({"path": "out.txt", "content": "after restart\n"}),
+                    ),
+                    ("k2", "read_file", json!({"path": "out.txt"})),
+                ],
+            ),
+            complete("k3", "resumed and finished"),
+        ],
+    })
+    .await;
+    let data = support::data_dir();
+    let ws = tempfile::tempdir().unwrap();
+    let root = file_uri(&ws.path().canonicalize().unwrap());
+    let (mut server, mut c) = restart(data.path(), &mock, &root).await;
+    let s = c
+        .call("codelab/createSession", json!({"agent": "coder"}))
+        .await;
+    c.call(
+        "codelab/sendMessage",
+        json!({"sessionId": s["id"], "text": "write out.txt"}),
+    )
+    .await;
+    let a = loop {
+        let n = c.next_notification().await;
+        if n["method"] == "codelab/approvalRequired" {
+            break n["params"]["approval"].clone();
+        }
+    };
+    c.done();
+    server.kill().await; // SIGKILL
+
+    let (_server, mut c) = restart(data.path(), &mock, &root).await;
+    let pending = c.call("codelab/listPendingApprovals", json!({})).await;
+    assert_eq!(
+        pending["approvals"],
+        json!([a.clone()]),
+        "the approval survived, unchanged"
+    );
+    let attached = c
+        .call("codelab/attachSession", json!({"sessionId": s["id"]}))
+        .await;
+    assert_eq!(attached["pendingApprovals"].as_array().unwrap().len(), 1);
+    c.call(
+        "codelab/decideApproval",
+        json!({"approvalId": a["id"], "decision": "approve"}),
+    )
+    .await;
+    let completed = loop {
+        let n = c.next_notification().await;
+        if n["method"] == "codelab/turnCompleted" {
+            break n["params"].clone();
+        }
+    };
+    assert_eq!(completed["stopReason"], "end_turn");
+    assert_eq!(completed["result"], "resumed and finished");
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("out.txt")).unwrap(),
+        "after restart\n"
+    );
+    let hist = c
+        .call("codelab/getHistory", json!({"sessionId": s["id"]}))
+        .await;
+    let tool_texts: Vec<&str> = hist["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        tool_texts[0].starts_with("Created out.txt"),
+        "{tool_texts:?}"
+    );
+    assert!(
+        tool_texts[1].contains("1 | after restart"),
+        "the rest of the reply ran too: {tool_texts:?}"
+    );
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+    c.finish().await;
+}
+
+#[tokio::test]
+async fn a_pending_question_and_a_waiting_orchestrator_survive_sigkill() {
+    let mock = mock_llm::MockLlm::start(mock_llm::Script {
+        replies: vec![
+            when(
+                "plan the release",
+                call(
+                    "o1",
+                    "new_task",
+                    json!({"mode": "coder", "message": "CHILD: bump the version"}),
+                ),
+            ),
+            when(
+                "CHILD: bump the version",
+                call(
+                    "c1",
+                    "ask_followup_question",
+                    json!({"question": "Which version?"}),
+                ),
+            ),
+            when(
+                "The user answered: 2.0.0",
+                complete("c2", "bumped to 2.0.0"),
+            ),
+            when("bumped to 2.0.0", complete("o2", "release planned")),
+        ],
+    })
+    .await;
+    let data = support::data_dir();
+    let ws = tempfile::tempdir().unwrap();
+    let root = file_uri(&ws.path().canonicalize().unwrap());
+    let (mut server, mut c) = restart(data.path(), &mock, &root).await;
+    let s = c.call("codelab/createSession", json!({})).await;
+    c.call(
+        "codelab/sendMessage",
+        json!({"sessionId": s["id"], "text": "plan the release"}),
+    )
+    .await;
+    mock.wait_requests(2).await;
+    // Find the child session and wait for its question.
+    let child = loop {
+        let list = c.call("codelab/listSessions", json!({})).await;
+        if let Some(child) = list["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["parentSessionId"] == s["id"])
+        {
+            break child.clone();
+        }
+    };
+    let attached = loop {
+        let att = c
+            .call("codelab/attachSession", json!({"sessionId": child["id"]}))
+            .await;
+        if !att["pendingQuestions"].as_array().unwrap().is_empty() {
+            break att;
+        }
+        c.expect_notification("codelab/question").await;
+    };
+    let q = attached["pendingQuestions"][0].clone();
+    c.abandon();
+    server.kill().await;
+
+    let (_server, mut c) = restart(data.path(), &mock, &root).await;
+    c.call("codelab/attachSession", json!({"sessionId": s["id"]}))
+        .await;
+    let att = c
+        .call("codelab/attachSession", json!({"sessionId": child["id"]}))
+        .await;
+    assert_eq!(
+        att["pendingQuestions"][0]["questionId"], q["questionId"],
+        "the question survived"
+    );
+    c.call(
+        "codelab/answerQuestion",
+        json!({"sessionId": child["id"], "questionId": q["questionId"], "answer": "2.0.0"}),
+    )
+    .await;
+    // The child finishes, and its result resumes the parent.
+    let mut done = Vec::new();
+    while done.len() < 2 {
+        let n = c.next_notification().await;
+        if n["method"] == "codelab/turnCompleted" {
+            done.push(n["params"].clone());
+        }
+    }
+    let parent = done.iter().find(|d| d["sessionId"] == s["id"]).unwrap();
+    assert_eq!(parent["stopReason"], "end_turn");
+    assert_eq!(parent["result"], "release planned");
+    let hist = c
+        .call("codelab/getHistory", json!({"sessionId": s["id"]}))
+        .await;
+    let new_task_result = hist["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["toolCallId"] == "o1")
+        .unwrap();
+    assert!(
+        new_task_result["text"]
+            .as_str()
+            .unwrap()
+            .contains("bumped to 2.0.0")
+    );
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+    c.finish().await;
+}
