@@ -697,6 +697,270 @@ rules: Array<PolicyRule>,
  */
 errors: Array<string>, };
 
+export type Percentiles = { 
+/**
+ * How many samples.
+ */
+count: number, 
+/**
+ * Median.
+ */
+p50: number, 
+/**
+ * 90th percentile.
+ */
+p90: number, 
+/**
+ * 99th percentile.
+ */
+p99: number, 
+/**
+ * Largest.
+ */
+max: number, };
+
+export type SessionMetrics = { 
+/**
+ * The session.
+ */
+sessionId: string, 
+/**
+ * The agent now handling it.
+ */
+currentAgent?: string, 
+/**
+ * Turns started.
+ */
+turns: number, 
+/**
+ * Turns ended, by stop reason.
+ */
+turnsByStopReason: { [key in string]: number }, 
+/**
+ * Messages added.
+ */
+messages: number, 
+/**
+ * Tool calls, by `tool:outcome`.
+ */
+toolCalls: { [key in string]: number }, 
+/**
+ * LLM requests (attempts).
+ */
+llmRequests: number, 
+/**
+ * Failed LLM requests, by reason.
+ */
+llmFailures: { [key in string]: number }, 
+/**
+ * Tokens.
+ */
+tokens: TokenUsage, 
+/**
+ * Cost in US dollars.
+ */
+costUsd: number, 
+/**
+ * The last event's time.
+ */
+lastActivity?: string, };
+
+export type MetricsSnapshot = { 
+/**
+ * Seconds since the process started.
+ */
+uptimeSecs: number, 
+/**
+ * Sessions created.
+ */
+sessionsCreated: number, 
+/**
+ * Sessions deleted.
+ */
+sessionsDeleted: number, 
+/**
+ * Turns started.
+ */
+turns: number, 
+/**
+ * Turns ended, by stop reason.
+ */
+turnsByStopReason: { [key in string]: number }, 
+/**
+ * Messages added, by role.
+ */
+messagesByRole: { [key in string]: number }, 
+/**
+ * Tool calls, by `tool:outcome` (completed, failed, rejected).
+ */
+toolCalls: { [key in string]: number }, 
+/**
+ * Approval decisions, by decision.
+ */
+approvals: { [key in string]: number }, 
+/**
+ * LLM requests (attempts).
+ */
+llmRequests: number, 
+/**
+ * Failed LLM requests, by classified reason.
+ */
+llmFailures: { [key in string]: number }, 
+/**
+ * Tokens over all requests.
+ */
+tokens: TokenUsage, 
+/**
+ * Cost in US dollars.
+ */
+costUsd: number, 
+/**
+ * Turns per minute since start.
+ */
+turnsPerMinute: number, 
+/**
+ * LLM requests per minute since start.
+ */
+llmRequestsPerMinute: number, 
+/**
+ * Time to first token.
+ */
+timeToFirstTokenMs: Percentiles, 
+/**
+ * Turn duration.
+ */
+turnDurationMs: Percentiles, 
+/**
+ * Tool call duration.
+ */
+toolDurationMs: Percentiles, 
+/**
+ * Events published on the bus.
+ */
+eventsPublished: number, 
+/**
+ * Events each subscriber lost to a full queue.
+ */
+subscriberLag: { [key in string]: number }, };
+
+export type ListSessionMetricsParams = { 
+/**
+ * The `nextCursor` of the previous page.
+ */
+cursor?: string, 
+/**
+ * Page size, 1 to 200; default 50.
+ */
+limit?: number, };
+
+export type ListSessionMetricsResult = { 
+/**
+ * One page.
+ */
+sessions: Array<SessionMetrics>, 
+/**
+ * For the next page.
+ */
+nextCursor?: string, };
+
+export type GetAuditLogParams = { 
+/**
+ * Only this session's entries.
+ */
+sessionId?: string, 
+/**
+ * Only this category (`session`, `tool`, `approval`, `llm`, `agent`, `housekeeping`).
+ */
+category?: string, 
+/**
+ * Only this type within the category.
+ */
+type?: string, 
+/**
+ * Entries at or after this time (RFC 3339).
+ */
+since?: string, 
+/**
+ * Entries before this time (RFC 3339).
+ */
+until?: string, 
+/**
+ * The `nextCursor` of the previous page.
+ */
+cursor?: string, 
+/**
+ * Page size, 1 to 500; default 100.
+ */
+limit?: number, };
+
+export type AuditEntry = { 
+/**
+ * Its id (time-ordered; stable across restarts).
+ */
+id: string, 
+/**
+ * When it happened.
+ */
+at: string, 
+/**
+ * The session concerned.
+ */
+sessionId?: string, 
+/**
+ * The category.
+ */
+category: string, 
+/**
+ * The type within the category.
+ */
+type: string, 
+/**
+ * Details (secrets redacted).
+ */
+payload: unknown, };
+
+export type GetAuditLogResult = { 
+/**
+ * One page.
+ */
+entries: Array<AuditEntry>, 
+/**
+ * For the next page.
+ */
+nextCursor?: string, };
+
+export type SubscribeEventsParams = { 
+/**
+ * Only these categories (default: all).
+ */
+categories?: Array<string>, };
+
+export type SubscribeEventsResult = { 
+/**
+ * Pass it to `codelab/unsubscribeEvents`.
+ */
+subscriptionId: number, };
+
+export type UnsubscribeEventsParams = { 
+/**
+ * The subscription (default: all of this connection's).
+ */
+subscriptionId?: number, };
+
+export type EventParams = { 
+/**
+ * The subscription it is for.
+ */
+subscriptionId: number, 
+/**
+ * The event.
+ */
+event: AuditEntry, 
+/**
+ * The turn it belongs to.
+ */
+turnId?: string, };
+
 export type GetDocumentParams = { 
 /**
  * The document's URI, as sent in `textDocument/didOpen`.

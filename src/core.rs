@@ -45,6 +45,38 @@ pub enum CoreError {
     Config(String),
 }
 
+/// The `[events]` table of the user's config file.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventSettings {
+    /// `category.type` names (or `category.*`) to drop from the bus.
+    #[serde(default)]
+    exclude: Vec<String>,
+}
+
+/// The sections of the user's config file that the core reads (`[llm]` and
+/// `[policy]` are read by their own modules).
+#[derive(Debug, Default, serde::Deserialize)]
+struct UserFile {
+    #[serde(default)]
+    agent: AgentSettings,
+    #[serde(default)]
+    events: EventSettings,
+    #[serde(default)]
+    housekeeping: crate::housekeeping::Settings,
+}
+
+impl UserFile {
+    fn read(path: &Path) -> Result<Self, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str::<Self>(&text)
+                .map_err(|e| format!("{}: {}", path.display(), e.message())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+}
+
 /// The `[agent]` table of the user's config file.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,23 +87,6 @@ struct AgentSettings {
     command_timeout_secs: Option<u64>,
     /// apply_diff's fuzzy threshold, 0.5 to 1.0 (default 1.0: exact only).
     diff_threshold: Option<f64>,
-}
-
-impl AgentSettings {
-    fn from_file(path: &Path) -> Result<Self, String> {
-        #[derive(serde::Deserialize)]
-        struct File {
-            #[serde(default)]
-            agent: AgentSettings,
-        }
-        match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str::<File>(&text)
-                .map(|f| f.agent)
-                .map_err(|e| format!("{}: {}", path.display(), e.message())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(format!("{}: {e}", path.display())),
-        }
-    }
 }
 
 /// A workspace's policy rules, with the modification time they were read at.
@@ -102,6 +117,12 @@ pub struct Core {
     pub bus: Arc<EventBus>,
     /// The LLM client, shared by every turn.
     pub llm: LlmClient,
+    /// The metrics collector.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The audit logger's subscription (to wait for its writes).
+    pub audit_subscription: u64,
+    /// Housekeeping settings.
+    pub housekeeping: crate::housekeeping::Settings,
     /// Sessions: seq, running turns, watchers, waiters.
     pub hub: SessionHub,
     /// Every connection's open documents.
@@ -130,10 +151,22 @@ impl Core {
         let user_file = config.data_dir.join(USER_CONFIG_FILE);
         let mut llm_base = LlmSettings::from_file(&user_file).map_err(CoreError::Config)?;
         llm_base.overlay(LlmSettings::from_env());
-        let bus = Arc::new(EventBus::new());
+        let file = UserFile::read(&user_file).map_err(CoreError::Config)?;
+        // Every secret the configuration knows is redacted from events.
+        let secrets: Vec<String> = llm_base
+            .providers
+            .values()
+            .flat_map(|p| p.api_key.iter().cloned().chain(p.headers.values().cloned()))
+            .collect();
+        let bus = Arc::new(EventBus::with_middleware(vec![
+            Box::new(crate::events::Filter::new(file.events.exclude)),
+            Box::new(crate::events::Redact::new(secrets)),
+        ]));
+        let metrics = crate::metrics::Metrics::start(&bus);
+        let audit_subscription = crate::audit::start(&bus, store.clone());
         let llm = LlmClient::new(llm_base.resilience().connect, Arc::clone(&bus))
             .map_err(|e| CoreError::Config(e.to_string()))?;
-        let settings = AgentSettings::from_file(&user_file).map_err(CoreError::Config)?;
+        let settings = file.agent;
         let mut limits = ToolLimits::default();
         if let Some(t) = settings.command_timeout_secs {
             limits.command_timeout_secs = t;
@@ -160,6 +193,9 @@ impl Core {
             started: Instant::now(),
             bus,
             llm,
+            metrics,
+            audit_subscription,
+            housekeeping: file.housekeeping,
             hub: SessionHub::default(),
             docs: DocRegistry::default(),
             limits,
@@ -322,6 +358,38 @@ impl Core {
             parent_session_id: None,
             parent_tool_call_id: None,
         };
-        Ok(self.store.create_session(session).await?)
+        let session = self.store.create_session(session).await?;
+        self.bus.publish(
+            crate::events::Event::new(
+                crate::events::Category::Session,
+                "created",
+                serde_json::json!({"agent": session.agent, "title": session.title, "workspaceFolder": session.workspace_folder}),
+            )
+            .in_turn(Some(session.id), None),
+        );
+        Ok(session)
+    }
+
+    /// Deletes a session that is not running a turn.
+    ///
+    /// # Errors
+    /// Busy, not found, or a store failure.
+    pub async fn delete_session(&self, id: Uuid) -> Result<u64, crate::agent::RuntimeError> {
+        if let Some(turn) = self.hub.running(id) {
+            return Err(crate::agent::RuntimeError::Busy { session: id, turn });
+        }
+        let n = self.store.delete_session(id).await.map_err(|e| match e {
+            StoreError::SessionNotFound(id) => crate::agent::RuntimeError::SessionNotFound(id),
+            other => crate::agent::RuntimeError::Store(other),
+        })?;
+        self.bus.publish(
+            crate::events::Event::new(
+                crate::events::Category::Session,
+                "deleted",
+                serde_json::json!({"reason": "client", "messages": n}),
+            )
+            .in_turn(Some(id), None),
+        );
+        Ok(n)
     }
 }

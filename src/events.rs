@@ -87,11 +87,20 @@ impl Event {
     }
 }
 
+/// What a subscriber receives.
+#[derive(Debug)]
+pub enum Delivery {
+    /// An event.
+    Event(Arc<Event>),
+    /// A barrier: answer once everything before it is handled.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
 struct Subscriber {
     id: u64,
     name: String,
     categories: Option<Vec<Category>>,
-    tx: mpsc::Sender<Arc<Event>>,
+    tx: mpsc::Sender<Delivery>,
     lagged: Arc<AtomicU64>,
 }
 
@@ -100,15 +109,126 @@ pub struct Subscription {
     /// The subscription's id, for [`EventBus::unsubscribe`].
     pub id: u64,
     /// The events.
-    pub rx: mpsc::Receiver<Arc<Event>>,
+    pub rx: mpsc::Receiver<Delivery>,
     /// How many events were dropped because the queue was full.
     pub lagged: Arc<AtomicU64>,
+}
+
+impl Subscription {
+    /// The next event, answering barriers on the way.
+    pub async fn next(&mut self) -> Option<Arc<Event>> {
+        loop {
+            match self.rx.recv().await? {
+                Delivery::Event(e) => return Some(e),
+                Delivery::Flush(done) => {
+                    let _ = done.send(());
+                }
+            }
+        }
+    }
+
+    /// The next event if one is queued now.
+    pub fn try_next(&mut self) -> Option<Arc<Event>> {
+        loop {
+            match self.rx.try_recv().ok()? {
+                Delivery::Event(e) => return Some(e),
+                Delivery::Flush(done) => {
+                    let _ = done.send(());
+                }
+            }
+        }
+    }
+}
+
+/// Runs on every event before delivery; `None` drops it.
+pub trait Middleware: Send + Sync {
+    /// Transforms or drops an event.
+    fn apply(&self, event: Event) -> Option<Event>;
+}
+
+/// Replaces secrets in every string of a payload: the configured ones, and
+/// anything shaped like an API key or a bearer token.
+pub struct Redact {
+    secrets: Vec<String>,
+    patterns: Vec<regex::Regex>,
+}
+
+impl Redact {
+    /// Redacts `secrets` and the usual key shapes.
+    pub fn new(secrets: Vec<String>) -> Self {
+        let patterns = [
+            r"sk-[A-Za-z0-9_\-]{16,}",
+            r"(?i)bearer\s+[A-Za-z0-9._\-]{8,}",
+            r"ghp_[A-Za-z0-9]{20,}",
+            r"AKIA[0-9A-Z]{16}",
+            r"xox[abp]-[A-Za-z0-9\-]{10,}",
+        ]
+        .iter()
+        .filter_map(|p| regex::Regex::new(p).ok())
+        .collect();
+        Self {
+            secrets: secrets.into_iter().filter(|s| s.len() >= 4).collect(),
+            patterns,
+        }
+    }
+
+    fn scrub(&self, v: &mut Value) {
+        match v {
+            Value::String(s) => {
+                for secret in &self.secrets {
+                    if s.contains(secret.as_str()) {
+                        *s = s.replace(secret.as_str(), "[REDACTED]");
+                    }
+                }
+                for p in &self.patterns {
+                    if p.is_match(s) {
+                        *s = p.replace_all(s, "[REDACTED]").into_owned();
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| self.scrub(x)),
+            Value::Object(o) => o.values_mut().for_each(|x| self.scrub(x)),
+            _ => {}
+        }
+    }
+}
+
+impl Middleware for Redact {
+    fn apply(&self, mut event: Event) -> Option<Event> {
+        self.scrub(&mut event.payload);
+        Some(event)
+    }
+}
+
+/// Drops events whose `category.type` is listed (`llm.requestStarted`, or `llm.*`).
+pub struct Filter {
+    exclude: Vec<String>,
+}
+
+impl Filter {
+    /// Excludes the listed `category.type` names.
+    pub fn new(exclude: Vec<String>) -> Self {
+        Self { exclude }
+    }
+}
+
+impl Middleware for Filter {
+    fn apply(&self, event: Event) -> Option<Event> {
+        let cat = event.category.as_str();
+        let full = format!("{cat}.{}", event.kind);
+        let dropped = self
+            .exclude
+            .iter()
+            .any(|x| *x == full || x.strip_suffix(".*") == Some(cat));
+        (!dropped).then_some(event)
+    }
 }
 
 /// The bus. Cheap to share behind an `Arc`.
 #[derive(Default)]
 pub struct EventBus {
     subscribers: Mutex<Vec<Subscriber>>,
+    middleware: Vec<Box<dyn Middleware>>,
     next_id: AtomicU64,
     published: AtomicU64,
 }
@@ -122,9 +242,17 @@ impl std::fmt::Debug for EventBus {
 }
 
 impl EventBus {
-    /// A bus with no subscribers.
+    /// A bus with no subscribers and no middleware.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A bus whose events pass through `middleware`, in order.
+    pub fn with_middleware(middleware: Vec<Box<dyn Middleware>>) -> Self {
+        Self {
+            middleware,
+            ..Self::default()
+        }
     }
 
     /// Subscribes with a queue of `capacity` events, optionally only to some categories.
@@ -154,13 +282,20 @@ impl EventBus {
 
     /// Delivers an event to every interested subscriber, never waiting.
     pub fn publish(&self, event: Event) {
+        let mut event = event;
+        for m in &self.middleware {
+            match m.apply(event) {
+                Some(e) => event = e,
+                None => return,
+            }
+        }
         self.published.fetch_add(1, Ordering::Relaxed);
         let event = Arc::new(event);
         self.lock().retain(|s| {
             if s.categories.as_ref().is_some_and(|c| !c.contains(&event.category)) {
                 return true;
             }
-            match s.tx.try_send(Arc::clone(&event)) {
+            match s.tx.try_send(Delivery::Event(Arc::clone(&event))) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     let n = s.lagged.fetch_add(1, Ordering::Relaxed) + 1;
@@ -177,6 +312,29 @@ impl EventBus {
     /// How many events were published.
     pub fn published(&self) -> u64 {
         self.published.load(Ordering::Relaxed)
+    }
+
+    /// Waits until subscriber `id` has handled everything published before.
+    pub async fn flush(&self, id: u64) {
+        let tx = self
+            .lock()
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.tx.clone());
+        if let Some(tx) = tx {
+            let (done, wait) = tokio::sync::oneshot::channel();
+            if tx.send(Delivery::Flush(done)).await.is_ok() {
+                let _ = wait.await;
+            }
+        }
+    }
+
+    /// Each subscriber's name and how many events it lost to a full queue.
+    pub fn lag(&self) -> Vec<(String, u64)> {
+        self.lock()
+            .iter()
+            .map(|s| (s.name.clone(), s.lagged.load(Ordering::Relaxed)))
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Subscriber>> {
@@ -201,16 +359,47 @@ mod tests {
         bus.publish(Event::new(Category::Tool, "ignored by fast", Value::Null));
         assert_eq!(slow.lagged.load(Ordering::Relaxed), 9);
         let mut got = 0;
-        while fast.rx.try_recv().is_ok() {
+        while fast.try_next().is_some() {
             got += 1;
         }
         assert_eq!(got, 10);
         assert_eq!(
-            slow.rx.recv().await.map(|e| e.payload.clone()),
+            slow.next().await.map(|e| e.payload.clone()),
             Some(serde_json::json!(0))
         );
         drop(slow);
         bus.publish(Event::new(Category::Llm, "after drop", Value::Null));
         assert_eq!(bus.lock().len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod middleware_tests {
+    use super::*;
+
+    #[test]
+    fn redaction_and_filter() {
+        let bus = EventBus::with_middleware(vec![
+            Box::new(Filter::new(vec![
+                "llm.requestStarted".into(),
+                "tool.*".into(),
+            ])),
+            Box::new(Redact::new(vec!["my-custom-secret".into()])),
+        ]);
+        let mut sub = bus.subscribe("t", 10, None);
+        bus.publish(Event::new(Category::Llm, "requestStarted", Value::Null));
+        bus.publish(Event::new(Category::Tool, "completed", Value::Null));
+        bus.publish(Event::new(
+            Category::Llm,
+            "requestFailed",
+            serde_json::json!({"error": "key sk-abcdefghijklmnopqrstuvwx rejected", "nested": ["Bearer abc.def.ghi.jkl", "my-custom-secret!"]}),
+        ));
+        let e = sub.try_next().expect("one event passes");
+        assert_eq!(e.kind, "requestFailed");
+        assert_eq!(
+            e.payload,
+            serde_json::json!({"error": "key [REDACTED] rejected", "nested": ["[REDACTED]", "[REDACTED]!"]})
+        );
+        assert!(sub.try_next().is_none());
     }
 }

@@ -6,12 +6,15 @@
 
 pub mod agent;
 pub mod agents;
+pub mod audit;
 pub mod config;
 pub mod core;
 pub mod diff;
 pub mod documents;
 pub mod events;
+pub mod housekeeping;
 pub mod llm;
+pub mod metrics;
 pub mod policy;
 pub mod protocol;
 pub mod server;

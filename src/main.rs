@@ -95,6 +95,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         let core = Arc::new(Core::open(Config::new(data_dir)).context("cannot start")?);
         tracing::info!(store = %core.store.path().display(), "store open");
+        codelab_agent::housekeeping::start(Arc::clone(&core), core.housekeeping.clone());
         match cli.command {
             Some(Command::Serve { listen }) => {
                 let listener = tokio::net::TcpListener::bind(listen)

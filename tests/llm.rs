@@ -372,7 +372,7 @@ async fn rate_limit_honours_retry_after_then_succeeds() {
         gap >= Duration::from_millis(300),
         "Retry-After honoured ({gap:?})"
     );
-    let kinds: Vec<String> = std::iter::from_fn(|| sub.rx.try_recv().ok())
+    let kinds: Vec<String> = std::iter::from_fn(|| sub.try_next())
         .map(|e| e.kind.clone())
         .collect();
     assert_eq!(
@@ -416,7 +416,7 @@ async fn server_errors_retry_then_fail_with_the_classified_reason() {
         "{err:?}"
     );
     assert_eq!(mock.requests().len(), 3);
-    let failed: Vec<Value> = std::iter::from_fn(|| sub.rx.try_recv().ok())
+    let failed: Vec<Value> = std::iter::from_fn(|| sub.try_next())
         .filter(|e| e.kind == "requestFailed")
         .map(|e| e.payload.clone())
         .collect();
@@ -668,7 +668,7 @@ async fn dropping_the_stream_disconnects_within_100ms() {
         );
         // The request ends as cancelled, not as a failure of the provider.
         let failed = loop {
-            let e = tokio::time::timeout(Duration::from_secs(5), sub.rx.recv())
+            let e = tokio::time::timeout(Duration::from_secs(5), sub.next())
                 .await
                 .unwrap()
                 .unwrap();
@@ -703,7 +703,7 @@ async fn http_errors_are_not_retried_and_never_leak_the_key() {
     );
     assert!(!text.contains(KEY));
     assert_eq!(mock.requests().len(), 1);
-    while let Ok(e) = sub.rx.try_recv() {
+    while let Some(e) = sub.try_next() {
         assert!(
             !e.payload.to_string().contains(KEY),
             "secret in event {e:?}"
@@ -729,7 +729,7 @@ async fn connection_refused_is_retried_then_classified() {
         Some("connect"),
         "{err:?}"
     );
-    let started = std::iter::from_fn(|| sub.rx.try_recv().ok())
+    let started = std::iter::from_fn(|| sub.try_next())
         .filter(|e| e.kind == "requestStarted")
         .count();
     assert_eq!(started, 2);
@@ -766,7 +766,7 @@ async fn completed_events_carry_usage_duration_and_cost() {
     let mut stream = client.stream(&t, request(user("hi")), ctx);
     while stream.next().await.is_some() {}
     let completed = loop {
-        let e = sub.rx.recv().await.unwrap();
+        let e = sub.next().await.unwrap();
         if e.kind == "requestCompleted" {
             break e;
         }

@@ -114,6 +114,20 @@ pub mod names {
     pub const LIST_PENDING_APPROVALS: &str = "codelab/listPendingApprovals";
     /// `codelab/getPolicy`
     pub const GET_POLICY: &str = "codelab/getPolicy";
+    /// `codelab/getMetrics`
+    pub const GET_METRICS: &str = "codelab/getMetrics";
+    /// `codelab/getSessionMetrics`
+    pub const GET_SESSION_METRICS: &str = "codelab/getSessionMetrics";
+    /// `codelab/listSessionMetrics`
+    pub const LIST_SESSION_METRICS: &str = "codelab/listSessionMetrics";
+    /// `codelab/getAuditLog`
+    pub const GET_AUDIT_LOG: &str = "codelab/getAuditLog";
+    /// `codelab/subscribeEvents`
+    pub const SUBSCRIBE_EVENTS: &str = "codelab/subscribeEvents";
+    /// `codelab/unsubscribeEvents`
+    pub const UNSUBSCRIBE_EVENTS: &str = "codelab/unsubscribeEvents";
+    /// `codelab/event`
+    pub const EVENT: &str = "codelab/event";
     /// `codelab/token`
     pub const TOKEN: &str = "codelab/token";
     /// `codelab/toolCall`
@@ -411,6 +425,18 @@ pub fn all_types() -> Vec<TypeEntry> {
         entry::<GetPolicyParams>(),
         entry::<PolicyRule>(),
         entry::<GetPolicyResult>(),
+        entry::<Percentiles>(),
+        entry::<SessionMetrics>(),
+        entry::<MetricsSnapshot>(),
+        entry::<ListSessionMetricsParams>(),
+        entry::<ListSessionMetricsResult>(),
+        entry::<GetAuditLogParams>(),
+        entry::<AuditEntry>(),
+        entry::<GetAuditLogResult>(),
+        entry::<SubscribeEventsParams>(),
+        entry::<SubscribeEventsResult>(),
+        entry::<UnsubscribeEventsParams>(),
+        entry::<EventParams>(),
         entry::<GetDocumentParams>(),
         entry::<DocumentSnapshot>(),
         entry::<CodelabCapabilities>(),

@@ -769,3 +769,233 @@ pub struct GetPolicyResult {
     /// Problems in policy files (`file:line: reason`); the last valid rules are in force.
     pub errors: Vec<String>,
 }
+
+/// Latency percentiles, in milliseconds, over the most recent samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Percentiles {
+    /// How many samples.
+    pub count: u64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// Figures of one session.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionMetrics {
+    /// The session.
+    pub session_id: Uuid,
+    /// The agent now handling it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub current_agent: Option<String>,
+    /// Turns started.
+    pub turns: u64,
+    /// Turns ended, by stop reason.
+    pub turns_by_stop_reason: std::collections::BTreeMap<String, u64>,
+    /// Messages added.
+    pub messages: u64,
+    /// Tool calls, by `tool:outcome`.
+    pub tool_calls: std::collections::BTreeMap<String, u64>,
+    /// LLM requests (attempts).
+    pub llm_requests: u64,
+    /// Failed LLM requests, by reason.
+    pub llm_failures: std::collections::BTreeMap<String, u64>,
+    /// Tokens.
+    pub tokens: TokenUsage,
+    /// Cost in US dollars.
+    pub cost_usd: f64,
+    /// The last event's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "string")]
+    pub last_activity: Option<DateTime<Utc>>,
+}
+
+/// `codelab/getMetrics` result: totals since the process started.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsSnapshot {
+    /// Seconds since the process started.
+    pub uptime_secs: f64,
+    /// Sessions created.
+    pub sessions_created: u64,
+    /// Sessions deleted.
+    pub sessions_deleted: u64,
+    /// Turns started.
+    pub turns: u64,
+    /// Turns ended, by stop reason.
+    pub turns_by_stop_reason: std::collections::BTreeMap<String, u64>,
+    /// Messages added, by role.
+    pub messages_by_role: std::collections::BTreeMap<String, u64>,
+    /// Tool calls, by `tool:outcome` (completed, failed, rejected).
+    pub tool_calls: std::collections::BTreeMap<String, u64>,
+    /// Approval decisions, by decision.
+    pub approvals: std::collections::BTreeMap<String, u64>,
+    /// LLM requests (attempts).
+    pub llm_requests: u64,
+    /// Failed LLM requests, by classified reason.
+    pub llm_failures: std::collections::BTreeMap<String, u64>,
+    /// Tokens over all requests.
+    pub tokens: TokenUsage,
+    /// Cost in US dollars.
+    pub cost_usd: f64,
+    /// Turns per minute since start.
+    pub turns_per_minute: f64,
+    /// LLM requests per minute since start.
+    pub llm_requests_per_minute: f64,
+    /// Time to first token.
+    pub time_to_first_token_ms: Percentiles,
+    /// Turn duration.
+    pub turn_duration_ms: Percentiles,
+    /// Tool call duration.
+    pub tool_duration_ms: Percentiles,
+    /// Events published on the bus.
+    pub events_published: u64,
+    /// Events each subscriber lost to a full queue.
+    pub subscriber_lag: std::collections::BTreeMap<String, u64>,
+}
+
+/// `codelab/listSessionMetrics` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListSessionMetricsParams {
+    /// The `nextCursor` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub cursor: Option<String>,
+    /// Page size, 1 to 200; default 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub limit: Option<u32>,
+}
+
+/// `codelab/listSessionMetrics` result: sessions with activity since start, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ListSessionMetricsResult {
+    /// One page.
+    pub sessions: Vec<SessionMetrics>,
+    /// For the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub next_cursor: Option<String>,
+}
+
+/// `codelab/getAuditLog` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GetAuditLogParams {
+    /// Only this session's entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub session_id: Option<Uuid>,
+    /// Only this category (`session`, `tool`, `approval`, `llm`, `agent`, `housekeeping`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub category: Option<String>,
+    /// Only this type within the category.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    #[ts(optional, rename = "type")]
+    pub kind: Option<String>,
+    /// Entries at or after this time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "string")]
+    pub since: Option<DateTime<Utc>>,
+    /// Entries before this time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "string")]
+    pub until: Option<DateTime<Utc>>,
+    /// The `nextCursor` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500; default 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub limit: Option<u32>,
+}
+
+/// One audit entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// Its id (time-ordered; stable across restarts).
+    pub id: Uuid,
+    /// When it happened.
+    #[ts(type = "string")]
+    pub at: DateTime<Utc>,
+    /// The session concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub session_id: Option<Uuid>,
+    /// The category.
+    pub category: String,
+    /// The type within the category.
+    #[serde(rename = "type")]
+    #[ts(rename = "type")]
+    pub kind: String,
+    /// Details (secrets redacted).
+    #[ts(type = "unknown")]
+    pub payload: serde_json::Value,
+}
+
+/// `codelab/getAuditLog` result: newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct GetAuditLogResult {
+    /// One page.
+    pub entries: Vec<AuditEntry>,
+    /// For the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub next_cursor: Option<String>,
+}
+
+/// `codelab/subscribeEvents` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubscribeEventsParams {
+    /// Only these categories (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub categories: Option<Vec<String>>,
+}
+
+/// `codelab/subscribeEvents` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscribeEventsResult {
+    /// Pass it to `codelab/unsubscribeEvents`.
+    pub subscription_id: u64,
+}
+
+/// `codelab/unsubscribeEvents` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UnsubscribeEventsParams {
+    /// The subscription (default: all of this connection's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub subscription_id: Option<u64>,
+}
+
+/// `codelab/event` notification: one runtime event, for dashboards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EventParams {
+    /// The subscription it is for.
+    pub subscription_id: u64,
+    /// The event.
+    pub event: AuditEntry,
+    /// The turn it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub turn_id: Option<Uuid>,
+}

@@ -64,6 +64,7 @@ pub struct ConnState {
     documents: Arc<Mutex<Documents>>,
     client_apply_edit: AtomicBool,
     editor_llm: Mutex<Option<LlmSettings>>,
+    subscriptions: Mutex<Vec<u64>>,
     outgoing: mpsc::Sender<String>,
 }
 
@@ -90,6 +91,7 @@ impl ConnState {
             documents,
             client_apply_edit: AtomicBool::new(false),
             editor_llm: Mutex::new(None),
+            subscriptions: Mutex::new(Vec::new()),
             outgoing,
         }
     }
@@ -184,6 +186,30 @@ impl ConnState {
     /// Whether the client applies `workspace/applyEdit` requests.
     pub fn client_applies_edits(&self) -> bool {
         self.client_apply_edit.load(Ordering::SeqCst)
+    }
+
+    /// Records an event subscription of this connection.
+    pub fn add_subscription(&self, id: u64) {
+        lock(&self.subscriptions).push(id);
+    }
+
+    /// Removes one subscription (or all with `None`) and returns the removed ids.
+    pub fn take_subscriptions(&self, id: Option<u64>) -> Vec<u64> {
+        let mut subs = lock(&self.subscriptions);
+        match id {
+            None => std::mem::take(&mut *subs),
+            Some(id) => {
+                let had = subs.contains(&id);
+                subs.retain(|s| *s != id);
+                if had { vec![id] } else { Vec::new() }
+            }
+        }
+    }
+
+    /// Queues a notification without waiting; false when the queue is full.
+    pub fn try_notify(&self, method: &str, params: Value) -> bool {
+        let msg = json!({"jsonrpc": "2.0", "method": method, "params": params});
+        self.outgoing.try_send(msg.to_string()).is_ok()
     }
 
     /// Queues a notification to the client.
@@ -312,6 +338,9 @@ pub async fn run(
     }
     pump.abort();
     events_pump.abort();
+    for id in conn.take_subscriptions(None) {
+        core.bus.unsubscribe(id);
+    }
     core.hub.detach_all(conn_id);
     core.docs.unregister(conn_id);
     end

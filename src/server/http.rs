@@ -21,6 +21,7 @@ use crate::core::Core;
 pub fn router(core: Arc<Core>) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/lsp", get(lsp))
         .with_state(core)
 }
@@ -54,6 +55,20 @@ async fn health(State(core): State<Arc<Core>>) -> Json<serde_json::Value> {
         "store": { "reachable": reachable, "path": core.store.path() },
         "providers": providers,
     }))
+}
+
+async fn metrics(State(core): State<Arc<Core>>) -> Response {
+    core.metrics.set_breakers(core.llm.breaker_states());
+    core.metrics.sync(&core.bus).await;
+    let body = core.metrics.prometheus(&core.bus);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }
 
 async fn lsp(State(core): State<Arc<Core>>, ws: WebSocketUpgrade) -> Response {

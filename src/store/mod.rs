@@ -474,6 +474,123 @@ impl Store {
         .await
     }
 
+    /// Ids of sessions last updated before `before`, at most `limit`.
+    pub async fn idle_sessions(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        self.read(move |txn| {
+            let mut out = Vec::new();
+            for entry in txn.open_table(SESSIONS)?.range::<u128>(..)? {
+                let (k, v) = entry?;
+                let s: Session = decode(v.value())?;
+                if s.updated_at < before {
+                    out.push(Uuid::from_u128(k.value()));
+                    if out.len() == limit {
+                        break;
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Deletes sessions (with their history, approvals and questions) in one commit.
+    pub async fn delete_sessions(&self, ids: Vec<Uuid>) -> Result<(), StoreError> {
+        self.write(move |txn| {
+            let doomed: std::collections::HashSet<serde_json::Value> =
+                ids.iter().map(|i| serde_json::json!(i)).collect();
+            let mut sessions = txn.open_table(SESSIONS)?;
+            let mut messages = txn.open_table(MESSAGES)?;
+            for id in &ids {
+                sessions.remove(id.as_u128())?;
+                let key = id.as_u128();
+                messages.retain_in((key, 0)..=(key, u64::MAX), |_, _| false)?;
+            }
+            for table in [APPROVALS, QUESTIONS] {
+                let mut t = txn.open_table(table)?;
+                let mut keys = Vec::new();
+                for entry in t.range::<u128>(..)? {
+                    let (k, v) = entry?;
+                    let owner: serde_json::Value = decode(v.value())?;
+                    if doomed.contains(&owner["sessionId"]) {
+                        keys.push(k.value());
+                    }
+                }
+                for k in keys {
+                    t.remove(k)?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes at most `limit` of the oldest audit entries written before `before`.
+    pub async fn delete_audit_before(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.write(move |txn| {
+            let mut table = txn.open_table(AUDIT)?;
+            let bound = time_bound(before);
+            let keys: Vec<u128> = table
+                .range(..bound)?
+                .take(limit)
+                .map(|e| e.map(|(k, _)| k.value()))
+                .collect::<Result<_, _>>()?;
+            for k in &keys {
+                table.remove(*k)?;
+            }
+            Ok(keys.len())
+        })
+        .await
+    }
+
+    /// A page of audit entries, newest first: those before `cursor` (an
+    /// entry id) and before `until`, at or after `since`, matching `keep`.
+    pub async fn audit_page<F>(
+        &self,
+        cursor: Option<Uuid>,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        limit: usize,
+        keep: F,
+    ) -> Result<(Vec<AuditRecord>, bool), StoreError>
+    where
+        F: Fn(&AuditRecord) -> bool + Send + 'static,
+    {
+        self.read(move |txn| {
+            let table = txn.open_table(AUDIT)?;
+            let mut upper = cursor.map_or(u128::MAX, |c| c.as_u128());
+            if let Some(u) = until {
+                upper = upper.min(time_bound(u));
+            }
+            let mut out = Vec::new();
+            let mut more = false;
+            for entry in table.range(..upper)?.rev() {
+                let (_, v) = entry?;
+                let r: AuditRecord = decode(v.value())?;
+                if since.is_some_and(|s| r.at < s) {
+                    break;
+                }
+                if !keep(&r) {
+                    continue;
+                }
+                if out.len() == limit {
+                    more = true;
+                    break;
+                }
+                out.push(r);
+            }
+            Ok((out, more))
+        })
+        .await
+    }
+
     /// Audit records, newest first.
     pub async fn audit_records(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
         self.read(move |txn| {
@@ -487,6 +604,13 @@ impl Store {
         })
         .await
     }
+}
+
+/// The smallest UUID v7 of the millisecond `t`: every id made at `t` or
+/// later sorts after it.
+fn time_bound(t: DateTime<Utc>) -> u128 {
+    let ms = u128::try_from(t.timestamp_millis().max(0)).unwrap_or(0);
+    ms << 80
 }
 
 fn writer_loop(db: Arc<Database>, mut rx: mpsc::Receiver<WriterMsg>) {

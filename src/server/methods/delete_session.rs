@@ -9,7 +9,7 @@ pub(super) async fn run(
     core: &Core,
     params: SessionParams,
 ) -> Result<DeleteSessionResult, RpcError> {
-    let deleted_messages = core.store.delete_session(params.session_id).await?;
+    let deleted_messages = core.delete_session(params.session_id).await?;
     Ok(DeleteSessionResult {
         session_id: params.session_id,
         deleted_messages,

@@ -11,15 +11,19 @@ mod create_session;
 mod decide_approval;
 mod delete_session;
 mod detach_session;
+mod get_audit_log;
 mod get_current_agent;
 mod get_document;
 mod get_history;
+mod get_metrics;
 mod get_policy;
 mod get_session;
 mod list_agents;
 mod list_pending_approvals;
 mod list_sessions;
 mod send_message;
+mod session_metrics;
+mod subscribe_events;
 mod switch_agent;
 
 use std::sync::Arc;
@@ -54,6 +58,24 @@ pub(super) async fn dispatch(
         }
         names::GET_DOCUMENT => reply(get_document::run(conn, parse_params(params)?)),
         names::GET_POLICY => reply(get_policy::run(core, conn, parse_params(params)?).await),
+        names::GET_METRICS => reply(get_metrics::run(core, parse_params(params)?).await),
+        names::GET_SESSION_METRICS => {
+            reply(session_metrics::get(core, parse_params(params)?).await)
+        }
+        names::LIST_SESSION_METRICS => {
+            reply(session_metrics::list(core, parse_params(params)?).await)
+        }
+        names::GET_AUDIT_LOG => reply(get_audit_log::run(core, parse_params(params)?).await),
+        names::SUBSCRIBE_EVENTS => reply(subscribe_events::subscribe(
+            core,
+            conn,
+            parse_params(params)?,
+        )),
+        names::UNSUBSCRIBE_EVENTS => reply(Ok(subscribe_events::unsubscribe(
+            core,
+            conn,
+            parse_params(params)?,
+        ))),
         names::SEND_MESSAGE => reply(send_message::run(core, conn, parse_params(params)?).await),
         names::CANCEL_TURN => reply(cancel_turn::run(core, parse_params(params)?).await),
         names::ATTACH_SESSION => {

@@ -1,0 +1,133 @@
+//! Housekeeping: deletes sessions idle longer than their TTL and audit
+//! entries older than the retention period, in small batches so the writer
+//! is never held for long. Each cleanup is itself audited.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::core::Core;
+use crate::events::{Category, Event};
+use crate::store::{AuditRecord, StoreError};
+
+/// Housekeeping settings (`[housekeeping]` in `codelab.toml`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Sessions idle longer than this are deleted (default 30 days).
+    pub session_ttl_days: f64,
+    /// Audit entries older than this are deleted (default 90 days).
+    pub audit_retention_days: f64,
+    /// How often to look (default hourly).
+    pub interval_secs: u64,
+    /// Sessions or audit entries per commit.
+    pub batch: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            session_ttl_days: 30.0,
+            audit_retention_days: 90.0,
+            interval_secs: 3600,
+            batch: 100,
+        }
+    }
+}
+
+/// What one run removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Deleted sessions.
+    pub sessions: Vec<Uuid>,
+    /// Deleted audit entries.
+    pub audit_entries: usize,
+}
+
+fn days(d: f64) -> chrono::Duration {
+    chrono::Duration::milliseconds((d * 86_400_000.0) as i64)
+}
+
+/// One pass at `now`.
+///
+/// # Errors
+/// A store failure (what was deleted before it stays deleted).
+pub async fn run_once(core: &Core, now: DateTime<Utc>, s: &Settings) -> Result<Report, StoreError> {
+    let idle_before = now - days(s.session_ttl_days);
+    let audit_before = now - days(s.audit_retention_days);
+    let mut report = Report::default();
+    loop {
+        let expired = core.store.idle_sessions(idle_before, s.batch).await?;
+        let expired: Vec<Uuid> = expired
+            .into_iter()
+            .filter(|id| core.hub.running(*id).is_none())
+            .collect();
+        if expired.is_empty() {
+            break;
+        }
+        let n = expired.len();
+        core.store.delete_sessions(expired.clone()).await?;
+        for id in &expired {
+            core.bus.publish(
+                Event::new(Category::Session, "deleted", json!({"reason": "ttl"}))
+                    .in_turn(Some(*id), None),
+            );
+        }
+        report.sessions.extend(expired);
+        if n < s.batch {
+            break;
+        }
+    }
+    loop {
+        let n = core
+            .store
+            .delete_audit_before(audit_before, s.batch)
+            .await?;
+        report.audit_entries += n;
+        if n < s.batch {
+            break;
+        }
+    }
+    if !report.sessions.is_empty() || report.audit_entries > 0 {
+        core.store
+            .append_audit(vec![AuditRecord {
+                id: Uuid::now_v7(),
+                at: Utc::now(),
+                session_id: None,
+                category: "housekeeping".into(),
+                kind: "cleanup".into(),
+                payload: json!({
+                    "sessionsDeleted": report.sessions,
+                    "auditEntriesDeleted": report.audit_entries,
+                    "sessionTtlDays": s.session_ttl_days,
+                    "auditRetentionDays": s.audit_retention_days,
+                }),
+            }])
+            .await?;
+    }
+    Ok(report)
+}
+
+/// Runs forever, every `interval_secs`.
+pub fn start(core: Arc<Core>, s: Settings) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(s.interval_secs.max(1)));
+        loop {
+            tick.tick().await;
+            match run_once(&core, Utc::now(), &s).await {
+                Ok(r) if !r.sessions.is_empty() || r.audit_entries > 0 => {
+                    tracing::info!(
+                        sessions = r.sessions.len(),
+                        audit = r.audit_entries,
+                        "housekeeping removed expired data"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!("housekeeping failed: {e}"),
+            }
+        }
+    });
+}

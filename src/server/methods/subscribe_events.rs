@@ -1,0 +1,91 @@
+//! `codelab/subscribeEvents` and `codelab/unsubscribeEvents`
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::core::Core;
+use crate::events::Category;
+use crate::protocol::RpcError;
+use crate::protocol::methods::names;
+use crate::protocol::types::{
+    Ack, AuditEntry, EventParams, SubscribeEventsParams, SubscribeEventsResult,
+    UnsubscribeEventsParams,
+};
+use crate::server::connection::ConnState;
+
+fn category(name: &str) -> Option<Category> {
+    [
+        Category::Agent,
+        Category::Session,
+        Category::Tool,
+        Category::Approval,
+        Category::Llm,
+    ]
+    .into_iter()
+    .find(|c| c.as_str() == name)
+}
+
+/// Subscribes this connection; events follow as `codelab/event`.
+pub(super) fn subscribe(
+    core: &Core,
+    conn: &Arc<ConnState>,
+    p: SubscribeEventsParams,
+) -> Result<SubscribeEventsResult, RpcError> {
+    let categories = match p.categories {
+        None => None,
+        Some(names) => Some(
+            names
+                .iter()
+                .map(|n| {
+                    category(n).ok_or_else(|| {
+                        RpcError::invalid_params(
+                            "categories",
+                            format!(
+                                "unknown category `{n}`; use agent, session, tool, approval or llm"
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    let mut sub = core
+        .bus
+        .subscribe(&format!("client:{}", conn.id), 1024, categories);
+    let id = sub.id;
+    conn.add_subscription(id);
+    let conn = Arc::clone(conn);
+    tokio::spawn(async move {
+        while let Some(e) = sub.next().await {
+            let params = EventParams {
+                subscription_id: id,
+                turn_id: e.turn_id,
+                event: AuditEntry {
+                    id: e.id,
+                    at: e.at,
+                    session_id: e.session_id,
+                    category: e.category.as_str().to_owned(),
+                    kind: e.kind.clone(),
+                    payload: e.payload.clone(),
+                },
+            };
+            if !conn.try_notify(names::EVENT, json!(params)) {
+                // The client is not reading: drop rather than queue without bound.
+                sub.lagged
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
+    Ok(SubscribeEventsResult {
+        subscription_id: id,
+    })
+}
+
+/// Stops one or all of this connection's subscriptions.
+pub(super) fn unsubscribe(core: &Core, conn: &ConnState, p: UnsubscribeEventsParams) -> Ack {
+    for id in conn.take_subscriptions(p.subscription_id) {
+        core.bus.unsubscribe(id);
+    }
+    Ack { ok: true }
+}
