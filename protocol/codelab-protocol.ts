@@ -1066,4 +1066,6 @@ export const ErrorCodes = {
   messageTooLarge: -33005,
   documentNotOpen: -33006,
   notPending: -33007,
+  rateLimited: -33008,
+  overloaded: -33009,
 } as const;

@@ -13,6 +13,29 @@ echo "== format"
 cargo fmt --all -- --check
 echo "== clippy"
 cargo clippy --all-targets --locked -- -D warnings
+echo "== fuzzing (bounded)"
+# cargo fuzz needs nightly flags: the nightly toolchain when installed, else
+# the stable one with RUSTC_BOOTSTRAP. A crash fails the run; copy the input
+# from fuzz/artifacts/<target>/ into fuzz/regressions/<target>/ to keep it as a
+# regression test (tests/fuzz_regressions.rs replays that folder).
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  fuzz() { cargo +nightly fuzz "$@"; }
+else
+  fuzz() { RUSTC_BOOTSTRAP=1 cargo fuzz "$@"; }
+fi
+FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+(
+  cd fuzz
+  export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$HOME/.cache/codelab-agent/fuzz-target}"
+  for target in framing frames apply_diff; do
+    mkdir -p "corpus/$target"
+    cp -n regressions/$target/* "corpus/$target/" 2>/dev/null || true
+    fuzz run "$target" --fuzz-dir . "corpus/$target" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 2>&1 | tail -n 2
+  done
+)
+echo "fuzzing: no crash"
+
 echo "== tests"
 cargo build --locked -p mock-llm --bins
 if cargo nextest --version >/dev/null 2>&1; then

@@ -15,6 +15,23 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// How long the server waits for a client's answer to a server-to-client request.
     pub client_request_timeout: Duration,
+    /// Turns running at once, over all sessions, at most.
+    pub max_turns: usize,
+}
+
+/// Access and limits of the HTTP server (`serve`).
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The token every websocket client must present.
+    pub token: String,
+    /// Origins a browser may connect from (besides the server's own).
+    pub allowed_origins: Vec<String>,
+    /// Requests per minute per connection.
+    pub rate_per_connection: u32,
+    /// Requests per minute per token (all connections with that token).
+    pub rate_per_token: u32,
+    /// Websocket connections at once, at most.
+    pub max_connections: usize,
 }
 
 impl Config {
@@ -24,6 +41,7 @@ impl Config {
             data_dir,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             client_request_timeout: Duration::from_secs(30),
+            max_turns: 256,
         }
     }
 }
@@ -38,4 +56,68 @@ pub fn env_var(name: &str) -> Option<String> {
 pub fn resolve_data_dir(flag: Option<PathBuf>) -> Option<PathBuf> {
     flag.or_else(|| env_var("CODELAB_DATA_DIR").map(PathBuf::from))
         .or_else(|| dirs::data_dir().map(|d| d.join("codelab-agent")))
+}
+
+/// The file in the data directory that holds the generated websocket token.
+pub const TOKEN_FILE: &str = "auth-token";
+
+/// The websocket token: from `--auth-token-file`, else `CODELAB_AUTH_TOKEN`,
+/// else the data directory's `auth-token` (generated on first start, readable
+/// by the owner only). Returns the token and whether it was given explicitly.
+///
+/// # Errors
+/// An unreadable or empty token file, or one that cannot be created.
+pub fn resolve_token(
+    flag: Option<&std::path::Path>,
+    data_dir: &std::path::Path,
+) -> Result<(String, bool), String> {
+    if let Some(path) = flag {
+        let t = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let t = t.trim().to_owned();
+        if t.len() < 16 {
+            return Err(format!(
+                "{}: the token must be at least 16 characters",
+                path.display()
+            ));
+        }
+        return Ok((t, true));
+    }
+    if let Some(t) = env_var("CODELAB_AUTH_TOKEN") {
+        if t.trim().len() < 16 {
+            return Err("CODELAB_AUTH_TOKEN must be at least 16 characters".into());
+        }
+        return Ok((t.trim().to_owned(), true));
+    }
+    let path = data_dir.join(TOKEN_FILE);
+    if let Ok(t) = std::fs::read_to_string(&path)
+        && !t.trim().is_empty()
+    {
+        return Ok((t.trim().to_owned(), false));
+    }
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    let token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    write_private(&path, &token).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((token, false))
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
 }

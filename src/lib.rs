@@ -12,6 +12,7 @@ pub mod core;
 pub mod diff;
 pub mod documents;
 pub mod events;
+pub mod fuzzing;
 pub mod housekeeping;
 pub mod llm;
 pub mod metrics;

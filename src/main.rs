@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use codelab_agent::config::{self, Config};
+use codelab_agent::config::{self, Config, ServeConfig};
 use codelab_agent::core::Core;
 use codelab_agent::server::{ConnectionEnd, http, stdio};
 use tracing_subscriber::EnvFilter;
@@ -44,9 +44,29 @@ enum LogFormat {
 enum Command {
     /// Serve HTTP: GET /health and the websocket endpoint /lsp.
     Serve {
-        /// Address to listen on; loopback only.
+        /// Address to listen on. Beyond loopback only with an explicit token
+        /// (--auth-token-file or CODELAB_AUTH_TOKEN).
         #[arg(long, default_value = "127.0.0.1:7420")]
         listen: SocketAddr,
+        /// A file holding the websocket token [default: $CODELAB_AUTH_TOKEN, else
+        /// <data dir>/auth-token, generated on first start]
+        #[arg(long, value_name = "FILE")]
+        auth_token_file: Option<PathBuf>,
+        /// An origin browsers may connect from, besides the server's own (repeatable).
+        #[arg(long = "allow-origin", value_name = "ORIGIN")]
+        allowed_origins: Vec<String>,
+        /// Requests per minute per connection.
+        #[arg(long, default_value_t = 60)]
+        rate_limit: u32,
+        /// Requests per minute per token, over all its connections.
+        #[arg(long, default_value_t = 600)]
+        token_rate_limit: u32,
+        /// Websocket connections at once.
+        #[arg(long, default_value_t = 1024)]
+        max_connections: usize,
+        /// Turns running at once, over all sessions.
+        #[arg(long, default_value_t = 256)]
+        max_turns: usize,
     },
 }
 
@@ -85,24 +105,41 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        if let Some(Command::Serve { listen }) = &cli.command
-            && !listen.ip().is_loopback()
-        {
-            bail!(
-                "refusing to listen on {listen}: only loopback addresses are allowed \
-                 until websocket authentication is configured"
-            );
-        }
-        let core = Arc::new(Core::open(Config::new(data_dir)).context("cannot start")?);
+        let mut config = Config::new(data_dir.clone());
+        let serve = match &cli.command {
+            Some(Command::Serve { listen, auth_token_file, allowed_origins, rate_limit, token_rate_limit, max_connections, max_turns }) => {
+                let (token, explicit) = config::resolve_token(auth_token_file.as_deref(), &data_dir)
+                    .map_err(|e| anyhow::anyhow!("cannot set up the websocket token: {e}"))?;
+                if !listen.ip().is_loopback() && !explicit {
+                    bail!(
+                        "refusing to listen on {listen}: beyond loopback the server needs an explicit token \
+                         (--auth-token-file or CODELAB_AUTH_TOKEN)"
+                    );
+                }
+                if !explicit {
+                    tracing::info!(file = %data_dir.join(config::TOKEN_FILE).display(), "websocket clients must present the token in this file");
+                }
+                config.max_turns = *max_turns;
+                Some((*listen, ServeConfig {
+                    token,
+                    allowed_origins: allowed_origins.clone(),
+                    rate_per_connection: *rate_limit,
+                    rate_per_token: *token_rate_limit,
+                    max_connections: *max_connections,
+                }))
+            }
+            None => None,
+        };
+        let core = Arc::new(Core::open(config).context("cannot start")?);
         tracing::info!(store = %core.store.path().display(), "store open");
         codelab_agent::housekeeping::start(Arc::clone(&core), core.housekeeping.clone());
-        match cli.command {
-            Some(Command::Serve { listen }) => {
+        match serve {
+            Some((listen, serve)) => {
                 let listener = tokio::net::TcpListener::bind(listen)
                     .await
                     .with_context(|| format!("cannot listen on {listen}"))?;
                 tokio::select! {
-                    r = http::serve(core, listener) => r.context("HTTP server failed")?,
+                    r = http::serve(core, serve, listener) => r.context("HTTP server failed")?,
                     _ = shutdown_signal() => tracing::info!("shutting down"),
                 }
                 Ok(std::process::ExitCode::SUCCESS)

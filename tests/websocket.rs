@@ -14,7 +14,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn http_get(addr: &str, path: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nX-Internal-Auth: {}\r\n\r\n",
+        support::TOKEN
+    );
     stream.write_all(req.as_bytes()).await.expect("write");
     let mut buf = Vec::new();
     stream.read_to_end(&mut buf).await.expect("read");
@@ -95,7 +98,10 @@ fn params(value: Value) -> ObjectParams {
 async fn codelab_backend_with_jsonrpsee_ws_client() {
     let dir = data_dir();
     let server = ServerProcess::websocket(dir.path()).await;
+    let mut headers = jsonrpsee::ws_client::HeaderMap::new();
+    headers.insert("x-internal-auth", support::TOKEN.parse().unwrap());
     let client = WsClientBuilder::default()
+        .set_headers(headers)
         .build(server.ws_url())
         .await
         .expect("jsonrpsee connects");
@@ -197,5 +203,5 @@ async fn refuses_to_listen_beyond_loopback() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("only loopback"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs an explicit token"));
 }

@@ -218,6 +218,15 @@ impl SessionHub {
         }
     }
 
+    /// How many turns are running.
+    pub fn running_count(&self) -> usize {
+        self.lock()
+            .sessions
+            .values()
+            .filter(|s| s.running.is_some())
+            .count()
+    }
+
     /// Marks a turn as running; `Err` names the turn already running.
     pub fn begin_turn(
         &self,

@@ -81,6 +81,9 @@ pub enum RuntimeError {
     /// A configuration file is invalid.
     #[error("{0}")]
     Config(String),
+    /// Too many turns are running.
+    #[error("{0} turns are running, the most this server runs at once; retry later")]
+    Overloaded(usize),
 }
 
 impl From<CoreError> for RuntimeError {
@@ -293,6 +296,10 @@ pub async fn send_message(core: &Arc<Core>, input: TurnInput) -> Result<Uuid, Ru
             .any(|x| &x.slug == a)
     {
         return Err(RuntimeError::UnknownAgent(a.clone()));
+    }
+    let running = core.hub.running_count();
+    if running >= core.config.max_turns {
+        return Err(RuntimeError::Overloaded(running));
     }
     let turn_id = Uuid::now_v7();
     let cancel = CancellationToken::new();

@@ -41,11 +41,15 @@ pub enum ErrorCode {
     DocumentNotOpen,
     /// The question or approval is not pending (already answered or decided).
     NotPending,
+    /// Too many requests; `data.retryAfterMs` says when to retry.
+    RateLimited,
+    /// The server runs as many turns as it may; retry later.
+    Overloaded,
 }
 
 impl ErrorCode {
     /// Every code, in documentation order.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 16] = [
         Self::ParseError,
         Self::InvalidRequest,
         Self::MethodNotFound,
@@ -60,6 +64,8 @@ impl ErrorCode {
         Self::MessageTooLarge,
         Self::DocumentNotOpen,
         Self::NotPending,
+        Self::RateLimited,
+        Self::Overloaded,
     ];
 
     /// The numeric code on the wire.
@@ -79,6 +85,8 @@ impl ErrorCode {
             Self::MessageTooLarge => -33005,
             Self::DocumentNotOpen => -33006,
             Self::NotPending => -33007,
+            Self::RateLimited => -33008,
+            Self::Overloaded => -33009,
         }
     }
 
@@ -99,12 +107,17 @@ impl ErrorCode {
             Self::MessageTooLarge => "messageTooLarge",
             Self::DocumentNotOpen => "documentNotOpen",
             Self::NotPending => "notPending",
+            Self::RateLimited => "rateLimited",
+            Self::Overloaded => "overloaded",
         }
     }
 
     /// Whether retrying the same request later may succeed.
     pub const fn retryable(self) -> bool {
-        matches!(self, Self::SessionBusy | Self::StoreFailure)
+        matches!(
+            self,
+            Self::SessionBusy | Self::StoreFailure | Self::RateLimited | Self::Overloaded
+        )
     }
 
     /// One line for the protocol reference.
@@ -134,6 +147,10 @@ impl ErrorCode {
             }
             Self::AgentNotFound => "No agent has the given slug; `codelab/listAgents` lists them.",
             Self::DocumentNotOpen => "This connection has no open document with that URI.",
+            Self::RateLimited => {
+                "Too many requests on this connection or token; `data.retryAfterMs` says when to retry. The connection stays open; notifications are not counted."
+            }
+            Self::Overloaded => "The server is running as many turns as it may; retry later.",
             Self::NotPending => {
                 "The question or approval is not pending: it was already answered or decided (the first decision wins), or never existed."
             }

@@ -228,8 +228,18 @@ fn error_response(id: &Value, err: &RpcError) -> String {
 /// `outgoing` receives every message for the client, serialized.
 pub async fn run(
     core: Arc<Core>,
+    incoming: mpsc::Receiver<Incoming>,
+    outgoing: mpsc::Sender<String>,
+) -> ConnectionEnd {
+    run_limited(core, incoming, outgoing, None).await
+}
+
+/// [`run`], with every request first checked against `limits`.
+pub async fn run_limited(
+    core: Arc<Core>,
     mut incoming: mpsc::Receiver<Incoming>,
     outgoing: mpsc::Sender<String>,
+    limits: Option<super::limits::RateLimits>,
 ) -> ConnectionEnd {
     let conn_id = core.next_conn_id();
     let documents = core.docs.register(conn_id);
@@ -290,7 +300,33 @@ pub async fn run(
                 continue;
             }
         };
-        match classify(&text) {
+        let classified = classify(&text);
+        if let Some(limits) = &limits {
+            let request_id = match &classified {
+                Classified::Codelab { id: Some(id), .. } => Some(id.clone()),
+                Classified::Lsp(req) => req
+                    .id()
+                    .map(|id| serde_json::to_value(id).unwrap_or(Value::Null)),
+                _ => None,
+            };
+            if let Some(id) = request_id
+                && let Err(wait) = limits.check()
+            {
+                let ms = wait.as_millis() as u64;
+                let err = RpcError::new(
+                    ErrorCode::RateLimited,
+                    format!("rate limited: retry in {ms} ms"),
+                )
+                .with_detail(format!("retryAfterMs={ms}"));
+                let mut body = err.to_json();
+                body["data"]["retryAfterMs"] = json!(ms);
+                let _ = outgoing
+                    .send(json!({"jsonrpc": "2.0", "id": id, "error": body}).to_string())
+                    .await;
+                continue;
+            }
+        }
+        match classified {
             Classified::Invalid(id, err) => {
                 let _ = outgoing.send(error_response(&id, &err)).await;
             }

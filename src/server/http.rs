@@ -1,46 +1,90 @@
-//! The HTTP server: `GET /health` and the websocket endpoint `/lsp`, which
-//! carries the same protocol as stdio, one JSON-RPC message per text frame.
+//! The HTTP server: `GET /health`, `GET /metrics` and the websocket endpoint
+//! `/lsp`, which carries the same protocol as stdio, one JSON-RPC message per
+//! text frame.
+//!
+//! Access: every websocket upgrade must present the token (header
+//! `X-Internal-Auth`, or a `Sec-WebSocket-Protocol` entry `codelab-token.<token>`
+//! for browsers, which cannot set headers), compared in constant time; a
+//! missing or wrong token gets 401 and nothing else. A browser's `Origin` must
+//! be the server's own or in the allow list, else 403. `/metrics` needs the
+//! token too. Connections beyond the limit get 503.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
+use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use super::connection::{self, Incoming};
+use super::limits::{Bucket, RateLimits};
+use crate::config::ServeConfig;
 use crate::core::Core;
 
-/// Builds the router.
-pub fn router(core: Arc<Core>) -> Router {
+/// The subprotocol prefix a browser uses to present the token.
+pub const TOKEN_PROTOCOL_PREFIX: &str = "codelab-token.";
+
+#[derive(Clone)]
+struct AppState {
+    core: Arc<Core>,
+    serve: Arc<ServeConfig>,
+    own_origins: Arc<Vec<String>>,
+    connections: Arc<AtomicUsize>,
+    token_bucket: Arc<Mutex<Bucket>>,
+}
+
+/// Builds the router for a server listening on `addr`.
+pub fn router(core: Arc<Core>, serve: ServeConfig, addr: SocketAddr) -> Router {
+    let port = addr.port();
+    let own_origins = vec![
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost:{port}"),
+        format!("http://[::1]:{port}"),
+        format!("http://{addr}"),
+    ];
+    let state = AppState {
+        core,
+        token_bucket: Arc::new(Mutex::new(Bucket::new(serve.rate_per_token))),
+        serve: Arc::new(serve),
+        own_origins: Arc::new(own_origins),
+        connections: Arc::new(AtomicUsize::new(0)),
+    };
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/lsp", get(lsp))
-        .with_state(core)
+        .with_state(state)
 }
 
 /// Serves HTTP on `listener` until the process ends.
 ///
 /// # Errors
 /// When the listener fails.
-pub async fn serve(core: Arc<Core>, listener: TcpListener) -> std::io::Result<()> {
+pub async fn serve(
+    core: Arc<Core>,
+    serve: ServeConfig,
+    listener: TcpListener,
+) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    tracing::info!("listening on http://{addr} (GET /health, websocket /lsp)");
+    tracing::info!("listening on http://{addr} (GET /health, GET /metrics, websocket /lsp)");
     axum::serve(
         listener,
-        router(core).into_make_service_with_connect_info::<SocketAddr>(),
+        router(core, serve, addr).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .await
 }
 
-async fn health(State(core): State<Arc<Core>>) -> Json<serde_json::Value> {
+async fn health(State(s): State<AppState>) -> Json<serde_json::Value> {
+    let core = &s.core;
     let reachable = core.store.reachable().await;
     let providers: Vec<_> = core
         .llm
@@ -52,18 +96,57 @@ async fn health(State(core): State<Arc<Core>>) -> Json<serde_json::Value> {
         "status": if reachable { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
         "uptimeSecs": core.started.elapsed().as_secs_f64(),
-        "store": { "reachable": reachable, "path": core.store.path() },
+        "store": { "reachable": reachable },
         "providers": providers,
+        "connections": s.connections.load(Ordering::Relaxed),
     }))
 }
 
-async fn metrics(State(core): State<Arc<Core>>) -> Response {
+/// The token the request presents, and whether it came as a subprotocol.
+fn presented(headers: &HeaderMap) -> Option<(String, bool)> {
+    if let Some(v) = headers.get("x-internal-auth").and_then(|v| v.to_str().ok()) {
+        return Some((v.trim().to_owned(), false));
+    }
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        && let Some(t) = v.strip_prefix("Bearer ")
+    {
+        return Some((t.trim().to_owned(), false));
+    }
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| {
+            p.trim()
+                .strip_prefix(TOKEN_PROTOCOL_PREFIX)
+                .map(|t| (t.to_owned(), true))
+        })
+}
+
+fn authorized(s: &AppState, headers: &HeaderMap) -> Option<bool> {
+    let (token, via_protocol) = presented(headers)?;
+    let ok: bool = token.as_bytes().ct_eq(s.serve.token.as_bytes()).into();
+    ok.then_some(via_protocol)
+}
+
+fn unauthorized() -> Response {
+    StatusCode::UNAUTHORIZED.into_response()
+}
+
+async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    if authorized(&s, &headers).is_none() {
+        return unauthorized();
+    }
+    let core = &s.core;
     core.metrics.set_breakers(core.llm.breaker_states());
     core.metrics.sync(&core.bus).await;
     let body = core.metrics.prometheus(&core.bus);
     (
         [(
-            axum::http::header::CONTENT_TYPE,
+            header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         body,
@@ -71,17 +154,65 @@ async fn metrics(State(core): State<Arc<Core>>) -> Response {
         .into_response()
 }
 
-async fn lsp(State(core): State<Arc<Core>>, ws: WebSocketUpgrade) -> Response {
-    let max = core.config.max_message_bytes;
-    // Frames between `max` and twice it are answered with `messageTooLarge`;
-    // beyond that the websocket layer closes the connection (code 1009).
-    ws.max_message_size(max.saturating_mul(2))
-        .max_frame_size(max.saturating_mul(2))
-        .on_upgrade(move |socket| websocket(core, socket))
-        .into_response()
+/// Releases a connection slot when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
-async fn websocket(core: Arc<Core>, socket: WebSocket) {
+async fn lsp(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let Some(via_protocol) = authorized(&s, &headers) else {
+        tracing::warn!(%peer, "websocket upgrade refused: missing or wrong token");
+        return unauthorized();
+    };
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("").trim_end_matches('/');
+        if !s
+            .own_origins
+            .iter()
+            .chain(s.serve.allowed_origins.iter())
+            .any(|o| o.trim_end_matches('/') == origin)
+        {
+            tracing::warn!(%peer, origin, "websocket upgrade refused: origin not allowed");
+            return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+        }
+    }
+    let n = s.connections.fetch_add(1, Ordering::SeqCst) + 1;
+    let slot = Slot(Arc::clone(&s.connections));
+    if n > s.serve.max_connections {
+        drop(slot);
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": "overloaded", "message": format!("the server holds {} connections, its limit; retry later", s.serve.max_connections)})),
+        )
+            .into_response();
+    }
+    let max = s.core.config.max_message_bytes;
+    let mut ws = ws
+        .max_message_size(max.saturating_mul(2))
+        .max_frame_size(max.saturating_mul(2));
+    if via_protocol {
+        let protocol = format!("{TOKEN_PROTOCOL_PREFIX}{}", s.serve.token);
+        ws = ws.protocols([protocol]);
+    }
+    let limits = RateLimits::new(s.serve.rate_per_connection, Arc::clone(&s.token_bucket));
+    let core = Arc::clone(&s.core);
+    ws.on_upgrade(move |socket| async move {
+        let _slot = slot;
+        websocket(core, socket, limits).await;
+    })
+    .into_response()
+}
+
+async fn websocket(core: Arc<Core>, socket: WebSocket, limits: RateLimits) {
     let max = core.config.max_message_bytes;
     let (mut sink, mut stream) = socket.split();
     let (in_tx, in_rx) = mpsc::channel::<Incoming>(64);
@@ -121,7 +252,7 @@ async fn websocket(core: Arc<Core>, socket: WebSocket) {
             }
         }
     });
-    let end = connection::run(core, in_rx, out_tx).await;
+    let end = connection::run_limited(core, in_rx, out_tx, Some(limits)).await;
     tracing::debug!(?end, "websocket connection ended");
     reader.abort();
     let _ = writer.await;

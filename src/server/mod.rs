@@ -13,6 +13,7 @@
 pub mod connection;
 mod editor;
 pub mod http;
+pub mod limits;
 mod lsp;
 mod methods;
 mod notifications;

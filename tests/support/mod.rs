@@ -25,6 +25,9 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 /// How long a test waits for any single expected message.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The websocket token the test servers use.
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
 /// The binary under test.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_codelab-agent")
@@ -120,8 +123,20 @@ impl ServerProcess {
 
     /// Starts `codelab-agent serve` with extra environment variables.
     pub async fn websocket_env(data_dir: &Path, env: &[(&str, String)]) -> Self {
+        Self::websocket_args(
+            data_dir,
+            env,
+            &["--rate-limit", "1000000", "--token-rate-limit", "1000000"],
+        )
+        .await
+    }
+
+    /// Starts `codelab-agent serve` with extra environment variables and arguments.
+    pub async fn websocket_args(data_dir: &Path, env: &[(&str, String)], args: &[&str]) -> Self {
         let mut cmd = command(data_dir);
-        cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("CODELAB_AUTH_TOKEN", TOKEN);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -130,9 +145,7 @@ impl ServerProcess {
 
     /// Starts `codelab-agent serve` on a free loopback port and waits until it listens.
     pub async fn websocket(data_dir: &Path) -> Self {
-        let mut cmd = command(data_dir);
-        cmd.args(["serve", "--listen", "127.0.0.1:0"]);
-        Self::listening(Self::spawn_with(cmd, true)).await
+        Self::websocket_env(data_dir, &[]).await
     }
 
     async fn listening(mut server: Self) -> Self {
@@ -252,9 +265,13 @@ impl ServerProcess {
         Client::new(out_tx, rx, self.logs.clone(), garbage)
     }
 
-    /// Connects an LSP client over the websocket.
+    /// Connects an LSP client over the websocket, with the token.
     pub async fn ws_client(&self) -> Client {
-        let (ws, _) = tokio_tungstenite::connect_async(self.ws_url())
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = self.ws_url().into_client_request().unwrap();
+        req.headers_mut()
+            .insert("x-internal-auth", TOKEN.parse().unwrap());
+        let (ws, _) = tokio_tungstenite::connect_async(req)
             .await
             .expect("websocket connect");
         let (mut sink, mut stream) = ws.split();

@@ -132,6 +132,7 @@ impl From<crate::agent::RuntimeError> for RpcError {
             R::InvalidParams(m) => RpcError::invalid_params("params", m),
             R::Store(s) => s.into(),
             R::Config(c) => RpcError::new(ErrorCode::InternalError, c),
+            R::Overloaded(n) => RpcError::new(ErrorCode::Overloaded, format!("{n} turns are running, the most this server runs at once; retry later")),
         }
     }
 }
