@@ -171,6 +171,32 @@ impl Workspace {
     /// As [`Self::resolve`], and [`PathError::Ignored`].
     pub fn resolve_visible(&self, path: &str) -> Result<PathBuf, PathError> {
         let abs = self.resolve(path)?;
+        if abs.strip_prefix(&self.root).is_ok_and(|rel| {
+            rel.components()
+                .next()
+                .is_some_and(|c| c.as_os_str() == ".git")
+        }) {
+            return Err(PathError::Invalid {
+                path: path.to_owned(),
+                reason: "git's internals are not readable; use git commands",
+            });
+        }
+        if self.is_ignored(&abs) {
+            return Err(PathError::Ignored {
+                path: path.to_owned(),
+            });
+        }
+        Ok(abs)
+    }
+
+    /// Resolves a path for writing: also refuses ignored paths (an agent must
+    /// not overwrite what it may not see). `.git` stays writable, behind the
+    /// gate's approval.
+    ///
+    /// # Errors
+    /// As [`Self::resolve`], and [`PathError::Ignored`].
+    pub fn resolve_writable(&self, path: &str) -> Result<PathBuf, PathError> {
+        let abs = self.resolve(path)?;
         if self.is_ignored(&abs) {
             return Err(PathError::Ignored {
                 path: path.to_owned(),

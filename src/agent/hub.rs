@@ -92,6 +92,7 @@ pub type EventSender = mpsc::Sender<Arc<SessionEvent>>;
 struct Watcher {
     conn: u64,
     tx: EventSender,
+    kick: CancellationToken,
 }
 
 #[derive(Default)]
@@ -188,7 +189,8 @@ impl SessionHub {
         st.watchers.retain(|w| match w.tx.try_send(Arc::clone(&event)) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(%session_id, conn = w.conn, "a client is not reading its events; detaching it (it can attach again)");
+                tracing::warn!(%session_id, conn = w.conn, "a client is not reading its events; disconnecting it (it can attach again)");
+                w.kick.cancel();
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -196,11 +198,13 @@ impl SessionHub {
     }
 
     /// Attaches a connection to a session's events (idempotent).
-    pub fn attach(&self, session: &Session, conn: u64, tx: EventSender) {
+    /// `kick` is cancelled if the connection stops reading: it is then
+    /// disconnected, and catches up by attaching again.
+    pub fn attach(&self, session: &Session, conn: u64, tx: EventSender, kick: CancellationToken) {
         let mut inner = self.lock();
         let st = Self::state(&mut inner, session);
         if !st.watchers.iter().any(|w| w.conn == conn) {
-            st.watchers.push(Watcher { conn, tx });
+            st.watchers.push(Watcher { conn, tx, kick });
         }
     }
 

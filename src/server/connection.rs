@@ -56,6 +56,8 @@ pub struct ConnState {
     pub id: u64,
     /// Where session events for this connection are queued.
     pub events: EventSender,
+    /// Cancelled when the connection must be dropped (it stopped reading).
+    pub kick: tokio_util::sync::CancellationToken,
     client: std::sync::OnceLock<tower_lsp_server::Client>,
     initialized: AtomicBool,
     shutdown: AtomicBool,
@@ -83,6 +85,7 @@ impl ConnState {
         Self {
             id,
             events,
+            kick: tokio_util::sync::CancellationToken::new(),
             client: std::sync::OnceLock::new(),
             initialized: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
@@ -285,7 +288,17 @@ pub async fn run_limited(
 
     let max = core.config.max_message_bytes;
     let mut end = ConnectionEnd::Closed;
-    while let Some(item) = incoming.recv().await {
+    loop {
+        let item = tokio::select! {
+            item = incoming.recv() => match item {
+                Some(item) => item,
+                None => break,
+            },
+            () = conn.kick.cancelled() => {
+                tracing::warn!(conn = conn.id, "dropping a connection that stopped reading");
+                break;
+            }
+        };
         let text = match item {
             Incoming::Message(text) => text,
             Incoming::TooLarge { size } => {

@@ -255,5 +255,12 @@ async fn websocket(core: Arc<Core>, socket: WebSocket, limits: RateLimits) {
     let end = connection::run_limited(core, in_rx, out_tx, Some(limits)).await;
     tracing::debug!(?end, "websocket connection ended");
     reader.abort();
-    let _ = writer.await;
+    // A client that stopped reading blocks the writer: give it a moment, then drop the socket.
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(std::time::Duration::from_secs(2), writer)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
 }

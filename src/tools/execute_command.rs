@@ -143,7 +143,7 @@ impl TypedTool for ExecuteCommand {
 
     async fn run(&self, ctx: &ToolContext, p: Params) -> Result<ToolOutput, ToolError> {
         let ws = ctx.workspace()?;
-        let cwd = ws.resolve(p.cwd.as_deref().unwrap_or(""))?;
+        let cwd = ws.resolve_visible(p.cwd.as_deref().unwrap_or(""))?;
         if !cwd.is_dir() {
             return Err(ToolError::new(format!(
                 "cwd {} is not a directory",

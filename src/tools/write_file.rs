@@ -33,7 +33,7 @@ impl TypedTool for WriteFile {
 
     async fn run(&self, ctx: &ToolContext, p: Params) -> Result<ToolOutput, ToolError> {
         let ws = ctx.workspace()?;
-        let abs = ws.resolve(&p.path)?;
+        let abs = ws.resolve_writable(&p.path)?;
         let shown = ws.relative(&abs);
         if abs.is_dir() {
             return Err(ToolError::new(format!("{shown} is a directory")));

@@ -13,7 +13,8 @@ pub(super) async fn run(
     p: AttachSessionParams,
 ) -> Result<AttachSessionResult, RpcError> {
     let session = core.store.get_session(p.session_id).await?;
-    core.hub.attach(&session, conn.id, conn.events.clone());
+    core.hub
+        .attach(&session, conn.id, conn.events.clone(), conn.kick.clone());
     let (messages, _) = core
         .store
         .history(p.session_id, p.after_seq.unwrap_or(0), usize::MAX)

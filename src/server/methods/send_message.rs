@@ -15,7 +15,8 @@ pub(super) async fn run(
     p: SendMessageParams,
 ) -> Result<SendMessageResult, RpcError> {
     let session = core.store.get_session(p.session_id).await?;
-    core.hub.attach(&session, conn.id, conn.events.clone());
+    core.hub
+        .attach(&session, conn.id, conn.events.clone(), conn.kick.clone());
     let input = TurnInput {
         session_id: p.session_id,
         text: p.text,

@@ -1,0 +1,237 @@
+//! A table of path attacks through every file tool: none escapes the
+//! workspace, and each gets a clear error (or, for writes into protected
+//! places, the gate asks the user).
+
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a test failure
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use codelab_agent::agents;
+use codelab_agent::policy::{Action, Call, Policy};
+use codelab_agent::tools::{self, Buffers, Interact, ToolContext, ToolError, ToolLimits};
+use codelab_agent::workspace::Workspace;
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// No editor buffers.
+struct NoBuffers;
+impl Buffers for NoBuffers {
+    fn text(&self, _: &Path) -> Option<String> {
+        None
+    }
+    fn all_under(&self, _: &Path) -> Vec<(PathBuf, String)> {
+        Vec::new()
+    }
+}
+
+/// File tools never ask the user anything.
+struct NoUser;
+impl Interact for NoUser {
+    fn ask(&self, _: String, _: Vec<String>) -> BoxFuture<'_, Result<String, ToolError>> {
+        Box::pin(async { Err(ToolError::new("no user")) })
+    }
+    fn switch_agent(&self, _: String, _: String) -> BoxFuture<'_, Result<(), ToolError>> {
+        Box::pin(async { Err(ToolError::new("no user")) })
+    }
+    fn subtask(&self, _: String, _: String) -> BoxFuture<'_, Result<String, ToolError>> {
+        Box::pin(async { Err(ToolError::new("no user")) })
+    }
+    fn command_output(&self, _: &'static str, _: String) {}
+}
+
+fn attacks(outside: &Path) -> Vec<String> {
+    let o = outside.display().to_string();
+    let mut v: Vec<String> = [
+        "..",
+        "../",
+        "../secret.txt",
+        "../../etc/passwd",
+        "../../../../../../../../etc/shadow",
+        "./../secret.txt",
+        "src/../../secret.txt",
+        "src/./../../secret.txt",
+        "src/../src/../../secret.txt",
+        "a/b/c/../../../../secret.txt",
+        "..//secret.txt",
+        ".../secret.txt/../../..",
+        "src/../..",
+        "/",
+        "/etc/passwd",
+        "/etc",
+        "/root/.ssh/id_rsa",
+        "/proc/self/environ",
+        "/dev/sda",
+        "/tmp",
+        "~",
+        "~/",
+        "~/.ssh/id_rsa",
+        "~root/.bashrc",
+        "link",
+        "link/",
+        "link/secret.txt",
+        "link/new.txt",
+        "chain",
+        "chain/secret.txt",
+        "chain/sub/new.txt",
+        "src/deeplink/secret.txt",
+        "dirlink_up",
+        "dirlink_up/secret.txt",
+        "abslink",
+        "abslink/passwd",
+        "a\0b",
+        "src/a.rs\0.md",
+        "\0",
+        "..\\secret.txt",
+        "src\\..\\..\\secret.txt",
+        "C:\\Windows\\System32",
+        "\\\\server\\share",
+        "%2e%2e/secret.txt",
+        "%2E%2E%2Fsecret.txt",
+        "src/%2e%2e/%2e%2e/secret.txt",
+        "..%2fsecret.txt",
+        ".git/config",
+        ".git/hooks/pre-commit",
+        ".git",
+        "secrets/key.pem",
+        "private.key",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    v.push(format!("{o}/secret.txt"));
+    v.push(o.clone());
+    v.push(format!(
+        "{o}/../{}",
+        outside.file_name().unwrap().to_string_lossy()
+    ));
+    v.push(format!("src/{}", "x".repeat(300)));
+    v.push("a/".repeat(3000));
+    v
+}
+
+fn args(tool: &str, path: &str) -> Value {
+    match tool {
+        "read_file" | "list_files" => json!({"path": path}),
+        "write_file" => json!({"path": path, "content": "pwned"}),
+        "search_in_code" => json!({"regex": "secret", "path": path}),
+        "apply_diff" => {
+            json!({"path": path, "diff": "<<<<<<< SEARCH\ntop secret\n=======\npwned\n>>>>>>> REPLACE\n"})
+        }
+        "execute_command" => json!({"command": "echo pwned > escaped.txt", "cwd": path}),
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test]
+async fn no_attack_escapes_any_file_tool() {
+    let ws_dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let root = ws_dir.path();
+    std::fs::write(outside.path().join("secret.txt"), "top secret\n").unwrap();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("src/a.rs"), "fn a() {}\n").unwrap();
+    std::fs::create_dir_all(root.join(".git/hooks")).unwrap();
+    std::fs::write(root.join(".git/config"), "[core]\n").unwrap();
+    std::fs::create_dir_all(root.join("secrets")).unwrap();
+    std::fs::write(root.join("secrets/key.pem"), "secret key").unwrap();
+    std::fs::write(root.join("private.key"), "secret key").unwrap();
+    std::fs::write(root.join(".codelabignore"), "secrets/\n*.key\n").unwrap();
+    std::os::unix::fs::symlink(outside.path(), root.join("link")).unwrap();
+    std::os::unix::fs::symlink(root.join("link"), root.join("chain")).unwrap();
+    std::os::unix::fs::symlink("../../", root.join("src/deeplink")).unwrap();
+    std::os::unix::fs::symlink("..", root.join("dirlink_up")).unwrap();
+    std::os::unix::fs::symlink("/etc", root.join("abslink")).unwrap();
+
+    let ws = Workspace::new(root).unwrap();
+    let coder = agents::find("coder").unwrap();
+    let policy = Policy::default();
+    let table = attacks(outside.path());
+    assert!(table.len() >= 50, "{} attacks", table.len());
+    let mut checked = 0;
+    for tool_name in [
+        "read_file",
+        "write_file",
+        "list_files",
+        "search_in_code",
+        "apply_diff",
+        "execute_command",
+    ] {
+        let tool = tools::find(tool_name).unwrap();
+        for attack in &table {
+            let a = args(tool_name, attack);
+            // What the runtime does before running a tool: the gate on resolved paths.
+            if let Ok(paths) = tool.check(&a) {
+                let mut protected = false;
+                let mut resolved = Vec::new();
+                for p in &paths {
+                    if let Ok(abs) = ws.resolve(p) {
+                        protected |= ws.is_protected(&abs);
+                        resolved.push(ws.relative(&abs));
+                    }
+                }
+                if protected {
+                    let v = policy.decide(&Call {
+                        tool: tool_name,
+                        paths: resolved,
+                        protected,
+                        command: None,
+                    });
+                    assert_ne!(
+                        v.action,
+                        Action::Allow,
+                        "{tool_name} {attack:?}: a protected write must never run unasked"
+                    );
+                    continue;
+                }
+            }
+            let ctx = ToolContext {
+                session_id: uuid::Uuid::nil(),
+                workspace: Some(ws.clone()),
+                agent: coder.clone(),
+                buffers: Arc::new(NoBuffers),
+                editor: None,
+                interact: Arc::new(NoUser),
+                cancel: CancellationToken::new(),
+                limits: ToolLimits::default(),
+            };
+            let result = tool.call(&ctx, a).await;
+            let msg = match result {
+                Err(e) => e.0,
+                Ok(out) => panic!("{tool_name} {attack:?} succeeded: {}", out.content),
+            };
+            assert!(
+                [
+                    "outside the workspace",
+                    "invalid path",
+                    "excluded by .codelabignore",
+                    "does not exist",
+                    "is not a directory",
+                    "is a directory",
+                    "invalid arguments"
+                ]
+                .iter()
+                .any(|k| msg.contains(k)),
+                "{tool_name} {attack:?}: unclear error: {msg}"
+            );
+            assert!(
+                !msg.contains("top secret") && !msg.contains("root:"),
+                "{tool_name} {attack:?} leaked: {msg}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 250, "{checked} attacks checked");
+    // Nothing changed outside, and nothing was written inside either.
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("secret.txt")).unwrap(),
+        "top secret\n"
+    );
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
+    assert!(!root.join("escaped.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(root.join(".git/config")).unwrap(),
+        "[core]\n"
+    );
+}
