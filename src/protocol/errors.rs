@@ -249,11 +249,13 @@ impl std::error::Error for RpcError {}
 
 /// Parses a method's parameters, naming the failing field on error.
 ///
-/// Absent parameters (or `null`) are read as an empty object, so methods whose
-/// fields are all optional can be called without `params`.
+/// Absent parameters, `null` and `[]` (what Lua's JSON encoders make of an
+/// empty table) are read as an empty object, so methods whose fields are all
+/// optional can be called without `params`.
 pub fn parse_params<T: serde::de::DeserializeOwned>(params: Option<Value>) -> Result<T, RpcError> {
     let value = match params {
         None | Some(Value::Null) => Value::Object(serde_json::Map::new()),
+        Some(Value::Array(a)) if a.is_empty() => Value::Object(serde_json::Map::new()),
         Some(v) => v,
     };
     if !value.is_object() {

@@ -92,7 +92,20 @@ impl Store {
             reason: e.to_string(),
         })?;
         let path = data_dir.join(STORE_FILE);
-        let db = Database::create(&path).map_err(|e| StoreError::from_open(&path, e))?;
+        // An editor that restarts its server may start the new process while
+        // the old one is still exiting: wait briefly for the lock to be released.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let db = loop {
+            match Database::create(&path) {
+                Ok(db) => break db,
+                Err(redb::DatabaseError::DatabaseAlreadyOpen)
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => return Err(StoreError::from_open(&path, e)),
+            }
+        };
         schema::check_and_migrate(&db, &path)?;
         let db = Arc::new(db);
         let (jobs, rx) = mpsc::channel::<WriterMsg>(4096);

@@ -1,0 +1,15 @@
+local H = dofile(vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":h") .. "/helpers.lua")
+H.run(function()
+  local codelab = H.setup({
+    { chunks = { { text = "Hello from the mock, streamed in small pieces.", split = 3 } } },
+  })
+  codelab.send("hello there")
+  H.wait_chat("— end_turn")
+  local chat = H.chat()
+  H.truthy(chat:find("## You\nhello there", 1, true), "the user message is shown")
+  H.truthy(chat:find("Hello from the mock, streamed in small pieces.", 1, true), "the streamed reply is shown")
+  local st = codelab.state()
+  H.eq("markdown", vim.bo[st.chat].filetype, "chat filetype")
+  H.truthy(vim.wo[st.win].winbar:find("orchestrator", 1, true), "the agent is in the winbar")
+  H.eq(nil, st.turn, "the turn is over")
+end)

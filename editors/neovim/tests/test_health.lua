@@ -1,0 +1,13 @@
+local H = dofile(vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":h") .. "/helpers.lua")
+H.run(function()
+  local codelab = H.setup({})
+  local opened = false
+  codelab.open(function() opened = true end)
+  H.wait(function() return opened end, "the session")
+  vim.cmd("checkhealth codelab")
+  local report = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+  H.truthy(report:find("server binary: " .. H.bin, 1, true), "the binary is found:\n" .. report)
+  H.truthy(report:find("version: codelab-agent", 1, true), "its version is shown:\n" .. report)
+  H.truthy(report:find("connected (client", 1, true), "the connection is shown:\n" .. report)
+  H.truthy(report:find("provider configured by OPENAI_API_KEY, OPENAI_BASE_URL", 1, true), "the provider is shown:\n" .. report)
+end)
