@@ -237,14 +237,35 @@ fn locate(
             }
         }
     }
-    // The most similar window of the same length.
+    // The most similar window of the same length: near the hint first, then
+    // everywhere. A window whose length alone rules it out is skipped
+    // (the edit distance is at least the difference in length).
     let wanted = block.search.join("\n");
+    let wanted_len = wanted.chars().count();
     let mut best: Option<(usize, f64)> = None;
     if n <= lines.len() {
-        for i in 0..=lines.len() - n {
-            let s = similarity(&lines[i..i + n].join("\n"), &wanted);
+        let last = lines.len() - n;
+        let consider = |i: usize, best: &mut Option<(usize, f64)>| {
+            let window = lines[i..i + n].join("\n");
+            let len = window.chars().count();
+            let longest = len.max(wanted_len).max(1);
+            let bound = 1.0 - len.abs_diff(wanted_len) as f64 / longest as f64;
+            if best.is_some_and(|(_, b)| bound <= b) {
+                return;
+            }
+            let s = similarity(&window, &wanted);
             if best.is_none_or(|(_, b)| s > b) {
-                best = Some((i, s));
+                *best = Some((i, s));
+            }
+        };
+        if let Some(hint) = block.start_line.map(|h| h - 1) {
+            for i in hint.saturating_sub(NEARBY)..=(hint + NEARBY).min(last) {
+                consider(i, &mut best);
+            }
+        }
+        if best.is_none_or(|(_, b)| b < threshold) {
+            for i in 0..=last {
+                consider(i, &mut best);
             }
         }
     }

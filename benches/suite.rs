@@ -1,0 +1,601 @@
+//! End-to-end benchmarks, compared in the same run with a baseline: ripgrep,
+//! a direct SSE reader, one commit per event. Prints a Markdown table.
+//! Every figure checks the work it did (match counts, token counts, events).
+//!
+//! Run with `./scripts/bench.sh` (it installs ripgrep and the corpus).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    dead_code
+)]
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use codelab_agent::store::{Store, schema};
+use serde_json::json;
+
+struct Row {
+    name: String,
+    ours: String,
+    baseline: String,
+    ratio: String,
+    target: String,
+    check: String,
+}
+
+fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+fn fmt_ms((med, lo, hi): (f64, f64, f64)) -> String {
+    format!(
+        "{:.1} ms ({:.1}–{:.1})",
+        med * 1000.0,
+        lo * 1000.0,
+        hi * 1000.0
+    )
+}
+
+fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (Vec<f64>, T) {
+    let mut out = None;
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        out = Some(f());
+        times.push(t.elapsed().as_secs_f64());
+    }
+    (times, out.unwrap())
+}
+
+fn corpus() -> Option<PathBuf> {
+    let dir = std::env::var("CODELAB_BENCH_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            dirs::cache_dir()
+                .unwrap_or_else(|| PathBuf::from("/tmp"))
+                .join("codelab-agent/corpus/linux-source-6.1")
+        });
+    dir.exists().then_some(dir)
+}
+
+fn rg(args: &[&str], dir: &Path) -> usize {
+    let out = Command::new("rg")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("ripgrep (rg) is installed");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+fn search_vs_rg(rows: &mut Vec<Row>, dir: &Path) {
+    let ws = codelab_agent::workspace::Workspace::new(dir).unwrap();
+    for (label, pattern) in [
+        ("literal", "PM_RESUME"),
+        ("word regex", r"\b[A-Z]+_SUSPEND\b"),
+        ("rare", "ZZQ_NOT_ANYWHERE_QZZ"),
+        ("common", "return"),
+    ] {
+        let (ours, (_, ours_total)) = time(5, || {
+            codelab_agent::tools::search_in_code::search(
+                ws.root(),
+                ws.root(),
+                pattern,
+                None,
+                &[],
+                &|_| false,
+                300,
+            )
+            .unwrap()
+        });
+        let (theirs, rg_total) = time(5, || {
+            rg(
+                &["-n", "--hidden", "--no-config", "-g", "!.git", pattern],
+                dir,
+            )
+        });
+        let (o, t) = (stats(ours), stats(theirs));
+        rows.push(Row {
+            name: format!("search_in_code, {label} `{pattern}`"),
+            ours: fmt_ms(o),
+            baseline: format!("rg {}", fmt_ms(t)),
+            ratio: format!("{:.2}x", o.0 / t.0),
+            target: "≤ 1.1x".into(),
+            check: if ours_total == rg_total {
+                format!("{ours_total} matching lines, same as rg")
+            } else {
+                format!("MISMATCH: {ours_total} vs rg {rg_total}")
+            },
+        });
+    }
+    let (ours, n) = time(5, || {
+        codelab_agent::tools::list_files::walk(ws.root(), true)
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+            .count()
+    });
+    let (theirs, m) = time(5, || {
+        rg(&["--files", "--hidden", "--no-config", "-g", "!.git"], dir)
+    });
+    let (o, t) = (stats(ours), stats(theirs));
+    rows.push(Row {
+        name: "list_files (recursive) vs rg --files".into(),
+        ours: fmt_ms(o),
+        baseline: format!("rg {}", fmt_ms(t)),
+        ratio: format!("{:.2}x", o.0 / t.0),
+        target: "≤ 1.1x".into(),
+        check: if n == m {
+            format!("{n} files, same as rg")
+        } else {
+            format!("MISMATCH: {n} vs rg {m}")
+        },
+    });
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(") ")
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields
+        .get(11)
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+    ticks / 100.0
+}
+
+async fn startup(rows: &mut Vec<Row>) {
+    let mut times = Vec::new();
+    let mut rss = Vec::new();
+    for _ in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Instant::now();
+        let mut server = support::ServerProcess::stdio(dir.path());
+        let mut c = server.stdio_client();
+        c.initialize(&[], None).await;
+        times.push(t.elapsed().as_secs_f64());
+        rss.push(rss_kib(server.child.id().unwrap()) as f64);
+        c.finish().await;
+        server.wait().await;
+    }
+    let s = stats(times);
+    rows.push(Row {
+        name: "start-up to initialize response".into(),
+        ours: fmt_ms(s),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "< 20 ms".into(),
+        check: "10 runs, initialize answered".into(),
+    });
+    let r = stats(rss);
+    rows.push(Row {
+        name: "resident memory, idle after initialized".into(),
+        ours: format!("{:.1} MiB", r.0 / 1024.0),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "< 20 MB".into(),
+        check: "VmRSS".into(),
+    });
+
+    // 1,000 sessions in the store, 100 attached.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        for chunk in 0..10 {
+            let sessions: Vec<_> = (0..100)
+                .map(|i| session(&format!("s{chunk}-{i}")))
+                .collect();
+            store
+                .write(move |txn| {
+                    let mut t = txn.open_table(schema::SESSIONS)?;
+                    for s in &sessions {
+                        t.insert(s.id.as_u128(), serde_json::to_vec(s).unwrap().as_slice())?;
+                    }
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        }
+        store.close().await;
+    }
+    let mut server = support::ServerProcess::stdio(dir.path());
+    let mut c = server.stdio_client();
+    c.initialize(&[], None).await;
+    let list = c.call("codelab/listSessions", json!({"limit": 100})).await;
+    let ids: Vec<String> = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    for id in &ids {
+        c.call("codelab/attachSession", json!({"sessionId": id}))
+            .await;
+    }
+    let rss = rss_kib(server.child.id().unwrap());
+    rows.push(Row {
+        name: "resident memory, 1,000 sessions stored, 100 attached".into(),
+        ours: format!("{:.1} MiB", rss as f64 / 1024.0),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "—".into(),
+        check: format!("{} sessions attached", ids.len()),
+    });
+    c.finish().await;
+}
+
+fn session(title: &str) -> codelab_agent::protocol::types::Session {
+    let now = chrono::Utc::now();
+    codelab_agent::protocol::types::Session {
+        id: uuid::Uuid::now_v7(),
+        title: title.into(),
+        workspace_folder: None,
+        agent: "coder".into(),
+        created_at: now,
+        updated_at: now,
+        message_count: 0,
+        last_seq: 0,
+        parent_session_id: None,
+        parent_tool_call_id: None,
+    }
+}
+
+fn message(sid: uuid::Uuid, seq: u64) -> codelab_agent::protocol::types::Message {
+    codelab_agent::protocol::types::Message {
+        id: uuid::Uuid::now_v7(),
+        session_id: sid,
+        seq,
+        turn_id: None,
+        role: codelab_agent::protocol::types::Role::User,
+        text: "a message of ordinary length, as users write them".into(),
+        tool_calls: vec![],
+        tool_call_id: None,
+        is_error: false,
+        context: None,
+        created_at: chrono::Utc::now(),
+    }
+}
+
+async fn store(rows: &mut Vec<Row>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // Baseline: one durable commit per event, one writer waiting for each.
+    let s = store.create_session(session("seq")).await.unwrap();
+    let n = 500u64;
+    let t = Instant::now();
+    for seq in 1..=n {
+        store
+            .append_messages(s.id, vec![message(s.id, seq)])
+            .await
+            .unwrap();
+    }
+    let one = n as f64 / t.elapsed().as_secs_f64();
+    // Ours: 100 sessions appending at once; the writer groups their commits.
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        ids.push(
+            store
+                .create_session(session(&format!("c{i}")))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for id in ids.clone() {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for seq in 1..=50 {
+                store
+                    .append_messages(id, vec![message(id, seq)])
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let grouped = 5000.0 / t.elapsed().as_secs_f64();
+    let mut total = 0;
+    for id in &ids {
+        total += store.history(*id, 0, 1000).await.unwrap().0.len();
+    }
+    rows.push(Row {
+        name: "durable appends, 100 concurrent sessions (group commit)".into(),
+        ours: format!("{grouped:.0} events/s"),
+        baseline: format!("{one:.0} events/s, one commit each"),
+        ratio: format!("{:.1}x", grouped / one),
+        target: "far above 1x".into(),
+        check: format!("{total} messages read back"),
+    });
+    // 100,000 sessions: open, listSessions, getHistory.
+    for chunk in 0..100 {
+        let sessions: Vec<_> = (0..1000)
+            .map(|i| session(&format!("bulk {chunk}-{i}")))
+            .collect();
+        store
+            .write(move |txn| {
+                let mut t = txn.open_table(schema::SESSIONS)?;
+                for s in &sessions {
+                    t.insert(s.id.as_u128(), serde_json::to_vec(s).unwrap().as_slice())?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+    let big = ids[0];
+    store.close().await;
+    let (open, store) = time(1, || Store::open(dir.path()).unwrap());
+    let (list, page) = {
+        let mut v = Vec::new();
+        let mut last = 0;
+        for _ in 0..20 {
+            let t = Instant::now();
+            last = store.list_sessions(None, 50).await.unwrap().0.len();
+            v.push(t.elapsed().as_secs_f64());
+        }
+        (v, last)
+    };
+    let (hist, msgs) = {
+        let mut v = Vec::new();
+        let mut last = 0;
+        for _ in 0..20 {
+            let t = Instant::now();
+            last = store.history(big, 0, 200).await.unwrap().0.len();
+            v.push(t.elapsed().as_secs_f64());
+        }
+        (v, last)
+    };
+    rows.push(Row {
+        name: "open a store of 100,100 sessions".into(),
+        ours: fmt_ms(stats(open)),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "—".into(),
+        check: "schema checked".into(),
+    });
+    rows.push(Row {
+        name: "listSessions (50) on it".into(),
+        ours: fmt_ms(stats(list)),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "—".into(),
+        check: format!("{page} sessions"),
+    });
+    rows.push(Row {
+        name: "getHistory on it".into(),
+        ours: fmt_ms(stats(hist)),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "—".into(),
+        check: format!("{msgs} messages"),
+    });
+    store.close().await;
+}
+
+async fn relay(rows: &mut Vec<Row>) {
+    use futures::StreamExt;
+    let tokens = 100_000usize;
+    let text: String = (0..tokens)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let reply = || mock_llm::Reply {
+        chunks: vec![mock_llm::Chunk {
+            text: Some(text.clone()),
+            split: Some(1),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mock = mock_llm::MockLlm::start(mock_llm::Script {
+        replies: vec![reply(), reply(), reply()],
+    })
+    .await;
+    // Baseline: a client reading the same SSE stream directly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    // Warm up the connection and the mock with one full read, then measure the second.
+    let warm = http
+        .post(format!("{}/chat/completions", mock.openai_base()))
+        .json(
+            &json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "go"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut warm_body = warm.bytes_stream();
+    while warm_body.next().await.is_some() {}
+    let t = Instant::now();
+    let resp = http
+        .post(format!("{}/chat/completions", mock.openai_base()))
+        .json(
+            &json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "go"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = resp.bytes_stream();
+    // Parsed as it arrives, with the same SSE parser the server uses.
+    use eventsource_stream::Eventsource;
+    let mut events = body.eventsource();
+    let mut direct_chars = 0usize;
+    while let Some(Ok(ev)) = events.next().await {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&ev.data)
+            && let Some(c) = v["choices"][0]["delta"]["content"].as_str()
+        {
+            direct_chars += c.chars().count();
+        }
+    }
+    let direct = direct_chars as f64 / t.elapsed().as_secs_f64();
+    // Through codelab-agent over stdio.
+    let data = tempfile::tempdir().unwrap();
+    let mut server =
+        support::ServerProcess::stdio_env(data.path(), &support::agent::llm_env(&mock));
+    let mut c = server.stdio_client();
+    c.initialize(&[], None).await;
+    let s = c
+        .call("codelab/createSession", json!({"agent": "ask"}))
+        .await;
+    let t = Instant::now();
+    let r = c
+        .call(
+            "codelab/sendMessage",
+            json!({"sessionId": s["id"], "text": "go"}),
+        )
+        .await;
+    let log =
+        support::agent::drive(&mut c, r["turnId"].as_str().unwrap(), |_| None, |_| None).await;
+    let ours_chars = log.text().chars().count();
+    let ours = ours_chars as f64 / t.elapsed().as_secs_f64();
+    rows.push(Row {
+        name: "streaming relay, 100,000 tokens, stdio".into(),
+        ours: format!("{:.0} tokens/s", ours),
+        baseline: format!("{direct:.0} tokens/s read directly"),
+        ratio: format!("{:.2}x", ours / direct),
+        target: "≥ 0.9x".into(),
+        check: format!(
+            "{ours_chars} and {direct_chars} tokens received; {} notifications",
+            log.of("codelab/token").len()
+        ),
+    });
+    c.finish().await;
+}
+
+async fn concurrency(rows: &mut Vec<Row>) {
+    const N: usize = 200;
+    let ws = tempfile::tempdir().unwrap();
+    let mut replies = Vec::new();
+    let words = 200usize;
+    let answer: String = (0..words).map(|i| format!("w{i} ")).collect();
+    for i in 0..N {
+        std::fs::write(
+            ws.path().join(format!("f{i}.txt")),
+            format!("marker-{i}-end\n"),
+        )
+        .unwrap();
+        replies.push(support::agent::when(
+            &format!("client {i} please"),
+            support::agent::call(
+                &format!("c{i}"),
+                "read_file",
+                json!({"path": format!("f{i}.txt")}),
+            ),
+        ));
+        let mut r = support::agent::text(&answer);
+        r.matches = Some(format!("marker-{i}-end"));
+        r.chunks[0].split = Some(4);
+        replies.push(r);
+    }
+    let mock = mock_llm::MockLlm::start(mock_llm::Script { replies }).await;
+    let data = tempfile::tempdir().unwrap();
+    let server =
+        support::ServerProcess::websocket_env(data.path(), &support::agent::llm_env(&mock)).await;
+    let pid = server.child.id().unwrap();
+    let root = support::file_uri(&ws.path().canonicalize().unwrap());
+    let cpu0 = cpu_secs(pid);
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..N {
+        let mut c = server.ws_client().await;
+        let root = root.clone();
+        tasks.push(tokio::spawn(async move {
+            c.initialize(&[], Some(&root)).await;
+            let s = c
+                .call("codelab/createSession", json!({"agent": "coder"}))
+                .await;
+            let r = c
+                .call(
+                    "codelab/sendMessage",
+                    json!({"sessionId": s["id"], "text": format!("client {i} please")}),
+                )
+                .await;
+            let log =
+                support::agent::drive(&mut c, r["turnId"].as_str().unwrap(), |_| None, |_| None)
+                    .await;
+            c.finish().await;
+            log.text().len()
+        }));
+    }
+    let mut chars = 0;
+    for t in tasks {
+        chars += t.await.unwrap();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let cpu = cpu_secs(pid) - cpu0;
+    let streamed_tokens = N * answer.len() / 4;
+    rows.push(Row {
+        name: "200 concurrent sessions, a turn with a tool call each".into(),
+        ours: format!(
+            "{:.0} turns/s, {:.1} µs CPU per streamed token",
+            N as f64 / secs,
+            cpu * 1e6 / streamed_tokens as f64
+        ),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "—".into(),
+        check: format!("{chars} characters streamed to {N} clients"),
+    });
+}
+
+fn main() {
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let want = |name: &str| only.is_empty() || only.iter().any(|o| name.contains(o.as_str()));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut rows = Vec::new();
+    if want("search") {
+        match corpus() {
+            Some(dir) => search_vs_rg(&mut rows, &dir),
+            None => eprintln!("search: the corpus is missing; ./scripts/bench.sh installs it"),
+        }
+    }
+    if want("startup") {
+        rt.block_on(startup(&mut rows));
+    }
+    if want("store") {
+        rt.block_on(store(&mut rows));
+    }
+    if want("relay") {
+        rt.block_on(relay(&mut rows));
+    }
+    if want("concurrency") {
+        rt.block_on(concurrency(&mut rows));
+    }
+    println!("| benchmark | codelab-agent | baseline | ratio | target | check |");
+    println!("|---|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            r.name, r.ours, r.baseline, r.ratio, r.target, r.check
+        );
+    }
+}
