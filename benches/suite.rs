@@ -400,92 +400,186 @@ async fn store(rows: &mut Vec<Row>) {
     store.close().await;
 }
 
-async fn relay(rows: &mut Vec<Row>) {
-    use futures::StreamExt;
-    let tokens = 100_000usize;
-    let text: String = (0..tokens)
-        .map(|i| char::from(b'a' + (i % 26) as u8))
-        .collect();
-    let reply = || mock_llm::Reply {
-        chunks: vec![mock_llm::Chunk {
-            text: Some(text.clone()),
-            split: Some(1),
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    let mock = mock_llm::MockLlm::start(mock_llm::Script {
-        replies: vec![reply(), reply(), reply()],
-    })
-    .await;
-    // Baseline: a client reading the same SSE stream directly.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
-    // Warm up the connection and the mock with one full read, then measure the second.
-    let warm = http
-        .post(format!("{}/chat/completions", mock.openai_base()))
-        .json(
-            &json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "go"}]}),
-        )
-        .send()
-        .await
-        .unwrap();
-    let mut warm_body = warm.bytes_stream();
-    while warm_body.next().await.is_some() {}
-    let t = Instant::now();
-    let resp = http
-        .post(format!("{}/chat/completions", mock.openai_base()))
-        .json(
-            &json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "go"}]}),
-        )
-        .send()
-        .await
-        .unwrap();
-    let body = resp.bytes_stream();
-    // Parsed as it arrives, with the same SSE parser the server uses.
-    use eventsource_stream::Eventsource;
-    let mut events = body.eventsource();
-    let mut direct_chars = 0usize;
-    while let Some(Ok(ev)) = events.next().await {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&ev.data)
-            && let Some(c) = v["choices"][0]["delta"]["content"].as_str()
-        {
-            direct_chars += c.chars().count();
+fn now_us() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0)
+}
+
+/// Latencies (µs) of every `T<stamp>|` token in `text`, received now.
+fn stamps(text: &str, out: &mut Vec<f64>) -> usize {
+    let now = now_us();
+    let mut n = 0;
+    for tok in text.split('|') {
+        if let Some(us) = tok.strip_prefix('T').and_then(|v| v.parse::<u128>().ok()) {
+            out.push(now.saturating_sub(us) as f64);
+            n += 1;
         }
     }
-    let direct = direct_chars as f64 / t.elapsed().as_secs_f64();
-    // Through codelab-agent over stdio.
-    let data = tempfile::tempdir().unwrap();
-    let mut server =
-        support::ServerProcess::stdio_env(data.path(), &support::agent::llm_env(&mock));
-    let mut c = server.stdio_client();
-    c.initialize(&[], None).await;
-    let s = c
-        .call("codelab/createSession", json!({"agent": "ask"}))
-        .await;
-    let t = Instant::now();
-    let r = c
-        .call(
+    n
+}
+
+fn pct(mut v: Vec<f64>, q: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(((v.len().max(1) - 1) as f64 * q).round() as usize)
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// The mock as its own process, streaming `tokens` stamped tokens per reply.
+async fn mock_process(
+    replies: usize,
+    tokens: usize,
+    every_ms: Option<u64>,
+) -> (tokio::process::Child, String, tempfile::NamedTempFile) {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("mock-llm");
+    assert!(
+        bin.exists(),
+        "build it first: cargo build --release -p mock-llm"
+    );
+    let script = tempfile::NamedTempFile::new().unwrap();
+    let reply = json!({"chunks": [{"stampedTokens": tokens, "stampEveryMs": every_ms}]});
+    std::fs::write(
+        script.path(),
+        json!({"replies": vec![reply; replies]}).to_string(),
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new(bin)
+        .arg("--script")
+        .arg(script.path())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stdout.take().unwrap()));
+    let url = lines
+        .next_line()
+        .await
+        .unwrap()
+        .unwrap()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    (child, url, script)
+}
+
+async fn relay(rows: &mut Vec<Row>) {
+    relay_with(rows, 100_000, None, "as fast as possible").await;
+    relay_with(rows, 2_000, Some(1), "paced, 1 token/ms").await;
+}
+
+async fn relay_with(rows: &mut Vec<Row>, tokens: usize, every_ms: Option<u64>, label: &str) {
+    let (_mock, url, _script) = mock_process(5, tokens, every_ms).await;
+    // Baseline: a client reading the SSE stream directly, parsing as it arrives.
+    let (mut direct_rate, mut direct_lat, mut direct_n) = (0.0, Vec::new(), 0);
+    // The first read warms up the mock and the connection; the second is measured.
+    for _ in 0..2 {
+        let t = Instant::now();
+        // The same provider client the server uses, without the server.
+        let mut settings = codelab_agent::llm::config::LlmSettings::default();
+        settings.providers.insert(
+            "mock".into(),
+            codelab_agent::llm::config::ProviderSettings {
+                kind: Some(codelab_agent::llm::ProviderKind::Openai),
+                base_url: Some(format!("{url}/v1")),
+                model: Some("m".into()),
+                ..Default::default()
+            },
+        );
+        let target = settings.resolve(None).unwrap();
+        let bus = std::sync::Arc::new(codelab_agent::events::EventBus::new());
+        let client =
+            codelab_agent::llm::LlmClient::new(std::time::Duration::from_secs(5), bus).unwrap();
+        let req = codelab_agent::llm::ChatRequest {
+            model: "m".into(),
+            system: String::new(),
+            messages: vec![codelab_agent::llm::ChatMessage::User { text: "go".into() }],
+            tools: vec![],
+            max_tokens: None,
+        };
+        let mut stream = client.stream(&target, req, Default::default());
+        direct_lat = Vec::with_capacity(tokens);
+        direct_n = 0;
+        while let Some(Ok(ev)) = stream.next().await {
+            if let codelab_agent::llm::LlmEvent::TextDelta(d) = ev {
+                direct_n += stamps(&d, &mut direct_lat);
+            }
+        }
+        direct_rate = direct_n as f64 / t.elapsed().as_secs_f64();
+    }
+    rows.push(Row {
+        name: format!("streaming {tokens} tokens {label}: direct reader (baseline)"),
+        ours: "—".into(),
+        baseline: format!(
+            "{direct_rate:.0} tokens/s, latency p50 {:.2} ms, p99 {:.2} ms",
+            pct(direct_lat.clone(), 0.5) / 1000.0,
+            pct(direct_lat.clone(), 0.99) / 1000.0
+        ),
+        ratio: "—".into(),
+        target: "—".into(),
+        check: format!("{direct_n} tokens"),
+    });
+    let env = vec![
+        ("OPENAI_BASE_URL", format!("{url}/v1")),
+        ("OPENAI_API_KEY", "sk-bench".to_owned()),
+        ("CODELAB_MODEL", "m".to_owned()),
+    ];
+    for transport in ["stdio", "websocket"] {
+        let data = tempfile::tempdir().unwrap();
+        let (mut stdio_server, ws_server);
+        let mut c = if transport == "stdio" {
+            stdio_server = support::ServerProcess::stdio_env(data.path(), &env);
+            stdio_server.stdio_client()
+        } else {
+            ws_server = support::ServerProcess::websocket_env(data.path(), &env).await;
+            ws_server.ws_client().await
+        };
+        c.initialize(&[], None).await;
+        let s = c
+            .call("codelab/createSession", json!({"agent": "ask"}))
+            .await;
+        let t = Instant::now();
+        c.call(
             "codelab/sendMessage",
             json!({"sessionId": s["id"], "text": "go"}),
         )
         .await;
-    let log =
-        support::agent::drive(&mut c, r["turnId"].as_str().unwrap(), |_| None, |_| None).await;
-    let ours_chars = log.text().chars().count();
-    let ours = ours_chars as f64 / t.elapsed().as_secs_f64();
-    rows.push(Row {
-        name: "streaming relay, 100,000 tokens, stdio".into(),
-        ours: format!("{:.0} tokens/s", ours),
-        baseline: format!("{direct:.0} tokens/s read directly"),
-        ratio: format!("{:.2}x", ours / direct),
-        target: "≥ 0.9x".into(),
-        check: format!(
-            "{ours_chars} and {direct_chars} tokens received; {} notifications",
-            log.of("codelab/token").len()
-        ),
-    });
-    c.finish().await;
+        let mut lat = Vec::with_capacity(tokens);
+        let mut n = 0;
+        let mut notes = 0;
+        loop {
+            let msg = c.next_notification().await;
+            match msg["method"].as_str() {
+                Some("codelab/token") => {
+                    notes += 1;
+                    n += stamps(msg["params"]["delta"].as_str().unwrap_or(""), &mut lat);
+                }
+                Some("codelab/turnCompleted") => break,
+                _ => {}
+            }
+        }
+        let rate = n as f64 / t.elapsed().as_secs_f64();
+        rows.push(Row {
+            name: format!("streaming {tokens} tokens {label}: through codelab-agent, {transport}"),
+            ours: format!(
+                "{rate:.0} tokens/s; added latency p50 {:.2} ms, p99 {:.2} ms",
+                (pct(lat.clone(), 0.5) - pct(direct_lat.clone(), 0.5)) / 1000.0,
+                (pct(lat.clone(), 0.99) - pct(direct_lat.clone(), 0.99)) / 1000.0
+            ),
+            baseline: format!("{direct_rate:.0} tokens/s direct"),
+            ratio: format!("{:.2}x", rate / direct_rate),
+            target: "≥ 0.9x".into(),
+            check: format!("{n} of {tokens} tokens in {notes} notifications"),
+        });
+        c.done();
+    }
 }
 
 async fn concurrency(rows: &mut Vec<Row>) {

@@ -20,6 +20,7 @@ if [ ! -d "$CORPUS" ]; then
   git -C "$CORPUS" init -q
 fi
 export CODELAB_BENCH_CORPUS="$CORPUS"
+cargo build --release -p mock-llm --bins
 
 echo "== in-process (divan)"
 cargo bench --bench inprocess

@@ -59,7 +59,7 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         rate_limit: u32,
         /// Requests per minute per token, over all its connections.
-        #[arg(long, default_value_t = 600)]
+        #[arg(long, default_value_t = 60)]
         token_rate_limit: u32,
         /// Websocket connections at once.
         #[arg(long, default_value_t = 1024)]

@@ -109,6 +109,13 @@ pub struct Chunk {
     /// Send nothing more, holding the connection open until the client leaves.
     #[serde(default)]
     pub stall: bool,
+    /// Send this many one-token text deltas, each `T<microseconds since the
+    /// Unix epoch>|` stamped when it is written, for latency measurements.
+    #[serde(default)]
+    pub stamped_tokens: Option<usize>,
+    /// Wait this many milliseconds before each stamped token (paced streams).
+    #[serde(default)]
+    pub stamp_every_ms: Option<u64>,
 }
 
 /// A tool call in a stream.
@@ -533,6 +540,31 @@ async fn complete(
                         guard.mark_finished();
                         return None;
                     }
+                    Some(Step::Stamped(format)) => {
+                        let us = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_micros())
+                            .unwrap_or(0);
+                        let token = format!("T{us}|");
+                        let data = match format {
+                            Format::Openai => {
+                                json!({"choices": [{"index": 0, "delta": {"content": token}, "finish_reason": null}]})
+                            }
+                            Format::Anthropic => {
+                                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": token}})
+                            }
+                        };
+                        let line = match format {
+                            Format::Openai => format!("data: {data}\n\n"),
+                            Format::Anthropic => {
+                                format!("event: content_block_delta\ndata: {data}\n\n")
+                            }
+                        };
+                        return Some((
+                            Ok::<Bytes, std::io::Error>(Bytes::from(line)),
+                            (steps, guard),
+                        ));
+                    }
                     Some(Step::Bytes(b)) => {
                         return Some((Ok::<Bytes, std::io::Error>(Bytes::from(b)), (steps, guard)));
                     }
@@ -584,6 +616,8 @@ impl Drop for DisconnectGuard {
 
 enum Step {
     Bytes(Vec<u8>),
+    /// A text delta stamped with the time it is written.
+    Stamped(Format),
     Wait(u64),
     Stall,
     Drop,
@@ -680,6 +714,18 @@ fn render(format: Format, model: &str, reply: &Reply) -> Vec<Step> {
                     Format::Openai => w.data(None, &oa(json!({"content": p}), Value::Null)),
                     Format::Anthropic => w.data(Some("content_block_delta"), &json!({"type": "content_block_delta", "index": block, "delta": {"type": "text_delta", "text": p}})),
                 }
+            }
+        }
+        if let Some(n) = c.stamped_tokens {
+            if format == Format::Anthropic && !text_open {
+                w.data(Some("content_block_start"), &json!({"type": "content_block_start", "index": block, "content_block": {"type": "text", "text": ""}}));
+                text_open = true;
+            }
+            for _ in 0..n {
+                if let Some(ms) = c.stamp_every_ms {
+                    w.steps.push(Step::Wait(ms));
+                }
+                w.steps.push(Step::Stamped(format));
             }
         }
         if let Some(tc) = &c.tool_call {
