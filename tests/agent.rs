@@ -1131,3 +1131,64 @@ async fn tokens_are_coalesced() {
     );
     h.finish().await;
 }
+
+#[tokio::test]
+async fn model_settings_follow_the_documented_precedence() {
+    let mock = mock_llm::MockLlm::start(mock_llm::Script {
+        replies: vec![text("one"), text("two"), text("three")],
+    })
+    .await;
+    let data = data_dir();
+    let ws = tempfile::tempdir().unwrap();
+    // User file < environment < workspace file < editor.
+    std::fs::write(
+        data.path().join("codelab.toml"),
+        "[llm]\nmodel = \"user-model\"\n",
+    )
+    .unwrap();
+    let mut env = support::agent::llm_env(&mock);
+    env.retain(|(k, _)| *k != "CODELAB_MODEL");
+    env.push(("CODELAB_MODEL", "env-model".into()));
+    let mut server = ServerProcess::stdio_env(data.path(), &env);
+    let mut c = server.stdio_client();
+    let root = ws.path().canonicalize().unwrap();
+    c.initialize(&[], Some(&file_uri(&root))).await;
+    let s = c
+        .call("codelab/createSession", json!({"agent": "ask"}))
+        .await;
+    async fn turn(
+        c: &mut support::Client,
+        sid: &serde_json::Value,
+        text: &str,
+    ) -> support::agent::TurnLog {
+        let r = c
+            .call(
+                "codelab/sendMessage",
+                json!({"sessionId": sid, "text": text}),
+            )
+            .await;
+        drive(c, r["turnId"].as_str().unwrap(), |_| None, |_| None).await
+    }
+    let sid = s["id"].clone();
+    assert_eq!(turn(&mut c, &sid, "a").await.stop(), "end_turn");
+    // A workspace file: it may choose the model, but its base_url is ignored.
+    std::fs::create_dir_all(root.join(".codelab")).unwrap();
+    std::fs::write(
+        root.join(".codelab/config.toml"),
+        "[llm]\nmodel = \"workspace-model\"\n[llm.providers.openai]\nbase_url = \"http://127.0.0.1:9/v1\"\n",
+    )
+    .unwrap();
+    assert_eq!(turn(&mut c, &sid, "b").await.stop(), "end_turn");
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"codelab": {"llm": {"model": "editor-model"}}}}),
+    );
+    assert_eq!(turn(&mut c, &sid, "c").await.stop(), "end_turn");
+    let models: Vec<String> = mock
+        .requests()
+        .iter()
+        .map(|r| r.body["model"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(models, ["env-model", "workspace-model", "editor-model"]);
+    c.finish().await;
+}
