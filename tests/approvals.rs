@@ -7,7 +7,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::agent::{Harness, call, calls, complete, drive, llm_env, text, when};
+use support::agent::{Harness, call, calls, complete, drive, llm_env, restart, text, when};
 use support::{ServerProcess, file_uri};
 
 fn result_of(log: &support::agent::TurnLog, id: &str) -> (String, String) {
@@ -421,18 +421,6 @@ async fn policies_from_user_and_workspace_files_and_approval_timeouts() {
             .any(|d| d["decision"] == "approve" && d["params"]["command"] == "echo $(whoami)")
     );
     store.close().await;
-}
-
-/// Starts a server on `data`, drives nothing; returns the process and an initialized client.
-async fn restart(
-    data: &std::path::Path,
-    mock: &mock_llm::MockLlm,
-    root: &str,
-) -> (ServerProcess, support::Client) {
-    let mut server = ServerProcess::stdio_env(data, &llm_env(mock));
-    let mut client = server.stdio_client();
-    client.initialize(&[], Some(root)).await;
-    (server, client)
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mock_llm::{Chunk, MockLlm, Reply, Script};
 use serde_json::json;
-use support::agent::{call, drive, llm_env, text, when};
+use support::agent::{call, drive, llm_env, restart, text, when};
 use support::{ServerProcess, file_uri};
 
 fn rss_kib(pid: u32, field: &str) -> u64 {
@@ -149,17 +149,6 @@ async fn every_model_fault_ends_the_turn_with_a_classified_error_and_the_next_tu
     assert_eq!(partial, 2);
     assert!(mock.violations().is_empty(), "{:?}", mock.violations());
     c.finish().await;
-}
-
-async fn restart(
-    data: &std::path::Path,
-    mock: &MockLlm,
-    root: &str,
-) -> (ServerProcess, support::Client) {
-    let mut server = ServerProcess::stdio_env(data, &llm_env(mock));
-    let mut client = server.stdio_client();
-    client.initialize(&[], Some(root)).await;
-    (server, client)
 }
 
 #[tokio::test]

@@ -223,33 +223,10 @@ impl Store {
     /// Deletes a session and its history; returns how many messages went with it.
     pub async fn delete_session(&self, id: Uuid) -> Result<u64, StoreError> {
         self.write(move |txn| {
-            let mut sessions = txn.open_table(SESSIONS)?;
-            if sessions.get(id.as_u128())?.is_none() {
+            if txn.open_table(SESSIONS)?.get(id.as_u128())?.is_none() {
                 return Err(StoreError::SessionNotFound(id));
             }
-            sessions.remove(id.as_u128())?;
-            for table in [APPROVALS, QUESTIONS] {
-                let mut t = txn.open_table(table)?;
-                let mut doomed = Vec::new();
-                for entry in t.range::<u128>(..)? {
-                    let (k, v) = entry?;
-                    let owner: serde_json::Value = decode(v.value())?;
-                    if owner["sessionId"] == serde_json::json!(id) {
-                        doomed.push(k.value());
-                    }
-                }
-                for k in doomed {
-                    t.remove(k)?;
-                }
-            }
-            let mut messages = txn.open_table(MESSAGES)?;
-            let key = id.as_u128();
-            let mut removed = 0u64;
-            messages.retain_in((key, 0)..=(key, u64::MAX), |_, _| {
-                removed += 1;
-                false
-            })?;
-            Ok(removed)
+            purge_sessions(txn, &[id])
         })
         .await
     }
@@ -512,33 +489,8 @@ impl Store {
 
     /// Deletes sessions (with their history, approvals and questions) in one commit.
     pub async fn delete_sessions(&self, ids: Vec<Uuid>) -> Result<(), StoreError> {
-        self.write(move |txn| {
-            let doomed: std::collections::HashSet<serde_json::Value> =
-                ids.iter().map(|i| serde_json::json!(i)).collect();
-            let mut sessions = txn.open_table(SESSIONS)?;
-            let mut messages = txn.open_table(MESSAGES)?;
-            for id in &ids {
-                sessions.remove(id.as_u128())?;
-                let key = id.as_u128();
-                messages.retain_in((key, 0)..=(key, u64::MAX), |_, _| false)?;
-            }
-            for table in [APPROVALS, QUESTIONS] {
-                let mut t = txn.open_table(table)?;
-                let mut keys = Vec::new();
-                for entry in t.range::<u128>(..)? {
-                    let (k, v) = entry?;
-                    let owner: serde_json::Value = decode(v.value())?;
-                    if doomed.contains(&owner["sessionId"]) {
-                        keys.push(k.value());
-                    }
-                }
-                for k in keys {
-                    t.remove(k)?;
-                }
-            }
-            Ok(())
-        })
-        .await
+        self.write(move |txn| purge_sessions(txn, &ids).map(|_| ()))
+            .await
     }
 
     /// Deletes at most `limit` of the oldest audit entries written before `before`.
@@ -617,6 +569,39 @@ impl Store {
         })
         .await
     }
+}
+
+/// Removes sessions with their messages, pending approvals and questions, in
+/// the caller's transaction; returns how many messages went.
+fn purge_sessions(txn: &WriteTransaction, ids: &[Uuid]) -> Result<u64, StoreError> {
+    let owners: std::collections::HashSet<serde_json::Value> =
+        ids.iter().map(|i| serde_json::json!(i)).collect();
+    let mut sessions = txn.open_table(SESSIONS)?;
+    let mut messages = txn.open_table(MESSAGES)?;
+    let mut removed = 0u64;
+    for id in ids {
+        sessions.remove(id.as_u128())?;
+        let key = id.as_u128();
+        messages.retain_in((key, 0)..=(key, u64::MAX), |_, _| {
+            removed += 1;
+            false
+        })?;
+    }
+    for table in [APPROVALS, QUESTIONS] {
+        let mut t = txn.open_table(table)?;
+        let mut doomed = Vec::new();
+        for entry in t.range::<u128>(..)? {
+            let (k, v) = entry?;
+            let owner: serde_json::Value = decode(v.value())?;
+            if owners.contains(&owner["sessionId"]) {
+                doomed.push(k.value());
+            }
+        }
+        for k in doomed {
+            t.remove(k)?;
+        }
+    }
+    Ok(removed)
 }
 
 /// The smallest UUID v7 of the millisecond `t`: every id made at `t` or

@@ -257,3 +257,15 @@ pub async fn drive(
         }
     }
 }
+
+/// Starts a stdio server on `data` pointed at `mock`, with an initialized client.
+pub async fn restart(
+    data: &std::path::Path,
+    mock: &MockLlm,
+    root: &str,
+) -> (ServerProcess, Client) {
+    let mut server = ServerProcess::stdio_env(data, &llm_env(mock));
+    let mut client = server.stdio_client();
+    client.initialize(&[], Some(root)).await;
+    (server, client)
+}
