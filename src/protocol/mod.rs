@@ -16,4 +16,17 @@ pub use errors::{ErrorCode, RpcError, parse_params};
 pub const PROTOCOL_VERSION: &str = "0.1";
 
 /// Feature names advertised in `initialize`.
-pub const FEATURES: &[&str] = &["sessions", "history", "agents", "documents"];
+pub const FEATURES: &[&str] = &[
+    "sessions",
+    "history",
+    "agents",
+    "documents",
+    "chat",
+    "tools",
+    "approvals",
+    "questions",
+    "delegation",
+    "metrics",
+    "audit",
+    "events",
+];

@@ -4,6 +4,7 @@ H.run(function()
   local opened = false
   codelab.open(function() opened = true end)
   H.wait(function() return opened end, "the session")
+  H.wait(function() return codelab.state().agents ~= nil end, "the agent list")
   H.truthy(vim.tbl_contains(codelab.agent_names(), "architect"), "agent names complete")
   vim.cmd("CodelabAgent debug")
   H.wait_chat("switched to debug")

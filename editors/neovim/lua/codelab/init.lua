@@ -38,6 +38,7 @@ M.config = {
 ---@field seen table<integer, boolean> seqs already rendered
 ---@field ready boolean          the server answered initialize
 ---@field queue function[]       requests waiting for initialize
+---@field agents string[]|nil    agent slugs, for completion
 
 ---@type table<string, CodelabState>
 local states = {}
@@ -330,6 +331,10 @@ function M.connect()
       local queued = st.queue
       st.queue = {}
       for _, fn in ipairs(queued) do fn() end
+      -- Agent names for completion, fetched once so completing never blocks.
+      request(st, "codelab/listAgents", vim.empty_dict(), function(r)
+        st.agents = vim.tbl_map(function(a) return a.slug end, r.agents)
+      end)
     end,
     on_exit = function()
       st.ready = false
@@ -459,15 +464,11 @@ function M.agent(name)
   end)
 end
 
----Agent slugs for command completion (synchronous, short timeout).
+---Agent slugs for command completion, as the server listed them (the
+---built-in ones until it has answered). Never blocks.
 ---@return string[]
 function M.agent_names()
-  local st = state()
-  local c = client(st)
-  if not c then return { "orchestrator", "coder", "architect", "debug", "ask" } end
-  local r = c:request_sync("codelab/listAgents", vim.empty_dict(), 1000, st.chat)
-  if not r or not r.result then return {} end
-  return vim.tbl_map(function(a) return a.slug end, r.result.agents)
+  return state().agents or { "orchestrator", "coder", "architect", "debug", "ask" }
 end
 
 ---Resumes a session: attaches and replays its history into the chat.
