@@ -1192,3 +1192,46 @@ async fn model_settings_follow_the_documented_precedence() {
     assert_eq!(models, ["env-model", "workspace-model", "editor-model"]);
     c.finish().await;
 }
+
+#[tokio::test]
+async fn the_iteration_limit_ends_a_looping_turn() {
+    let mock = mock_llm::MockLlm::start(mock_llm::Script {
+        replies: vec![
+            call("i1", "list_files", json!({})),
+            call("i2", "list_files", json!({"recursive": true})),
+            text("never asked for"),
+        ],
+    })
+    .await;
+    let data = data_dir();
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("codelab.toml"),
+        "[agent]\nmax_iterations = 2\n",
+    )
+    .unwrap();
+    let mut server = ServerProcess::stdio_env(data.path(), &support::agent::llm_env(&mock));
+    let mut c = server.stdio_client();
+    c.initialize(&[], Some(&file_uri(&ws.path().canonicalize().unwrap())))
+        .await;
+    let s = c
+        .call("codelab/createSession", json!({"agent": "coder"}))
+        .await;
+    let r = c
+        .call(
+            "codelab/sendMessage",
+            json!({"sessionId": s["id"], "text": "loop"}),
+        )
+        .await;
+    let log = drive(&mut c, r["turnId"].as_str().unwrap(), |_| None, |_| None).await;
+    assert_eq!(log.stop(), "max_iterations");
+    assert!(
+        log.completed["error"]
+            .as_str()
+            .unwrap()
+            .contains("2 model requests")
+    );
+    assert_eq!(mock.requests().len(), 2);
+    assert_eq!(log.of("codelab/turnCompleted").len(), 1);
+    c.finish().await;
+}
