@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use mock_llm::{Chunk, MockLlm, Reply, Script};
-use serde_json::json;
+use serde_json::{Value, json};
 use support::agent::{call, drive, llm_env, restart, text, when};
 use support::{ServerProcess, file_uri};
 
@@ -393,20 +393,25 @@ async fn two_hundred_clients_each_get_every_event_once_in_order() {
     );
 }
 
+/// 80 commands in one reply, each printing 1.1 MB (1 MiB of it streamed live).
+fn flood() -> Reply {
+    let specs: Vec<(String, Value)> = (0..80)
+        .map(|i| (format!("big{i}"), json!({"command": format!("head -c 1100000 /dev/zero | tr '\\0' 'x' | fold -w 100; echo {i}")})))
+        .collect();
+    let refs: Vec<(&str, &str, Value)> = specs
+        .iter()
+        .map(|(id, a)| (id.as_str(), "execute_command", a.clone()))
+        .collect();
+    support::agent::calls("", &refs)
+}
+
 #[tokio::test]
 async fn a_client_that_stops_reading_is_dropped_without_stalling_others() {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mock = MockLlm::start(Script {
-        replies: vec![
-            call(
-                "big",
-                "execute_command",
-                json!({"command": "head -c 60000000 /dev/zero | tr '\\0' 'x' | fold -w 100"}),
-            ),
-            text("done"),
-        ],
+        replies: vec![flood(), text("done")],
     })
     .await;
     let data = support::data_dir();
@@ -462,16 +467,22 @@ async fn a_client_that_stops_reading_is_dropped_without_stalling_others() {
         |_| None,
     )
     .await;
-    assert_eq!(log.stop(), "end_turn");
+    assert_eq!(log.stop(), "end_turn", "{:?}", log.completed);
     let out: usize = log
         .of("codelab/commandOutput")
         .iter()
         .map(|p| p["text"].as_str().unwrap().len())
         .sum();
     assert!(
-        out >= 60_000_000,
-        "the active client got all the output ({out} bytes)"
+        out >= 80 * 1024 * 1024,
+        "the active client got every streamed byte ({out})"
     );
+    let done = log
+        .of("codelab/toolCall")
+        .iter()
+        .filter(|p| p["status"] == "completed")
+        .count();
+    assert_eq!(done, 80);
     let peak = rss_kib(pid, "VmHWM:");
     eprintln!("misbehaving client: server peak RSS {} MiB", peak / 1024);
     assert!(peak < 768 * 1024, "memory stayed bounded: {peak} KiB");

@@ -275,6 +275,8 @@ impl MockLlm {
             .route("/_mock/violations", get(list_violations))
             .route("/_mock/replies", post(add_replies))
             .route("/{*path}", post(complete))
+            // Real providers take large histories; so does the mock.
+            .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
             .with_state(Arc::clone(&shared));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

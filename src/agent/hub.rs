@@ -11,7 +11,7 @@
 //!   again with the last seq it saw;
 //! - the waiters for answers and approval decisions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
@@ -86,13 +86,110 @@ pub enum Resolution {
     },
 }
 
-/// A connection's queue of session events.
-pub type EventSender = mpsc::Sender<Arc<SessionEvent>>;
+/// A connection's queue of session events: a bounded channel, and behind it
+/// an overflow bounded in bytes, so a client that reads slowly catches up and
+/// one that stopped reading is disconnected once the overflow is full. Events
+/// leave in the order they were queued.
+pub struct EventQueue {
+    tx: mpsc::Sender<Arc<SessionEvent>>,
+    overflow: Mutex<(VecDeque<Arc<SessionEvent>>, usize)>,
+    more: tokio::sync::Notify,
+    kick: CancellationToken,
+    limit_bytes: usize,
+}
+
+/// Roughly how many bytes an event takes on the wire.
+fn weight(e: &SessionEvent) -> usize {
+    256 + match e {
+        SessionEvent::Token(p) => p.delta.len(),
+        SessionEvent::CommandOutput(p) => p.text.len(),
+        SessionEvent::Message(p) => p.message.text.len(),
+        SessionEvent::ToolCall(p) => p.result.as_ref().map_or(0, String::len),
+        _ => 0,
+    }
+}
+
+impl EventQueue {
+    /// A queue of `capacity` events plus `limit_bytes` of overflow; `kick` is
+    /// cancelled when the overflow is full.
+    pub fn new(
+        capacity: usize,
+        limit_bytes: usize,
+        kick: CancellationToken,
+    ) -> (Arc<Self>, mpsc::Receiver<Arc<SessionEvent>>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let q = Self {
+            tx,
+            overflow: Mutex::new((VecDeque::new(), 0)),
+            more: tokio::sync::Notify::new(),
+            kick,
+            limit_bytes,
+        };
+        (Arc::new(q), rx)
+    }
+
+    /// Queues an event without waiting; false when the connection is gone or
+    /// has been disconnected for not reading.
+    fn push(&self, event: Arc<SessionEvent>) -> bool {
+        if self.kick.is_cancelled() {
+            return false;
+        }
+        let mut of = self
+            .overflow
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let event = if of.0.is_empty() {
+            match self.tx.try_send(event) {
+                Ok(()) => return true,
+                Err(mpsc::error::TrySendError::Closed(_)) => return false,
+                Err(mpsc::error::TrySendError::Full(e)) => e,
+            }
+        } else {
+            event
+        };
+        of.1 += weight(&event);
+        of.0.push_back(event);
+        if of.1 > self.limit_bytes {
+            of.0.clear();
+            of.1 = 0;
+            self.kick.cancel();
+            return false;
+        }
+        drop(of);
+        self.more.notify_one();
+        true
+    }
+
+    /// The next event for the connection, in order.
+    pub async fn next(
+        &self,
+        rx: &mut mpsc::Receiver<Arc<SessionEvent>>,
+    ) -> Option<Arc<SessionEvent>> {
+        loop {
+            if let Ok(e) = rx.try_recv() {
+                return Some(e);
+            }
+            {
+                let mut of = self
+                    .overflow
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(e) = of.0.pop_front() {
+                    of.1 = of.1.saturating_sub(weight(&e));
+                    return Some(e);
+                }
+            }
+            tokio::select! {
+                e = rx.recv() => return e,
+                () = self.more.notified() => {}
+            }
+        }
+    }
+}
 
 struct Watcher {
     conn: u64,
-    tx: EventSender,
-    kick: CancellationToken,
+    queue: Arc<EventQueue>,
 }
 
 #[derive(Default)]
@@ -186,25 +283,23 @@ impl SessionHub {
     }
 
     fn deliver(st: &mut SessionState, session_id: Uuid, event: Arc<SessionEvent>) {
-        st.watchers.retain(|w| match w.tx.try_send(Arc::clone(&event)) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        st.watchers.retain(|w| {
+            let kept = w.queue.push(Arc::clone(&event));
+            if !kept && w.queue.kick.is_cancelled() {
                 tracing::warn!(%session_id, conn = w.conn, "a client is not reading its events; disconnecting it (it can attach again)");
-                w.kick.cancel();
-                false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            kept
         });
     }
 
     /// Attaches a connection to a session's events (idempotent).
     /// `kick` is cancelled if the connection stops reading: it is then
     /// disconnected, and catches up by attaching again.
-    pub fn attach(&self, session: &Session, conn: u64, tx: EventSender, kick: CancellationToken) {
+    pub fn attach(&self, session: &Session, conn: u64, queue: Arc<EventQueue>) {
         let mut inner = self.lock();
         let st = Self::state(&mut inner, session);
         if !st.watchers.iter().any(|w| w.conn == conn) {
-            st.watchers.push(Watcher { conn, tx, kick });
+            st.watchers.push(Watcher { conn, queue });
         }
     }
 

@@ -19,7 +19,7 @@ use tower_lsp_server::jsonrpc::{Request, Response};
 
 use super::lsp::Backend;
 use super::methods;
-use crate::agent::hub::{EventSender, SessionEvent};
+use crate::agent::hub::EventQueue;
 use crate::core::Core;
 use crate::documents::{Documents, PositionEncoding};
 use crate::llm::config::LlmSettings;
@@ -55,7 +55,7 @@ pub struct ConnState {
     /// The connection's id (unique in the process).
     pub id: u64,
     /// Where session events for this connection are queued.
-    pub events: EventSender,
+    pub events: Arc<EventQueue>,
     /// Cancelled when the connection must be dropped (it stopped reading).
     pub kick: tokio_util::sync::CancellationToken,
     client: std::sync::OnceLock<tower_lsp_server::Client>,
@@ -80,12 +80,13 @@ impl ConnState {
         id: u64,
         outgoing: mpsc::Sender<String>,
         documents: Arc<Mutex<Documents>>,
-        events: EventSender,
+        events: Arc<EventQueue>,
+        kick: tokio_util::sync::CancellationToken,
     ) -> Self {
         Self {
             id,
             events,
-            kick: tokio_util::sync::CancellationToken::new(),
+            kick,
             client: std::sync::OnceLock::new(),
             initialized: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
@@ -246,17 +247,21 @@ pub async fn run_limited(
 ) -> ConnectionEnd {
     let conn_id = core.next_conn_id();
     let documents = core.docs.register(conn_id);
-    let (events_tx, mut events_rx) = mpsc::channel::<Arc<SessionEvent>>(4096);
+    // Events: 4096 queued, then up to 8 MiB of overflow before a client
+    // that does not read is disconnected.
+    let kick = tokio_util::sync::CancellationToken::new();
+    let (events, mut events_rx) = EventQueue::new(4096, 8 * 1024 * 1024, kick.clone());
     let conn = Arc::new(ConnState::new(
         conn_id,
         outgoing.clone(),
         documents,
-        events_tx,
+        Arc::clone(&events),
+        kick,
     ));
     // Session events, as notifications, in the order the hub queued them.
     let events_out = outgoing.clone();
     let events_pump = tokio::spawn(async move {
-        while let Some(event) = events_rx.recv().await {
+        while let Some(event) = events.next(&mut events_rx).await {
             let (method, params) = super::notifications::encode(&event);
             let msg = json!({"jsonrpc": "2.0", "method": method, "params": params});
             if events_out.send(msg.to_string()).await.is_err() {

@@ -78,12 +78,31 @@ impl Capture {
     }
 }
 
+/// Output streamed live to the clients per call, at most; the result keeps
+/// the beginning and the end of everything.
+pub const STREAM_CAP: usize = 1024 * 1024;
+
 async fn pump(
     mut from: impl AsyncRead + Unpin,
     stream: &'static str,
     ctx: &ToolContext,
     capture: &std::sync::Mutex<Capture>,
+    streamed: &std::sync::atomic::AtomicUsize,
 ) {
+    use std::sync::atomic::Ordering;
+    let send = |text: String| {
+        let before = streamed.fetch_add(text.len(), Ordering::Relaxed);
+        if before < STREAM_CAP {
+            let crossed = before + text.len() >= STREAM_CAP;
+            ctx.interact.command_output(stream, text);
+            if crossed {
+                ctx.interact.command_output(
+                    stream,
+                    "\n[… output is no longer streamed; the result keeps its beginning and end …]\n".to_owned(),
+                );
+            }
+        }
+    };
     let mut buf = vec![0u8; 8192];
     let mut pending = Vec::new();
     loop {
@@ -103,14 +122,13 @@ async fn pump(
                 if valid > 0 {
                     let text = String::from_utf8_lossy(&pending[..valid]).into_owned();
                     pending.drain(..valid);
-                    ctx.interact.command_output(stream, text);
+                    send(text);
                 }
             }
         }
     }
     if !pending.is_empty() {
-        ctx.interact
-            .command_output(stream, String::from_utf8_lossy(&pending).into_owned());
+        send(String::from_utf8_lossy(&pending).into_owned());
     }
 }
 
@@ -174,9 +192,10 @@ impl TypedTool for ExecuteCommand {
         };
         let capture = std::sync::Mutex::new(Capture::new(ctx.limits.output_bytes));
         let run = async {
+            let streamed = std::sync::atomic::AtomicUsize::new(0);
             tokio::join!(
-                pump(stdout, "stdout", ctx, &capture),
-                pump(stderr, "stderr", ctx, &capture)
+                pump(stdout, "stdout", ctx, &capture, &streamed),
+                pump(stderr, "stderr", ctx, &capture, &streamed)
             );
             child.wait().await
         };

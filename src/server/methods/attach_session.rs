@@ -14,7 +14,7 @@ pub(super) async fn run(
 ) -> Result<AttachSessionResult, RpcError> {
     let session = core.store.get_session(p.session_id).await?;
     core.hub
-        .attach(&session, conn.id, conn.events.clone(), conn.kick.clone());
+        .attach(&session, conn.id, std::sync::Arc::clone(&conn.events));
     let (messages, _) = core
         .store
         .history(p.session_id, p.after_seq.unwrap_or(0), usize::MAX)

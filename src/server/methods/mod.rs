@@ -162,8 +162,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let core = Arc::new(Core::open(Config::new(dir.path().to_path_buf())).expect("core"));
         let (tx, _rx) = tokio::sync::mpsc::channel(8);
-        let (etx, _erx) = tokio::sync::mpsc::channel(8);
-        let conn = Arc::new(ConnState::new(1, tx, core.docs.register(1), etx));
+        let kick = tokio_util::sync::CancellationToken::new();
+        let (events, _erx) = crate::agent::hub::EventQueue::new(8, 1024, kick.clone());
+        let conn = Arc::new(ConnState::new(1, tx, core.docs.register(1), events, kick));
         for m in methods::all() {
             if m.kind != Kind::Request || m.direction != Direction::ClientToServer {
                 continue;

@@ -16,7 +16,7 @@ pub(super) async fn run(
 ) -> Result<SendMessageResult, RpcError> {
     let session = core.store.get_session(p.session_id).await?;
     core.hub
-        .attach(&session, conn.id, conn.events.clone(), conn.kick.clone());
+        .attach(&session, conn.id, std::sync::Arc::clone(&conn.events));
     let input = TurnInput {
         session_id: p.session_id,
         text: p.text,
