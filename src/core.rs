@@ -64,6 +64,17 @@ struct UserFile {
     events: EventSettings,
     #[serde(default)]
     housekeeping: crate::housekeeping::Settings,
+    #[serde(default)]
+    trust: TrustSettings,
+}
+
+/// The `[trust]` table: workspaces whose own policy may allow things.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrustSettings {
+    /// Workspace folders (paths) whose `.codelab/config.toml` may add `allow` rules.
+    #[serde(default)]
+    workspaces: Vec<PathBuf>,
 }
 
 impl UserFile {
@@ -138,6 +149,7 @@ pub struct Core {
     policy_errors: Mutex<Vec<String>>,
     workspace_rules: Mutex<HashMap<PathBuf, CachedRules>>,
     session_rules: Mutex<HashMap<Uuid, Vec<Rule>>>,
+    trusted: Vec<PathBuf>,
     conn_ids: AtomicU64,
 }
 
@@ -206,6 +218,7 @@ impl Core {
             policy_errors: Mutex::new(policy_errors),
             workspace_rules: Mutex::new(HashMap::new()),
             session_rules: Mutex::new(HashMap::new()),
+            trusted: file.trust.workspaces,
             conn_ids: AtomicU64::new(1),
         })
     }
@@ -249,7 +262,17 @@ impl Core {
                 }
             }
             if let Some((_, r)) = cache.get(root) {
-                rules.extend(r.iter().cloned());
+                // A cloned repository must not unlock tools by itself: its own
+                // `allow` rules count only when the user trusts the workspace.
+                let trusted = self
+                    .trusted
+                    .iter()
+                    .any(|t| t.canonicalize().is_ok_and(|t| t == root));
+                rules.extend(
+                    r.iter()
+                        .filter(|rule| trusted || rule.spec.action != crate::policy::Action::Allow)
+                        .cloned(),
+                );
             }
         }
         if let Some(s) = session

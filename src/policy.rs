@@ -15,7 +15,8 @@
 //! `|`, `&` and newlines; every part must be allowed for the whole to be; any
 //! denied part denies the whole. Command or process substitution and output
 //! redirection to a file force `ask` even where a rule allows. Writes to
-//! protected paths always ask.
+//! protected paths always ask. (A workspace's own `allow` rules are only
+//! used for workspaces the user trusts; see `Core::policy`.)
 
 use std::path::Path;
 

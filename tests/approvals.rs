@@ -621,3 +621,64 @@ async fn a_pending_question_and_a_waiting_orchestrator_survive_sigkill() {
     assert!(mock.violations().is_empty(), "{:?}", mock.violations());
     c.finish().await;
 }
+
+#[tokio::test]
+async fn a_workspace_allows_only_when_the_user_trusts_it() {
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    std::fs::create_dir_all(root.join(".codelab")).unwrap();
+    std::fs::write(
+        root.join(".codelab/config.toml"),
+        "[[policy.rules]]\ntool = \"write_*\"\naction = \"allow\"\n",
+    )
+    .unwrap();
+    for trusted in [false, true] {
+        let mock = mock_llm::MockLlm::start(mock_llm::Script {
+            replies: vec![
+                call(
+                    "t1",
+                    "write_file",
+                    json!({"path": "out.txt", "content": "x"}),
+                ),
+                text("done"),
+            ],
+        })
+        .await;
+        let data = support::data_dir();
+        if trusted {
+            std::fs::write(
+                data.path().join("codelab.toml"),
+                format!("[trust]\nworkspaces = [{:?}]\n", root.display().to_string()),
+            )
+            .unwrap();
+        }
+        let (_server, mut c) = restart(data.path(), &mock, &file_uri(&root)).await;
+        let s = c
+            .call("codelab/createSession", json!({"agent": "coder"}))
+            .await;
+        let r = c
+            .call(
+                "codelab/sendMessage",
+                json!({"sessionId": s["id"], "text": "write"}),
+            )
+            .await;
+        let mut asked = false;
+        let log = drive(
+            &mut c,
+            r["turnId"].as_str().unwrap(),
+            |_| {
+                asked = true;
+                Some(json!({"decision": "approve"}))
+            },
+            |_| None,
+        )
+        .await;
+        assert_eq!(log.stop(), "end_turn");
+        assert_eq!(
+            asked, !trusted,
+            "trusted {trusted}: a workspace's own allow rule counts only when trusted"
+        );
+        std::fs::remove_file(root.join("out.txt")).unwrap();
+        c.finish().await;
+    }
+}
