@@ -144,7 +144,6 @@ pub struct Core {
     pub max_iterations: usize,
     /// LLM settings from the user's file and the environment.
     llm_base: LlmSettings,
-    agents: Vec<Agent>,
     user_rules: Vec<Rule>,
     policy_errors: Mutex<Vec<String>>,
     workspace_rules: Mutex<HashMap<PathBuf, CachedRules>>,
@@ -213,7 +212,6 @@ impl Core {
             limits,
             max_iterations: settings.max_iterations.unwrap_or(25).max(1),
             llm_base,
-            agents: agents::builtin(),
             user_rules,
             policy_errors: Mutex::new(policy_errors),
             workspace_rules: Mutex::new(HashMap::new()),
@@ -328,16 +326,6 @@ impl Core {
             settings.overlay(editor.clone());
         }
         settings.resolve(agent)
-    }
-
-    /// The agents, in display order.
-    pub fn agents(&self) -> &[Agent] {
-        &self.agents
-    }
-
-    /// An agent by slug (built-in agents only).
-    pub fn agent(&self, slug: &str) -> Option<&Agent> {
-        self.agents.iter().find(|a| a.slug == slug)
     }
 
     /// The agents of a workspace folder (a `file://` URI): the built-ins with

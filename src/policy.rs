@@ -333,11 +333,6 @@ impl Policy {
         &self.rules
     }
 
-    /// Adds a rule.
-    pub fn push(&mut self, rule: Rule) {
-        self.rules.push(rule);
-    }
-
     /// Decides one part (or the whole call when it has no command).
     fn decide_part(&self, call: &Call<'_>, part: Option<&str>) -> Option<&Rule> {
         // The first match of each scope.

@@ -388,9 +388,4 @@ impl SessionHub {
             None => false,
         }
     }
-
-    /// Whether someone in this process waits for `id`.
-    pub fn is_waiting(&self, id: Uuid) -> bool {
-        self.lock().waiters.contains_key(&id)
-    }
 }

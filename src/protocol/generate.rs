@@ -348,7 +348,11 @@ form and [`codelab-protocol.ts`](codelab-protocol.ts) its TypeScript types.
   is ever written to stdout; logs go to stderr.
 - **websocket** (`codelab-agent serve`, endpoint `/lsp`): exactly the same
   messages, one JSON-RPC message per text frame, no header. Every connection
-  is its own LSP client; sessions are shared by all connections.
+  is its own LSP client; sessions are shared by all connections. The upgrade
+  needs the server's token, in an `X-Internal-Auth` header or, from a browser,
+  as a `codelab-token.<token>` entry of `Sec-WebSocket-Protocol`; a browser's
+  `Origin` must be allowed. Requests are rate limited (`rateLimited`, with
+  `data.retryAfterMs`); notifications are not counted.
 
 Both carry the same methods. A message larger than the limit (16 MiB by
 default) is discarded with a `messageTooLarge` error; the connection stays open.

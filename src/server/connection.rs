@@ -215,12 +215,6 @@ impl ConnState {
         let msg = json!({"jsonrpc": "2.0", "method": method, "params": params});
         self.outgoing.try_send(msg.to_string()).is_ok()
     }
-
-    /// Queues a notification to the client.
-    pub async fn notify(&self, method: &str, params: Value) {
-        let msg = json!({"jsonrpc": "2.0", "method": method, "params": params});
-        let _ = self.outgoing.send(msg.to_string()).await;
-    }
 }
 
 fn error_response(id: &Value, err: &RpcError) -> String {

@@ -10,7 +10,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::print_stderr)]
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -140,7 +140,7 @@ impl ServerProcess {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        Self::listening(Self::spawn_with(cmd, true)).await
+        Self::listening(Self::spawn(cmd)).await
     }
 
     /// Starts `codelab-agent serve` on a free loopback port and waits until it listens.
@@ -163,11 +163,7 @@ impl ServerProcess {
         server
     }
 
-    fn spawn(cmd: Command) -> Self {
-        Self::spawn_with(cmd, false)
-    }
-
-    fn spawn_with(mut cmd: Command, _ws: bool) -> Self {
+    fn spawn(mut cmd: Command) -> Self {
         let mut child = cmd.spawn().expect("spawn codelab-agent");
         let logs = Logs::default();
         let stderr = child.stderr.take().expect("stderr");
@@ -627,8 +623,3 @@ pub fn file_uri(path: &Path) -> String {
 
 /// Turn-driving helpers.
 pub mod agent;
-
-/// A path buf helper.
-pub fn p(s: &str) -> PathBuf {
-    PathBuf::from(s)
-}

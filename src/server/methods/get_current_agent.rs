@@ -1,25 +1,18 @@
 //! `codelab/getCurrentAgent`
 
+use crate::agent::session_agent;
 use crate::core::Core;
+use crate::protocol::RpcError;
 use crate::protocol::types::{CurrentAgentResult, SessionParams};
-use crate::protocol::{ErrorCode, RpcError};
 
-/// The agent currently handling a session.
+/// The agent currently handling a session (workspace agents included).
 pub(super) async fn run(
     core: &Core,
     params: SessionParams,
 ) -> Result<CurrentAgentResult, RpcError> {
     let session = core.store.get_session(params.session_id).await?;
-    let agent = core.agent(&session.agent).ok_or_else(|| {
-        RpcError::new(
-            ErrorCode::AgentNotFound,
-            format!(
-                "session {} names unknown agent `{}`",
-                session.id, session.agent
-            ),
-        )
-        .with_session(session.id)
-    })?;
+    let agent =
+        session_agent(core, &session).map_err(|e| RpcError::from(e).with_session(session.id))?;
     Ok(CurrentAgentResult {
         session_id: session.id,
         agent: agent.info(),
