@@ -205,21 +205,7 @@ async fn startup(rows: &mut Vec<Row>) {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
-        for chunk in 0..10 {
-            let sessions: Vec<_> = (0..100)
-                .map(|i| session(&format!("s{chunk}-{i}")))
-                .collect();
-            store
-                .write(move |txn| {
-                    let mut t = txn.open_table(schema::SESSIONS)?;
-                    for s in &sessions {
-                        t.insert(s.id.as_u128(), serde_json::to_vec(s).unwrap().as_slice())?;
-                    }
-                    Ok(())
-                })
-                .await
-                .unwrap();
-        }
+        insert_sessions(&store, 1_000).await;
         store.close().await;
     }
     let mut server = support::ServerProcess::stdio(dir.path());
@@ -246,6 +232,25 @@ async fn startup(rows: &mut Vec<Row>) {
         check: format!("{} sessions attached", ids.len()),
     });
     c.finish().await;
+}
+
+/// Inserts `n` sessions straight into the store, 1,000 per commit.
+async fn insert_sessions(store: &Store, n: usize) {
+    for chunk in 0..n.div_ceil(1000) {
+        let sessions: Vec<_> = (0..1000.min(n - chunk * 1000))
+            .map(|i| session(&format!("bulk {chunk}-{i}")))
+            .collect();
+        store
+            .write(move |txn| {
+                let mut t = txn.open_table(schema::SESSIONS)?;
+                for s in &sessions {
+                    t.insert(s.id.as_u128(), serde_json::to_vec(s).unwrap().as_slice())?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
 }
 
 fn session(title: &str) -> codelab_agent::protocol::types::Session {
@@ -335,21 +340,7 @@ async fn store(rows: &mut Vec<Row>) {
         check: format!("{total} messages read back"),
     });
     // 100,000 sessions: open, listSessions, getHistory.
-    for chunk in 0..100 {
-        let sessions: Vec<_> = (0..1000)
-            .map(|i| session(&format!("bulk {chunk}-{i}")))
-            .collect();
-        store
-            .write(move |txn| {
-                let mut t = txn.open_table(schema::SESSIONS)?;
-                for s in &sessions {
-                    t.insert(s.id.as_u128(), serde_json::to_vec(s).unwrap().as_slice())?;
-                }
-                Ok(())
-            })
-            .await
-            .unwrap();
-    }
+    insert_sessions(&store, 100_000).await;
     let big = ids[0];
     store.close().await;
     let (open, store) = time(1, || Store::open(dir.path()).unwrap());

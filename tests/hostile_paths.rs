@@ -145,7 +145,6 @@ async fn no_attack_escapes_any_file_tool() {
     std::os::unix::fs::symlink("/etc", root.join("abslink")).unwrap();
 
     let ws = Workspace::new(root).unwrap();
-    let coder = agents::find("coder").unwrap();
     let policy = Policy::default();
     let table = attacks(outside.path());
     assert!(table.len() >= 50, "{} attacks", table.len());
@@ -186,16 +185,7 @@ async fn no_attack_escapes_any_file_tool() {
                     continue;
                 }
             }
-            let ctx = ToolContext {
-                session_id: uuid::Uuid::nil(),
-                workspace: Some(ws.clone()),
-                agent: coder.clone(),
-                buffers: Arc::new(NoBuffers),
-                editor: None,
-                interact: Arc::new(NoUser),
-                cancel: CancellationToken::new(),
-                limits: ToolLimits::default(),
-            };
+            let ctx = ctx(&ws, ToolLimits::default());
             let result = tool.call(&ctx, a).await;
             let msg = match result {
                 Err(e) => e.0,
@@ -234,4 +224,81 @@ async fn no_attack_escapes_any_file_tool() {
         std::fs::read_to_string(root.join(".git/config")).unwrap(),
         "[core]\n"
     );
+}
+
+fn ctx(ws: &Workspace, limits: ToolLimits) -> ToolContext {
+    ToolContext {
+        session_id: uuid::Uuid::nil(),
+        workspace: Some(ws.clone()),
+        agent: agents::find("coder").unwrap(),
+        buffers: Arc::new(NoBuffers),
+        editor: None,
+        interact: Arc::new(NoUser),
+        cancel: CancellationToken::new(),
+        limits,
+    }
+}
+
+#[tokio::test]
+async fn read_and_list_refuse_binaries_and_say_what_they_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("blob.bin"), b"ELF\0\x01\x02binary").unwrap();
+    let long: String = (1..=50)
+        .map(|i| format!("line {i} {}\n", "x".repeat(i * 10)))
+        .collect();
+    std::fs::write(root.join("long.txt"), &long).unwrap();
+    for i in 0..30 {
+        std::fs::write(root.join(format!("f{i:02}.txt")), "x").unwrap();
+    }
+    let ws = Workspace::new(root).unwrap();
+    let limits = ToolLimits {
+        read_lines: 10,
+        line_chars: 100,
+        list_entries: 5,
+        ..ToolLimits::default()
+    };
+    let c = ctx(&ws, limits);
+    let read = tools::find("read_file").unwrap();
+    let err = read
+        .call(&c, json!({"path": "blob.bin"}))
+        .await
+        .unwrap_err();
+    assert!(err.0.contains("binary file"), "{}", err.0);
+    let out = read
+        .call(&c, json!({"path": "long.txt"}))
+        .await
+        .unwrap()
+        .content;
+    assert!(out.starts_with(" 1 | line 1 "), "{out}");
+    assert!(
+        out.contains("Showing lines 1-10 of 50. Use offset=11 to read on."),
+        "{out}"
+    );
+    assert!(
+        out.contains("long lines were cut at 100 characters"),
+        "{out}"
+    );
+    let page = read
+        .call(&c, json!({"path": "long.txt", "offset": 49, "limit": 5}))
+        .await
+        .unwrap()
+        .content;
+    assert!(
+        page.contains("49 | line 49") && page.contains("50 | line 50") && !page.contains("Showing"),
+        "{page}"
+    );
+    let err = read
+        .call(&c, json!({"path": "long.txt", "offset": 0}))
+        .await
+        .unwrap_err();
+    assert!(err.0.contains("1-based"), "{}", err.0);
+    let list = tools::find("list_files")
+        .unwrap()
+        .call(&c, json!({}))
+        .await
+        .unwrap()
+        .content;
+    assert_eq!(list.lines().take_while(|l| !l.is_empty()).count(), 5);
+    assert!(list.contains("[27 more entries not shown"), "{list}");
 }
