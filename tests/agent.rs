@@ -1012,6 +1012,9 @@ async fn search_reads_unsaved_buffers_and_honours_ignore_files() {
     std::fs::write(root.join(".gitignore"), "target/\n").unwrap();
     std::fs::create_dir_all(root.join("target")).unwrap();
     std::fs::write(root.join("target/gen.rs"), "needle_generated\n").unwrap();
+    std::fs::write(root.join(".ignore"), "vendor/\n").unwrap();
+    std::fs::create_dir_all(root.join("vendor")).unwrap();
+    std::fs::write(root.join("vendor/lib.rs"), "needle_vendored\n").unwrap();
     // b.rs has an unsaved change in the editor.
     h.client.notify(
         "textDocument/didOpen",
@@ -1030,7 +1033,9 @@ async fn search_reads_unsaved_buffers_and_honours_ignore_files() {
         "{found}"
     );
     assert!(
-        !found.contains("needle_secret") && !found.contains("needle_generated"),
+        !found.contains("needle_secret")
+            && !found.contains("needle_generated")
+            && !found.contains("needle_vendored"),
         "{found}"
     );
     assert!(found.contains("[2 matches]"), "{found}");
