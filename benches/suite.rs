@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use codelab_agent::store::{Store, schema};
+use std::sync::Arc;
+
+use codelab_agent::store::{RedbStore, Store};
 use serde_json::json;
 
 struct Row {
@@ -204,9 +206,9 @@ async fn startup(rows: &mut Vec<Row>) {
     // 1,000 sessions in the store, 100 attached.
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = RedbStore::open(dir.path()).unwrap();
         insert_sessions(&store, 1_000).await;
-        store.close().await;
+        store.stop().await;
     }
     let mut server = support::ServerProcess::stdio(dir.path());
     let mut c = server.stdio_client();
@@ -235,28 +237,19 @@ async fn startup(rows: &mut Vec<Row>) {
 }
 
 /// Inserts `n` sessions straight into the store, 1,000 per commit.
-async fn insert_sessions(store: &Store, n: usize) {
+async fn insert_sessions(store: &RedbStore, n: usize) {
     for chunk in 0..n.div_ceil(1000) {
         let sessions: Vec<_> = (0..1000.min(n - chunk * 1000))
             .map(|i| session(&format!("bulk {chunk}-{i}")))
             .collect();
-        store
-            .write(move |txn| {
-                let mut t = txn.open_table(schema::SESSIONS)?;
-                for s in &sessions {
-                    t.insert(s.id.as_u128(), serde_json::to_vec(s).unwrap().as_slice())?;
-                }
-                Ok(())
-            })
-            .await
-            .unwrap();
+        store.import_sessions(sessions).await.unwrap();
     }
 }
 
-fn session(title: &str) -> codelab_agent::protocol::types::Session {
+fn session(title: &str) -> codelab_agent::domain::Session {
     let now = chrono::Utc::now();
-    codelab_agent::protocol::types::Session {
-        id: uuid::Uuid::now_v7(),
+    codelab_agent::domain::Session {
+        id: codelab_agent::domain::SessionId::new(),
         title: title.into(),
         workspace_folder: None,
         agent: "coder".into(),
@@ -264,30 +257,25 @@ fn session(title: &str) -> codelab_agent::protocol::types::Session {
         updated_at: now,
         message_count: 0,
         last_seq: 0,
-        parent_session_id: None,
-        parent_tool_call_id: None,
+        parent: None,
     }
 }
 
-fn message(sid: uuid::Uuid, seq: u64) -> codelab_agent::protocol::types::Message {
-    codelab_agent::protocol::types::Message {
-        id: uuid::Uuid::now_v7(),
+fn message(sid: codelab_agent::domain::SessionId, seq: u64) -> codelab_agent::domain::Message {
+    codelab_agent::domain::Message {
         session_id: sid,
         seq,
-        turn_id: None,
-        role: codelab_agent::protocol::types::Role::User,
-        text: "a message of ordinary length, as users write them".into(),
-        tool_calls: vec![],
-        tool_call_id: None,
-        is_error: false,
-        context: None,
-        created_at: chrono::Utc::now(),
+        ..codelab_agent::domain::Message::new(
+            codelab_agent::domain::Role::User,
+            None,
+            "a message of ordinary length, as users write them".into(),
+        )
     }
 }
 
 async fn store(rows: &mut Vec<Row>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Arc::new(RedbStore::open(dir.path()).unwrap());
     // Baseline: one durable commit per event, one writer waiting for each.
     let s = store.create_session(session("seq")).await.unwrap();
     let n = 500u64;
@@ -313,7 +301,7 @@ async fn store(rows: &mut Vec<Row>) {
     let t = Instant::now();
     let mut tasks = Vec::new();
     for id in ids.clone() {
-        let store = store.clone();
+        let store = Arc::clone(&store);
         tasks.push(tokio::spawn(async move {
             for seq in 1..=50 {
                 store
@@ -329,7 +317,7 @@ async fn store(rows: &mut Vec<Row>) {
     let grouped = 5000.0 / t.elapsed().as_secs_f64();
     let mut total = 0;
     for id in &ids {
-        total += store.history(*id, 0, 1000).await.unwrap().0.len();
+        total += store.history(*id, 0, 1000).await.unwrap().items.len();
     }
     rows.push(Row {
         name: "durable appends, 100 concurrent sessions (group commit)".into(),
@@ -342,14 +330,15 @@ async fn store(rows: &mut Vec<Row>) {
     // 100,000 sessions: open, listSessions, getHistory.
     insert_sessions(&store, 100_000).await;
     let big = ids[0];
-    store.close().await;
-    let (open, store) = time(1, || Store::open(dir.path()).unwrap());
+    store.stop().await;
+    drop(store);
+    let (open, store) = time(1, || RedbStore::open(dir.path()).unwrap());
     let (list, page) = {
         let mut v = Vec::new();
         let mut last = 0;
         for _ in 0..20 {
             let t = Instant::now();
-            last = store.list_sessions(None, 50).await.unwrap().0.len();
+            last = store.list_sessions(None, 50).await.unwrap().items.len();
             v.push(t.elapsed().as_secs_f64());
         }
         (v, last)
@@ -359,7 +348,7 @@ async fn store(rows: &mut Vec<Row>) {
         let mut last = 0;
         for _ in 0..20 {
             let t = Instant::now();
-            last = store.history(big, 0, 200).await.unwrap().0.len();
+            last = store.history(big, 0, 200).await.unwrap().items.len();
             v.push(t.elapsed().as_secs_f64());
         }
         (v, last)

@@ -7,7 +7,7 @@ export type Session = {
 /**
  * The session's id, a UUID v7 (time-ordered).
  */
-id: string, 
+id: SessionId, 
 /**
  * A human-readable title.
  */
@@ -39,7 +39,7 @@ lastSeq: number,
 /**
  * For a subtask's session: the session that delegated it.
  */
-parentSessionId?: string, 
+parentSessionId?: SessionId, 
 /**
  * For a subtask's session: the parent's `new_task` call it answers.
  */
@@ -65,11 +65,11 @@ export type Message = {
 /**
  * The message's stable id (UUID v7).
  */
-id: string, 
+id: MessageId, 
 /**
  * The session it belongs to.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * Its position in the session: strictly increasing, shared with the
  * session's streamed events, so a client can resume after any seq.
@@ -78,7 +78,7 @@ seq: number,
 /**
  * The turn that produced it, if any.
  */
-turnId?: string, 
+turnId?: TurnId, 
 /**
  * Who wrote it.
  */
@@ -169,13 +169,13 @@ export type SessionParams = {
 /**
  * The session's id.
  */
-sessionId: string, };
+sessionId: SessionId, };
 
 export type DeleteSessionResult = { 
 /**
  * The deleted session's id.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * How many messages were deleted with it.
  */
@@ -185,7 +185,7 @@ export type GetHistoryParams = {
 /**
  * The session's id.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * Return only messages with a larger seq; omit to start at the beginning.
  */
@@ -215,7 +215,7 @@ export type CurrentAgentResult = {
 /**
  * The session's id.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * The agent currently handling it.
  */
@@ -243,7 +243,7 @@ export type SendMessageParams = {
 /**
  * The session.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * The user's message.
  */
@@ -261,19 +261,19 @@ export type SendMessageResult = {
 /**
  * The new turn's id.
  */
-turnId: string, };
+turnId: TurnId, };
 
 export type CancelTurnResult = { 
 /**
  * The turn that was cancelled, or none if no turn was running.
  */
-turnId: string | null, };
+turnId: TurnId | null, };
 
 export type AttachSessionParams = { 
 /**
  * The session.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * Replay persisted messages after this seq (default 0: everything).
  */
@@ -291,7 +291,7 @@ messages: Array<Message>,
 /**
  * The running turn, if any.
  */
-runningTurnId?: string, 
+runningTurnId?: TurnId, 
 /**
  * Questions waiting for an answer.
  */
@@ -305,7 +305,7 @@ export type SwitchAgentParams = {
 /**
  * The session.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * The agent's slug.
  */
@@ -315,11 +315,11 @@ export type AnswerQuestionParams = {
 /**
  * The session.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * The question's id, from `codelab/question`.
  */
-questionId: string, 
+questionId: QuestionId, 
 /**
  * The answer.
  */
@@ -360,11 +360,11 @@ export type TokenParams = {
 /**
  * The session.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * The turn.
  */
-turnId: string, 
+turnId: TurnId, 
 /**
  * The session's seq.
  */
@@ -380,11 +380,11 @@ export type ToolCallParams = {
 /**
  * The session.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * The turn.
  */
-turnId: string, 
+turnId: TurnId, 
 /**
  * The session's seq.
  */
@@ -420,11 +420,11 @@ export type TurnCompletedParams = {
 /**
  * The session.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * The turn.
  */
-turnId: string, 
+turnId: TurnId, 
 /**
  * The session's seq.
  */
@@ -454,7 +454,7 @@ export type AgentSwitchedParams = {
 /**
  * The session.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * The session's seq.
  */
@@ -476,11 +476,11 @@ export type QuestionParams = {
 /**
  * The session.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * The turn.
  */
-turnId: string, 
+turnId: TurnId, 
 /**
  * The session's seq.
  */
@@ -488,7 +488,7 @@ seq: number,
 /**
  * Answer with this id.
  */
-questionId: string, 
+questionId: QuestionId, 
 /**
  * The question.
  */
@@ -502,11 +502,11 @@ export type CommandOutputParams = {
 /**
  * The session.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * The turn.
  */
-turnId: string, 
+turnId: TurnId, 
 /**
  * The session's seq.
  */
@@ -528,7 +528,7 @@ export type MessageAddedParams = {
 /**
  * The session.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * The session's seq (the message's own).
  */
@@ -542,15 +542,15 @@ export type Approval = {
 /**
  * The approval's id.
  */
-id: string, 
+id: ApprovalId, 
 /**
  * The session.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * The turn.
  */
-turnId: string, 
+turnId: TurnId, 
 /**
  * The tool call.
  */
@@ -572,6 +572,12 @@ rule: string,
  */
 diff?: string, 
 /**
+ * For edits: each file the call would change, with its current and its
+ * proposed content, so an editor can show them side by side (and let
+ * the user edit the proposal before approving).
+ */
+files?: Array<ApprovalFile>, 
+/**
  * When it was asked.
  */
 createdAt: string, };
@@ -580,7 +586,7 @@ export type ApprovalRequiredParams = {
 /**
  * The session.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * The session's seq.
  */
@@ -598,7 +604,7 @@ export type DecideApprovalParams = {
 /**
  * The approval.
  */
-approvalId: string, 
+approvalId: ApprovalId, 
 /**
  * `approve`, `edit` or `reject`.
  */
@@ -620,7 +626,7 @@ export type ApprovalResolvedParams = {
 /**
  * The session.
  */
-sessionId: string, 
+sessionId: SessionId, 
 /**
  * The session's seq.
  */
@@ -628,7 +634,7 @@ seq: number,
 /**
  * The approval.
  */
-approvalId: string, 
+approvalId: ApprovalId, 
 /**
  * The decision.
  */
@@ -642,7 +648,7 @@ export type ListPendingApprovalsParams = {
 /**
  * Only this session's.
  */
-sessionId?: string, };
+sessionId?: SessionId, };
 
 export type ListPendingApprovalsResult = { 
 /**
@@ -655,7 +661,7 @@ export type GetPolicyParams = {
  * Include this session's workspace rules and "allow always" decisions
  * (default: the connection's first workspace folder, no session rules).
  */
-sessionId?: string, };
+sessionId?: SessionId, };
 
 export type PolicyRule = { 
 /**
@@ -867,7 +873,7 @@ export type GetAuditLogParams = {
 /**
  * Only this session's entries.
  */
-sessionId?: string, 
+sessionId?: SessionId, 
 /**
  * Only this category (`session`, `tool`, `approval`, `llm`, `agent`, `housekeeping`).
  */
@@ -897,7 +903,7 @@ export type AuditEntry = {
 /**
  * Its id (time-ordered; stable across restarts).
  */
-id: string, 
+id: EventId, 
 /**
  * When it happened.
  */
@@ -905,7 +911,7 @@ at: string,
 /**
  * The session concerned.
  */
-sessionId?: string, 
+sessionId?: SessionId, 
 /**
  * The category.
  */
@@ -959,7 +965,7 @@ event: AuditEntry,
 /**
  * The turn it belongs to.
  */
-turnId?: string, };
+turnId?: TurnId, };
 
 export type GetDocumentParams = { 
 /**
@@ -1025,7 +1031,7 @@ retryable: boolean,
 /**
  * The session concerned, if any.
  */
-sessionId?: string, 
+sessionId?: SessionId, 
 /**
  * The field concerned, for invalid parameters.
  */

@@ -6,21 +6,22 @@
 
 use std::sync::Arc;
 
-use crate::events::{Category, Delivery, EventBus, Subscription};
-use crate::store::{AuditRecord, Store};
+use crate::domain::{AuditRecord, Event};
+use crate::events::{Delivery, EventBus, EventKind, Subscription};
+use crate::store::Store;
 
 /// Most events written in one commit.
 const BATCH: usize = 512;
 
 /// Subscribes and starts the logger; returns the subscription id (for flushing).
-pub fn start(bus: &Arc<EventBus>, store: Store) -> u64 {
+pub fn start(bus: &Arc<EventBus>, store: Arc<dyn Store>) -> u64 {
     let sub = bus.subscribe("audit", 65_536, None);
     let id = sub.id;
     tokio::spawn(run(sub, store));
     id
 }
 
-async fn run(mut sub: Subscription, store: Store) {
+async fn run(mut sub: Subscription, store: Arc<dyn Store>) {
     while let Some(first) = sub.rx.recv().await {
         // Barriers are answered only once what came before them is written.
         let mut batch = Vec::new();
@@ -37,21 +38,8 @@ async fn run(mut sub: Subscription, store: Store) {
         }
         let records: Vec<AuditRecord> = batch
             .iter()
-            .filter(|e| !(e.category == Category::Approval && e.kind == "decisionMade"))
-            .map(|e| {
-                let mut payload = e.payload.clone();
-                if let (Some(turn), Some(o)) = (e.turn_id, payload.as_object_mut()) {
-                    o.insert("turnId".into(), serde_json::json!(turn));
-                }
-                AuditRecord {
-                    id: e.id,
-                    at: e.at,
-                    session_id: e.session_id,
-                    category: e.category.as_str().to_owned(),
-                    kind: e.kind.clone(),
-                    payload,
-                }
-            })
+            .filter(|e| !matches!(e.kind, EventKind::DecisionMade(_)))
+            .map(|e| record(e))
             .collect();
         if !records.is_empty()
             && let Err(e) = store.append_audit(records).await
@@ -61,5 +49,21 @@ async fn run(mut sub: Subscription, store: Store) {
         for done in flushes {
             let _ = done.send(());
         }
+    }
+}
+
+/// An event as the audit log keeps it: its payload, with the turn added.
+pub fn record(e: &Event) -> AuditRecord {
+    let mut payload = e.kind.payload();
+    if let (Some(turn), Some(o)) = (e.turn_id, payload.as_object_mut()) {
+        o.insert("turnId".into(), serde_json::json!(turn));
+    }
+    AuditRecord {
+        id: e.id,
+        at: e.at,
+        session_id: e.session_id,
+        category: e.category().as_str().to_owned(),
+        kind: e.kind.name().to_owned(),
+        payload,
     }
 }

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
-use uuid::Uuid;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,12 +17,14 @@ use crate::agent::hub::SessionHub;
 use crate::agents::{self, Agent};
 use crate::config::Config;
 use crate::documents::DocRegistry;
+use crate::domain::events::{SessionCreated, SessionDeleted};
+use crate::domain::{Session, SessionId};
 use crate::events::EventBus;
+use crate::events::{Event, EventKind};
 use crate::llm::config::{LlmSettings, Target};
 use crate::llm::{LlmClient, LlmError};
 use crate::policy::{Policy, Rule, Scope};
-use crate::protocol::types::Session;
-use crate::store::{Store, StoreError};
+use crate::store::{RedbStore, Store, StoreError};
 use crate::tools::ToolLimits;
 
 /// The user's config file, in the data directory.
@@ -119,7 +120,7 @@ pub fn path_to_uri(path: &Path) -> Option<String> {
 #[derive(Debug)]
 pub struct Core {
     /// The store.
-    pub store: Store,
+    pub store: Arc<dyn Store>,
     /// Settings.
     pub config: Config,
     /// When the process started.
@@ -147,7 +148,7 @@ pub struct Core {
     user_rules: Vec<Rule>,
     policy_errors: Mutex<Vec<String>>,
     workspace_rules: Mutex<HashMap<PathBuf, CachedRules>>,
-    session_rules: Mutex<HashMap<Uuid, Vec<Rule>>>,
+    session_rules: Mutex<HashMap<SessionId, Vec<Rule>>>,
     trusted: Vec<PathBuf>,
     conn_ids: AtomicU64,
 }
@@ -158,7 +159,7 @@ impl Core {
     /// # Errors
     /// When the store cannot be opened (locked by another process, too new, I/O).
     pub fn open(config: Config) -> Result<Self, CoreError> {
-        let store = Store::open(&config.data_dir)?;
+        let store: Arc<dyn Store> = Arc::new(RedbStore::open(&config.data_dir)?);
         let user_file = config.data_dir.join(USER_CONFIG_FILE);
         let mut llm_base = LlmSettings::from_file(&user_file).map_err(CoreError::Config)?;
         llm_base.overlay(LlmSettings::from_env());
@@ -174,7 +175,7 @@ impl Core {
             Box::new(crate::events::Redact::new(secrets)),
         ]));
         let metrics = crate::metrics::Metrics::start(&bus);
-        let audit_subscription = crate::audit::start(&bus, store.clone());
+        let audit_subscription = crate::audit::start(&bus, Arc::clone(&store));
         let llm = LlmClient::new(llm_base.resilience().connect, Arc::clone(&bus))
             .map_err(|e| CoreError::Config(e.to_string()))?;
         let settings = file.agent;
@@ -228,7 +229,7 @@ impl Core {
 
     /// The effective policy of a session in a workspace folder. An invalid
     /// workspace policy file is reported and its last valid rules are kept.
-    pub fn policy(&self, workspace_root: Option<&Path>, session: Option<Uuid>) -> Policy {
+    pub fn policy(&self, workspace_root: Option<&Path>, session: Option<SessionId>) -> Policy {
         let mut rules = self.user_rules.clone();
         if let Some(root) = workspace_root {
             let file = root.join(WORKSPACE_CONFIG_FILE);
@@ -286,7 +287,7 @@ impl Core {
     }
 
     /// Records an "allow always" rule for a session.
-    pub fn add_session_rule(&self, session: Uuid, rule: Rule) {
+    pub fn add_session_rule(&self, session: SessionId, rule: Rule) {
         self.session_rules
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -355,7 +356,7 @@ impl Core {
         }
         let now = Utc::now();
         let session = Session {
-            id: Uuid::now_v7(),
+            id: SessionId::new(),
             title: title
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty())
@@ -366,16 +367,15 @@ impl Core {
             updated_at: now,
             message_count: 0,
             last_seq: 0,
-            parent_session_id: None,
-            parent_tool_call_id: None,
+            parent: None,
         };
         let session = self.store.create_session(session).await?;
         self.bus.publish(
-            crate::events::Event::new(
-                crate::events::Category::Session,
-                "created",
-                serde_json::json!({"agent": session.agent, "title": session.title, "workspaceFolder": session.workspace_folder}),
-            )
+            Event::new(EventKind::SessionCreated(SessionCreated {
+                agent: session.agent.clone(),
+                title: session.title.clone(),
+                workspace_folder: session.workspace_folder.clone(),
+            }))
             .in_turn(Some(session.id), None),
         );
         Ok(session)
@@ -385,7 +385,7 @@ impl Core {
     ///
     /// # Errors
     /// Busy, not found, or a store failure.
-    pub async fn delete_session(&self, id: Uuid) -> Result<u64, crate::agent::RuntimeError> {
+    pub async fn delete_session(&self, id: SessionId) -> Result<u64, crate::agent::RuntimeError> {
         if let Some(turn) = self.hub.running(id) {
             return Err(crate::agent::RuntimeError::Busy { session: id, turn });
         }
@@ -394,11 +394,10 @@ impl Core {
             other => crate::agent::RuntimeError::Store(other),
         })?;
         self.bus.publish(
-            crate::events::Event::new(
-                crate::events::Category::Session,
-                "deleted",
-                serde_json::json!({"reason": "client", "messages": n}),
-            )
+            Event::new(EventKind::SessionDeleted(SessionDeleted {
+                reason: "client".into(),
+                messages: Some(n),
+            }))
             .in_turn(Some(id), None),
         );
         Ok(n)

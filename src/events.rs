@@ -9,83 +9,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
-/// What an event is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Category {
-    /// Agents: switched, processing started and completed, errors.
-    Agent,
-    /// Sessions: created, message added, deleted.
-    Session,
-    /// Tools: execution requested, approval required, completed, failed.
-    Tool,
-    /// Approvals: decisions.
-    Approval,
-    /// LLM requests: started, completed, failed.
-    Llm,
-}
-
-impl Category {
-    /// The category's name on the wire.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Agent => "agent",
-            Self::Session => "session",
-            Self::Tool => "tool",
-            Self::Approval => "approval",
-            Self::Llm => "llm",
-        }
-    }
-}
-
-/// One event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Event {
-    /// Time-ordered id.
-    pub id: Uuid,
-    /// When it happened.
-    pub at: DateTime<Utc>,
-    /// Its category.
-    pub category: Category,
-    /// Its type within the category (`requestStarted`, ...).
-    pub kind: String,
-    /// The session it belongs to.
-    pub session_id: Option<Uuid>,
-    /// The turn it belongs to.
-    pub turn_id: Option<Uuid>,
-    /// Details.
-    pub payload: Value,
-}
-
-impl Event {
-    /// A new event stamped now.
-    pub fn new(category: Category, kind: &str, payload: Value) -> Self {
-        Self {
-            id: Uuid::now_v7(),
-            at: Utc::now(),
-            category,
-            kind: kind.to_owned(),
-            session_id: None,
-            turn_id: None,
-            payload,
-        }
-    }
-
-    /// Sets the session and turn.
-    #[must_use]
-    pub fn in_turn(mut self, session_id: Option<Uuid>, turn_id: Option<Uuid>) -> Self {
-        self.session_id = session_id;
-        self.turn_id = turn_id;
-        self
-    }
-}
+pub use crate::domain::{Category, Event, EventKind};
 
 /// What a subscriber receives.
 #[derive(Debug)]
@@ -172,30 +99,49 @@ impl Redact {
         }
     }
 
-    fn scrub(&self, v: &mut Value) {
+    /// Scrubs every string of `v`; true when something was replaced.
+    pub fn scrub(&self, v: &mut Value) -> bool {
         match v {
             Value::String(s) => {
+                let mut changed = false;
                 for secret in &self.secrets {
                     if s.contains(secret.as_str()) {
                         *s = s.replace(secret.as_str(), "[REDACTED]");
+                        changed = true;
                     }
                 }
                 for p in &self.patterns {
                     if p.is_match(s) {
                         *s = p.replace_all(s, "[REDACTED]").into_owned();
+                        changed = true;
                     }
                 }
+                changed
             }
-            Value::Array(a) => a.iter_mut().for_each(|x| self.scrub(x)),
-            Value::Object(o) => o.values_mut().for_each(|x| self.scrub(x)),
-            _ => {}
+            Value::Array(a) => a.iter_mut().fold(false, |c, x| self.scrub(x) | c),
+            Value::Object(o) => o.values_mut().fold(false, |c, x| self.scrub(x) | c),
+            _ => false,
         }
     }
 }
 
 impl Middleware for Redact {
     fn apply(&self, mut event: Event) -> Option<Event> {
-        self.scrub(&mut event.payload);
+        // The payload is typed: scrub its JSON form and rebuild it only when
+        // a secret was found (rare), so the common case costs one serialization.
+        let mut payload = event.kind.payload();
+        if self.scrub(&mut payload) {
+            match event.kind.with_payload(payload) {
+                Ok(kind) => event.kind = kind,
+                Err(e) => {
+                    tracing::error!(
+                        kind = event.kind.name(),
+                        "cannot rebuild a redacted event, dropping it: {e}"
+                    );
+                    return None;
+                }
+            }
+        }
         Some(event)
     }
 }
@@ -214,8 +160,8 @@ impl Filter {
 
 impl Middleware for Filter {
     fn apply(&self, event: Event) -> Option<Event> {
-        let cat = event.category.as_str();
-        let full = format!("{cat}.{}", event.kind);
+        let cat = event.category().as_str();
+        let full = format!("{cat}.{}", event.kind.name());
         let dropped = self
             .exclude
             .iter()
@@ -292,7 +238,7 @@ impl EventBus {
         self.published.fetch_add(1, Ordering::Relaxed);
         let event = Arc::new(event);
         self.lock().retain(|s| {
-            if s.categories.as_ref().is_some_and(|c| !c.contains(&event.category)) {
+            if s.categories.as_ref().is_some_and(|c| !c.contains(&event.category())) {
                 return true;
             }
             match s.tx.try_send(Delivery::Event(Arc::clone(&event))) {
@@ -347,6 +293,22 @@ impl EventBus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::events::{ExecutionRequested, RequestFailed, RequestStarted};
+
+    fn started(attempt: u32) -> Event {
+        Event::new(EventKind::RequestStarted(RequestStarted {
+            provider: "p".into(),
+            model: "m".into(),
+            attempt,
+        }))
+    }
+
+    fn tool() -> Event {
+        Event::new(EventKind::ExecutionRequested(ExecutionRequested {
+            tool: "read_file".into(),
+            tool_call_id: "c".into(),
+        }))
+    }
 
     #[tokio::test]
     async fn a_full_subscriber_lags_without_blocking_others() {
@@ -354,9 +316,9 @@ mod tests {
         let mut slow = bus.subscribe("slow", 2, None);
         let mut fast = bus.subscribe("fast", 100, Some(vec![Category::Llm]));
         for i in 0..10 {
-            bus.publish(Event::new(Category::Llm, "x", serde_json::json!(i)));
+            bus.publish(started(i));
         }
-        bus.publish(Event::new(Category::Tool, "ignored by fast", Value::Null));
+        bus.publish(tool());
         assert_eq!(slow.lagged.load(Ordering::Relaxed), 9);
         let mut got = 0;
         while fast.try_next().is_some() {
@@ -364,18 +326,15 @@ mod tests {
         }
         assert_eq!(got, 10);
         assert_eq!(
-            slow.next().await.map(|e| e.payload.clone()),
+            slow.next()
+                .await
+                .map(|e| e.kind.payload()["attempt"].clone()),
             Some(serde_json::json!(0))
         );
         drop(slow);
-        bus.publish(Event::new(Category::Llm, "after drop", Value::Null));
+        bus.publish(started(99));
         assert_eq!(bus.lock().len(), 1);
     }
-}
-
-#[cfg(test)]
-mod middleware_tests {
-    use super::*;
 
     #[test]
     fn redaction_and_filter() {
@@ -387,18 +346,23 @@ mod middleware_tests {
             Box::new(Redact::new(vec!["my-custom-secret".into()])),
         ]);
         let mut sub = bus.subscribe("t", 10, None);
-        bus.publish(Event::new(Category::Llm, "requestStarted", Value::Null));
-        bus.publish(Event::new(Category::Tool, "completed", Value::Null));
-        bus.publish(Event::new(
-            Category::Llm,
-            "requestFailed",
-            serde_json::json!({"error": "key sk-abcdefghijklmnopqrstuvwx rejected", "nested": ["Bearer abc.def.ghi.jkl", "my-custom-secret!"]}),
-        ));
+        bus.publish(started(1));
+        bus.publish(tool());
+        bus.publish(Event::new(EventKind::RequestFailed(RequestFailed {
+            provider: "p".into(),
+            model: "m".into(),
+            attempt: 1,
+            reason: "auth".into(),
+            error: "key sk-abcdefghijklmnopqrstuvwx rejected; Bearer abc.def.ghi.jkl; my-custom-secret!".into(),
+            retrying: false,
+            partial_output: None,
+            duration_ms: None,
+        })));
         let e = sub.try_next().expect("one event passes");
-        assert_eq!(e.kind, "requestFailed");
+        assert_eq!(e.kind.name(), "requestFailed");
         assert_eq!(
-            e.payload,
-            serde_json::json!({"error": "key [REDACTED] rejected", "nested": ["[REDACTED]", "[REDACTED]!"]})
+            e.kind.payload()["error"],
+            serde_json::json!("key [REDACTED] rejected; [REDACTED]; [REDACTED]!")
         );
         assert!(sub.try_next().is_none());
     }

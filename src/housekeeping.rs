@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
-use uuid::Uuid;
 
 use crate::core::Core;
-use crate::events::{Category, Event};
-use crate::store::{AuditRecord, StoreError};
+use crate::domain::SessionId;
+use crate::domain::events::{Cleanup, SessionDeleted};
+use crate::events::{Event, EventKind};
+use crate::store::StoreError;
 
 /// Housekeeping settings (`[housekeeping]` in `codelab.toml`).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -42,7 +42,7 @@ impl Default for Settings {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
     /// Deleted sessions.
-    pub sessions: Vec<Uuid>,
+    pub sessions: Vec<SessionId>,
     /// Deleted audit entries.
     pub audit_entries: usize,
 }
@@ -61,7 +61,7 @@ pub async fn run_once(core: &Core, now: DateTime<Utc>, s: &Settings) -> Result<R
     let mut report = Report::default();
     loop {
         let expired = core.store.idle_sessions(idle_before, s.batch).await?;
-        let expired: Vec<Uuid> = expired
+        let expired: Vec<SessionId> = expired
             .into_iter()
             .filter(|id| core.hub.running(*id).is_none())
             .collect();
@@ -72,8 +72,11 @@ pub async fn run_once(core: &Core, now: DateTime<Utc>, s: &Settings) -> Result<R
         core.store.delete_sessions(expired.clone()).await?;
         for id in &expired {
             core.bus.publish(
-                Event::new(Category::Session, "deleted", json!({"reason": "ttl"}))
-                    .in_turn(Some(*id), None),
+                Event::new(EventKind::SessionDeleted(SessionDeleted {
+                    reason: "ttl".into(),
+                    messages: None,
+                }))
+                .in_turn(Some(*id), None),
             );
         }
         report.sessions.extend(expired);
@@ -92,20 +95,14 @@ pub async fn run_once(core: &Core, now: DateTime<Utc>, s: &Settings) -> Result<R
         }
     }
     if !report.sessions.is_empty() || report.audit_entries > 0 {
+        let cleanup = Event::new(EventKind::Cleanup(Cleanup {
+            sessions_deleted: report.sessions.clone(),
+            audit_entries_deleted: report.audit_entries,
+            session_ttl_days: s.session_ttl_days,
+            audit_retention_days: s.audit_retention_days,
+        }));
         core.store
-            .append_audit(vec![AuditRecord {
-                id: Uuid::now_v7(),
-                at: Utc::now(),
-                session_id: None,
-                category: "housekeeping".into(),
-                kind: "cleanup".into(),
-                payload: json!({
-                    "sessionsDeleted": report.sessions,
-                    "auditEntriesDeleted": report.audit_entries,
-                    "sessionTtlDays": s.session_ttl_days,
-                    "auditRetentionDays": s.audit_retention_days,
-                }),
-            }])
+            .append_audit(vec![crate::audit::record(&cleanup)])
             .await?;
     }
     Ok(report)

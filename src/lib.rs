@@ -11,6 +11,7 @@ pub mod config;
 pub mod core;
 pub mod diff;
 pub mod documents;
+pub mod domain;
 pub mod events;
 pub mod fuzzing;
 pub mod housekeeping;

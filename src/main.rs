@@ -131,7 +131,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             None => None,
         };
         let core = Arc::new(Core::open(config).context("cannot start")?);
-        tracing::info!(store = %core.store.path().display(), "store open");
+        tracing::info!(store = %core.store.describe(), "store open");
         codelab_agent::housekeeping::start(Arc::clone(&core), core.housekeeping.clone());
         match serve {
             Some((listen, serve)) => {

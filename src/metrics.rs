@@ -11,12 +11,109 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
-use serde_json::Value;
-use uuid::Uuid;
 
-use crate::events::{Category, Event, EventBus, Subscription};
+use crate::events::{Event, EventBus, Subscription};
 use crate::llm::breaker::BreakerState;
-use crate::protocol::types::{MetricsSnapshot, Percentiles, SessionMetrics, TokenUsage};
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::domain::events::{EventKind, TurnEnded};
+use crate::domain::{SessionId, TokenUsage};
+
+/// Latency percentiles, in milliseconds, over the most recent samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Percentiles {
+    /// How many samples.
+    pub count: u64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// Figures of one session.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionMetrics {
+    /// The session.
+    #[ts(type = "string")]
+    pub session_id: SessionId,
+    /// The agent now handling it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub current_agent: Option<String>,
+    /// Turns started.
+    pub turns: u64,
+    /// Turns ended, by stop reason.
+    pub turns_by_stop_reason: std::collections::BTreeMap<String, u64>,
+    /// Messages added.
+    pub messages: u64,
+    /// Tool calls, by `tool:outcome`.
+    pub tool_calls: std::collections::BTreeMap<String, u64>,
+    /// LLM requests (attempts).
+    pub llm_requests: u64,
+    /// Failed LLM requests, by reason.
+    pub llm_failures: std::collections::BTreeMap<String, u64>,
+    /// Tokens.
+    pub tokens: TokenUsage,
+    /// Cost in US dollars.
+    pub cost_usd: f64,
+    /// The last event's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "string")]
+    pub last_activity: Option<DateTime<Utc>>,
+}
+
+/// `codelab/getMetrics` result: totals since the process started.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsSnapshot {
+    /// Seconds since the process started.
+    pub uptime_secs: f64,
+    /// Sessions created.
+    pub sessions_created: u64,
+    /// Sessions deleted.
+    pub sessions_deleted: u64,
+    /// Turns started.
+    pub turns: u64,
+    /// Turns ended, by stop reason.
+    pub turns_by_stop_reason: std::collections::BTreeMap<String, u64>,
+    /// Messages added, by role.
+    pub messages_by_role: std::collections::BTreeMap<String, u64>,
+    /// Tool calls, by `tool:outcome` (completed, failed, rejected).
+    pub tool_calls: std::collections::BTreeMap<String, u64>,
+    /// Approval decisions, by decision.
+    pub approvals: std::collections::BTreeMap<String, u64>,
+    /// LLM requests (attempts).
+    pub llm_requests: u64,
+    /// Failed LLM requests, by classified reason.
+    pub llm_failures: std::collections::BTreeMap<String, u64>,
+    /// Tokens over all requests.
+    pub tokens: TokenUsage,
+    /// Cost in US dollars.
+    pub cost_usd: f64,
+    /// Turns per minute since start.
+    pub turns_per_minute: f64,
+    /// LLM requests per minute since start.
+    pub llm_requests_per_minute: f64,
+    /// Time to first token.
+    pub time_to_first_token_ms: Percentiles,
+    /// Turn duration.
+    pub turn_duration_ms: Percentiles,
+    /// Tool call duration.
+    pub tool_duration_ms: Percentiles,
+    /// Events published on the bus.
+    pub events_published: u64,
+    /// Events each subscriber lost to a full queue.
+    pub subscriber_lag: std::collections::BTreeMap<String, u64>,
+}
 
 /// Latency samples kept per figure.
 const SAMPLES: usize = 10_000;
@@ -55,15 +152,7 @@ struct Figures {
     ttft: Samples,
     turn: Samples,
     tool: Samples,
-    sessions: HashMap<Uuid, SessionMetrics>,
-}
-
-fn add_usage(t: &mut TokenUsage, u: &Value) {
-    let n = |k: &str| u[k].as_u64().unwrap_or(0);
-    t.input_tokens += n("inputTokens");
-    t.output_tokens += n("outputTokens");
-    t.cache_read_tokens += n("cacheReadTokens");
-    t.cache_write_tokens += n("cacheWriteTokens");
+    sessions: HashMap<SessionId, SessionMetrics>,
 }
 
 fn bump(map: &mut BTreeMap<String, u64>, key: impl Into<String>) {
@@ -72,9 +161,7 @@ fn bump(map: &mut BTreeMap<String, u64>, key: impl Into<String>) {
 
 impl Figures {
     fn apply(&mut self, e: &Event) {
-        let p = &e.payload;
         let s = &mut self.snapshot;
-        let str_of = |k: &str| p[k].as_str().unwrap_or("unknown").to_owned();
         let session = e.session_id.map(|id| {
             let m = self.sessions.entry(id).or_insert_with(|| SessionMetrics {
                 session_id: id,
@@ -83,82 +170,88 @@ impl Figures {
             m.last_activity = Some(e.at);
             m
         });
-        match (e.category, e.kind.as_str()) {
-            (Category::Session, "created") => {
+        match &e.kind {
+            EventKind::SessionCreated(p) => {
                 s.sessions_created += 1;
                 if let Some(m) = session {
-                    m.current_agent = p["agent"].as_str().map(str::to_owned);
+                    m.current_agent = Some(p.agent.clone());
                 }
             }
-            (Category::Session, "deleted") => {
+            EventKind::SessionDeleted(_) => {
                 s.sessions_deleted += 1;
                 if let Some(id) = e.session_id {
                     self.sessions.remove(&id);
                 }
             }
-            (Category::Session, "messageAdded") => {
-                bump(&mut s.messages_by_role, str_of("role"));
+            EventKind::MessageAdded(p) => {
+                bump(&mut s.messages_by_role, p.role.as_str());
                 if let Some(m) = session {
                     m.messages += 1;
                 }
             }
-            (Category::Agent, "processingStarted") => {
+            EventKind::ProcessingStarted(p) => {
                 s.turns += 1;
                 if let Some(m) = session {
                     m.turns += 1;
-                    m.current_agent = p["agent"].as_str().map(str::to_owned);
+                    m.current_agent = Some(p.agent.clone());
                 }
             }
-            (Category::Agent, "processingCompleted" | "error") => {
-                bump(&mut s.turns_by_stop_reason, str_of("stopReason"));
-                if let Some(ms) = p["durationMs"].as_f64() {
-                    self.turn.push(ms);
-                }
+            EventKind::ProcessingCompleted(TurnEnded {
+                stop_reason,
+                duration_ms,
+                ..
+            })
+            | EventKind::TurnFailed(TurnEnded {
+                stop_reason,
+                duration_ms,
+                ..
+            }) => {
+                bump(&mut s.turns_by_stop_reason, stop_reason.as_str());
+                self.turn.push(*duration_ms as f64);
                 if let Some(m) = session {
-                    bump(&mut m.turns_by_stop_reason, str_of("stopReason"));
+                    bump(&mut m.turns_by_stop_reason, stop_reason.as_str());
                 }
             }
-            (Category::Agent, "switched") => {
+            EventKind::AgentSwitched(p) => {
                 if let Some(m) = session {
-                    m.current_agent = p["to"].as_str().map(str::to_owned);
+                    m.current_agent = Some(p.to.clone());
                 }
             }
-            (Category::Tool, "completed" | "failed") => {
-                let key = format!("{}:{}", str_of("tool"), str_of("outcome"));
+            EventKind::ToolCompleted(p) | EventKind::ToolFailed(p) => {
+                let key = format!("{}:{}", p.tool, p.outcome.as_str());
                 bump(&mut s.tool_calls, key.clone());
-                if let Some(ms) = p["durationMs"].as_f64() {
-                    self.tool.push(ms);
-                }
+                self.tool.push(p.duration_ms as f64);
                 if let Some(m) = session {
                     bump(&mut m.tool_calls, key);
                 }
             }
-            (Category::Approval, "decisionMade") => bump(&mut s.approvals, str_of("decision")),
-            (Category::Llm, "requestStarted") => {
+            EventKind::DecisionMade(p) => bump(&mut s.approvals, p.decision.as_str()),
+            EventKind::RequestStarted(_) => {
                 s.llm_requests += 1;
                 if let Some(m) = session {
                     m.llm_requests += 1;
                 }
             }
-            (Category::Llm, "requestCompleted") => {
-                add_usage(&mut s.tokens, &p["usage"]);
-                let cost = p["costUsd"].as_f64().unwrap_or(0.0);
-                s.cost_usd += cost;
-                if let Some(ms) = p["timeToFirstTokenMs"].as_f64() {
-                    self.ttft.push(ms);
+            EventKind::RequestCompleted(p) => {
+                s.tokens.add(&p.usage);
+                s.cost_usd += p.cost_usd;
+                if let Some(ms) = p.time_to_first_token_ms {
+                    self.ttft.push(ms as f64);
                 }
                 if let Some(m) = session {
-                    add_usage(&mut m.tokens, &p["usage"]);
-                    m.cost_usd += cost;
+                    m.tokens.add(&p.usage);
+                    m.cost_usd += p.cost_usd;
                 }
             }
-            (Category::Llm, "requestFailed") => {
-                bump(&mut s.llm_failures, str_of("reason"));
+            EventKind::RequestFailed(p) => {
+                bump(&mut s.llm_failures, p.reason.clone());
                 if let Some(m) = session {
-                    bump(&mut m.llm_failures, str_of("reason"));
+                    bump(&mut m.llm_failures, p.reason.clone());
                 }
             }
-            _ => {}
+            EventKind::ExecutionRequested(_)
+            | EventKind::ApprovalRequired(_)
+            | EventKind::Cleanup(_) => {}
         }
     }
 }
@@ -222,14 +315,14 @@ impl Metrics {
     }
 
     /// One session's figures.
-    pub fn session(&self, id: Uuid) -> Option<SessionMetrics> {
+    pub fn session(&self, id: SessionId) -> Option<SessionMetrics> {
         self.lock().sessions.get(&id).cloned()
     }
 
     /// Sessions with figures, newest (by id) first, strictly before `before`.
-    pub fn sessions(&self, before: Option<Uuid>, limit: usize) -> (Vec<SessionMetrics>, bool) {
+    pub fn sessions(&self, before: Option<SessionId>, limit: usize) -> (Vec<SessionMetrics>, bool) {
         let f = self.lock();
-        let mut ids: Vec<Uuid> = f
+        let mut ids: Vec<SessionId> = f
             .sessions
             .keys()
             .copied()

@@ -404,8 +404,15 @@ async fn policies_from_user_and_workspace_files_and_approval_timeouts() {
     c.finish().await;
     assert_eq!(server.wait().await, Some(0));
     // Every decision is in the audit log, with the rule and the parameters.
-    let store = codelab_agent::store::Store::open(data.path()).unwrap();
-    let audit = store.audit_records(100).await.unwrap();
+    let store = codelab_agent::store::RedbStore::open(data.path()).unwrap();
+    let audit = codelab_agent::store::Store::audit_page(
+        &store,
+        codelab_agent::store::AuditQuery::default(),
+        100,
+    )
+    .await
+    .unwrap()
+    .items;
     let decisions: Vec<&serde_json::Value> = audit
         .iter()
         .filter(|a| a.kind == "decisionMade")
@@ -420,7 +427,7 @@ async fn policies_from_user_and_workspace_files_and_approval_timeouts() {
             .iter()
             .any(|d| d["decision"] == "approve" && d["params"]["command"] == "echo $(whoami)")
     );
-    store.close().await;
+    codelab_agent::store::Store::close(&store).await;
 }
 
 #[tokio::test]

@@ -228,7 +228,7 @@ async fn no_attack_escapes_any_file_tool() {
 
 fn ctx(ws: &Workspace, limits: ToolLimits) -> ToolContext {
     ToolContext {
-        session_id: uuid::Uuid::nil(),
+        session_id: codelab_agent::domain::SessionId::default(),
         workspace: Some(ws.clone()),
         agent: agents::find("coder").unwrap(),
         buffers: Arc::new(NoBuffers),

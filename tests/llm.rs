@@ -373,7 +373,7 @@ async fn rate_limit_honours_retry_after_then_succeeds() {
         "Retry-After honoured ({gap:?})"
     );
     let kinds: Vec<String> = std::iter::from_fn(|| sub.try_next())
-        .map(|e| e.kind.clone())
+        .map(|e| e.kind.name().to_owned())
         .collect();
     assert_eq!(
         kinds,
@@ -417,8 +417,8 @@ async fn server_errors_retry_then_fail_with_the_classified_reason() {
     );
     assert_eq!(mock.requests().len(), 3);
     let failed: Vec<Value> = std::iter::from_fn(|| sub.try_next())
-        .filter(|e| e.kind == "requestFailed")
-        .map(|e| e.payload.clone())
+        .filter(|e| e.kind.name() == "requestFailed")
+        .map(|e| e.kind.payload())
         .collect();
     assert_eq!(failed.len(), 3);
     assert!(failed.iter().all(|p| p["reason"] == "server_error"));
@@ -672,11 +672,11 @@ async fn dropping_the_stream_disconnects_within_100ms() {
                 .await
                 .unwrap()
                 .unwrap();
-            if e.kind == "requestFailed" {
+            if e.kind.name() == "requestFailed" {
                 break e;
             }
         };
-        assert_eq!(failed.payload["reason"], "cancelled");
+        assert_eq!(failed.kind.payload()["reason"], "cancelled");
     }
 }
 
@@ -705,7 +705,7 @@ async fn http_errors_are_not_retried_and_never_leak_the_key() {
     assert_eq!(mock.requests().len(), 1);
     while let Some(e) = sub.try_next() {
         assert!(
-            !e.payload.to_string().contains(KEY),
+            !e.kind.payload().to_string().contains(KEY),
             "secret in event {e:?}"
         );
     }
@@ -730,7 +730,7 @@ async fn connection_refused_is_retried_then_classified() {
         "{err:?}"
     );
     let started = std::iter::from_fn(|| sub.try_next())
-        .filter(|e| e.kind == "requestStarted")
+        .filter(|e| e.kind.name() == "requestStarted")
         .count();
     assert_eq!(started, 2);
 }
@@ -760,20 +760,20 @@ async fn completed_events_carry_usage_duration_and_cost() {
         s.model = Some("claude-sonnet-4-20250514".into())
     });
     let ctx = CallContext {
-        session_id: Some(uuid::Uuid::now_v7()),
-        turn_id: Some(uuid::Uuid::now_v7()),
+        session_id: Some(codelab_agent::domain::SessionId::new()),
+        turn_id: Some(codelab_agent::domain::TurnId::new()),
     };
     let mut stream = client.stream(&t, request(user("hi")), ctx);
     while stream.next().await.is_some() {}
     let completed = loop {
         let e = sub.next().await.unwrap();
-        if e.kind == "requestCompleted" {
+        if e.kind.name() == "requestCompleted" {
             break e;
         }
     };
     assert_eq!(completed.session_id, ctx.session_id);
     assert_eq!(completed.turn_id, ctx.turn_id);
-    let p = &completed.payload;
+    let p = &completed.kind.payload();
     assert_eq!(
         p["usage"],
         json!({"inputTokens": 1000, "outputTokens": 500, "cacheReadTokens": 2000, "cacheWriteTokens": 100})

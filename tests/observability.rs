@@ -10,10 +10,11 @@ use std::sync::Arc;
 use chrono::{Duration as ChronoDuration, Utc};
 use codelab_agent::config::Config;
 use codelab_agent::core::Core;
-use codelab_agent::events::{Category, Event, EventBus};
+use codelab_agent::domain::events::RequestStarted;
+use codelab_agent::domain::{AuditRecord, EventId, Session, SessionId};
+use codelab_agent::events::{Event, EventBus, EventKind};
 use codelab_agent::housekeeping::{Settings, run_once};
-use codelab_agent::protocol::types::Session;
-use codelab_agent::store::AuditRecord;
+use codelab_agent::store::AuditQuery;
 use mock_llm::{Chunk, Reply, UsageChunk};
 use serde_json::{Value, json};
 use support::agent::{call, complete, drive, llm_env};
@@ -336,7 +337,11 @@ async fn a_stalled_subscriber_never_blocks_publishing_nor_grows_without_bound() 
     let mut healthy = bus.subscribe("healthy", 200_000, None);
     let published = 100_000u64;
     for i in 0..published {
-        bus.publish(Event::new(Category::Llm, "x", json!(i)));
+        bus.publish(Event::new(EventKind::RequestStarted(RequestStarted {
+            provider: "p".into(),
+            model: "m".into(),
+            attempt: i as u32,
+        })));
     }
     assert_eq!(stalled.rx.len(), 16, "the stalled queue stays at its bound");
     assert_eq!(
@@ -355,7 +360,7 @@ async fn a_stalled_subscriber_never_blocks_publishing_nor_grows_without_bound() 
 
 fn session_at(updated: chrono::DateTime<Utc>) -> Session {
     Session {
-        id: Uuid::now_v7(),
+        id: SessionId::new(),
         title: "t".into(),
         workspace_folder: None,
         agent: "coder".into(),
@@ -363,8 +368,7 @@ fn session_at(updated: chrono::DateTime<Utc>) -> Session {
         updated_at: updated,
         message_count: 0,
         last_seq: 0,
-        parent_session_id: None,
-        parent_tool_call_id: None,
+        parent: None,
     }
 }
 
@@ -375,7 +379,7 @@ fn audit_at(at: chrono::DateTime<Utc>) -> AuditRecord {
         at.timestamp_subsec_nanos(),
     );
     AuditRecord {
-        id: Uuid::new_v7(ts),
+        id: EventId(Uuid::new_v7(ts)),
         at,
         session_id: None,
         category: "tool".into(),
@@ -432,7 +436,12 @@ async fn cleanup_removes_exactly_what_is_past_its_ttl() {
     for id in &old {
         assert!(core.store.get_session(*id).await.is_err());
     }
-    let audit = core.store.audit_records(100).await.unwrap();
+    let audit = core
+        .store
+        .audit_page(AuditQuery::default(), 100)
+        .await
+        .unwrap()
+        .items;
     let cleanup = audit
         .iter()
         .find(|a| a.category == "housekeeping")

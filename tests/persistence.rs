@@ -122,7 +122,10 @@ async fn a_store_from_a_newer_version_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("schema version 99, newer than the 3"),
+        stderr.contains(&format!(
+            "schema version 99, newer than the {}",
+            codelab_agent::store::schema::SCHEMA_VERSION
+        )),
         "{stderr}"
     );
 }

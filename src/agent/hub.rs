@@ -17,55 +17,24 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
-use crate::protocol::types::{
-    AgentSwitchedParams, ApprovalRequiredParams, ApprovalResolvedParams, ApprovalScope,
-    CommandOutputParams, Decision, MessageAddedParams, QuestionParams, Session, TokenParams,
-    ToolCallParams, TurnCompletedParams,
+use crate::domain::{
+    ApprovalId, ApprovalScope, Decision, QuestionId, Session, SessionEvent, SessionId,
+    SessionUpdate, TurnId,
 };
 
 /// How far a session's seq jumps when it is first loaded by a new process.
 pub const RESTART_GAP: u64 = 1 << 20;
 
-/// An event about a session, delivered to its watchers in seq order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SessionEvent {
-    /// Streamed text.
-    Token(TokenParams),
-    /// A tool call's state.
-    ToolCall(ToolCallParams),
-    /// A turn ended.
-    TurnCompleted(TurnCompletedParams),
-    /// The agent changed.
-    AgentSwitched(AgentSwitchedParams),
-    /// A question for the user.
-    Question(QuestionParams),
-    /// Command output.
-    CommandOutput(CommandOutputParams),
-    /// A message was persisted.
-    Message(Box<MessageAddedParams>),
-    /// An approval is needed.
-    ApprovalRequired(Box<ApprovalRequiredParams>),
-    /// An approval was decided.
-    ApprovalResolved(ApprovalResolvedParams),
-}
-
-impl SessionEvent {
-    /// The event's seq.
-    pub fn seq(&self) -> u64 {
-        match self {
-            Self::Token(p) => p.seq,
-            Self::ToolCall(p) => p.seq,
-            Self::TurnCompleted(p) => p.seq,
-            Self::AgentSwitched(p) => p.seq,
-            Self::Question(p) => p.seq,
-            Self::CommandOutput(p) => p.seq,
-            Self::Message(p) => p.seq,
-            Self::ApprovalRequired(p) => p.seq,
-            Self::ApprovalResolved(p) => p.seq,
-        }
-    }
+/// What a waiter waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WaitKey {
+    /// A decision on an approval.
+    Approval(ApprovalId),
+    /// An answer to a question.
+    Question(QuestionId),
+    /// The result of a subtask (its session).
+    Subtask(SessionId),
 }
 
 /// How a wait for the user ended.
@@ -100,13 +69,7 @@ pub struct EventQueue {
 
 /// Roughly how many bytes an event takes on the wire.
 fn weight(e: &SessionEvent) -> usize {
-    256 + match e {
-        SessionEvent::Token(p) => p.delta.len(),
-        SessionEvent::CommandOutput(p) => p.text.len(),
-        SessionEvent::Message(p) => p.message.text.len(),
-        SessionEvent::ToolCall(p) => p.result.as_ref().map_or(0, String::len),
-        _ => 0,
-    }
+    e.update.weight()
 }
 
 impl EventQueue {
@@ -196,14 +159,14 @@ struct Watcher {
 struct SessionState {
     seq: u64,
     loaded: bool,
-    running: Option<(Uuid, CancellationToken)>,
+    running: Option<(TurnId, CancellationToken)>,
     watchers: Vec<Watcher>,
 }
 
 #[derive(Default)]
 struct Inner {
-    sessions: HashMap<Uuid, SessionState>,
-    waiters: HashMap<Uuid, (Uuid, oneshot::Sender<Resolution>)>,
+    sessions: HashMap<SessionId, SessionState>,
+    waiters: HashMap<WaitKey, (SessionId, oneshot::Sender<Resolution>)>,
 }
 
 /// The hub. One per process.
@@ -248,13 +211,18 @@ impl SessionHub {
         st.seq
     }
 
-    /// Allocates a seq, builds the event with it and queues it to every watcher.
-    pub fn emit(&self, session: &Session, build: impl FnOnce(u64) -> SessionEvent) -> u64 {
+    /// Allocates a seq, builds the update with it and queues the event to
+    /// every watcher.
+    pub fn emit(&self, session: &Session, build: impl FnOnce(u64) -> SessionUpdate) -> u64 {
         let mut inner = self.lock();
         let st = Self::state(&mut inner, session);
         st.seq += 1;
         let seq = st.seq;
-        let event = Arc::new(build(seq));
+        let event = Arc::new(SessionEvent {
+            session_id: session.id,
+            seq,
+            update: build(seq),
+        });
         Self::deliver(st, session.id, event);
         seq
     }
@@ -263,26 +231,35 @@ impl SessionHub {
     /// (during its turn); `None` otherwise.
     pub fn emit_loaded(
         &self,
-        session_id: Uuid,
-        build: impl FnOnce(u64) -> SessionEvent,
+        session_id: SessionId,
+        build: impl FnOnce(u64) -> SessionUpdate,
     ) -> Option<u64> {
         let mut inner = self.lock();
         let st = inner.sessions.get_mut(&session_id).filter(|s| s.loaded)?;
         st.seq += 1;
         let seq = st.seq;
-        let event = Arc::new(build(seq));
+        let event = Arc::new(SessionEvent {
+            session_id,
+            seq,
+            update: build(seq),
+        });
         Self::deliver(st, session_id, event);
         Some(seq)
     }
 
-    /// Queues an event whose seq was allocated with [`Self::next_seq`].
-    pub fn emit_allocated(&self, session: &Session, event: SessionEvent) {
+    /// Queues an update whose seq was allocated with [`Self::next_seq`].
+    pub fn emit_allocated(&self, session: &Session, seq: u64, update: SessionUpdate) {
         let mut inner = self.lock();
         let st = Self::state(&mut inner, session);
-        Self::deliver(st, session.id, Arc::new(event));
+        let event = Arc::new(SessionEvent {
+            session_id: session.id,
+            seq,
+            update,
+        });
+        Self::deliver(st, session.id, event);
     }
 
-    fn deliver(st: &mut SessionState, session_id: Uuid, event: Arc<SessionEvent>) {
+    fn deliver(st: &mut SessionState, session_id: SessionId, event: Arc<SessionEvent>) {
         st.watchers.retain(|w| {
             let kept = w.queue.push(Arc::clone(&event));
             if !kept && w.queue.kick.is_cancelled() {
@@ -304,7 +281,7 @@ impl SessionHub {
     }
 
     /// Detaches a connection from one session.
-    pub fn detach(&self, session_id: Uuid, conn: u64) {
+    pub fn detach(&self, session_id: SessionId, conn: u64) {
         if let Some(st) = self.lock().sessions.get_mut(&session_id) {
             st.watchers.retain(|w| w.conn != conn);
         }
@@ -330,9 +307,9 @@ impl SessionHub {
     pub fn begin_turn(
         &self,
         session: &Session,
-        turn_id: Uuid,
+        turn_id: TurnId,
         cancel: CancellationToken,
-    ) -> Result<(), Uuid> {
+    ) -> Result<(), TurnId> {
         let mut inner = self.lock();
         let st = Self::state(&mut inner, session);
         match &st.running {
@@ -345,7 +322,7 @@ impl SessionHub {
     }
 
     /// Marks a turn as ended.
-    pub fn end_turn(&self, session_id: Uuid, turn_id: Uuid) {
+    pub fn end_turn(&self, session_id: SessionId, turn_id: TurnId) {
         if let Some(st) = self.lock().sessions.get_mut(&session_id)
             && st.running.as_ref().is_some_and(|(t, _)| *t == turn_id)
         {
@@ -354,7 +331,7 @@ impl SessionHub {
     }
 
     /// The running turn of a session.
-    pub fn running(&self, session_id: Uuid) -> Option<Uuid> {
+    pub fn running(&self, session_id: SessionId) -> Option<TurnId> {
         self.lock()
             .sessions
             .get(&session_id)
@@ -362,7 +339,7 @@ impl SessionHub {
     }
 
     /// Cancels the running turn of a session; returns its id.
-    pub fn cancel(&self, session_id: Uuid) -> Option<Uuid> {
+    pub fn cancel(&self, session_id: SessionId) -> Option<TurnId> {
         let inner = self.lock();
         let (turn, token) = inner.sessions.get(&session_id)?.running.as_ref()?;
         token.cancel();
@@ -370,19 +347,19 @@ impl SessionHub {
     }
 
     /// Registers a waiter for an answer or decision about `id` in `session_id`.
-    pub fn wait_for(&self, session_id: Uuid, id: Uuid) -> oneshot::Receiver<Resolution> {
+    pub fn wait_for(&self, session_id: SessionId, id: WaitKey) -> oneshot::Receiver<Resolution> {
         let (tx, rx) = oneshot::channel();
         self.lock().waiters.insert(id, (session_id, tx));
         rx
     }
 
     /// Removes a waiter without resolving it.
-    pub fn forget(&self, id: Uuid) {
+    pub fn forget(&self, id: WaitKey) {
         self.lock().waiters.remove(&id);
     }
 
     /// Resolves a waiter; false when nobody waits for `id` (in this process).
-    pub fn resolve(&self, id: Uuid, resolution: Resolution) -> bool {
+    pub fn resolve(&self, id: WaitKey, resolution: Resolution) -> bool {
         match self.lock().waiters.remove(&id) {
             Some((_, tx)) => tx.send(resolution).is_ok(),
             None => false,

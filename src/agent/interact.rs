@@ -5,20 +5,21 @@ use std::sync::Arc;
 use chrono::Utc;
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
-use super::hub::{Resolution, SessionEvent};
+use super::hub::{Resolution, WaitKey};
 use super::{TurnInput, send_message, switch_agent};
 use crate::core::Core;
+use crate::domain::{
+    ParentLink, PendingQuestion, QuestionId, Session, SessionId, SessionUpdate, TurnId,
+};
 use crate::llm::config::LlmSettings;
-use crate::protocol::types::{CommandOutputParams, QuestionParams};
 use crate::tools::{Editor, Interact, ToolError};
 
 /// The [`Interact`] of one tool call.
 pub(crate) struct CallInteract {
     pub(crate) core: Arc<Core>,
-    pub(crate) session_id: Uuid,
-    pub(crate) turn_id: Uuid,
+    pub(crate) session_id: SessionId,
+    pub(crate) turn_id: TurnId,
     pub(crate) tool_call_id: String,
     pub(crate) cancel: CancellationToken,
     pub(crate) editor: Option<Arc<dyn Editor>>,
@@ -42,14 +43,17 @@ impl Interact for CallInteract {
                 .get_session(self.session_id)
                 .await
                 .map_err(err)?;
-            let id = Uuid::now_v7();
-            let rx = self.core.hub.wait_for(self.session_id, id);
+            let id = QuestionId::new();
+            let rx = self
+                .core
+                .hub
+                .wait_for(self.session_id, WaitKey::Question(id));
             let seq = self.core.hub.next_seq(&session);
-            let q = QuestionParams {
+            let q = PendingQuestion {
+                id,
                 session_id: self.session_id,
                 turn_id: self.turn_id,
                 seq,
-                question_id: id,
                 question,
                 suggestions,
             };
@@ -57,7 +61,7 @@ impl Interact for CallInteract {
             self.core.store.put_question(q.clone()).await.map_err(err)?;
             self.core
                 .hub
-                .emit_allocated(&session, SessionEvent::Question(q));
+                .emit_allocated(&session, seq, SessionUpdate::Question(q));
             tokio::select! {
                 r = rx => match r {
                     Ok(Resolution::Answer(a)) => Ok(a),
@@ -65,7 +69,7 @@ impl Interact for CallInteract {
                     Err(_) => Err(ToolError::new("the question was dropped")),
                 },
                 () = self.cancel.cancelled() => {
-                    self.core.hub.forget(id);
+                    self.core.hub.forget(WaitKey::Question(id));
                     let _ = self.core.store.take_question(id).await;
                     Err(ToolError::new("cancelled"))
                 }
@@ -106,8 +110,8 @@ impl Interact for CallInteract {
                 .take(60)
                 .collect();
             let now = Utc::now();
-            let child = crate::protocol::types::Session {
-                id: Uuid::now_v7(),
+            let child = Session {
+                id: SessionId::new(),
                 title: format!("Subtask: {title}"),
                 workspace_folder: parent.workspace_folder.clone(),
                 agent: agent.clone(),
@@ -115,12 +119,17 @@ impl Interact for CallInteract {
                 updated_at: now,
                 message_count: 0,
                 last_seq: 0,
-                parent_session_id: Some(parent.id),
-                parent_tool_call_id: Some(self.tool_call_id.clone()),
+                parent: Some(ParentLink {
+                    session_id: parent.id,
+                    tool_call_id: self.tool_call_id.clone(),
+                }),
             };
             // The link is persisted with the child: a restart still finds the parent.
             let child = self.core.store.create_session(child).await.map_err(err)?;
-            let rx = self.core.hub.wait_for(self.session_id, child.id);
+            let rx = self
+                .core
+                .hub
+                .wait_for(self.session_id, WaitKey::Subtask(child.id));
             let input = TurnInput {
                 session_id: child.id,
                 text: message,
@@ -137,7 +146,7 @@ impl Interact for CallInteract {
                     Err(_) => Err(ToolError::new("the subtask was dropped")),
                 },
                 () = self.cancel.cancelled() => {
-                    self.core.hub.forget(child.id);
+                    self.core.hub.forget(WaitKey::Subtask(child.id));
                     self.core.hub.cancel(child.id);
                     Err(ToolError::new("cancelled"))
                 }
@@ -146,15 +155,13 @@ impl Interact for CallInteract {
     }
 
     fn command_output(&self, stream: &'static str, text: String) {
-        self.core.hub.emit_loaded(self.session_id, |seq| {
-            SessionEvent::CommandOutput(CommandOutputParams {
-                session_id: self.session_id,
+        self.core
+            .hub
+            .emit_loaded(self.session_id, |_| SessionUpdate::CommandOutput {
                 turn_id: self.turn_id,
-                seq,
                 tool_call_id: self.tool_call_id.clone(),
                 stream: stream.to_owned(),
                 text,
-            })
-        });
+            });
     }
 }

@@ -28,23 +28,26 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::agents::Agent;
 use crate::core::{Core, CoreError, uri_to_path};
-use crate::events::{Category, Event};
-use crate::llm::config::LlmSettings;
-use crate::llm::{LlmEvent, Usage};
-use crate::policy::{Action, Call};
-use crate::protocol::types::{
-    AgentSwitchedParams, Approval, ApprovalResolvedParams, ApprovalScope, Decision, Message,
-    MessageAddedParams, MessageContext, Role, Session, StopReason, TokenParams, TokenUsage,
-    ToolCall, ToolCallParams, ToolCallStatus, TurnCompletedParams,
+use crate::domain::events::{
+    AgentSwitched, ApprovalRequested, CallOutcomeKind, DecisionMade, ExecutionRequested,
+    MessageAdded, ProcessingStarted, ToolFinished, TurnEnded,
 };
-use crate::store::{AuditRecord, StoreError};
+use crate::domain::{
+    ApprovalId, ApprovalScope, Decision, EditPreview, FileChange, Message, MessageContext,
+    PendingApproval, QuestionId, Role, Session, SessionId, SessionUpdate, StopReason, TokenUsage,
+    ToolCall, ToolCallStatus, TurnId,
+};
+use crate::events::{Event, EventKind};
+use crate::llm::LlmEvent;
+use crate::llm::config::LlmSettings;
+use crate::policy::{Action, Call};
+use crate::store::StoreError;
 use crate::tools::{self, Editor, ToolContext, ToolKind};
 use crate::workspace::Workspace;
-use hub::{Resolution, SessionEvent};
+use hub::{Resolution, WaitKey};
 use interact::CallInteract;
 
 /// How often streamed text is sent at most, per session.
@@ -57,14 +60,14 @@ pub const MAX_CONSECUTIVE_FAILURES: usize = 3;
 pub enum RuntimeError {
     /// No such session.
     #[error("session {0} not found")]
-    SessionNotFound(Uuid),
+    SessionNotFound(SessionId),
     /// A turn is running.
     #[error("session {session} is busy with turn {turn}")]
     Busy {
         /// The session.
-        session: Uuid,
+        session: SessionId,
         /// The running turn.
-        turn: Uuid,
+        turn: TurnId,
     },
     /// No such agent.
     #[error("unknown agent `{0}`")]
@@ -107,7 +110,7 @@ fn store_err(e: StoreError) -> RuntimeError {
 /// A message from a client that starts a turn.
 pub struct TurnInput {
     /// The session.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The text.
     pub text: String,
     /// Switch to this agent first.
@@ -139,7 +142,7 @@ enum Stop {
 /// Persists a message and announces it.
 pub(crate) async fn persist(
     core: &Core,
-    session_id: Uuid,
+    session_id: SessionId,
     mut message: Message,
 ) -> Result<Message, StoreError> {
     let session = core.store.get_session(session_id).await?;
@@ -150,45 +153,25 @@ pub(crate) async fn persist(
         .await?;
     core.hub.emit_allocated(
         &session,
-        SessionEvent::Message(Box::new(MessageAddedParams {
-            session_id,
-            seq: message.seq,
-            message: message.clone(),
-        })),
+        message.seq,
+        SessionUpdate::MessageAdded(Box::new(message.clone())),
     );
     core.bus.publish(
-        Event::new(
-            Category::Session,
-            "messageAdded",
-            json!({"role": message.role, "seq": message.seq}),
-        )
+        Event::new(EventKind::MessageAdded(MessageAdded {
+            role: message.role,
+            seq: message.seq,
+        }))
         .in_turn(Some(session_id), message.turn_id),
     );
     Ok(message)
 }
 
-fn new_message(role: Role, turn_id: Option<Uuid>, text: String) -> Message {
-    Message {
-        id: Uuid::now_v7(),
-        session_id: Uuid::nil(),
-        seq: 0,
-        turn_id,
-        role,
-        text,
-        tool_calls: Vec::new(),
-        tool_call_id: None,
-        is_error: false,
-        context: None,
-        created_at: Utc::now(),
-    }
+fn new_message(role: Role, turn_id: Option<TurnId>, text: String) -> Message {
+    Message::new(role, turn_id, text)
 }
 
-fn tool_result(turn_id: Uuid, call_id: &str, text: String, is_error: bool) -> Message {
-    Message {
-        tool_call_id: Some(call_id.to_owned()),
-        is_error,
-        ..new_message(Role::Tool, Some(turn_id), text)
-    }
+fn tool_result(turn_id: TurnId, call_id: &str, text: String, is_error: bool) -> Message {
+    Message::tool_result(turn_id, call_id, text, is_error)
 }
 
 /// The calls of the last assistant reply that have no result yet.
@@ -209,8 +192,8 @@ pub fn unanswered_calls(history: &[Message]) -> Vec<ToolCall> {
         .collect()
 }
 
-async fn full_history(core: &Core, session_id: Uuid) -> Result<Vec<Message>, StoreError> {
-    Ok(core.store.history(session_id, 0, usize::MAX).await?.0)
+async fn full_history(core: &Core, session_id: SessionId) -> Result<Vec<Message>, StoreError> {
+    Ok(core.store.history(session_id, 0, usize::MAX).await?.items)
 }
 
 /// The agent a session uses, from its workspace's agents.
@@ -232,7 +215,7 @@ fn workspace_of(session: &Session) -> Option<Workspace> {
 /// Switches a session's agent, persists it and announces it.
 pub async fn switch_agent(
     core: &Core,
-    session_id: Uuid,
+    session_id: SessionId,
     to: &str,
     reason: &str,
 ) -> Result<(), RuntimeError> {
@@ -252,30 +235,23 @@ pub async fn switch_agent(
     if from == to {
         return Ok(());
     }
-    let to_owned = to.to_owned();
     let session = core
         .store
-        .update_session(session_id, move |s| s.agent = to_owned)
+        .set_session_agent(session_id, to.to_owned())
         .await
         .map_err(store_err)?;
-    let reason = reason.to_owned();
-    core.hub.emit(&session, |seq| {
-        SessionEvent::AgentSwitched(AgentSwitchedParams {
-            session_id,
-            seq,
-            from: from.clone(),
-            to: to.to_owned(),
-            reason: reason.clone(),
-        })
+    let switched = AgentSwitched {
+        from,
+        to: to.to_owned(),
+        reason: reason.to_owned(),
+    };
+    core.hub.emit(&session, |_| SessionUpdate::AgentSwitched {
+        from: switched.from.clone(),
+        to: switched.to.clone(),
+        reason: switched.reason.clone(),
     });
-    core.bus.publish(
-        Event::new(
-            Category::Agent,
-            "switched",
-            json!({"from": from, "to": to, "reason": reason}),
-        )
-        .in_turn(Some(session_id), None),
-    );
+    core.bus
+        .publish(Event::new(EventKind::AgentSwitched(switched)).in_turn(Some(session_id), None));
     Ok(())
 }
 
@@ -283,7 +259,7 @@ pub async fn switch_agent(
 ///
 /// # Errors
 /// Unknown session or agent, a turn already running, a store failure.
-pub async fn send_message(core: &Arc<Core>, input: TurnInput) -> Result<Uuid, RuntimeError> {
+pub async fn send_message(core: &Arc<Core>, input: TurnInput) -> Result<TurnId, RuntimeError> {
     let session = core
         .store
         .get_session(input.session_id)
@@ -301,7 +277,7 @@ pub async fn send_message(core: &Arc<Core>, input: TurnInput) -> Result<Uuid, Ru
     if running >= core.config.max_turns {
         return Err(RuntimeError::Overloaded(running));
     }
-    let turn_id = Uuid::now_v7();
+    let turn_id = TurnId::new();
     let cancel = CancellationToken::new();
     core.hub
         .begin_turn(&session, turn_id, cancel.clone())
@@ -348,8 +324,8 @@ pub(crate) fn resume(
     core: &Arc<Core>,
     session: &Session,
     presets: HashMap<String, Resolution>,
-) -> Result<Uuid, RuntimeError> {
-    let turn_id = Uuid::now_v7();
+) -> Result<TurnId, RuntimeError> {
+    let turn_id = TurnId::new();
     let cancel = CancellationToken::new();
     core.hub
         .begin_turn(session, turn_id, cancel.clone())
@@ -367,8 +343,8 @@ pub(crate) fn resume(
 /// pending approvals and questions that belonged to them.
 async fn close_open_calls(
     core: &Core,
-    session_id: Uuid,
-    turn_id: Uuid,
+    session_id: SessionId,
+    turn_id: TurnId,
     reason: &str,
 ) -> Result<(), RuntimeError> {
     let history = full_history(core, session_id).await.map_err(store_err)?;
@@ -382,8 +358,8 @@ async fn close_open_calls(
         }
     }
     for q in core.store.list_questions(Some(session_id)).await? {
-        core.store.take_question(q.question_id).await?;
-        core.hub.forget(q.question_id);
+        core.store.take_question(q.id).await?;
+        core.hub.forget(WaitKey::Question(q.id));
     }
     for c in open {
         persist(
@@ -400,18 +376,19 @@ async fn close_open_calls(
 /// Resolves a pending approval without a client's decision (cancel, timeout).
 async fn resolve_approval_as(
     core: &Core,
-    a: &Approval,
+    a: &PendingApproval,
     decision: Decision,
     by: &str,
 ) -> Result<bool, RuntimeError> {
-    let audit = AuditRecord {
-        id: Uuid::now_v7(),
-        at: Utc::now(),
-        session_id: Some(a.session_id),
-        category: "approval".into(),
-        kind: "decisionMade".into(),
-        payload: json!({"approvalId": a.id, "tool": a.tool, "decision": decision, "by": by, "params": a.params, "rule": a.rule}),
-    };
+    let made = decision_made(a, decision, by);
+    let audit = crate::audit::record(
+        &Event::new(EventKind::DecisionMade(DecisionMade {
+            params: Some(a.params.clone()),
+            rule: Some(a.rule.clone()),
+            ..made.clone()
+        }))
+        .in_turn(Some(a.session_id), None),
+    );
     if core
         .store
         .resolve_approval(a.id, Some(audit))
@@ -420,30 +397,37 @@ async fn resolve_approval_as(
     {
         return Ok(false);
     }
-    core.hub.forget(a.id);
+    core.hub.forget(WaitKey::Approval(a.id));
     let session = core.store.get_session(a.session_id).await?;
-    core.hub.emit(&session, |seq| {
-        SessionEvent::ApprovalResolved(ApprovalResolvedParams {
-            session_id: a.session_id,
-            seq,
+    core.hub
+        .emit(&session, |_| SessionUpdate::ApprovalResolved {
             approval_id: a.id,
             decision,
             by: by.to_owned(),
-        })
-    });
+        });
     core.bus.publish(
-        Event::new(
-            Category::Approval,
-            "decisionMade",
-            json!({"approvalId": a.id, "tool": a.tool, "decision": decision, "by": by}),
-        )
-        .in_turn(Some(a.session_id), Some(a.turn_id)),
+        Event::new(EventKind::DecisionMade(made)).in_turn(Some(a.session_id), Some(a.turn_id)),
     );
     Ok(true)
 }
 
+/// The bus's view of a decision (the audit log adds the details).
+fn decision_made(a: &PendingApproval, decision: Decision, by: &str) -> DecisionMade {
+    DecisionMade {
+        approval_id: a.id,
+        tool: a.tool.clone(),
+        decision,
+        by: by.to_owned(),
+        params: None,
+        edited_params: None,
+        feedback: None,
+        scope: None,
+        rule: None,
+    }
+}
+
 /// Cancels the running turn of a session.
-pub fn cancel(core: &Core, session_id: Uuid) -> Option<Uuid> {
+pub fn cancel(core: &Core, session_id: SessionId) -> Option<TurnId> {
     core.hub.cancel(session_id)
 }
 
@@ -453,8 +437,8 @@ pub fn cancel(core: &Core, session_id: Uuid) -> Option<Uuid> {
 /// The question is not pending.
 pub async fn answer_question(
     core: &Arc<Core>,
-    session_id: Uuid,
-    question_id: Uuid,
+    session_id: SessionId,
+    question_id: QuestionId,
     answer: String,
 ) -> Result<(), RuntimeError> {
     let Some(q) = core.store.take_question(question_id).await? else {
@@ -468,10 +452,10 @@ pub async fn answer_question(
             "question {question_id} belongs to another session"
         )));
     }
-    if core
-        .hub
-        .resolve(question_id, Resolution::Answer(answer.clone()))
-    {
+    if core.hub.resolve(
+        WaitKey::Question(question_id),
+        Resolution::Answer(answer.clone()),
+    ) {
         return Ok(());
     }
     // The turn that asked is gone (restart): resume from the answered call.
@@ -502,13 +486,13 @@ pub async fn answer_question(
 /// (the approval then stays pending).
 pub async fn decide_approval(
     core: &Arc<Core>,
-    approval_id: Uuid,
+    approval_id: ApprovalId,
     decision: Decision,
     params: Option<Value>,
     feedback: Option<String>,
     scope: Option<ApprovalScope>,
     by: &str,
-) -> Result<Approval, RuntimeError> {
+) -> Result<PendingApproval, RuntimeError> {
     let not_pending = || {
         RuntimeError::NotPending(format!(
             "approval {approval_id} was already decided (or does not exist)"
@@ -540,18 +524,18 @@ pub async fn decide_approval(
             ));
         }
     };
-    let audit = AuditRecord {
-        id: Uuid::now_v7(),
-        at: Utc::now(),
-        session_id: Some(approval.session_id),
-        category: "approval".into(),
-        kind: "decisionMade".into(),
-        payload: json!({
-            "approvalId": approval.id, "tool": approval.tool, "decision": decision, "by": by,
-            "params": approval.params, "editedParams": if decision == Decision::Edit { final_params.clone() } else { Value::Null },
-            "feedback": feedback, "scope": scope, "rule": approval.rule,
-        }),
-    };
+    let made = decision_made(&approval, decision, by);
+    let audit = crate::audit::record(
+        &Event::new(EventKind::DecisionMade(DecisionMade {
+            params: Some(approval.params.clone()),
+            edited_params: (decision == Decision::Edit).then(|| final_params.clone()),
+            feedback: feedback.clone(),
+            scope,
+            rule: Some(approval.rule.clone()),
+            ..made.clone()
+        }))
+        .in_turn(Some(approval.session_id), None),
+    );
     if core
         .store
         .resolve_approval(approval_id, Some(audit))
@@ -573,18 +557,14 @@ pub async fn decide_approval(
             core.add_session_rule(session.id, rule);
         }
     }
-    core.hub.emit(&session, |seq| {
-        SessionEvent::ApprovalResolved(ApprovalResolvedParams {
-            session_id: session.id,
-            seq,
+    core.hub
+        .emit(&session, |_| SessionUpdate::ApprovalResolved {
             approval_id,
             decision,
             by: by.to_owned(),
-        })
-    });
+        });
     core.bus.publish(
-        Event::new(Category::Approval, "decisionMade", json!({"approvalId": approval_id, "tool": approval.tool, "decision": decision, "by": by}))
-            .in_turn(Some(session.id), Some(approval.turn_id)),
+        Event::new(EventKind::DecisionMade(made)).in_turn(Some(session.id), Some(approval.turn_id)),
     );
     let resolution = Resolution::Decided {
         decision,
@@ -592,7 +572,10 @@ pub async fn decide_approval(
         feedback,
         scope,
     };
-    if !core.hub.resolve(approval_id, resolution.clone()) {
+    if !core
+        .hub
+        .resolve(WaitKey::Approval(approval_id), resolution.clone())
+    {
         resume(
             core,
             &session,
@@ -620,11 +603,10 @@ fn rel_paths(ws: Option<&Workspace>, tool: &str, args: &Value) -> Vec<String> {
 
 /// Delivers a finished subtask's result to the parent's `new_task` call.
 pub(crate) async fn deliver_subtask(core: &Arc<Core>, child: &Session, outcome: &TurnOutcome) {
-    let (Some(parent), Some(call_id)) =
-        (child.parent_session_id, child.parent_tool_call_id.clone())
-    else {
+    let Some(link) = &child.parent else {
         return;
     };
+    let (parent, call_id) = (link.session_id, link.tool_call_id.clone());
     let text = match outcome.stop {
         StopReason::EndTurn => outcome.result.clone().unwrap_or_default(),
         _ => format!(
@@ -634,7 +616,10 @@ pub(crate) async fn deliver_subtask(core: &Arc<Core>, child: &Session, outcome: 
         ),
     };
     let resolution = Resolution::Answer(text);
-    if core.hub.resolve(child.id, resolution.clone()) {
+    if core
+        .hub
+        .resolve(WaitKey::Subtask(child.id), resolution.clone())
+    {
         return;
     }
     // The parent's turn is gone: resume it from its new_task call.
@@ -651,12 +636,12 @@ pub(crate) async fn deliver_subtask(core: &Arc<Core>, child: &Session, outcome: 
 /// One running turn.
 pub(crate) struct Turn {
     core: Arc<Core>,
-    session_id: Uuid,
-    turn_id: Uuid,
+    session_id: SessionId,
+    turn_id: TurnId,
     cancel: CancellationToken,
     editor: Option<Arc<dyn Editor>>,
     editor_llm: Option<LlmSettings>,
-    usage: Usage,
+    usage: TokenUsage,
     cost: f64,
     failures: usize,
     last_call: Option<(String, String)>,
@@ -674,8 +659,8 @@ enum CallOutcome {
 impl Turn {
     fn new(
         core: Arc<Core>,
-        session_id: Uuid,
-        turn_id: Uuid,
+        session_id: SessionId,
+        turn_id: TurnId,
         cancel: CancellationToken,
         editor: Option<Arc<dyn Editor>>,
         editor_llm: Option<LlmSettings>,
@@ -687,7 +672,7 @@ impl Turn {
             cancel,
             editor,
             editor_llm,
-            usage: Usage::default(),
+            usage: TokenUsage::default(),
             cost: 0.0,
             failures: 0,
             last_call: None,
@@ -705,8 +690,8 @@ impl Turn {
             .map_err(|e| Stop::Error(e.to_string()))
     }
 
-    fn emit(&self, session: &Session, build: impl FnOnce(u64) -> SessionEvent) {
-        self.core.hub.emit(session, build);
+    fn emit(&self, session: &Session, update: SessionUpdate) {
+        self.core.hub.emit(session, |_| update);
     }
 
     /// Runs the turn to its end and announces the end exactly once.
@@ -725,11 +710,9 @@ impl Turn {
             .map(|s| s.agent)
             .unwrap_or_default();
         self.core.bus.publish(
-            Event::new(
-                Category::Agent,
-                "processingStarted",
-                json!({"agent": agent_slug}),
-            )
+            Event::new(EventKind::ProcessingStarted(ProcessingStarted {
+                agent: agent_slug,
+            }))
             .in_turn(Some(self.session_id), Some(self.turn_id)),
         );
         let outcome = match self.drive().await {
@@ -762,7 +745,7 @@ impl Turn {
             let _ = done.send(outcome.clone());
         }
         if let Ok(session) = self.core.store.get_session(self.session_id).await
-            && session.parent_session_id.is_some()
+            && session.parent.is_some()
         {
             deliver_subtask(&self.core, &session, &outcome).await;
         }
@@ -774,38 +757,34 @@ impl Turn {
             tracing::warn!(session = %self.session_id, "the session was deleted during its turn");
             return;
         };
-        let usage = TokenUsage {
-            input_tokens: self.usage.input_tokens,
-            output_tokens: self.usage.output_tokens,
-            cache_read_tokens: self.usage.cache_read_tokens,
-            cache_write_tokens: self.usage.cache_write_tokens,
-        };
-        self.emit(&session, |seq| {
-            SessionEvent::TurnCompleted(TurnCompletedParams {
-                session_id: self.session_id,
+        let usage = self.usage;
+        self.emit(
+            &session,
+            SessionUpdate::TurnCompleted {
                 turn_id: self.turn_id,
-                seq,
                 stop_reason: outcome.stop,
                 usage,
                 cost_usd: self.cost,
                 result: outcome.result.clone(),
                 error: outcome.error.clone(),
-            })
-        });
-        let kind = if outcome.stop == StopReason::Error {
-            "error"
-        } else {
-            "processingCompleted"
-        };
-        self.core.bus.publish(
-            Event::new(
-                Category::Agent,
-                kind,
-                json!({"stopReason": outcome.stop, "error": outcome.error, "durationMs": started.elapsed().as_millis() as u64,
-                       "usage": usage, "costUsd": self.cost, "agent": session.agent}),
-            )
-            .in_turn(Some(self.session_id), Some(self.turn_id)),
+            },
         );
+        let ended = TurnEnded {
+            stop_reason: outcome.stop,
+            error: outcome.error.clone(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            usage,
+            cost_usd: self.cost,
+            agent: session.agent.clone(),
+        };
+        let kind = if outcome.stop == StopReason::Error {
+            EventKind::TurnFailed(ended)
+        } else {
+            EventKind::ProcessingCompleted(ended)
+        };
+        self.core
+            .bus
+            .publish(Event::new(kind).in_turn(Some(self.session_id), Some(self.turn_id)));
     }
 
     async fn drive(&mut self) -> Result<TurnOutcome, Stop> {
@@ -1004,14 +983,13 @@ impl Turn {
             return;
         }
         let delta = std::mem::take(pending);
-        self.emit(session, |seq| {
-            SessionEvent::Token(TokenParams {
-                session_id: self.session_id,
+        self.emit(
+            session,
+            SessionUpdate::Token {
                 turn_id: self.turn_id,
-                seq,
                 delta,
-            })
-        });
+            },
+        );
     }
 
     fn announce(
@@ -1022,19 +1000,16 @@ impl Turn {
         status: ToolCallStatus,
         result: Option<String>,
     ) {
-        self.emit(session, |seq| {
-            SessionEvent::ToolCall(ToolCallParams {
-                session_id: self.session_id,
+        self.emit(
+            session,
+            SessionUpdate::ToolCall {
                 turn_id: self.turn_id,
-                seq,
-                tool_call_id: call.id.clone(),
-                name: call.name.clone(),
-                kind: kind_name(kind).to_owned(),
-                params: call.arguments.clone(),
+                call: call.clone(),
+                kind,
                 status,
                 result,
-            })
-        });
+            },
+        );
     }
 
     /// Runs the open calls of the last reply, in order. Returns the
@@ -1064,11 +1039,10 @@ impl Turn {
             }
             self.announce(&session, &call, kind, ToolCallStatus::Pending, None);
             self.core.bus.publish(
-                Event::new(
-                    Category::Tool,
-                    "executionRequested",
-                    json!({"tool": call.name, "toolCallId": call.id}),
-                )
+                Event::new(EventKind::ExecutionRequested(ExecutionRequested {
+                    tool: call.name.clone(),
+                    tool_call_id: call.id.clone(),
+                }))
                 .in_turn(Some(self.session_id), Some(self.turn_id)),
             );
             let started = Instant::now();
@@ -1092,15 +1066,24 @@ impl Turn {
                 ToolCallStatus::Completed
             };
             self.announce(&session, &call, kind, status, Some(text));
-            self.core.bus.publish(
-                Event::new(
-                    Category::Tool,
-                    if is_error { "failed" } else { "completed" },
-                    json!({"tool": call.name, "toolCallId": call.id, "durationMs": duration_ms,
-                           "outcome": match outcome { CallOutcome::Done(_) => "completed", CallOutcome::Failed(_) => "failed", CallOutcome::Rejected(_) => "rejected" }}),
-                )
-                .in_turn(Some(self.session_id), Some(self.turn_id)),
-            );
+            let finished = ToolFinished {
+                tool: call.name.clone(),
+                tool_call_id: call.id.clone(),
+                duration_ms,
+                outcome: match outcome {
+                    CallOutcome::Done(_) => CallOutcomeKind::Completed,
+                    CallOutcome::Failed(_) => CallOutcomeKind::Failed,
+                    CallOutcome::Rejected(_) => CallOutcomeKind::Rejected,
+                },
+            };
+            let kind = if is_error {
+                EventKind::ToolFailed(finished)
+            } else {
+                EventKind::ToolCompleted(finished)
+            };
+            self.core
+                .bus
+                .publish(Event::new(kind).in_turn(Some(self.session_id), Some(self.turn_id)));
             match outcome {
                 CallOutcome::Done(o) => {
                     self.failures = 0;
@@ -1301,40 +1284,42 @@ impl Turn {
         timeout_secs: Option<u64>,
         ws: Option<&Workspace>,
     ) -> Result<Resolution, Stop> {
-        let approval = Approval {
-            id: Uuid::now_v7(),
+        let approval = PendingApproval {
+            id: ApprovalId::new(),
             session_id: self.session_id,
             turn_id: self.turn_id,
             tool_call_id: call.id.clone(),
             tool: call.name.clone(),
             params: call.arguments.clone(),
             rule: rule.to_owned(),
-            diff: if tool.kind() == ToolKind::Edit {
+            preview: if tool.kind() == ToolKind::Edit {
                 edit_preview(&self.core, ws, &call.name, &call.arguments)
             } else {
                 None
             },
             created_at: Utc::now(),
         };
-        let rx = self.core.hub.wait_for(self.session_id, approval.id);
+        let rx = self
+            .core
+            .hub
+            .wait_for(self.session_id, WaitKey::Approval(approval.id));
         self.core
             .store
             .put_approval(approval.clone())
             .await
             .map_err(|e| Stop::Error(e.to_string()))?;
-        let a = approval.clone();
-        self.emit(session, |seq| {
-            SessionEvent::ApprovalRequired(Box::new(
-                crate::protocol::types::ApprovalRequiredParams {
-                    session_id: self.session_id,
-                    seq,
-                    approval: a,
-                },
-            ))
-        });
+        self.emit(
+            session,
+            SessionUpdate::ApprovalRequired(Box::new(approval.clone())),
+        );
         self.core.bus.publish(
-            Event::new(Category::Tool, "approvalRequired", json!({"tool": call.name, "toolCallId": call.id, "approvalId": approval.id, "rule": rule}))
-                .in_turn(Some(self.session_id), Some(self.turn_id)),
+            Event::new(EventKind::ApprovalRequired(ApprovalRequested {
+                tool: call.name.clone(),
+                tool_call_id: call.id.clone(),
+                approval_id: approval.id,
+                rule: rule.to_owned(),
+            }))
+            .in_turn(Some(self.session_id), Some(self.turn_id)),
         );
         let timeout = async {
             match timeout_secs {
@@ -1359,8 +1344,14 @@ impl Turn {
     }
 }
 
-/// A unified diff of what an edit call would change, for the approval prompt.
-fn edit_preview(core: &Core, ws: Option<&Workspace>, tool: &str, args: &Value) -> Option<String> {
+/// What an edit call would change, for the approval prompt: each file's
+/// current and proposed content, and a unified diff.
+fn edit_preview(
+    core: &Core,
+    ws: Option<&Workspace>,
+    tool: &str,
+    args: &Value,
+) -> Option<EditPreview> {
     let ws = ws?;
     let path = args.get("path")?.as_str()?;
     let abs = ws.resolve(path).ok()?;
@@ -1376,22 +1367,19 @@ fn edit_preview(core: &Core, ws: Option<&Workspace>, tool: &str, args: &Value) -
         _ => return None,
     };
     let rel = ws.relative(&abs);
-    Some(
-        similar::TextDiff::from_lines(&old, &new)
-            .unified_diff()
-            .context_radius(3)
-            .header(&format!("a/{rel}"), &format!("b/{rel}"))
-            .to_string(),
-    )
-}
-
-fn kind_name(k: ToolKind) -> &'static str {
-    match k {
-        ToolKind::Read => "read",
-        ToolKind::Edit => "edit",
-        ToolKind::Execute => "execute",
-        ToolKind::Interaction => "interaction",
-    }
+    let diff = similar::TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{rel}"), &format!("b/{rel}"))
+        .to_string();
+    Some(EditPreview {
+        diff,
+        files: vec![FileChange {
+            path: rel,
+            current: old,
+            proposed: new,
+        }],
+    })
 }
 
 /// The open buffers of every connection, as tools see them.

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use crate::agents::Agent;
+use crate::domain::{Message, MessageContext, Role};
 use crate::llm::{ChatMessage, ToolCallRequest, ToolSpec};
-use crate::protocol::types::{Message, MessageContext, Role};
 use crate::tools::Tool;
 
 /// Facts about where the agent works.

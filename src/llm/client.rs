@@ -13,24 +13,24 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use eventsource_stream::{EventStreamError, Eventsource};
 use futures::StreamExt;
-use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use uuid::Uuid;
 
 use super::breaker::{Breaker, BreakerState};
 use super::config::Target;
 use super::error::{LlmError, TimeoutPhase};
 use super::{ChatRequest, FinishReason, LlmEvent, Usage, provider_for};
-use crate::events::{Category, Event, EventBus};
+use crate::domain::events::{RequestCompleted, RequestFailed, RequestStarted};
+use crate::domain::{SessionId, TurnId};
+use crate::events::{Event, EventBus, EventKind};
 
 /// The session and turn a request belongs to, for events.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CallContext {
     /// The session.
-    pub session_id: Option<Uuid>,
+    pub session_id: Option<SessionId>,
     /// The turn.
-    pub turn_id: Option<Uuid>,
+    pub turn_id: Option<TurnId>,
 }
 
 /// The events of one request. Drop it to cancel the request.
@@ -142,10 +142,30 @@ struct Outcome {
 }
 
 impl Job {
-    fn publish(&self, kind: &str, payload: serde_json::Value) {
-        self.bus.publish(
-            Event::new(Category::Llm, kind, payload).in_turn(self.ctx.session_id, self.ctx.turn_id),
-        );
+    fn publish(&self, kind: EventKind) {
+        self.bus
+            .publish(Event::new(kind).in_turn(self.ctx.session_id, self.ctx.turn_id));
+    }
+
+    fn failed(
+        &self,
+        attempt: u32,
+        reason: &str,
+        error: String,
+        retrying: bool,
+        partial_output: Option<bool>,
+        duration_ms: Option<u64>,
+    ) {
+        self.publish(EventKind::RequestFailed(RequestFailed {
+            provider: self.target.provider.clone(),
+            model: self.target.model.clone(),
+            attempt,
+            reason: reason.to_owned(),
+            error,
+            retrying,
+            partial_output,
+            duration_ms,
+        }));
     }
 
     fn secrets(&self) -> Vec<&str> {
@@ -173,17 +193,20 @@ impl Job {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let base = json!({"provider": self.target.provider, "model": self.target.model, "attempt": attempt});
             if let Err(retry_in) = self.breaker.acquire() {
                 let err = LlmError::CircuitOpen {
                     provider: self.target.provider.clone(),
                     retry_in,
                 };
-                self.publish("requestFailed", with(&base, json!({"reason": err.reason(), "error": err.to_string(), "retrying": false})));
+                self.failed(attempt, err.reason(), err.to_string(), false, None, None);
                 let _ = self.tx.send(Err(err)).await;
                 return;
             }
-            self.publish("requestStarted", base.clone());
+            self.publish(EventKind::RequestStarted(RequestStarted {
+                provider: self.target.provider.clone(),
+                model: self.target.model.clone(),
+                attempt,
+            }));
             let started = Instant::now();
             let mut streamed = false;
             let result = tokio::select! {
@@ -195,21 +218,28 @@ impl Job {
                 Ok(outcome) => {
                     self.breaker.success();
                     let cost = self.target.prices.cost(&self.target.model, &outcome.usage);
-                    self.publish(
-                        "requestCompleted",
-                        with(&base, json!({
-                            "usage": outcome.usage,
-                            "costUsd": cost,
-                            "durationMs": duration_ms,
-                            "timeToFirstTokenMs": outcome.first_output.map(|d| d.as_millis() as u64),
-                            "finishReason": outcome.finish,
-                        })),
-                    );
+                    self.publish(EventKind::RequestCompleted(RequestCompleted {
+                        provider: self.target.provider.clone(),
+                        model: self.target.model.clone(),
+                        attempt,
+                        usage: outcome.usage,
+                        cost_usd: cost,
+                        duration_ms,
+                        time_to_first_token_ms: outcome.first_output.map(|d| d.as_millis() as u64),
+                        finish_reason: outcome.finish,
+                    }));
                     return;
                 }
                 Err(LlmError::Cancelled) => {
                     self.breaker.abandon();
-                    self.publish("requestFailed", with(&base, json!({"reason": "cancelled", "error": "cancelled", "retrying": false, "durationMs": duration_ms})));
+                    self.failed(
+                        attempt,
+                        "cancelled",
+                        "cancelled".into(),
+                        false,
+                        None,
+                        Some(duration_ms),
+                    );
                     return;
                 }
                 Err(err) => {
@@ -226,18 +256,13 @@ impl Job {
                     } else {
                         None
                     };
-                    self.publish(
-                        "requestFailed",
-                        with(
-                            &base,
-                            json!({
-                                "reason": err.reason(),
-                                "error": err.to_string(),
-                                "retrying": delay.is_some(),
-                                "partialOutput": streamed,
-                                "durationMs": duration_ms,
-                            }),
-                        ),
+                    self.failed(
+                        attempt,
+                        err.reason(),
+                        err.to_string(),
+                        delay.is_some(),
+                        Some(streamed),
+                        Some(duration_ms),
                     );
                     tracing::warn!(provider = %self.target.provider, attempt, reason = err.reason(), retry_in = ?delay, "LLM request failed: {err}");
                     match delay {
@@ -332,14 +357,6 @@ impl Job {
 
 fn next_is_end(events: &[LlmEvent]) -> bool {
     events.iter().any(|e| matches!(e, LlmEvent::Finish(_)))
-}
-
-fn with(base: &serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
-    let mut v = base.clone();
-    if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
-        o.extend(e.clone());
-    }
-    v
 }
 
 /// An error and its sources, in one line.

@@ -91,47 +91,13 @@ pub struct ToolSpec {
     pub parameters: Value,
 }
 
-/// Token counts of one request. `input_tokens` excludes cached input, which is
-/// counted in `cache_read_tokens` (read from cache) and `cache_write_tokens`
-/// (written to cache).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Usage {
-    /// Uncached input tokens.
-    pub input_tokens: u64,
-    /// Output tokens.
-    pub output_tokens: u64,
-    /// Input tokens read from the provider's cache.
-    pub cache_read_tokens: u64,
-    /// Input tokens written to the provider's cache.
-    pub cache_write_tokens: u64,
-}
-
-impl Usage {
-    /// Adds another request's usage.
-    pub fn add(&mut self, other: &Usage) {
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-        self.cache_read_tokens += other.cache_read_tokens;
-        self.cache_write_tokens += other.cache_write_tokens;
-    }
-}
+/// Token counts of a request (the domain's [`TokenUsage`]). Cached input
+/// tokens are counted in `cache_read_tokens` (read from cache) and
+/// `cache_write_tokens` (written to cache).
+pub use crate::domain::TokenUsage as Usage;
 
 /// Why the model stopped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum FinishReason {
-    /// It finished its reply.
-    EndTurn,
-    /// It wants tool results.
-    ToolUse,
-    /// It hit the output token limit.
-    MaxTokens,
-    /// It refused or was filtered.
-    Refusal,
-    /// Something else, as the provider named it.
-    Other(String),
-}
+pub use crate::domain::FinishReason;
 
 /// What a provider stream yields.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,8 +5,8 @@
 //! Every application error carries [`ErrorData`] with a stable `kind`, so a
 //! client can tell a retryable condition from a permanent one.
 
+use crate::domain::SessionId;
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::types::ErrorData;
 
@@ -190,7 +190,7 @@ impl RpcError {
 
     /// Attaches the session concerned.
     #[must_use]
-    pub fn with_session(mut self, session_id: Uuid) -> Self {
+    pub fn with_session(mut self, session_id: SessionId) -> Self {
         self.data.session_id = Some(session_id);
         self
     }
@@ -216,7 +216,7 @@ impl RpcError {
     }
 
     /// No session has this id.
-    pub fn session_not_found(session_id: Uuid) -> Self {
+    pub fn session_not_found(session_id: SessionId) -> Self {
         Self::new(
             ErrorCode::SessionNotFound,
             format!("session {session_id} not found"),

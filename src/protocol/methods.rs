@@ -155,8 +155,8 @@ fn example_time() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-fn example_session_id() -> Uuid {
-    Uuid::from_u128(0x0196_b1f2_7c3e_7a10_9f4e_2d6c_8a1b_3e5f)
+fn example_session_id() -> crate::domain::SessionId {
+    Uuid::from_u128(0x0196_b1f2_7c3e_7a10_9f4e_2d6c_8a1b_3e5f).into()
 }
 
 fn example_session() -> Session {
@@ -286,7 +286,7 @@ pub fn all() -> Vec<MethodDoc> {
             example_result: Some(to_value(GetHistoryResult {
                 messages: vec![
                     Message {
-                        id: Uuid::from_u128(0x0196_b1f2_7c3f_7b20_8a11_0c2d_3e4f_5a6b),
+                        id: Uuid::from_u128(0x0196_b1f2_7c3f_7b20_8a11_0c2d_3e4f_5a6b).into(),
                         session_id: sid,
                         seq: 1,
                         turn_id: None,
@@ -299,7 +299,7 @@ pub fn all() -> Vec<MethodDoc> {
                         created_at: example_time(),
                     },
                     Message {
-                        id: Uuid::from_u128(0x0196_b1f2_7c40_7c30_9b22_1d3e_4f5a_6b7c),
+                        id: Uuid::from_u128(0x0196_b1f2_7c40_7c30_9b22_1d3e_4f5a_6b7c).into(),
                         session_id: sid,
                         seq: 2,
                         turn_id: None,

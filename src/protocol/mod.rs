@@ -4,6 +4,7 @@
 //! Only this module and [`crate::server`] know about JSON-RPC; the rest of the
 //! crate works with plain Rust values.
 
+pub mod convert;
 pub mod errors;
 pub mod generate;
 pub mod methods;

@@ -7,18 +7,21 @@
 //! Unknown fields in parameters are refused, so a misspelt optional field is an
 //! error rather than silently ignored.
 
+use crate::domain::{ApprovalId, EventId, MessageId, QuestionId, SessionId, TurnId};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
-use uuid::Uuid;
+
+pub use crate::domain::{ApprovalScope, Decision, Role, StopReason, TokenUsage, ToolCallStatus};
+pub use crate::metrics::{MetricsSnapshot, Percentiles, SessionMetrics};
 
 /// A chat session: one conversation with the agents, bound to a workspace folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     /// The session's id, a UUID v7 (time-ordered).
-    pub id: Uuid,
+    pub id: SessionId,
     /// A human-readable title.
     pub title: String,
     /// The workspace folder (a `file://` URI) the session works in, if any.
@@ -38,23 +41,11 @@ pub struct Session {
     /// For a subtask's session: the session that delegated it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    pub parent_session_id: Option<Uuid>,
+    pub parent_session_id: Option<SessionId>,
     /// For a subtask's session: the parent's `new_task` call it answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub parent_tool_call_id: Option<String>,
-}
-
-/// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
-#[serde(rename_all = "camelCase")]
-pub enum Role {
-    /// The user.
-    User,
-    /// The model, speaking as the session's agent.
-    Assistant,
-    /// The result of a tool call.
-    Tool,
 }
 
 /// A tool call made by the model.
@@ -75,16 +66,16 @@ pub struct ToolCall {
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     /// The message's stable id (UUID v7).
-    pub id: Uuid,
+    pub id: MessageId,
     /// The session it belongs to.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// Its position in the session: strictly increasing, shared with the
     /// session's streamed events, so a client can resume after any seq.
     pub seq: u64,
     /// The turn that produced it, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    pub turn_id: Option<Uuid>,
+    pub turn_id: Option<TurnId>,
     /// Who wrote it.
     pub role: Role,
     /// The text (for a tool message, the tool's result).
@@ -176,7 +167,7 @@ pub struct ListSessionsResult {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SessionParams {
     /// The session's id.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
 }
 
 /// `codelab/deleteSession` result.
@@ -184,7 +175,7 @@ pub struct SessionParams {
 #[serde(rename_all = "camelCase")]
 pub struct DeleteSessionResult {
     /// The deleted session's id.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// How many messages were deleted with it.
     pub deleted_messages: u64,
 }
@@ -194,7 +185,7 @@ pub struct DeleteSessionResult {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetHistoryParams {
     /// The session's id.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// Return only messages with a larger seq; omit to start at the beginning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -228,7 +219,7 @@ pub struct ListAgentsResult {
 #[serde(rename_all = "camelCase")]
 pub struct CurrentAgentResult {
     /// The session's id.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The agent currently handling it.
     pub agent: AgentInfo,
 }
@@ -269,7 +260,7 @@ pub struct ErrorData {
     /// The session concerned, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    pub session_id: Option<Uuid>,
+    pub session_id: Option<SessionId>,
     /// The field concerned, for invalid parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -327,7 +318,7 @@ pub struct MessageContext {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendMessageParams {
     /// The session.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The user's message.
     pub text: String,
     /// Switch the session to this agent first.
@@ -345,7 +336,7 @@ pub struct SendMessageParams {
 #[serde(rename_all = "camelCase")]
 pub struct SendMessageResult {
     /// The new turn's id.
-    pub turn_id: Uuid,
+    pub turn_id: TurnId,
 }
 
 /// `codelab/cancelTurn` result.
@@ -353,7 +344,7 @@ pub struct SendMessageResult {
 #[serde(rename_all = "camelCase")]
 pub struct CancelTurnResult {
     /// The turn that was cancelled, or none if no turn was running.
-    pub turn_id: Option<Uuid>,
+    pub turn_id: Option<TurnId>,
 }
 
 /// `codelab/attachSession` parameters.
@@ -361,7 +352,7 @@ pub struct CancelTurnResult {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AttachSessionParams {
     /// The session.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// Replay persisted messages after this seq (default 0: everything).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -379,7 +370,7 @@ pub struct AttachSessionResult {
     /// The running turn, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    pub running_turn_id: Option<Uuid>,
+    pub running_turn_id: Option<TurnId>,
     /// Questions waiting for an answer.
     pub pending_questions: Vec<QuestionParams>,
     /// Approvals waiting for a decision.
@@ -391,7 +382,7 @@ pub struct AttachSessionResult {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SwitchAgentParams {
     /// The session.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The agent's slug.
     pub agent: String,
 }
@@ -401,9 +392,9 @@ pub struct SwitchAgentParams {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AnswerQuestionParams {
     /// The session.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The question's id, from `codelab/question`.
-    pub question_id: Uuid,
+    pub question_id: QuestionId,
     /// The answer.
     pub answer: String,
 }
@@ -427,47 +418,19 @@ pub struct ListAgentsParams {
     pub workspace_folder: Option<String>,
 }
 
-/// Token counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenUsage {
-    /// Uncached input tokens.
-    pub input_tokens: u64,
-    /// Output tokens.
-    pub output_tokens: u64,
-    /// Input tokens read from cache.
-    pub cache_read_tokens: u64,
-    /// Input tokens written to cache.
-    pub cache_write_tokens: u64,
-}
-
 /// `codelab/token` notification: streamed text of the turn's current reply,
 /// coalesced to about one notification per 20 ms.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenParams {
     /// The session.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The turn.
-    pub turn_id: Uuid,
+    pub turn_id: TurnId,
     /// The session's seq.
     pub seq: u64,
     /// Text to append.
     pub delta: String,
-}
-
-/// A tool call's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum ToolCallStatus {
-    /// Announced; waiting for checks or approval.
-    Pending,
-    /// Running.
-    InProgress,
-    /// Done.
-    Completed,
-    /// Failed, refused or rejected; `result` says why.
-    Failed,
 }
 
 /// `codelab/toolCall` notification: a tool call and each change of its status.
@@ -475,9 +438,9 @@ pub enum ToolCallStatus {
 #[serde(rename_all = "camelCase")]
 pub struct ToolCallParams {
     /// The session.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The turn.
-    pub turn_id: Uuid,
+    pub turn_id: TurnId,
     /// The session's seq.
     pub seq: u64,
     /// The call's id.
@@ -497,28 +460,14 @@ pub struct ToolCallParams {
     pub result: Option<String>,
 }
 
-/// Why a turn ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum StopReason {
-    /// The agent finished (attempt_completion, or a reply without tool calls).
-    EndTurn,
-    /// The client cancelled.
-    Cancelled,
-    /// The iteration limit was reached.
-    MaxIterations,
-    /// An error ended it; `error` says which.
-    Error,
-}
-
 /// `codelab/turnCompleted` notification: exactly one per turn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TurnCompletedParams {
     /// The session.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The turn.
-    pub turn_id: Uuid,
+    pub turn_id: TurnId,
     /// The session's seq.
     pub seq: u64,
     /// Why it ended.
@@ -542,7 +491,7 @@ pub struct TurnCompletedParams {
 #[serde(rename_all = "camelCase")]
 pub struct AgentSwitchedParams {
     /// The session.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The session's seq.
     pub seq: u64,
     /// The previous agent.
@@ -558,13 +507,13 @@ pub struct AgentSwitchedParams {
 #[serde(rename_all = "camelCase")]
 pub struct QuestionParams {
     /// The session.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The turn.
-    pub turn_id: Uuid,
+    pub turn_id: TurnId,
     /// The session's seq.
     pub seq: u64,
     /// Answer with this id.
-    pub question_id: Uuid,
+    pub question_id: QuestionId,
     /// The question.
     pub question: String,
     /// Suggested answers.
@@ -576,9 +525,9 @@ pub struct QuestionParams {
 #[serde(rename_all = "camelCase")]
 pub struct CommandOutputParams {
     /// The session.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The turn.
-    pub turn_id: Uuid,
+    pub turn_id: TurnId,
     /// The session's seq.
     pub seq: u64,
     /// The execute_command call.
@@ -594,7 +543,7 @@ pub struct CommandOutputParams {
 #[serde(rename_all = "camelCase")]
 pub struct MessageAddedParams {
     /// The session.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The session's seq (the message's own).
     pub seq: u64,
     /// The message.
@@ -606,11 +555,11 @@ pub struct MessageAddedParams {
 #[serde(rename_all = "camelCase")]
 pub struct Approval {
     /// The approval's id.
-    pub id: Uuid,
+    pub id: ApprovalId,
     /// The session.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The turn.
-    pub turn_id: Uuid,
+    pub turn_id: TurnId,
     /// The tool call.
     pub tool_call_id: String,
     /// The tool.
@@ -624,9 +573,27 @@ pub struct Approval {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub diff: Option<String>,
+    /// For edits: each file the call would change, with its current and its
+    /// proposed content, so an editor can show them side by side (and let
+    /// the user edit the proposal before approving).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub files: Option<Vec<ApprovalFile>>,
     /// When it was asked.
     #[ts(type = "string")]
     pub created_at: DateTime<Utc>,
+}
+
+/// One file a pending edit would change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalFile {
+    /// The path, relative to the session's workspace folder.
+    pub path: String,
+    /// What it holds now: the editor's buffer when open, else the disk (empty for a new file).
+    pub current: String,
+    /// What it would hold after the call.
+    pub proposed: String,
 }
 
 /// `codelab/approvalRequired` notification.
@@ -634,27 +601,11 @@ pub struct Approval {
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalRequiredParams {
     /// The session.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The session's seq.
     pub seq: u64,
     /// The approval.
     pub approval: Approval,
-}
-
-/// A decision on an approval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
-#[serde(rename_all = "camelCase")]
-pub enum Decision {
-    /// Run the call as it is.
-    Approve,
-    /// Run it with the given parameters instead.
-    Edit,
-    /// Do not run it.
-    Reject,
-    /// The turn was cancelled (only in `approvalResolved`).
-    Cancelled,
-    /// The approval timed out (only in `approvalResolved`).
-    TimedOut,
 }
 
 /// `codelab/decideApproval` parameters.
@@ -662,7 +613,7 @@ pub enum Decision {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DecideApprovalParams {
     /// The approval.
-    pub approval_id: Uuid,
+    pub approval_id: ApprovalId,
     /// `approve`, `edit` or `reject`.
     pub decision: Decision,
     /// With `edit`: the new parameters (validated again).
@@ -679,26 +630,16 @@ pub struct DecideApprovalParams {
     pub scope: Option<ApprovalScope>,
 }
 
-/// How far an approval reaches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
-#[serde(rename_all = "camelCase")]
-pub enum ApprovalScope {
-    /// This call only.
-    Once,
-    /// This call and the same tool and argument pattern for the rest of the session.
-    Session,
-}
-
 /// `codelab/approvalResolved` notification: sent to every attached client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalResolvedParams {
     /// The session.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The session's seq.
     pub seq: u64,
     /// The approval.
-    pub approval_id: Uuid,
+    pub approval_id: ApprovalId,
     /// The decision.
     pub decision: Decision,
     /// Who decided: `client:<n>`, `turn` (cancelled) or `timeout`.
@@ -712,7 +653,7 @@ pub struct ListPendingApprovalsParams {
     /// Only this session's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    pub session_id: Option<Uuid>,
+    pub session_id: Option<SessionId>,
 }
 
 /// `codelab/listPendingApprovals` result.
@@ -731,7 +672,7 @@ pub struct GetPolicyParams {
     /// (default: the connection's first workspace folder, no session rules).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    pub session_id: Option<Uuid>,
+    pub session_id: Option<SessionId>,
 }
 
 /// One policy rule, with where it comes from.
@@ -770,98 +711,6 @@ pub struct GetPolicyResult {
     pub errors: Vec<String>,
 }
 
-/// Latency percentiles, in milliseconds, over the most recent samples.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct Percentiles {
-    /// How many samples.
-    pub count: u64,
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Largest.
-    pub max: f64,
-}
-
-/// Figures of one session.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionMetrics {
-    /// The session.
-    pub session_id: Uuid,
-    /// The agent now handling it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub current_agent: Option<String>,
-    /// Turns started.
-    pub turns: u64,
-    /// Turns ended, by stop reason.
-    pub turns_by_stop_reason: std::collections::BTreeMap<String, u64>,
-    /// Messages added.
-    pub messages: u64,
-    /// Tool calls, by `tool:outcome`.
-    pub tool_calls: std::collections::BTreeMap<String, u64>,
-    /// LLM requests (attempts).
-    pub llm_requests: u64,
-    /// Failed LLM requests, by reason.
-    pub llm_failures: std::collections::BTreeMap<String, u64>,
-    /// Tokens.
-    pub tokens: TokenUsage,
-    /// Cost in US dollars.
-    pub cost_usd: f64,
-    /// The last event's time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional, type = "string")]
-    pub last_activity: Option<DateTime<Utc>>,
-}
-
-/// `codelab/getMetrics` result: totals since the process started.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct MetricsSnapshot {
-    /// Seconds since the process started.
-    pub uptime_secs: f64,
-    /// Sessions created.
-    pub sessions_created: u64,
-    /// Sessions deleted.
-    pub sessions_deleted: u64,
-    /// Turns started.
-    pub turns: u64,
-    /// Turns ended, by stop reason.
-    pub turns_by_stop_reason: std::collections::BTreeMap<String, u64>,
-    /// Messages added, by role.
-    pub messages_by_role: std::collections::BTreeMap<String, u64>,
-    /// Tool calls, by `tool:outcome` (completed, failed, rejected).
-    pub tool_calls: std::collections::BTreeMap<String, u64>,
-    /// Approval decisions, by decision.
-    pub approvals: std::collections::BTreeMap<String, u64>,
-    /// LLM requests (attempts).
-    pub llm_requests: u64,
-    /// Failed LLM requests, by classified reason.
-    pub llm_failures: std::collections::BTreeMap<String, u64>,
-    /// Tokens over all requests.
-    pub tokens: TokenUsage,
-    /// Cost in US dollars.
-    pub cost_usd: f64,
-    /// Turns per minute since start.
-    pub turns_per_minute: f64,
-    /// LLM requests per minute since start.
-    pub llm_requests_per_minute: f64,
-    /// Time to first token.
-    pub time_to_first_token_ms: Percentiles,
-    /// Turn duration.
-    pub turn_duration_ms: Percentiles,
-    /// Tool call duration.
-    pub tool_duration_ms: Percentiles,
-    /// Events published on the bus.
-    pub events_published: u64,
-    /// Events each subscriber lost to a full queue.
-    pub subscriber_lag: std::collections::BTreeMap<String, u64>,
-}
-
 /// `codelab/listSessionMetrics` parameters.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -895,7 +744,7 @@ pub struct GetAuditLogParams {
     /// Only this session's entries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    pub session_id: Option<Uuid>,
+    pub session_id: Option<SessionId>,
     /// Only this category (`session`, `tool`, `approval`, `llm`, `agent`, `housekeeping`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -927,14 +776,14 @@ pub struct GetAuditLogParams {
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     /// Its id (time-ordered; stable across restarts).
-    pub id: Uuid,
+    pub id: EventId,
     /// When it happened.
     #[ts(type = "string")]
     pub at: DateTime<Utc>,
     /// The session concerned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    pub session_id: Option<Uuid>,
+    pub session_id: Option<SessionId>,
     /// The category.
     pub category: String,
     /// The type within the category.
@@ -997,5 +846,5 @@ pub struct EventParams {
     /// The turn it belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    pub turn_id: Option<Uuid>,
+    pub turn_id: Option<TurnId>,
 }

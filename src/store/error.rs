@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use uuid::Uuid;
+use crate::domain::SessionId;
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -45,7 +45,7 @@ pub enum StoreError {
     Corrupt(String),
     /// No such session.
     #[error("session {0} not found")]
-    SessionNotFound(Uuid),
+    SessionNotFound(SessionId),
     /// The write was refused because it would break an invariant.
     #[error("invalid write: {0}")]
     Invalid(String),

@@ -6,24 +6,27 @@
 
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use super::StoreError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// `key -> u64`: `schema_version`.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-/// `session id -> Session (JSON)`. UUID v7 keys sort by creation time.
+/// `session id -> session record`. UUID v7 keys sort by creation time.
 pub const SESSIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("sessions");
-/// `(session id, seq) -> Message (JSON)`.
+/// `(session id, seq) -> message record`.
 pub const MESSAGES: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("messages");
-/// `approval id -> pending approval (JSON)`.
+/// `approval id -> pending approval record`.
 pub const APPROVALS: TableDefinition<u128, &[u8]> = TableDefinition::new("approvals");
-/// `question id -> pending question (JSON)`.
+/// `question id -> pending question record`.
 pub const QUESTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("questions");
-/// `audit id (UUID v7) -> AuditRecord (JSON)`: time-ordered.
+/// `audit id (UUID v7) -> audit record`: time-ordered.
+///
+/// Since version 4 every value is a versioned record of [`super::records`];
+/// versions 1 to 3 stored the wire types of release 0.1 ([`super::legacy`]).
 pub const AUDIT: TableDefinition<u128, &[u8]> = TableDefinition::new("audit");
 
 const VERSION_KEY: &str = "schema_version";
@@ -32,7 +35,7 @@ const VERSION_KEY: &str = "schema_version";
 type Migration = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// Migrations, indexed by the version they produce minus one.
-const MIGRATIONS: [Migration; SCHEMA_VERSION as usize] = [create_v1, v1_to_v2, v2_to_v3];
+const MIGRATIONS: [Migration; SCHEMA_VERSION as usize] = [create_v1, v1_to_v2, v2_to_v3, v3_to_v4];
 
 /// Version 1: the four tables.
 fn create_v1(txn: &WriteTransaction) -> Result<(), StoreError> {
@@ -51,6 +54,55 @@ fn v1_to_v2(txn: &WriteTransaction) -> Result<(), StoreError> {
 /// Version 3: pending follow-up questions survive restarts.
 fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(QUESTIONS)?;
+    Ok(())
+}
+
+/// Version 4: every value becomes the store's own versioned record instead
+/// of the wire JSON of release 0.1, so the wire can change without a migration.
+fn v3_to_v4(txn: &WriteTransaction) -> Result<(), StoreError> {
+    use super::legacy::{ApprovalV0, AuditV0, MessageV0, QuestionV0, SessionV0};
+    use super::records::{
+        ApprovalRec, AuditRec, MessageRec, QuestionRec, SessionRec, decode, encode,
+    };
+    use crate::domain::{AuditRecord, Message, PendingApproval, PendingQuestion, Session};
+
+    fn rewrite<K, Old, D, New>(
+        txn: &WriteTransaction,
+        table: TableDefinition<K, &[u8]>,
+    ) -> Result<usize, StoreError>
+    where
+        K: redb::Key + 'static,
+        for<'a> K: redb::Value<SelfType<'a> = K> + Copy,
+        Old: for<'de> serde::Deserialize<'de>,
+        D: From<Old>,
+        New: serde::Serialize + for<'a> From<&'a D>,
+    {
+        let mut t = txn.open_table(table)?;
+        let mut rewritten = Vec::new();
+        for entry in t.iter()? {
+            let (k, v) = entry?;
+            let value: D = decode::<Old>(v.value())?.into();
+            rewritten.push((k.value(), encode(&New::from(&value))?));
+        }
+        for (k, bytes) in &rewritten {
+            t.insert(*k, bytes.as_slice())?;
+        }
+        Ok(rewritten.len())
+    }
+
+    let sessions = rewrite::<u128, SessionV0, Session, SessionRec>(txn, SESSIONS)?;
+    let messages = rewrite::<(u128, u64), MessageV0, Message, MessageRec>(txn, MESSAGES)?;
+    let approvals = rewrite::<u128, ApprovalV0, PendingApproval, ApprovalRec>(txn, APPROVALS)?;
+    let questions = rewrite::<u128, QuestionV0, PendingQuestion, QuestionRec>(txn, QUESTIONS)?;
+    let audit = rewrite::<u128, AuditV0, AuditRecord, AuditRec>(txn, AUDIT)?;
+    tracing::info!(
+        sessions,
+        messages,
+        approvals,
+        questions,
+        audit,
+        "store records rewritten in the version 4 format"
+    );
     Ok(())
 }
 

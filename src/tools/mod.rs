@@ -25,7 +25,6 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use schemars::JsonSchema;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -34,19 +33,7 @@ use uuid::Uuid;
 use crate::agents::Agent;
 use crate::workspace::{PathError, Workspace};
 
-/// What a tool does, for the gate and for clients' icons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ToolKind {
-    /// Reads files.
-    Read,
-    /// Changes files.
-    Edit,
-    /// Runs commands.
-    Execute,
-    /// Talks to the user or steers the session.
-    Interaction,
-}
+pub use crate::domain::ToolKind;
 
 /// A tool failure, shown to the model as the tool's result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -162,7 +149,7 @@ impl Default for ToolLimits {
 /// Everything a tool may use.
 pub struct ToolContext {
     /// The session.
-    pub session_id: Uuid,
+    pub session_id: crate::domain::SessionId,
     /// The session's workspace, if it has one.
     pub workspace: Option<Workspace>,
     /// The agent making the call (for its file restriction).

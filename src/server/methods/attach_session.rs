@@ -15,18 +15,19 @@ pub(super) async fn run(
     let session = core.store.get_session(p.session_id).await?;
     core.hub
         .attach(&session, conn.id, std::sync::Arc::clone(&conn.events));
-    let (messages, _) = core
+    let messages = core
         .store
         .history(p.session_id, p.after_seq.unwrap_or(0), usize::MAX)
-        .await?;
+        .await?
+        .items;
     let pending_questions = core.store.list_questions(Some(p.session_id)).await?;
     let pending_approvals = core.store.list_approvals(Some(p.session_id)).await?;
     let session = core.store.get_session(p.session_id).await?;
     Ok(AttachSessionResult {
         running_turn_id: core.hub.running(session.id),
-        session,
-        messages,
-        pending_questions,
-        pending_approvals,
+        session: session.into(),
+        messages: messages.into_iter().map(Into::into).collect(),
+        pending_questions: pending_questions.into_iter().map(Into::into).collect(),
+        pending_approvals: pending_approvals.into_iter().map(Into::into).collect(),
     })
 }

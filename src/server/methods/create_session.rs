@@ -16,5 +16,6 @@ pub(super) async fn run(
         .or_else(|| conn.workspace_folders().into_iter().next());
     Ok(core
         .create_session(folder, params.agent, params.title)
-        .await?)
+        .await?
+        .into())
 }

@@ -24,5 +24,6 @@ pub(super) async fn run(
         p.scope,
         &by,
     )
-    .await?)
+    .await?
+    .into())
 }

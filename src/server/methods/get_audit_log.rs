@@ -2,6 +2,9 @@
 
 use uuid::Uuid;
 
+use crate::domain::EventId;
+use crate::store::AuditQuery;
+
 use crate::core::Core;
 use crate::protocol::RpcError;
 use crate::protocol::types::{AuditEntry, GetAuditLogParams, GetAuditLogResult};
@@ -16,39 +19,30 @@ pub(super) async fn run(core: &Core, p: GetAuditLogParams) -> Result<GetAuditLog
         ));
     }
     let cursor = match p.cursor.as_deref() {
-        Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
+        Some(c) => Some(Uuid::parse_str(c).map(EventId::from).map_err(|_| {
             RpcError::invalid_params("cursor", "not a cursor returned by codelab/getAuditLog")
         })?),
         None => None,
     };
     // Everything published before this request is in the log.
     core.bus.flush(core.audit_subscription).await;
-    let (session, category, kind) = (p.session_id, p.category, p.kind);
-    let (records, more) = core
-        .store
-        .audit_page(cursor, p.since, p.until, limit as usize, move |r| {
-            session.is_none_or(|s| r.session_id == Some(s))
-                && category.as_ref().is_none_or(|c| &r.category == c)
-                && kind.as_ref().is_none_or(|k| &r.kind == k)
-        })
-        .await?;
+    let query = AuditQuery {
+        cursor,
+        since: p.since,
+        until: p.until,
+        session_id: p.session_id,
+        category: p.category,
+        kind: p.kind,
+    };
+    let page = core.store.audit_page(query, limit as usize).await?;
+    let (records, more) = (page.items, page.more);
     let next_cursor = if more {
         records.last().map(|r| r.id.to_string())
     } else {
         None
     };
     Ok(GetAuditLogResult {
-        entries: records
-            .into_iter()
-            .map(|r| AuditEntry {
-                id: r.id,
-                at: r.at,
-                session_id: r.session_id,
-                category: r.category,
-                kind: r.kind,
-                payload: r.payload,
-            })
-            .collect(),
+        entries: records.into_iter().map(AuditEntry::from).collect(),
         next_cursor,
     })
 }

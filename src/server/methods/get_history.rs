@@ -19,7 +19,7 @@ pub(super) async fn run(
             format!("must be between 1 and {MAX_LIMIT}, got {limit}"),
         ));
     }
-    let (messages, has_more) = core
+    let page = core
         .store
         .history(
             params.session_id,
@@ -27,5 +27,8 @@ pub(super) async fn run(
             limit as usize,
         )
         .await?;
-    Ok(GetHistoryResult { messages, has_more })
+    Ok(GetHistoryResult {
+        messages: page.items.into_iter().map(Into::into).collect(),
+        has_more: page.more,
+    })
 }

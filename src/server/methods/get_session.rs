@@ -6,5 +6,5 @@ use crate::protocol::types::{Session, SessionParams};
 
 /// One session.
 pub(super) async fn run(core: &Core, params: SessionParams) -> Result<Session, RpcError> {
-    Ok(core.store.get_session(params.session_id).await?)
+    Ok(core.store.get_session(params.session_id).await?.into())
 }

@@ -10,6 +10,12 @@ pub(super) async fn run(
     p: ListPendingApprovalsParams,
 ) -> Result<ListPendingApprovalsResult, RpcError> {
     Ok(ListPendingApprovalsResult {
-        approvals: core.store.list_approvals(p.session_id).await?,
+        approvals: core
+            .store
+            .list_approvals(p.session_id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
     })
 }

@@ -2,6 +2,8 @@
 
 use uuid::Uuid;
 
+use crate::domain::SessionId;
+
 use crate::core::Core;
 use crate::protocol::RpcError;
 use crate::protocol::types::{ListSessionsParams, ListSessionsResult};
@@ -25,18 +27,18 @@ pub(super) async fn run(
     }
     let before = match params.cursor.as_deref() {
         None => None,
-        Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
+        Some(c) => Some(Uuid::parse_str(c).map(SessionId::from).map_err(|_| {
             RpcError::invalid_params("cursor", "not a cursor returned by codelab/listSessions")
         })?),
     };
-    let (sessions, more) = core.store.list_sessions(before, limit as usize).await?;
-    let next_cursor = if more {
-        sessions.last().map(|s| s.id.to_string())
+    let page = core.store.list_sessions(before, limit as usize).await?;
+    let next_cursor = if page.more {
+        page.items.last().map(|s| s.id.to_string())
     } else {
         None
     };
     Ok(ListSessionsResult {
-        sessions,
+        sessions: page.items.into_iter().map(Into::into).collect(),
         next_cursor,
     })
 }

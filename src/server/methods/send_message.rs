@@ -21,7 +21,7 @@ pub(super) async fn run(
         session_id: p.session_id,
         text: p.text,
         agent: p.agent,
-        context: p.context,
+        context: p.context.map(Into::into),
         editor: conn.editor(core.config.client_request_timeout),
         editor_llm: conn.editor_settings(),
     };

@@ -2,6 +2,8 @@
 
 use uuid::Uuid;
 
+use crate::domain::SessionId;
+
 use crate::core::Core;
 use crate::protocol::RpcError;
 use crate::protocol::types::{
@@ -34,7 +36,7 @@ pub(super) async fn list(
         ));
     }
     let before = match p.cursor.as_deref() {
-        Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
+        Some(c) => Some(Uuid::parse_str(c).map(SessionId::from).map_err(|_| {
             RpcError::invalid_params(
                 "cursor",
                 "not a cursor returned by codelab/listSessionMetrics",

@@ -15,15 +15,7 @@ use crate::protocol::types::{
 use crate::server::connection::ConnState;
 
 fn category(name: &str) -> Option<Category> {
-    [
-        Category::Agent,
-        Category::Session,
-        Category::Tool,
-        Category::Approval,
-        Category::Llm,
-    ]
-    .into_iter()
-    .find(|c| c.as_str() == name)
+    Category::LIVE.into_iter().find(|c| c.as_str() == name)
 }
 
 /// Subscribes this connection; events follow as `codelab/event`.
@@ -61,14 +53,7 @@ pub(super) fn subscribe(
             let params = EventParams {
                 subscription_id: id,
                 turn_id: e.turn_id,
-                event: AuditEntry {
-                    id: e.id,
-                    at: e.at,
-                    session_id: e.session_id,
-                    category: e.category.as_str().to_owned(),
-                    kind: e.kind.clone(),
-                    payload: e.payload.clone(),
-                },
+                event: AuditEntry::from(e.as_ref()),
             };
             if !conn.try_notify(names::EVENT, json!(params)) {
                 // The client is not reading: drop rather than queue without bound.

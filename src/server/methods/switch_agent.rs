@@ -8,5 +8,5 @@ use crate::protocol::types::{Session, SwitchAgentParams};
 /// Switches the session's agent.
 pub(super) async fn run(core: &Core, p: SwitchAgentParams) -> Result<Session, RpcError> {
     agent::switch_agent(core, p.session_id, &p.agent, "switched by the user").await?;
-    Ok(core.store.get_session(p.session_id).await?)
+    Ok(core.store.get_session(p.session_id).await?.into())
 }

@@ -1,0 +1,385 @@
+//! The domain model: what the runtime and the stores talk about.
+//!
+//! Layer 1 of the layering in `ARCHITECTURE.md`: plain data with newtype ids.
+//! Nothing here knows JSON-RPC, a storage format or tokio. The front ends
+//! translate these types to their wire types at their edge
+//! (`protocol::convert` for the codelab protocol); the stores translate them
+//! to their own versioned records (`store::records`).
+//!
+//! The small vocabulary enums ([`Role`], [`Decision`], [`ApprovalScope`],
+//! [`StopReason`], [`ToolCallStatus`], [`ToolKind`]) are shared with the wire
+//! as they are: they derive the wire's serde spelling and schemas, and the
+//! wire snapshot tests guard that spelling. Stores do not persist them through
+//! serde (see `store::records`).
+
+pub mod events;
+mod ids;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+pub use events::{Category, Event, EventKind, SessionEvent, SessionUpdate};
+pub use ids::{ApprovalId, EventId, MessageId, QuestionId, SessionId, TurnId};
+
+/// The agent a new session starts with.
+pub const DEFAULT_AGENT: &str = "orchestrator";
+
+/// A chat session: one conversation with the agents, bound to a workspace folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    /// Its id (time-ordered).
+    pub id: SessionId,
+    /// A human-readable title.
+    pub title: String,
+    /// The workspace folder (a `file://` URI) it works in, if any.
+    pub workspace_folder: Option<String>,
+    /// The slug of the agent handling it.
+    pub agent: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// How many messages its history holds.
+    pub message_count: u64,
+    /// The highest seq of its persisted messages.
+    pub last_seq: u64,
+    /// For a subtask: the session that delegated it, and the `new_task` call it answers.
+    pub parent: Option<ParentLink>,
+}
+
+/// Where a subtask's result goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentLink {
+    /// The delegating session.
+    pub session_id: SessionId,
+    /// Its `new_task` call.
+    pub tool_call_id: String,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum Role {
+    /// The user.
+    User,
+    /// The model, speaking as the session's agent.
+    Assistant,
+    /// The result of a tool call.
+    Tool,
+}
+
+impl Role {
+    /// The role's name (`user`, `assistant`, `tool`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Assistant => "assistant",
+            Self::Tool => "tool",
+        }
+    }
+}
+
+/// A tool call made by the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    /// Its id, unique within the session (chosen by the model provider).
+    pub id: String,
+    /// The tool's name.
+    pub name: String,
+    /// The arguments, a JSON object (what the model sent).
+    pub arguments: serde_json::Value,
+}
+
+/// What the editor told about the user's state with a message.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessageContext {
+    /// Files open in the editor.
+    pub open_files: Vec<String>,
+    /// The active file.
+    pub active_file: Option<String>,
+    /// The selected text.
+    pub selection: Option<String>,
+    /// Diagnostics the user sees, as text.
+    pub diagnostics: Vec<String>,
+}
+
+/// One entry of a session's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// Its stable id.
+    pub id: MessageId,
+    /// The session it belongs to.
+    pub session_id: SessionId,
+    /// Its position in the session (shared with the session's events).
+    pub seq: u64,
+    /// The turn that produced it.
+    pub turn_id: Option<TurnId>,
+    /// Who wrote it.
+    pub role: Role,
+    /// The text (for a tool message, the tool's result).
+    pub text: String,
+    /// Tool calls of an assistant message.
+    pub tool_calls: Vec<ToolCall>,
+    /// For a tool message: the call it answers.
+    pub tool_call_id: Option<String>,
+    /// For a tool message: whether the tool failed.
+    pub is_error: bool,
+    /// For a user message: the editor's state.
+    pub context: Option<MessageContext>,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Message {
+    /// A new message of `role`, not yet placed in a session (the runtime
+    /// sets `session_id` and `seq` when it persists it).
+    pub fn new(role: Role, turn_id: Option<TurnId>, text: String) -> Self {
+        Self {
+            id: MessageId::new(),
+            session_id: SessionId::default(),
+            seq: 0,
+            turn_id,
+            role,
+            text,
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            is_error: false,
+            context: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    /// A tool's result for `call_id`.
+    pub fn tool_result(turn_id: TurnId, call_id: &str, text: String, is_error: bool) -> Self {
+        Self {
+            tool_call_id: Some(call_id.to_owned()),
+            is_error,
+            ..Self::new(Role::Tool, Some(turn_id), text)
+        }
+    }
+}
+
+/// One file an edit would change: what it holds now and what it would hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    /// The path, relative to the workspace folder.
+    pub path: String,
+    /// The current content (the editor's buffer when open, else the disk;
+    /// empty for a new file).
+    pub current: String,
+    /// The proposed content.
+    pub proposed: String,
+}
+
+/// What an edit call would change, shown while it waits for approval.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EditPreview {
+    /// A unified diff of every file.
+    pub diff: String,
+    /// Each file, whole.
+    pub files: Vec<FileChange>,
+}
+
+/// A tool call waiting for the user's decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingApproval {
+    /// Its id.
+    pub id: ApprovalId,
+    /// The session.
+    pub session_id: SessionId,
+    /// The turn that asked.
+    pub turn_id: TurnId,
+    /// The tool call.
+    pub tool_call_id: String,
+    /// The tool.
+    pub tool: String,
+    /// The arguments the model gave.
+    pub params: serde_json::Value,
+    /// The rule that asked.
+    pub rule: String,
+    /// For edits: what would change.
+    pub preview: Option<EditPreview>,
+    /// When it was asked.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A question the agent asked the user, waiting for an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingQuestion {
+    /// Its id.
+    pub id: QuestionId,
+    /// The session.
+    pub session_id: SessionId,
+    /// The turn that asked.
+    pub turn_id: TurnId,
+    /// The seq it was announced with.
+    pub seq: u64,
+    /// The question.
+    pub question: String,
+    /// Suggested answers.
+    pub suggestions: Vec<String>,
+}
+
+/// A decision on an approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum Decision {
+    /// Run the call as it is.
+    Approve,
+    /// Run it with the given parameters instead.
+    Edit,
+    /// Do not run it.
+    Reject,
+    /// The turn was cancelled (only in `approvalResolved`).
+    Cancelled,
+    /// The approval timed out (only in `approvalResolved`).
+    TimedOut,
+}
+
+impl Decision {
+    /// The decision's name on the wire (`approve`, ..., `timedOut`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Edit => "edit",
+            Self::Reject => "reject",
+            Self::Cancelled => "cancelled",
+            Self::TimedOut => "timedOut",
+        }
+    }
+}
+
+/// How far an approval reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum ApprovalScope {
+    /// This call only.
+    Once,
+    /// This call and the same tool and argument pattern for the rest of the session.
+    Session,
+}
+
+/// Why a turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The agent finished (attempt_completion, or a reply without tool calls).
+    EndTurn,
+    /// The client cancelled.
+    Cancelled,
+    /// The iteration limit was reached.
+    MaxIterations,
+    /// An error ended it; `error` says which.
+    Error,
+}
+
+impl StopReason {
+    /// The reason's name (`end_turn`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::EndTurn => "end_turn",
+            Self::Cancelled => "cancelled",
+            Self::MaxIterations => "max_iterations",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// A tool call's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolCallStatus {
+    /// Announced; waiting for checks or approval.
+    Pending,
+    /// Running.
+    InProgress,
+    /// Done.
+    Completed,
+    /// Failed, refused or rejected; `result` says why.
+    Failed,
+}
+
+/// What a tool does, for the gate and for clients' icons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum ToolKind {
+    /// Reads files.
+    Read,
+    /// Changes files.
+    Edit,
+    /// Runs commands.
+    Execute,
+    /// Talks to the user or steers the session.
+    Interaction,
+}
+
+impl ToolKind {
+    /// The kind's name (`read`, `edit`, `execute`, `interaction`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Edit => "edit",
+            Self::Execute => "execute",
+            Self::Interaction => "interaction",
+        }
+    }
+}
+
+/// Token counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenUsage {
+    /// Uncached input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Input tokens read from cache.
+    pub cache_read_tokens: u64,
+    /// Input tokens written to cache.
+    pub cache_write_tokens: u64,
+}
+
+impl TokenUsage {
+    /// Adds another request's usage.
+    pub fn add(&mut self, other: &TokenUsage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+    }
+}
+
+/// Why the model stopped a reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum FinishReason {
+    /// It finished its reply.
+    EndTurn,
+    /// It wants tool results.
+    ToolUse,
+    /// It hit the output token limit.
+    MaxTokens,
+    /// It refused or was filtered.
+    Refusal,
+    /// Something else, as the provider named it.
+    Other(String),
+}
+
+/// A durable audit entry: an event as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// Time-ordered id; also the key.
+    pub id: EventId,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// The session concerned.
+    pub session_id: Option<SessionId>,
+    /// The event's category (`session`, `tool`, `approval`, ...).
+    pub category: String,
+    /// The event's type within its category.
+    pub kind: String,
+    /// Details, as the event serializes them.
+    pub payload: serde_json::Value,
+}
