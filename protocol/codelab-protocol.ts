@@ -1042,13 +1042,38 @@ export interface CodelabRequests {
   "codelab/getSession": [SessionParams, Session];
   "codelab/deleteSession": [SessionParams, DeleteSessionResult];
   "codelab/getHistory": [GetHistoryParams, GetHistoryResult];
+  "codelab/sendMessage": [SendMessageParams, SendMessageResult];
+  "codelab/cancelTurn": [SessionParams, CancelTurnResult];
+  "codelab/attachSession": [AttachSessionParams, AttachSessionResult];
+  "codelab/detachSession": [SessionParams, Ack];
+  "codelab/answerQuestion": [AnswerQuestionParams, Ack];
+  "codelab/decideApproval": [DecideApprovalParams, Approval];
+  "codelab/listPendingApprovals": [ListPendingApprovalsParams, ListPendingApprovalsResult];
+  "codelab/getPolicy": [GetPolicyParams, GetPolicyResult];
   "codelab/listAgents": [ListAgentsParams, ListAgentsResult];
   "codelab/getCurrentAgent": [SessionParams, CurrentAgentResult];
+  "codelab/switchAgent": [SwitchAgentParams, Session];
   "codelab/getDocument": [GetDocumentParams, DocumentSnapshot];
+  "codelab/getMetrics": [Record<string, never>, MetricsSnapshot];
+  "codelab/getSessionMetrics": [SessionParams, SessionMetrics];
+  "codelab/listSessionMetrics": [ListSessionMetricsParams, ListSessionMetricsResult];
+  "codelab/getAuditLog": [GetAuditLogParams, GetAuditLogResult];
+  "codelab/subscribeEvents": [SubscribeEventsParams, SubscribeEventsResult];
+  "codelab/unsubscribeEvents": [UnsubscribeEventsParams, Ack];
 }
 
 /** Notifications the server sends: method name to params. */
 export interface CodelabNotifications {
+  "codelab/message": MessageAddedParams;
+  "codelab/token": TokenParams;
+  "codelab/toolCall": ToolCallParams;
+  "codelab/commandOutput": CommandOutputParams;
+  "codelab/question": QuestionParams;
+  "codelab/approvalRequired": ApprovalRequiredParams;
+  "codelab/approvalResolved": ApprovalResolvedParams;
+  "codelab/agentSwitched": AgentSwitchedParams;
+  "codelab/turnCompleted": TurnCompletedParams;
+  "codelab/event": EventParams;
 }
 
 export const ErrorCodes = {

@@ -30,3 +30,12 @@ pub(super) async fn run(
         pending_approvals,
     })
 }
+
+impl super::Handle for crate::protocol::requests::AttachSession {
+    async fn handle(
+        cx: &super::Cx<'_>,
+        p: AttachSessionParams,
+    ) -> Result<AttachSessionResult, RpcError> {
+        run(cx.core, cx.conn, p).await
+    }
+}

@@ -18,3 +18,9 @@ pub(super) async fn run(
         .create_session(folder, params.agent, params.title)
         .await?)
 }
+
+impl super::Handle for crate::protocol::requests::CreateSession {
+    async fn handle(cx: &super::Cx<'_>, p: CreateSessionParams) -> Result<Session, RpcError> {
+        run(cx.core, cx.conn, p).await
+    }
+}

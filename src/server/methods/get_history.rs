@@ -29,3 +29,9 @@ pub(super) async fn run(
         .await?;
     Ok(GetHistoryResult { messages, has_more })
 }
+
+impl super::Handle for crate::protocol::requests::GetHistory {
+    async fn handle(cx: &super::Cx<'_>, p: GetHistoryParams) -> Result<GetHistoryResult, RpcError> {
+        run(cx.core, p).await
+    }
+}

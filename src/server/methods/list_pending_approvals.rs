@@ -13,3 +13,12 @@ pub(super) async fn run(
         approvals: core.store.list_approvals(p.session_id).await?,
     })
 }
+
+impl super::Handle for crate::protocol::requests::ListPendingApprovals {
+    async fn handle(
+        cx: &super::Cx<'_>,
+        p: ListPendingApprovalsParams,
+    ) -> Result<ListPendingApprovalsResult, RpcError> {
+        run(cx.core, p).await
+    }
+}
