@@ -3,6 +3,18 @@
 
 export const PROTOCOL_VERSION = "0.1";
 
+export type SessionId = string;
+
+export type TurnId = string;
+
+export type MessageId = string;
+
+export type ApprovalId = string;
+
+export type QuestionId = string;
+
+export type EventId = string;
+
 export type Session = { 
 /**
  * The session's id, a UUID v7 (time-ordered).
@@ -582,6 +594,20 @@ files?: Array<ApprovalFile>,
  */
 createdAt: string, };
 
+export type ApprovalFile = { 
+/**
+ * The path, relative to the session's workspace folder.
+ */
+path: string, 
+/**
+ * What it holds now: the editor's buffer when open, else the disk (empty for a new file).
+ */
+current: string, 
+/**
+ * What it would hold after the call.
+ */
+proposed: string, };
+
 export type ApprovalRequiredParams = { 
 /**
  * The session.
@@ -1041,6 +1067,276 @@ field?: string,
  */
 detail?: string, };
 
+export type Category = "agent" | "session" | "tool" | "approval" | "llm" | "housekeeping";
+
+export type SessionCreated = { 
+/**
+ * The starting agent.
+ */
+agent: string, 
+/**
+ * The title.
+ */
+title: string, 
+/**
+ * The workspace folder URI.
+ */
+workspaceFolder: string | null, };
+
+export type SessionDeleted = { 
+/**
+ * `client` (codelab/deleteSession) or `ttl` (housekeeping).
+ */
+reason: string, 
+/**
+ * How many messages went with it (for `client`).
+ */
+messages?: number, };
+
+export type MessageAdded = { 
+/**
+ * Who wrote it.
+ */
+role: Role, 
+/**
+ * Its seq.
+ */
+seq: number, };
+
+export type AgentSwitched = { 
+/**
+ * The previous agent.
+ */
+from: string, 
+/**
+ * The new agent.
+ */
+to: string, 
+/**
+ * Why.
+ */
+reason: string, };
+
+export type ProcessingStarted = { 
+/**
+ * The agent handling the session.
+ */
+agent: string, };
+
+export type TurnEnded = { 
+/**
+ * Why it ended.
+ */
+stopReason: StopReason, 
+/**
+ * The error, for `stopReason: "error"` (else null).
+ */
+error: string | null, 
+/**
+ * How long it ran.
+ */
+durationMs: number, 
+/**
+ * Tokens of its model requests.
+ */
+usage: TokenUsage, 
+/**
+ * Their cost in US dollars.
+ */
+costUsd: number, 
+/**
+ * The agent at its end.
+ */
+agent: string, };
+
+export type ExecutionRequested = { 
+/**
+ * The tool.
+ */
+tool: string, 
+/**
+ * The call.
+ */
+toolCallId: string, };
+
+export type CallOutcomeKind = "completed" | "failed" | "rejected";
+
+export type ToolFinished = { 
+/**
+ * The tool.
+ */
+tool: string, 
+/**
+ * The call.
+ */
+toolCallId: string, 
+/**
+ * How long it took, checks and approval included.
+ */
+durationMs: number, 
+/**
+ * How it ended.
+ */
+outcome: CallOutcomeKind, };
+
+export type ApprovalRequested = { 
+/**
+ * The tool.
+ */
+tool: string, 
+/**
+ * The call.
+ */
+toolCallId: string, 
+/**
+ * The approval.
+ */
+approvalId: string, 
+/**
+ * The rule that asked.
+ */
+rule: string, };
+
+export type DecisionMade = { 
+/**
+ * The approval.
+ */
+approvalId: string, 
+/**
+ * The tool.
+ */
+tool: string, 
+/**
+ * The decision.
+ */
+decision: Decision, 
+/**
+ * Who decided: `client:<n>`, `turn` (cancelled) or `timeout`.
+ */
+by: string, 
+/**
+ * Audit log only: the parameters the model gave.
+ */
+params?: unknown, 
+/**
+ * Audit log only, with `edit`: the parameters that ran instead.
+ */
+editedParams?: unknown, 
+/**
+ * Audit log only, with `reject`: the user's note.
+ */
+feedback?: string, 
+/**
+ * Audit log only, with `approve`: how far it reaches.
+ */
+scope?: ApprovalScope, 
+/**
+ * Audit log only: the rule that asked.
+ */
+rule?: string, };
+
+export type RequestStarted = { 
+/**
+ * The provider's name.
+ */
+provider: string, 
+/**
+ * The model.
+ */
+model: string, 
+/**
+ * 1 for the first attempt, then one more per retry.
+ */
+attempt: number, };
+
+export type RequestCompleted = { 
+/**
+ * The provider's name.
+ */
+provider: string, 
+/**
+ * The model.
+ */
+model: string, 
+/**
+ * The attempt.
+ */
+attempt: number, 
+/**
+ * Tokens.
+ */
+usage: TokenUsage, 
+/**
+ * Cost in US dollars.
+ */
+costUsd: number, 
+/**
+ * How long the attempt took.
+ */
+durationMs: number, 
+/**
+ * Time to the first output (null when there was none).
+ */
+timeToFirstTokenMs: number | null, 
+/**
+ * Why the model stopped (null when it did not say).
+ */
+finishReason: FinishReason | null, };
+
+export type RequestFailed = { 
+/**
+ * The provider's name.
+ */
+provider: string, 
+/**
+ * The model.
+ */
+model: string, 
+/**
+ * The attempt.
+ */
+attempt: number, 
+/**
+ * The classified reason (`rateLimited`, `timeout`, `cancelled`, ...).
+ */
+reason: string, 
+/**
+ * The error, secrets redacted.
+ */
+error: string, 
+/**
+ * Whether another attempt follows.
+ */
+retrying: boolean, 
+/**
+ * Whether output had already reached the consumer (then no retry).
+ */
+partialOutput?: boolean, 
+/**
+ * How long the attempt took (absent when it never started).
+ */
+durationMs?: number, };
+
+export type Cleanup = { 
+/**
+ * The sessions deleted for being idle.
+ */
+sessionsDeleted: Array<string>, 
+/**
+ * How many audit entries were past their retention.
+ */
+auditEntriesDeleted: number, 
+/**
+ * The session TTL in force.
+ */
+sessionTtlDays: number, 
+/**
+ * The audit retention in force.
+ */
+auditRetentionDays: number, };
+
+export type FinishReason = "endTurn" | "toolUse" | "maxTokens" | "refusal" | { "other": string };
+
 /** Requests the client sends: method name to [params, result]. */
 export interface CodelabRequests {
   "codelab/createSession": [CreateSessionParams, Session];
@@ -1048,13 +1344,38 @@ export interface CodelabRequests {
   "codelab/getSession": [SessionParams, Session];
   "codelab/deleteSession": [SessionParams, DeleteSessionResult];
   "codelab/getHistory": [GetHistoryParams, GetHistoryResult];
+  "codelab/sendMessage": [SendMessageParams, SendMessageResult];
+  "codelab/cancelTurn": [SessionParams, CancelTurnResult];
+  "codelab/attachSession": [AttachSessionParams, AttachSessionResult];
+  "codelab/detachSession": [SessionParams, Ack];
+  "codelab/answerQuestion": [AnswerQuestionParams, Ack];
+  "codelab/decideApproval": [DecideApprovalParams, Approval];
+  "codelab/listPendingApprovals": [ListPendingApprovalsParams, ListPendingApprovalsResult];
+  "codelab/getPolicy": [GetPolicyParams, GetPolicyResult];
   "codelab/listAgents": [ListAgentsParams, ListAgentsResult];
   "codelab/getCurrentAgent": [SessionParams, CurrentAgentResult];
+  "codelab/switchAgent": [SwitchAgentParams, Session];
   "codelab/getDocument": [GetDocumentParams, DocumentSnapshot];
+  "codelab/getMetrics": [Record<string, never>, MetricsSnapshot];
+  "codelab/getSessionMetrics": [SessionParams, SessionMetrics];
+  "codelab/listSessionMetrics": [ListSessionMetricsParams, ListSessionMetricsResult];
+  "codelab/getAuditLog": [GetAuditLogParams, GetAuditLogResult];
+  "codelab/subscribeEvents": [SubscribeEventsParams, SubscribeEventsResult];
+  "codelab/unsubscribeEvents": [UnsubscribeEventsParams, Ack];
 }
 
 /** Notifications the server sends: method name to params. */
 export interface CodelabNotifications {
+  "codelab/message": MessageAddedParams;
+  "codelab/token": TokenParams;
+  "codelab/toolCall": ToolCallParams;
+  "codelab/commandOutput": CommandOutputParams;
+  "codelab/question": QuestionParams;
+  "codelab/approvalRequired": ApprovalRequiredParams;
+  "codelab/approvalResolved": ApprovalResolvedParams;
+  "codelab/agentSwitched": AgentSwitchedParams;
+  "codelab/turnCompleted": TurnCompletedParams;
+  "codelab/event": EventParams;
 }
 
 export const ErrorCodes = {

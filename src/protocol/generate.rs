@@ -1,11 +1,15 @@
-//! Renders the protocol contract from the Rust types: `protocol/schema.json`,
-//! `protocol/codelab-protocol.ts` and `protocol/README.md`.
+//! Renders the protocol contract from the method and notification
+//! declarations and the Rust types: `protocol/schema.json` (schemas, errors
+//! and the example of every message), `protocol/codelab-protocol.ts` and
+//! `protocol/README.md` (a section per request and notification: direction,
+//! summary, params and result with their fields, errors, examples).
 //!
 //! `tests/protocol.rs` fails when the committed files differ from these;
 //! `UPDATE_PROTOCOL=1 cargo test --test protocol` rewrites them.
 
 use std::fmt::Write as _;
 
+use crate::domain::EventKind;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
@@ -44,6 +48,18 @@ fn definitions() -> (Map<String, Value>, Vec<MethodSchemas>) {
 /// The JSON Schema of every method's parameters and result, with all types under `$defs`.
 pub fn schema_json() -> String {
     let (defs, methods) = definitions();
+    let mut events = Map::new();
+    for e in EventKind::catalogue() {
+        events.insert(
+            format!("{}.{}", e.category.as_str(), e.name),
+            json!({
+                "category": e.category.as_str(),
+                "type": e.name,
+                "description": e.summary,
+                "payload": {"$ref": format!("#/$defs/{}", (e.payload_name)())},
+            }),
+        );
+    }
     let mut method_map = Map::new();
     for (m, params, result) in methods {
         let mut entry = Map::new();
@@ -57,10 +73,18 @@ pub fn schema_json() -> String {
         if let Some(result) = result {
             entry.insert("result".into(), result);
         }
-        entry.insert(
-            "errors".into(),
-            json!(m.errors.iter().map(|e| e.code()).collect::<Vec<_>>()),
-        );
+        if m.kind == Kind::Request {
+            entry.insert(
+                "errors".into(),
+                json!(m.errors.iter().map(|e| e.code()).collect::<Vec<_>>()),
+            );
+        }
+        let mut example = Map::new();
+        example.insert("params".into(), m.example_params.clone());
+        if let Some(result) = &m.example_result {
+            example.insert("result".into(), result.clone());
+        }
+        entry.insert("example".into(), Value::Object(example));
         method_map.insert(m.name.into(), Value::Object(entry));
     }
     let errors: Map<String, Value> = ErrorCode::ALL
@@ -71,10 +95,11 @@ pub fn schema_json() -> String {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://codelab.dev/protocol/schema.json",
         "title": "codelab protocol",
-        "description": "Methods and notifications of the codelab-agent protocol. Generated from the Rust types; do not edit.",
+        "description": "Methods and notifications of the codelab-agent protocol. Generated from the Rust types; do not edit. Each method's `example` is a wire snapshot: the tests parse it into the Rust types and require it to serialize back unchanged.",
         "protocolVersion": PROTOCOL_VERSION,
         "features": FEATURES,
         "methods": method_map,
+        "events": events,
         "errors": errors,
         "$defs": defs,
     });
@@ -153,7 +178,8 @@ pub fn reference() -> String {
             .join(", ")
     );
 
-    out.push_str("## Methods\n\n| method | kind | direction | summary |\n|---|---|---|---|\n");
+    out.push_str(METHODS_INTRO.trim_start());
+    out.push_str("\n| method | kind | direction | summary |\n|---|---|---|---|\n");
     for (m, _, _) in &methods {
         let first = m
             .summary
@@ -172,40 +198,35 @@ pub fn reference() -> String {
     }
     out.push('\n');
 
-    for (m, params, result) in &methods {
-        let _ = writeln!(out, "### `{}`\n", m.name);
-        let _ = writeln!(out, "{} ({}).\n", m.summary, kind_name(m.kind));
-        let _ = writeln!(
-            out,
-            "- Params: {}",
-            params
-                .as_ref()
-                .map_or("none (`{}` or absent)".to_owned(), type_link)
-        );
-        if m.kind == Kind::Request {
-            let _ = writeln!(
-                out,
-                "- Result: {}",
-                result.as_ref().map_or("`null`".to_owned(), type_link)
-            );
-        }
-        if !m.errors.is_empty() {
-            let errs: Vec<String> = m
-                .errors
-                .iter()
-                .map(|e| format!("`{}` ({})", e.kind(), e.code()))
-                .collect();
-            let _ = writeln!(out, "- Errors: {}", errs.join(", "));
-        }
-        let _ = writeln!(
-            out,
-            "\nExample params:\n\n```json\n{}\n```\n",
-            pretty(&m.example_params)
-        );
-        if let Some(res) = &m.example_result {
-            let _ = writeln!(out, "Example result:\n\n```json\n{}\n```\n", pretty(res));
-        }
+    out.push_str(REQUESTS_INTRO.trim_start());
+    out.push('\n');
+    for (m, params, result) in methods.iter().filter(|(m, _, _)| m.kind == Kind::Request) {
+        method_section(&mut out, &defs, m, params.as_ref(), result.as_ref());
     }
+    out.push_str(NOTIFICATIONS_INTRO.trim_start());
+    out.push('\n');
+    for (m, params, result) in methods
+        .iter()
+        .filter(|(m, _, _)| m.kind == Kind::Notification)
+    {
+        method_section(&mut out, &defs, m, params.as_ref(), result.as_ref());
+    }
+
+    out.push_str(EVENTS_INTRO.trim_start());
+    out.push('\n');
+    out.push_str("| category | type | payload | meaning |\n|---|---|---|---|\n");
+    for e in EventKind::catalogue() {
+        let payload = (e.payload_name)();
+        let _ = writeln!(
+            out,
+            "| `{}` | `{}` | [{payload}](#{}) | {} |",
+            e.category.as_str(),
+            e.name,
+            anchor(&payload),
+            e.summary
+        );
+    }
+    out.push('\n');
 
     out.push_str("## Types\n\n");
     for (name, schema) in &defs {
@@ -213,46 +234,22 @@ pub fn reference() -> String {
         if let Some(desc) = schema.get("description").and_then(Value::as_str) {
             let _ = writeln!(out, "{desc}\n");
         }
-        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-            let required: Vec<&str> = schema
-                .get("required")
+        if !fields_table(&mut out, "field", schema) {
+            if let Some(variants) = schema
+                .get("oneOf")
+                .or_else(|| schema.get("anyOf"))
                 .and_then(Value::as_array)
-                .map(|r| r.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            out.push_str("| field | type | required | description |\n|---|---|---|---|\n");
-            for (field, prop) in props {
-                let desc = prop
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .replace('\n', " ")
-                    .replace('|', "\\|");
-                let _ = writeln!(
-                    out,
-                    "| `{field}` | {} | {} | {desc} |",
-                    type_text(prop),
-                    if required.contains(&field.as_str()) {
-                        "yes"
-                    } else {
-                        "no"
-                    }
-                );
+            {
+                out.push_str("One of:\n\n");
+                for v in variants {
+                    let desc = v.get("description").and_then(Value::as_str).unwrap_or("");
+                    let _ = writeln!(out, "- {}: {desc}", type_text(v));
+                }
+                out.push('\n');
+            } else if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+                let vals: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
+                let _ = writeln!(out, "One of {}.\n", vals.join(", "));
             }
-            out.push('\n');
-        } else if let Some(variants) = schema
-            .get("oneOf")
-            .or_else(|| schema.get("anyOf"))
-            .and_then(Value::as_array)
-        {
-            out.push_str("One of:\n\n");
-            for v in variants {
-                let desc = v.get("description").and_then(Value::as_str).unwrap_or("");
-                let _ = writeln!(out, "- {}: {desc}", type_text(v));
-            }
-            out.push('\n');
-        } else if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-            let vals: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
-            let _ = writeln!(out, "One of {}.\n", vals.join(", "));
         }
     }
 
@@ -270,6 +267,108 @@ pub fn reference() -> String {
     out
 }
 
+/// One request's or notification's section of the reference: direction,
+/// summary, params, result, errors, the fields of its params and result, and
+/// its examples.
+fn method_section(
+    out: &mut String,
+    defs: &Map<String, Value>,
+    m: &MethodDoc,
+    params: Option<&Value>,
+    result: Option<&Value>,
+) {
+    let _ = writeln!(out, "### `{}`\n", m.name);
+    let _ = writeln!(out, "{}\n", m.summary);
+    let arrow = match m.direction {
+        Direction::ClientToServer => "client → server",
+        Direction::ServerToClient => "server → client",
+    };
+    let _ = writeln!(out, "- Direction: {arrow} ({})", kind_name(m.kind));
+    let _ = writeln!(
+        out,
+        "- Params: {}",
+        params.map_or("none (`{}` or absent)".to_owned(), type_text)
+    );
+    if m.kind == Kind::Request {
+        let _ = writeln!(
+            out,
+            "- Result: {}",
+            result.map_or("`null`".to_owned(), type_text)
+        );
+        if m.errors.is_empty() {
+            out.push_str("- Errors: none beyond the [generic ones](#requests)\n");
+        } else {
+            let errs: Vec<String> = m
+                .errors
+                .iter()
+                .map(|e| format!("`{}` ({})", e.kind(), e.code()))
+                .collect();
+            let _ = writeln!(out, "- Errors: {}", errs.join(", "));
+        }
+    }
+    out.push('\n');
+    if let Some(def) = params.and_then(|p| definition(defs, p)) {
+        fields_table(out, "param", def);
+    }
+    if let Some(def) = result.and_then(|r| definition(defs, r)) {
+        fields_table(out, "result field", def);
+    }
+    let _ = writeln!(
+        out,
+        "Example params:\n\n```json\n{}\n```\n",
+        pretty(&m.example_params)
+    );
+    if let Some(res) = &m.example_result {
+        let _ = writeln!(out, "Example result:\n\n```json\n{}\n```\n", pretty(res));
+    }
+}
+
+/// The definition a `$ref` schema points at.
+fn definition<'a>(defs: &'a Map<String, Value>, schema: &Value) -> Option<&'a Value> {
+    let name = schema
+        .get("$ref")
+        .and_then(Value::as_str)?
+        .strip_prefix("#/$defs/")?;
+    defs.get(name)
+}
+
+/// Renders the properties of an object schema as a table whose first column
+/// is headed `label`; false when the schema has no properties.
+fn fields_table(out: &mut String, label: &str, schema: &Value) -> bool {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return false;
+    };
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "| {label} | type | required | description |\n|---|---|---|---|"
+    );
+    for (field, prop) in props {
+        let desc = prop
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .replace('\n', " ")
+            .replace('|', "\\|");
+        let _ = writeln!(
+            out,
+            "| `{field}` | {} | {} | {desc} |",
+            type_text(prop),
+            if required.contains(&field.as_str()) {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+    }
+    out.push('\n');
+    true
+}
+
 fn anchor(name: &str) -> String {
     name.chars()
         .filter(|c| c.is_alphanumeric())
@@ -279,10 +378,6 @@ fn anchor(name: &str) -> String {
 
 fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
-}
-
-fn type_link(schema: &Value) -> String {
-    type_text(schema)
 }
 
 /// A short Markdown rendering of a property's type.
@@ -381,4 +476,48 @@ optional parameter, a result field or an error code raises MINOR; clients must
 ignore result fields and notifications they do not know. Removing or renaming
 anything, or making a parameter required, raises MAJOR. Features are also
 listed by name under `features`: anything not listed is unsupported.
+"#;
+
+const METHODS_INTRO: &str = r#"
+## Methods
+
+Every `codelab/*` request and notification, each declared once in
+`src/protocol/` (requests in `requests.rs`, notifications in
+`notifications.rs`); the server's dispatcher, this file, `schema.json` and
+`codelab-protocol.ts` are all generated from those declarations. Every example
+below is a wire snapshot: the tests parse it into the Rust type and require it
+to serialize back unchanged.
+"#;
+
+const REQUESTS_INTRO: &str = r#"
+## Requests
+
+Sent by the client; the server answers each with a result or an error. Besides
+the errors listed for each method, any request may get the generic ones:
+`invalidParams` (the params do not match the method's schema, or a value is
+out of range; `data.field` names the field), `internalError`,
+`serverNotInitialized` (before `initialize`), `invalidRequest` (after
+`shutdown`) and, on the websocket, `rateLimited`. An unknown `codelab/*`
+method gets `methodNotFound`.
+"#;
+
+const EVENTS_INTRO: &str = r#"
+## Events
+
+What `codelab/event` carries and what `codelab/getAuditLog` returns: one entry
+per runtime event, with its `category`, its `type` and a typed `payload`
+(below). Audit entries of a turn add `turnId` to the payload. Categories a
+client may subscribe to: `agent`, `session`, `tool`, `approval`, `llm`;
+`housekeeping` entries are in the audit log only. New event types and new
+optional payload fields may appear in a minor version: ignore what you do not
+know.
+"#;
+
+const NOTIFICATIONS_INTRO: &str = r#"
+## Notifications
+
+Sent by the server, never answered. Session notifications go to every
+connection attached to the session (by `codelab/sendMessage` or
+`codelab/attachSession`) and carry the session's `seq`; `codelab/event` goes to
+`codelab/subscribeEvents` subscribers. Ignore notifications you do not know.
 "#;

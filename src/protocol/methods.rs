@@ -1,18 +1,145 @@
-//! The method table: every method and notification of the protocol, with its
-//! parameter and result types, errors and an example.
+//! The method table: every request and notification of the protocol, each
+//! declared once.
 //!
-//! The server dispatches `codelab/*` requests by these names, and the
-//! generated reference is rendered from this table, so the two cannot differ.
+//! A request is a unit type implementing [`Method`] (in [`super::requests`]):
+//! its name, parameter and result types, errors, summary and example. A
+//! notification is declared by its parameter type implementing
+//! [`Notification`] (in [`super::notifications`]), so sending a
+//! [`TokenParams`](super::types::TokenParams) is sending `codelab/token`.
+//!
+//! `for_each_request!` and `for_each_notification!` list the
+//! declarations. The server's dispatcher is generated from the first list, the
+//! generated reference ([`all`]) from both, and both traits are sealed to the
+//! lists: a method cannot be served, nor a notification sent, without being
+//! documented.
 
-use chrono::{DateTime, TimeZone, Utc};
+use std::any::TypeId;
+
 use schemars::{JsonSchema, Schema, SchemaGenerator};
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use ts_rs::TS;
-use uuid::Uuid;
 
-use super::errors::ErrorCode;
+use super::errors::{ErrorCode, RpcError, parse_params};
 use super::types::*;
+
+/// What every wire type is: serialized by serde, described by schemars and ts-rs.
+pub trait Wire: Serialize + DeserializeOwned + JsonSchema + TS + Send + Sync + 'static {}
+
+impl<T> Wire for T where T: Serialize + DeserializeOwned + JsonSchema + TS + Send + Sync + 'static {}
+
+/// A request the client sends and the server answers: the one declaration of
+/// a `codelab/*` method.
+///
+/// Implemented only by the types listed in `for_each_request!`.
+pub trait Method: sealed::Request + 'static {
+    /// The method name on the wire.
+    const NAME: &'static str;
+    /// What it does, in Markdown. The first sentence is the overview's.
+    const SUMMARY: &'static str;
+    /// The application errors it may return, beyond the generic ones every
+    /// request may get (`invalidParams`, `internalError`, ...).
+    const ERRORS: &'static [ErrorCode];
+    /// Its parameters ([`NoParams`] when it takes none).
+    type Params: Wire;
+    /// Its result.
+    type Result: Wire;
+    /// Example parameters: every optional field set where that helps.
+    fn example_params() -> Self::Params;
+    /// An example result for [`Method::example_params`].
+    fn example_result() -> Self::Result;
+}
+
+/// A notification the server sends: implemented by its parameter type, so
+/// the type of what is sent names the method.
+///
+/// Implemented only by the types listed in `for_each_notification!`.
+pub trait Notification: Wire + sealed::Notification {
+    /// The method name on the wire.
+    const NAME: &'static str;
+    /// When it is sent and what it means, in Markdown.
+    const SUMMARY: &'static str;
+    /// An example, every optional field set where that helps.
+    fn example() -> Self;
+}
+
+/// Parameters of a method that takes none: absent, `null`, `[]` or `{}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+mod sealed {
+    /// Sealing [`super::Method`] to the list.
+    pub trait Request {}
+    /// Sealing [`super::Notification`] to the list.
+    pub trait Notification {}
+}
+
+/// Calls `$callback! { Type, Type, ... }` with every request declaration, in
+/// documentation order. This is the one list of the protocol's requests: the
+/// server's dispatcher and the generated reference both expand it.
+macro_rules! for_each_request {
+    ($callback:ident) => {
+        $callback! {
+            $crate::protocol::requests::CreateSession,
+            $crate::protocol::requests::ListSessions,
+            $crate::protocol::requests::GetSession,
+            $crate::protocol::requests::DeleteSession,
+            $crate::protocol::requests::GetHistory,
+            $crate::protocol::requests::SendMessage,
+            $crate::protocol::requests::CancelTurn,
+            $crate::protocol::requests::AttachSession,
+            $crate::protocol::requests::DetachSession,
+            $crate::protocol::requests::AnswerQuestion,
+            $crate::protocol::requests::DecideApproval,
+            $crate::protocol::requests::ListPendingApprovals,
+            $crate::protocol::requests::GetPolicy,
+            $crate::protocol::requests::ListAgents,
+            $crate::protocol::requests::GetCurrentAgent,
+            $crate::protocol::requests::SwitchAgent,
+            $crate::protocol::requests::GetDocument,
+            $crate::protocol::requests::GetMetrics,
+            $crate::protocol::requests::GetSessionMetrics,
+            $crate::protocol::requests::ListSessionMetrics,
+            $crate::protocol::requests::GetAuditLog,
+            $crate::protocol::requests::SubscribeEvents,
+            $crate::protocol::requests::UnsubscribeEvents,
+        }
+    };
+}
+pub(crate) use for_each_request;
+
+/// Calls `$callback! { Type, Type, ... }` with every notification's parameter
+/// type, in documentation order: the one list of the protocol's notifications.
+macro_rules! for_each_notification {
+    ($callback:ident) => {
+        $callback! {
+            $crate::protocol::types::MessageAddedParams,
+            $crate::protocol::types::TokenParams,
+            $crate::protocol::types::ToolCallParams,
+            $crate::protocol::types::CommandOutputParams,
+            $crate::protocol::types::QuestionParams,
+            $crate::protocol::types::ApprovalRequiredParams,
+            $crate::protocol::types::ApprovalResolvedParams,
+            $crate::protocol::types::AgentSwitchedParams,
+            $crate::protocol::types::TurnCompletedParams,
+            $crate::protocol::types::EventParams,
+        }
+    };
+}
+
+macro_rules! seal {
+    ($trait:ident: $($t:ty),* $(,)?) => { $(impl sealed::$trait for $t {})* };
+}
+macro_rules! seal_requests {
+    ($($t:ty),* $(,)?) => { seal!(Request: $($t),*); };
+}
+macro_rules! seal_notifications {
+    ($($t:ty),* $(,)?) => { seal!(Notification: $($t),*); };
+}
+for_each_request!(seal_requests);
+for_each_notification!(seal_notifications);
 
 /// Whether a message expects a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +182,36 @@ pub fn type_ref<T: JsonSchema + TS>() -> TypeRef {
     }
 }
 
-/// One method or notification.
+/// Why a JSON example does not go through its Rust type.
+#[derive(Debug, thiserror::Error)]
+pub enum RoundTripError {
+    /// The server would refuse these parameters.
+    #[error("refused as parameters: {0}")]
+    Params(#[from] RpcError),
+    /// The JSON does not parse as the type.
+    #[error("does not parse as {type_name}: {source}")]
+    Parse {
+        /// The Rust type.
+        type_name: &'static str,
+        /// serde's reason.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The parsed value does not serialize.
+    #[error("{type_name} does not serialize: {source}")]
+    Serialize {
+        /// The Rust type.
+        type_name: &'static str,
+        /// serde's reason.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Parses JSON into `T` and serializes it back.
+pub type RoundTrip = fn(&Value) -> Result<Value, RoundTripError>;
+
+/// One method or notification, as the generators and tests see it.
 #[derive(Debug, Clone)]
 pub struct MethodDoc {
     /// The method name on the wire.
@@ -76,299 +232,95 @@ pub struct MethodDoc {
     pub example_params: Value,
     /// Example result, for requests.
     pub example_result: Option<Value>,
-}
-
-/// Method names, as constants for the dispatcher.
-pub mod names {
-    /// `codelab/createSession`
-    pub const CREATE_SESSION: &str = "codelab/createSession";
-    /// `codelab/listSessions`
-    pub const LIST_SESSIONS: &str = "codelab/listSessions";
-    /// `codelab/getSession`
-    pub const GET_SESSION: &str = "codelab/getSession";
-    /// `codelab/deleteSession`
-    pub const DELETE_SESSION: &str = "codelab/deleteSession";
-    /// `codelab/getHistory`
-    pub const GET_HISTORY: &str = "codelab/getHistory";
-    /// `codelab/listAgents`
-    pub const LIST_AGENTS: &str = "codelab/listAgents";
-    /// `codelab/getCurrentAgent`
-    pub const GET_CURRENT_AGENT: &str = "codelab/getCurrentAgent";
-    /// `codelab/getDocument`
-    pub const GET_DOCUMENT: &str = "codelab/getDocument";
-    /// `codelab/sendMessage`
-    pub const SEND_MESSAGE: &str = "codelab/sendMessage";
-    /// `codelab/cancelTurn`
-    pub const CANCEL_TURN: &str = "codelab/cancelTurn";
-    /// `codelab/attachSession`
-    pub const ATTACH_SESSION: &str = "codelab/attachSession";
-    /// `codelab/detachSession`
-    pub const DETACH_SESSION: &str = "codelab/detachSession";
-    /// `codelab/switchAgent`
-    pub const SWITCH_AGENT: &str = "codelab/switchAgent";
-    /// `codelab/answerQuestion`
-    pub const ANSWER_QUESTION: &str = "codelab/answerQuestion";
-    /// `codelab/decideApproval`
-    pub const DECIDE_APPROVAL: &str = "codelab/decideApproval";
-    /// `codelab/listPendingApprovals`
-    pub const LIST_PENDING_APPROVALS: &str = "codelab/listPendingApprovals";
-    /// `codelab/getPolicy`
-    pub const GET_POLICY: &str = "codelab/getPolicy";
-    /// `codelab/getMetrics`
-    pub const GET_METRICS: &str = "codelab/getMetrics";
-    /// `codelab/getSessionMetrics`
-    pub const GET_SESSION_METRICS: &str = "codelab/getSessionMetrics";
-    /// `codelab/listSessionMetrics`
-    pub const LIST_SESSION_METRICS: &str = "codelab/listSessionMetrics";
-    /// `codelab/getAuditLog`
-    pub const GET_AUDIT_LOG: &str = "codelab/getAuditLog";
-    /// `codelab/subscribeEvents`
-    pub const SUBSCRIBE_EVENTS: &str = "codelab/subscribeEvents";
-    /// `codelab/unsubscribeEvents`
-    pub const UNSUBSCRIBE_EVENTS: &str = "codelab/unsubscribeEvents";
-    /// `codelab/event`
-    pub const EVENT: &str = "codelab/event";
-    /// `codelab/token`
-    pub const TOKEN: &str = "codelab/token";
-    /// `codelab/toolCall`
-    pub const TOOL_CALL: &str = "codelab/toolCall";
-    /// `codelab/turnCompleted`
-    pub const TURN_COMPLETED: &str = "codelab/turnCompleted";
-    /// `codelab/agentSwitched`
-    pub const AGENT_SWITCHED: &str = "codelab/agentSwitched";
-    /// `codelab/question`
-    pub const QUESTION: &str = "codelab/question";
-    /// `codelab/commandOutput`
-    pub const COMMAND_OUTPUT: &str = "codelab/commandOutput";
-    /// `codelab/message`
-    pub const MESSAGE: &str = "codelab/message";
-    /// `codelab/approvalRequired`
-    pub const APPROVAL_REQUIRED: &str = "codelab/approvalRequired";
-    /// `codelab/approvalResolved`
-    pub const APPROVAL_RESOLVED: &str = "codelab/approvalResolved";
-}
-
-/// Fixed values so that examples are reproducible.
-fn example_time() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 24, 9, 30, 0)
-        .single()
-        .unwrap_or_default()
-}
-
-fn example_session_id() -> crate::domain::SessionId {
-    Uuid::from_u128(0x0196_b1f2_7c3e_7a10_9f4e_2d6c_8a1b_3e5f).into()
-}
-
-fn example_session() -> Session {
-    Session {
-        id: example_session_id(),
-        title: "Fix the flaky parser test".into(),
-        workspace_folder: Some("file:///home/ada/src/parser".into()),
-        agent: "orchestrator".into(),
-        created_at: example_time(),
-        updated_at: example_time(),
-        message_count: 2,
-        last_seq: 2,
-        parent_session_id: None,
-        parent_tool_call_id: None,
-    }
-}
-
-fn example_agent() -> AgentInfo {
-    AgentInfo {
-        slug: "architect".into(),
-        name: "Architect".into(),
-        description: "Plans and designs; may edit Markdown files only.".into(),
-        tools: vec![
-            "read_file".into(),
-            "list_files".into(),
-            "search_in_code".into(),
-            "write_file".into(),
-            "apply_diff".into(),
-            "ask_followup_question".into(),
-            "attempt_completion".into(),
-            "switch_mode".into(),
-        ],
-        file_restriction: Some(r"\.md$".into()),
-    }
+    /// Reads JSON parameters as their receiver does (a request's with
+    /// [`parse_params`], like the server) and serializes them back.
+    pub round_trip_params: RoundTrip,
+    /// Reads a JSON result into the result type and serializes it back.
+    pub round_trip_result: Option<RoundTrip>,
 }
 
 fn to_value(value: impl Serialize) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
-/// Every method and notification of the protocol, in documentation order.
+fn serialize<T: Wire>(value: &T) -> Result<Value, RoundTripError> {
+    serde_json::to_value(value).map_err(|source| RoundTripError::Serialize {
+        type_name: std::any::type_name::<T>(),
+        source,
+    })
+}
+
+fn round_trip<T: Wire>(json: &Value) -> Result<Value, RoundTripError> {
+    let parsed: T =
+        serde_json::from_value(json.clone()).map_err(|source| RoundTripError::Parse {
+            type_name: std::any::type_name::<T>(),
+            source,
+        })?;
+    serialize(&parsed)
+}
+
+fn round_trip_request_params<T: Wire>(json: &Value) -> Result<Value, RoundTripError> {
+    let parsed: T = parse_params(Some(json.clone()))?;
+    serialize(&parsed)
+}
+
+/// The documentation entry of a request.
+pub fn request<M: Method>() -> MethodDoc {
+    let takes_none = TypeId::of::<M::Params>() == TypeId::of::<NoParams>();
+    MethodDoc {
+        name: M::NAME,
+        kind: Kind::Request,
+        direction: Direction::ClientToServer,
+        summary: M::SUMMARY,
+        params: (!takes_none).then(type_ref::<M::Params>),
+        result: Some(type_ref::<M::Result>()),
+        errors: M::ERRORS,
+        example_params: to_value(M::example_params()),
+        example_result: Some(to_value(M::example_result())),
+        round_trip_params: round_trip_request_params::<M::Params>,
+        round_trip_result: Some(round_trip::<M::Result>),
+    }
+}
+
+/// The documentation entry of a notification.
+pub fn notification<N: Notification>() -> MethodDoc {
+    MethodDoc {
+        name: N::NAME,
+        kind: Kind::Notification,
+        direction: Direction::ServerToClient,
+        summary: N::SUMMARY,
+        params: Some(type_ref::<N>()),
+        result: None,
+        errors: &[],
+        example_params: to_value(N::example()),
+        example_result: None,
+        round_trip_params: round_trip::<N>,
+        round_trip_result: None,
+    }
+}
+
+macro_rules! request_docs {
+    ($($t:ty),* $(,)?) => { vec![$(request::<$t>()),*] };
+}
+macro_rules! notification_docs {
+    ($($t:ty),* $(,)?) => { vec![$(notification::<$t>()),*] };
+}
+
+/// Every request, in documentation order.
+pub fn requests() -> Vec<MethodDoc> {
+    for_each_request!(request_docs)
+}
+
+/// Every notification, in documentation order.
+pub fn notifications() -> Vec<MethodDoc> {
+    for_each_notification!(notification_docs)
+}
+
+/// Every request, then every notification, in documentation order.
 pub fn all() -> Vec<MethodDoc> {
-    let sid = example_session_id();
-    vec![
-        MethodDoc {
-            name: names::CREATE_SESSION,
-            kind: Kind::Request,
-            direction: Direction::ClientToServer,
-            summary: "Creates a session and persists it before answering. `workspaceFolder` \
-                      defaults to the connection's first workspace folder, `agent` to \
-                      `orchestrator`, `title` to \"New session\".",
-            params: Some(type_ref::<CreateSessionParams>()),
-            result: Some(type_ref::<Session>()),
-            errors: &[ErrorCode::AgentNotFound, ErrorCode::StoreFailure],
-            example_params: to_value(CreateSessionParams {
-                workspace_folder: Some("file:///home/ada/src/parser".into()),
-                agent: None,
-                title: Some("Fix the flaky parser test".into()),
-            }),
-            example_result: Some(to_value(Session {
-                message_count: 0,
-                last_seq: 0,
-                ..example_session()
-            })),
-        },
-        MethodDoc {
-            name: names::LIST_SESSIONS,
-            kind: Kind::Request,
-            direction: Direction::ClientToServer,
-            summary: "Lists sessions, newest first (by creation time), one page at a time. \
-                      The cursor is opaque and stays valid when sessions are added or deleted.",
-            params: Some(type_ref::<ListSessionsParams>()),
-            result: Some(type_ref::<ListSessionsResult>()),
-            errors: &[ErrorCode::StoreFailure],
-            example_params: to_value(ListSessionsParams {
-                cursor: None,
-                limit: Some(1),
-            }),
-            example_result: Some(to_value(ListSessionsResult {
-                sessions: vec![example_session()],
-                next_cursor: Some(sid.to_string()),
-            })),
-        },
-        MethodDoc {
-            name: names::GET_SESSION,
-            kind: Kind::Request,
-            direction: Direction::ClientToServer,
-            summary: "Returns one session.",
-            params: Some(type_ref::<SessionParams>()),
-            result: Some(type_ref::<Session>()),
-            errors: &[ErrorCode::SessionNotFound, ErrorCode::StoreFailure],
-            example_params: to_value(SessionParams { session_id: sid }),
-            example_result: Some(to_value(example_session())),
-        },
-        MethodDoc {
-            name: names::DELETE_SESSION,
-            kind: Kind::Request,
-            direction: Direction::ClientToServer,
-            summary: "Deletes a session and its history, durably, before answering.",
-            params: Some(type_ref::<SessionParams>()),
-            result: Some(type_ref::<DeleteSessionResult>()),
-            errors: &[
-                ErrorCode::SessionNotFound,
-                ErrorCode::SessionBusy,
-                ErrorCode::StoreFailure,
-            ],
-            example_params: to_value(SessionParams { session_id: sid }),
-            example_result: Some(to_value(DeleteSessionResult {
-                session_id: sid,
-                deleted_messages: 2,
-            })),
-        },
-        MethodDoc {
-            name: names::GET_HISTORY,
-            kind: Kind::Request,
-            direction: Direction::ClientToServer,
-            summary: "Returns a session's messages in seq order, starting after `afterSeq`. \
-                      Everything the server acknowledged is here, also after a restart.",
-            params: Some(type_ref::<GetHistoryParams>()),
-            result: Some(type_ref::<GetHistoryResult>()),
-            errors: &[ErrorCode::SessionNotFound, ErrorCode::StoreFailure],
-            example_params: to_value(GetHistoryParams {
-                session_id: sid,
-                after_seq: Some(0),
-                limit: Some(2),
-            }),
-            example_result: Some(to_value(GetHistoryResult {
-                messages: vec![
-                    Message {
-                        id: Uuid::from_u128(0x0196_b1f2_7c3f_7b20_8a11_0c2d_3e4f_5a6b).into(),
-                        session_id: sid,
-                        seq: 1,
-                        turn_id: None,
-                        role: Role::User,
-                        text: "Why does parse_header fail on CRLF input?".into(),
-                        tool_calls: vec![],
-                        tool_call_id: None,
-                        is_error: false,
-                        context: None,
-                        created_at: example_time(),
-                    },
-                    Message {
-                        id: Uuid::from_u128(0x0196_b1f2_7c40_7c30_9b22_1d3e_4f5a_6b7c).into(),
-                        session_id: sid,
-                        seq: 2,
-                        turn_id: None,
-                        role: Role::Assistant,
-                        text: "Let me read the parser first.".into(),
-                        tool_calls: vec![ToolCall {
-                            id: "call_1".into(),
-                            name: "read_file".into(),
-                            arguments: json!({"path": "src/parser.rs"}),
-                        }],
-                        tool_call_id: None,
-                        is_error: false,
-                        context: None,
-                        created_at: example_time(),
-                    },
-                ],
-                has_more: false,
-            })),
-        },
-        MethodDoc {
-            name: names::LIST_AGENTS,
-            kind: Kind::Request,
-            direction: Direction::ClientToServer,
-            summary: "Lists the agents with their descriptions, the tools each may call and \
-                      their file restrictions, exactly as the server enforces them: the five \
-                      built-ins and the agents of the workspace's `.codelab/agents.toml`.",
-            params: Some(type_ref::<ListAgentsParams>()),
-            result: Some(type_ref::<ListAgentsResult>()),
-            errors: &[],
-            example_params: json!({}),
-            example_result: Some(to_value(ListAgentsResult {
-                agents: vec![example_agent()],
-            })),
-        },
-        MethodDoc {
-            name: names::GET_CURRENT_AGENT,
-            kind: Kind::Request,
-            direction: Direction::ClientToServer,
-            summary: "Returns the agent currently handling a session.",
-            params: Some(type_ref::<SessionParams>()),
-            result: Some(type_ref::<CurrentAgentResult>()),
-            errors: &[ErrorCode::SessionNotFound, ErrorCode::StoreFailure],
-            example_params: to_value(SessionParams { session_id: sid }),
-            example_result: Some(to_value(CurrentAgentResult {
-                session_id: sid,
-                agent: example_agent(),
-            })),
-        },
-        MethodDoc {
-            name: names::GET_DOCUMENT,
-            kind: Kind::Request,
-            direction: Direction::ClientToServer,
-            summary: "Returns the server's copy of a document this connection has open, with \
-                      every change applied: what the tools read instead of the file on disk. \
-                      Lets a client check that its edits are in sync.",
-            params: Some(type_ref::<GetDocumentParams>()),
-            result: Some(type_ref::<DocumentSnapshot>()),
-            errors: &[ErrorCode::DocumentNotOpen],
-            example_params: to_value(GetDocumentParams {
-                uri: "file:///home/ada/src/parser/src/lib.rs".into(),
-            }),
-            example_result: Some(to_value(DocumentSnapshot {
-                uri: "file:///home/ada/src/parser/src/lib.rs".into(),
-                version: 7,
-                language_id: "rust".into(),
-                text: "pub fn parse() {}\n".into(),
-            })),
-        },
-    ]
+    let mut all = requests();
+    all.extend(notifications());
+    all
 }
 
 /// A wire type and the function that renders its TypeScript declaration.
@@ -379,7 +331,14 @@ pub fn all_types() -> Vec<TypeEntry> {
     fn entry<T: JsonSchema + TS>() -> TypeEntry {
         (type_ref::<T>(), |cfg| T::decl(cfg))
     }
+    use crate::domain::events as ev;
     vec![
+        entry::<crate::domain::SessionId>(),
+        entry::<crate::domain::TurnId>(),
+        entry::<crate::domain::MessageId>(),
+        entry::<crate::domain::ApprovalId>(),
+        entry::<crate::domain::QuestionId>(),
+        entry::<crate::domain::EventId>(),
         entry::<Session>(),
         entry::<Role>(),
         entry::<ToolCall>(),
@@ -415,6 +374,7 @@ pub fn all_types() -> Vec<TypeEntry> {
         entry::<CommandOutputParams>(),
         entry::<MessageAddedParams>(),
         entry::<Approval>(),
+        entry::<ApprovalFile>(),
         entry::<ApprovalRequiredParams>(),
         entry::<Decision>(),
         entry::<ApprovalScope>(),
@@ -442,5 +402,67 @@ pub fn all_types() -> Vec<TypeEntry> {
         entry::<CodelabCapabilities>(),
         entry::<InvalidParamsData>(),
         entry::<ErrorData>(),
+        // The payloads of `codelab/event` and of audit entries.
+        entry::<ev::Category>(),
+        entry::<ev::SessionCreated>(),
+        entry::<ev::SessionDeleted>(),
+        entry::<ev::MessageAdded>(),
+        entry::<ev::AgentSwitched>(),
+        entry::<ev::ProcessingStarted>(),
+        entry::<ev::TurnEnded>(),
+        entry::<ev::ExecutionRequested>(),
+        entry::<ev::CallOutcomeKind>(),
+        entry::<ev::ToolFinished>(),
+        entry::<ev::ApprovalRequested>(),
+        entry::<ev::DecisionMade>(),
+        entry::<ev::RequestStarted>(),
+        entry::<ev::RequestCompleted>(),
+        entry::<ev::RequestFailed>(),
+        entry::<ev::Cleanup>(),
+        entry::<crate::domain::FinishReason>(),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_in_the_codelab_namespace() {
+        let mut seen = HashSet::new();
+        for m in all() {
+            assert!(m.name.starts_with("codelab/"), "{}", m.name);
+            assert!(seen.insert(m.name), "{} is declared twice", m.name);
+        }
+        assert_eq!(requests().len() + notifications().len(), seen.len());
+    }
+
+    #[test]
+    fn a_method_without_params_says_so() {
+        let metrics = request::<super::super::requests::GetMetrics>();
+        assert!(metrics.params.is_none());
+        assert_eq!(metrics.example_params, serde_json::json!({}));
+        let history = request::<super::super::requests::GetHistory>();
+        assert_eq!(
+            history.params.map(|t| (t.name)()).as_deref(),
+            Some("GetHistoryParams")
+        );
+    }
+
+    /// A request's params round-trip as the server parses them: unknown
+    /// fields are refused, not dropped.
+    #[test]
+    fn round_trips_refuse_a_renamed_field() {
+        let history = request::<super::super::requests::GetHistory>();
+        let mut params = history.example_params.clone();
+        let limit = params
+            .as_object_mut()
+            .and_then(|o| o.remove("limit"))
+            .expect("the example sets limit");
+        params["lmit"] = limit;
+        let err = (history.round_trip_params)(&params).expect_err("renamed field");
+        assert!(err.to_string().contains("lmit"), "{err}");
+    }
 }

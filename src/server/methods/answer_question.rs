@@ -12,3 +12,9 @@ pub(super) async fn run(core: &Arc<Core>, p: AnswerQuestionParams) -> Result<Ack
     agent::answer_question(core, p.session_id, p.question_id, p.answer).await?;
     Ok(Ack { ok: true })
 }
+
+impl super::Handle for crate::protocol::requests::AnswerQuestion {
+    async fn handle(cx: &super::Cx<'_>, p: AnswerQuestionParams) -> Result<Ack, RpcError> {
+        run(cx.core, p).await
+    }
+}

@@ -31,3 +31,12 @@ pub(super) async fn run(
         pending_approvals: pending_approvals.into_iter().map(Into::into).collect(),
     })
 }
+
+impl super::Handle for crate::protocol::requests::AttachSession {
+    async fn handle(
+        cx: &super::Cx<'_>,
+        p: AttachSessionParams,
+    ) -> Result<AttachSessionResult, RpcError> {
+        run(cx.core, cx.conn, p).await
+    }
+}

@@ -12,3 +12,9 @@ pub(super) async fn run(core: &Core, p: SessionParams) -> Result<CancelTurnResul
         turn_id: agent::cancel(core, p.session_id),
     })
 }
+
+impl super::Handle for crate::protocol::requests::CancelTurn {
+    async fn handle(cx: &super::Cx<'_>, p: SessionParams) -> Result<CancelTurnResult, RpcError> {
+        run(cx.core, p).await
+    }
+}

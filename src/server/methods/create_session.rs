@@ -19,3 +19,9 @@ pub(super) async fn run(
         .await?
         .into())
 }
+
+impl super::Handle for crate::protocol::requests::CreateSession {
+    async fn handle(cx: &super::Cx<'_>, p: CreateSessionParams) -> Result<Session, RpcError> {
+        run(cx.core, cx.conn, p).await
+    }
+}

@@ -27,3 +27,9 @@ pub(super) async fn run(
     .await?
     .into())
 }
+
+impl super::Handle for crate::protocol::requests::DecideApproval {
+    async fn handle(cx: &super::Cx<'_>, p: DecideApprovalParams) -> Result<Approval, RpcError> {
+        run(cx.core, cx.conn, p).await
+    }
+}

@@ -15,3 +15,9 @@ pub(super) async fn run(
         deleted_messages,
     })
 }
+
+impl super::Handle for crate::protocol::requests::DeleteSession {
+    async fn handle(cx: &super::Cx<'_>, p: SessionParams) -> Result<DeleteSessionResult, RpcError> {
+        run(cx.core, p).await
+    }
+}

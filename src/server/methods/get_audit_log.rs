@@ -46,3 +46,12 @@ pub(super) async fn run(core: &Core, p: GetAuditLogParams) -> Result<GetAuditLog
         next_cursor,
     })
 }
+
+impl super::Handle for crate::protocol::requests::GetAuditLog {
+    async fn handle(
+        cx: &super::Cx<'_>,
+        p: GetAuditLogParams,
+    ) -> Result<GetAuditLogResult, RpcError> {
+        run(cx.core, p).await
+    }
+}

@@ -18,3 +18,9 @@ pub(super) async fn run(
         agent: agent.info(),
     })
 }
+
+impl super::Handle for crate::protocol::requests::GetCurrentAgent {
+    async fn handle(cx: &super::Cx<'_>, p: SessionParams) -> Result<CurrentAgentResult, RpcError> {
+        run(cx.core, p).await
+    }
+}

@@ -23,3 +23,12 @@ pub(super) fn run(
         text: doc.text.to_string(),
     })
 }
+
+impl super::Handle for crate::protocol::requests::GetDocument {
+    async fn handle(
+        cx: &super::Cx<'_>,
+        p: GetDocumentParams,
+    ) -> Result<DocumentSnapshot, RpcError> {
+        run(cx.conn, p)
+    }
+}

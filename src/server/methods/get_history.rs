@@ -32,3 +32,9 @@ pub(super) async fn run(
         has_more: page.more,
     })
 }
+
+impl super::Handle for crate::protocol::requests::GetHistory {
+    async fn handle(cx: &super::Cx<'_>, p: GetHistoryParams) -> Result<GetHistoryResult, RpcError> {
+        run(cx.core, p).await
+    }
+}

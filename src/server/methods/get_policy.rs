@@ -38,3 +38,9 @@ pub(super) async fn run(
         errors: core.policy_errors(),
     })
 }
+
+impl super::Handle for crate::protocol::requests::GetPolicy {
+    async fn handle(cx: &super::Cx<'_>, p: GetPolicyParams) -> Result<GetPolicyResult, RpcError> {
+        run(cx.core, cx.conn, p).await
+    }
+}

@@ -19,3 +19,9 @@ pub(super) fn run(
         agents: agents.iter().map(|a| a.info()).collect(),
     })
 }
+
+impl super::Handle for crate::protocol::requests::ListAgents {
+    async fn handle(cx: &super::Cx<'_>, p: ListAgentsParams) -> Result<ListAgentsResult, RpcError> {
+        run(cx.core, cx.conn, p)
+    }
+}

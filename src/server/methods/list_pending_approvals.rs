@@ -19,3 +19,12 @@ pub(super) async fn run(
             .collect(),
     })
 }
+
+impl super::Handle for crate::protocol::requests::ListPendingApprovals {
+    async fn handle(
+        cx: &super::Cx<'_>,
+        p: ListPendingApprovalsParams,
+    ) -> Result<ListPendingApprovalsResult, RpcError> {
+        run(cx.core, p).await
+    }
+}

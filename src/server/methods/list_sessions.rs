@@ -42,3 +42,12 @@ pub(super) async fn run(
         next_cursor,
     })
 }
+
+impl super::Handle for crate::protocol::requests::ListSessions {
+    async fn handle(
+        cx: &super::Cx<'_>,
+        p: ListSessionsParams,
+    ) -> Result<ListSessionsResult, RpcError> {
+        run(cx.core, p).await
+    }
+}

@@ -1,8 +1,14 @@
 //! The `codelab/*` request handlers, one file per method.
 //!
-//! Each handler parses its parameters with [`parse_params`] (so invalid
-//! params name the failing field), calls the core, and returns a JSON value or
-//! an [`RpcError`]. Handlers never block: store reads run off the runtime.
+//! Each handler file implements [`Handle`] for the method's declaration in
+//! [`crate::protocol::requests`], so the handler's type states the method it
+//! serves, with its parameter and result types. The dispatcher is generated
+//! from the protocol's one list of requests (`for_each_request!` in
+//! `protocol/methods.rs`): a declared method without a handler does not
+//! compile, and a method cannot be served without being declared (and so
+//! documented). Parameters are parsed with [`parse_params`] (so invalid
+//! params name the failing field). Handlers never block: store reads run off
+//! the runtime.
 
 mod answer_question;
 mod attach_session;
@@ -26,6 +32,7 @@ mod session_metrics;
 mod subscribe_events;
 mod switch_agent;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -33,69 +40,59 @@ use serde_json::Value;
 
 use super::connection::ConnState;
 use crate::core::{Core, CoreError};
-use crate::protocol::methods::names;
-use crate::protocol::{ErrorCode, RpcError, parse_params};
+use crate::protocol::methods::for_each_request;
+use crate::protocol::{ErrorCode, Method, RpcError, parse_params};
 use crate::store::StoreError;
 
-/// Runs the `codelab/*` method `method`.
-pub(super) async fn dispatch(
-    core: &Arc<Core>,
-    conn: &Arc<ConnState>,
-    method: &str,
-    params: Option<Value>,
-) -> Result<Value, RpcError> {
-    match method {
-        names::CREATE_SESSION => {
-            reply(create_session::run(core, conn, parse_params(params)?).await)
-        }
-        names::LIST_SESSIONS => reply(list_sessions::run(core, parse_params(params)?).await),
-        names::GET_SESSION => reply(get_session::run(core, parse_params(params)?).await),
-        names::DELETE_SESSION => reply(delete_session::run(core, parse_params(params)?).await),
-        names::GET_HISTORY => reply(get_history::run(core, parse_params(params)?).await),
-        names::LIST_AGENTS => reply(list_agents::run(core, conn, parse_params(params)?)),
-        names::GET_CURRENT_AGENT => {
-            reply(get_current_agent::run(core, parse_params(params)?).await)
-        }
-        names::GET_DOCUMENT => reply(get_document::run(conn, parse_params(params)?)),
-        names::GET_POLICY => reply(get_policy::run(core, conn, parse_params(params)?).await),
-        names::GET_METRICS => reply(get_metrics::run(core, parse_params(params)?).await),
-        names::GET_SESSION_METRICS => {
-            reply(session_metrics::get(core, parse_params(params)?).await)
-        }
-        names::LIST_SESSION_METRICS => {
-            reply(session_metrics::list(core, parse_params(params)?).await)
-        }
-        names::GET_AUDIT_LOG => reply(get_audit_log::run(core, parse_params(params)?).await),
-        names::SUBSCRIBE_EVENTS => reply(subscribe_events::subscribe(
-            core,
-            conn,
-            parse_params(params)?,
-        )),
-        names::UNSUBSCRIBE_EVENTS => reply(Ok(subscribe_events::unsubscribe(
-            core,
-            conn,
-            parse_params(params)?,
-        ))),
-        names::SEND_MESSAGE => reply(send_message::run(core, conn, parse_params(params)?).await),
-        names::CANCEL_TURN => reply(cancel_turn::run(core, parse_params(params)?).await),
-        names::ATTACH_SESSION => {
-            reply(attach_session::run(core, conn, parse_params(params)?).await)
-        }
-        names::DETACH_SESSION => reply(Ok(detach_session::run(core, conn, parse_params(params)?))),
-        names::SWITCH_AGENT => reply(switch_agent::run(core, parse_params(params)?).await),
-        names::ANSWER_QUESTION => reply(answer_question::run(core, parse_params(params)?).await),
-        names::DECIDE_APPROVAL => {
-            reply(decide_approval::run(core, conn, parse_params(params)?).await)
-        }
-        names::LIST_PENDING_APPROVALS => {
-            reply(list_pending_approvals::run(core, parse_params(params)?).await)
-        }
-        other => Err(RpcError::new(
-            ErrorCode::MethodNotFound,
-            format!("method not found: `{other}`"),
-        )),
-    }
+/// What a handler gets besides its parameters.
+pub(super) struct Cx<'a> {
+    /// The shared core.
+    pub core: &'a Arc<Core>,
+    /// The connection the request came on.
+    pub conn: &'a Arc<ConnState>,
 }
+
+/// Serves one declared method: implemented, in the method's own file, for
+/// its declaration.
+pub(super) trait Handle: Method {
+    /// Runs the method.
+    fn handle(
+        cx: &Cx<'_>,
+        params: Self::Params,
+    ) -> impl Future<Output = Result<Self::Result, RpcError>> + Send;
+}
+
+/// Parses the params as `M`'s, runs its handler, encodes the result.
+async fn call<M: Handle>(cx: &Cx<'_>, params: Option<Value>) -> Result<Value, RpcError> {
+    let params = parse_params::<M::Params>(params)?;
+    reply(M::handle(cx, params).await)
+}
+
+macro_rules! dispatcher {
+    ($($method:ty),* $(,)?) => {
+        /// Runs the `codelab/*` method `method`.
+        pub(super) async fn dispatch(
+            core: &Arc<Core>,
+            conn: &Arc<ConnState>,
+            method: &str,
+            params: Option<Value>,
+        ) -> Result<Value, RpcError> {
+            let cx = Cx { core, conn };
+            match method {
+                $(<$method as Method>::NAME => call::<$method>(&cx, params).await,)*
+                other => Err(RpcError::new(
+                    ErrorCode::MethodNotFound,
+                    format!("method not found: `{other}`"),
+                )),
+            }
+        }
+
+        /// The names [`dispatch`] serves, in the order it tries them.
+        #[cfg(test)]
+        pub(super) const DISPATCHED: &[&str] = &[$(<$method as Method>::NAME),*];
+    };
+}
+for_each_request!(dispatcher);
 
 fn reply<T: Serialize>(result: Result<T, RpcError>) -> Result<Value, RpcError> {
     let value = result?;
@@ -154,6 +151,7 @@ impl From<CoreError> for RpcError {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::protocol::generate;
     use crate::protocol::methods::{self, Direction, Kind};
 
     /// Every client request in the method table is dispatched, and nothing else is.
@@ -189,5 +187,72 @@ mod tests {
             .await
             .expect_err("unknown");
         assert_eq!(e.code, ErrorCode::MethodNotFound);
+    }
+
+    /// The dispatcher serves exactly the declared requests, in their order,
+    /// and the committed README has a section for each one it serves.
+    #[test]
+    fn every_dispatched_method_is_in_the_readme() {
+        let declared: Vec<&str> = methods::requests().iter().map(|m| m.name).collect();
+        assert_eq!(DISPATCHED, declared.as_slice());
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/protocol/README.md"))
+                .expect("protocol/README.md");
+        for (which, text) in [
+            ("protocol/README.md", readme),
+            ("the generated reference", generate::reference()),
+        ] {
+            for name in DISPATCHED {
+                let heading = format!("### `{name}`\n");
+                let start = text
+                    .find(&heading)
+                    .unwrap_or_else(|| panic!("{name} is dispatched but missing from {which}"));
+                let section = text[start + heading.len()..]
+                    .split("\n#")
+                    .next()
+                    .unwrap_or_default();
+                for part in [
+                    "- Direction: client → server (request)",
+                    "- Params: ",
+                    "- Result: ",
+                    "- Errors: ",
+                    "Example params:\n\n```json\n",
+                    "Example result:\n\n```json\n",
+                ] {
+                    assert!(
+                        section.contains(part),
+                        "{name}'s section in {which} lacks `{part}`"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Run on a fresh store, each example gets either a result or an error
+    /// its declaration lists: the documented errors are the ones it returns.
+    #[tokio::test]
+    async fn application_errors_are_declared() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let core = Arc::new(Core::open(Config::new(dir.path().to_path_buf())).expect("core"));
+        let (tx, _rx) = tokio::sync::mpsc::channel(8);
+        let kick = tokio_util::sync::CancellationToken::new();
+        let (events, _erx) = crate::agent::hub::EventQueue::new(8, 1024, kick.clone());
+        let conn = Arc::new(ConnState::new(1, tx, core.docs.register(1), events, kick));
+        let mut failed = 0;
+        for m in methods::requests() {
+            let Err(e) = dispatch(&core, &conn, m.name, Some(m.example_params.clone())).await
+            else {
+                continue;
+            };
+            failed += 1;
+            assert!(
+                e.code.code() > -33000 || m.errors.contains(&e.code),
+                "{} returned `{}`, which its declaration does not list: {e}",
+                m.name,
+                e.code.kind()
+            );
+        }
+        // Most examples name a session, question or approval that a fresh store lacks.
+        assert!(failed > 5, "only {failed} examples failed on a fresh store");
     }
 }

@@ -28,3 +28,12 @@ pub(super) async fn run(
     let turn_id = agent::send_message(core, input).await?;
     Ok(SendMessageResult { turn_id })
 }
+
+impl super::Handle for crate::protocol::requests::SendMessage {
+    async fn handle(
+        cx: &super::Cx<'_>,
+        p: SendMessageParams,
+    ) -> Result<SendMessageResult, RpcError> {
+        run(cx.core, cx.conn, p).await
+    }
+}

@@ -56,3 +56,18 @@ pub(super) async fn list(
         next_cursor,
     })
 }
+
+impl super::Handle for crate::protocol::requests::GetSessionMetrics {
+    async fn handle(cx: &super::Cx<'_>, p: SessionParams) -> Result<SessionMetrics, RpcError> {
+        get(cx.core, p).await
+    }
+}
+
+impl super::Handle for crate::protocol::requests::ListSessionMetrics {
+    async fn handle(
+        cx: &super::Cx<'_>,
+        p: ListSessionMetricsParams,
+    ) -> Result<ListSessionMetricsResult, RpcError> {
+        list(cx.core, p).await
+    }
+}

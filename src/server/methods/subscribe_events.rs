@@ -2,12 +2,9 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
-
 use crate::core::Core;
 use crate::events::Category;
 use crate::protocol::RpcError;
-use crate::protocol::methods::names;
 use crate::protocol::types::{
     Ack, AuditEntry, EventParams, SubscribeEventsParams, SubscribeEventsResult,
     UnsubscribeEventsParams,
@@ -55,7 +52,8 @@ pub(super) fn subscribe(
                 turn_id: e.turn_id,
                 event: AuditEntry::from(e.as_ref()),
             };
-            if !conn.try_notify(names::EVENT, json!(params)) {
+            let (method, params) = crate::server::notifications::notification(&params);
+            if !conn.try_notify(method, params) {
                 // The client is not reading: drop rather than queue without bound.
                 sub.lagged
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -73,4 +71,19 @@ pub(super) fn unsubscribe(core: &Core, conn: &ConnState, p: UnsubscribeEventsPar
         core.bus.unsubscribe(id);
     }
     Ack { ok: true }
+}
+
+impl super::Handle for crate::protocol::requests::SubscribeEvents {
+    async fn handle(
+        cx: &super::Cx<'_>,
+        p: SubscribeEventsParams,
+    ) -> Result<SubscribeEventsResult, RpcError> {
+        subscribe(cx.core, cx.conn, p)
+    }
+}
+
+impl super::Handle for crate::protocol::requests::UnsubscribeEvents {
+    async fn handle(cx: &super::Cx<'_>, p: UnsubscribeEventsParams) -> Result<Ack, RpcError> {
+        Ok(unsubscribe(cx.core, cx.conn, p))
+    }
 }

@@ -10,3 +10,9 @@ pub(super) async fn run(core: &Core, p: SwitchAgentParams) -> Result<Session, Rp
     agent::switch_agent(core, p.session_id, &p.agent, "switched by the user").await?;
     Ok(core.store.get_session(p.session_id).await?.into())
 }
+
+impl super::Handle for crate::protocol::requests::SwitchAgent {
+    async fn handle(cx: &super::Cx<'_>, p: SwitchAgentParams) -> Result<Session, RpcError> {
+        run(cx.core, p).await
+    }
+}

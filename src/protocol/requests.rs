@@ -1,0 +1,783 @@
+//! The requests of the protocol, one declaration each: name, parameter and
+//! result types, errors, summary and example.
+//!
+//! A new request is a unit type here with its [`Method`] impl, an entry in
+//! `for_each_request!` (in `methods.rs`), and a handler in
+//! `server/methods/` (the dispatcher does not compile without one).
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::errors::ErrorCode;
+use super::examples as ex;
+use super::methods::{Method, NoParams};
+use super::types::*;
+
+/// `codelab/createSession`
+#[derive(Debug, Clone, Copy)]
+pub struct CreateSession;
+
+impl Method for CreateSession {
+    const NAME: &'static str = "codelab/createSession";
+    const SUMMARY: &'static str = "Creates a session and persists it before answering. \
+        `workspaceFolder` defaults to the connection's first workspace folder, `agent` to \
+        `orchestrator`, `title` to \"New session\".";
+    const ERRORS: &'static [ErrorCode] = &[ErrorCode::AgentNotFound, ErrorCode::StoreFailure];
+    type Params = CreateSessionParams;
+    type Result = Session;
+
+    fn example_params() -> CreateSessionParams {
+        CreateSessionParams {
+            workspace_folder: Some(ex::WORKSPACE.into()),
+            agent: Some("orchestrator".into()),
+            title: Some("Fix the flaky parser test".into()),
+        }
+    }
+
+    fn example_result() -> Session {
+        Session {
+            message_count: 0,
+            last_seq: 0,
+            ..ex::session()
+        }
+    }
+}
+
+/// `codelab/listSessions`
+#[derive(Debug, Clone, Copy)]
+pub struct ListSessions;
+
+impl Method for ListSessions {
+    const NAME: &'static str = "codelab/listSessions";
+    const SUMMARY: &'static str = "Lists sessions, newest first (by creation time), one page \
+        at a time. The cursor is opaque and stays valid when sessions are added or deleted; a \
+        `limit` outside 1 to 200 or a cursor this method did not return is `invalidParams`.";
+    const ERRORS: &'static [ErrorCode] = &[ErrorCode::StoreFailure];
+    type Params = ListSessionsParams;
+    type Result = ListSessionsResult;
+
+    fn example_params() -> ListSessionsParams {
+        ListSessionsParams {
+            cursor: Some(ex::subtask_session_id().to_string()),
+            limit: Some(1),
+        }
+    }
+
+    fn example_result() -> ListSessionsResult {
+        ListSessionsResult {
+            sessions: vec![ex::session()],
+            next_cursor: Some(ex::session_id().to_string()),
+        }
+    }
+}
+
+/// `codelab/getSession`
+#[derive(Debug, Clone, Copy)]
+pub struct GetSession;
+
+impl Method for GetSession {
+    const NAME: &'static str = "codelab/getSession";
+    const SUMMARY: &'static str = "Returns one session. A subtask's session names the session \
+        and the `new_task` call it answers.";
+    const ERRORS: &'static [ErrorCode] = &[ErrorCode::SessionNotFound, ErrorCode::StoreFailure];
+    type Params = SessionParams;
+    type Result = Session;
+
+    fn example_params() -> SessionParams {
+        SessionParams {
+            session_id: ex::subtask_session_id(),
+        }
+    }
+
+    fn example_result() -> Session {
+        ex::subtask_session()
+    }
+}
+
+/// `codelab/deleteSession`
+#[derive(Debug, Clone, Copy)]
+pub struct DeleteSession;
+
+impl Method for DeleteSession {
+    const NAME: &'static str = "codelab/deleteSession";
+    const SUMMARY: &'static str = "Deletes a session and its history, durably, before \
+        answering. A session running a turn is not deleted (`sessionBusy`).";
+    const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::SessionNotFound,
+        ErrorCode::SessionBusy,
+        ErrorCode::StoreFailure,
+    ];
+    type Params = SessionParams;
+    type Result = DeleteSessionResult;
+
+    fn example_params() -> SessionParams {
+        SessionParams {
+            session_id: ex::session_id(),
+        }
+    }
+
+    fn example_result() -> DeleteSessionResult {
+        DeleteSessionResult {
+            session_id: ex::session_id(),
+            deleted_messages: 2,
+        }
+    }
+}
+
+/// `codelab/getHistory`
+#[derive(Debug, Clone, Copy)]
+pub struct GetHistory;
+
+impl Method for GetHistory {
+    const NAME: &'static str = "codelab/getHistory";
+    const SUMMARY: &'static str = "Returns a session's messages in seq order, starting after \
+        `afterSeq`. Everything the server acknowledged is here, also after a restart. A \
+        `limit` outside 1 to 1000 is `invalidParams`.";
+    const ERRORS: &'static [ErrorCode] = &[ErrorCode::SessionNotFound, ErrorCode::StoreFailure];
+    type Params = GetHistoryParams;
+    type Result = GetHistoryResult;
+
+    fn example_params() -> GetHistoryParams {
+        GetHistoryParams {
+            session_id: ex::session_id(),
+            after_seq: Some(0),
+            limit: Some(3),
+        }
+    }
+
+    fn example_result() -> GetHistoryResult {
+        GetHistoryResult {
+            messages: vec![
+                ex::user_message(),
+                ex::assistant_message(),
+                ex::tool_message(),
+            ],
+            has_more: true,
+        }
+    }
+}
+
+/// `codelab/sendMessage`
+#[derive(Debug, Clone, Copy)]
+pub struct SendMessage;
+
+impl Method for SendMessage {
+    const NAME: &'static str = "codelab/sendMessage";
+    const SUMMARY: &'static str = "Persists the user's message, starts a turn and answers at \
+        once with the turn's id. The connection is attached to the session, so the turn's \
+        notifications follow (`codelab/message`, `codelab/token`, `codelab/toolCall`, ...), \
+        ending with exactly one `codelab/turnCompleted`. With `agent`, the session switches to \
+        that agent first. A session runs one turn at a time: while one runs the answer is \
+        `sessionBusy`.";
+    const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::SessionNotFound,
+        ErrorCode::AgentNotFound,
+        ErrorCode::SessionBusy,
+        ErrorCode::Overloaded,
+        ErrorCode::StoreFailure,
+    ];
+    type Params = SendMessageParams;
+    type Result = SendMessageResult;
+
+    fn example_params() -> SendMessageParams {
+        SendMessageParams {
+            session_id: ex::session_id(),
+            text: "Why does parse_header fail on CRLF input?".into(),
+            agent: Some("debug".into()),
+            context: Some(ex::context()),
+        }
+    }
+
+    fn example_result() -> SendMessageResult {
+        SendMessageResult {
+            turn_id: ex::turn_id(),
+        }
+    }
+}
+
+/// `codelab/cancelTurn`
+#[derive(Debug, Clone, Copy)]
+pub struct CancelTurn;
+
+impl Method for CancelTurn {
+    const NAME: &'static str = "codelab/cancelTurn";
+    const SUMMARY: &'static str = "Cancels the session's running turn and returns its id \
+        (`null` when no turn was running). The turn still ends with `codelab/turnCompleted` \
+        (`stopReason: \"cancelled\"`), and every open tool call gets a result, so the history \
+        stays well-formed.";
+    const ERRORS: &'static [ErrorCode] = &[ErrorCode::SessionNotFound, ErrorCode::StoreFailure];
+    type Params = SessionParams;
+    type Result = CancelTurnResult;
+
+    fn example_params() -> SessionParams {
+        SessionParams {
+            session_id: ex::session_id(),
+        }
+    }
+
+    fn example_result() -> CancelTurnResult {
+        CancelTurnResult {
+            turn_id: Some(ex::turn_id()),
+        }
+    }
+}
+
+/// `codelab/attachSession`
+#[derive(Debug, Clone, Copy)]
+pub struct AttachSession;
+
+impl Method for AttachSession {
+    const NAME: &'static str = "codelab/attachSession";
+    const SUMMARY: &'static str = "Attaches this connection to a session: returns the \
+        persisted messages after `afterSeq`, the running turn and what waits for the user \
+        (questions, approvals); the session's notifications follow. The connection is \
+        attached before the history is read, so nothing falls between the two: drop \
+        notifications whose `seq` you already have. A connection that stops reading is \
+        detached; attach again with the last seq it saw.";
+    const ERRORS: &'static [ErrorCode] = &[ErrorCode::SessionNotFound, ErrorCode::StoreFailure];
+    type Params = AttachSessionParams;
+    type Result = AttachSessionResult;
+
+    fn example_params() -> AttachSessionParams {
+        AttachSessionParams {
+            session_id: ex::session_id(),
+            after_seq: Some(1),
+        }
+    }
+
+    fn example_result() -> AttachSessionResult {
+        AttachSessionResult {
+            session: Session {
+                message_count: 3,
+                last_seq: 6,
+                ..ex::session()
+            },
+            messages: vec![ex::assistant_message(), ex::tool_message()],
+            running_turn_id: Some(ex::turn_id()),
+            pending_questions: vec![ex::question()],
+            pending_approvals: vec![ex::approval()],
+        }
+    }
+}
+
+/// `codelab/detachSession`
+#[derive(Debug, Clone, Copy)]
+pub struct DetachSession;
+
+impl Method for DetachSession {
+    const NAME: &'static str = "codelab/detachSession";
+    const SUMMARY: &'static str = "Stops this connection's notifications about a session. \
+        Always succeeds: detaching twice, or from a session that does not exist, is not an \
+        error.";
+    const ERRORS: &'static [ErrorCode] = &[];
+    type Params = SessionParams;
+    type Result = Ack;
+
+    fn example_params() -> SessionParams {
+        SessionParams {
+            session_id: ex::session_id(),
+        }
+    }
+
+    fn example_result() -> Ack {
+        Ack { ok: true }
+    }
+}
+
+/// `codelab/answerQuestion`
+#[derive(Debug, Clone, Copy)]
+pub struct AnswerQuestion;
+
+impl Method for AnswerQuestion {
+    const NAME: &'static str = "codelab/answerQuestion";
+    const SUMMARY: &'static str = "Answers a `codelab/question`; the waiting turn goes on. A \
+        question is answered once: a second answer, or a question of another session, gets \
+        `notPending`. After a restart the turn is resumed from the history.";
+    const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::NotPending,
+        ErrorCode::SessionNotFound,
+        ErrorCode::SessionBusy,
+        ErrorCode::StoreFailure,
+    ];
+    type Params = AnswerQuestionParams;
+    type Result = Ack;
+
+    fn example_params() -> AnswerQuestionParams {
+        AnswerQuestionParams {
+            session_id: ex::session_id(),
+            question_id: ex::question_id(),
+            answer: "Everywhere".into(),
+        }
+    }
+
+    fn example_result() -> Ack {
+        Ack { ok: true }
+    }
+}
+
+/// `codelab/decideApproval`
+#[derive(Debug, Clone, Copy)]
+pub struct DecideApproval;
+
+impl Method for DecideApproval {
+    const NAME: &'static str = "codelab/decideApproval";
+    const SUMMARY: &'static str = "Decides a pending approval and returns it: `approve`, \
+        `edit` with new `params` (validated again; invalid ones are `invalidParams` and the \
+        approval stays pending) or `reject` with `feedback` for the model. The first decision \
+        wins; later ones get `notPending`. With `scope: \"session\"` the same tool and \
+        argument pattern is allowed for the rest of the session. Every attached client gets \
+        `codelab/approvalResolved`.";
+    const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::NotPending,
+        ErrorCode::SessionNotFound,
+        ErrorCode::SessionBusy,
+        ErrorCode::StoreFailure,
+    ];
+    type Params = DecideApprovalParams;
+    type Result = Approval;
+
+    fn example_params() -> DecideApprovalParams {
+        DecideApprovalParams {
+            approval_id: ex::approval_id(),
+            decision: Decision::Edit,
+            params: Some(json!({
+                "path": "src/parser.rs",
+                "diff": "<<<<<<< SEARCH\n    let line = input.split('\\n');\n=======\n    let line = input.split(\"\\r\\n\");\n>>>>>>> REPLACE\n"
+            })),
+            feedback: Some("Split on CRLF only; bare LF stays an error.".into()),
+            scope: Some(ApprovalScope::Once),
+        }
+    }
+
+    fn example_result() -> Approval {
+        ex::approval()
+    }
+}
+
+/// `codelab/listPendingApprovals`
+#[derive(Debug, Clone, Copy)]
+pub struct ListPendingApprovals;
+
+impl Method for ListPendingApprovals {
+    const NAME: &'static str = "codelab/listPendingApprovals";
+    const SUMMARY: &'static str = "Lists the approvals waiting for a decision, oldest first: \
+        one session's, or every session's without `sessionId`.";
+    const ERRORS: &'static [ErrorCode] = &[ErrorCode::StoreFailure];
+    type Params = ListPendingApprovalsParams;
+    type Result = ListPendingApprovalsResult;
+
+    fn example_params() -> ListPendingApprovalsParams {
+        ListPendingApprovalsParams {
+            session_id: Some(ex::session_id()),
+        }
+    }
+
+    fn example_result() -> ListPendingApprovalsResult {
+        ListPendingApprovalsResult {
+            approvals: vec![ex::approval()],
+        }
+    }
+}
+
+/// `codelab/getPolicy`
+#[derive(Debug, Clone, Copy)]
+pub struct GetPolicy;
+
+impl Method for GetPolicy {
+    const NAME: &'static str = "codelab/getPolicy";
+    const SUMMARY: &'static str = "Returns the effective approval rules, lowest scope first \
+        (built-in, user, workspace, session), and the problems found in policy files (the last \
+        valid rules stay in force). With `sessionId`, the rules of the session's workspace and \
+        its \"allow for this session\" decisions; without, those of the connection's first \
+        workspace folder.";
+    const ERRORS: &'static [ErrorCode] = &[ErrorCode::SessionNotFound, ErrorCode::StoreFailure];
+    type Params = GetPolicyParams;
+    type Result = GetPolicyResult;
+
+    fn example_params() -> GetPolicyParams {
+        GetPolicyParams {
+            session_id: Some(ex::session_id()),
+        }
+    }
+
+    fn example_result() -> GetPolicyResult {
+        GetPolicyResult {
+            rules: vec![
+                PolicyRule {
+                    tool: "read_file".into(),
+                    path: None,
+                    command: None,
+                    exact: false,
+                    action: "allow".into(),
+                    timeout_secs: None,
+                    source: "builtin".into(),
+                },
+                PolicyRule {
+                    tool: "execute_command".into(),
+                    path: None,
+                    command: Some("cargo test".into()),
+                    exact: true,
+                    action: "allow".into(),
+                    timeout_secs: None,
+                    source: "workspace".into(),
+                },
+                PolicyRule {
+                    tool: "apply_diff".into(),
+                    path: Some("src/**/*.rs".into()),
+                    command: None,
+                    exact: false,
+                    action: "ask".into(),
+                    timeout_secs: Some(600),
+                    source: "session".into(),
+                },
+            ],
+            errors: vec![".codelab/policy.toml:7: unknown action `maybe`".into()],
+        }
+    }
+}
+
+/// `codelab/listAgents`
+#[derive(Debug, Clone, Copy)]
+pub struct ListAgents;
+
+impl Method for ListAgents {
+    const NAME: &'static str = "codelab/listAgents";
+    const SUMMARY: &'static str = "Lists the agents with their descriptions, the tools each \
+        may call and their file restrictions, exactly as the server enforces them: the five \
+        built-ins and the agents of the workspace's `.codelab/agents.toml`.";
+    const ERRORS: &'static [ErrorCode] = &[];
+    type Params = ListAgentsParams;
+    type Result = ListAgentsResult;
+
+    fn example_params() -> ListAgentsParams {
+        ListAgentsParams {
+            workspace_folder: Some(ex::WORKSPACE.into()),
+        }
+    }
+
+    fn example_result() -> ListAgentsResult {
+        ListAgentsResult {
+            agents: vec![ex::orchestrator(), ex::architect()],
+        }
+    }
+}
+
+/// `codelab/getCurrentAgent`
+#[derive(Debug, Clone, Copy)]
+pub struct GetCurrentAgent;
+
+impl Method for GetCurrentAgent {
+    const NAME: &'static str = "codelab/getCurrentAgent";
+    const SUMMARY: &'static str = "Returns the agent currently handling a session (a \
+        workspace's own agents included; `agentNotFound` when the session's agent no longer \
+        exists).";
+    const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::SessionNotFound,
+        ErrorCode::AgentNotFound,
+        ErrorCode::StoreFailure,
+    ];
+    type Params = SessionParams;
+    type Result = CurrentAgentResult;
+
+    fn example_params() -> SessionParams {
+        SessionParams {
+            session_id: ex::session_id(),
+        }
+    }
+
+    fn example_result() -> CurrentAgentResult {
+        CurrentAgentResult {
+            session_id: ex::session_id(),
+            agent: ex::architect(),
+        }
+    }
+}
+
+/// `codelab/switchAgent`
+#[derive(Debug, Clone, Copy)]
+pub struct SwitchAgent;
+
+impl Method for SwitchAgent {
+    const NAME: &'static str = "codelab/switchAgent";
+    const SUMMARY: &'static str = "Switches the session to another agent and returns the \
+        session. Attached clients get `codelab/agentSwitched` (unless the agent was already \
+        the session's).";
+    const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::SessionNotFound,
+        ErrorCode::AgentNotFound,
+        ErrorCode::StoreFailure,
+    ];
+    type Params = SwitchAgentParams;
+    type Result = Session;
+
+    fn example_params() -> SwitchAgentParams {
+        SwitchAgentParams {
+            session_id: ex::session_id(),
+            agent: "architect".into(),
+        }
+    }
+
+    fn example_result() -> Session {
+        Session {
+            agent: "architect".into(),
+            updated_at: ex::later(),
+            ..ex::session()
+        }
+    }
+}
+
+/// `codelab/getDocument`
+#[derive(Debug, Clone, Copy)]
+pub struct GetDocument;
+
+impl Method for GetDocument {
+    const NAME: &'static str = "codelab/getDocument";
+    const SUMMARY: &'static str = "Returns the server's copy of a document this connection \
+        has open, with every change applied: what the tools read instead of the file on disk. \
+        Lets a client check that its edits are in sync.";
+    const ERRORS: &'static [ErrorCode] = &[ErrorCode::DocumentNotOpen];
+    type Params = GetDocumentParams;
+    type Result = DocumentSnapshot;
+
+    fn example_params() -> GetDocumentParams {
+        GetDocumentParams {
+            uri: "file:///home/ada/src/parser/src/lib.rs".into(),
+        }
+    }
+
+    fn example_result() -> DocumentSnapshot {
+        DocumentSnapshot {
+            uri: "file:///home/ada/src/parser/src/lib.rs".into(),
+            version: 7,
+            language_id: "rust".into(),
+            text: "pub fn parse() {}\n".into(),
+        }
+    }
+}
+
+/// `codelab/getMetrics`
+#[derive(Debug, Clone, Copy)]
+pub struct GetMetrics;
+
+fn counts<const N: usize>(pairs: [(&str, u64); N]) -> BTreeMap<String, u64> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+fn percentiles(count: u64, p50: f64, p90: f64, p99: f64, max: f64) -> Percentiles {
+    Percentiles {
+        count,
+        p50,
+        p90,
+        p99,
+        max,
+    }
+}
+
+impl Method for GetMetrics {
+    const NAME: &'static str = "codelab/getMetrics";
+    const SUMMARY: &'static str = "Returns the totals and rates since the process started, \
+        counting every event published before the request: the figures `GET /metrics` \
+        exposes.";
+    const ERRORS: &'static [ErrorCode] = &[];
+    type Params = NoParams;
+    type Result = MetricsSnapshot;
+
+    fn example_params() -> NoParams {
+        NoParams {}
+    }
+
+    fn example_result() -> MetricsSnapshot {
+        MetricsSnapshot {
+            uptime_secs: 3600.5,
+            sessions_created: 4,
+            sessions_deleted: 1,
+            turns: 12,
+            turns_by_stop_reason: counts([("cancelled", 1), ("end_turn", 10), ("error", 1)]),
+            messages_by_role: counts([("assistant", 30), ("tool", 26), ("user", 12)]),
+            tool_calls: counts([
+                ("apply_diff:completed", 3),
+                ("apply_diff:rejected", 1),
+                ("read_file:completed", 22),
+            ]),
+            approvals: counts([("approve", 3), ("reject", 1)]),
+            llm_requests: 31,
+            llm_failures: counts([("rate_limited", 1)]),
+            tokens: TokenUsage {
+                input_tokens: 48_210,
+                output_tokens: 5_932,
+                cache_read_tokens: 30_720,
+                cache_write_tokens: 4_096,
+            },
+            cost_usd: 0.4215,
+            turns_per_minute: 0.2,
+            llm_requests_per_minute: 0.5,
+            time_to_first_token_ms: percentiles(31, 420.0, 910.0, 1480.0, 1502.0),
+            turn_duration_ms: percentiles(12, 8200.0, 21000.0, 40500.0, 41000.0),
+            tool_duration_ms: percentiles(26, 3.0, 40.0, 950.0, 1210.0),
+            events_published: 804,
+            subscriber_lag: counts([("audit", 0), ("client:3", 2), ("metrics", 0)]),
+        }
+    }
+}
+
+/// `codelab/getSessionMetrics`
+#[derive(Debug, Clone, Copy)]
+pub struct GetSessionMetrics;
+
+fn session_metrics() -> SessionMetrics {
+    SessionMetrics {
+        session_id: ex::session_id(),
+        current_agent: Some("debug".into()),
+        turns: 2,
+        turns_by_stop_reason: counts([("end_turn", 2)]),
+        messages: 9,
+        tool_calls: counts([("apply_diff:completed", 1), ("read_file:completed", 3)]),
+        llm_requests: 6,
+        llm_failures: counts([("timeout_first_token", 1)]),
+        tokens: ex::usage(),
+        cost_usd: 0.0123,
+        last_activity: Some(ex::later()),
+    }
+}
+
+impl Method for GetSessionMetrics {
+    const NAME: &'static str = "codelab/getSessionMetrics";
+    const SUMMARY: &'static str = "Returns one session's figures since the process started \
+        (zeros for a session without activity since then).";
+    const ERRORS: &'static [ErrorCode] = &[ErrorCode::SessionNotFound, ErrorCode::StoreFailure];
+    type Params = SessionParams;
+    type Result = SessionMetrics;
+
+    fn example_params() -> SessionParams {
+        SessionParams {
+            session_id: ex::session_id(),
+        }
+    }
+
+    fn example_result() -> SessionMetrics {
+        session_metrics()
+    }
+}
+
+/// `codelab/listSessionMetrics`
+#[derive(Debug, Clone, Copy)]
+pub struct ListSessionMetrics;
+
+impl Method for ListSessionMetrics {
+    const NAME: &'static str = "codelab/listSessionMetrics";
+    const SUMMARY: &'static str = "Lists the figures of the sessions with activity since the \
+        process started, newest first, one page at a time; a `limit` outside 1 to 200 or a \
+        cursor this method did not return is `invalidParams`.";
+    const ERRORS: &'static [ErrorCode] = &[];
+    type Params = ListSessionMetricsParams;
+    type Result = ListSessionMetricsResult;
+
+    fn example_params() -> ListSessionMetricsParams {
+        ListSessionMetricsParams {
+            cursor: Some(ex::subtask_session_id().to_string()),
+            limit: Some(1),
+        }
+    }
+
+    fn example_result() -> ListSessionMetricsResult {
+        ListSessionMetricsResult {
+            sessions: vec![session_metrics()],
+            next_cursor: Some(ex::session_id().to_string()),
+        }
+    }
+}
+
+/// `codelab/getAuditLog`
+#[derive(Debug, Clone, Copy)]
+pub struct GetAuditLog;
+
+impl Method for GetAuditLog {
+    const NAME: &'static str = "codelab/getAuditLog";
+    const SUMMARY: &'static str = "Returns a page of the audit log, newest first, filtered by \
+        session, category, type and time; every event published before the request is in it, \
+        with secrets redacted. A `limit` outside 1 to 500 or a cursor this method did not \
+        return is `invalidParams`.";
+    const ERRORS: &'static [ErrorCode] = &[ErrorCode::StoreFailure];
+    type Params = GetAuditLogParams;
+    type Result = GetAuditLogResult;
+
+    fn example_params() -> GetAuditLogParams {
+        GetAuditLogParams {
+            session_id: Some(ex::session_id()),
+            category: Some("approval".into()),
+            kind: Some("decisionMade".into()),
+            since: Some(ex::time()),
+            until: Some(ex::later()),
+            cursor: Some(ex::older_audit_id().to_string()),
+            limit: Some(1),
+        }
+    }
+
+    fn example_result() -> GetAuditLogResult {
+        GetAuditLogResult {
+            entries: vec![AuditEntry {
+                id: ex::audit_id(),
+                at: ex::later(),
+                session_id: Some(ex::session_id()),
+                category: "approval".into(),
+                kind: "decisionMade".into(),
+                payload: json!({
+                    "approvalId": ex::approval_id(),
+                    "tool": "apply_diff",
+                    "decision": "approve",
+                    "by": "client:3"
+                }),
+            }],
+            next_cursor: Some(ex::audit_id().to_string()),
+        }
+    }
+}
+
+/// `codelab/subscribeEvents`
+#[derive(Debug, Clone, Copy)]
+pub struct SubscribeEvents;
+
+impl Method for SubscribeEvents {
+    const NAME: &'static str = "codelab/subscribeEvents";
+    const SUMMARY: &'static str = "Subscribes this connection to runtime events, of every \
+        category or of those listed (`agent`, `session`, `tool`, `approval`, `llm`; another \
+        name is `invalidParams`); they follow as `codelab/event` notifications. A subscriber \
+        that does not keep up loses events rather than slowing the server.";
+    const ERRORS: &'static [ErrorCode] = &[];
+    type Params = SubscribeEventsParams;
+    type Result = SubscribeEventsResult;
+
+    fn example_params() -> SubscribeEventsParams {
+        SubscribeEventsParams {
+            categories: Some(vec!["tool".into(), "approval".into()]),
+        }
+    }
+
+    fn example_result() -> SubscribeEventsResult {
+        SubscribeEventsResult { subscription_id: 3 }
+    }
+}
+
+/// `codelab/unsubscribeEvents`
+#[derive(Debug, Clone, Copy)]
+pub struct UnsubscribeEvents;
+
+impl Method for UnsubscribeEvents {
+    const NAME: &'static str = "codelab/unsubscribeEvents";
+    const SUMMARY: &'static str = "Ends one of this connection's event subscriptions, or all \
+        of them without `subscriptionId`. Always succeeds.";
+    const ERRORS: &'static [ErrorCode] = &[];
+    type Params = UnsubscribeEventsParams;
+    type Result = Ack;
+
+    fn example_params() -> UnsubscribeEventsParams {
+        UnsubscribeEventsParams {
+            subscription_id: Some(3),
+        }
+    }
+
+    fn example_result() -> Ack {
+        Ack { ok: true }
+    }
+}
