@@ -325,13 +325,17 @@ pub fn all() -> Vec<MethodDoc> {
             direction: Direction::ClientToServer,
             summary: "Lists the agents with their descriptions, the tools each may call and \
                       their file restrictions, exactly as the server enforces them: the five \
-                      built-ins and the agents of the workspace's `.codelab/agents.toml`.",
+                      built-ins and the agents of the workspace's `.codelab/agents.toml`. \
+                      A workspace's agent and prompt files count only when the user trusts it \
+                      (`[trust] workspaces` in `codelab.toml`); otherwise `warnings` names the \
+                      files ignored.",
             params: Some(type_ref::<ListAgentsParams>()),
             result: Some(type_ref::<ListAgentsResult>()),
             errors: &[],
             example_params: json!({}),
             example_result: Some(to_value(ListAgentsResult {
                 agents: vec![example_agent()],
+                warnings: Vec::new(),
             })),
         },
         MethodDoc {
