@@ -66,13 +66,12 @@ pub const TOKEN_FILE: &str = "auth-token";
 pub enum TokenError {
     /// The token file cannot be read, or the data directory or the
     /// generated token file cannot be written.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {error}", .path.display())]
     Io {
         /// The file or directory.
         path: std::path::PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The token is too short.
     #[error("{origin}: the token must be at least {MIN_TOKEN_LEN} characters")]
@@ -86,9 +85,9 @@ pub enum TokenError {
 pub const MIN_TOKEN_LEN: usize = 16;
 
 fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> TokenError + '_ {
-    move |source| TokenError::Io {
+    move |error| TokenError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 

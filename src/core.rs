@@ -38,12 +38,19 @@ pub enum CoreError {
     /// The store failed or refused.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A configuration file is invalid.
+    /// A configuration file is invalid (the message names the file, the
+    /// line and the key).
     #[error("invalid configuration: {0}")]
-    Config(#[from] ConfigError),
+    Config(ConfigError),
     /// The HTTP client for the model providers cannot be built.
     #[error("cannot start the LLM client: {0}")]
-    LlmClient(#[source] LlmError),
+    LlmClient(LlmError),
+}
+
+impl From<ConfigError> for CoreError {
+    fn from(e: ConfigError) -> Self {
+        Self::Config(e)
+    }
 }
 
 /// The local path of a `file://` URI.

@@ -90,24 +90,22 @@ pub struct Rule {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RuleError {
     /// The path glob is invalid.
-    #[error("invalid path glob {glob:?}: {source}")]
+    #[error("invalid path glob {glob:?}: {error}")]
     Glob {
         /// The glob.
         glob: String,
         /// Why.
-        #[source]
-        source: globset::Error,
+        error: globset::Error,
     },
     /// The tool or command pattern does not compile.
-    #[error("invalid {field} pattern {pattern:?}: {source}")]
+    #[error("invalid {field} pattern {pattern:?}: {error}")]
     Pattern {
         /// `tool` or `command`.
         field: &'static str,
         /// The pattern.
         pattern: String,
         /// Why.
-        #[source]
-        source: regex::Error,
+        error: regex::Error,
     },
 }
 
@@ -132,10 +130,10 @@ fn wildcard(pattern: &str, prefix: bool, field: &'static str) -> Result<Regex, R
     } else {
         format!("^{body}$")
     };
-    Regex::new(&re).map_err(|source| RuleError::Pattern {
+    Regex::new(&re).map_err(|error| RuleError::Pattern {
         field,
         pattern: pattern.to_owned(),
-        source,
+        error,
     })
 }
 
@@ -151,9 +149,9 @@ impl Rule {
                 GlobBuilder::new(p)
                     .literal_separator(true)
                     .build()
-                    .map_err(|source| RuleError::Glob {
+                    .map_err(|error| RuleError::Glob {
                         glob: p.clone(),
-                        source,
+                        error,
                     })?
                     .compile_matcher(),
             ),

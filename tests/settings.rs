@@ -49,7 +49,11 @@ async fn an_invalid_user_config_stops_the_start_naming_file_line_and_key() {
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(out.stdout.is_empty(), "nothing on stdout");
         let wanted = format!("{}{expected}", path.display());
-        assert!(stderr.contains(&wanted), "wanted {wanted:?} in:\n{stderr}");
+        assert_eq!(
+            stderr.matches(&wanted).count(),
+            1,
+            "wanted {wanted:?} once in:\n{stderr}"
+        );
     }
     // The same directory with a valid file starts.
     let data = data_dir();

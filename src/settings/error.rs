@@ -25,13 +25,12 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ConfigError {
     /// The file exists but cannot be read.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {error}", .path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: Arc<std::io::Error>,
+        error: Arc<std::io::Error>,
     },
     /// The file's content is invalid.
     #[error("{}{}: {}{message}", .path.display(), Line(*.line), Key(.key.as_deref()))]
@@ -104,7 +103,7 @@ pub fn read_optional(path: &Path) -> Result<Option<String>, ConfigError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(ConfigError::Read {
             path: path.to_path_buf(),
-            source: Arc::new(e),
+            error: Arc::new(e),
         }),
     }
 }
@@ -130,9 +129,10 @@ impl<'a> TomlDoc<'a> {
     /// The 1-based line of a byte offset.
     pub fn line(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
-        self.text
-            .get(..end)
-            .map_or(0, |before| before.matches('\n').count())
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
             + 1
     }
 
