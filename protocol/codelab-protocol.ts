@@ -221,7 +221,13 @@ export type ListAgentsResult = {
 /**
  * Every agent, in a stable order.
  */
-agents: Array<AgentInfo>, };
+agents: Array<AgentInfo>, 
+/**
+ * Workspace files that were ignored (`.codelab/agents.toml` and
+ * `.codelab/prompts/*.md` of a workspace the user does not trust).
+ * Omitted when empty.
+ */
+warnings?: Array<string>, };
 
 export type CurrentAgentResult = { 
 /**

@@ -3,14 +3,17 @@
 //!
 //! `codelab/listAgents` returns exactly these definitions, and the runtime
 //! enforces exactly these tool lists and restrictions, so what a client sees
-//! is what is enforced. A workspace may add agents in `.codelab/agents.toml`
-//! and override any agent's role prompt in `.codelab/prompts/<slug>.md`.
+//! is what is enforced. A workspace the user trusts may add agents in
+//! `.codelab/agents.toml` and override any agent's role prompt in
+//! `.codelab/prompts/<slug>.md` (see [`crate::settings`] for the trust rule).
 
 use std::path::Path;
 
 use serde::Deserialize;
+use toml::Spanned;
 
 use crate::protocol::types::AgentInfo;
+use crate::settings::{ConfigError, TomlDoc};
 
 /// Read tools.
 pub const READ_TOOLS: [&str; 3] = ["read_file", "list_files", "search_in_code"];
@@ -151,83 +154,102 @@ struct AgentEntry {
     name: String,
     #[serde(default)]
     description: String,
-    tools: Vec<String>,
+    tools: Vec<Spanned<String>>,
     #[serde(default)]
-    file_restriction: Option<String>,
+    file_restriction: Option<Spanned<String>>,
     #[serde(default)]
     prompt: Option<String>,
 }
 
-/// The agents of a workspace: the built-ins with their prompts overridden by
-/// `.codelab/prompts/<slug>.md`, then the agents of `.codelab/agents.toml`
-/// (which may also redefine a built-in by reusing its slug).
+/// Every tool an agent may name.
+fn known_tools() -> impl Iterator<Item = &'static str> {
+    READ_TOOLS
+        .iter()
+        .chain(&EDIT_TOOLS)
+        .chain(&EXECUTE_TOOLS)
+        .chain(&INTERACTION_TOOLS)
+        .chain(&DELEGATION_TOOLS)
+        .copied()
+}
+
+/// The agents defined by a `.codelab/agents.toml` document, checked.
 ///
 /// # Errors
-/// A message naming the file and the problem (unknown tool, bad regex, ...).
-pub fn for_workspace(root: Option<&Path>) -> Result<Vec<Agent>, String> {
-    let mut agents = builtin();
-    let Some(root) = root else { return Ok(agents) };
-    let file = root.join(WORKSPACE_AGENTS_FILE);
-    match std::fs::read_to_string(&file) {
-        Ok(text) => {
-            let parsed: AgentsFile = toml::from_str(&text)
-                .map_err(|e| format!("{}: {}", file.display(), e.message()))?;
-            for e in parsed.agents {
-                let known: Vec<&str> = READ_TOOLS
-                    .iter()
-                    .chain(&EDIT_TOOLS)
-                    .chain(&EXECUTE_TOOLS)
-                    .chain(&INTERACTION_TOOLS)
-                    .chain(&DELEGATION_TOOLS)
-                    .copied()
-                    .collect();
-                if let Some(bad) = e.tools.iter().find(|t| !known.contains(&t.as_str())) {
-                    return Err(format!(
-                        "{}: agent `{}` names unknown tool `{bad}`",
-                        file.display(),
-                        e.slug
-                    ));
-                }
-                if let Some(r) = &e.file_restriction {
-                    regex::Regex::new(r).map_err(|err| {
-                        format!(
-                            "{}: agent `{}`: invalid file_restriction: {err}",
-                            file.display(),
-                            e.slug
-                        )
-                    })?;
-                }
-                let mut tools = e.tools;
-                for t in INTERACTION_TOOLS {
-                    if !tools.iter().any(|x| x == t) {
-                        tools.push(t.to_owned());
-                    }
-                }
-                let a = Agent {
-                    slug: e.slug.clone(),
-                    name: e.name,
-                    description: e.description,
-                    tools,
-                    file_restriction: e.file_restriction,
-                    prompt: e
-                        .prompt
-                        .unwrap_or_else(|| format!("You are {}, an agent of CodeLab.", e.slug)),
-                };
-                match agents.iter_mut().find(|x| x.slug == a.slug) {
-                    Some(existing) => *existing = a,
-                    None => agents.push(a),
-                }
+/// A type error, an unknown field, an unknown tool or an invalid
+/// `file_restriction`: the file, the line and the key (`agents[0].tools[2]`).
+pub fn from_toml(doc: &TomlDoc<'_>) -> Result<Vec<Agent>, ConfigError> {
+    let file: AgentsFile = doc.table(doc.parse()?)?;
+    let mut agents = Vec::new();
+    for (i, e) in file.agents.into_iter().enumerate() {
+        for (j, t) in e.tools.iter().enumerate() {
+            if !known_tools().any(|k| k == t.get_ref()) {
+                return Err(doc.error(
+                    Some(t.span()),
+                    format!("agents[{i}].tools[{j}]"),
+                    format!("agent `{}` names unknown tool `{}`", e.slug, t.get_ref()),
+                ));
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("{}: {e}", file.display())),
+        if let Some(r) = &e.file_restriction {
+            regex::Regex::new(r.get_ref()).map_err(|err| {
+                doc.error(
+                    Some(r.span()),
+                    format!("agents[{i}].file_restriction"),
+                    format!("agent `{}`: invalid regex: {err}", e.slug),
+                )
+            })?;
+        }
+        let mut tools: Vec<String> = e.tools.into_iter().map(Spanned::into_inner).collect();
+        for t in INTERACTION_TOOLS {
+            if !tools.iter().any(|x| x == t) {
+                tools.push(t.to_owned());
+            }
+        }
+        agents.push(Agent {
+            prompt: e
+                .prompt
+                .unwrap_or_else(|| format!("You are {}, an agent of CodeLab.", e.slug)),
+            slug: e.slug,
+            name: e.name,
+            description: e.description,
+            tools,
+            file_restriction: e.file_restriction.map(Spanned::into_inner),
+        });
+    }
+    Ok(agents)
+}
+
+/// The agents of a trusted workspace: the built-ins with their prompts
+/// overridden by `.codelab/prompts/<slug>.md`, then the agents of
+/// `.codelab/agents.toml` (which may also redefine a built-in by reusing its
+/// slug). Files are read through `read` (`Ok(None)`: no such file), so the
+/// caller can note what was read. Whether the workspace is trusted is the
+/// caller's business: see [`crate::settings`].
+///
+/// # Errors
+/// An unreadable or invalid `.codelab/agents.toml` (see [`from_toml`]).
+pub fn for_workspace(
+    root: &Path,
+    read: &mut dyn FnMut(&Path) -> Result<Option<String>, ConfigError>,
+) -> Result<Vec<Agent>, ConfigError> {
+    let mut agents = builtin();
+    let file = root.join(WORKSPACE_AGENTS_FILE);
+    if let Some(text) = read(&file)? {
+        for a in from_toml(&TomlDoc::new(&file, &text))? {
+            match agents.iter_mut().find(|x| x.slug == a.slug) {
+                Some(existing) => *existing = a,
+                None => agents.push(a),
+            }
+        }
     }
     for a in &mut agents {
         let p = root
             .join(WORKSPACE_PROMPTS_DIR)
             .join(format!("{}.md", a.slug));
-        if let Ok(text) = std::fs::read_to_string(&p) {
-            a.prompt = text;
+        match read(&p) {
+            Ok(Some(text)) => a.prompt = text,
+            Ok(None) => {}
+            Err(e) => tracing::warn!("ignoring a prompt override: {e}"),
         }
     }
     Ok(agents)
@@ -283,7 +305,7 @@ mod tests {
             "[[agents]]\nslug = \"docs\"\nname = \"Docs\"\ntools = [\"read_file\", \"write_file\"]\nfile_restriction = \"^docs/\"\n",
         )
         .expect("write");
-        let agents = for_workspace(Some(dir.path())).expect("loads");
+        let agents = for_workspace(dir.path(), &mut crate::settings::read_optional).expect("loads");
         let docs = agents
             .iter()
             .find(|a| a.slug == "docs")
@@ -307,9 +329,49 @@ mod tests {
         )
         .expect("write");
         assert!(
-            for_workspace(Some(dir.path()))
+            for_workspace(dir.path(), &mut crate::settings::read_optional)
                 .expect_err("unknown tool")
+                .to_string()
                 .contains("rm_rf")
+        );
+    }
+
+    fn agents_of(text: &str) -> Result<Vec<Agent>, ConfigError> {
+        from_toml(&TomlDoc::new(Path::new("/w/.codelab/agents.toml"), text))
+    }
+
+    #[test]
+    fn agent_file_errors_name_line_and_key() {
+        let err = agents_of(
+            "[[agents]]\nslug = \"a\"\nname = \"A\"\ntools = [\"read_file\"]\n\n[[agents]]\nslug = \"x\"\nname = \"X\"\ntools = [\"read_file\",\n  \"rm_rf\"]\n",
+        )
+        .expect_err("unknown tool");
+        assert_eq!(
+            err.to_string(),
+            "/w/.codelab/agents.toml:10: agents[1].tools[1]: agent `x` names unknown tool `rm_rf`"
+        );
+        let err = agents_of(
+            "[[agents]]\nslug = \"x\"\nname = \"X\"\ntools = []\nfile_restriction = \"(\"\n",
+        )
+        .expect_err("bad regex");
+        assert!(
+            err.to_string().starts_with(
+                "/w/.codelab/agents.toml:5: agents[0].file_restriction: agent `x`: invalid regex"
+            ),
+            "{err}"
+        );
+        let err = agents_of("[[agents]]\nslug = \"x\"\nname = \"X\"\ntool = []\n")
+            .expect_err("unknown field");
+        assert!(
+            err.to_string()
+                .starts_with("/w/.codelab/agents.toml:4: agents[0].tool: unknown field `tool`"),
+            "{err}"
+        );
+        let err = agents_of("[agent]\nslug = \"x\"\n").expect_err("unknown table");
+        assert!(
+            err.to_string()
+                .starts_with("/w/.codelab/agents.toml:1: agent: unknown field `agent`"),
+            "{err}"
         );
     }
 }

@@ -61,30 +61,61 @@ pub fn resolve_data_dir(flag: Option<PathBuf>) -> Option<PathBuf> {
 /// The file in the data directory that holds the generated websocket token.
 pub const TOKEN_FILE: &str = "auth-token";
 
+/// Why the websocket token cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The token file cannot be read, or the data directory or the
+    /// generated token file cannot be written.
+    #[error("{}: {error}", .path.display())]
+    Io {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The token is too short.
+    #[error("{origin}: the token must be at least {MIN_TOKEN_LEN} characters")]
+    TooShort {
+        /// Where it comes from: the file, or `CODELAB_AUTH_TOKEN`.
+        origin: String,
+    },
+}
+
+/// The shortest token accepted.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> TokenError + '_ {
+    move |error| TokenError::Io {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
 /// The websocket token: from `--auth-token-file`, else `CODELAB_AUTH_TOKEN`,
 /// else the data directory's `auth-token` (generated on first start, readable
 /// by the owner only). Returns the token and whether it was given explicitly.
 ///
 /// # Errors
-/// An unreadable or empty token file, or one that cannot be created.
+/// An unreadable or too short token, or a token file that cannot be created.
 pub fn resolve_token(
     flag: Option<&std::path::Path>,
     data_dir: &std::path::Path,
-) -> Result<(String, bool), String> {
+) -> Result<(String, bool), TokenError> {
     if let Some(path) = flag {
-        let t = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let t = std::fs::read_to_string(path).map_err(io_error(path))?;
         let t = t.trim().to_owned();
-        if t.len() < 16 {
-            return Err(format!(
-                "{}: the token must be at least 16 characters",
-                path.display()
-            ));
+        if t.len() < MIN_TOKEN_LEN {
+            return Err(TokenError::TooShort {
+                origin: path.display().to_string(),
+            });
         }
         return Ok((t, true));
     }
     if let Some(t) = env_var("CODELAB_AUTH_TOKEN") {
-        if t.trim().len() < 16 {
-            return Err("CODELAB_AUTH_TOKEN must be at least 16 characters".into());
+        if t.trim().len() < MIN_TOKEN_LEN {
+            return Err(TokenError::TooShort {
+                origin: "CODELAB_AUTH_TOKEN".into(),
+            });
         }
         return Ok((t.trim().to_owned(), true));
     }
@@ -94,13 +125,13 @@ pub fn resolve_token(
     {
         return Ok((t.trim().to_owned(), false));
     }
-    std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir).map_err(io_error(data_dir))?;
     let token = format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    write_private(&path, &token).map_err(|e| format!("{}: {e}", path.display()))?;
+    write_private(&path, &token).map_err(io_error(&path))?;
     Ok((token, false))
 }
 

@@ -23,14 +23,12 @@ use crate::events::EventBus;
 use crate::events::{Event, EventKind};
 use crate::llm::config::{LlmSettings, Target};
 use crate::llm::{LlmClient, LlmError};
-use crate::policy::{Policy, Rule, Scope};
+use crate::policy::{Policy, Rule};
+use crate::settings::{ConfigError, Settings, WorkspaceAgents};
 use crate::store::{RedbStore, Store, StoreError};
 use crate::tools::ToolLimits;
 
-/// The user's config file, in the data directory.
-pub const USER_CONFIG_FILE: &str = "codelab.toml";
-/// The workspace config file, relative to a workspace folder.
-pub const WORKSPACE_CONFIG_FILE: &str = ".codelab/config.toml";
+pub use crate::settings::{USER_CONFIG_FILE, WORKSPACE_CONFIG_FILE};
 
 /// Errors of core operations.
 #[derive(Debug, thiserror::Error)]
@@ -41,68 +39,20 @@ pub enum CoreError {
     /// The store failed or refused.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A configuration file is invalid.
+    /// A configuration file is invalid (the message names the file, the
+    /// line and the key).
     #[error("invalid configuration: {0}")]
-    Config(String),
+    Config(ConfigError),
+    /// The HTTP client for the model providers cannot be built.
+    #[error("cannot start the LLM client: {0}")]
+    LlmClient(LlmError),
 }
 
-/// The `[events]` table of the user's config file.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EventSettings {
-    /// `category.type` names (or `category.*`) to drop from the bus.
-    #[serde(default)]
-    exclude: Vec<String>,
-}
-
-/// The sections of the user's config file that the core reads (`[llm]` and
-/// `[policy]` are read by their own modules).
-#[derive(Debug, Default, serde::Deserialize)]
-struct UserFile {
-    #[serde(default)]
-    agent: AgentSettings,
-    #[serde(default)]
-    events: EventSettings,
-    #[serde(default)]
-    housekeeping: crate::housekeeping::Settings,
-    #[serde(default)]
-    trust: TrustSettings,
-}
-
-/// The `[trust]` table: workspaces whose own policy may allow things.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TrustSettings {
-    /// Workspace folders (paths) whose `.codelab/config.toml` may add `allow` rules.
-    #[serde(default)]
-    workspaces: Vec<PathBuf>,
-}
-
-impl UserFile {
-    fn read(path: &Path) -> Result<Self, String> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str::<Self>(&text)
-                .map_err(|e| format!("{}: {}", path.display(), e.message())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(format!("{}: {e}", path.display())),
-        }
+impl From<ConfigError> for CoreError {
+    fn from(e: ConfigError) -> Self {
+        Self::Config(e)
     }
 }
-
-/// The `[agent]` table of the user's config file.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AgentSettings {
-    /// Model requests per turn at most (default 25).
-    max_iterations: Option<usize>,
-    /// execute_command's default timeout (default 300).
-    command_timeout_secs: Option<u64>,
-    /// apply_diff's fuzzy threshold, 0.5 to 1.0 (default 1.0: exact only).
-    diff_threshold: Option<f64>,
-}
-
-/// A workspace's policy rules, with the modification time they were read at.
-type CachedRules = (Option<std::time::SystemTime>, Vec<Rule>);
 
 /// The local path of a `file://` URI.
 pub fn uri_to_path(uri: &str) -> Option<PathBuf> {
@@ -143,62 +93,45 @@ pub struct Core {
     pub limits: ToolLimits,
     /// The most model requests one turn may make.
     pub max_iterations: usize,
-    /// LLM settings from the user's file and the environment.
-    llm_base: LlmSettings,
-    user_rules: Vec<Rule>,
-    policy_errors: Mutex<Vec<String>>,
-    workspace_rules: Mutex<HashMap<PathBuf, CachedRules>>,
+    /// The user's `codelab.toml` and the workspaces' files.
+    settings: Settings,
     session_rules: Mutex<HashMap<SessionId, Vec<Rule>>>,
-    trusted: Vec<PathBuf>,
     conn_ids: AtomicU64,
 }
 
 impl Core {
-    /// Opens the store in the configured data directory.
+    /// Opens the store in the configured data directory and reads the
+    /// user's `codelab.toml` there.
     ///
     /// # Errors
-    /// When the store cannot be opened (locked by another process, too new, I/O).
+    /// When the store cannot be opened (locked by another process, too new,
+    /// I/O), or the user's config file is unreadable or invalid.
     pub fn open(config: Config) -> Result<Self, CoreError> {
         let store: Arc<dyn Store> = Arc::new(RedbStore::open(&config.data_dir)?);
-        let user_file = config.data_dir.join(USER_CONFIG_FILE);
-        let mut llm_base = LlmSettings::from_file(&user_file).map_err(CoreError::Config)?;
-        llm_base.overlay(LlmSettings::from_env());
-        let file = UserFile::read(&user_file).map_err(CoreError::Config)?;
+        let settings = Settings::load(&config.data_dir, LlmSettings::from_env())?;
+        let llm_base = settings.llm_base();
         // Every secret the configuration knows is redacted from events.
         let secrets: Vec<String> = llm_base
             .providers
             .values()
             .flat_map(|p| p.api_key.iter().cloned().chain(p.headers.values().cloned()))
             .collect();
+        let user = settings.user();
         let bus = Arc::new(EventBus::with_middleware(vec![
-            Box::new(crate::events::Filter::new(file.events.exclude)),
+            Box::new(crate::events::Filter::new(user.events.exclude.clone())),
             Box::new(crate::events::Redact::new(secrets)),
         ]));
         let metrics = crate::metrics::Metrics::start(&bus);
         let audit_subscription = crate::audit::start(&bus, Arc::clone(&store));
         let llm = LlmClient::new(llm_base.resilience().connect, Arc::clone(&bus))
-            .map_err(|e| CoreError::Config(e.to_string()))?;
-        let settings = file.agent;
+            .map_err(CoreError::LlmClient)?;
         let mut limits = ToolLimits::default();
-        if let Some(t) = settings.command_timeout_secs {
+        if let Some(t) = user.agent.command_timeout_secs {
             limits.command_timeout_secs = t;
         }
-        if let Some(t) = settings.diff_threshold {
-            if !(0.5..=1.0).contains(&t) {
-                return Err(CoreError::Config(format!(
-                    "{}: agent.diff_threshold must be between 0.5 and 1.0",
-                    user_file.display()
-                )));
-            }
+        if let Some(t) = user.agent.diff_threshold {
             limits.diff_threshold = t;
         }
-        let mut policy_errors = Vec::new();
-        let user_rules =
-            crate::policy::rules_from_file(&user_file, Scope::User).unwrap_or_else(|e| {
-                tracing::error!("invalid policy, using the built-in rules only: {e}");
-                policy_errors.push(e);
-                Vec::new()
-            });
         Ok(Self {
             store,
             config,
@@ -207,19 +140,20 @@ impl Core {
             llm,
             metrics,
             audit_subscription,
-            housekeeping: file.housekeeping,
+            housekeeping: user.housekeeping.clone(),
             hub: SessionHub::default(),
             docs: DocRegistry::default(),
             limits,
-            max_iterations: settings.max_iterations.unwrap_or(25).max(1),
-            llm_base,
-            user_rules,
-            policy_errors: Mutex::new(policy_errors),
-            workspace_rules: Mutex::new(HashMap::new()),
+            max_iterations: user.agent.max_iterations.unwrap_or(25).max(1),
             session_rules: Mutex::new(HashMap::new()),
-            trusted: file.trust.workspaces,
             conn_ids: AtomicU64::new(1),
+            settings,
         })
+    }
+
+    /// The user's settings and the workspaces' files.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// A fresh connection id.
@@ -228,52 +162,10 @@ impl Core {
     }
 
     /// The effective policy of a session in a workspace folder. An invalid
-    /// workspace policy file is reported and its last valid rules are kept.
+    /// workspace policy file is reported and its last valid rules are kept;
+    /// a workspace's own `allow` rules count only when the user trusts it.
     pub fn policy(&self, workspace_root: Option<&Path>, session: Option<SessionId>) -> Policy {
-        let mut rules = self.user_rules.clone();
-        if let Some(root) = workspace_root {
-            let file = root.join(WORKSPACE_CONFIG_FILE);
-            let mtime = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
-            let mut cache = self
-                .workspace_rules
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let stale = cache.get(root).is_none_or(|(t, _)| *t != mtime);
-            if stale {
-                match crate::policy::rules_from_file(&file, Scope::Workspace) {
-                    Ok(r) => {
-                        cache.insert(root.to_path_buf(), (mtime, r));
-                    }
-                    Err(e) => {
-                        tracing::error!(
-                            "invalid workspace policy, keeping the last valid one: {e}"
-                        );
-                        let mut errors = self
-                            .policy_errors
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
-                        if !errors.contains(&e) {
-                            errors.push(e);
-                        }
-                        let keep = cache.get(root).map(|(_, r)| r.clone()).unwrap_or_default();
-                        cache.insert(root.to_path_buf(), (mtime, keep));
-                    }
-                }
-            }
-            if let Some((_, r)) = cache.get(root) {
-                // A cloned repository must not unlock tools by itself: its own
-                // `allow` rules count only when the user trusts the workspace.
-                let trusted = self
-                    .trusted
-                    .iter()
-                    .any(|t| t.canonicalize().is_ok_and(|t| t == root));
-                rules.extend(
-                    r.iter()
-                        .filter(|rule| trusted || rule.spec.action != crate::policy::Action::Allow)
-                        .cloned(),
-                );
-            }
-        }
+        let mut rules = self.settings.rules(workspace_root);
         if let Some(s) = session
             && let Some(r) = self
                 .session_rules
@@ -296,12 +188,9 @@ impl Core {
             .push(rule);
     }
 
-    /// Problems found in policy files (file, line and reason).
+    /// Problems found in policy files (file, line, key and reason).
     pub fn policy_errors(&self) -> Vec<String> {
-        self.policy_errors
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.settings.policy_errors()
     }
 
     /// The provider and model for a turn of `agent` in `workspace_folder`
@@ -317,26 +206,34 @@ impl Core {
         editor: Option<&LlmSettings>,
         agent: Option<&str>,
     ) -> Result<Target, LlmError> {
-        let mut settings = self.llm_base.clone();
-        if let Some(dir) = workspace_folder.and_then(uri_to_path) {
-            let ws = LlmSettings::from_workspace_file(&dir.join(WORKSPACE_CONFIG_FILE))
-                .map_err(|e| LlmError::NotConfigured(format!("invalid workspace config: {e}")))?;
-            settings.overlay(ws);
-        }
-        if let Some(editor) = editor {
-            settings.overlay(editor.clone());
-        }
-        settings.resolve(agent)
+        let root = workspace_folder.and_then(uri_to_path);
+        self.settings
+            .llm(root.as_deref(), editor)
+            .map_err(|e| LlmError::NotConfigured(format!("invalid workspace config: {e}")))?
+            .resolve(agent)
     }
 
     /// The agents of a workspace folder (a `file://` URI): the built-ins with
-    /// the workspace's prompt overrides, and its own agents.
+    /// the workspace's prompt overrides, and its own agents (both only when
+    /// the user trusts the workspace).
     ///
     /// # Errors
     /// An invalid `.codelab/agents.toml`.
     pub fn agents_for(&self, workspace_folder: Option<&str>) -> Result<Vec<Agent>, CoreError> {
+        Ok(self.workspace_agents(workspace_folder)?.agents.clone())
+    }
+
+    /// The agents of a workspace folder (a `file://` URI) with the warnings
+    /// about workspace files ignored for lack of trust.
+    ///
+    /// # Errors
+    /// An invalid `.codelab/agents.toml`.
+    pub fn workspace_agents(
+        &self,
+        workspace_folder: Option<&str>,
+    ) -> Result<Arc<WorkspaceAgents>, CoreError> {
         let root = workspace_folder.and_then(uri_to_path);
-        agents::for_workspace(root.as_deref()).map_err(CoreError::Config)
+        Ok(self.settings.agents(root.as_deref())?)
     }
 
     /// Creates and persists a session.

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod policy;
 pub mod protocol;
 pub mod server;
+pub mod settings;
 pub mod store;
 pub mod tools;
 pub mod workspace;

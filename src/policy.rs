@@ -16,13 +16,15 @@
 //! denied part denies the whole. Command or process substitution and output
 //! redirection to a file force `ask` even where a rule allows. Writes to
 //! protected paths always ask. (A workspace's own `allow` rules are only
-//! used for workspaces the user trusts; see `Core::policy`.)
-
-use std::path::Path;
+//! used for workspaces the user trusts; see [`crate::settings`].)
 
 use globset::{GlobBuilder, GlobMatcher};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
+use toml::Spanned;
+use toml::de::DeValue;
+
+use crate::settings::{ConfigError, TomlDoc};
 
 /// What a rule does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
@@ -84,7 +86,40 @@ pub struct Rule {
     command: Option<Regex>,
 }
 
-fn wildcard(pattern: &str, prefix: bool) -> Result<Regex, String> {
+/// Why a rule does not compile.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RuleError {
+    /// The path glob is invalid.
+    #[error("invalid path glob {glob:?}: {error}")]
+    Glob {
+        /// The glob.
+        glob: String,
+        /// Why.
+        error: globset::Error,
+    },
+    /// The tool or command pattern does not compile.
+    #[error("invalid {field} pattern {pattern:?}: {error}")]
+    Pattern {
+        /// `tool` or `command`.
+        field: &'static str,
+        /// The pattern.
+        pattern: String,
+        /// Why.
+        error: regex::Error,
+    },
+}
+
+impl RuleError {
+    /// The rule's field the error is about (`tool`, `path`, `command`).
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::Glob { .. } => "path",
+            Self::Pattern { field, .. } => field,
+        }
+    }
+}
+
+fn wildcard(pattern: &str, prefix: bool, field: &'static str) -> Result<Regex, RuleError> {
     let body: String = pattern
         .split('*')
         .map(regex::escape)
@@ -95,7 +130,11 @@ fn wildcard(pattern: &str, prefix: bool) -> Result<Regex, String> {
     } else {
         format!("^{body}$")
     };
-    Regex::new(&re).map_err(|e| e.to_string())
+    Regex::new(&re).map_err(|error| RuleError::Pattern {
+        field,
+        pattern: pattern.to_owned(),
+        error,
+    })
 }
 
 impl Rule {
@@ -103,20 +142,23 @@ impl Rule {
     ///
     /// # Errors
     /// An invalid glob or pattern.
-    pub fn new(spec: RuleSpec, scope: Scope) -> Result<Self, String> {
-        let tool = wildcard(&spec.tool, false)?;
+    pub fn new(spec: RuleSpec, scope: Scope) -> Result<Self, RuleError> {
+        let tool = wildcard(&spec.tool, false, "tool")?;
         let path = match &spec.path {
             Some(p) => Some(
                 GlobBuilder::new(p)
                     .literal_separator(true)
                     .build()
-                    .map_err(|e| format!("invalid path glob {p:?}: {e}"))?
+                    .map_err(|error| RuleError::Glob {
+                        glob: p.clone(),
+                        error,
+                    })?
                     .compile_matcher(),
             ),
             None => None,
         };
         let command = match &spec.command {
-            Some(c) => Some(wildcard(c.trim(), !spec.exact)?),
+            Some(c) => Some(wildcard(c.trim(), !spec.exact, "command")?),
             None => None,
         };
         Ok(Self {
@@ -471,38 +513,65 @@ fn globset_escape(p: &str) -> String {
         .collect()
 }
 
-/// Reads `[[policy.rules]]` from a TOML file; a missing file has none.
+/// A rule as written in a file, with the positions of the values checked
+/// after parsing.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleEntry {
+    tool: Spanned<String>,
+    #[serde(default)]
+    path: Option<Spanned<String>>,
+    #[serde(default)]
+    command: Option<Spanned<String>>,
+    #[serde(default)]
+    exact: bool,
+    action: Action,
+    #[serde(default)]
+    timeout_secs: Option<u64>,
+}
+
+/// The `[policy]` table of a config file.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PolicySection {
+    #[serde(default)]
+    rules: Vec<RuleEntry>,
+}
+
+/// Compiles the `[policy]` table (`value`, of top-level key `policy`) of a
+/// config file into rules of `scope`.
 ///
 /// # Errors
-/// `file:line: reason`.
-pub fn rules_from_file(path: &Path, scope: Scope) -> Result<Vec<Rule>, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
-    };
-    #[derive(Deserialize)]
-    struct File {
-        #[serde(default)]
-        policy: PolicySection,
-    }
-    #[derive(Deserialize, Default)]
-    #[serde(deny_unknown_fields)]
-    struct PolicySection {
-        #[serde(default)]
-        rules: Vec<toml::Spanned<RuleSpec>>,
-    }
-    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-    let file: File = toml::from_str(&text).map_err(|e| match e.span() {
-        Some(s) => format!("{}:{}: {}", path.display(), line_of(s.start), e.message()),
-        None => format!("{}: {}", path.display(), e.message()),
-    })?;
-    file.policy
+/// A type error, an unknown field, an invalid glob or pattern: the file, the
+/// line and the key (`policy.rules[1].path`).
+pub fn rules_from_toml<'a>(
+    doc: &TomlDoc<'a>,
+    value: Spanned<DeValue<'a>>,
+    scope: Scope,
+) -> Result<Vec<Rule>, ConfigError> {
+    let section: PolicySection = doc.value("policy", value)?;
+    section
         .rules
         .into_iter()
-        .map(|s| {
-            let line = line_of(s.span().start);
-            Rule::new(s.into_inner(), scope).map_err(|e| format!("{}:{line}: {e}", path.display()))
+        .enumerate()
+        .map(|(i, e)| {
+            let span_of = |field: &str| match field {
+                "path" => e.path.as_ref().map(Spanned::span),
+                "command" => e.command.as_ref().map(Spanned::span),
+                _ => Some(e.tool.span()),
+            };
+            let spec = RuleSpec {
+                tool: e.tool.get_ref().clone(),
+                path: e.path.as_ref().map(|p| p.get_ref().clone()),
+                command: e.command.as_ref().map(|c| c.get_ref().clone()),
+                exact: e.exact,
+                action: e.action,
+                timeout_secs: e.timeout_secs,
+            };
+            Rule::new(spec, scope).map_err(|err| {
+                let field = err.field();
+                doc.error(span_of(field), format!("policy.rules[{i}].{field}"), err)
+            })
         })
         .collect()
 }
@@ -738,24 +807,40 @@ mod tests {
         );
     }
 
+    fn rules_of(text: &str) -> Result<Vec<Rule>, ConfigError> {
+        let doc = TomlDoc::new(std::path::Path::new("/d/codelab.toml"), text);
+        let mut root = doc.parse()?;
+        match root.remove("policy") {
+            Some(v) => rules_from_toml(&doc, v, Scope::User),
+            None => Ok(Vec::new()),
+        }
+    }
+
     #[test]
     fn files_report_line_and_reason() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let f = dir.path().join("codelab.toml");
-        std::fs::write(&f, "[llm]\nmodel = \"x\"\n\n[[policy.rules]]\ntool = \"execute_command\"\ncommand = \"npm test\"\naction = \"allow\"\n").expect("write");
-        let rules = rules_from_file(&f, Scope::User).expect("valid");
+        let rules = rules_of("[llm]\nmodel = \"x\"\n\n[[policy.rules]]\ntool = \"execute_command\"\ncommand = \"npm test\"\naction = \"allow\"\n").expect("valid");
         assert_eq!(rules.len(), 1);
-        std::fs::write(&f, "[[policy.rules]]\ntool = \"x\"\naction = \"maybe\"\n").expect("write");
-        let err = rules_from_file(&f, Scope::User).expect_err("invalid action");
-        assert!(err.contains("codelab.toml:3"), "{err}");
-        std::fs::write(
-            &f,
-            "[[policy.rules]]\ntool = \"x\"\npath = \"[\"\naction = \"allow\"\n",
-        )
-        .expect("write");
-        let err = rules_from_file(&f, Scope::User).expect_err("invalid glob");
+        let err = rules_of("[[policy.rules]]\ntool = \"x\"\naction = \"maybe\"\n")
+            .expect_err("invalid action");
         assert!(
-            err.contains("codelab.toml:1") && err.contains("glob"),
+            err.to_string()
+                .starts_with("/d/codelab.toml:3: policy.rules[0].action: "),
+            "{err}"
+        );
+        let err = rules_of(
+            "[[policy.rules]]\ntool = \"a\"\naction = \"ask\"\n\n[[policy.rules]]\ntool = \"x\"\npath = \"[\"\naction = \"allow\"\n",
+        )
+        .expect_err("invalid glob");
+        assert!(
+            err.to_string()
+                .starts_with("/d/codelab.toml:7: policy.rules[1].path: invalid path glob"),
+            "{err}"
+        );
+        let err = rules_of("[[policy.rules]]\ntool = \"x\"\naction = \"ask\"\nexcat = true\n")
+            .expect_err("unknown field");
+        assert!(
+            err.to_string()
+                .starts_with("/d/codelab.toml:4: policy.rules[0].excat: unknown field"),
             "{err}"
         );
     }

@@ -95,7 +95,8 @@ impl From<CoreError> for RuntimeError {
             CoreError::UnknownAgent(a) => Self::UnknownAgent(a),
             CoreError::Store(StoreError::SessionNotFound(id)) => Self::SessionNotFound(id),
             CoreError::Store(s) => Self::Store(s),
-            CoreError::Config(c) => Self::Config(c),
+            CoreError::Config(c) => Self::Config(c.to_string()),
+            CoreError::LlmClient(e) => Self::Config(e.to_string()),
         }
     }
 }
@@ -197,11 +198,32 @@ async fn full_history(core: &Core, session_id: SessionId) -> Result<Vec<Message>
 }
 
 /// The agent a session uses, from its workspace's agents.
-pub fn session_agent(core: &Core, session: &Session) -> Result<Agent, RuntimeError> {
-    core.agents_for(session.workspace_folder.as_deref())?
-        .into_iter()
-        .find(|a| a.slug == session.agent)
-        .ok_or_else(|| RuntimeError::UnknownAgent(session.agent.clone()))
+///
+/// A session whose agent came from `.codelab/agents.toml` of a workspace the
+/// user does not trust (its slug is not a built-in one, and the workspace's
+/// agent files are ignored) continues with the default agent: the session is
+/// switched, which clients see as `codelab/agentSwitched` with the reason.
+pub async fn session_agent(core: &Core, session: &Session) -> Result<Agent, RuntimeError> {
+    let set = core.workspace_agents(session.workspace_folder.as_deref())?;
+    if let Some(a) = set.agents.iter().find(|a| a.slug == session.agent) {
+        return Ok(a.clone());
+    }
+    if !set.untrusted || crate::agents::find(&session.agent).is_some() {
+        return Err(RuntimeError::UnknownAgent(session.agent.clone()));
+    }
+    let default = crate::agents::DEFAULT_AGENT;
+    let reason = format!(
+        "agent `{}` comes from {} of an untrusted workspace; continuing with {default}",
+        session.agent,
+        crate::agents::WORKSPACE_AGENTS_FILE
+    );
+    tracing::warn!(session = %session.id, "{reason}");
+    switch_agent(core, session.id, default, &reason).await?;
+    set.agents
+        .iter()
+        .find(|a| a.slug == default)
+        .cloned()
+        .ok_or_else(|| RuntimeError::UnknownAgent(default.to_owned()))
 }
 
 fn workspace_of(session: &Session) -> Option<Workspace> {
@@ -867,7 +889,9 @@ impl Turn {
     /// One model request: streams text to the clients, persists the reply.
     async fn model_step(&mut self, history: &[Message]) -> Result<(String, Vec<ToolCall>), Stop> {
         let session = self.session().await?;
-        let agent = session_agent(&self.core, &session).map_err(|e| Stop::Error(e.to_string()))?;
+        let agent = session_agent(&self.core, &session)
+            .await
+            .map_err(|e| Stop::Error(e.to_string()))?;
         let target = self
             .core
             .llm_target(
@@ -1104,7 +1128,9 @@ impl Turn {
 
     /// Checks, gates and runs one call.
     async fn execute(&mut self, session: &Session, call: &ToolCall) -> Result<CallOutcome, Stop> {
-        let agent = session_agent(&self.core, session).map_err(|e| Stop::Error(e.to_string()))?;
+        let agent = session_agent(&self.core, session)
+            .await
+            .map_err(|e| Stop::Error(e.to_string()))?;
         let Some(tool) = tools::find(&call.name) else {
             return Ok(CallOutcome::Failed(format!(
                 "There is no tool named `{}`.",

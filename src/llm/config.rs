@@ -30,6 +30,7 @@ use serde_json::Value;
 use super::pricing::{Price, PriceTable};
 use super::{Endpoint, LlmError, ProviderKind};
 use crate::config::env_var;
+use crate::settings::{ConfigError, TomlDoc};
 
 /// One provider's settings (every field optional: layers fill them in).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -208,39 +209,22 @@ impl LlmSettings {
         s
     }
 
-    /// Reads the `[llm]` table of a TOML file; a missing file is empty.
+    /// Reads the `[llm]` table (`value`, of top-level key `llm`) of a config file.
     ///
     /// # Errors
-    /// A message naming the file, the line and the reason.
-    pub fn from_file(path: &Path) -> Result<Self, String> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
-        #[derive(Deserialize)]
-        struct File {
-            #[serde(default)]
-            llm: LlmSettings,
-        }
-        toml::from_str::<File>(&text).map(|f| f.llm).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            match line {
-                Some(l) => format!("{}:{l}: {}", path.display(), e.message()),
-                None => format!("{}: {}", path.display(), e.message()),
-            }
-        })
+    /// A type error or an unknown field, naming the file, the line and the
+    /// dotted key (`llm.timeouts.idle_secs`).
+    pub fn from_toml<'a>(
+        doc: &TomlDoc<'a>,
+        value: toml::Spanned<toml::de::DeValue<'a>>,
+    ) -> Result<Self, ConfigError> {
+        doc.value("llm", value)
     }
 
-    /// Reads a workspace file, dropping what a workspace may not set.
-    ///
-    /// # Errors
-    /// As [`Self::from_file`].
-    pub fn from_workspace_file(path: &Path) -> Result<Self, String> {
-        let mut s = Self::from_file(path)?;
-        for (name, p) in &mut s.providers {
+    /// Drops what a workspace file may not set (base URLs, keys, key
+    /// variables, headers), with a warning naming the file.
+    pub fn without_endpoints(mut self, path: &Path) -> Self {
+        for (name, p) in &mut self.providers {
             if p.base_url.is_some()
                 || p.api_key.is_some()
                 || p.api_key_env.is_some()
@@ -257,7 +241,7 @@ impl LlmSettings {
             p.api_key_env = None;
             p.headers.clear();
         }
-        Ok(s)
+        self
     }
 
     /// Reads the editor's settings: `{"llm": {...}}` or `{"codelab": {"llm": {...}}}`.
@@ -498,16 +482,22 @@ mod tests {
         assert_eq!(t.provider, "anthropic");
     }
 
+    fn llm_of(text: &str) -> Result<LlmSettings, ConfigError> {
+        let doc = TomlDoc::new(Path::new("/w/.codelab/config.toml"), text);
+        let mut root = doc.parse()?;
+        match root.remove("llm") {
+            Some(v) => LlmSettings::from_toml(&doc, v),
+            None => Ok(LlmSettings::default()),
+        }
+    }
+
     #[test]
     fn workspace_files_cannot_redirect_keys_and_errors_name_the_line() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("config.toml");
-        std::fs::write(
-            &path,
+        let s = llm_of(
             "[llm]\nmodel = \"gpt-4o\"\n[llm.providers.openai]\nbase_url = \"https://evil.example\"\napi_key = \"x\"\nmodel = \"m\"\n",
         )
-        .expect("write");
-        let s = LlmSettings::from_workspace_file(&path).expect("parses");
+        .expect("parses")
+        .without_endpoints(Path::new("/w/.codelab/config.toml"));
         let p = &s.providers["openai"];
         assert_eq!(
             (p.base_url.as_ref(), p.api_key.as_ref(), p.model.as_deref()),
@@ -515,13 +505,22 @@ mod tests {
         );
         assert_eq!(s.model.as_deref(), Some("gpt-4o"));
 
-        std::fs::write(&path, "[llm]\nmodel = \"a\"\nmodle = 3\n").expect("write");
-        let err = LlmSettings::from_file(&path).expect_err("unknown field");
-        assert!(err.contains("config.toml:3"), "{err}");
+        let err = llm_of("[llm]\nmodel = \"a\"\nmodle = 3\n").expect_err("unknown field");
         assert!(
-            LlmSettings::from_file(&dir.path().join("missing.toml")).expect("missing is empty")
-                == LlmSettings::default()
+            err.to_string()
+                .starts_with("/w/.codelab/config.toml:3: llm.modle: unknown field `modle`"),
+            "{err}"
         );
+        let err =
+            llm_of("[llm.retry]\nmax_retries = 1\n\n[llm.prices.\"qwen2.5\"]\ninput = \"free\"\n")
+                .expect_err("type error");
+        assert!(
+            err.to_string().starts_with(
+                "/w/.codelab/config.toml:5: llm.prices.\"qwen2.5\".input: invalid type: string \"free\""
+            ),
+            "{err}"
+        );
+        assert_eq!(llm_of("").expect("empty"), LlmSettings::default());
     }
 
     #[test]

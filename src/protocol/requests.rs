@@ -445,7 +445,9 @@ impl Method for ListAgents {
     const NAME: &'static str = "codelab/listAgents";
     const SUMMARY: &'static str = "Lists the agents with their descriptions, the tools each \
         may call and their file restrictions, exactly as the server enforces them: the five \
-        built-ins and the agents of the workspace's `.codelab/agents.toml`.";
+        built-ins and the agents of the workspace's `.codelab/agents.toml`. A workspace's \
+        agent and prompt files count only when the user trusts it (`[trust] workspaces` in \
+        `codelab.toml`); otherwise `warnings` names the files ignored.";
     const ERRORS: &'static [ErrorCode] = &[];
     type Params = ListAgentsParams;
     type Result = ListAgentsResult;
@@ -459,6 +461,11 @@ impl Method for ListAgents {
     fn example_result() -> ListAgentsResult {
         ListAgentsResult {
             agents: vec![ex::orchestrator(), ex::architect()],
+            warnings: vec![
+                "/home/dev/parser/.codelab/agents.toml is ignored: the workspace is not trusted \
+                 (add it to [trust] workspaces in codelab.toml)"
+                    .into(),
+            ],
         }
     }
 }

@@ -212,6 +212,12 @@ pub struct GetHistoryResult {
 pub struct ListAgentsResult {
     /// Every agent, in a stable order.
     pub agents: Vec<AgentInfo>,
+    /// Workspace files that were ignored (`.codelab/agents.toml` and
+    /// `.codelab/prompts/*.md` of a workspace the user does not trust).
+    /// Omitted when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<String>>")]
+    pub warnings: Vec<String>,
 }
 
 /// `codelab/getCurrentAgent` result.

@@ -11,8 +11,9 @@ pub(super) async fn run(
     params: SessionParams,
 ) -> Result<CurrentAgentResult, RpcError> {
     let session = core.store.get_session(params.session_id).await?;
-    let agent =
-        session_agent(core, &session).map_err(|e| RpcError::from(e).with_session(session.id))?;
+    let agent = session_agent(core, &session)
+        .await
+        .map_err(|e| RpcError::from(e).with_session(session.id))?;
     Ok(CurrentAgentResult {
         session_id: session.id,
         agent: agent.info(),

@@ -5,7 +5,8 @@ use crate::protocol::RpcError;
 use crate::protocol::types::{ListAgentsParams, ListAgentsResult};
 use crate::server::connection::ConnState;
 
-/// Every agent of the workspace, as enforced.
+/// Every agent of the workspace, as enforced, with warnings about workspace
+/// files ignored because the user does not trust the workspace.
 pub(super) fn run(
     core: &Core,
     conn: &ConnState,
@@ -14,9 +15,10 @@ pub(super) fn run(
     let folder = p
         .workspace_folder
         .or_else(|| conn.workspace_folders().into_iter().next());
-    let agents = core.agents_for(folder.as_deref())?;
+    let set = core.workspace_agents(folder.as_deref())?;
     Ok(ListAgentsResult {
-        agents: agents.iter().map(|a| a.info()).collect(),
+        agents: set.agents.iter().map(|a| a.info()).collect(),
+        warnings: set.warnings.clone(),
     })
 }
 

@@ -142,7 +142,9 @@ impl From<CoreError> for RpcError {
                 format!("unknown agent `{slug}`; codelab/listAgents lists them"),
             ),
             CoreError::Store(s) => s.into(),
-            CoreError::Config(m) => RpcError::new(ErrorCode::InternalError, m),
+            other @ (CoreError::Config(_) | CoreError::LlmClient(_)) => {
+                RpcError::new(ErrorCode::InternalError, other.to_string())
+            }
         }
     }
 }
