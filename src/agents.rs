@@ -12,8 +12,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::protocol::types::AgentInfo;
-use crate::settings::{ConfigError, TomlDoc};
+use crate::config::{ConfigError, TomlDoc};
 
 /// Read tools.
 pub const READ_TOOLS: [&str; 3] = ["read_file", "list_files", "search_in_code"];
@@ -52,17 +51,6 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// The wire form.
-    pub fn info(&self) -> AgentInfo {
-        AgentInfo {
-            slug: self.slug.clone(),
-            name: self.name.clone(),
-            description: self.description.clone(),
-            tools: self.tools.clone(),
-            file_restriction: self.file_restriction.clone(),
-        }
-    }
-
     /// Whether the agent may call `tool`.
     pub fn allows(&self, tool: &str) -> bool {
         self.tools.iter().any(|t| t == tool)
@@ -305,7 +293,7 @@ mod tests {
             "[[agents]]\nslug = \"docs\"\nname = \"Docs\"\ntools = [\"read_file\", \"write_file\"]\nfile_restriction = \"^docs/\"\n",
         )
         .expect("write");
-        let agents = for_workspace(dir.path(), &mut crate::settings::read_optional).expect("loads");
+        let agents = for_workspace(dir.path(), &mut crate::config::read_optional).expect("loads");
         let docs = agents
             .iter()
             .find(|a| a.slug == "docs")
@@ -329,7 +317,7 @@ mod tests {
         )
         .expect("write");
         assert!(
-            for_workspace(dir.path(), &mut crate::settings::read_optional)
+            for_workspace(dir.path(), &mut crate::config::read_optional)
                 .expect_err("unknown tool")
                 .to_string()
                 .contains("rm_rf")

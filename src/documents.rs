@@ -318,49 +318,21 @@ impl DocRegistry {
         self.lock().remove(&conn);
     }
 
-    fn each(&self, mut f: impl FnMut(&std::path::Path, &Document) -> bool) {
+    /// Calls `f` on every open document of every connection (with its path)
+    /// until it returns false.
+    pub fn each(&self, mut f: impl FnMut(&std::path::Path, &Document) -> bool) {
         let conns: Vec<_> = self.lock().values().cloned().collect();
         for docs in conns {
             let docs = docs
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             for (uri, doc) in docs.iter() {
-                if let Some(path) = crate::core::uri_to_path(uri)
+                if let Some(path) = crate::workspace::uri_to_path(uri)
                     && !f(&path, doc)
                 {
                     return;
                 }
             }
         }
-    }
-}
-
-impl crate::tools::Buffers for DocRegistry {
-    fn text(&self, path: &std::path::Path) -> Option<String> {
-        let mut found = None;
-        self.each(|p, d| {
-            if p == path {
-                found = Some(d.text.to_string());
-                false
-            } else {
-                true
-            }
-        });
-        found
-    }
-
-    fn all_under(&self, root: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
-        let mut out = Vec::new();
-        self.each(|p, d| {
-            if p.starts_with(root)
-                && !out
-                    .iter()
-                    .any(|(q, _): &(std::path::PathBuf, String)| q == p)
-            {
-                out.push((p.to_path_buf(), d.text.to_string()));
-            }
-            true
-        });
-        out
     }
 }

@@ -7,36 +7,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::core::Core;
 use crate::domain::SessionId;
 use crate::domain::events::{Cleanup, SessionDeleted};
 use crate::events::{Event, EventKind};
+use crate::runtime::Runtime;
 use crate::store::StoreError;
 
-/// Housekeeping settings (`[housekeeping]` in `codelab.toml`).
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    /// Sessions idle longer than this are deleted (default 30 days).
-    pub session_ttl_days: f64,
-    /// Audit entries older than this are deleted (default 90 days).
-    pub audit_retention_days: f64,
-    /// How often to look (default hourly).
-    pub interval_secs: u64,
-    /// Sessions or audit entries per commit.
-    pub batch: usize,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            session_ttl_days: 30.0,
-            audit_retention_days: 90.0,
-            interval_secs: 3600,
-            batch: 100,
-        }
-    }
-}
+pub use crate::settings::HousekeepingSettings as Settings;
 
 /// What one run removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,23 +32,27 @@ fn days(d: f64) -> chrono::Duration {
 ///
 /// # Errors
 /// A store failure (what was deleted before it stays deleted).
-pub async fn run_once(core: &Core, now: DateTime<Utc>, s: &Settings) -> Result<Report, StoreError> {
+pub async fn run_once(
+    rt: &Runtime,
+    now: DateTime<Utc>,
+    s: &Settings,
+) -> Result<Report, StoreError> {
     let idle_before = now - days(s.session_ttl_days);
     let audit_before = now - days(s.audit_retention_days);
     let mut report = Report::default();
     loop {
-        let expired = core.store.idle_sessions(idle_before, s.batch).await?;
+        let expired = rt.store().idle_sessions(idle_before, s.batch).await?;
         let expired: Vec<SessionId> = expired
             .into_iter()
-            .filter(|id| core.hub.running(*id).is_none())
+            .filter(|id| !rt.is_running(*id))
             .collect();
         if expired.is_empty() {
             break;
         }
         let n = expired.len();
-        core.store.delete_sessions(expired.clone()).await?;
+        rt.store().delete_sessions(expired.clone()).await?;
         for id in &expired {
-            core.bus.publish(
+            rt.bus().publish(
                 Event::new(EventKind::SessionDeleted(SessionDeleted {
                     reason: "ttl".into(),
                     messages: None,
@@ -85,8 +66,8 @@ pub async fn run_once(core: &Core, now: DateTime<Utc>, s: &Settings) -> Result<R
         }
     }
     loop {
-        let n = core
-            .store
+        let n = rt
+            .store()
             .delete_audit_before(audit_before, s.batch)
             .await?;
         report.audit_entries += n;
@@ -101,7 +82,7 @@ pub async fn run_once(core: &Core, now: DateTime<Utc>, s: &Settings) -> Result<R
             session_ttl_days: s.session_ttl_days,
             audit_retention_days: s.audit_retention_days,
         }));
-        core.store
+        rt.store()
             .append_audit(vec![crate::audit::record(&cleanup)])
             .await?;
     }
@@ -109,12 +90,12 @@ pub async fn run_once(core: &Core, now: DateTime<Utc>, s: &Settings) -> Result<R
 }
 
 /// Runs forever, every `interval_secs`.
-pub fn start(core: Arc<Core>, s: Settings) {
+pub fn start(rt: Arc<Runtime>, s: Settings) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(s.interval_secs.max(1)));
         loop {
             tick.tick().await;
-            match run_once(&core, Utc::now(), &s).await {
+            match run_once(&rt, Utc::now(), &s).await {
                 Ok(r) if !r.sessions.is_empty() || r.audit_entries > 0 => {
                     tracing::info!(
                         sessions = r.sessions.len(),

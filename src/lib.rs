@@ -4,7 +4,6 @@
 //! sessions, chat, agents and approvals. See `ARCHITECTURE.md` for the code map
 //! and its invariants, and `protocol/README.md` for the wire contract.
 
-pub mod agent;
 pub mod agents;
 pub mod audit;
 pub mod config;
@@ -19,6 +18,7 @@ pub mod llm;
 pub mod metrics;
 pub mod policy;
 pub mod protocol;
+pub mod runtime;
 pub mod server;
 pub mod settings;
 pub mod store;

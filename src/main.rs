@@ -131,8 +131,8 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             None => None,
         };
         let core = Arc::new(Core::open(config).context("cannot start")?);
-        tracing::info!(store = %core.store.describe(), "store open");
-        codelab_agent::housekeeping::start(Arc::clone(&core), core.housekeeping.clone());
+        tracing::info!(store = %core.runtime.store().describe(), "store open");
+        codelab_agent::housekeeping::start(Arc::clone(&core.runtime), core.housekeeping.clone());
         match serve {
             Some((listen, serve)) => {
                 let listener = tokio::net::TcpListener::bind(listen)

@@ -17,6 +17,18 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 /// The ignore file's name.
 pub const IGNORE_FILE: &str = ".codelabignore";
 
+/// The local path of a `file://` URI.
+pub fn uri_to_path(uri: &str) -> Option<PathBuf> {
+    url::Url::parse(uri)
+        .ok()
+        .and_then(|u| u.to_file_path().ok())
+}
+
+/// The `file://` URI of a local path.
+pub fn path_to_uri(path: &Path) -> Option<String> {
+    url::Url::from_file_path(path).ok().map(String::from)
+}
+
 /// Why a path was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {

@@ -397,7 +397,8 @@ async fn cleanup_removes_exactly_what_is_past_its_ttl() {
     let mut young = Vec::new();
     for days in [45, 31, 30, 29, 1] {
         let s = core
-            .store
+            .runtime
+            .store()
             .create_session(session_at(
                 now - ChronoDuration::days(days) - ChronoDuration::minutes(1),
             ))
@@ -417,27 +418,28 @@ async fn cleanup_removes_exactly_what_is_past_its_ttl() {
             audit_old += 1;
         }
     }
-    core.store.append_audit(records).await.unwrap();
+    core.runtime.store().append_audit(records).await.unwrap();
     let settings = Settings {
         session_ttl_days: 30.0,
         audit_retention_days: 90.0,
         interval_secs: 3600,
         batch: 2,
     };
-    let report = run_once(&core, now, &settings).await.unwrap();
+    let report = run_once(&core.runtime, now, &settings).await.unwrap();
     let mut deleted = report.sessions.clone();
     deleted.sort();
     old.sort();
     assert_eq!(deleted, old);
     assert_eq!(report.audit_entries, audit_old);
     for id in &young {
-        assert!(core.store.get_session(*id).await.is_ok());
+        assert!(core.runtime.store().get_session(*id).await.is_ok());
     }
     for id in &old {
-        assert!(core.store.get_session(*id).await.is_err());
+        assert!(core.runtime.store().get_session(*id).await.is_err());
     }
     let audit = core
-        .store
+        .runtime
+        .store()
         .audit_page(AuditQuery::default(), 100)
         .await
         .unwrap()
@@ -457,6 +459,6 @@ async fn cleanup_removes_exactly_what_is_past_its_ttl() {
         "the two young entries stay"
     );
     // A second pass finds nothing more.
-    let again = run_once(&core, now, &settings).await.unwrap();
+    let again = run_once(&core.runtime, now, &settings).await.unwrap();
     assert!(again.sessions.is_empty() && again.audit_entries == 0);
 }

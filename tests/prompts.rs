@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use codelab_agent::agent::prompt::{Environment, system_prompt, tool_specs};
 use codelab_agent::agents::builtin;
+use codelab_agent::runtime::prompt::{Environment, system_prompt, tool_specs};
 use codelab_agent::tools::registry;
 
 fn check(name: &str, actual: &str) -> Option<String> {

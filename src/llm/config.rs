@@ -30,7 +30,7 @@ use serde_json::Value;
 use super::pricing::{Price, PriceTable};
 use super::{Endpoint, LlmError, ProviderKind};
 use crate::config::env_var;
-use crate::settings::{ConfigError, TomlDoc};
+use crate::config::{ConfigError, TomlDoc};
 
 /// One provider's settings (every field optional: layers fill them in).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

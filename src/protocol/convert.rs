@@ -6,8 +6,11 @@
 
 use crate::domain;
 
+use crate::agents::Agent;
+
 use super::types::{
-    Approval, ApprovalFile, AuditEntry, Message, MessageContext, QuestionParams, Session, ToolCall,
+    AgentInfo, Approval, ApprovalFile, AuditEntry, Message, MessageContext, QuestionParams,
+    Session, ToolCall,
 };
 
 impl From<domain::Session> for Session {
@@ -149,6 +152,18 @@ impl From<&domain::Event> for AuditEntry {
             category: e.category().as_str().to_owned(),
             kind: e.kind.name().to_owned(),
             payload: e.kind.payload(),
+        }
+    }
+}
+
+impl From<&Agent> for AgentInfo {
+    fn from(a: &Agent) -> Self {
+        Self {
+            slug: a.slug.clone(),
+            name: a.name.clone(),
+            description: a.description.clone(),
+            tools: a.tools.clone(),
+            file_restriction: a.file_restriction.clone(),
         }
     }
 }

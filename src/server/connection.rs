@@ -19,11 +19,11 @@ use tower_lsp_server::jsonrpc::{Request, Response};
 
 use super::lsp::Backend;
 use super::methods;
-use crate::agent::hub::EventQueue;
 use crate::core::Core;
 use crate::documents::{Documents, PositionEncoding};
 use crate::llm::config::LlmSettings;
 use crate::protocol::{ErrorCode, RpcError};
+use crate::runtime::hub::EventQueue;
 
 /// One message from the transport.
 #[derive(Debug)]
@@ -240,7 +240,7 @@ pub async fn run_limited(
     limits: Option<super::limits::RateLimits>,
 ) -> ConnectionEnd {
     let conn_id = core.next_conn_id();
-    let documents = core.docs.register(conn_id);
+    let documents = core.runtime.docs().register(conn_id);
     // Events: 4096 queued, then up to 8 MiB of overflow before a client
     // that does not read is disconnected.
     let kick = tokio_util::sync::CancellationToken::new();
@@ -387,10 +387,9 @@ pub async fn run_limited(
     pump.abort();
     events_pump.abort();
     for id in conn.take_subscriptions(None) {
-        core.bus.unsubscribe(id);
+        core.runtime.bus().unsubscribe(id);
     }
-    core.hub.detach_all(conn_id);
-    core.docs.unregister(conn_id);
+    core.runtime.disconnect(conn_id);
     end
 }
 

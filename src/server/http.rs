@@ -85,9 +85,10 @@ pub async fn serve(
 
 async fn health(State(s): State<AppState>) -> Json<serde_json::Value> {
     let core = &s.core;
-    let reachable = core.store.reachable().await;
+    let reachable = core.runtime.store().reachable().await;
     let providers: Vec<_> = core
-        .llm
+        .runtime
+        .llm()
         .breaker_states()
         .into_iter()
         .map(|(name, state)| json!({"provider": name, "breaker": state}))
@@ -141,9 +142,10 @@ async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Response {
         return unauthorized();
     }
     let core = &s.core;
-    core.metrics.set_breakers(core.llm.breaker_states());
-    core.metrics.sync(&core.bus).await;
-    let body = core.metrics.prometheus(&core.bus);
+    core.metrics
+        .set_breakers(core.runtime.llm().breaker_states());
+    core.metrics.sync(core.runtime.bus()).await;
+    let body = core.metrics.prometheus(core.runtime.bus());
     (
         [(
             header::CONTENT_TYPE,

@@ -19,8 +19,6 @@
 //! `.codelab/agents.toml` and `.codelab/prompts/*.md` are ignored with a
 //! warning (in `codelab/listAgents` and in the log).
 
-mod error;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -29,7 +27,7 @@ use std::time::SystemTime;
 use serde::Deserialize;
 use toml::Spanned;
 
-pub use error::{ConfigError, TomlDoc, push_key, read_optional};
+pub use crate::config::{ConfigError, TomlDoc, push_key, read_optional};
 
 use crate::agents::{self, Agent, WORKSPACE_AGENTS_FILE, WORKSPACE_PROMPTS_DIR};
 use crate::llm::config::LlmSettings;
@@ -89,7 +87,7 @@ struct UserFile {
     #[serde(default)]
     events: EventSettings,
     #[serde(default)]
-    housekeeping: crate::housekeeping::Settings,
+    housekeeping: HousekeepingSettings,
     #[serde(default)]
     trust: TrustSettings,
     /// Compiled on its own (see [`UserSettings::parse`]); named here so that
@@ -112,7 +110,7 @@ pub struct UserSettings {
     /// `[events]`.
     pub events: EventSettings,
     /// `[housekeeping]`.
-    pub housekeeping: crate::housekeeping::Settings,
+    pub housekeeping: HousekeepingSettings,
     /// `[trust]`.
     pub trust: TrustSettings,
 }
@@ -506,6 +504,31 @@ fn parse_workspace_config(doc: &TomlDoc<'_>) -> (Parsed<LlmSettings>, Parsed<Vec
         );
     }
     (llm, rules)
+}
+
+/// Housekeeping settings (`[housekeeping]` in `codelab.toml`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HousekeepingSettings {
+    /// Sessions idle longer than this are deleted (default 30 days).
+    pub session_ttl_days: f64,
+    /// Audit entries older than this are deleted (default 90 days).
+    pub audit_retention_days: f64,
+    /// How often to look (default hourly).
+    pub interval_secs: u64,
+    /// Sessions or audit entries per commit.
+    pub batch: usize,
+}
+
+impl Default for HousekeepingSettings {
+    fn default() -> Self {
+        Self {
+            session_ttl_days: 30.0,
+            audit_retention_days: 90.0,
+            interval_secs: 3600,
+            batch: 100,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,35 +1,24 @@
 //! `codelab/decideApproval`
 
-use std::sync::Arc;
-
-use crate::agent;
-use crate::core::Core;
 use crate::protocol::RpcError;
+use crate::protocol::requests::DecideApproval;
 use crate::protocol::types::{Approval, DecideApprovalParams};
-use crate::server::connection::ConnState;
+use crate::runtime::ApprovalDecision;
 
 /// Decides a pending approval; the first decision wins.
-pub(super) async fn run(
-    core: &Arc<Core>,
-    conn: &ConnState,
-    p: DecideApprovalParams,
-) -> Result<Approval, RpcError> {
-    let by = format!("client:{}", conn.id);
-    Ok(agent::decide_approval(
-        core,
-        p.approval_id,
-        p.decision,
-        p.params,
-        p.feedback,
-        p.scope,
-        &by,
-    )
-    .await?
-    .into())
-}
-
-impl super::Handle for crate::protocol::requests::DecideApproval {
+impl super::Handle for DecideApproval {
     async fn handle(cx: &super::Cx<'_>, p: DecideApprovalParams) -> Result<Approval, RpcError> {
-        run(cx.core, cx.conn, p).await
+        let by = format!("client:{}", cx.conn.id);
+        let decision = ApprovalDecision {
+            decision: p.decision,
+            params: p.params,
+            feedback: p.feedback,
+            scope: p.scope,
+        };
+        Ok(cx
+            .rt()
+            .decide_approval(p.approval_id, decision, &by)
+            .await?
+            .into())
     }
 }

@@ -1,23 +1,16 @@
 //! `codelab/deleteSession`
 
-use crate::core::Core;
 use crate::protocol::RpcError;
+use crate::protocol::requests::DeleteSession;
 use crate::protocol::types::{DeleteSessionResult, SessionParams};
 
 /// Deletes a session and its history, durably.
-pub(super) async fn run(
-    core: &Core,
-    params: SessionParams,
-) -> Result<DeleteSessionResult, RpcError> {
-    let deleted_messages = core.delete_session(params.session_id).await?;
-    Ok(DeleteSessionResult {
-        session_id: params.session_id,
-        deleted_messages,
-    })
-}
-
-impl super::Handle for crate::protocol::requests::DeleteSession {
+impl super::Handle for DeleteSession {
     async fn handle(cx: &super::Cx<'_>, p: SessionParams) -> Result<DeleteSessionResult, RpcError> {
-        run(cx.core, p).await
+        let deleted_messages = cx.rt().delete_session(p.session_id).await?;
+        Ok(DeleteSessionResult {
+            session_id: p.session_id,
+            deleted_messages,
+        })
     }
 }

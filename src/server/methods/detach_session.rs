@@ -1,20 +1,13 @@
 //! `codelab/detachSession`
 
-use crate::core::Core;
+use crate::protocol::RpcError;
+use crate::protocol::requests::DetachSession;
 use crate::protocol::types::{Ack, SessionParams};
-use crate::server::connection::ConnState;
 
 /// Stops this connection's notifications about the session.
-pub(super) fn run(core: &Core, conn: &ConnState, p: SessionParams) -> Ack {
-    core.hub.detach(p.session_id, conn.id);
-    Ack { ok: true }
-}
-
-impl super::Handle for crate::protocol::requests::DetachSession {
-    async fn handle(
-        cx: &super::Cx<'_>,
-        p: SessionParams,
-    ) -> Result<Ack, crate::protocol::RpcError> {
-        Ok(run(cx.core, cx.conn, p))
+impl super::Handle for DetachSession {
+    async fn handle(cx: &super::Cx<'_>, p: SessionParams) -> Result<Ack, RpcError> {
+        cx.rt().detach(p.session_id, cx.conn.id);
+        Ok(Ack { ok: true })
     }
 }

@@ -1,46 +1,37 @@
 //! `codelab/getPolicy`
 
-use crate::core::{Core, uri_to_path};
 use crate::protocol::RpcError;
 use crate::protocol::types::{GetPolicyParams, GetPolicyResult, PolicyRule};
-use crate::server::connection::ConnState;
+use crate::workspace::uri_to_path;
 
 /// The effective rules and the problems in policy files.
-pub(super) async fn run(
-    core: &Core,
-    conn: &ConnState,
-    p: GetPolicyParams,
-) -> Result<GetPolicyResult, RpcError> {
-    let folder = match p.session_id {
-        Some(id) => core.store.get_session(id).await?.workspace_folder,
-        None => conn.workspace_folders().into_iter().next(),
-    };
-    let root = folder
-        .as_deref()
-        .and_then(uri_to_path)
-        .and_then(|p| p.canonicalize().ok());
-    let policy = core.policy(root.as_deref(), p.session_id);
-    let rules = policy
-        .rules()
-        .iter()
-        .map(|r| PolicyRule {
-            tool: r.spec.tool.clone(),
-            path: r.spec.path.clone(),
-            command: r.spec.command.clone(),
-            exact: r.spec.exact,
-            action: format!("{:?}", r.spec.action).to_lowercase(),
-            timeout_secs: r.spec.timeout_secs,
-            source: format!("{:?}", r.scope).to_lowercase(),
-        })
-        .collect();
-    Ok(GetPolicyResult {
-        rules,
-        errors: core.policy_errors(),
-    })
-}
-
 impl super::Handle for crate::protocol::requests::GetPolicy {
     async fn handle(cx: &super::Cx<'_>, p: GetPolicyParams) -> Result<GetPolicyResult, RpcError> {
-        run(cx.core, cx.conn, p).await
+        let folder = match p.session_id {
+            Some(id) => cx.rt().get_session(id).await?.workspace_folder,
+            None => cx.conn.workspace_folders().into_iter().next(),
+        };
+        let root = folder
+            .as_deref()
+            .and_then(uri_to_path)
+            .and_then(|p| p.canonicalize().ok());
+        let policy = cx.rt().policy(root.as_deref(), p.session_id);
+        let rules = policy
+            .rules()
+            .iter()
+            .map(|r| PolicyRule {
+                tool: r.spec.tool.clone(),
+                path: r.spec.path.clone(),
+                command: r.spec.command.clone(),
+                exact: r.spec.exact,
+                action: format!("{:?}", r.spec.action).to_lowercase(),
+                timeout_secs: r.spec.timeout_secs,
+                source: format!("{:?}", r.scope).to_lowercase(),
+            })
+            .collect();
+        Ok(GetPolicyResult {
+            rules,
+            errors: cx.rt().policy_errors(),
+        })
     }
 }

@@ -1,16 +1,12 @@
 //! `codelab/getSession`
 
-use crate::core::Core;
 use crate::protocol::RpcError;
+use crate::protocol::requests::GetSession;
 use crate::protocol::types::{Session, SessionParams};
 
 /// One session.
-pub(super) async fn run(core: &Core, params: SessionParams) -> Result<Session, RpcError> {
-    Ok(core.store.get_session(params.session_id).await?.into())
-}
-
-impl super::Handle for crate::protocol::requests::GetSession {
+impl super::Handle for GetSession {
     async fn handle(cx: &super::Cx<'_>, p: SessionParams) -> Result<Session, RpcError> {
-        run(cx.core, p).await
+        Ok(cx.rt().get_session(p.session_id).await?.into())
     }
 }

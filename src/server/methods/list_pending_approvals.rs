@@ -1,30 +1,23 @@
 //! `codelab/listPendingApprovals`
 
-use crate::core::Core;
 use crate::protocol::RpcError;
+use crate::protocol::requests::ListPendingApprovals;
 use crate::protocol::types::{ListPendingApprovalsParams, ListPendingApprovalsResult};
 
 /// Pending approvals, oldest first.
-pub(super) async fn run(
-    core: &Core,
-    p: ListPendingApprovalsParams,
-) -> Result<ListPendingApprovalsResult, RpcError> {
-    Ok(ListPendingApprovalsResult {
-        approvals: core
-            .store
-            .list_approvals(p.session_id)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    })
-}
-
-impl super::Handle for crate::protocol::requests::ListPendingApprovals {
+impl super::Handle for ListPendingApprovals {
     async fn handle(
         cx: &super::Cx<'_>,
         p: ListPendingApprovalsParams,
     ) -> Result<ListPendingApprovalsResult, RpcError> {
-        run(cx.core, p).await
+        Ok(ListPendingApprovalsResult {
+            approvals: cx
+                .rt()
+                .pending_approvals(p.session_id)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        })
     }
 }

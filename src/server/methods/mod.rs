@@ -39,10 +39,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::connection::ConnState;
-use crate::core::{Core, CoreError};
+use crate::core::Core;
 use crate::protocol::methods::for_each_request;
 use crate::protocol::{ErrorCode, Method, RpcError, parse_params};
-use crate::store::StoreError;
+use crate::runtime::{Runtime, RuntimeError};
 
 /// What a handler gets besides its parameters.
 pub(super) struct Cx<'a> {
@@ -50,6 +50,13 @@ pub(super) struct Cx<'a> {
     pub core: &'a Arc<Core>,
     /// The connection the request came on.
     pub conn: &'a Arc<ConnState>,
+}
+
+impl Cx<'_> {
+    /// The runtime.
+    pub fn rt(&self) -> &Arc<Runtime> {
+        &self.core.runtime
+    }
 }
 
 /// Serves one declared method: implemented, in the method's own file, for
@@ -104,18 +111,11 @@ fn reply<T: Serialize>(result: Result<T, RpcError>) -> Result<Value, RpcError> {
     })
 }
 
-impl From<StoreError> for RpcError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::SessionNotFound(id) => RpcError::session_not_found(id),
-            other => RpcError::store(&other),
-        }
-    }
-}
-
-impl From<crate::agent::RuntimeError> for RpcError {
-    fn from(e: crate::agent::RuntimeError) -> Self {
-        use crate::agent::RuntimeError as R;
+/// The one place where the runtime's client-facing errors become
+/// JSON-RPC errors.
+impl From<RuntimeError> for RpcError {
+    fn from(e: RuntimeError) -> Self {
+        use RuntimeError as R;
         match e {
             R::SessionNotFound(id) => RpcError::session_not_found(id),
             R::Busy { session, turn } => RpcError::new(
@@ -124,27 +124,18 @@ impl From<crate::agent::RuntimeError> for RpcError {
             )
             .with_session(session)
             .with_detail(format!("running turn: {turn}")),
-            R::UnknownAgent(a) => RpcError::new(ErrorCode::AgentNotFound, format!("unknown agent `{a}`; codelab/listAgents lists them")),
+            R::UnknownAgent(a) => RpcError::new(
+                ErrorCode::AgentNotFound,
+                format!("unknown agent `{a}`; codelab/listAgents lists them"),
+            ),
             R::NotPending(m) => RpcError::new(ErrorCode::NotPending, m),
             R::InvalidParams(m) => RpcError::invalid_params("params", m),
-            R::Store(s) => s.into(),
-            R::Config(c) => RpcError::new(ErrorCode::InternalError, c),
-            R::Overloaded(n) => RpcError::new(ErrorCode::Overloaded, format!("{n} turns are running, the most this server runs at once; retry later")),
-        }
-    }
-}
-
-impl From<CoreError> for RpcError {
-    fn from(e: CoreError) -> Self {
-        match e {
-            CoreError::UnknownAgent(slug) => RpcError::new(
-                ErrorCode::AgentNotFound,
-                format!("unknown agent `{slug}`; codelab/listAgents lists them"),
+            R::Store(s) => RpcError::store(&s),
+            R::Config(c) => RpcError::new(ErrorCode::InternalError, c.to_string()),
+            R::Overloaded(n) => RpcError::new(
+                ErrorCode::Overloaded,
+                format!("{n} turns are running, the most this server runs at once; retry later"),
             ),
-            CoreError::Store(s) => s.into(),
-            other @ (CoreError::Config(_) | CoreError::LlmClient(_)) => {
-                RpcError::new(ErrorCode::InternalError, other.to_string())
-            }
         }
     }
 }
@@ -163,8 +154,14 @@ mod tests {
         let core = Arc::new(Core::open(Config::new(dir.path().to_path_buf())).expect("core"));
         let (tx, _rx) = tokio::sync::mpsc::channel(8);
         let kick = tokio_util::sync::CancellationToken::new();
-        let (events, _erx) = crate::agent::hub::EventQueue::new(8, 1024, kick.clone());
-        let conn = Arc::new(ConnState::new(1, tx, core.docs.register(1), events, kick));
+        let (events, _erx) = crate::runtime::hub::EventQueue::new(8, 1024, kick.clone());
+        let conn = Arc::new(ConnState::new(
+            1,
+            tx,
+            core.runtime.docs().register(1),
+            events,
+            kick,
+        ));
         for m in methods::all() {
             if m.kind != Kind::Request || m.direction != Direction::ClientToServer {
                 continue;
@@ -238,8 +235,14 @@ mod tests {
         let core = Arc::new(Core::open(Config::new(dir.path().to_path_buf())).expect("core"));
         let (tx, _rx) = tokio::sync::mpsc::channel(8);
         let kick = tokio_util::sync::CancellationToken::new();
-        let (events, _erx) = crate::agent::hub::EventQueue::new(8, 1024, kick.clone());
-        let conn = Arc::new(ConnState::new(1, tx, core.docs.register(1), events, kick));
+        let (events, _erx) = crate::runtime::hub::EventQueue::new(8, 1024, kick.clone());
+        let conn = Arc::new(ConnState::new(
+            1,
+            tx,
+            core.runtime.docs().register(1),
+            events,
+            kick,
+        ));
         let mut failed = 0;
         for m in methods::requests() {
             let Err(e) = dispatch(&core, &conn, m.name, Some(m.example_params.clone())).await

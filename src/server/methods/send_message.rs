@@ -2,38 +2,27 @@
 
 use std::sync::Arc;
 
-use crate::agent::{self, TurnInput};
-use crate::core::Core;
 use crate::protocol::RpcError;
+use crate::protocol::requests::SendMessage;
 use crate::protocol::types::{SendMessageParams, SendMessageResult};
-use crate::server::connection::ConnState;
+use crate::runtime::TurnInput;
 
 /// Persists the message, starts the turn, attaches the connection.
-pub(super) async fn run(
-    core: &Arc<Core>,
-    conn: &Arc<ConnState>,
-    p: SendMessageParams,
-) -> Result<SendMessageResult, RpcError> {
-    let session = core.store.get_session(p.session_id).await?;
-    core.hub
-        .attach(&session, conn.id, std::sync::Arc::clone(&conn.events));
-    let input = TurnInput {
-        session_id: p.session_id,
-        text: p.text,
-        agent: p.agent,
-        context: p.context.map(Into::into),
-        editor: conn.editor(core.config.client_request_timeout),
-        editor_llm: conn.editor_settings(),
-    };
-    let turn_id = agent::send_message(core, input).await?;
-    Ok(SendMessageResult { turn_id })
-}
-
-impl super::Handle for crate::protocol::requests::SendMessage {
+impl super::Handle for SendMessage {
     async fn handle(
         cx: &super::Cx<'_>,
         p: SendMessageParams,
     ) -> Result<SendMessageResult, RpcError> {
-        run(cx.core, cx.conn, p).await
+        let input = TurnInput {
+            session_id: p.session_id,
+            text: p.text,
+            agent: p.agent,
+            context: p.context.map(Into::into),
+            editor: cx.conn.editor(cx.core.config.client_request_timeout),
+            editor_llm: cx.conn.editor_settings(),
+        };
+        let attach = (cx.conn.id, Arc::clone(&cx.conn.events));
+        let turn_id = cx.rt().send_message(input, Some(attach)).await?;
+        Ok(SendMessageResult { turn_id })
     }
 }

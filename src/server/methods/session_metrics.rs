@@ -12,8 +12,8 @@ use crate::protocol::types::{
 
 /// One session's figures (zeros for a session without activity since start).
 pub(super) async fn get(core: &Core, p: SessionParams) -> Result<SessionMetrics, RpcError> {
-    core.store.get_session(p.session_id).await?;
-    core.metrics.sync(&core.bus).await;
+    core.runtime.get_session(p.session_id).await?;
+    core.metrics.sync(core.runtime.bus()).await;
     Ok(core
         .metrics
         .session(p.session_id)
@@ -44,7 +44,7 @@ pub(super) async fn list(
         })?),
         None => None,
     };
-    core.metrics.sync(&core.bus).await;
+    core.metrics.sync(core.runtime.bus()).await;
     let (sessions, more) = core.metrics.sessions(before, limit as usize);
     let next_cursor = if more {
         sessions.last().map(|s| s.session_id.to_string())

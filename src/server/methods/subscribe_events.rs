@@ -40,7 +40,8 @@ pub(super) fn subscribe(
         ),
     };
     let mut sub = core
-        .bus
+        .runtime
+        .bus()
         .subscribe(&format!("client:{}", conn.id), 1024, categories);
     let id = sub.id;
     conn.add_subscription(id);
@@ -68,7 +69,7 @@ pub(super) fn subscribe(
 /// Stops one or all of this connection's subscriptions.
 pub(super) fn unsubscribe(core: &Core, conn: &ConnState, p: UnsubscribeEventsParams) -> Ack {
     for id in conn.take_subscriptions(p.subscription_id) {
-        core.bus.unsubscribe(id);
+        core.runtime.bus().unsubscribe(id);
     }
     Ack { ok: true }
 }

@@ -6,9 +6,10 @@ use chrono::Utc;
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
+use super::Runtime;
+use super::TurnInput;
 use super::hub::{Resolution, WaitKey};
-use super::{TurnInput, send_message, switch_agent};
-use crate::core::Core;
+use super::turn::{send_message, switch_agent};
 use crate::domain::{
     ParentLink, PendingQuestion, QuestionId, Session, SessionId, SessionUpdate, TurnId,
 };
@@ -17,7 +18,7 @@ use crate::tools::{Editor, Interact, ToolError};
 
 /// The [`Interact`] of one tool call.
 pub(crate) struct CallInteract {
-    pub(crate) core: Arc<Core>,
+    pub(crate) rt: Arc<Runtime>,
     pub(crate) session_id: SessionId,
     pub(crate) turn_id: TurnId,
     pub(crate) tool_call_id: String,
@@ -38,17 +39,14 @@ impl Interact for CallInteract {
     ) -> BoxFuture<'_, Result<String, ToolError>> {
         Box::pin(async move {
             let session = self
-                .core
+                .rt
                 .store
                 .get_session(self.session_id)
                 .await
                 .map_err(err)?;
             let id = QuestionId::new();
-            let rx = self
-                .core
-                .hub
-                .wait_for(self.session_id, WaitKey::Question(id));
-            let seq = self.core.hub.next_seq(&session);
+            let rx = self.rt.hub.wait_for(self.session_id, WaitKey::Question(id));
+            let seq = self.rt.hub.next_seq(&session);
             let q = PendingQuestion {
                 id,
                 session_id: self.session_id,
@@ -58,8 +56,8 @@ impl Interact for CallInteract {
                 suggestions,
             };
             // Persisted before anyone is told, so that a reconnect or a restart still shows it.
-            self.core.store.put_question(q.clone()).await.map_err(err)?;
-            self.core
+            self.rt.store.put_question(q.clone()).await.map_err(err)?;
+            self.rt
                 .hub
                 .emit_allocated(&session, seq, SessionUpdate::Question(q));
             tokio::select! {
@@ -69,8 +67,8 @@ impl Interact for CallInteract {
                     Err(_) => Err(ToolError::new("the question was dropped")),
                 },
                 () = self.cancel.cancelled() => {
-                    self.core.hub.forget(WaitKey::Question(id));
-                    let _ = self.core.store.take_question(id).await;
+                    self.rt.hub.forget(WaitKey::Question(id));
+                    let _ = self.rt.store.take_question(id).await;
                     Err(ToolError::new("cancelled"))
                 }
             }
@@ -79,7 +77,7 @@ impl Interact for CallInteract {
 
     fn switch_agent(&self, to: String, reason: String) -> BoxFuture<'_, Result<(), ToolError>> {
         Box::pin(async move {
-            switch_agent(&self.core, self.session_id, &to, &reason)
+            switch_agent(&self.rt, self.session_id, &to, &reason)
                 .await
                 .map_err(err)
         })
@@ -88,13 +86,13 @@ impl Interact for CallInteract {
     fn subtask(&self, agent: String, message: String) -> BoxFuture<'_, Result<String, ToolError>> {
         Box::pin(async move {
             let parent = self
-                .core
+                .rt
                 .store
                 .get_session(self.session_id)
                 .await
                 .map_err(err)?;
             if !self
-                .core
+                .rt
                 .agents_for(parent.workspace_folder.as_deref())
                 .map_err(err)?
                 .iter()
@@ -125,9 +123,9 @@ impl Interact for CallInteract {
                 }),
             };
             // The link is persisted with the child: a restart still finds the parent.
-            let child = self.core.store.create_session(child).await.map_err(err)?;
+            let child = self.rt.store.create_session(child).await.map_err(err)?;
             let rx = self
-                .core
+                .rt
                 .hub
                 .wait_for(self.session_id, WaitKey::Subtask(child.id));
             let input = TurnInput {
@@ -138,7 +136,7 @@ impl Interact for CallInteract {
                 editor: self.editor.clone(),
                 editor_llm: self.editor_llm.clone(),
             };
-            send_message(&self.core, input).await.map_err(err)?;
+            send_message(&self.rt, input).await.map_err(err)?;
             tokio::select! {
                 r = rx => match r {
                     Ok(Resolution::Answer(result)) => Ok(result),
@@ -146,8 +144,8 @@ impl Interact for CallInteract {
                     Err(_) => Err(ToolError::new("the subtask was dropped")),
                 },
                 () = self.cancel.cancelled() => {
-                    self.core.hub.forget(WaitKey::Subtask(child.id));
-                    self.core.hub.cancel(child.id);
+                    self.rt.hub.forget(WaitKey::Subtask(child.id));
+                    self.rt.hub.cancel(child.id);
                     Err(ToolError::new("cancelled"))
                 }
             }
@@ -155,7 +153,7 @@ impl Interact for CallInteract {
     }
 
     fn command_output(&self, stream: &'static str, text: String) {
-        self.core
+        self.rt
             .hub
             .emit_loaded(self.session_id, |_| SessionUpdate::CommandOutput {
                 turn_id: self.turn_id,

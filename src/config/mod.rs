@@ -1,5 +1,9 @@
 //! Process-wide settings: where the data lives and the limits the transports enforce.
 
+mod error;
+
+pub use error::{ConfigError, TomlDoc, push_key, read_optional};
+
 use std::path::PathBuf;
 use std::time::Duration;
 

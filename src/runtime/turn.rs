@@ -1,4 +1,5 @@
-//! The agent runtime: turns, tool calls, approvals, questions and subtasks.
+//! Turns: the loop that streams model replies and runs their tool calls,
+//! and the operations on pending approvals, questions and subtasks.
 //!
 //! Invariants:
 //! - One turn at a time per session; every turn ends with exactly one
@@ -16,10 +17,6 @@
 //! - Nothing here knows JSON-RPC: events go to the [`hub`], and the server
 //!   turns them into notifications.
 
-pub mod hub;
-mod interact;
-pub mod prompt;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,16 +26,20 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::Runtime;
+use super::hub::{Resolution, WaitKey};
+use super::interact::CallInteract;
+use super::prompt;
+use super::{RuntimeError, TurnInput, TurnOutcome};
 use crate::agents::Agent;
-use crate::core::{Core, CoreError, uri_to_path};
 use crate::domain::events::{
     AgentSwitched, ApprovalRequested, CallOutcomeKind, DecisionMade, ExecutionRequested,
     MessageAdded, ProcessingStarted, ToolFinished, TurnEnded,
 };
 use crate::domain::{
-    ApprovalId, ApprovalScope, Decision, EditPreview, FileChange, Message, MessageContext,
-    PendingApproval, QuestionId, Role, Session, SessionId, SessionUpdate, StopReason, TokenUsage,
-    ToolCall, ToolCallStatus, TurnId,
+    ApprovalId, ApprovalScope, Decision, EditPreview, FileChange, Message, PendingApproval,
+    QuestionId, Role, Session, SessionId, SessionUpdate, StopReason, TokenUsage, ToolCall,
+    ToolCallStatus, TurnId,
 };
 use crate::events::{Event, EventKind};
 use crate::llm::LlmEvent;
@@ -47,117 +48,70 @@ use crate::policy::{Action, Call};
 use crate::store::StoreError;
 use crate::tools::{self, Editor, ToolContext, ToolKind};
 use crate::workspace::Workspace;
-use hub::{Resolution, WaitKey};
-use interact::CallInteract;
+use crate::workspace::uri_to_path;
 
 /// How often streamed text is sent at most, per session.
 pub const TOKEN_INTERVAL: Duration = Duration::from_millis(20);
 /// Consecutive failed tool calls after which the user is asked how to go on.
 pub const MAX_CONSECUTIVE_FAILURES: usize = 3;
 
-/// Errors of runtime operations requested by clients.
+/// Why a turn stops before its agent finished.
+enum Stop {
+    /// The client cancelled.
+    Cancelled,
+    /// The runtime could not go on; the turn ends with this error.
+    Error(TurnError),
+}
+
+/// What broke a turn (tool failures are results the model reads, not these).
 #[derive(Debug, thiserror::Error)]
-pub enum RuntimeError {
-    /// No such session.
-    #[error("session {0} not found")]
-    SessionNotFound(SessionId),
-    /// A turn is running.
-    #[error("session {session} is busy with turn {turn}")]
-    Busy {
-        /// The session.
-        session: SessionId,
-        /// The running turn.
-        turn: TurnId,
-    },
-    /// No such agent.
-    #[error("unknown agent `{0}`")]
-    UnknownAgent(String),
-    /// No such question or approval, or it was already answered.
-    #[error("{0}")]
-    NotPending(String),
-    /// Edited parameters are invalid.
-    #[error("{0}")]
-    InvalidParams(String),
+enum TurnError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A configuration file is invalid.
+    /// The model request failed (after its retries).
+    #[error(transparent)]
+    Model(#[from] crate::llm::LlmError),
+    /// The session's agent or configuration is unusable.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// A wait for the user ended without a decision.
     #[error("{0}")]
-    Config(String),
-    /// Too many turns are running.
-    #[error("{0} turns are running, the most this server runs at once; retry later")]
-    Overloaded(usize),
+    Interrupted(&'static str),
+    /// The agent's file restriction is not a valid regular expression.
+    #[error("invalid file restriction of {agent}: {source}")]
+    FileRestriction {
+        /// The agent.
+        agent: String,
+        /// Why.
+        source: regex::Error,
+    },
 }
 
-impl From<CoreError> for RuntimeError {
-    fn from(e: CoreError) -> Self {
-        match e {
-            CoreError::UnknownAgent(a) => Self::UnknownAgent(a),
-            CoreError::Store(StoreError::SessionNotFound(id)) => Self::SessionNotFound(id),
-            CoreError::Store(s) => Self::Store(s),
-            CoreError::Config(c) => Self::Config(c.to_string()),
-            CoreError::LlmClient(e) => Self::Config(e.to_string()),
-        }
+impl<E: Into<TurnError>> From<E> for Stop {
+    fn from(e: E) -> Self {
+        Self::Error(e.into())
     }
-}
-
-fn store_err(e: StoreError) -> RuntimeError {
-    match e {
-        StoreError::SessionNotFound(id) => RuntimeError::SessionNotFound(id),
-        other => RuntimeError::Store(other),
-    }
-}
-
-/// A message from a client that starts a turn.
-pub struct TurnInput {
-    /// The session.
-    pub session_id: SessionId,
-    /// The text.
-    pub text: String,
-    /// Switch to this agent first.
-    pub agent: Option<String>,
-    /// The editor's state.
-    pub context: Option<MessageContext>,
-    /// The editor that applies edits, if the client does.
-    pub editor: Option<Arc<dyn Editor>>,
-    /// The client's LLM settings.
-    pub editor_llm: Option<LlmSettings>,
-}
-
-/// How a turn ended.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TurnOutcome {
-    /// Why.
-    pub stop: StopReason,
-    /// The result text.
-    pub result: Option<String>,
-    /// The error.
-    pub error: Option<String>,
-}
-
-enum Stop {
-    Cancelled,
-    Error(String),
 }
 
 /// Persists a message and announces it.
 pub(crate) async fn persist(
-    core: &Core,
+    rt: &Runtime,
     session_id: SessionId,
     mut message: Message,
 ) -> Result<Message, StoreError> {
-    let session = core.store.get_session(session_id).await?;
-    message.seq = core.hub.next_seq(&session);
+    let session = rt.store.get_session(session_id).await?;
+    message.seq = rt.hub.next_seq(&session);
     message.session_id = session_id;
-    core.store
+    rt.store
         .append_messages(session_id, vec![message.clone()])
         .await?;
-    core.hub.emit_allocated(
+    rt.hub.emit_allocated(
         &session,
         message.seq,
         SessionUpdate::MessageAdded(Box::new(message.clone())),
     );
-    core.bus.publish(
+    rt.bus.publish(
         Event::new(EventKind::MessageAdded(MessageAdded {
             role: message.role,
             seq: message.seq,
@@ -193,8 +147,8 @@ pub fn unanswered_calls(history: &[Message]) -> Vec<ToolCall> {
         .collect()
 }
 
-async fn full_history(core: &Core, session_id: SessionId) -> Result<Vec<Message>, StoreError> {
-    Ok(core.store.history(session_id, 0, usize::MAX).await?.items)
+async fn full_history(rt: &Runtime, session_id: SessionId) -> Result<Vec<Message>, StoreError> {
+    Ok(rt.store.history(session_id, 0, usize::MAX).await?.items)
 }
 
 /// The agent a session uses, from its workspace's agents.
@@ -203,8 +157,8 @@ async fn full_history(core: &Core, session_id: SessionId) -> Result<Vec<Message>
 /// user does not trust (its slug is not a built-in one, and the workspace's
 /// agent files are ignored) continues with the default agent: the session is
 /// switched, which clients see as `codelab/agentSwitched` with the reason.
-pub async fn session_agent(core: &Core, session: &Session) -> Result<Agent, RuntimeError> {
-    let set = core.workspace_agents(session.workspace_folder.as_deref())?;
+pub(super) async fn session_agent(rt: &Runtime, session: &Session) -> Result<Agent, RuntimeError> {
+    let set = rt.workspace_agents(session.workspace_folder.as_deref())?;
     if let Some(a) = set.agents.iter().find(|a| a.slug == session.agent) {
         return Ok(a.clone());
     }
@@ -218,7 +172,7 @@ pub async fn session_agent(core: &Core, session: &Session) -> Result<Agent, Runt
         crate::agents::WORKSPACE_AGENTS_FILE
     );
     tracing::warn!(session = %session.id, "{reason}");
-    switch_agent(core, session.id, default, &reason).await?;
+    switch_agent(rt, session.id, default, &reason).await?;
     set.agents
         .iter()
         .find(|a| a.slug == default)
@@ -235,18 +189,14 @@ fn workspace_of(session: &Session) -> Option<Workspace> {
 }
 
 /// Switches a session's agent, persists it and announces it.
-pub async fn switch_agent(
-    core: &Core,
+pub(super) async fn switch_agent(
+    rt: &Runtime,
     session_id: SessionId,
     to: &str,
     reason: &str,
 ) -> Result<(), RuntimeError> {
-    let session = core
-        .store
-        .get_session(session_id)
-        .await
-        .map_err(store_err)?;
-    if !core
+    let session = rt.store.get_session(session_id).await?;
+    if !rt
         .agents_for(session.workspace_folder.as_deref())?
         .iter()
         .any(|a| a.slug == to)
@@ -257,22 +207,21 @@ pub async fn switch_agent(
     if from == to {
         return Ok(());
     }
-    let session = core
+    let session = rt
         .store
         .set_session_agent(session_id, to.to_owned())
-        .await
-        .map_err(store_err)?;
+        .await?;
     let switched = AgentSwitched {
         from,
         to: to.to_owned(),
         reason: reason.to_owned(),
     };
-    core.hub.emit(&session, |_| SessionUpdate::AgentSwitched {
+    rt.hub.emit(&session, |_| SessionUpdate::AgentSwitched {
         from: switched.from.clone(),
         to: switched.to.clone(),
         reason: switched.reason.clone(),
     });
-    core.bus
+    rt.bus
         .publish(Event::new(EventKind::AgentSwitched(switched)).in_turn(Some(session_id), None));
     Ok(())
 }
@@ -281,27 +230,26 @@ pub async fn switch_agent(
 ///
 /// # Errors
 /// Unknown session or agent, a turn already running, a store failure.
-pub async fn send_message(core: &Arc<Core>, input: TurnInput) -> Result<TurnId, RuntimeError> {
-    let session = core
-        .store
-        .get_session(input.session_id)
-        .await
-        .map_err(store_err)?;
+pub(super) async fn send_message(
+    rt: &Arc<Runtime>,
+    input: TurnInput,
+) -> Result<TurnId, RuntimeError> {
+    let session = rt.store.get_session(input.session_id).await?;
     if let Some(a) = &input.agent
-        && !core
+        && !rt
             .agents_for(session.workspace_folder.as_deref())?
             .iter()
             .any(|x| &x.slug == a)
     {
         return Err(RuntimeError::UnknownAgent(a.clone()));
     }
-    let running = core.hub.running_count();
-    if running >= core.config.max_turns {
+    let running = rt.hub.running_count();
+    if running >= rt.max_turns {
         return Err(RuntimeError::Overloaded(running));
     }
     let turn_id = TurnId::new();
     let cancel = CancellationToken::new();
-    core.hub
+    rt.hub
         .begin_turn(&session, turn_id, cancel.clone())
         .map_err(|turn| RuntimeError::Busy {
             session: session.id,
@@ -309,11 +257,11 @@ pub async fn send_message(core: &Arc<Core>, input: TurnInput) -> Result<TurnId, 
         })?;
     let started = async {
         if let Some(a) = &input.agent {
-            switch_agent(core, session.id, a, "requested by the user").await?;
+            switch_agent(rt, session.id, a, "requested by the user").await?;
         }
         // Calls left without results by an earlier process get one now.
         close_open_calls(
-            core,
+            rt,
             session.id,
             turn_id,
             "not run: the conversation moved on",
@@ -321,14 +269,15 @@ pub async fn send_message(core: &Arc<Core>, input: TurnInput) -> Result<TurnId, 
         .await?;
         let mut m = new_message(Role::User, Some(turn_id), input.text);
         m.context = input.context;
-        persist(core, session.id, m).await.map_err(store_err)
+        persist(rt, session.id, m).await?;
+        Ok::<(), RuntimeError>(())
     };
     if let Err(e) = started.await {
-        core.hub.end_turn(session.id, turn_id);
+        rt.hub.end_turn(session.id, turn_id);
         return Err(e);
     }
     let turn = Turn::new(
-        Arc::clone(core),
+        Arc::clone(rt),
         session.id,
         turn_id,
         cancel,
@@ -343,20 +292,20 @@ pub async fn send_message(core: &Arc<Core>, input: TurnInput) -> Result<TurnId, 
 /// made it was lost (the process restarted). `presets` holds the resolution
 /// of that call.
 pub(crate) fn resume(
-    core: &Arc<Core>,
+    rt: &Arc<Runtime>,
     session: &Session,
     presets: HashMap<String, Resolution>,
 ) -> Result<TurnId, RuntimeError> {
     let turn_id = TurnId::new();
     let cancel = CancellationToken::new();
-    core.hub
+    rt.hub
         .begin_turn(session, turn_id, cancel.clone())
         .map_err(|turn| RuntimeError::Busy {
             session: session.id,
             turn,
         })?;
     tracing::info!(session = %session.id, turn = %turn_id, "resuming a session after a restart");
-    let turn = Turn::new(Arc::clone(core), session.id, turn_id, cancel, None, None);
+    let turn = Turn::new(Arc::clone(rt), session.id, turn_id, cancel, None, None);
     tokio::spawn(turn.run(presets, None));
     Ok(turn_id)
 }
@@ -364,40 +313,39 @@ pub(crate) fn resume(
 /// Gives every unanswered call of a session a result (`reason`), and drops
 /// pending approvals and questions that belonged to them.
 async fn close_open_calls(
-    core: &Core,
+    rt: &Runtime,
     session_id: SessionId,
     turn_id: TurnId,
     reason: &str,
 ) -> Result<(), RuntimeError> {
-    let history = full_history(core, session_id).await.map_err(store_err)?;
+    let history = full_history(rt, session_id).await?;
     let open = unanswered_calls(&history);
     if open.is_empty() {
         return Ok(());
     }
-    for a in core.store.list_approvals(Some(session_id)).await? {
+    for a in rt.store.list_approvals(Some(session_id)).await? {
         if open.iter().any(|c| c.id == a.tool_call_id) {
-            resolve_approval_as(core, &a, Decision::Cancelled, "turn").await?;
+            resolve_approval_as(rt, &a, Decision::Cancelled, "turn").await?;
         }
     }
-    for q in core.store.list_questions(Some(session_id)).await? {
-        core.store.take_question(q.id).await?;
-        core.hub.forget(WaitKey::Question(q.id));
+    for q in rt.store.list_questions(Some(session_id)).await? {
+        rt.store.take_question(q.id).await?;
+        rt.hub.forget(WaitKey::Question(q.id));
     }
     for c in open {
         persist(
-            core,
+            rt,
             session_id,
             tool_result(turn_id, &c.id, reason.to_owned(), true),
         )
-        .await
-        .map_err(store_err)?;
+        .await?;
     }
     Ok(())
 }
 
 /// Resolves a pending approval without a client's decision (cancel, timeout).
 async fn resolve_approval_as(
-    core: &Core,
+    rt: &Runtime,
     a: &PendingApproval,
     decision: Decision,
     by: &str,
@@ -411,7 +359,7 @@ async fn resolve_approval_as(
         }))
         .in_turn(Some(a.session_id), None),
     );
-    if core
+    if rt
         .store
         .resolve_approval(a.id, Some(audit))
         .await?
@@ -419,15 +367,14 @@ async fn resolve_approval_as(
     {
         return Ok(false);
     }
-    core.hub.forget(WaitKey::Approval(a.id));
-    let session = core.store.get_session(a.session_id).await?;
-    core.hub
-        .emit(&session, |_| SessionUpdate::ApprovalResolved {
-            approval_id: a.id,
-            decision,
-            by: by.to_owned(),
-        });
-    core.bus.publish(
+    rt.hub.forget(WaitKey::Approval(a.id));
+    let session = rt.store.get_session(a.session_id).await?;
+    rt.hub.emit(&session, |_| SessionUpdate::ApprovalResolved {
+        approval_id: a.id,
+        decision,
+        by: by.to_owned(),
+    });
+    rt.bus.publish(
         Event::new(EventKind::DecisionMade(made)).in_turn(Some(a.session_id), Some(a.turn_id)),
     );
     Ok(true)
@@ -448,48 +395,43 @@ fn decision_made(a: &PendingApproval, decision: Decision, by: &str) -> DecisionM
     }
 }
 
-/// Cancels the running turn of a session.
-pub fn cancel(core: &Core, session_id: SessionId) -> Option<TurnId> {
-    core.hub.cancel(session_id)
-}
-
 /// Answers a pending question.
 ///
 /// # Errors
 /// The question is not pending.
-pub async fn answer_question(
-    core: &Arc<Core>,
+pub(super) async fn answer_question(
+    rt: &Arc<Runtime>,
     session_id: SessionId,
     question_id: QuestionId,
     answer: String,
 ) -> Result<(), RuntimeError> {
-    let Some(q) = core.store.take_question(question_id).await? else {
+    let Some(q) = rt.store.take_question(question_id).await? else {
         return Err(RuntimeError::NotPending(format!(
             "question {question_id} is not pending (already answered, or unknown)"
         )));
     };
     if q.session_id != session_id {
-        core.store.put_question(q).await?;
+        rt.store.put_question(q).await?;
         return Err(RuntimeError::NotPending(format!(
             "question {question_id} belongs to another session"
         )));
     }
-    if core.hub.resolve(
+    if rt.hub.resolve(
         WaitKey::Question(question_id),
         Resolution::Answer(answer.clone()),
     ) {
         return Ok(());
     }
     // The turn that asked is gone (restart): resume from the answered call.
-    let session = core.store.get_session(session_id).await?;
-    let history = full_history(core, session_id).await?;
+    let session = rt.store.get_session(session_id).await?;
+    let history = full_history(rt, session_id).await?;
     match unanswered_calls(&history)
         .into_iter()
         .find(|c| c.name == "ask_followup_question")
     {
         Some(call) => {
             resume(
-                core,
+                rt,
                 &session,
                 HashMap::from([(call.id, Resolution::Answer(answer))]),
             )?;
@@ -506,21 +448,24 @@ pub async fn answer_question(
 /// # Errors
 /// Not pending (already decided), or edited parameters that are invalid
 /// (the approval then stays pending).
-pub async fn decide_approval(
-    core: &Arc<Core>,
+pub(super) async fn decide_approval(
+    rt: &Arc<Runtime>,
     approval_id: ApprovalId,
-    decision: Decision,
-    params: Option<Value>,
-    feedback: Option<String>,
-    scope: Option<ApprovalScope>,
+    d: super::ApprovalDecision,
     by: &str,
 ) -> Result<PendingApproval, RuntimeError> {
+    let super::ApprovalDecision {
+        decision,
+        params,
+        feedback,
+        scope,
+    } = d;
     let not_pending = || {
         RuntimeError::NotPending(format!(
             "approval {approval_id} was already decided (or does not exist)"
         ))
     };
-    let approval = core
+    let approval = rt
         .store
         .get_approval(approval_id)
         .await?
@@ -558,7 +503,7 @@ pub async fn decide_approval(
         }))
         .in_turn(Some(approval.session_id), None),
     );
-    if core
+    if rt
         .store
         .resolve_approval(approval_id, Some(audit))
         .await?
@@ -566,7 +511,7 @@ pub async fn decide_approval(
     {
         return Err(not_pending());
     }
-    let session = core.store.get_session(approval.session_id).await?;
+    let session = rt.store.get_session(approval.session_id).await?;
     if decision != Decision::Reject && scope == Some(ApprovalScope::Session) {
         let ws = workspace_of(&session);
         let paths = rel_paths(ws.as_ref(), &approval.tool, &final_params);
@@ -576,16 +521,15 @@ pub async fn decide_approval(
             final_params.get("command").and_then(Value::as_str),
         );
         if let Ok(rule) = crate::policy::Rule::new(spec, crate::policy::Scope::Session) {
-            core.add_session_rule(session.id, rule);
+            rt.add_session_rule(session.id, rule);
         }
     }
-    core.hub
-        .emit(&session, |_| SessionUpdate::ApprovalResolved {
-            approval_id,
-            decision,
-            by: by.to_owned(),
-        });
-    core.bus.publish(
+    rt.hub.emit(&session, |_| SessionUpdate::ApprovalResolved {
+        approval_id,
+        decision,
+        by: by.to_owned(),
+    });
+    rt.bus.publish(
         Event::new(EventKind::DecisionMade(made)).in_turn(Some(session.id), Some(approval.turn_id)),
     );
     let resolution = Resolution::Decided {
@@ -594,12 +538,12 @@ pub async fn decide_approval(
         feedback,
         scope,
     };
-    if !core
+    if !rt
         .hub
         .resolve(WaitKey::Approval(approval_id), resolution.clone())
     {
         resume(
-            core,
+            rt,
             &session,
             HashMap::from([(approval.tool_call_id.clone(), resolution)]),
         )?;
@@ -624,7 +568,7 @@ fn rel_paths(ws: Option<&Workspace>, tool: &str, args: &Value) -> Vec<String> {
 }
 
 /// Delivers a finished subtask's result to the parent's `new_task` call.
-pub(crate) async fn deliver_subtask(core: &Arc<Core>, child: &Session, outcome: &TurnOutcome) {
+pub(crate) async fn deliver_subtask(rt: &Arc<Runtime>, child: &Session, outcome: &TurnOutcome) {
     let Some(link) = &child.parent else {
         return;
     };
@@ -638,16 +582,16 @@ pub(crate) async fn deliver_subtask(core: &Arc<Core>, child: &Session, outcome: 
         ),
     };
     let resolution = Resolution::Answer(text);
-    if core
+    if rt
         .hub
         .resolve(WaitKey::Subtask(child.id), resolution.clone())
     {
         return;
     }
     // The parent's turn is gone: resume it from its new_task call.
-    match core.store.get_session(parent).await {
+    match rt.store.get_session(parent).await {
         Ok(p) => {
-            if let Err(e) = resume(core, &p, HashMap::from([(call_id, resolution)])) {
+            if let Err(e) = resume(rt, &p, HashMap::from([(call_id, resolution)])) {
                 tracing::error!(%parent, "cannot resume the parent of a finished subtask: {e}");
             }
         }
@@ -657,7 +601,7 @@ pub(crate) async fn deliver_subtask(core: &Arc<Core>, child: &Session, outcome: 
 
 /// One running turn.
 pub(crate) struct Turn {
-    core: Arc<Core>,
+    rt: Arc<Runtime>,
     session_id: SessionId,
     turn_id: TurnId,
     cancel: CancellationToken,
@@ -680,7 +624,7 @@ enum CallOutcome {
 
 impl Turn {
     fn new(
-        core: Arc<Core>,
+        rt: Arc<Runtime>,
         session_id: SessionId,
         turn_id: TurnId,
         cancel: CancellationToken,
@@ -688,7 +632,7 @@ impl Turn {
         editor_llm: Option<LlmSettings>,
     ) -> Self {
         Self {
-            core,
+            rt,
             session_id,
             turn_id,
             cancel,
@@ -705,15 +649,11 @@ impl Turn {
     }
 
     async fn session(&self) -> Result<Session, Stop> {
-        self.core
-            .store
-            .get_session(self.session_id)
-            .await
-            .map_err(|e| Stop::Error(e.to_string()))
+        Ok(self.rt.store.get_session(self.session_id).await?)
     }
 
     fn emit(&self, session: &Session, update: SessionUpdate) {
-        self.core.hub.emit(session, |_| update);
+        self.rt.hub.emit(session, |_| update);
     }
 
     /// Runs the turn to its end and announces the end exactly once.
@@ -725,13 +665,13 @@ impl Turn {
         self.presets = presets;
         let started = Instant::now();
         let agent_slug = self
-            .core
+            .rt
             .store
             .get_session(self.session_id)
             .await
             .map(|s| s.agent)
             .unwrap_or_default();
-        self.core.bus.publish(
+        self.rt.bus.publish(
             Event::new(EventKind::ProcessingStarted(ProcessingStarted {
                 agent: agent_slug,
             }))
@@ -747,7 +687,7 @@ impl Turn {
             Err(Stop::Error(e)) => TurnOutcome {
                 stop: StopReason::Error,
                 result: None,
-                error: Some(e),
+                error: Some(e.to_string()),
             },
         };
         if outcome.stop != StopReason::EndTurn {
@@ -756,8 +696,7 @@ impl Turn {
                 StopReason::MaxIterations => "not run: the turn reached its iteration limit",
                 _ => "not run: the turn ended with an error",
             };
-            if let Err(e) =
-                close_open_calls(&self.core, self.session_id, self.turn_id, reason).await
+            if let Err(e) = close_open_calls(&self.rt, self.session_id, self.turn_id, reason).await
             {
                 tracing::error!(session = %self.session_id, "cannot close the open tool calls: {e}");
             }
@@ -766,16 +705,16 @@ impl Turn {
         if let Some(done) = done {
             let _ = done.send(outcome.clone());
         }
-        if let Ok(session) = self.core.store.get_session(self.session_id).await
+        if let Ok(session) = self.rt.store.get_session(self.session_id).await
             && session.parent.is_some()
         {
-            deliver_subtask(&self.core, &session, &outcome).await;
+            deliver_subtask(&self.rt, &session, &outcome).await;
         }
     }
 
     async fn finish(&self, outcome: &TurnOutcome, started: Instant) {
-        self.core.hub.end_turn(self.session_id, self.turn_id);
-        let Ok(session) = self.core.store.get_session(self.session_id).await else {
+        self.rt.hub.end_turn(self.session_id, self.turn_id);
+        let Ok(session) = self.rt.store.get_session(self.session_id).await else {
             tracing::warn!(session = %self.session_id, "the session was deleted during its turn");
             return;
         };
@@ -804,7 +743,7 @@ impl Turn {
         } else {
             EventKind::ProcessingCompleted(ended)
         };
-        self.core
+        self.rt
             .bus
             .publish(Event::new(kind).in_turn(Some(self.session_id), Some(self.turn_id)));
     }
@@ -815,9 +754,7 @@ impl Turn {
             if self.cancel.is_cancelled() {
                 return Err(Stop::Cancelled);
             }
-            let history = full_history(&self.core, self.session_id)
-                .await
-                .map_err(|e| Stop::Error(e.to_string()))?;
+            let history = full_history(&self.rt, self.session_id).await?;
             let open = unanswered_calls(&history);
             if !open.is_empty() {
                 if let Some(result) = self.run_calls(open).await? {
@@ -832,7 +769,7 @@ impl Turn {
                 }
                 continue;
             }
-            if iterations >= self.core.max_iterations {
+            if iterations >= self.rt.max_iterations {
                 return Ok(TurnOutcome {
                     stop: StopReason::MaxIterations,
                     result: None,
@@ -865,18 +802,17 @@ impl Turn {
         .map_err(|_| Stop::Cancelled)?;
         self.failures = 0;
         persist(
-            &self.core,
+            &self.rt,
             self.session_id,
             new_message(Role::User, Some(self.turn_id), answer),
         )
-        .await
-        .map_err(|e| Stop::Error(e.to_string()))?;
+        .await?;
         Ok(())
     }
 
     fn interact(&self, call_id: &str) -> CallInteract {
         CallInteract {
-            core: Arc::clone(&self.core),
+            rt: Arc::clone(&self.rt),
             session_id: self.session_id,
             turn_id: self.turn_id,
             tool_call_id: call_id.to_owned(),
@@ -889,24 +825,19 @@ impl Turn {
     /// One model request: streams text to the clients, persists the reply.
     async fn model_step(&mut self, history: &[Message]) -> Result<(String, Vec<ToolCall>), Stop> {
         let session = self.session().await?;
-        let agent = session_agent(&self.core, &session)
-            .await
-            .map_err(|e| Stop::Error(e.to_string()))?;
-        let target = self
-            .core
-            .llm_target(
-                session.workspace_folder.as_deref(),
-                self.editor_llm.as_ref(),
-                Some(&agent.slug),
-            )
-            .map_err(|e| Stop::Error(e.to_string()))?;
+        let agent = session_agent(&self.rt, &session).await?;
+        let target = self.rt.llm_target(
+            session.workspace_folder.as_deref(),
+            self.editor_llm.as_ref(),
+            Some(&agent.slug),
+        )?;
         let ws = workspace_of(&session);
         let env = prompt::Environment {
             workspace: ws.as_ref().map(|w| w.root().display().to_string()),
             open_files: ws
                 .as_ref()
                 .map(|w| {
-                    tools::Buffers::all_under(&self.core.docs, w.root())
+                    tools::Buffers::all_under(&self.rt.docs, w.root())
                         .into_iter()
                         .map(|(p, _)| w.relative(&p))
                         .collect()
@@ -925,7 +856,7 @@ impl Turn {
             session_id: Some(self.session_id),
             turn_id: Some(self.turn_id),
         };
-        let mut stream = self.core.llm.stream(&target, request, ctx);
+        let mut stream = self.rt.llm.stream(&target, request, ctx);
         let mut text = String::new();
         let mut pending = String::new();
         let mut last_flush = Instant::now();
@@ -973,7 +904,7 @@ impl Turn {
                     }
                     Some(Ok(_)) => {}
                     Some(Err(e)) => {
-                        failure = Some(Stop::Error(e.to_string()));
+                        failure = Some(Stop::from(e));
                         break;
                     }
                 },
@@ -985,20 +916,17 @@ impl Turn {
             // Keep what was streamed; tool calls of an unfinished reply are dropped.
             if !text.is_empty() {
                 persist(
-                    &self.core,
+                    &self.rt,
                     self.session_id,
                     new_message(Role::Assistant, Some(self.turn_id), text),
                 )
-                .await
-                .map_err(|e| Stop::Error(e.to_string()))?;
+                .await?;
             }
             return Err(stop);
         }
         let mut m = new_message(Role::Assistant, Some(self.turn_id), text.clone());
         m.tool_calls = calls.clone();
-        persist(&self.core, self.session_id, m)
-            .await
-            .map_err(|e| Stop::Error(e.to_string()))?;
+        persist(&self.rt, self.session_id, m).await?;
         Ok((text, calls))
     }
 
@@ -1046,12 +974,11 @@ impl Turn {
             let kind = tools::find(&call.name).map_or(ToolKind::Interaction, |t| t.kind());
             if let Some(reason) = &skip {
                 persist(
-                    &self.core,
+                    &self.rt,
                     self.session_id,
                     tool_result(self.turn_id, &call.id, reason.clone(), true),
                 )
-                .await
-                .map_err(|e| Stop::Error(e.to_string()))?;
+                .await?;
                 self.announce(
                     &session,
                     &call,
@@ -1062,7 +989,7 @@ impl Turn {
                 continue;
             }
             self.announce(&session, &call, kind, ToolCallStatus::Pending, None);
-            self.core.bus.publish(
+            self.rt.bus.publish(
                 Event::new(EventKind::ExecutionRequested(ExecutionRequested {
                     tool: call.name.clone(),
                     tool_call_id: call.id.clone(),
@@ -1077,12 +1004,11 @@ impl Turn {
                 CallOutcome::Failed(m) | CallOutcome::Rejected(m) => (m.clone(), true),
             };
             persist(
-                &self.core,
+                &self.rt,
                 self.session_id,
                 tool_result(self.turn_id, &call.id, text.clone(), is_error),
             )
-            .await
-            .map_err(|e| Stop::Error(e.to_string()))?;
+            .await?;
             let session = self.session().await?;
             let status = if is_error {
                 ToolCallStatus::Failed
@@ -1105,7 +1031,7 @@ impl Turn {
             } else {
                 EventKind::ToolCompleted(finished)
             };
-            self.core
+            self.rt
                 .bus
                 .publish(Event::new(kind).in_turn(Some(self.session_id), Some(self.turn_id)));
             match outcome {
@@ -1128,9 +1054,7 @@ impl Turn {
 
     /// Checks, gates and runs one call.
     async fn execute(&mut self, session: &Session, call: &ToolCall) -> Result<CallOutcome, Stop> {
-        let agent = session_agent(&self.core, session)
-            .await
-            .map_err(|e| Stop::Error(e.to_string()))?;
+        let agent = session_agent(&self.rt, session).await?;
         let Some(tool) = tools::find(&call.name) else {
             return Ok(CallOutcome::Failed(format!(
                 "There is no tool named `{}`.",
@@ -1170,7 +1094,10 @@ impl Turn {
             && let Some(re) = &agent.file_restriction
         {
             let regex = regex::Regex::new(re).map_err(|e| {
-                Stop::Error(format!("invalid file restriction of {}: {e}", agent.slug))
+                Stop::Error(TurnError::FileRestriction {
+                    agent: agent.slug.clone(),
+                    source: e,
+                })
             })?;
             if let Some(bad) = paths.iter().find(|p| !regex.is_match(p)) {
                 return Ok(CallOutcome::Failed(format!(
@@ -1214,7 +1141,7 @@ impl Turn {
             None
         } else {
             let policy = self
-                .core
+                .rt
                 .policy(ws.as_ref().map(Workspace::root), Some(self.session_id));
             Some(policy.decide(&Call {
                 tool: &call.name,
@@ -1281,11 +1208,11 @@ impl Turn {
             session_id: self.session_id,
             workspace: ws,
             agent,
-            buffers: Arc::new(DocsView(Arc::clone(&self.core))),
+            buffers: Arc::new(DocsView(Arc::clone(&self.rt))),
             editor: self.editor.clone(),
             interact: Arc::new(self.interact(&call.id)),
             cancel: self.cancel.clone(),
-            limits: self.core.limits.clone(),
+            limits: self.rt.limits.clone(),
         };
         let result = tokio::select! {
             r = tool.call(&ctx, args) => r,
@@ -1319,26 +1246,22 @@ impl Turn {
             params: call.arguments.clone(),
             rule: rule.to_owned(),
             preview: if tool.kind() == ToolKind::Edit {
-                edit_preview(&self.core, ws, &call.name, &call.arguments)
+                edit_preview(&self.rt, ws, &call.name, &call.arguments)
             } else {
                 None
             },
             created_at: Utc::now(),
         };
         let rx = self
-            .core
+            .rt
             .hub
             .wait_for(self.session_id, WaitKey::Approval(approval.id));
-        self.core
-            .store
-            .put_approval(approval.clone())
-            .await
-            .map_err(|e| Stop::Error(e.to_string()))?;
+        self.rt.store.put_approval(approval.clone()).await?;
         self.emit(
             session,
             SessionUpdate::ApprovalRequired(Box::new(approval.clone())),
         );
-        self.core.bus.publish(
+        self.rt.bus.publish(
             Event::new(EventKind::ApprovalRequired(ApprovalRequested {
                 tool: call.name.clone(),
                 tool_call_id: call.id.clone(),
@@ -1354,16 +1277,16 @@ impl Turn {
             }
         };
         tokio::select! {
-            r = rx => r.map_err(|_| Stop::Error("the approval was dropped".into())),
+            r = rx => r.map_err(|_| Stop::Error(TurnError::Interrupted("the approval was dropped"))),
             () = self.cancel.cancelled() => {
-                let _ = resolve_approval_as(&self.core, &approval, Decision::Cancelled, "turn").await;
+                let _ = resolve_approval_as(&self.rt, &approval, Decision::Cancelled, "turn").await;
                 Err(Stop::Cancelled)
             }
             () = timeout => {
-                match resolve_approval_as(&self.core, &approval, Decision::TimedOut, "timeout").await {
+                match resolve_approval_as(&self.rt, &approval, Decision::TimedOut, "timeout").await {
                     Ok(true) => Ok(Resolution::Decided { decision: Decision::TimedOut, params: None, feedback: None, scope: None }),
                     // A client decided at the same moment: its decision stands.
-                    _ => Err(Stop::Error("the approval was decided while timing out".into())),
+                    _ => Err(Stop::Error(TurnError::Interrupted("the approval was decided while timing out"))),
                 }
             }
         }
@@ -1373,7 +1296,7 @@ impl Turn {
 /// What an edit call would change, for the approval prompt: each file's
 /// current and proposed content, and a unified diff.
 fn edit_preview(
-    core: &Core,
+    rt: &Runtime,
     ws: Option<&Workspace>,
     tool: &str,
     args: &Value,
@@ -1381,14 +1304,14 @@ fn edit_preview(
     let ws = ws?;
     let path = args.get("path")?.as_str()?;
     let abs = ws.resolve(path).ok()?;
-    let old = tools::Buffers::text(&core.docs, &abs)
+    let old = tools::Buffers::text(&rt.docs, &abs)
         .or_else(|| std::fs::read_to_string(&abs).ok())
         .unwrap_or_default();
     let new = match tool {
         "write_file" => args.get("content")?.as_str()?.to_owned(),
         "apply_diff" => {
             let blocks = crate::diff::parse(args.get("diff")?.as_str()?).ok()?;
-            crate::diff::apply(&old, &blocks, core.limits.diff_threshold).0
+            crate::diff::apply(&old, &blocks, rt.limits.diff_threshold).0
         }
         _ => return None,
     };
@@ -1409,7 +1332,7 @@ fn edit_preview(
 }
 
 /// The open buffers of every connection, as tools see them.
-struct DocsView(Arc<Core>);
+struct DocsView(Arc<Runtime>);
 
 impl tools::Buffers for DocsView {
     fn text(&self, path: &std::path::Path) -> Option<String> {

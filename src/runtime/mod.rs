@@ -1,0 +1,614 @@
+//! The runtime: one [`Runtime`] owns the session hub, the running turns,
+//! the waiters for approvals, answers and subtasks, and the session rules,
+//! and offers a method per client operation.
+//!
+//! Layer 5 of the layering in `ARCHITECTURE.md`. It speaks the domain model
+//! ([`crate::domain`]) and reaches the world through ports: the [`Store`]
+//! contract, the model client, the tools' `Editor`/`Buffers`/`Interact`. What
+//! happens is published as domain events: [`crate::domain::Event`]s on the
+//! bus for observers, [`crate::domain::SessionEvent`]s through the hub for the
+//! clients attached to a session. It knows nothing of JSON-RPC, LSP or any
+//! wire type; each front end translates at its edge.
+//!
+//! Invariants:
+//! - One turn at a time per session; every turn ends with exactly one
+//!   `TurnCompleted` carrying its stop reason, whatever happens.
+//! - History is persisted as it happens, and every tool call in the history
+//!   gets exactly one result, also when a turn is cancelled or fails.
+//! - A turn is rebuilt from the history alone: an assistant reply whose calls
+//!   lack results is where a turn resumes (after an approval, an answer or a
+//!   subtask that outlived the process that started it).
+//! - Every tool call passes the gate before it runs. A tool's failure is a
+//!   result the model reads; only a broken runtime ends a turn with an error.
+
+pub mod hub;
+mod interact;
+pub mod prompt;
+mod turn;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+
+use crate::agents::{self, Agent};
+use crate::documents::DocRegistry;
+use crate::domain::events::{SessionCreated, SessionDeleted};
+use crate::domain::{
+    ApprovalId, ApprovalScope, AuditRecord, Decision, Message, MessageContext, PendingApproval,
+    PendingQuestion, QuestionId, Session, SessionId, StopReason, TurnId,
+};
+use crate::events::{Event, EventBus, EventKind};
+use crate::llm::config::{LlmSettings, Target};
+use crate::llm::{LlmClient, LlmError};
+use crate::policy::{Policy, Rule};
+use crate::settings::{ConfigError, Settings, WorkspaceAgents};
+use crate::store::{AuditQuery, Page, Store, StoreError};
+use crate::tools::{Editor, ToolLimits};
+use crate::workspace::uri_to_path;
+use hub::{EventQueue, SessionHub};
+
+pub use turn::{MAX_CONSECUTIVE_FAILURES, TOKEN_INTERVAL, unanswered_calls};
+
+/// Errors of runtime operations requested by clients: the one client-facing
+/// error enum. Each front end maps it to its wire errors in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// No such session.
+    #[error("session {0} not found")]
+    SessionNotFound(SessionId),
+    /// A turn is running.
+    #[error("session {session} is busy with turn {turn}")]
+    Busy {
+        /// The session.
+        session: SessionId,
+        /// The running turn.
+        turn: TurnId,
+    },
+    /// No such agent.
+    #[error("unknown agent `{0}`")]
+    UnknownAgent(String),
+    /// No such question or approval, or it was already answered.
+    #[error("{0}")]
+    NotPending(String),
+    /// Parameters a client sent are invalid.
+    #[error("{0}")]
+    InvalidParams(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+    /// A configuration file is invalid (the message names the file, the line and the key).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Too many turns are running.
+    #[error("{0} turns are running, the most this server runs at once; retry later")]
+    Overloaded(usize),
+}
+
+impl From<StoreError> for RuntimeError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::SessionNotFound(id) => Self::SessionNotFound(id),
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// A message from a client that starts a turn.
+pub struct TurnInput {
+    /// The session.
+    pub session_id: SessionId,
+    /// The text.
+    pub text: String,
+    /// Switch to this agent first.
+    pub agent: Option<String>,
+    /// The editor's state.
+    pub context: Option<MessageContext>,
+    /// The editor that applies edits, if the client does.
+    pub editor: Option<Arc<dyn Editor>>,
+    /// The client's LLM settings.
+    pub editor_llm: Option<LlmSettings>,
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnOutcome {
+    /// Why.
+    pub stop: StopReason,
+    /// The result text.
+    pub result: Option<String>,
+    /// The error.
+    pub error: Option<String>,
+}
+
+/// A client's decision on a pending approval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalDecision {
+    /// approve, edit or reject.
+    pub decision: Decision,
+    /// With `edit`: the parameters to run with instead.
+    pub params: Option<serde_json::Value>,
+    /// With `reject`: a note the model reads.
+    pub feedback: Option<String>,
+    /// With `approve`: `Session` also allows the same tool and argument
+    /// pattern for the rest of the session.
+    pub scope: Option<ApprovalScope>,
+}
+
+/// What a client attaching to a session gets: the state to catch up from,
+/// after which live events follow through its queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attached {
+    /// The session.
+    pub session: Session,
+    /// Persisted messages after the seq the client asked for.
+    pub messages: Vec<Message>,
+    /// The running turn.
+    pub running_turn: Option<TurnId>,
+    /// Questions waiting for an answer.
+    pub questions: Vec<PendingQuestion>,
+    /// Approvals waiting for a decision.
+    pub approvals: Vec<PendingApproval>,
+}
+
+/// Who is connected: a front end's connection, for attaching to sessions.
+pub type ConnId = u64;
+
+/// What the runtime is built from: the adapters, chosen by the wiring.
+pub struct Parts {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The event bus (with its middleware).
+    pub bus: Arc<EventBus>,
+    /// The model client.
+    pub llm: LlmClient,
+    /// The user's settings and the workspaces' files.
+    pub settings: Settings,
+    /// Caps on tool results.
+    pub limits: ToolLimits,
+    /// Turns running at once, over all sessions, at most.
+    pub max_turns: usize,
+    /// The audit logger's bus subscription (reads of the audit log wait for it).
+    pub audit_subscription: Option<u64>,
+}
+
+/// The runtime. One per process, shared by every connection of every front end.
+pub struct Runtime {
+    store: Arc<dyn Store>,
+    bus: Arc<EventBus>,
+    llm: LlmClient,
+    settings: Settings,
+    hub: SessionHub,
+    docs: DocRegistry,
+    limits: ToolLimits,
+    max_iterations: usize,
+    max_turns: usize,
+    audit_subscription: Option<u64>,
+    session_rules: Mutex<HashMap<SessionId, Vec<Rule>>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("store", &self.store)
+            .field("running", &self.hub.running_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// A runtime over these parts.
+    pub fn new(parts: Parts) -> Self {
+        let max_iterations = parts
+            .settings
+            .user()
+            .agent
+            .max_iterations
+            .unwrap_or(25)
+            .max(1);
+        Self {
+            store: parts.store,
+            bus: parts.bus,
+            llm: parts.llm,
+            settings: parts.settings,
+            hub: SessionHub::default(),
+            docs: DocRegistry::default(),
+            limits: parts.limits,
+            max_iterations,
+            max_turns: parts.max_turns,
+            audit_subscription: parts.audit_subscription,
+            session_rules: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The store (for health checks and tools that inspect it).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The event bus.
+    pub fn bus(&self) -> &Arc<EventBus> {
+        &self.bus
+    }
+
+    /// The model client (for its circuit breakers' states).
+    pub fn llm(&self) -> &LlmClient {
+        &self.llm
+    }
+
+    /// Every connection's open documents.
+    pub fn docs(&self) -> &DocRegistry {
+        &self.docs
+    }
+
+    /// The user's settings and the workspaces' files.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Whether a session is running a turn.
+    pub fn is_running(&self, id: SessionId) -> bool {
+        self.hub.running(id).is_some()
+    }
+
+    /// How many turns are running.
+    pub fn running_turns(&self) -> usize {
+        self.hub.running_count()
+    }
+
+    // --- sessions -------------------------------------------------------
+
+    /// Creates and persists a session.
+    ///
+    /// # Errors
+    /// An unknown agent, an invalid workspace agents file, a store failure.
+    pub async fn create_session(
+        &self,
+        workspace_folder: Option<String>,
+        agent: Option<String>,
+        title: Option<String>,
+    ) -> Result<Session, RuntimeError> {
+        let agent = agent.unwrap_or_else(|| agents::DEFAULT_AGENT.to_owned());
+        if !self
+            .agents_for(workspace_folder.as_deref())?
+            .iter()
+            .any(|a| a.slug == agent)
+        {
+            return Err(RuntimeError::UnknownAgent(agent));
+        }
+        let now = Utc::now();
+        let session = Session {
+            id: SessionId::new(),
+            title: title
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "New session".to_owned()),
+            workspace_folder,
+            agent,
+            created_at: now,
+            updated_at: now,
+            message_count: 0,
+            last_seq: 0,
+            parent: None,
+        };
+        let session = self.store.create_session(session).await?;
+        self.bus.publish(
+            Event::new(EventKind::SessionCreated(SessionCreated {
+                agent: session.agent.clone(),
+                title: session.title.clone(),
+                workspace_folder: session.workspace_folder.clone(),
+            }))
+            .in_turn(Some(session.id), None),
+        );
+        Ok(session)
+    }
+
+    /// One session.
+    ///
+    /// # Errors
+    /// Not found, or a store failure.
+    pub async fn get_session(&self, id: SessionId) -> Result<Session, RuntimeError> {
+        Ok(self.store.get_session(id).await?)
+    }
+
+    /// Sessions newest first, strictly before `before`.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn list_sessions(
+        &self,
+        before: Option<SessionId>,
+        limit: usize,
+    ) -> Result<Page<Session>, RuntimeError> {
+        Ok(self.store.list_sessions(before, limit).await?)
+    }
+
+    /// Deletes a session that is not running a turn; returns how many
+    /// messages went with it.
+    ///
+    /// # Errors
+    /// Busy, not found, or a store failure.
+    pub async fn delete_session(&self, id: SessionId) -> Result<u64, RuntimeError> {
+        if let Some(turn) = self.hub.running(id) {
+            return Err(RuntimeError::Busy { session: id, turn });
+        }
+        let n = self.store.delete_session(id).await?;
+        self.bus.publish(
+            Event::new(EventKind::SessionDeleted(SessionDeleted {
+                reason: "client".into(),
+                messages: Some(n),
+            }))
+            .in_turn(Some(id), None),
+        );
+        Ok(n)
+    }
+
+    /// A session's messages after `after`, in seq order.
+    ///
+    /// # Errors
+    /// Not found, or a store failure.
+    pub async fn history(
+        &self,
+        id: SessionId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Page<Message>, RuntimeError> {
+        Ok(self.store.history(id, after, limit).await?)
+    }
+
+    /// Attaches a connection to a session's events, then reads what it
+    /// missed: nothing can fall between the replay and the live events (a
+    /// client drops what it has seen by seq).
+    ///
+    /// # Errors
+    /// Not found, or a store failure.
+    pub async fn attach(
+        &self,
+        id: SessionId,
+        conn: ConnId,
+        queue: Arc<EventQueue>,
+        after_seq: u64,
+    ) -> Result<Attached, RuntimeError> {
+        let session = self.store.get_session(id).await?;
+        self.hub.attach(&session, conn, queue);
+        let messages = self.store.history(id, after_seq, usize::MAX).await?.items;
+        let questions = self.store.list_questions(Some(id)).await?;
+        let approvals = self.store.list_approvals(Some(id)).await?;
+        let session = self.store.get_session(id).await?;
+        Ok(Attached {
+            running_turn: self.hub.running(session.id),
+            session,
+            messages,
+            questions,
+            approvals,
+        })
+    }
+
+    /// Detaches a connection from one session.
+    pub fn detach(&self, id: SessionId, conn: ConnId) {
+        self.hub.detach(id, conn);
+    }
+
+    /// Forgets a connection that went away: it is detached from every
+    /// session and its documents are dropped. Its running turns go on.
+    pub fn disconnect(&self, conn: ConnId) {
+        self.hub.detach_all(conn);
+        self.docs.unregister(conn);
+    }
+
+    // --- turns ----------------------------------------------------------
+
+    /// Starts a turn for a user message and attaches `conn` to the session;
+    /// returns the turn's id at once.
+    ///
+    /// # Errors
+    /// Unknown session or agent, a turn already running, too many turns, a
+    /// store failure.
+    pub async fn send_message(
+        self: &Arc<Self>,
+        input: TurnInput,
+        attach: Option<(ConnId, Arc<EventQueue>)>,
+    ) -> Result<TurnId, RuntimeError> {
+        if let Some((conn, queue)) = attach {
+            let session = self.store.get_session(input.session_id).await?;
+            self.hub.attach(&session, conn, queue);
+        }
+        turn::send_message(self, input).await
+    }
+
+    /// Cancels the running turn of a session; returns it.
+    ///
+    /// # Errors
+    /// Not found, or a store failure.
+    pub async fn cancel_turn(&self, id: SessionId) -> Result<Option<TurnId>, RuntimeError> {
+        self.store.get_session(id).await?;
+        Ok(self.hub.cancel(id))
+    }
+
+    /// Switches a session's agent; returns the session.
+    ///
+    /// # Errors
+    /// Unknown session or agent, or a store failure.
+    pub async fn switch_agent(
+        &self,
+        id: SessionId,
+        agent: &str,
+        reason: &str,
+    ) -> Result<Session, RuntimeError> {
+        turn::switch_agent(self, id, agent, reason).await?;
+        Ok(self.store.get_session(id).await?)
+    }
+
+    /// Answers a pending question; the turn that asked goes on (or resumes,
+    /// when it was lost to a restart).
+    ///
+    /// # Errors
+    /// The question is not pending.
+    pub async fn answer_question(
+        self: &Arc<Self>,
+        session: SessionId,
+        question: QuestionId,
+        answer: String,
+    ) -> Result<(), RuntimeError> {
+        turn::answer_question(self, session, question, answer).await
+    }
+
+    /// Decides a pending approval. The first decision wins; `by` names who
+    /// decided (for the audit log and the other clients).
+    ///
+    /// # Errors
+    /// Not pending, or edited parameters that are invalid (the approval
+    /// then stays pending).
+    pub async fn decide_approval(
+        self: &Arc<Self>,
+        id: ApprovalId,
+        decision: ApprovalDecision,
+        by: &str,
+    ) -> Result<PendingApproval, RuntimeError> {
+        turn::decide_approval(self, id, decision, by).await
+    }
+
+    /// Pending approvals, oldest first, optionally of one session.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn pending_approvals(
+        &self,
+        session: Option<SessionId>,
+    ) -> Result<Vec<PendingApproval>, RuntimeError> {
+        Ok(self.store.list_approvals(session).await?)
+    }
+
+    // --- agents, policy, model ------------------------------------------
+
+    /// The agents of a workspace folder (a `file://` URI) with the warnings
+    /// about workspace files ignored for lack of trust.
+    ///
+    /// # Errors
+    /// An invalid `.codelab/agents.toml`.
+    pub fn workspace_agents(
+        &self,
+        workspace_folder: Option<&str>,
+    ) -> Result<Arc<WorkspaceAgents>, RuntimeError> {
+        let root = workspace_folder.and_then(uri_to_path);
+        Ok(self.settings.agents(root.as_deref())?)
+    }
+
+    /// The agents of a workspace folder (a `file://` URI).
+    ///
+    /// # Errors
+    /// An invalid `.codelab/agents.toml`.
+    pub fn agents_for(&self, workspace_folder: Option<&str>) -> Result<Vec<Agent>, RuntimeError> {
+        Ok(self.workspace_agents(workspace_folder)?.agents.clone())
+    }
+
+    /// The agent handling a session (a session on an agent from an untrusted
+    /// workspace continues with the default agent, announced as a switch).
+    ///
+    /// # Errors
+    /// Unknown session or agent, or a store failure.
+    pub async fn current_agent(&self, id: SessionId) -> Result<Agent, RuntimeError> {
+        let session = self.store.get_session(id).await?;
+        turn::session_agent(self, &session).await
+    }
+
+    /// The effective policy of a session in a workspace folder: built-in,
+    /// user, workspace (its `allow` rules only when trusted) and the
+    /// session's "allow always" rules.
+    pub fn policy(&self, workspace_root: Option<&Path>, session: Option<SessionId>) -> Policy {
+        let mut rules = self.settings.rules(workspace_root);
+        if let Some(s) = session
+            && let Some(r) = self
+                .session_rules
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&s)
+        {
+            rules.extend(r.iter().cloned());
+        }
+        Policy::new(rules)
+    }
+
+    /// Records an "allow always" rule for a session.
+    fn add_session_rule(&self, session: SessionId, rule: Rule) {
+        self.session_rules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(session)
+            .or_default()
+            .push(rule);
+    }
+
+    /// Problems found in policy files (file, line and reason).
+    pub fn policy_errors(&self) -> Vec<String> {
+        self.settings.policy_errors()
+    }
+
+    /// The provider and model for a turn of `agent` in `workspace_folder`
+    /// (a `file://` URI), with the editor's settings on top.
+    ///
+    /// # Errors
+    /// [`LlmError::NotConfigured`] naming what to set, or an invalid
+    /// workspace config file.
+    pub fn llm_target(
+        &self,
+        workspace_folder: Option<&str>,
+        editor: Option<&LlmSettings>,
+        agent: Option<&str>,
+    ) -> Result<Target, LlmError> {
+        let root = workspace_folder.and_then(uri_to_path);
+        self.settings
+            .llm(root.as_deref(), editor)
+            .map_err(|e| LlmError::NotConfigured(format!("invalid workspace config: {e}")))?
+            .resolve(agent)
+    }
+
+    // --- observability --------------------------------------------------
+
+    /// A page of the audit log, newest first, with everything published
+    /// before the call written.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn audit_page(
+        &self,
+        query: AuditQuery,
+        limit: usize,
+    ) -> Result<Page<AuditRecord>, RuntimeError> {
+        if let Some(id) = self.audit_subscription {
+            self.bus.flush(id).await;
+        }
+        Ok(self.store.audit_page(query, limit).await?)
+    }
+}
+/// The open documents of every connection, as tools see them.
+impl crate::tools::Buffers for DocRegistry {
+    fn text(&self, path: &std::path::Path) -> Option<String> {
+        let mut found = None;
+        self.each(|p, d| {
+            if p == path {
+                found = Some(d.text.to_string());
+                false
+            } else {
+                true
+            }
+        });
+        found
+    }
+
+    fn all_under(&self, root: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+        let mut out = Vec::new();
+        self.each(|p, d| {
+            if p.starts_with(root)
+                && !out
+                    .iter()
+                    .any(|(q, _): &(std::path::PathBuf, String)| q == p)
+            {
+                out.push((p.to_path_buf(), d.text.to_string()));
+            }
+            true
+        });
+        out
+    }
+}
