@@ -612,3 +612,6 @@ impl crate::tools::Buffers for DocRegistry {
         out
     }
 }
+
+#[cfg(test)]
+mod tests;
