@@ -27,6 +27,18 @@ pub fn llm_env(mock: &MockLlm) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The same settings as [`llm_env`], as the editor's `initializationOptions`
+/// (for an in-process server, which cannot have an environment of its own).
+/// The provider is named, so keys in the test process's own environment
+/// cannot make the choice ambiguous.
+pub fn llm_options(mock: &MockLlm) -> Value {
+    json!({"llm": {
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "providers": {"openai": {"base_url": mock.openai_base(), "api_key": "sk-test-key"}},
+    }})
+}
+
 /// A reply with text only.
 pub fn text(t: &str) -> Reply {
     Reply {

@@ -1,5 +1,7 @@
-//! The end-to-end test client: spawns the real `codelab-agent` binary and
-//! speaks the protocol to it over stdio or the websocket.
+//! The end-to-end test client: speaks the protocol to the real
+//! `codelab-agent` binary (over stdio or the websocket) or to an in-process
+//! server ([`inprocess::InProcess`]: the library's connection driver over
+//! in-memory pipes, no process spawned).
 //!
 //! Every message the server sends is queued; tests take what they expect. The
 //! typed API ([`Client::call_typed`], [`Client::error_typed`],
@@ -55,6 +57,11 @@ impl Logs {
         let mut s = self.0.lock().unwrap();
         s.push_str(line);
         s.push('\n');
+        self.1.send_modify(|n| *n += 1);
+    }
+    /// Appends text as it is (already ending in a newline where one belongs).
+    pub(crate) fn append(&self, text: &str) {
+        self.0.lock().unwrap().push_str(text);
         self.1.send_modify(|n| *n += 1);
     }
     /// Waits until `find` returns something for the text logged so far.
@@ -660,5 +667,7 @@ pub fn file_uri(path: &Path) -> String {
 
 /// Turn-driving helpers.
 pub mod agent;
+/// The in-process server.
+pub mod inprocess;
 /// The typed API of [`Client`].
 pub mod typed;
