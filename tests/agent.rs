@@ -5,9 +5,37 @@
 
 mod support;
 
+use codelab_agent::domain::SessionId;
+use codelab_agent::protocol::ErrorCode;
+use codelab_agent::protocol::requests::{
+    AnswerQuestion, AttachSession, CancelTurn, CreateSession, DecideApproval, DetachSession,
+    GetCurrentAgent, GetHistory, ListPendingApprovals, ListSessions, SendMessage, SwitchAgent,
+};
+use codelab_agent::protocol::types::{
+    AgentSwitchedParams, AnswerQuestionParams, ApprovalRequiredParams, ApprovalResolvedParams,
+    AttachSessionParams, CommandOutputParams, CreateSessionParams, DecideApprovalParams, Decision,
+    GetHistoryParams, ListPendingApprovalsParams, ListSessionsParams, MessageAddedParams,
+    MessageContext, QuestionParams, Role, SendMessageParams, SessionParams, StopReason,
+    SwitchAgentParams, TokenParams, ToolCallParams, ToolCallStatus, TurnCompletedParams,
+};
 use serde_json::json;
-use support::agent::{Harness, call, calls, complete, drive, text, when};
+use support::agent::{Harness, approve, call, calls, complete, drive, send, text, when};
 use support::{ServerProcess, data_dir, file_uri};
+
+fn create(agent: &str) -> CreateSessionParams {
+    CreateSessionParams {
+        agent: Some(agent.to_owned()),
+        ..Default::default()
+    }
+}
+
+fn history(session_id: SessionId) -> GetHistoryParams {
+    GetHistoryParams {
+        session_id,
+        after_seq: None,
+        limit: None,
+    }
+}
 
 #[tokio::test]
 async fn a_text_turn_streams_tokens_and_persists_history() {
@@ -18,18 +46,18 @@ async fn a_text_turn_streams_tokens_and_persists_history() {
     )
     .await;
     let log = h.turn("hi").await;
-    assert_eq!(log.stop(), "end_turn");
+    assert_eq!(log.stop(), StopReason::EndTurn);
     assert_eq!(log.text(), "Hello from the model, in several small pieces.");
     assert_eq!(
-        log.completed["result"],
-        "Hello from the model, in several small pieces."
+        log.completed.result.as_deref(),
+        Some("Hello from the model, in several small pieces.")
     );
     log.assert_seq_increasing();
-    let msgs = log.of("codelab/message");
+    let msgs = log.all::<MessageAddedParams>();
     assert_eq!(msgs.len(), 2, "the user message and the reply");
-    assert_eq!(msgs[0]["message"]["role"], "user");
+    assert_eq!(msgs[0].message.role, Role::User);
     assert_eq!(
-        msgs[1]["message"]["text"],
+        msgs[1].message.text,
         "Hello from the model, in several small pieces."
     );
     // The request carried the agent's prompt and only its tools.
@@ -52,11 +80,8 @@ async fn a_text_turn_streams_tokens_and_persists_history() {
             "switch_mode"
         ]
     );
-    let history = h
-        .client
-        .call("codelab/getHistory", json!({"sessionId": h.session}))
-        .await;
-    assert_eq!(history["messages"].as_array().unwrap().len(), 2);
+    let history = h.client.call_typed::<GetHistory>(history(h.session)).await;
+    assert_eq!(history.messages.len(), 2);
     h.finish().await;
 }
 
@@ -66,41 +91,21 @@ async fn without_a_provider_the_turn_ends_at_once_with_a_clear_error() {
     let mut server = ServerProcess::stdio(dir.path());
     let mut client = server.stdio_client();
     client.initialize(&[], None).await;
-    let s = client.call("codelab/createSession", json!({})).await;
-    let r = client
-        .call(
-            "codelab/sendMessage",
-            json!({"sessionId": s["id"], "text": "hi"}),
-        )
+    let s = client
+        .call_typed::<CreateSession>(CreateSessionParams::default())
         .await;
-    let log = drive(
-        &mut client,
-        r["turnId"].as_str().unwrap(),
-        |_| None,
-        |_| None,
-    )
-    .await;
-    assert_eq!(log.stop(), "error");
-    let err = log.completed["error"].as_str().unwrap();
+    let turn = send(&mut client, s.id, "hi").await;
+    let log = drive(&mut client, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::Error);
+    let err = log.completed.error.as_deref().unwrap();
     assert!(
         err.contains("OPENAI_API_KEY") && err.contains("ANTHROPIC_API_KEY"),
         "{err}"
     );
     // The next message is accepted: the session is not left busy.
-    let r = client
-        .call(
-            "codelab/sendMessage",
-            json!({"sessionId": s["id"], "text": "again"}),
-        )
-        .await;
-    let log = drive(
-        &mut client,
-        r["turnId"].as_str().unwrap(),
-        |_| None,
-        |_| None,
-    )
-    .await;
-    assert_eq!(log.stop(), "error");
+    let turn = send(&mut client, s.id, "again").await;
+    let log = drive(&mut client, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::Error);
     client.finish().await;
 }
 
@@ -127,39 +132,51 @@ async fn coder_reads_writes_on_disk_and_completes() {
     )
     .unwrap();
     let log = h.turn("add a module").await;
-    assert_eq!(log.stop(), "end_turn", "{:?}", log.completed);
-    assert_eq!(log.completed["result"], "Added src/new/mod.rs.");
+    assert_eq!(log.stop(), StopReason::EndTurn, "{:?}", log.completed);
+    assert_eq!(
+        log.completed.result.as_deref(),
+        Some("Added src/new/mod.rs.")
+    );
     log.assert_seq_increasing();
     let results = log.tool_results();
-    assert_eq!(results[0].1, "completed");
+    assert_eq!(results[0].1, ToolCallStatus::Completed);
     assert!(
         results[0].2.contains("1 | pub fn one() -> u32 {"),
         "{}",
         results[0].2
     );
-    assert_eq!(results[1].1, "completed");
+    assert_eq!(results[1].1, ToolCallStatus::Completed);
     assert_eq!(
         std::fs::read_to_string(h.root().join("src/new/mod.rs")).unwrap(),
         "pub fn added() {}\n"
     );
     // Statuses went pending -> in_progress -> completed, and the write asked first.
-    let statuses: Vec<&str> = log
-        .of("codelab/toolCall")
+    let statuses: Vec<ToolCallStatus> = log
+        .all::<ToolCallParams>()
         .iter()
-        .filter(|p| p["toolCallId"] == "c2")
-        .map(|p| p["status"].as_str().unwrap())
+        .filter(|p| p.tool_call_id == "c2")
+        .map(|p| p.status)
         .collect();
-    assert_eq!(statuses, ["pending", "in_progress", "completed"]);
-    let approvals = log.of("codelab/approvalRequired");
+    assert_eq!(
+        statuses,
+        [
+            ToolCallStatus::Pending,
+            ToolCallStatus::InProgress,
+            ToolCallStatus::Completed
+        ]
+    );
+    let approvals = log.all::<ApprovalRequiredParams>();
     assert_eq!(approvals.len(), 1);
-    assert_eq!(approvals[0]["approval"]["tool"], "write_file");
+    assert_eq!(approvals[0].approval.tool, "write_file");
     assert!(
-        approvals[0]["approval"]["diff"]
-            .as_str()
+        approvals[0]
+            .approval
+            .diff
+            .as_deref()
             .unwrap()
             .contains("+pub fn added() {}")
     );
-    assert_eq!(log.of("codelab/approvalResolved").len(), 1);
+    assert_eq!(log.all::<ApprovalResolvedParams>().len(), 1);
     // What the model saw: the file, numbered, as the first tool result.
     let second = &h.mock.requests()[1];
     let tool_msg = second.body["messages"]
@@ -214,8 +231,8 @@ async fn write_file_through_an_editor_that_applies_edits() {
     });
     let log = h.turn("write notes").await;
     let results = log.tool_results();
-    assert_eq!(results[0].1, "completed", "{results:?}");
-    assert_eq!(results[1].1, "failed");
+    assert_eq!(results[0].1, ToolCallStatus::Completed, "{results:?}");
+    assert_eq!(results[1].1, ToolCallStatus::Failed);
     assert!(
         results[1].2.contains("buffer is read-only"),
         "{}",
@@ -247,12 +264,12 @@ async fn write_file_through_an_editor_that_applies_edits() {
     h.finish().await;
 }
 
-fn result_of<'a>(results: &'a [(String, String, String)], id: &str) -> (&'a str, &'a str) {
+fn result_of<'a>(results: &'a [support::agent::ToolResult], id: &str) -> (ToolCallStatus, &'a str) {
     let r = results
         .iter()
         .find(|r| r.0 == id)
         .unwrap_or_else(|| panic!("no call {id} in {results:?}"));
-    (r.1.as_str(), r.2.as_str())
+    (r.1, r.2.as_str())
 }
 
 #[tokio::test]
@@ -284,19 +301,19 @@ async fn each_agent_is_held_to_its_tools_and_restrictions() {
     let log = h.turn("plan it").await;
     let r = log.tool_results();
     let (status, result) = result_of(&r, "a1");
-    assert_eq!(status, "failed");
+    assert_eq!(status, ToolCallStatus::Failed);
     assert!(
         result.contains("File restriction") && result.contains(r"\.md$"),
         "{result}"
     );
-    assert_eq!(result_of(&r, "a2").0, "completed");
+    assert_eq!(result_of(&r, "a2").0, ToolCallStatus::Completed);
     assert!(!h.root().join("src/main.rs").exists());
     assert_eq!(
         std::fs::read_to_string(h.root().join("docs/plan.md")).unwrap(),
         "# Plan\n"
     );
     assert_eq!(
-        log.of("codelab/approvalRequired").len(),
+        log.all::<ApprovalRequiredParams>().len(),
         1,
         "only the allowed write asked"
     );
@@ -316,12 +333,12 @@ async fn each_agent_is_held_to_its_tools_and_restrictions() {
         let log = h.turn("try").await;
         let r = log.tool_results();
         let (status, result) = result_of(&r, "b1");
-        assert_eq!(status, "failed", "{agent} {tool}");
+        assert_eq!(status, ToolCallStatus::Failed, "{agent} {tool}");
         assert!(
             result.contains(&format!("The {agent} agent cannot use {tool}")),
             "{result}"
         );
-        assert!(log.of("codelab/approvalRequired").is_empty());
+        assert!(log.all::<ApprovalRequiredParams>().is_empty());
         h.finish().await;
     }
 }
@@ -343,7 +360,7 @@ async fn apply_diff_reports_each_block() {
     let log = h.turn("edit").await;
     let r = log.tool_results();
     let (status, result) = result_of(&r, "d1");
-    assert_eq!(status, "completed");
+    assert_eq!(status, ToolCallStatus::Completed);
     assert!(result.contains("Applied 1 of 2 blocks"), "{result}");
     assert!(result.contains("Block 1: applied at line 2"), "{result}");
     assert!(
@@ -354,10 +371,10 @@ async fn apply_diff_reports_each_block() {
         std::fs::read_to_string(h.root().join("lib.rs")).unwrap(),
         "fn one() {\n    100\n}\n"
     );
-    let approval = &log.of("codelab/approvalRequired")[0]["approval"];
+    let approval = &log.all::<ApprovalRequiredParams>()[0].approval;
     assert!(
-        approval["diff"].as_str().unwrap().contains("+    100"),
-        "{approval}"
+        approval.diff.as_deref().unwrap().contains("+    100"),
+        "{approval:?}"
     );
     h.finish().await;
 }
@@ -386,7 +403,8 @@ async fn commands_stream_their_output_and_time_out_killing_the_group() {
     let r = log.tool_results();
     let (status, result) = result_of(&r, "e1");
     assert_eq!(
-        status, "failed",
+        status,
+        ToolCallStatus::Failed,
         "a non-zero exit is a failure the model sees"
     );
     assert!(
@@ -397,15 +415,10 @@ async fn commands_stream_their_output_and_time_out_killing_the_group() {
         "{result}"
     );
     let out: Vec<(String, String)> = log
-        .of("codelab/commandOutput")
-        .iter()
-        .filter(|p| p["toolCallId"] == "e1")
-        .map(|p| {
-            (
-                p["stream"].as_str().unwrap().to_owned(),
-                p["text"].as_str().unwrap().to_owned(),
-            )
-        })
+        .all::<CommandOutputParams>()
+        .into_iter()
+        .filter(|p| p.tool_call_id == "e1")
+        .map(|p| (p.stream, p.text))
         .collect();
     let stdout: String = out
         .iter()
@@ -422,7 +435,7 @@ async fn commands_stream_their_output_and_time_out_killing_the_group() {
         ("one\nthree\n", "two\n")
     );
     let (status, result) = result_of(&r, "e2");
-    assert_eq!(status, "failed");
+    assert_eq!(status, ToolCallStatus::Failed);
     assert!(result.contains("timed out after 1s"), "{result}");
     let pid: i32 = std::fs::read_to_string(h.root().join("bg.pid"))
         .unwrap()
@@ -458,17 +471,17 @@ async fn a_follow_up_question_is_answered_and_reaches_the_model() {
     let turn = h.send("set up the db").await;
     let log = drive(
         &mut h.client,
-        &turn,
+        turn,
         |_| None,
         |q| {
-            assert_eq!(q["question"], "Which database?");
-            assert_eq!(q["suggestions"], json!(["Postgres", "SQLite"]));
+            assert_eq!(q.question, "Which database?");
+            assert_eq!(q.suggestions, ["Postgres", "SQLite"]);
             Some("SQLite".into())
         },
     )
     .await;
-    assert_eq!(log.stop(), "end_turn");
-    assert_eq!(log.completed["result"], "Using SQLite");
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    assert_eq!(log.completed.result.as_deref(), Some("Using SQLite"));
     assert_eq!(h.mock.remaining(), 0);
     h.finish().await;
 }
@@ -489,12 +502,12 @@ async fn switching_modes_changes_the_agent_and_its_tools() {
     )
     .await;
     let log = h.turn("it crashes").await;
-    assert_eq!(log.stop(), "end_turn");
-    let switched = log.of("codelab/agentSwitched");
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    let switched = log.all::<AgentSwitchedParams>();
     assert_eq!(switched.len(), 1);
     assert_eq!(
-        (switched[0]["from"].as_str(), switched[0]["to"].as_str()),
-        (Some("orchestrator"), Some("debug"))
+        (switched[0].from.as_str(), switched[0].to.as_str()),
+        ("orchestrator", "debug")
     );
     let reqs = h.mock.requests();
     let tools = |i: usize| -> Vec<String> {
@@ -519,28 +532,30 @@ async fn switching_modes_changes_the_agent_and_its_tools() {
     );
     let cur = h
         .client
-        .call("codelab/getCurrentAgent", json!({"sessionId": h.session}))
+        .call_typed::<GetCurrentAgent>(SessionParams {
+            session_id: h.session,
+        })
         .await;
-    assert_eq!(cur["agent"]["slug"], "debug");
+    assert_eq!(cur.agent.slug, "debug");
     // The client can switch too.
     let s = h
         .client
-        .call(
-            "codelab/switchAgent",
-            json!({"sessionId": h.session, "agent": "coder"}),
-        )
+        .call_typed::<SwitchAgent>(SwitchAgentParams {
+            session_id: h.session,
+            agent: "coder".into(),
+        })
         .await;
-    assert_eq!(s["agent"], "coder");
-    let n = h.client.expect_notification("codelab/agentSwitched").await;
-    assert_eq!(n["to"], "coder");
+    assert_eq!(s.agent, "coder");
+    let n = h.client.expect::<AgentSwitchedParams>().await;
+    assert_eq!(n.to, "coder");
     let err = h
         .client
-        .call_err(
-            "codelab/switchAgent",
-            json!({"sessionId": h.session, "agent": "wizard"}),
-        )
+        .error_typed::<SwitchAgent>(SwitchAgentParams {
+            session_id: h.session,
+            agent: "wizard".into(),
+        })
         .await;
-    assert_eq!(err["code"], -33004);
+    assert_eq!(err.code, ErrorCode::AgentNotFound);
     h.finish().await;
 }
 
@@ -570,28 +585,29 @@ async fn the_orchestrator_delegates_and_gets_the_result_back() {
     )
     .await;
     let log = h.turn("refactor the parser").await;
-    assert_eq!(log.stop(), "end_turn", "{:?}", log.completed);
-    assert_eq!(log.completed["result"], "The parser was refactored.");
+    assert_eq!(log.stop(), StopReason::EndTurn, "{:?}", log.completed);
+    assert_eq!(
+        log.completed.result.as_deref(),
+        Some("The parser was refactored.")
+    );
     let r = log.tool_results();
     let (status, result) = result_of(&r, "n1");
-    assert_eq!(status, "completed");
+    assert_eq!(status, ToolCallStatus::Completed);
     assert!(result.contains("renamed 3 occurrences"), "{result}");
     // The child session exists, linked to its parent, with its own history.
-    let list = h.client.call("codelab/listSessions", json!({})).await;
-    let child = list["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["parentSessionId"] == h.session.as_str())
-        .unwrap()
-        .clone();
-    assert_eq!(child["parentToolCallId"], "n1");
-    assert_eq!(child["agent"], "coder");
-    let hist = h
+    let list = h
         .client
-        .call("codelab/getHistory", json!({"sessionId": child["id"]}))
+        .call_typed::<ListSessions>(ListSessionsParams::default())
         .await;
-    assert_eq!(hist["messages"][0]["text"], "SUBTASK: rename foo to bar");
+    let child = list
+        .sessions
+        .into_iter()
+        .find(|s| s.parent_session_id == Some(h.session))
+        .unwrap();
+    assert_eq!(child.parent_tool_call_id.as_deref(), Some("n1"));
+    assert_eq!(child.agent, "coder");
+    let hist = h.client.call_typed::<GetHistory>(history(child.id)).await;
+    assert_eq!(hist.messages[0].text, "SUBTASK: rename foo to bar");
     h.finish().await;
 }
 
@@ -628,18 +644,18 @@ async fn path_escapes_are_refused() {
     std::os::unix::fs::symlink(outside.path(), h.root().join("link")).unwrap();
     let turn = h.send("read secrets").await;
     // Five failures in a row: the user is asked how to go on.
-    let log = drive(&mut h.client, &turn, |_| None, |_| Some("Stop here".into())).await;
-    assert_eq!(log.stop(), "end_turn");
+    let log = drive(&mut h.client, turn, |_| None, |_| Some("Stop here".into())).await;
+    assert_eq!(log.stop(), StopReason::EndTurn);
     let r = log.tool_results();
     for id in ["p1", "p2", "p3", "p4", "p5"] {
         let (status, result) = result_of(&r, id);
-        assert_eq!(status, "failed", "{id}");
+        assert_eq!(status, ToolCallStatus::Failed, "{id}");
         assert!(result.contains("outside the workspace"), "{id}: {result}");
         assert!(!result.contains("top secret"));
     }
     assert!(!outside.path().join("new.txt").exists());
     assert!(
-        log.of("codelab/approvalRequired").is_empty(),
+        log.all::<ApprovalRequiredParams>().is_empty(),
         "refused before asking"
     );
     h.finish().await;
@@ -658,31 +674,36 @@ async fn a_second_message_while_a_turn_runs_is_refused_as_busy() {
     )
     .await;
     let turn = h.send("first").await;
-    let q = h.client.expect_notification("codelab/question").await;
+    let q = h.client.expect::<QuestionParams>().await;
     let err = h
         .client
-        .call_err(
-            "codelab/sendMessage",
-            json!({"sessionId": h.session, "text": "second"}),
-        )
+        .error_typed::<SendMessage>(SendMessageParams {
+            session_id: h.session,
+            text: "second".into(),
+            agent: None,
+            context: None,
+        })
         .await;
-    assert_eq!(err["code"], -33002);
-    assert!(err["message"].as_str().unwrap().contains(&turn), "{err}");
-    assert_eq!(err["data"]["retryable"], true);
+    assert_eq!(err.code, ErrorCode::SessionBusy);
+    assert!(err.message.contains(&turn.to_string()), "{err}");
+    assert!(err.data.retryable);
     h.client
-        .call("codelab/cancelTurn", json!({"sessionId": h.session}))
+        .call_typed::<CancelTurn>(SessionParams {
+            session_id: h.session,
+        })
         .await;
-    let log = drive(&mut h.client, &turn, |_| None, |_| None).await;
-    assert_eq!(log.stop(), "cancelled");
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::Cancelled);
     // The pending question is gone; answering it now says so.
     let err = h
         .client
-        .call_err(
-            "codelab/answerQuestion",
-            json!({"sessionId": h.session, "questionId": q["questionId"], "answer": "x"}),
-        )
+        .error_typed::<AnswerQuestion>(AnswerQuestionParams {
+            session_id: h.session,
+            question_id: q.question_id,
+            answer: "x".into(),
+        })
         .await;
-    assert_eq!(err["code"], -33007);
+    assert_eq!(err.code, ErrorCode::NotPending);
     h.finish().await;
 }
 
@@ -703,20 +724,15 @@ async fn repeated_failures_ask_the_user_and_identical_calls_are_refused() {
     let turn = h.send("read it").await;
     let log = drive(
         &mut h.client,
-        &turn,
+        turn,
         |_| None,
         |q| {
-            assert!(
-                q["question"]
-                    .as_str()
-                    .unwrap()
-                    .contains("The last 3 tool calls failed")
-            );
+            assert!(q.question.contains("The last 3 tool calls failed"));
             Some("Try a different approach".into())
         },
     )
     .await;
-    assert_eq!(log.stop(), "end_turn");
+    assert_eq!(log.stop(), StopReason::EndTurn);
     let r = log.tool_results();
     assert!(result_of(&r, "f0").1.contains("does not exist"));
     assert!(result_of(&r, "f1").1.contains("does not exist"));
@@ -742,22 +758,17 @@ async fn history_survives_a_restart() {
     )
     .await;
     let log = h.turn("what is here?").await;
-    assert_eq!(log.stop(), "end_turn");
-    let before = h
-        .client
-        .call("codelab/getHistory", json!({"sessionId": h.session}))
-        .await;
-    assert_eq!(before["messages"].as_array().unwrap().len(), 4);
-    let session = h.session.clone();
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    let before = h.client.call_typed::<GetHistory>(history(h.session)).await;
+    assert_eq!(before.messages.len(), 4);
+    let session = h.session;
     let data = h.data.path().to_path_buf();
     h.client.done();
     h.server.kill().await;
     let mut server = ServerProcess::stdio(&data);
     let mut client = server.stdio_client();
     client.initialize(&[], None).await;
-    let after = client
-        .call("codelab/getHistory", json!({"sessionId": session}))
-        .await;
+    let after = client.call_typed::<GetHistory>(history(session)).await;
     assert_eq!(after, before);
     client.finish().await;
 }
@@ -779,22 +790,17 @@ async fn two_clients_on_one_session_see_every_event_in_order() {
     let root = file_uri(&ws.path().canonicalize().unwrap());
     a.initialize(&[], Some(&root)).await;
     b.initialize(&[], Some(&root)).await;
-    let s = a
-        .call("codelab/createSession", json!({"agent": "coder"}))
-        .await;
+    let s = a.call_typed::<CreateSession>(create("coder")).await;
     let attached = b
-        .call("codelab/attachSession", json!({"sessionId": s["id"]}))
+        .call_typed::<AttachSession>(AttachSessionParams {
+            session_id: s.id,
+            after_seq: None,
+        })
         .await;
-    assert_eq!(attached["messages"], json!([]));
-    let r = a
-        .call(
-            "codelab/sendMessage",
-            json!({"sessionId": s["id"], "text": "look around"}),
-        )
-        .await;
-    let turn = r["turnId"].as_str().unwrap().to_owned();
-    let la = drive(&mut a, &turn, |_| None, |_| None).await;
-    let lb = drive(&mut b, &turn, |_| None, |_| None).await;
+    assert!(attached.messages.is_empty());
+    let turn = send(&mut a, s.id, "look around").await;
+    let la = drive(&mut a, turn, |_| None, |_| None).await;
+    let lb = drive(&mut b, turn, |_| None, |_| None).await;
     la.assert_seq_increasing();
     lb.assert_seq_increasing();
     assert_eq!(
@@ -803,21 +809,16 @@ async fn two_clients_on_one_session_see_every_event_in_order() {
     );
     assert!(la.events.len() >= 8);
     // A client that reattaches after a seq gets only what followed.
-    let mid = la.of("codelab/message")[1]["seq"].as_u64().unwrap();
+    let mid = la.all::<MessageAddedParams>()[1].seq;
     let again = b
-        .call(
-            "codelab/attachSession",
-            json!({"sessionId": s["id"], "afterSeq": mid}),
-        )
+        .call_typed::<AttachSession>(AttachSessionParams {
+            session_id: s.id,
+            after_seq: Some(mid),
+        })
         .await;
-    let seqs: Vec<u64> = again["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["seq"].as_u64().unwrap())
-        .collect();
+    let seqs: Vec<u64> = again.messages.iter().map(|m| m.seq).collect();
     assert!(!seqs.is_empty() && seqs.iter().all(|s| *s > mid));
-    b.call("codelab/detachSession", json!({"sessionId": s["id"]}))
+    b.call_typed::<DetachSession>(SessionParams { session_id: s.id })
         .await;
     assert!(mock.violations().is_empty());
     a.finish().await;
@@ -887,12 +888,11 @@ async fn cancel_works_in_every_state_and_the_next_turn_works() {
         false,
     )
     .await;
-    let session = h.session.clone();
+    let session = h.session;
     let cancel = |h: &mut Harness| {
-        let id = h
-            .client
-            .send_request("codelab/cancelTurn", Some(json!({"sessionId": session})));
-        json!(id)
+        h.client.send_typed::<CancelTurn>(SessionParams {
+            session_id: session,
+        })
     };
     for (n, state) in ["one", "two", "three", "four", "five"].iter().enumerate() {
         let turn = h.send(&format!("state {state}")).await;
@@ -900,73 +900,69 @@ async fn cancel_works_in_every_state_and_the_next_turn_works() {
         match n {
             0 => h.mock.wait_requests(1).await,
             1 => {
-                h.client.expect_notification("codelab/token").await;
+                h.client.expect::<TokenParams>().await;
             }
             2 => loop {
-                let p = h.client.expect_notification("codelab/toolCall").await;
-                if p["status"] == "in_progress" {
+                let p = h.client.expect::<ToolCallParams>().await;
+                if p.status == ToolCallStatus::InProgress {
                     // Running for real: its output has started.
-                    let out = h.client.expect_notification("codelab/commandOutput").await;
-                    assert_eq!(out["text"], "started\n");
+                    let out = h.client.expect::<CommandOutputParams>().await;
+                    assert_eq!(out.text, "started\n");
                     break;
                 }
-                if p["status"] == "pending" {
-                    let a = h
-                        .client
-                        .expect_notification("codelab/approvalRequired")
-                        .await;
+                if p.status == ToolCallStatus::Pending {
+                    let a = h.client.expect::<ApprovalRequiredParams>().await;
                     h.client
-                        .call(
-                            "codelab/decideApproval",
-                            json!({"approvalId": a["approval"]["id"], "decision": "approve"}),
-                        )
+                        .call_typed::<DecideApproval>(DecideApprovalParams {
+                            approval_id: a.approval.id,
+                            ..approve()
+                        })
                         .await;
                 }
             },
             3 => {
-                h.client.expect_notification("codelab/question").await;
+                h.client.expect::<QuestionParams>().await;
             }
             _ => {
-                h.client
-                    .expect_notification("codelab/approvalRequired")
-                    .await;
+                h.client.expect::<ApprovalRequiredParams>().await;
             }
         }
-        let id = cancel(&mut h);
-        let r = h.client.response(id).await.unwrap();
-        assert_eq!(r["turnId"], turn.as_str());
-        let log = drive(&mut h.client, &turn, |_| None, |_| None).await;
-        assert_eq!(log.stop(), "cancelled", "state {state}");
+        let pending = cancel(&mut h);
+        let r = h.client.response_typed(pending).await.unwrap();
+        assert_eq!(r.turn_id, Some(turn));
+        let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+        assert_eq!(log.stop(), StopReason::Cancelled, "state {state}");
         if n == 4 {
-            let resolved = log.of("codelab/approvalResolved");
+            let resolved = log.all::<ApprovalResolvedParams>();
             assert_eq!(
-                resolved.last().map(|p| p["decision"].clone()),
-                Some(json!("cancelled"))
+                resolved.last().map(|p| p.decision),
+                Some(Decision::Cancelled)
             );
             let pending = h
                 .client
-                .call(
-                    "codelab/listPendingApprovals",
-                    json!({"sessionId": session}),
-                )
+                .call_typed::<ListPendingApprovals>(ListPendingApprovalsParams {
+                    session_id: Some(session),
+                })
                 .await;
-            assert_eq!(pending["approvals"], json!([]));
+            assert!(pending.approvals.is_empty());
         }
         let log = h.turn(&format!("after {state}")).await;
-        assert_eq!(log.stop(), "end_turn", "the turn after state {state}");
-        assert_eq!(log.completed["result"], format!("fine {}", n + 1));
+        assert_eq!(
+            log.stop(),
+            StopReason::EndTurn,
+            "the turn after state {state}"
+        );
+        assert_eq!(
+            log.completed.result.as_deref(),
+            Some(format!("fine {}", n + 1).as_str())
+        );
     }
     // Mid-stream: the partial text was kept; the stream was dropped at once.
-    let hist = h
-        .client
-        .call("codelab/getHistory", json!({"sessionId": session}))
-        .await;
+    let hist = h.client.call_typed::<GetHistory>(history(session)).await;
     assert!(
-        hist["messages"]
-            .as_array()
-            .unwrap()
+        hist.messages
             .iter()
-            .any(|m| m["role"] == "assistant" && m["text"] == "partial answer")
+            .any(|m| m.role == Role::Assistant && m.text == "partial answer")
     );
     let reqs = h.mock.requests();
     assert!(
@@ -1023,7 +1019,7 @@ async fn search_reads_unsaved_buffers_and_honours_ignore_files() {
     let log = h.turn("find the needles").await;
     let r = log.tool_results();
     let (status, found) = result_of(&r, "s1");
-    assert_eq!(status, "completed");
+    assert_eq!(status, ToolCallStatus::Completed);
     assert!(
         found.contains("src/a.rs:1: fn x() { needle_disk(); }"),
         "{found}"
@@ -1064,35 +1060,44 @@ async fn a_pending_question_survives_a_reconnect() {
     let server = ServerProcess::websocket_env(data.path(), &support::agent::llm_env(&mock)).await;
     let mut a = server.ws_client().await;
     a.initialize(&[], None).await;
-    let s = a
-        .call("codelab/createSession", json!({"agent": "coder"}))
+    let s = a.call_typed::<CreateSession>(create("coder")).await;
+    let r = a
+        .call_typed::<SendMessage>(SendMessageParams {
+            session_id: s.id,
+            text: "format it".into(),
+            agent: None,
+            context: Some(MessageContext {
+                active_file: Some("src/lib.rs".into()),
+                selection: Some("fn main() {}".into()),
+                diagnostics: vec!["src/lib.rs:3: unused variable".into()],
+                ..Default::default()
+            }),
+        })
         .await;
-    let r = a.call("codelab/sendMessage", json!({"sessionId": s["id"], "text": "format it", "context": {"activeFile": "src/lib.rs", "selection": "fn main() {}", "diagnostics": ["src/lib.rs:3: unused variable"]}})).await;
-    let q = loop {
-        let n = a.next_notification().await;
-        if n["method"] == "codelab/question" {
-            break n["params"].clone();
-        }
-    };
+    let q = a.discard_until::<QuestionParams>().await;
     a.done(); // the editor goes away
     let mut b = server.ws_client().await;
     b.initialize(&[], None).await;
     let attached = b
-        .call("codelab/attachSession", json!({"sessionId": s["id"]}))
+        .call_typed::<AttachSession>(AttachSessionParams {
+            session_id: s.id,
+            after_seq: None,
+        })
         .await;
-    assert_eq!(attached["runningTurnId"], r["turnId"]);
-    let pending = attached["pendingQuestions"].as_array().unwrap();
+    assert_eq!(attached.running_turn_id, Some(r.turn_id));
+    let pending = &attached.pending_questions;
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0]["questionId"], q["questionId"]);
-    assert_eq!(pending[0]["question"], "Tabs or spaces?");
-    b.call(
-        "codelab/answerQuestion",
-        json!({"sessionId": s["id"], "questionId": q["questionId"], "answer": "spaces"}),
-    )
+    assert_eq!(pending[0].question_id, q.question_id);
+    assert_eq!(pending[0].question, "Tabs or spaces?");
+    b.call_typed::<AnswerQuestion>(AnswerQuestionParams {
+        session_id: s.id,
+        question_id: q.question_id,
+        answer: "spaces".into(),
+    })
     .await;
-    let log = drive(&mut b, r["turnId"].as_str().unwrap(), |_| None, |_| None).await;
-    assert_eq!(log.stop(), "end_turn");
-    assert_eq!(log.completed["result"], "spaces it is");
+    let log = drive(&mut b, r.turn_id, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    assert_eq!(log.completed.result.as_deref(), Some("spaces it is"));
     // The editor context reached the model with the user's message.
     let first = &mock.requests()[0];
     let user = first.body["messages"]
@@ -1129,7 +1134,7 @@ async fn tokens_are_coalesced() {
     let mut h = Harness::new(vec![reply], "ask", false).await;
     let log = h.turn("stream").await;
     assert_eq!(log.text(), long);
-    let tokens = log.of("codelab/token").len();
+    let tokens = log.all::<TokenParams>().len();
     assert!(
         tokens < 400 / 4,
         "400 deltas in one burst became {tokens} notifications"
@@ -1158,24 +1163,13 @@ async fn model_settings_follow_the_documented_precedence() {
     let mut c = server.stdio_client();
     let root = ws.path().canonicalize().unwrap();
     c.initialize(&[], Some(&file_uri(&root))).await;
-    let s = c
-        .call("codelab/createSession", json!({"agent": "ask"}))
-        .await;
-    async fn turn(
-        c: &mut support::Client,
-        sid: &serde_json::Value,
-        text: &str,
-    ) -> support::agent::TurnLog {
-        let r = c
-            .call(
-                "codelab/sendMessage",
-                json!({"sessionId": sid, "text": text}),
-            )
-            .await;
-        drive(c, r["turnId"].as_str().unwrap(), |_| None, |_| None).await
+    let s = c.call_typed::<CreateSession>(create("ask")).await;
+    async fn turn(c: &mut support::Client, sid: SessionId, text: &str) -> support::agent::TurnLog {
+        let turn = send(c, sid, text).await;
+        drive(c, turn, |_| None, |_| None).await
     }
-    let sid = s["id"].clone();
-    assert_eq!(turn(&mut c, &sid, "a").await.stop(), "end_turn");
+    let sid = s.id;
+    assert_eq!(turn(&mut c, sid, "a").await.stop(), StopReason::EndTurn);
     // A workspace file: it may choose the model, but its base_url is ignored.
     std::fs::create_dir_all(root.join(".codelab")).unwrap();
     std::fs::write(
@@ -1183,12 +1177,12 @@ async fn model_settings_follow_the_documented_precedence() {
         "[llm]\nmodel = \"workspace-model\"\n[llm.providers.openai]\nbase_url = \"http://127.0.0.1:9/v1\"\n",
     )
     .unwrap();
-    assert_eq!(turn(&mut c, &sid, "b").await.stop(), "end_turn");
+    assert_eq!(turn(&mut c, sid, "b").await.stop(), StopReason::EndTurn);
     c.notify(
         "workspace/didChangeConfiguration",
         json!({"settings": {"codelab": {"llm": {"model": "editor-model"}}}}),
     );
-    assert_eq!(turn(&mut c, &sid, "c").await.stop(), "end_turn");
+    assert_eq!(turn(&mut c, sid, "c").await.stop(), StopReason::EndTurn);
     let models: Vec<String> = mock
         .requests()
         .iter()
@@ -1219,24 +1213,18 @@ async fn the_iteration_limit_ends_a_looping_turn() {
     let mut c = server.stdio_client();
     c.initialize(&[], Some(&file_uri(&ws.path().canonicalize().unwrap())))
         .await;
-    let s = c
-        .call("codelab/createSession", json!({"agent": "coder"}))
-        .await;
-    let r = c
-        .call(
-            "codelab/sendMessage",
-            json!({"sessionId": s["id"], "text": "loop"}),
-        )
-        .await;
-    let log = drive(&mut c, r["turnId"].as_str().unwrap(), |_| None, |_| None).await;
-    assert_eq!(log.stop(), "max_iterations");
+    let s = c.call_typed::<CreateSession>(create("coder")).await;
+    let turn = send(&mut c, s.id, "loop").await;
+    let log = drive(&mut c, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::MaxIterations);
     assert!(
-        log.completed["error"]
-            .as_str()
+        log.completed
+            .error
+            .as_deref()
             .unwrap()
             .contains("2 model requests")
     );
     assert_eq!(mock.requests().len(), 2);
-    assert_eq!(log.of("codelab/turnCompleted").len(), 1);
+    assert_eq!(log.all::<TurnCompletedParams>().len(), 1);
     c.finish().await;
 }

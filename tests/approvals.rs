@@ -6,11 +6,47 @@
 
 mod support;
 
+use codelab_agent::domain::SessionId;
+use codelab_agent::protocol::ErrorCode;
+use codelab_agent::protocol::requests::{
+    AnswerQuestion, AttachSession, CreateSession, DecideApproval, GetHistory, GetPolicy,
+    ListPendingApprovals, ListSessions,
+};
+use codelab_agent::protocol::types::{
+    AnswerQuestionParams, ApprovalRequiredParams, ApprovalResolvedParams, ApprovalScope,
+    AttachSessionParams, CreateSessionParams, DecideApprovalParams, Decision, GetHistoryParams,
+    GetPolicyParams, ListPendingApprovalsParams, ListSessionsParams, QuestionParams, Role,
+    StopReason, ToolCallParams, ToolCallStatus, TurnCompletedParams,
+};
 use serde_json::{Value, json};
-use support::agent::{Harness, call, calls, complete, drive, llm_env, restart, text, when};
+use support::agent::{
+    Harness, approve, call, calls, complete, decision, drive, llm_env, restart, send, text, when,
+};
 use support::{ServerProcess, file_uri};
 
-fn result_of(log: &support::agent::TurnLog, id: &str) -> (String, String) {
+fn coder() -> CreateSessionParams {
+    CreateSessionParams {
+        agent: Some("coder".into()),
+        ..Default::default()
+    }
+}
+
+fn attach(session_id: SessionId) -> AttachSessionParams {
+    AttachSessionParams {
+        session_id,
+        after_seq: None,
+    }
+}
+
+fn history(session_id: SessionId) -> GetHistoryParams {
+    GetHistoryParams {
+        session_id,
+        after_seq: None,
+        limit: None,
+    }
+}
+
+fn result_of(log: &support::agent::TurnLog, id: &str) -> (ToolCallStatus, String) {
     let r = log.tool_results();
     let (_, s, t) = r
         .into_iter()
@@ -35,11 +71,13 @@ async fn edit_validates_the_new_parameters_and_keeps_invalid_ones_pending() {
     )
     .await;
     let turn = h.send("write").await;
-    let a = h
-        .client
-        .expect_notification("codelab/approvalRequired")
-        .await;
-    let id = a["approval"]["id"].clone();
+    let a = h.client.expect::<ApprovalRequiredParams>().await;
+    let id = a.approval.id;
+    let edit = |params: Option<Value>| DecideApprovalParams {
+        approval_id: id,
+        params,
+        ..decision(Decision::Edit)
+    };
     // Invalid edits are refused; the approval stays pending.
     for bad in [
         json!({"path": "a.txt"}),
@@ -48,52 +86,44 @@ async fn edit_validates_the_new_parameters_and_keeps_invalid_ones_pending() {
     ] {
         let err = h
             .client
-            .call_err(
-                "codelab/decideApproval",
-                json!({"approvalId": id, "decision": "edit", "params": bad}),
-            )
+            .error_typed::<DecideApproval>(edit(Some(bad)))
             .await;
-        assert_eq!(err["code"], -32602, "{err}");
+        assert_eq!(err.code, ErrorCode::InvalidParams, "{err}");
     }
-    let err = h
-        .client
-        .call_err(
-            "codelab/decideApproval",
-            json!({"approvalId": id, "decision": "edit"}),
-        )
-        .await;
-    assert_eq!(err["code"], -32602);
+    let err = h.client.error_typed::<DecideApproval>(edit(None)).await;
+    assert_eq!(err.code, ErrorCode::InvalidParams);
     let pending = h
         .client
-        .call("codelab/listPendingApprovals", json!({}))
+        .call_typed::<ListPendingApprovals>(ListPendingApprovalsParams::default())
         .await;
-    assert_eq!(pending["approvals"].as_array().unwrap().len(), 1);
-    assert_eq!(pending["approvals"][0]["id"], id);
+    assert_eq!(pending.approvals.len(), 1);
+    assert_eq!(pending.approvals[0].id, id);
     h.client
-        .call("codelab/decideApproval", json!({"approvalId": id, "decision": "edit", "params": {"path": "a.txt", "content": "user's text\n"}}))
+        .call_typed::<DecideApproval>(edit(Some(
+            json!({"path": "a.txt", "content": "user's text\n"}),
+        )))
         .await;
-    let log = drive(&mut h.client, &turn, |_| None, |_| None).await;
-    assert_eq!(log.stop(), "end_turn");
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::EndTurn);
     assert_eq!(
         std::fs::read_to_string(h.root().join("a.txt")).unwrap(),
         "user's text\n"
     );
     // The in_progress announcement shows the parameters that actually ran.
     let running = log
-        .of("codelab/toolCall")
+        .all::<ToolCallParams>()
         .into_iter()
-        .find(|p| p["status"] == "in_progress")
-        .unwrap()
-        .clone();
-    assert_eq!(running["params"]["content"], "user's text\n");
+        .find(|p| p.status == ToolCallStatus::InProgress)
+        .unwrap();
+    assert_eq!(running.params["content"], "user's text\n");
     let err = h
         .client
-        .call_err(
-            "codelab/decideApproval",
-            json!({"approvalId": id, "decision": "approve"}),
-        )
+        .error_typed::<DecideApproval>(DecideApprovalParams {
+            approval_id: id,
+            ..approve()
+        })
         .await;
-    assert_eq!(err["code"], -33007, "already decided");
+    assert_eq!(err.code, ErrorCode::NotPending, "already decided");
     h.finish().await;
 }
 
@@ -124,23 +154,28 @@ async fn reject_sends_the_feedback_to_the_model_and_skips_the_rest_of_the_reply(
     let turn = h.send("clean up").await;
     let log = drive(
         &mut h.client,
-        &turn,
-        |_| Some(json!({"decision": "reject", "feedback": "Do not touch the lockfile"})),
+        turn,
+        |_| {
+            Some(DecideApprovalParams {
+                feedback: Some("Do not touch the lockfile".into()),
+                ..decision(Decision::Reject)
+            })
+        },
         |_| None,
     )
     .await;
-    assert_eq!(log.stop(), "end_turn");
+    assert_eq!(log.stop(), StopReason::EndTurn);
     let (s1, t1) = result_of(&log, "r1");
-    assert_eq!(s1, "failed");
+    assert_eq!(s1, ToolCallStatus::Failed);
     assert!(
         t1.contains("rejected") && t1.contains("Do not touch the lockfile"),
         "{t1}"
     );
     let (s2, t2) = result_of(&log, "r2");
-    assert_eq!(s2, "failed");
+    assert_eq!(s2, ToolCallStatus::Failed);
     assert!(t2.contains("the user rejected an earlier call"), "{t2}");
-    let resolved = log.of("codelab/approvalResolved");
-    assert_eq!(resolved[0]["decision"], "reject");
+    let resolved = log.all::<ApprovalResolvedParams>();
+    assert_eq!(resolved[0].decision, Decision::Reject);
     // The next request carried the feedback in the tool result.
     let second = &h.mock.requests()[1];
     let tool_results: Vec<&str> = second.body["messages"]
@@ -172,45 +207,46 @@ async fn allow_always_covers_the_rest_of_the_session_only() {
     let mut asked = Vec::new();
     let log = drive(
         &mut h.client,
-        &turn,
+        turn,
         |a| {
-            asked.push(a["params"]["command"].as_str().unwrap().to_owned());
-            Some(json!({"decision": "approve", "scope": "session"}))
+            asked.push(a.params["command"].as_str().unwrap().to_owned());
+            Some(DecideApprovalParams {
+                scope: Some(ApprovalScope::Session),
+                ..approve()
+            })
         },
         |_| None,
     )
     .await;
-    assert_eq!(log.stop(), "end_turn");
+    assert_eq!(log.stop(), StopReason::EndTurn);
     assert_eq!(
         asked,
         ["echo hi", "echo other"],
         "the second `echo hi` ran without asking"
     );
     for id in ["a1", "a2", "a3"] {
-        assert_eq!(result_of(&log, id).0, "completed");
+        assert_eq!(result_of(&log, id).0, ToolCallStatus::Completed);
     }
     let policy = h
         .client
-        .call("codelab/getPolicy", json!({"sessionId": h.session}))
+        .call_typed::<GetPolicy>(GetPolicyParams {
+            session_id: Some(h.session),
+        })
         .await;
-    let session_rules: Vec<&Value> = policy["rules"]
-        .as_array()
-        .unwrap()
+    let session_rules: Vec<_> = policy
+        .rules
         .iter()
-        .filter(|r| r["source"] == "session")
+        .filter(|r| r.source == "session")
         .collect();
     assert_eq!(session_rules.len(), 2);
-    assert_eq!(session_rules[0]["command"], "echo hi");
-    assert_eq!(session_rules[0]["exact"], true);
+    assert_eq!(session_rules[0].command.as_deref(), Some("echo hi"));
+    assert!(session_rules[0].exact);
     // Another session still asks.
-    let other = h.client.call("codelab/getPolicy", json!({})).await;
-    assert!(
-        other["rules"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["source"] != "session")
-    );
+    let other = h
+        .client
+        .call_typed::<GetPolicy>(GetPolicyParams::default())
+        .await;
+    assert!(other.rules.iter().all(|r| r.source != "session"));
     h.finish().await;
 }
 
@@ -231,44 +267,40 @@ async fn two_clients_race_to_decide_and_both_see_the_resolution() {
     let mut b = server.ws_client().await;
     a.initialize(&[], Some(&root)).await;
     b.initialize(&[], Some(&root)).await;
-    let s = a
-        .call("codelab/createSession", json!({"agent": "coder"}))
-        .await;
-    b.call("codelab/attachSession", json!({"sessionId": s["id"]}))
-        .await;
-    let r = a
-        .call(
-            "codelab/sendMessage",
-            json!({"sessionId": s["id"], "text": "go"}),
-        )
-        .await;
-    let ra = a.expect_notification("codelab/approvalRequired").await;
-    let rb = b.expect_notification("codelab/approvalRequired").await;
-    assert_eq!(ra["approval"]["id"], rb["approval"]["id"]);
-    let id = ra["approval"]["id"].clone();
-    let ida = a.send_request(
-        "codelab/decideApproval",
-        Some(json!({"approvalId": id, "decision": "approve"})),
-    );
-    let idb = b.send_request(
-        "codelab/decideApproval",
-        Some(json!({"approvalId": id, "decision": "reject"})),
-    );
-    let (resa, resb) = (a.response(json!(ida)).await, b.response(json!(idb)).await);
+    let s = a.call_typed::<CreateSession>(coder()).await;
+    b.call_typed::<AttachSession>(attach(s.id)).await;
+    let turn = send(&mut a, s.id, "go").await;
+    let ra = a.expect::<ApprovalRequiredParams>().await;
+    let rb = b.expect::<ApprovalRequiredParams>().await;
+    assert_eq!(ra.approval.id, rb.approval.id);
+    let id = ra.approval.id;
+    let ida = a.send_typed::<DecideApproval>(DecideApprovalParams {
+        approval_id: id,
+        ..approve()
+    });
+    let idb = b.send_typed::<DecideApproval>(DecideApprovalParams {
+        approval_id: id,
+        ..decision(Decision::Reject)
+    });
+    let (resa, resb) = (a.response_typed(ida).await, b.response_typed(idb).await);
     assert!(
         resa.is_ok() ^ resb.is_ok(),
         "exactly one decision wins: {resa:?} {resb:?}"
     );
     let loser = resa.as_ref().err().or(resb.as_ref().err()).unwrap();
-    assert_eq!(loser["code"], -33007);
-    let la = drive(&mut a, r["turnId"].as_str().unwrap(), |_| None, |_| None).await;
-    let lb = drive(&mut b, r["turnId"].as_str().unwrap(), |_| None, |_| None).await;
-    let da = la.of("codelab/approvalResolved");
-    let db = lb.of("codelab/approvalResolved");
+    assert_eq!(loser.code, ErrorCode::NotPending);
+    let la = drive(&mut a, turn, |_| None, |_| None).await;
+    let lb = drive(&mut b, turn, |_| None, |_| None).await;
+    let da = la.all::<ApprovalResolvedParams>();
+    let db = lb.all::<ApprovalResolvedParams>();
     assert_eq!(da.len(), 1);
     assert_eq!(da, db, "both clients saw the one resolution");
-    let winner = if resa.is_ok() { "approve" } else { "reject" };
-    assert_eq!(da[0]["decision"], winner);
+    let winner = if resa.is_ok() {
+        Decision::Approve
+    } else {
+        Decision::Reject
+    };
+    assert_eq!(da[0].decision, winner);
     a.finish().await;
     b.finish().await;
 }
@@ -316,23 +348,16 @@ async fn policies_from_user_and_workspace_files_and_approval_timeouts() {
     let mut c = server.stdio_client();
     let root = ws.path().canonicalize().unwrap();
     c.initialize(&[], Some(&file_uri(&root))).await;
-    let s = c
-        .call("codelab/createSession", json!({"agent": "coder"}))
-        .await;
-    let r = c
-        .call(
-            "codelab/sendMessage",
-            json!({"sessionId": s["id"], "text": "go"}),
-        )
-        .await;
+    let s = c.call_typed::<CreateSession>(coder()).await;
+    let turn = send(&mut c, s.id, "go").await;
     let mut asked = Vec::new();
     let log = drive(
         &mut c,
-        r["turnId"].as_str().unwrap(),
+        turn,
         |a| {
-            asked.push(a["params"].clone());
-            if a["tool"] == "execute_command" {
-                Some(json!({"decision": "approve"}))
+            asked.push(a.params.clone());
+            if a.tool == "execute_command" {
+                Some(approve())
             } else {
                 None
             }
@@ -340,17 +365,17 @@ async fn policies_from_user_and_workspace_files_and_approval_timeouts() {
         |_| None,
     )
     .await;
-    assert_eq!(log.stop(), "end_turn");
-    assert_eq!(result_of(&log, "p1").0, "completed");
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    assert_eq!(result_of(&log, "p1").0, ToolCallStatus::Completed);
     let (s2, t2) = result_of(&log, "p2");
-    assert_eq!(s2, "failed");
+    assert_eq!(s2, ToolCallStatus::Failed);
     assert!(
         t2.contains("Denied by policy") && t2.contains("npm publish"),
         "{t2}"
     );
     assert_eq!(
         result_of(&log, "p3").0,
-        "completed",
+        ToolCallStatus::Completed,
         "approved after asking"
     );
     assert_eq!(
@@ -360,21 +385,17 @@ async fn policies_from_user_and_workspace_files_and_approval_timeouts() {
     );
     assert_eq!(asked[0]["command"], "echo $(whoami)");
     let (s4, t4) = result_of(&log, "p4");
-    assert_eq!(s4, "failed");
+    assert_eq!(s4, ToolCallStatus::Failed);
     assert!(t4.contains("in time"), "{t4}");
-    let resolved = log.of("codelab/approvalResolved");
-    assert_eq!(resolved.last().unwrap()["decision"], "timedOut");
-    assert_eq!(resolved.last().unwrap()["by"], "timeout");
+    let resolved = log.all::<ApprovalResolvedParams>();
+    assert_eq!(resolved.last().unwrap().decision, Decision::TimedOut);
+    assert_eq!(resolved.last().unwrap().by, "timeout");
     // getPolicy shows where each rule comes from.
-    let policy = c
-        .call("codelab/getPolicy", json!({"sessionId": s["id"]}))
-        .await;
-    let sources: Vec<&str> = policy["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["source"].as_str().unwrap())
-        .collect();
+    let session_policy = GetPolicyParams {
+        session_id: Some(s.id),
+    };
+    let policy = c.call_typed::<GetPolicy>(session_policy.clone()).await;
+    let sources: Vec<&str> = policy.rules.iter().map(|r| r.source.as_str()).collect();
     assert!(
         sources.contains(&"builtin") && sources.contains(&"user") && sources.contains(&"workspace")
     );
@@ -384,22 +405,17 @@ async fn policies_from_user_and_workspace_files_and_approval_timeouts() {
         "[[policy.rules]]\ntool = \"x\"\naction = \"sometimes\"\n",
     )
     .unwrap();
-    let policy = c
-        .call("codelab/getPolicy", json!({"sessionId": s["id"]}))
-        .await;
-    let errors = policy["errors"].as_array().unwrap();
+    let policy = c.call_typed::<GetPolicy>(session_policy).await;
+    let errors = &policy.errors;
     assert!(
-        errors
-            .iter()
-            .any(|e| e.as_str().unwrap().contains("config.toml:3")),
+        errors.iter().any(|e| e.contains("config.toml:3")),
         "{errors:?}"
     );
     assert!(
-        policy["rules"]
-            .as_array()
-            .unwrap()
+        policy
+            .rules
             .iter()
-            .any(|r| r["command"] == "npm publish" && r["source"] == "workspace")
+            .any(|r| r.command.as_deref() == Some("npm publish") && r.source == "workspace")
     );
     c.finish().await;
     assert_eq!(server.wait().await, Some(0));
@@ -453,60 +469,41 @@ async fn a_pending_approval_survives_sigkill_and_the_turn_resumes() {
     let ws = tempfile::tempdir().unwrap();
     let root = file_uri(&ws.path().canonicalize().unwrap());
     let (mut server, mut c) = restart(data.path(), &mock, &root).await;
-    let s = c
-        .call("codelab/createSession", json!({"agent": "coder"}))
-        .await;
-    c.call(
-        "codelab/sendMessage",
-        json!({"sessionId": s["id"], "text": "write out.txt"}),
-    )
-    .await;
-    let a = loop {
-        let n = c.next_notification().await;
-        if n["method"] == "codelab/approvalRequired" {
-            break n["params"]["approval"].clone();
-        }
-    };
+    let s = c.call_typed::<CreateSession>(coder()).await;
+    send(&mut c, s.id, "write out.txt").await;
+    let a = c.discard_until::<ApprovalRequiredParams>().await.approval;
     c.done();
     server.kill().await; // SIGKILL
 
     let (_server, mut c) = restart(data.path(), &mock, &root).await;
-    let pending = c.call("codelab/listPendingApprovals", json!({})).await;
+    let pending = c
+        .call_typed::<ListPendingApprovals>(ListPendingApprovalsParams::default())
+        .await;
     assert_eq!(
-        pending["approvals"],
-        json!([a.clone()]),
+        pending.approvals,
+        std::slice::from_ref(&a),
         "the approval survived, unchanged"
     );
-    let attached = c
-        .call("codelab/attachSession", json!({"sessionId": s["id"]}))
-        .await;
-    assert_eq!(attached["pendingApprovals"].as_array().unwrap().len(), 1);
-    c.call(
-        "codelab/decideApproval",
-        json!({"approvalId": a["id"], "decision": "approve"}),
-    )
+    let attached = c.call_typed::<AttachSession>(attach(s.id)).await;
+    assert_eq!(attached.pending_approvals.len(), 1);
+    c.call_typed::<DecideApproval>(DecideApprovalParams {
+        approval_id: a.id,
+        ..approve()
+    })
     .await;
-    let completed = loop {
-        let n = c.next_notification().await;
-        if n["method"] == "codelab/turnCompleted" {
-            break n["params"].clone();
-        }
-    };
-    assert_eq!(completed["stopReason"], "end_turn");
-    assert_eq!(completed["result"], "resumed and finished");
+    let completed = c.discard_until::<TurnCompletedParams>().await;
+    assert_eq!(completed.stop_reason, StopReason::EndTurn);
+    assert_eq!(completed.result.as_deref(), Some("resumed and finished"));
     assert_eq!(
         std::fs::read_to_string(ws.path().join("out.txt")).unwrap(),
         "after restart\n"
     );
-    let hist = c
-        .call("codelab/getHistory", json!({"sessionId": s["id"]}))
-        .await;
-    let tool_texts: Vec<&str> = hist["messages"]
-        .as_array()
-        .unwrap()
+    let hist = c.call_typed::<GetHistory>(history(s.id)).await;
+    let tool_texts: Vec<&str> = hist
+        .messages
         .iter()
-        .filter(|m| m["role"] == "tool")
-        .map(|m| m["text"].as_str().unwrap())
+        .filter(|m| m.role == Role::Tool)
+        .map(|m| m.text.as_str())
         .collect();
     assert!(
         tool_texts[0].starts_with("Created out.txt"),
@@ -552,79 +549,63 @@ async fn a_pending_question_and_a_waiting_orchestrator_survive_sigkill() {
     let ws = tempfile::tempdir().unwrap();
     let root = file_uri(&ws.path().canonicalize().unwrap());
     let (mut server, mut c) = restart(data.path(), &mock, &root).await;
-    let s = c.call("codelab/createSession", json!({})).await;
-    c.call(
-        "codelab/sendMessage",
-        json!({"sessionId": s["id"], "text": "plan the release"}),
-    )
-    .await;
+    let s = c
+        .call_typed::<CreateSession>(CreateSessionParams::default())
+        .await;
+    send(&mut c, s.id, "plan the release").await;
     mock.wait_requests(2).await;
     // Find the child session and wait for its question.
     let child = loop {
-        let list = c.call("codelab/listSessions", json!({})).await;
-        if let Some(child) = list["sessions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["parentSessionId"] == s["id"])
+        let list = c
+            .call_typed::<ListSessions>(ListSessionsParams::default())
+            .await;
+        if let Some(child) = list
+            .sessions
+            .into_iter()
+            .find(|x| x.parent_session_id == Some(s.id))
         {
-            break child.clone();
+            break child;
         }
     };
     let attached = loop {
-        let att = c
-            .call("codelab/attachSession", json!({"sessionId": child["id"]}))
-            .await;
-        if !att["pendingQuestions"].as_array().unwrap().is_empty() {
+        let att = c.call_typed::<AttachSession>(attach(child.id)).await;
+        if !att.pending_questions.is_empty() {
             break att;
         }
-        c.expect_notification("codelab/question").await;
+        c.expect::<QuestionParams>().await;
     };
-    let q = attached["pendingQuestions"][0].clone();
+    let q = attached.pending_questions[0].clone();
     c.abandon();
     server.kill().await;
 
     let (_server, mut c) = restart(data.path(), &mock, &root).await;
-    c.call("codelab/attachSession", json!({"sessionId": s["id"]}))
-        .await;
-    let att = c
-        .call("codelab/attachSession", json!({"sessionId": child["id"]}))
-        .await;
+    c.call_typed::<AttachSession>(attach(s.id)).await;
+    let att = c.call_typed::<AttachSession>(attach(child.id)).await;
     assert_eq!(
-        att["pendingQuestions"][0]["questionId"], q["questionId"],
+        att.pending_questions[0].question_id, q.question_id,
         "the question survived"
     );
-    c.call(
-        "codelab/answerQuestion",
-        json!({"sessionId": child["id"], "questionId": q["questionId"], "answer": "2.0.0"}),
-    )
+    c.call_typed::<AnswerQuestion>(AnswerQuestionParams {
+        session_id: child.id,
+        question_id: q.question_id,
+        answer: "2.0.0".into(),
+    })
     .await;
     // The child finishes, and its result resumes the parent.
     let mut done = Vec::new();
     while done.len() < 2 {
-        let n = c.next_notification().await;
-        if n["method"] == "codelab/turnCompleted" {
-            done.push(n["params"].clone());
-        }
+        done.push(c.discard_until::<TurnCompletedParams>().await);
     }
-    let parent = done.iter().find(|d| d["sessionId"] == s["id"]).unwrap();
-    assert_eq!(parent["stopReason"], "end_turn");
-    assert_eq!(parent["result"], "release planned");
-    let hist = c
-        .call("codelab/getHistory", json!({"sessionId": s["id"]}))
-        .await;
-    let new_task_result = hist["messages"]
-        .as_array()
-        .unwrap()
+    let parent = done.iter().find(|d| d.session_id == s.id).unwrap();
+    assert_eq!(parent.stop_reason, StopReason::EndTurn);
+    assert_eq!(parent.result.as_deref(), Some("release planned"));
+    let hist = c.call_typed::<GetHistory>(history(s.id)).await;
+    let new_task_result = hist
+        .messages
         .iter()
-        .find(|m| m["toolCallId"] == "o1")
+        .find(|m| m.tool_call_id.as_deref() == Some("o1"))
         .unwrap();
-    assert!(
-        new_task_result["text"]
-            .as_str()
-            .unwrap()
-            .contains("bumped to 2.0.0")
-    );
+    assert!(new_task_result.text.contains("bumped to 2.0.0"));
     assert!(mock.violations().is_empty(), "{:?}", mock.violations());
     c.finish().await;
 }
@@ -660,27 +641,20 @@ async fn a_workspace_allows_only_when_the_user_trusts_it() {
             .unwrap();
         }
         let (_server, mut c) = restart(data.path(), &mock, &file_uri(&root)).await;
-        let s = c
-            .call("codelab/createSession", json!({"agent": "coder"}))
-            .await;
-        let r = c
-            .call(
-                "codelab/sendMessage",
-                json!({"sessionId": s["id"], "text": "write"}),
-            )
-            .await;
+        let s = c.call_typed::<CreateSession>(coder()).await;
+        let turn = send(&mut c, s.id, "write").await;
         let mut asked = false;
         let log = drive(
             &mut c,
-            r["turnId"].as_str().unwrap(),
+            turn,
             |_| {
                 asked = true;
-                Some(json!({"decision": "approve"}))
+                Some(approve())
             },
             |_| None,
         )
         .await;
-        assert_eq!(log.stop(), "end_turn");
+        assert_eq!(log.stop(), StopReason::EndTurn);
         assert_eq!(
             asked, !trusted,
             "trusted {trusted}: a workspace's own allow rule counts only when trusted"

@@ -14,12 +14,26 @@ use codelab_agent::domain::events::RequestStarted;
 use codelab_agent::domain::{AuditRecord, EventId, Session, SessionId};
 use codelab_agent::events::{Event, EventBus, EventKind};
 use codelab_agent::housekeeping::{Settings, run_once};
+use codelab_agent::protocol::NoParams;
+use codelab_agent::protocol::requests::{
+    CreateSession, GetAuditLog, GetMetrics, GetSessionMetrics, ListSessionMetrics, SubscribeEvents,
+    UnsubscribeEvents,
+};
+use codelab_agent::protocol::types::{
+    CreateSessionParams, EventParams, GetAuditLogParams, ListSessionMetricsParams, SessionParams,
+    StopReason, SubscribeEventsParams, TokenUsage, UnsubscribeEventsParams,
+};
 use codelab_agent::store::AuditQuery;
 use mock_llm::{Chunk, Reply, UsageChunk};
-use serde_json::{Value, json};
-use support::agent::{call, complete, drive, llm_env};
+use serde_json::json;
+use support::agent::{approve, call, complete, drive, llm_env, send};
 use support::{ServerProcess, file_uri};
 use uuid::Uuid;
+
+/// A map of counts, as the metrics keep them.
+fn counts(pairs: &[(&str, u64)]) -> std::collections::BTreeMap<String, u64> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
 
 fn with_usage(mut r: Reply, input: u64, output: u64) -> Reply {
     r.chunks.push(Chunk {
@@ -59,32 +73,27 @@ async fn events_metrics_prometheus_and_the_audit_log_agree_with_what_happened() 
     let mut dash = server.ws_client().await;
     dash.initialize(&[], None).await;
     let sub = dash
-        .call(
-            "codelab/subscribeEvents",
-            json!({"categories": ["agent", "session", "tool", "approval", "llm"]}),
-        )
+        .call_typed::<SubscribeEvents>(SubscribeEventsParams {
+            categories: Some(
+                ["agent", "session", "tool", "approval", "llm"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
+        })
         .await;
     let mut c = server.ws_client().await;
     c.initialize(&[], Some(&root)).await;
     let s = c
-        .call("codelab/createSession", json!({"agent": "coder"}))
+        .call_typed::<CreateSession>(CreateSessionParams {
+            agent: Some("coder".into()),
+            ..Default::default()
+        })
         .await;
-    let sid = s["id"].as_str().unwrap().to_owned();
+    let sid = s.id;
     for text in ["read a", "write b"] {
-        let r = c
-            .call(
-                "codelab/sendMessage",
-                json!({"sessionId": sid, "text": text}),
-            )
-            .await;
-        let log = drive(
-            &mut c,
-            r["turnId"].as_str().unwrap(),
-            |_| Some(json!({"decision": "approve"})),
-            |_| None,
-        )
-        .await;
-        assert_eq!(log.stop(), "end_turn");
+        let turn = send(&mut c, sid, text).await;
+        let log = drive(&mut c, turn, |_| Some(approve()), |_| None).await;
+        assert_eq!(log.stop(), StopReason::EndTurn);
     }
 
     // The dashboard saw the events of both turns, in order.
@@ -95,13 +104,9 @@ async fn events_metrics_prometheus_and_the_audit_log_agree_with_what_happened() 
         .count()
         < 2
     {
-        let n = dash.expect_notification("codelab/event").await;
-        assert_eq!(n["subscriptionId"], sub["subscriptionId"]);
-        seen.push(format!(
-            "{}.{}",
-            n["event"]["category"].as_str().unwrap(),
-            n["event"]["type"].as_str().unwrap()
-        ));
+        let n = dash.expect::<EventParams>().await;
+        assert_eq!(n.subscription_id, sub.subscription_id);
+        seen.push(format!("{}.{}", n.event.category, n.event.kind));
     }
     let non_llm: Vec<&str> = seen
         .iter()
@@ -138,48 +143,49 @@ async fn events_metrics_prometheus_and_the_audit_log_agree_with_what_happened() 
     );
 
     // Metrics count exactly what happened.
-    let m = c.call("codelab/getMetrics", json!({})).await;
-    assert_eq!(m["sessionsCreated"], 1);
-    assert_eq!(m["turns"], 2);
-    assert_eq!(m["turnsByStopReason"], json!({"end_turn": 2}));
+    let m = c.call_typed::<GetMetrics>(NoParams {}).await;
+    assert_eq!(m.sessions_created, 1);
+    assert_eq!(m.turns, 2);
+    assert_eq!(m.turns_by_stop_reason, counts(&[("end_turn", 2)]));
     assert_eq!(
-        m["messagesByRole"],
-        json!({"user": 2, "assistant": 4, "tool": 4})
+        m.messages_by_role,
+        counts(&[("user", 2), ("assistant", 4), ("tool", 4)])
     );
     assert_eq!(
-        m["toolCalls"],
-        json!({"read_file:completed": 1, "write_file:completed": 1, "attempt_completion:completed": 2})
+        m.tool_calls,
+        counts(&[
+            ("read_file:completed", 1),
+            ("write_file:completed", 1),
+            ("attempt_completion:completed", 2)
+        ])
     );
-    assert_eq!(m["approvals"], json!({"approve": 1}));
-    assert_eq!(m["llmRequests"], 4);
-    assert_eq!(m["llmFailures"], json!({}));
+    assert_eq!(m.approvals, counts(&[("approve", 1)]));
+    assert_eq!(m.llm_requests, 4);
+    assert_eq!(m.llm_failures, counts(&[]));
     assert_eq!(
-        m["tokens"],
-        json!({"inputTokens": 1000, "outputTokens": 100, "cacheReadTokens": 0, "cacheWriteTokens": 0})
+        m.tokens,
+        TokenUsage {
+            input_tokens: 1000,
+            output_tokens: 100,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0
+        }
     );
     let expected_cost = (1000.0 * 0.15 + 100.0 * 0.6) / 1e6;
-    assert!(
-        (m["costUsd"].as_f64().unwrap() - expected_cost).abs() < 1e-12,
-        "{m}"
-    );
-    assert_eq!(m["timeToFirstTokenMs"]["count"], 4);
-    assert_eq!(m["turnDurationMs"]["count"], 2);
-    assert_eq!(m["toolDurationMs"]["count"], 4);
+    assert!((m.cost_usd - expected_cost).abs() < 1e-12, "{m:?}");
+    assert_eq!(m.time_to_first_token_ms.count, 4);
+    assert_eq!(m.turn_duration_ms.count, 2);
+    assert_eq!(m.tool_duration_ms.count, 4);
     let sm = c
-        .call("codelab/getSessionMetrics", json!({"sessionId": sid}))
+        .call_typed::<GetSessionMetrics>(SessionParams { session_id: sid })
         .await;
-    assert_eq!(
-        (
-            sm["turns"].as_u64(),
-            sm["messages"].as_u64(),
-            sm["llmRequests"].as_u64()
-        ),
-        (Some(2), Some(10), Some(4))
-    );
-    assert_eq!(sm["currentAgent"], "coder");
-    assert_eq!(sm["tokens"]["outputTokens"], 100);
-    let list = c.call("codelab/listSessionMetrics", json!({})).await;
-    assert_eq!(list["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!((sm.turns, sm.messages, sm.llm_requests), (2, 10, 4));
+    assert_eq!(sm.current_agent.as_deref(), Some("coder"));
+    assert_eq!(sm.tokens.output_tokens, 100);
+    let list = c
+        .call_typed::<ListSessionMetrics>(ListSessionMetricsParams::default())
+        .await;
+    assert_eq!(list.sessions.len(), 1);
 
     // /metrics is Prometheus text with the same figures.
     let (status, body) = http_get(server.addr.as_deref().unwrap(), "/metrics").await;
@@ -213,54 +219,57 @@ async fn events_metrics_prometheus_and_the_audit_log_agree_with_what_happened() 
     assert!((value("codelab_cost_usd", None) - expected_cost).abs() < 1e-12);
 
     // The audit log has it all, newest first, paged.
+    let session_page = |cursor: Option<String>| GetAuditLogParams {
+        session_id: Some(sid),
+        limit: Some(7),
+        cursor,
+        ..Default::default()
+    };
     let mut entries = Vec::new();
-    let mut cursor = Value::Null;
+    let mut cursor = None;
     loop {
-        let mut p = json!({"sessionId": sid, "limit": 7});
-        if !cursor.is_null() {
-            p["cursor"] = cursor.clone();
-        }
-        let page = c.call("codelab/getAuditLog", p).await;
-        entries.extend(page["entries"].as_array().unwrap().iter().cloned());
-        match page.get("nextCursor") {
-            Some(n) => cursor = n.clone(),
+        let page = c
+            .call_typed::<GetAuditLog>(session_page(cursor.take()))
+            .await;
+        entries.extend(page.entries);
+        match page.next_cursor {
+            Some(n) => cursor = Some(n),
             None => break,
         }
     }
-    let times: Vec<&str> = entries.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let times: Vec<String> = entries.iter().map(|e| e.id.to_string()).collect();
     assert!(times.windows(2).all(|w| w[0] > w[1]), "newest first");
-    let kinds = |cat: &str| entries.iter().filter(|e| e["category"] == cat).count();
+    let kinds = |cat: &str| entries.iter().filter(|e| e.category == cat).count();
     assert_eq!(kinds("llm"), 8);
     assert_eq!(
         kinds("approval"),
         1,
         "the decision, written with the approval's resolution"
     );
-    let approval = entries
-        .iter()
-        .find(|e| e["category"] == "approval")
-        .unwrap();
-    assert_eq!(approval["payload"]["tool"], "write_file");
+    let approval = entries.iter().find(|e| e.category == "approval").unwrap();
+    assert_eq!(approval.payload["tool"], "write_file");
     assert!(
-        approval["payload"]["by"]
+        approval.payload["by"]
             .as_str()
             .unwrap()
             .starts_with("client:")
     );
     let only_tool = c
-        .call(
-            "codelab/getAuditLog",
-            json!({"category": "tool", "type": "completed"}),
-        )
+        .call_typed::<GetAuditLog>(GetAuditLogParams {
+            category: Some("tool".into()),
+            kind: Some("completed".into()),
+            ..Default::default()
+        })
         .await;
-    assert_eq!(only_tool["entries"].as_array().unwrap().len(), 4);
+    assert_eq!(only_tool.entries.len(), 4);
     assert!(
         !serde_json::to_string(&entries)
             .unwrap()
             .contains("sk-test-key"),
         "no secret in the audit log"
     );
-    dash.call("codelab/unsubscribeEvents", json!({})).await;
+    dash.call_typed::<UnsubscribeEvents>(UnsubscribeEventsParams::default())
+        .await;
     dash.finish().await;
     c.finish().await;
     drop(server);
@@ -269,24 +278,14 @@ async fn events_metrics_prometheus_and_the_audit_log_agree_with_what_happened() 
     let server = ServerProcess::websocket_env(data.path(), &env).await;
     let mut c = server.ws_client().await;
     c.initialize(&[], None).await;
-    let first = c
-        .call("codelab/getAuditLog", json!({"sessionId": sid, "limit": 7}))
-        .await;
-    let first_ids: Vec<&Value> = first["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| &e["id"])
-        .collect();
-    let before_ids: Vec<&Value> = entries[..7].iter().map(|e| &e["id"]).collect();
+    let first = c.call_typed::<GetAuditLog>(session_page(None)).await;
+    let first_ids: Vec<EventId> = first.entries.iter().map(|e| e.id).collect();
+    let before_ids: Vec<EventId> = entries[..7].iter().map(|e| e.id).collect();
     assert_eq!(first_ids, before_ids);
     let second = c
-        .call(
-            "codelab/getAuditLog",
-            json!({"sessionId": sid, "limit": 7, "cursor": first["nextCursor"]}),
-        )
+        .call_typed::<GetAuditLog>(session_page(first.next_cursor.clone()))
         .await;
-    assert_eq!(second["entries"][0]["id"], entries[7]["id"]);
+    assert_eq!(second.entries[0].id, entries[7].id);
     c.finish().await;
 }
 

@@ -5,8 +5,16 @@
 
 mod support;
 
-use serde_json::json;
+use codelab_agent::protocol::requests::{CreateSession, DeleteSession, GetSession, ListSessions};
+use codelab_agent::protocol::types::{CreateSessionParams, ListSessionsParams, SessionParams};
 use support::{ServerProcess, data_dir};
+
+fn titled(title: &str) -> CreateSessionParams {
+    CreateSessionParams {
+        title: Some(title.to_owned()),
+        ..Default::default()
+    }
+}
 
 #[tokio::test]
 async fn sessions_survive_a_restart() {
@@ -18,15 +26,14 @@ async fn sessions_survive_a_restart() {
         client.initialize(&[], Some("file:///p")).await;
         for i in 0..5 {
             let s = client
-                .call("codelab/createSession", json!({"title": format!("s{i}")}))
+                .call_typed::<CreateSession>(titled(&format!("s{i}")))
                 .await;
             created.push(s);
         }
         client
-            .call(
-                "codelab/deleteSession",
-                json!({"sessionId": created[1]["id"]}),
-            )
+            .call_typed::<DeleteSession>(SessionParams {
+                session_id: created[1].id,
+            })
             .await;
         client.finish().await;
         assert_eq!(server.wait().await, Some(0));
@@ -36,9 +43,7 @@ async fn sessions_survive_a_restart() {
         let mut server = ServerProcess::stdio(dir.path());
         let mut client = server.stdio_client();
         client.initialize(&[], None).await;
-        let s = client
-            .call("codelab/createSession", json!({"title": "killed"}))
-            .await;
+        let s = client.call_typed::<CreateSession>(titled("killed")).await;
         client.done();
         server.kill().await;
         s
@@ -47,16 +52,17 @@ async fn sessions_survive_a_restart() {
     let mut client = server.ws_client().await;
     client.initialize(&[], None).await;
     let mut seen = Vec::new();
-    let mut cursor = serde_json::Value::Null;
+    let mut cursor = None;
     loop {
-        let mut params = json!({"limit": 2});
-        if !cursor.is_null() {
-            params["cursor"] = cursor.clone();
-        }
-        let page = client.call("codelab/listSessions", params).await;
-        seen.extend(page["sessions"].as_array().unwrap().iter().cloned());
-        match page.get("nextCursor") {
-            Some(c) => cursor = c.clone(),
+        let page = client
+            .call_typed::<ListSessions>(ListSessionsParams {
+                cursor: cursor.take(),
+                limit: Some(2),
+            })
+            .await;
+        seen.extend(page.sessions);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
             None => break,
         }
     }
@@ -69,10 +75,12 @@ async fn sessions_survive_a_restart() {
     ];
     assert_eq!(seen, expected);
     let got = client
-        .call("codelab/getSession", json!({"sessionId": created[0]["id"]}))
+        .call_typed::<GetSession>(SessionParams {
+            session_id: created[0].id,
+        })
         .await;
-    assert_eq!(got["title"], "s0");
-    assert_eq!(got["workspaceFolder"], "file:///p");
+    assert_eq!(got.title, "s0");
+    assert_eq!(got.workspace_folder.as_deref(), Some("file:///p"));
     client.finish().await;
     server.kill().await;
 }
@@ -99,7 +107,9 @@ async fn a_second_process_on_the_same_store_gets_a_clear_error() {
         "{stderr}"
     );
     // The first is unaffected.
-    client.call("codelab/createSession", json!({})).await;
+    client
+        .call_typed::<CreateSession>(CreateSessionParams::default())
+        .await;
     client.finish().await;
     assert_eq!(first.wait().await, Some(0));
 }

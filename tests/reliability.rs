@@ -7,6 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use codelab_agent::protocol::types::StopReason;
 use mock_llm::{Chunk, MockLlm, Reply, Script};
 use serde_json::{Value, json};
 use support::agent::{call, drive, llm_env, restart, text, when};
@@ -118,8 +119,8 @@ async fn every_model_fault_ends_the_turn_with_a_classified_error_and_the_next_tu
             )
             .await;
         let log = drive(&mut c, r["turnId"].as_str().unwrap(), |_| None, |_| None).await;
-        assert_eq!(log.stop(), "error", "{name}");
-        let err = log.completed["error"].as_str().unwrap();
+        assert_eq!(log.stop(), StopReason::Error, "{name}");
+        let err = log.completed.error.as_deref().unwrap();
         assert!(err.contains(expected), "{name}: {err}");
         assert!(
             started.elapsed() < Duration::from_secs(5),
@@ -133,8 +134,11 @@ async fn every_model_fault_ends_the_turn_with_a_classified_error_and_the_next_tu
             )
             .await;
         let log = drive(&mut c, r["turnId"].as_str().unwrap(), |_| None, |_| None).await;
-        assert_eq!(log.stop(), "end_turn", "the turn after {name}");
-        assert_eq!(log.completed["result"], format!("recovered from {name}"));
+        assert_eq!(log.stop(), StopReason::EndTurn, "the turn after {name}");
+        assert_eq!(
+            log.completed.result.as_deref(),
+            Some(format!("recovered from {name}").as_str())
+        );
     }
     // Partial text from cut streams was kept in the history.
     let hist = c
@@ -285,7 +289,7 @@ async fn sigkill_at_many_points_loses_nothing_acknowledged() {
         )
         .await;
     let log = drive(&mut c, r["turnId"].as_str().unwrap(), |_| None, |_| None).await;
-    assert_eq!(log.stop(), "end_turn");
+    assert_eq!(log.stop(), StopReason::EndTurn);
     assert!(
         mock.violations().is_empty(),
         "the interrupted call got a result: {:?}",
@@ -341,10 +345,10 @@ async fn two_hundred_clients_each_get_every_event_once_in_order() {
                 )
                 .await;
             let log = drive(&mut c, r["turnId"].as_str().unwrap(), |_| None, |_| None).await;
-            assert_eq!(log.stop(), "end_turn", "client {i}");
+            assert_eq!(log.stop(), StopReason::EndTurn, "client {i}");
             assert_eq!(
-                log.completed["result"],
-                format!("client {i} read its file, all done")
+                log.completed.result.as_deref(),
+                Some(format!("client {i} read its file, all done").as_str())
             );
             log.assert_seq_increasing();
             let seqs: Vec<u64> = log
@@ -467,7 +471,7 @@ async fn a_client_that_stops_reading_is_dropped_without_stalling_others() {
         |_| None,
     )
     .await;
-    assert_eq!(log.stop(), "end_turn", "{:?}", log.completed);
+    assert_eq!(log.stop(), StopReason::EndTurn, "{:?}", log.completed);
     let out: usize = log
         .of("codelab/commandOutput")
         .iter()

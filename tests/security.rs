@@ -5,6 +5,7 @@
 
 mod support;
 
+use codelab_agent::protocol::types::StopReason;
 use serde_json::json;
 use support::agent::{call, drive, llm_env};
 use support::{ServerProcess, TOKEN, data_dir};
@@ -245,7 +246,7 @@ async fn connection_and_turn_limits_give_clear_errors() {
     a.call("codelab/cancelTurn", json!({"sessionId": s1["id"]}))
         .await;
     let log = drive(&mut a, r["turnId"].as_str().unwrap(), |_| None, |_| None).await;
-    assert_eq!(log.stop(), "cancelled");
+    assert_eq!(log.stop(), StopReason::Cancelled);
     a.finish().await;
     b.done();
 }

@@ -7,6 +7,7 @@ mod support;
 
 use std::path::Path;
 
+use codelab_agent::protocol::types::StopReason;
 use serde_json::{Value, json};
 use support::agent::{drive, restart, text};
 use support::{data_dir, file_uri};
@@ -188,7 +189,7 @@ async fn an_untrusted_workspace_s_agents_and_prompts_are_ignored_with_a_warning(
             .call("codelab/createSession", json!({"agent": "coder"}))
             .await;
         let log = one_turn(&mut c, &s["id"], "hello").await;
-        assert_eq!(log.stop(), "end_turn");
+        assert_eq!(log.stop(), StopReason::EndTurn);
         let system = system_prompt(&mock.requests()[0]);
         assert_eq!(
             system.contains("Custom coder prompt from the workspace."),
@@ -222,7 +223,7 @@ async fn a_session_on_an_untrusted_workspace_agent_continues_with_the_default_ag
         .call("codelab/createSession", json!({"agent": "docs"}))
         .await;
     let log = one_turn(&mut c, &s["id"], "first").await;
-    assert_eq!(log.stop(), "end_turn");
+    assert_eq!(log.stop(), StopReason::EndTurn);
     assert!(log.of("codelab/agentSwitched").is_empty());
     assert!(system_prompt(&mock.requests()[0]).contains("You write clear documentation."));
     c.finish().await;
@@ -232,7 +233,7 @@ async fn a_session_on_an_untrusted_workspace_agent_continues_with_the_default_ag
     std::fs::remove_file(data.path().join("codelab.toml")).unwrap();
     let (mut server, mut c) = restart(data.path(), &mock, &uri).await;
     let log = one_turn(&mut c, &s["id"], "second").await;
-    assert_eq!(log.stop(), "end_turn");
+    assert_eq!(log.stop(), StopReason::EndTurn);
     let switched = log.of("codelab/agentSwitched");
     assert_eq!(switched.len(), 1, "{:?}", log.events);
     assert_eq!(switched[0]["from"], "docs");

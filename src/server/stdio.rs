@@ -1,4 +1,6 @@
-//! LSP's stdio transport: `Content-Length` framing.
+//! LSP's stdio transport: `Content-Length` framing, over stdin and stdout
+//! ([`serve`]) or any other pair of byte streams ([`serve_io`], which `serve`
+//! runs, so in-memory pipes take the same code path as the real stdio).
 //!
 //! The reader never gives up on a bad message: a header without
 //! `Content-Length`, a body that is not UTF-8 or a body over the size limit is
@@ -135,15 +137,35 @@ pub async fn write_frames<W: AsyncWrite + Unpin>(mut output: W, mut rx: mpsc::Re
 
 /// Serves one client on stdin and stdout until it exits or stdin closes.
 pub async fn serve(core: Arc<Core>) -> ConnectionEnd {
+    serve_io(core, tokio::io::stdin(), tokio::io::stdout()).await
+}
+
+/// Serves one client over any byte stream pair with `Content-Length`
+/// framing, until it exits or `input` reaches EOF.
+///
+/// This is what [`serve`] runs on stdin and stdout; tests and embedders run
+/// it over pipes (`tokio::io::duplex`), sockets or anything else, through the
+/// same code path.
+pub async fn serve_io<R, W>(core: Arc<Core>, input: R, output: W) -> ConnectionEnd
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let (in_tx, in_rx) = mpsc::channel(64);
     let (out_tx, out_rx) = mpsc::channel(1024);
     let max = core.config.max_message_bytes;
-    let reader = tokio::spawn(read_frames(tokio::io::stdin(), max, in_tx));
-    let writer = tokio::spawn(write_frames(tokio::io::stdout(), out_rx));
+    let reader = tokio::spawn(read_frames(input, max, in_tx));
+    let mut writer = tokio::spawn(write_frames(output, out_rx));
     let end = connection::run(core, in_rx, out_tx).await;
     reader.abort();
-    // Give the writer the chance to send what is queued (the last responses).
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+    // Give the writer the chance to send what is queued (the last responses),
+    // then release `output`.
+    if tokio::time::timeout(std::time::Duration::from_secs(2), &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
     end
 }
 

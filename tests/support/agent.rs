@@ -1,10 +1,21 @@
-//! Driving turns of the real binary against the mock LLM.
+//! Driving turns against the mock LLM, with the typed client.
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+use codelab_agent::domain::{ApprovalId, SessionId, TurnId};
+use codelab_agent::protocol::Notification;
+use codelab_agent::protocol::requests::{
+    AnswerQuestion, CreateSession, DecideApproval, SendMessage,
+};
+use codelab_agent::protocol::types::{
+    AnswerQuestionParams, Approval, ApprovalRequiredParams, CreateSessionParams,
+    DecideApprovalParams, Decision, QuestionParams, SendMessageParams, StopReason, TokenParams,
+    ToolCallParams, ToolCallStatus, TurnCompletedParams,
+};
 use mock_llm::{Chunk, MockLlm, Reply, Script, ToolCallChunk};
 use serde_json::{Value, json};
 
+use super::typed::decode;
 use super::{Client, ServerProcess, data_dir, file_uri};
 
 /// The environment that points the server at the mock.
@@ -14,6 +25,18 @@ pub fn llm_env(mock: &MockLlm) -> Vec<(&'static str, String)> {
         ("OPENAI_API_KEY", "sk-test-key".to_owned()),
         ("CODELAB_MODEL", "gpt-4o-mini".to_owned()),
     ]
+}
+
+/// The same settings as [`llm_env`], as the editor's `initializationOptions`
+/// (for an in-process server, which cannot have an environment of its own).
+/// The provider is named, so keys in the test process's own environment
+/// cannot make the choice ambiguous.
+pub fn llm_options(mock: &MockLlm) -> Value {
+    json!({"llm": {
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "providers": {"openai": {"base_url": mock.openai_base(), "api_key": "sk-test-key"}},
+    }})
 }
 
 /// A reply with text only.
@@ -78,7 +101,7 @@ pub struct Harness {
     pub ws: tempfile::TempDir,
     pub server: ServerProcess,
     pub client: Client,
-    pub session: String,
+    pub session: SessionId,
 }
 
 impl Harness {
@@ -93,10 +116,13 @@ impl Harness {
         client
             .initialize_with(&[], Some(&file_uri(&root)), apply_edit)
             .await;
-        let s = client
-            .call("codelab/createSession", json!({"agent": agent}))
-            .await;
-        let session = s["id"].as_str().unwrap().to_owned();
+        let session = client
+            .call_typed::<CreateSession>(CreateSessionParams {
+                agent: Some(agent.to_owned()),
+                ..Default::default()
+            })
+            .await
+            .id;
         Self {
             mock,
             data,
@@ -113,27 +139,14 @@ impl Harness {
     }
 
     /// Sends a message; returns the turn id.
-    pub async fn send(&mut self, text: &str) -> String {
-        let r = self
-            .client
-            .call(
-                "codelab/sendMessage",
-                json!({"sessionId": self.session, "text": text}),
-            )
-            .await;
-        r["turnId"].as_str().unwrap().to_owned()
+    pub async fn send(&mut self, text: &str) -> TurnId {
+        send(&mut self.client, self.session, text).await
     }
 
     /// Sends a message and drives the turn, approving everything and answering nothing.
     pub async fn turn(&mut self, text: &str) -> TurnLog {
         let turn = self.send(text).await;
-        drive(
-            &mut self.client,
-            &turn,
-            |_| Some(json!({"decision": "approve"})),
-            |_| None,
-        )
-        .await
+        drive(&mut self.client, turn, |_| Some(approve()), |_| None).await
     }
 
     /// Finishes: no unconsumed messages, no pairing violations, every scripted reply used.
@@ -147,17 +160,50 @@ impl Harness {
     }
 }
 
+/// `codelab/sendMessage` with just the text; returns the turn id.
+pub async fn send(client: &mut Client, session: SessionId, text: &str) -> TurnId {
+    client
+        .call_typed::<SendMessage>(SendMessageParams {
+            session_id: session,
+            text: text.to_owned(),
+            agent: None,
+            context: None,
+        })
+        .await
+        .turn_id
+}
+
+/// A decision for [`drive`] to send (it fills in the approval's id).
+pub fn decision(decision: Decision) -> DecideApprovalParams {
+    DecideApprovalParams {
+        approval_id: ApprovalId::default(),
+        decision,
+        params: None,
+        feedback: None,
+        scope: None,
+    }
+}
+
+/// Approve, for [`drive`].
+pub fn approve() -> DecideApprovalParams {
+    decision(Decision::Approve)
+}
+
 /// What a turn sent.
 #[derive(Debug)]
 pub struct TurnLog {
-    /// Every notification, in arrival order.
+    /// Every notification, in arrival order, as it was on the wire
+    /// (`method` and `params`).
     pub events: Vec<Value>,
     /// The turnCompleted params.
-    pub completed: Value,
+    pub completed: TurnCompletedParams,
 }
 
+/// The final state of one tool call in a [`TurnLog`].
+pub type ToolResult = (String, ToolCallStatus, String);
+
 impl TurnLog {
-    /// The params of every notification of `method`.
+    /// The params of every notification of `method`, as JSON.
     pub fn of(&self, method: &str) -> Vec<&Value> {
         self.events
             .iter()
@@ -166,30 +212,34 @@ impl TurnLog {
             .collect()
     }
 
-    /// The streamed text.
-    pub fn text(&self) -> String {
-        self.of("codelab/token")
-            .iter()
-            .map(|p| p["delta"].as_str().unwrap().to_owned())
+    /// Every notification `N`, in arrival order.
+    pub fn all<N: Notification>(&self) -> Vec<N> {
+        let what = format!("a {} notification", N::NAME);
+        self.of(N::NAME)
+            .into_iter()
+            .map(|p| decode(&what, p))
             .collect()
     }
 
-    /// The final state of each tool call, by id, in order of first appearance.
-    pub fn tool_results(&self) -> Vec<(String, String, String)> {
+    /// The streamed text.
+    pub fn text(&self) -> String {
+        self.all::<TokenParams>()
+            .into_iter()
+            .map(|t| t.delta)
+            .collect()
+    }
+
+    /// The final state of each tool call (id, status, result), in order of
+    /// first appearance.
+    pub fn tool_results(&self) -> Vec<ToolResult> {
         let mut order: Vec<String> = Vec::new();
-        let mut last: std::collections::HashMap<String, (String, String)> = Default::default();
-        for p in self.of("codelab/toolCall") {
-            let id = p["toolCallId"].as_str().unwrap().to_owned();
-            if !order.contains(&id) {
-                order.push(id.clone());
+        let mut last: std::collections::HashMap<String, (ToolCallStatus, String)> =
+            Default::default();
+        for p in self.all::<ToolCallParams>() {
+            if !order.contains(&p.tool_call_id) {
+                order.push(p.tool_call_id.clone());
             }
-            last.insert(
-                id,
-                (
-                    p["status"].as_str().unwrap().to_owned(),
-                    p["result"].as_str().unwrap_or("").to_owned(),
-                ),
-            );
+            last.insert(p.tool_call_id, (p.status, p.result.unwrap_or_default()));
         }
         order
             .into_iter()
@@ -201,8 +251,8 @@ impl TurnLog {
     }
 
     /// The stop reason.
-    pub fn stop(&self) -> &str {
-        self.completed["stopReason"].as_str().unwrap()
+    pub fn stop(&self) -> StopReason {
+        self.completed.stop_reason
     }
 
     /// Asserts that seq only grows.
@@ -219,14 +269,40 @@ impl TurnLog {
     }
 }
 
+/// A turn's id, however a test holds it.
+pub trait TurnRef {
+    /// The id.
+    fn turn_id(&self) -> TurnId;
+}
+
+impl TurnRef for TurnId {
+    fn turn_id(&self) -> TurnId {
+        *self
+    }
+}
+
+impl TurnRef for &TurnId {
+    fn turn_id(&self) -> TurnId {
+        **self
+    }
+}
+
+impl TurnRef for &str {
+    fn turn_id(&self) -> TurnId {
+        TurnId(uuid::Uuid::parse_str(self).unwrap_or_else(|e| panic!("a turn id {self:?}: {e}")))
+    }
+}
+
 /// Reads notifications until `turn` completes, deciding approvals and
-/// answering questions with the closures (`None`: leave it pending).
+/// answering questions with the closures (`None`: leave it pending). The
+/// approval closure's decision is sent for the approval it was given.
 pub async fn drive(
     client: &mut Client,
-    turn: &str,
-    mut on_approval: impl FnMut(&Value) -> Option<Value>,
-    mut on_question: impl FnMut(&Value) -> Option<String>,
+    turn: impl TurnRef,
+    mut on_approval: impl FnMut(&Approval) -> Option<DecideApprovalParams>,
+    mut on_question: impl FnMut(&QuestionParams) -> Option<String>,
 ) -> TurnLog {
+    let turn = turn.turn_id();
     let mut events = Vec::new();
     loop {
         let n = client.next_notification().await;
@@ -234,24 +310,30 @@ pub async fn drive(
         let params = n["params"].clone();
         events.push(n);
         match method.as_str() {
-            "codelab/approvalRequired" => {
-                if let Some(mut d) = on_approval(&params["approval"]) {
-                    d["approvalId"] = params["approval"]["id"].clone();
-                    client.call("codelab/decideApproval", d).await;
+            ApprovalRequiredParams::NAME => {
+                let required: ApprovalRequiredParams = decode(&method, &params);
+                if let Some(mut d) = on_approval(&required.approval) {
+                    d.approval_id = required.approval.id;
+                    client.call_typed::<DecideApproval>(d).await;
                 }
             }
-            "codelab/question" => {
-                if let Some(a) = on_question(&params) {
+            QuestionParams::NAME => {
+                let q: QuestionParams = decode(&method, &params);
+                if let Some(answer) = on_question(&q) {
                     client
-                        .call("codelab/answerQuestion", json!({"sessionId": params["sessionId"], "questionId": params["questionId"], "answer": a}))
+                        .call_typed::<AnswerQuestion>(AnswerQuestionParams {
+                            session_id: q.session_id,
+                            question_id: q.question_id,
+                            answer,
+                        })
                         .await;
                 }
             }
-            "codelab/turnCompleted" if params["turnId"] == turn => {
-                return TurnLog {
-                    events,
-                    completed: params,
-                };
+            TurnCompletedParams::NAME => {
+                let completed: TurnCompletedParams = decode(&method, &params);
+                if completed.turn_id == turn {
+                    return TurnLog { events, completed };
+                }
             }
             _ => {}
         }

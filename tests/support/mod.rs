@@ -1,11 +1,17 @@
-//! The end-to-end test client: spawns the real `codelab-agent` binary and
-//! speaks the protocol to it over stdio or the websocket.
+//! The end-to-end test client: speaks the protocol to the real
+//! `codelab-agent` binary (over stdio or the websocket) or to an in-process
+//! server ([`inprocess::InProcess`]: the library's connection driver over
+//! in-memory pipes, no process spawned).
 //!
-//! Every message the server sends is queued; tests take what they expect with
-//! [`Client::request`] and [`Client::expect_notification`]. Server-to-client
-//! requests are answered by a handler. [`Client::finish`] shuts the server
-//! down and fails the test if any message went unconsumed, or if anything but
-//! well-formed protocol reached stdout.
+//! Every message the server sends is queued; tests take what they expect. The
+//! typed API ([`Client::call_typed`], [`Client::error_typed`],
+//! [`Client::expect`], [`Client::expect_where`], in `typed.rs`) sends and
+//! reads the crate's own wire types; the JSON API ([`Client::request`],
+//! [`Client::call`], [`Client::expect_notification`], raw bytes) stays for
+//! tests about the raw wire. Server-to-client requests are answered by a
+//! handler. [`Client::finish`] shuts the server down and fails the test if any
+//! message went unconsumed, or if anything but well-formed protocol reached
+//! the client.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::print_stderr)]
 
@@ -51,6 +57,11 @@ impl Logs {
         let mut s = self.0.lock().unwrap();
         s.push_str(line);
         s.push('\n');
+        self.1.send_modify(|n| *n += 1);
+    }
+    /// Appends text as it is (already ending in a newline where one belongs).
+    pub(crate) fn append(&self, text: &str) {
+        self.0.lock().unwrap().push_str(text);
         self.1.send_modify(|n| *n += 1);
     }
     /// Waits until `find` returns something for the text logged so far.
@@ -197,68 +208,7 @@ impl ServerProcess {
     pub fn stdio_client(&mut self) -> Client {
         let stdin = self.stdin.take().expect("stdio client already taken");
         let stdout = self.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::unbounded_channel();
-        let garbage = Arc::new(Mutex::new(Vec::new()));
-        let g = Arc::clone(&garbage);
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stdout);
-            loop {
-                let mut len = None;
-                loop {
-                    let mut line = String::new();
-                    match reader.read_line(&mut line).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => {}
-                    }
-                    if line == "\r\n" {
-                        break;
-                    }
-                    match line
-                        .strip_prefix("Content-Length: ")
-                        .map(|v| v.trim().parse::<usize>())
-                    {
-                        Some(Ok(n)) => len = Some(n),
-                        _ => g.lock().unwrap().push(line),
-                    }
-                }
-                let Some(len) = len else {
-                    g.lock()
-                        .unwrap()
-                        .push("frame without Content-Length".to_owned());
-                    continue;
-                };
-                let mut body = vec![0; len];
-                if reader.read_exact(&mut body).await.is_err() {
-                    return;
-                }
-                match serde_json::from_slice::<Value>(&body) {
-                    Ok(v) => {
-                        let _ = tx.send(v);
-                    }
-                    Err(_) => g
-                        .lock()
-                        .unwrap()
-                        .push(String::from_utf8_lossy(&body).into_owned()),
-                }
-            }
-        });
-        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Out>();
-        tokio::spawn(async move {
-            let mut stdin = stdin;
-            while let Some(out) = out_rx.recv().await {
-                let bytes = match out {
-                    Out::Text(text) => {
-                        format!("Content-Length: {}\r\n\r\n{text}", text.len()).into_bytes()
-                    }
-                    Out::Bytes(bytes) => bytes,
-                };
-                if stdin.write_all(&bytes).await.is_err() {
-                    return;
-                }
-                let _ = stdin.flush().await;
-            }
-        });
-        Client::new(out_tx, rx, self.logs.clone(), garbage)
+        framed_client(stdout, stdin, self.logs.clone())
     }
 
     /// Connects an LSP client over the websocket, with the token.
@@ -319,6 +269,78 @@ impl ServerProcess {
     }
 }
 
+/// A client speaking `Content-Length` framed messages: reads the server's
+/// output from `from_server`, writes to `to_server`. Whatever is not a
+/// well-formed frame holding JSON counts as non-protocol output.
+pub(crate) fn framed_client<R, W>(from_server: R, to_server: W, logs: Logs) -> Client
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (tx, rx) = mpsc::unbounded_channel();
+    let garbage = Arc::new(Mutex::new(Vec::new()));
+    let g = Arc::clone(&garbage);
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(from_server);
+        loop {
+            let mut len = None;
+            loop {
+                let mut line = String::new();
+                match reader.read_line(&mut line).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                if line == "\r\n" {
+                    break;
+                }
+                match line
+                    .strip_prefix("Content-Length: ")
+                    .map(|v| v.trim().parse::<usize>())
+                {
+                    Some(Ok(n)) => len = Some(n),
+                    _ => g.lock().unwrap().push(line),
+                }
+            }
+            let Some(len) = len else {
+                g.lock()
+                    .unwrap()
+                    .push("frame without Content-Length".to_owned());
+                continue;
+            };
+            let mut body = vec![0; len];
+            if reader.read_exact(&mut body).await.is_err() {
+                return;
+            }
+            match serde_json::from_slice::<Value>(&body) {
+                Ok(v) => {
+                    let _ = tx.send(v);
+                }
+                Err(_) => g
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).into_owned()),
+            }
+        }
+    });
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Out>();
+    tokio::spawn(async move {
+        let mut to_server = to_server;
+        while let Some(out) = out_rx.recv().await {
+            let bytes = match out {
+                Out::Text(text) => {
+                    format!("Content-Length: {}\r\n\r\n{text}", text.len()).into_bytes()
+                }
+                Out::Bytes(bytes) => bytes,
+            };
+            if to_server.write_all(&bytes).await.is_err() {
+                return;
+            }
+            let _ = to_server.flush().await;
+        }
+    });
+    Client::new(out_tx, rx, logs, garbage)
+}
+
 /// What the client writes: a message to frame, or raw bytes (stdio) / a binary frame (websocket).
 enum Out {
     Text(String),
@@ -332,7 +354,7 @@ pub type Handler = Box<dyn FnMut(&str, &Value) -> Value + Send>;
 pub struct Client {
     out: mpsc::UnboundedSender<Out>,
     inbox: mpsc::UnboundedReceiver<Value>,
-    queued: VecDeque<Value>,
+    pub(crate) queued: VecDeque<Value>,
     next_id: i64,
     logs: Logs,
     garbage: Arc<Mutex<Vec<String>>>,
@@ -418,7 +440,7 @@ impl Client {
     }
 
     /// The next message the server sends, answering its requests on the way.
-    async fn next_message(&mut self) -> Value {
+    pub(crate) async fn next_message(&mut self) -> Value {
         loop {
             let msg = tokio::time::timeout(TIMEOUT, self.inbox.recv())
                 .await
@@ -527,6 +549,29 @@ impl Client {
         workspace: Option<&str>,
         apply_edit: bool,
     ) -> Value {
+        self.initialize_full(encodings, workspace, apply_edit, None)
+            .await
+    }
+
+    /// `initialize` + `initialized` with `initializationOptions` (the
+    /// editor's settings, `{"llm": {...}}`).
+    pub async fn initialize_with_options(
+        &mut self,
+        workspace: Option<&str>,
+        apply_edit: bool,
+        options: Value,
+    ) -> Value {
+        self.initialize_full(&[], workspace, apply_edit, Some(options))
+            .await
+    }
+
+    async fn initialize_full(
+        &mut self,
+        encodings: &[&str],
+        workspace: Option<&str>,
+        apply_edit: bool,
+        options: Option<Value>,
+    ) -> Value {
         let mut caps = json!({"workspace": {"applyEdit": apply_edit, "workspaceFolders": true,
                                             "workspaceEdit": {"documentChanges": true, "resourceOperations": ["create"]}}});
         if !encodings.is_empty() {
@@ -535,13 +580,12 @@ impl Client {
         let folders = workspace
             .map(|w| json!([{"uri": w, "name": "ws"}]))
             .unwrap_or(Value::Null);
-        let result = self
-            .call(
-                "initialize",
-                json!({"processId": null, "rootUri": null, "capabilities": caps, "workspaceFolders": folders,
-                       "clientInfo": {"name": "codelab-test-client"}}),
-            )
-            .await;
+        let mut params = json!({"processId": null, "rootUri": null, "capabilities": caps, "workspaceFolders": folders,
+                                "clientInfo": {"name": "codelab-test-client"}});
+        if let Some(options) = options {
+            params["initializationOptions"] = options;
+        }
+        let result = self.call("initialize", params).await;
         self.notify("initialized", json!({}));
         result
     }
@@ -623,3 +667,7 @@ pub fn file_uri(path: &Path) -> String {
 
 /// Turn-driving helpers.
 pub mod agent;
+/// The in-process server.
+pub mod inprocess;
+/// The typed API of [`Client`].
+pub mod typed;
