@@ -67,8 +67,18 @@ impl Core {
     /// When the store cannot be opened (locked by another process, too new,
     /// I/O), or the user's config file is unreadable or invalid.
     pub fn open(config: Config) -> Result<Self, CoreError> {
+        Self::open_with_env(config, LlmSettings::from_env())
+    }
+
+    /// Like [`Self::open`], with the environment's model settings given
+    /// rather than read from the process (an in-process server in a test
+    /// must not depend on the test process's environment).
+    ///
+    /// # Errors
+    /// As [`Self::open`].
+    pub fn open_with_env(config: Config, env: LlmSettings) -> Result<Self, CoreError> {
         let store: Arc<dyn Store> = Arc::new(RedbStore::open(&config.data_dir)?);
-        let settings = Settings::load(&config.data_dir, LlmSettings::from_env())?;
+        let settings = Settings::load(&config.data_dir, env)?;
         let llm_base = settings.llm_base();
         // Every secret the configuration knows is redacted from events.
         let secrets: Vec<String> = llm_base
@@ -110,6 +120,11 @@ impl Core {
             housekeeping,
             conn_ids: AtomicU64::new(1),
         })
+    }
+
+    /// Starts the background work a serving process runs: housekeeping.
+    pub fn start_background(&self) {
+        crate::housekeeping::start(Arc::clone(&self.runtime), self.housekeeping.clone());
     }
 
     /// A fresh connection id.

@@ -132,7 +132,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         };
         let core = Arc::new(Core::open(config).context("cannot start")?);
         tracing::info!(store = %core.runtime.store().describe(), "store open");
-        codelab_agent::housekeeping::start(Arc::clone(&core.runtime), core.housekeeping.clone());
+        core.start_background();
         match serve {
             Some((listen, serve)) => {
                 let listener = tokio::net::TcpListener::bind(listen)

@@ -267,7 +267,13 @@ async fn in_process_connections_share_the_core_and_end_like_the_binary_s() {
         .await;
     assert_eq!(got, created);
     assert_eq!(
-        server.core.store.get_session(created.id).await.unwrap().id,
+        server
+            .core
+            .runtime
+            .get_session(created.id)
+            .await
+            .unwrap()
+            .id,
         created.id
     );
     a.finish().await;

@@ -40,14 +40,19 @@ pub struct InProcess {
 
 impl InProcess {
     /// Opens a [`Core`] on `data_dir` as `codelab-agent --data-dir` does:
-    /// default [`Config`], the user's `codelab.toml` there, and housekeeping.
+    /// default [`Config`], the user's `codelab.toml` there, and housekeeping;
+    /// but without the test process's environment (model settings come from
+    /// `codelab.toml` or the client's `initializationOptions`).
     pub fn open(data_dir: &Path) -> Self {
         let logs = process_logs();
         let core = Arc::new(
-            Core::open(Config::new(data_dir.to_path_buf()))
-                .unwrap_or_else(|e| panic!("cannot open the core: {e}")),
+            Core::open_with_env(
+                Config::new(data_dir.to_path_buf()),
+                codelab_agent::llm::config::LlmSettings::default(),
+            )
+            .unwrap_or_else(|e| panic!("cannot open the core: {e}")),
         );
-        codelab_agent::housekeeping::start(Arc::clone(&core), core.housekeeping.clone());
+        core.start_background();
         Self {
             core,
             logs,
