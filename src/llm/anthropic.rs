@@ -139,9 +139,7 @@ fn stop_reason(s: &str) -> FinishReason {
 }
 
 fn finish_tool(id: String, name: String, json: &str) -> LlmEvent {
-    let text = if json.trim().is_empty() { "{}" } else { json };
-    let arguments = serde_json::from_str::<Value>(text)
-        .map_err(|e| format!("the arguments are not valid JSON ({e}): {text}"));
+    let arguments = super::ArgumentsError::parse(json);
     LlmEvent::ToolCallFinished {
         id,
         name,

@@ -248,7 +248,7 @@ impl LlmSettings {
     ///
     /// # Errors
     /// When the `llm` value does not match the settings' shape.
-    pub fn from_editor(value: &Value) -> Result<Option<Self>, String> {
+    pub fn from_editor(value: &Value) -> Result<Option<Self>, EditorSettingsError> {
         let llm = value
             .get("llm")
             .or_else(|| value.get("codelab").and_then(|c| c.get("llm")));
@@ -256,9 +256,23 @@ impl LlmSettings {
             None | Some(Value::Null) => Ok(None),
             Some(v) => serde_path_to_error::deserialize(v.clone())
                 .map(Some)
-                .map_err(|e| format!("llm.{}: {}", e.path(), e.inner())),
+                .map_err(|e| EditorSettingsError {
+                    key: format!("llm.{}", e.path()),
+                    reason: e.inner().to_string(),
+                }),
         }
     }
+}
+
+/// Invalid model settings sent by an editor (initialization options or a
+/// configuration change): the dotted key and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {reason}")]
+pub struct EditorSettingsError {
+    /// The dotted key (`llm.retry.max_retries`).
+    pub key: String,
+    /// Why it was refused.
+    pub reason: String,
 }
 
 /// Timeouts, retry and breaker settings with defaults applied.
@@ -534,6 +548,7 @@ mod tests {
             &serde_json::json!({"llm": {"retry": {"max_retries": "many"}}}),
         )
         .expect_err("bad");
-        assert!(err.contains("retry.max_retries"), "{err}");
+        assert_eq!(err.key, "llm.retry.max_retries");
+        assert!(err.to_string().contains("retry.max_retries"), "{err}");
     }
 }

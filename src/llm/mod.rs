@@ -99,6 +99,30 @@ pub use crate::domain::TokenUsage as Usage;
 /// Why the model stopped.
 pub use crate::domain::FinishReason;
 
+/// Tool-call arguments that are not valid JSON, as the model sent them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the arguments are not valid JSON ({reason}): {text}")]
+pub struct ArgumentsError {
+    /// The parser's complaint.
+    pub reason: String,
+    /// What the model sent.
+    pub text: String,
+}
+
+impl ArgumentsError {
+    /// Parses `text` (empty counts as `{}`) as the arguments of a call.
+    ///
+    /// # Errors
+    /// When `text` is not valid JSON.
+    pub fn parse(text: &str) -> Result<Value, Self> {
+        let text = if text.trim().is_empty() { "{}" } else { text };
+        serde_json::from_str::<Value>(text).map_err(|e| Self {
+            reason: e.to_string(),
+            text: text.to_owned(),
+        })
+    }
+}
+
 /// What a provider stream yields.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LlmEvent {
@@ -125,7 +149,7 @@ pub enum LlmEvent {
         /// The tool's name.
         name: String,
         /// The parsed arguments, or why they are not valid JSON.
-        arguments: Result<Value, String>,
+        arguments: Result<Value, ArgumentsError>,
     },
     /// Token counts for the request.
     Usage(Usage),

@@ -186,13 +186,7 @@ impl OpenAiDecoder {
                     name: name.clone(),
                 });
             }
-            let args = if call.args.trim().is_empty() {
-                "{}"
-            } else {
-                call.args.as_str()
-            };
-            let arguments = serde_json::from_str::<Value>(args)
-                .map_err(|e| format!("the arguments are not valid JSON ({e}): {args}"));
+            let arguments = super::ArgumentsError::parse(&call.args);
             out.push(LlmEvent::ToolCallFinished {
                 id,
                 name,
@@ -373,7 +367,7 @@ mod tests {
                 json!({"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"x","arguments":"{oops"}}]},"finish_reason":"tool_calls"}]}),
             ],
         );
-        assert!(ev.iter().any(|e| matches!(e, LlmEvent::ToolCallFinished { arguments: Err(m), .. } if m.contains("not valid JSON"))));
+        assert!(ev.iter().any(|e| matches!(e, LlmEvent::ToolCallFinished { arguments: Err(m), .. } if m.to_string().contains("not valid JSON"))));
     }
 
     #[test]

@@ -892,7 +892,7 @@ impl Turn {
                                 json!({})
                             }
                             Err(e) => {
-                                self.arg_errors.insert(id.clone(), e);
+                                self.arg_errors.insert(id.clone(), e.to_string());
                                 json!({})
                             }
                         };

@@ -147,7 +147,10 @@ impl ConnState {
     /// Overlays LLM settings sent by the editor (initialization options or a
     /// configuration change). Invalid settings are refused and the last valid
     /// ones kept.
-    pub fn apply_editor_settings(&self, value: &Value) -> Result<(), String> {
+    pub fn apply_editor_settings(
+        &self,
+        value: &Value,
+    ) -> Result<(), crate::llm::config::EditorSettingsError> {
         match LlmSettings::from_editor(value)? {
             None => Ok(()),
             Some(s) => {
