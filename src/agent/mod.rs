@@ -1168,16 +1168,12 @@ impl Turn {
         };
         if tool.kind() == ToolKind::Edit
             && let Some(re) = &agent.file_restriction
+            && let Some(bad) = paths.iter().find(|p| !re.allows(p))
         {
-            let regex = regex::Regex::new(re).map_err(|e| {
-                Stop::Error(format!("invalid file restriction of {}: {e}", agent.slug))
-            })?;
-            if let Some(bad) = paths.iter().find(|p| !regex.is_match(p)) {
-                return Ok(CallOutcome::Failed(format!(
-                    "File restriction: the {} agent may only edit files matching `{re}`; `{bad}` does not match.",
-                    agent.slug
-                )));
-            }
+            return Ok(CallOutcome::Failed(format!(
+                "File restriction: the {} agent may only edit files matching `{re}`; `{bad}` does not match.",
+                agent.slug
+            )));
         }
         let key = (call.name.clone(), args.to_string());
         if self.last_call.as_ref() == Some(&key) {

@@ -4,11 +4,25 @@
 //! notification translator call these conversions, so a wire field can be
 //! renamed here without touching the runtime or the store.
 
+use crate::agents::Agent;
 use crate::domain;
 
 use super::types::{
-    Approval, ApprovalFile, AuditEntry, Message, MessageContext, QuestionParams, Session, ToolCall,
+    AgentInfo, Approval, ApprovalFile, AuditEntry, Message, MessageContext, QuestionParams,
+    Session, ToolCall,
 };
+
+impl From<&Agent> for AgentInfo {
+    fn from(a: &Agent) -> Self {
+        Self {
+            slug: a.slug.clone(),
+            name: a.name.clone(),
+            description: a.description.clone(),
+            tools: a.tools.clone(),
+            file_restriction: a.file_restriction.as_ref().map(|r| r.as_str().to_owned()),
+        }
+    }
+}
 
 impl From<domain::Session> for Session {
     fn from(s: domain::Session) -> Self {

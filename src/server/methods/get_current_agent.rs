@@ -3,7 +3,7 @@
 use crate::agent::session_agent;
 use crate::core::Core;
 use crate::protocol::RpcError;
-use crate::protocol::types::{CurrentAgentResult, SessionParams};
+use crate::protocol::types::{AgentInfo, CurrentAgentResult, SessionParams};
 
 /// The agent currently handling a session (workspace agents included).
 pub(super) async fn run(
@@ -16,7 +16,7 @@ pub(super) async fn run(
         .map_err(|e| RpcError::from(e).with_session(session.id))?;
     Ok(CurrentAgentResult {
         session_id: session.id,
-        agent: agent.info(),
+        agent: AgentInfo::from(&agent),
     })
 }
 

@@ -2,7 +2,7 @@
 
 use crate::core::Core;
 use crate::protocol::RpcError;
-use crate::protocol::types::{ListAgentsParams, ListAgentsResult};
+use crate::protocol::types::{AgentInfo, ListAgentsParams, ListAgentsResult};
 use crate::server::connection::ConnState;
 
 /// Every agent of the workspace, as enforced, with warnings about workspace
@@ -17,7 +17,7 @@ pub(super) fn run(
         .or_else(|| conn.workspace_folders().into_iter().next());
     let set = core.workspace_agents(folder.as_deref())?;
     Ok(ListAgentsResult {
-        agents: set.agents.iter().map(|a| a.info()).collect(),
+        agents: set.agents.iter().map(AgentInfo::from).collect(),
         warnings: set.warnings.clone(),
     })
 }
