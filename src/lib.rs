@@ -14,6 +14,7 @@ pub mod documents;
 pub mod domain;
 pub mod events;
 pub mod fuzzing;
+pub mod gate;
 pub mod housekeeping;
 pub mod llm;
 pub mod metrics;

@@ -611,8 +611,10 @@ fn rel_paths(ws: Option<&Workspace>, tool: &str, args: &Value) -> Vec<String> {
     let Some(t) = tools::find(tool) else {
         return Vec::new();
     };
-    let Ok(paths) = t.check(args) else {
-        return Vec::new();
+    // Only an edit's paths, as before subjects named read paths too.
+    let paths = match t.check(args) {
+        Ok(s) if t.kind() == ToolKind::Edit => s.paths,
+        _ => return Vec::new(),
     };
     paths
         .iter()
@@ -1162,8 +1164,10 @@ impl Turn {
             return Ok(CallOutcome::Done(tools::ToolOutput::text(text)));
         }
         let mut args = call.arguments.clone();
+        // Only an edit's paths, as before subjects named read paths too.
         let paths = match tool.check(&args) {
-            Ok(p) => p,
+            Ok(s) if tool.kind() == ToolKind::Edit => s.paths,
+            Ok(_) => Vec::new(),
             Err(e) => return Ok(CallOutcome::Failed(e.0)),
         };
         if tool.kind() == ToolKind::Edit
