@@ -6,10 +6,11 @@
 
 use crate::agents::Agent;
 use crate::domain;
+use crate::tools::Tool;
 
 use super::types::{
     AgentInfo, Approval, ApprovalFile, AuditEntry, Message, MessageContext, QuestionParams,
-    Session, ToolCall,
+    Session, ToolCall, ToolInfo,
 };
 
 impl From<&Agent> for AgentInfo {
@@ -20,6 +21,19 @@ impl From<&Agent> for AgentInfo {
             description: a.description.clone(),
             tools: a.tools.clone(),
             file_restriction: a.file_restriction.as_ref().map(|r| r.as_str().to_owned()),
+        }
+    }
+}
+
+/// A tool as clients see it: its parameter schema is the one the model is
+/// given ([`Tool::parameters`]).
+impl From<&dyn Tool> for ToolInfo {
+    fn from(t: &dyn Tool) -> Self {
+        Self {
+            name: t.name().to_owned(),
+            kind: t.kind(),
+            description: t.description().to_owned(),
+            parameters: t.parameters(),
         }
     }
 }
