@@ -1,7 +1,7 @@
 // Generated from the Rust types of codelab-agent; do not edit.
 // Regenerate with: UPDATE_PROTOCOL=1 cargo test --test protocol
 
-export const PROTOCOL_VERSION = "0.1";
+export const PROTOCOL_VERSION = "0.2";
 
 export type SessionId = string;
 
@@ -238,6 +238,35 @@ sessionId: SessionId,
  * The agent currently handling it.
  */
 agent: AgentInfo, };
+
+export type ToolKind = "read" | "edit" | "execute" | "interaction";
+
+export type ToolInfo = { 
+/**
+ * The tool's name, as in tool calls and approvals (`write_file`, ...).
+ */
+name: string, 
+/**
+ * What it does: reads files, edits them, runs commands or talks to the user.
+ */
+kind: ToolKind, 
+/**
+ * Its description, as the model reads it.
+ */
+description: string, 
+/**
+ * The JSON Schema (draft 2020-12, subschemas inlined) of its parameters:
+ * exactly what the model is given. A call's `arguments`, and the
+ * `params` of a `decideApproval` with decision `edit`, must satisfy it.
+ */
+parameters: Record<string, unknown>, };
+
+export type ListToolsResult = { 
+/**
+ * Every tool, in a stable order. Which an agent may call is in its
+ * `tools` (`codelab/listAgents`).
+ */
+tools: Array<ToolInfo>, };
 
 export type MessageContext = { 
 /**
@@ -1361,6 +1390,7 @@ export interface CodelabRequests {
   "codelab/listAgents": [ListAgentsParams, ListAgentsResult];
   "codelab/getCurrentAgent": [SessionParams, CurrentAgentResult];
   "codelab/switchAgent": [SwitchAgentParams, Session];
+  "codelab/listTools": [Record<string, never>, ListToolsResult];
   "codelab/getDocument": [GetDocumentParams, DocumentSnapshot];
   "codelab/getMetrics": [Record<string, never>, MetricsSnapshot];
   "codelab/getSessionMetrics": [SessionParams, SessionMetrics];

@@ -7,8 +7,10 @@
 //! `.codelab/agents.toml` and override any agent's role prompt in
 //! `.codelab/prompts/<slug>.md` (see [`crate::settings`] for the trust rule).
 
+use std::fmt;
 use std::path::Path;
 
+use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -33,6 +35,46 @@ pub const WORKSPACE_AGENTS_FILE: &str = ".codelab/agents.toml";
 /// Where a workspace overrides role prompts (`<slug>.md`).
 pub const WORKSPACE_PROMPTS_DIR: &str = ".codelab/prompts";
 
+/// The regular expression every path an agent edits must match, compiled
+/// once when the agents are loaded.
+#[derive(Debug, Clone)]
+pub struct FileRestriction(Regex);
+
+impl FileRestriction {
+    /// Compiles a restriction.
+    ///
+    /// # Errors
+    /// When `pattern` is not a valid regular expression.
+    pub fn new(pattern: &str) -> Result<Self, regex::Error> {
+        Regex::new(pattern).map(Self)
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Whether the agent may edit `path` (workspace-relative, or as given).
+    pub fn allows(&self, path: &str) -> bool {
+        self.0.is_match(path)
+    }
+}
+
+/// Two restrictions are equal when their patterns are.
+impl PartialEq for FileRestriction {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for FileRestriction {}
+
+impl fmt::Display for FileRestriction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An agent definition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agent {
@@ -44,8 +86,8 @@ pub struct Agent {
     pub description: String,
     /// Tools it may call.
     pub tools: Vec<String>,
-    /// Regex every edited path must match, if edits are restricted.
-    pub file_restriction: Option<String>,
+    /// What every edited path must match, if edits are restricted.
+    pub file_restriction: Option<FileRestriction>,
     /// Its role prompt.
     pub prompt: String,
 }
@@ -69,7 +111,7 @@ fn agent(
     name: &str,
     description: &str,
     tools: Vec<String>,
-    restriction: Option<&str>,
+    restriction: Option<FileRestriction>,
     prompt: &str,
 ) -> Agent {
     Agent {
@@ -77,9 +119,15 @@ fn agent(
         name: name.to_owned(),
         description: description.to_owned(),
         tools,
-        file_restriction: restriction.map(str::to_owned),
+        file_restriction: restriction,
         prompt: prompt.to_owned(),
     }
+}
+
+/// Markdown files only: the architect's restriction.
+fn markdown_only() -> Option<FileRestriction> {
+    // A constant pattern: `builtin_restrictions_compile` proves it compiles.
+    FileRestriction::new(r"\.md$").ok()
 }
 
 /// The five built-in agents, in display order.
@@ -106,7 +154,7 @@ pub fn builtin() -> Vec<Agent> {
             "Architect",
             "Plans and designs; reads the code and may edit Markdown files only.",
             tools(&[&READ_TOOLS, &EDIT_TOOLS, &INTERACTION_TOOLS]),
-            Some(r"\.md$"),
+            markdown_only(),
             include_str!("../prompts/architect.md"),
         ),
         agent(
@@ -178,15 +226,16 @@ pub fn from_toml(doc: &TomlDoc<'_>) -> Result<Vec<Agent>, ConfigError> {
                 ));
             }
         }
-        if let Some(r) = &e.file_restriction {
-            regex::Regex::new(r.get_ref()).map_err(|err| {
+        let file_restriction = match &e.file_restriction {
+            Some(r) => Some(FileRestriction::new(r.get_ref()).map_err(|err| {
                 doc.error(
                     Some(r.span()),
                     format!("agents[{i}].file_restriction"),
                     format!("agent `{}`: invalid regex: {err}", e.slug),
                 )
-            })?;
-        }
+            })?),
+            None => None,
+        };
         let mut tools: Vec<String> = e.tools.into_iter().map(Spanned::into_inner).collect();
         for t in INTERACTION_TOOLS {
             if !tools.iter().any(|x| x == t) {
@@ -201,7 +250,7 @@ pub fn from_toml(doc: &TomlDoc<'_>) -> Result<Vec<Agent>, ConfigError> {
             name: e.name,
             description: e.description,
             tools,
-            file_restriction: e.file_restriction.map(Spanned::into_inner),
+            file_restriction,
         });
     }
     Ok(agents)
@@ -261,12 +310,13 @@ mod tests {
         assert!(!ask.allows("search_in_code"));
         let orch = find("orchestrator").expect("orchestrator exists");
         assert!(!has(&orch, &READ_TOOLS) && !has(&orch, &EDIT_TOOLS) && orch.allows("new_task"));
-        assert_eq!(
-            find("architect")
-                .and_then(|a| a.file_restriction)
-                .as_deref(),
-            Some(r"\.md$")
-        );
+        let architect = find("architect").expect("architect exists");
+        let restriction = architect
+            .file_restriction
+            .as_ref()
+            .expect("the architect's edits are restricted");
+        assert_eq!(restriction.as_str(), r"\.md$");
+        assert!(restriction.allows("docs/plan.md") && !restriction.allows("src/main.rs"));
         for a in builtin() {
             for t in INTERACTION_TOOLS {
                 assert!(a.allows(t), "{} lacks {t}", a.slug);
@@ -277,6 +327,25 @@ mod tests {
                 a.slug
             );
         }
+    }
+
+    /// Only the architect is restricted among the built-ins, and its
+    /// restriction compiles (a built-in that did not would lose it).
+    #[test]
+    fn builtin_restrictions_compile() {
+        let restricted: Vec<String> = builtin()
+            .into_iter()
+            .filter_map(|a| a.file_restriction.map(|r| format!("{}: {r}", a.slug)))
+            .collect();
+        assert_eq!(restricted, [r"architect: \.md$"]);
+    }
+
+    #[test]
+    fn restrictions_compare_by_pattern() {
+        let a = FileRestriction::new("^docs/").expect("valid");
+        assert_eq!(a, FileRestriction::new("^docs/").expect("valid"));
+        assert_ne!(a, FileRestriction::new("^doc/").expect("valid"));
+        assert!(FileRestriction::new("(").is_err());
     }
 
     #[test]
@@ -303,7 +372,9 @@ mod tests {
                 && docs.allows("attempt_completion")
                 && !docs.allows("execute_command")
         );
-        assert_eq!(docs.file_restriction.as_deref(), Some("^docs/"));
+        let restriction = docs.file_restriction.as_ref().expect("restricted");
+        assert_eq!(restriction.as_str(), "^docs/");
+        assert!(restriction.allows("docs/a.md") && !restriction.allows("src/docs/a.md"));
         assert_eq!(
             agents
                 .iter()

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use codelab_agent::agents;
-use codelab_agent::policy::{Action, Call, Policy};
+use codelab_agent::policy::{Action, Policy};
+use codelab_agent::runtime::gate;
 use codelab_agent::tools::{self, Buffers, Interact, ToolContext, ToolError, ToolLimits};
 use codelab_agent::workspace::Workspace;
 use futures::future::BoxFuture;
@@ -161,29 +162,17 @@ async fn no_attack_escapes_any_file_tool() {
         for attack in &table {
             let a = args(tool_name, attack);
             // What the runtime does before running a tool: the gate on resolved paths.
-            if let Ok(paths) = tool.check(&a) {
-                let mut protected = false;
-                let mut resolved = Vec::new();
-                for p in &paths {
-                    if let Ok(abs) = ws.resolve(p) {
-                        protected |= ws.is_protected(&abs);
-                        resolved.push(ws.relative(&abs));
-                    }
-                }
-                if protected {
-                    let v = policy.decide(&Call {
-                        tool: tool_name,
-                        paths: resolved,
-                        protected,
-                        command: None,
-                    });
-                    assert_ne!(
-                        v.action,
-                        Action::Allow,
-                        "{tool_name} {attack:?}: a protected write must never run unasked"
-                    );
-                    continue;
-                }
+            if let Ok(subject) = tool.check(&a)
+                && let Ok(resolved) = gate::within_workspace(Some(&ws), tool.kind(), subject)
+                && resolved.protected
+            {
+                let v = policy.decide(&resolved.call(tool_name));
+                assert_ne!(
+                    v.action,
+                    Action::Allow,
+                    "{tool_name} {attack:?}: a protected write must never run unasked"
+                );
+                continue;
             }
             let ctx = ctx(&ws, ToolLimits::default());
             let result = tool.call(&ctx, a).await;

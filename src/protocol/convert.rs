@@ -4,14 +4,39 @@
 //! notification translator call these conversions, so a wire field can be
 //! renamed here without touching the runtime or the store.
 
-use crate::domain;
-
 use crate::agents::Agent;
+use crate::domain;
+use crate::tools::Tool;
 
 use super::types::{
     AgentInfo, Approval, ApprovalFile, AuditEntry, Message, MessageContext, QuestionParams,
-    Session, ToolCall,
+    Session, ToolCall, ToolInfo,
 };
+
+impl From<&Agent> for AgentInfo {
+    fn from(a: &Agent) -> Self {
+        Self {
+            slug: a.slug.clone(),
+            name: a.name.clone(),
+            description: a.description.clone(),
+            tools: a.tools.clone(),
+            file_restriction: a.file_restriction.as_ref().map(|r| r.as_str().to_owned()),
+        }
+    }
+}
+
+/// A tool as clients see it: its parameter schema is the one the model is
+/// given ([`Tool::parameters`]).
+impl From<&dyn Tool> for ToolInfo {
+    fn from(t: &dyn Tool) -> Self {
+        Self {
+            name: t.name().to_owned(),
+            kind: t.kind(),
+            description: t.description().to_owned(),
+            parameters: t.parameters(),
+        }
+    }
+}
 
 impl From<domain::Session> for Session {
     fn from(s: domain::Session) -> Self {
@@ -152,18 +177,6 @@ impl From<&domain::Event> for AuditEntry {
             category: e.category().as_str().to_owned(),
             kind: e.kind.name().to_owned(),
             payload: e.kind.payload(),
-        }
-    }
-}
-
-impl From<&Agent> for AgentInfo {
-    fn from(a: &Agent) -> Self {
-        Self {
-            slug: a.slug.clone(),
-            name: a.name.clone(),
-            description: a.description.clone(),
-            tools: a.tools.clone(),
-            file_restriction: a.file_restriction.clone(),
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::domain::{ApprovalId, EventId, QuestionId, SessionId, TurnId};
 
 use super::types::{
     AgentInfo, Approval, Message, MessageContext, QuestionParams, Role, Session, TokenUsage,
-    ToolCall,
+    ToolCall, ToolInfo,
 };
 
 /// The time every example happens at.
@@ -131,6 +131,16 @@ pub(super) fn orchestrator() -> AgentInfo {
         ],
         file_restriction: None,
     }
+}
+
+/// `read_file`, as the model is given it.
+pub(super) fn read_file_tool() -> ToolInfo {
+    ToolInfo::from(&crate::tools::read_file::ReadFile as &dyn crate::tools::Tool)
+}
+
+/// `write_file`, as the model is given it.
+pub(super) fn write_file_tool() -> ToolInfo {
+    ToolInfo::from(&crate::tools::write_file::WriteFile as &dyn crate::tools::Tool)
 }
 
 /// The editor state sent with the user's message.

@@ -24,7 +24,7 @@ pub use methods::{Method, NoParams, Notification};
 
 /// The protocol version advertised in `initialize`. See the versioning rule in
 /// `protocol/README.md`.
-pub const PROTOCOL_VERSION: &str = "0.1";
+pub const PROTOCOL_VERSION: &str = "0.2";
 
 /// Feature names advertised in `initialize`.
 pub const FEATURES: &[&str] = &[

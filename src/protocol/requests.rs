@@ -534,6 +534,31 @@ impl Method for SwitchAgent {
     }
 }
 
+/// `codelab/listTools`
+#[derive(Debug, Clone, Copy)]
+pub struct ListTools;
+
+impl Method for ListTools {
+    const NAME: &'static str = "codelab/listTools";
+    const SUMMARY: &'static str = "Lists every tool with its kind, description and the JSON \
+        Schema of its parameters: exactly what the model is given. A client can use the schema \
+        to let the user edit a call's parameters before approving it (`codelab/decideApproval` \
+        with decision `edit`); which tools an agent may call is in `codelab/listAgents`.";
+    const ERRORS: &'static [ErrorCode] = &[];
+    type Params = NoParams;
+    type Result = ListToolsResult;
+
+    fn example_params() -> NoParams {
+        NoParams {}
+    }
+
+    fn example_result() -> ListToolsResult {
+        ListToolsResult {
+            tools: vec![ex::read_file_tool(), ex::write_file_tool()],
+        }
+    }
+}
+
 /// `codelab/getDocument`
 #[derive(Debug, Clone, Copy)]
 pub struct GetDocument;

@@ -13,7 +13,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-pub use crate::domain::{ApprovalScope, Decision, Role, StopReason, TokenUsage, ToolCallStatus};
+pub use crate::domain::{
+    ApprovalScope, Decision, Role, StopReason, TokenUsage, ToolCallStatus, ToolKind,
+};
 pub use crate::metrics::{MetricsSnapshot, Percentiles, SessionMetrics};
 
 /// A chat session: one conversation with the agents, bound to a workspace folder.
@@ -218,6 +220,33 @@ pub struct ListAgentsResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[ts(optional, as = "Option<Vec<String>>")]
     pub warnings: Vec<String>,
+}
+
+/// A tool the agents can call, as the model is given it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolInfo {
+    /// The tool's name, as in tool calls and approvals (`write_file`, ...).
+    pub name: String,
+    /// What it does: reads files, edits them, runs commands or talks to the user.
+    pub kind: ToolKind,
+    /// Its description, as the model reads it.
+    pub description: String,
+    /// The JSON Schema (draft 2020-12, subschemas inlined) of its parameters:
+    /// exactly what the model is given. A call's `arguments`, and the
+    /// `params` of a `decideApproval` with decision `edit`, must satisfy it.
+    #[ts(type = "Record<string, unknown>")]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
+    pub parameters: serde_json::Value,
+}
+
+/// `codelab/listTools` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ListToolsResult {
+    /// Every tool, in a stable order. Which an agent may call is in its
+    /// `tools` (`codelab/listAgents`).
+    pub tools: Vec<ToolInfo>,
 }
 
 /// `codelab/getCurrentAgent` result.

@@ -21,6 +21,7 @@
 //! - Every tool call passes the gate before it runs. A tool's failure is a
 //!   result the model reads; only a broken runtime ends a turn with an error.
 
+pub mod gate;
 pub mod hub;
 mod interact;
 pub mod prompt;
@@ -186,6 +187,7 @@ pub struct Runtime {
     max_turns: usize,
     audit_subscription: Option<u64>,
     session_rules: Mutex<HashMap<SessionId, Vec<Rule>>>,
+    gate: gate::Gate,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -219,6 +221,7 @@ impl Runtime {
             max_turns: parts.max_turns,
             audit_subscription: parts.audit_subscription,
             session_rules: Mutex::new(HashMap::new()),
+            gate: gate::Gate::default(),
         }
     }
 

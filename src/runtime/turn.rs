@@ -22,11 +22,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Runtime;
+use super::gate;
 use super::hub::{Resolution, WaitKey};
 use super::interact::CallInteract;
 use super::prompt;
@@ -37,14 +38,12 @@ use crate::domain::events::{
     MessageAdded, ProcessingStarted, ToolFinished, TurnEnded,
 };
 use crate::domain::{
-    ApprovalId, ApprovalScope, Decision, EditPreview, FileChange, Message, PendingApproval,
-    QuestionId, Role, Session, SessionId, SessionUpdate, StopReason, TokenUsage, ToolCall,
-    ToolCallStatus, TurnId,
+    ApprovalId, ApprovalScope, Decision, Message, PendingApproval, QuestionId, Role, Session,
+    SessionId, SessionUpdate, StopReason, TokenUsage, ToolCall, ToolCallStatus, TurnId,
 };
 use crate::events::{Event, EventKind};
 use crate::llm::LlmEvent;
 use crate::llm::config::LlmSettings;
-use crate::policy::{Action, Call};
 use crate::store::StoreError;
 use crate::tools::{self, Editor, ToolContext, ToolKind};
 use crate::workspace::Workspace;
@@ -78,14 +77,6 @@ enum TurnError {
     /// A wait for the user ended without a decision.
     #[error("{0}")]
     Interrupted(&'static str),
-    /// The agent's file restriction is not a valid regular expression.
-    #[error("invalid file restriction of {agent}: {source}")]
-    FileRestriction {
-        /// The agent.
-        agent: String,
-        /// Why.
-        source: regex::Error,
-    },
 }
 
 impl<E: Into<TurnError>> From<E> for Stop {
@@ -477,7 +468,7 @@ pub(super) async fn decide_approval(
             let p = params.clone().ok_or_else(|| {
                 RuntimeError::InvalidParams("`params` is required with decision `edit`".into())
             })?;
-            let tool = tools::find(&approval.tool).ok_or_else(|| {
+            let tool = rt.gate.tool(&approval.tool).ok_or_else(|| {
                 RuntimeError::InvalidParams(format!("unknown tool {}", approval.tool))
             })?;
             tool.check(&p).map_err(|e| {
@@ -514,14 +505,15 @@ pub(super) async fn decide_approval(
     let session = rt.store.get_session(approval.session_id).await?;
     if decision != Decision::Reject && scope == Some(ApprovalScope::Session) {
         let ws = workspace_of(&session);
-        let paths = rel_paths(ws.as_ref(), &approval.tool, &final_params);
-        let spec = crate::policy::session_rule(
-            &approval.tool,
-            &paths,
-            final_params.get("command").and_then(Value::as_str),
-        );
-        if let Ok(rule) = crate::policy::Rule::new(spec, crate::policy::Scope::Session) {
-            rt.add_session_rule(session.id, rule);
+        if let Ok(subject) = rt.gate.subject(&approval.tool, &final_params, ws.as_ref()) {
+            let spec = crate::policy::session_rule(
+                &approval.tool,
+                &subject.paths,
+                subject.command.as_deref(),
+            );
+            if let Ok(rule) = crate::policy::Rule::new(spec, crate::policy::Scope::Session) {
+                rt.add_session_rule(session.id, rule);
+            }
         }
     }
     rt.hub.emit(&session, |_| SessionUpdate::ApprovalResolved {
@@ -549,22 +541,6 @@ pub(super) async fn decide_approval(
         )?;
     }
     Ok(approval)
-}
-
-fn rel_paths(ws: Option<&Workspace>, tool: &str, args: &Value) -> Vec<String> {
-    let Some(t) = tools::find(tool) else {
-        return Vec::new();
-    };
-    let Ok(paths) = t.check(args) else {
-        return Vec::new();
-    };
-    paths
-        .iter()
-        .filter_map(|p| {
-            ws.and_then(|w| w.resolve(p).ok())
-                .map(|abs| ws.map(|w| w.relative(&abs)).unwrap_or_default())
-        })
-        .collect()
 }
 
 /// Delivers a finished subtask's result to the parent's `new_task` call.
@@ -610,8 +586,7 @@ pub(crate) struct Turn {
     usage: TokenUsage,
     cost: f64,
     failures: usize,
-    last_call: Option<(String, String)>,
-    repeats: usize,
+    repetition: gate::Repetition,
     arg_errors: HashMap<String, String>,
     presets: HashMap<String, Resolution>,
 }
@@ -641,8 +616,7 @@ impl Turn {
             usage: TokenUsage::default(),
             cost: 0.0,
             failures: 0,
-            last_call: None,
-            repeats: 0,
+            repetition: gate::Repetition::default(),
             arg_errors: HashMap::new(),
             presets: HashMap::new(),
         }
@@ -971,7 +945,11 @@ impl Turn {
         let mut completion = None;
         for call in calls {
             let session = self.session().await?;
-            let kind = tools::find(&call.name).map_or(ToolKind::Interaction, |t| t.kind());
+            let kind = self
+                .rt
+                .gate
+                .tool(&call.name)
+                .map_or(ToolKind::Interaction, |t| t.kind());
             if let Some(reason) = &skip {
                 persist(
                     &self.rt,
@@ -1055,29 +1033,15 @@ impl Turn {
     /// Checks, gates and runs one call.
     async fn execute(&mut self, session: &Session, call: &ToolCall) -> Result<CallOutcome, Stop> {
         let agent = session_agent(&self.rt, session).await?;
-        let Some(tool) = tools::find(&call.name) else {
-            return Ok(CallOutcome::Failed(format!(
-                "There is no tool named `{}`.",
-                call.name
-            )));
-        };
-        if !agent.allows(&call.name) {
-            return Ok(CallOutcome::Failed(format!(
-                "The {} agent cannot use {}. Its tools are: {}. Use switch_mode if another agent should do this.",
-                agent.slug,
-                call.name,
-                agent.tools.join(", ")
-            )));
-        }
-        if let Some(e) = self.arg_errors.remove(&call.id) {
-            return Ok(CallOutcome::Failed(format!(
-                "Invalid arguments for {}: {e}",
-                call.name
-            )));
-        }
+        let malformed = self.arg_errors.remove(&call.id);
         let preset = self.presets.remove(&call.id);
         if let Some(Resolution::Answer(answer)) = &preset {
             // A question answered, or a subtask finished, after a restart.
+            if let Err(r) = gate::known_tool(self.rt.gate.tools(), &call.name)
+                .and_then(|_| gate::allowed_for_agent(&agent, &call.name))
+            {
+                return Ok(CallOutcome::Failed(r.to_string()));
+            }
             let text = if call.name == "new_task" {
                 format!("Subtask completed. Result:\n{answer}")
             } else {
@@ -1085,81 +1049,31 @@ impl Turn {
             };
             return Ok(CallOutcome::Done(tools::ToolOutput::text(text)));
         }
-        let mut args = call.arguments.clone();
-        let paths = match tool.check(&args) {
-            Ok(p) => p,
-            Err(e) => return Ok(CallOutcome::Failed(e.0)),
-        };
-        if tool.kind() == ToolKind::Edit
-            && let Some(re) = &agent.file_restriction
-        {
-            let regex = regex::Regex::new(re).map_err(|e| {
-                Stop::Error(TurnError::FileRestriction {
-                    agent: agent.slug.clone(),
-                    source: e,
-                })
-            })?;
-            if let Some(bad) = paths.iter().find(|p| !regex.is_match(p)) {
-                return Ok(CallOutcome::Failed(format!(
-                    "File restriction: the {} agent may only edit files matching `{re}`; `{bad}` does not match.",
-                    agent.slug
-                )));
-            }
-        }
-        let key = (call.name.clone(), args.to_string());
-        if self.last_call.as_ref() == Some(&key) {
-            self.repeats += 1;
-        } else {
-            self.last_call = Some(key);
-            self.repeats = 1;
-        }
-        if self.repeats >= 3 {
-            return Ok(CallOutcome::Failed(
-                "Refused: this exact call was already made twice in a row. Change your approach, or ask the user.".into(),
-            ));
-        }
         let ws = workspace_of(session);
-        // The gate.
-        let mut rel = Vec::new();
-        let mut protected = false;
-        if let Some(w) = &ws {
-            for p in &paths {
-                match w.resolve(p) {
-                    Ok(abs) => {
-                        protected |= w.is_protected(&abs);
-                        rel.push(w.relative(&abs));
-                    }
-                    Err(e) => return Ok(CallOutcome::Failed(e.to_string())),
-                }
-            }
-        }
-        let command = args
-            .get("command")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let verdict = if preset.is_some() {
-            None
-        } else {
-            let policy = self
-                .rt
-                .policy(ws.as_ref().map(Workspace::root), Some(self.session_id));
-            Some(policy.decide(&Call {
-                tool: &call.name,
-                paths: rel.clone(),
-                protected,
-                command: command.as_deref(),
-            }))
+        let policy = self
+            .rt
+            .policy(ws.as_ref().map(Workspace::root), Some(self.session_id));
+        let proposal = gate::Proposal {
+            tool: &call.name,
+            args: &call.arguments,
+            malformed: malformed.as_deref(),
         };
-        let decision = match (preset, verdict) {
+        let cx = gate::GateContext {
+            agent: &agent,
+            workspace: ws.as_ref(),
+            policy: &policy,
+            decided: preset.is_some(),
+        };
+        let cleared = match self.rt.gate.check(&proposal, &cx, &mut self.repetition) {
+            Ok(c) => c,
+            Err(refusal) => return Ok(CallOutcome::Failed(refusal.to_string())),
+        };
+        let tool = cleared.tool;
+        let mut args = call.arguments.clone();
+        let decision = match (preset, cleared.verdict) {
             (Some(r), _) => Some(r),
-            (None, Some(v)) if v.action == Action::Deny => {
-                return Ok(CallOutcome::Failed(format!(
-                    "Denied by policy ({}). Do not retry this call.",
-                    v.rule
-                )));
-            }
-            (None, Some(v)) if v.action == Action::Ask => Some(
-                self.ask_approval(session, call, &*tool, &v.rule, v.timeout_secs, ws.as_ref())
+            (None, gate::Verdict::Ask { rule, timeout_secs }) => Some(
+                self.ask_approval(session, call, &*tool, &rule, timeout_secs, ws.as_ref())
                     .await?,
             ),
             _ => None,
@@ -1245,11 +1159,16 @@ impl Turn {
             tool: call.name.clone(),
             params: call.arguments.clone(),
             rule: rule.to_owned(),
-            preview: if tool.kind() == ToolKind::Edit {
-                edit_preview(&self.rt, ws, &call.name, &call.arguments)
-            } else {
-                None
-            },
+            preview: ws.and_then(|workspace| {
+                let at = tools::PreviewContext {
+                    workspace,
+                    buffers: &self.rt.docs,
+                    diff_threshold: self.rt.limits.diff_threshold,
+                };
+                // A call whose edit cannot be previewed (a diff that matches
+                // nothing) is still shown; running it gives the same error.
+                tool.preview(&call.arguments, &at).ok().flatten()
+            }),
             created_at: Utc::now(),
         };
         let rx = self
@@ -1291,44 +1210,6 @@ impl Turn {
             }
         }
     }
-}
-
-/// What an edit call would change, for the approval prompt: each file's
-/// current and proposed content, and a unified diff.
-fn edit_preview(
-    rt: &Runtime,
-    ws: Option<&Workspace>,
-    tool: &str,
-    args: &Value,
-) -> Option<EditPreview> {
-    let ws = ws?;
-    let path = args.get("path")?.as_str()?;
-    let abs = ws.resolve(path).ok()?;
-    let old = tools::Buffers::text(&rt.docs, &abs)
-        .or_else(|| std::fs::read_to_string(&abs).ok())
-        .unwrap_or_default();
-    let new = match tool {
-        "write_file" => args.get("content")?.as_str()?.to_owned(),
-        "apply_diff" => {
-            let blocks = crate::diff::parse(args.get("diff")?.as_str()?).ok()?;
-            crate::diff::apply(&old, &blocks, rt.limits.diff_threshold).0
-        }
-        _ => return None,
-    };
-    let rel = ws.relative(&abs);
-    let diff = similar::TextDiff::from_lines(&old, &new)
-        .unified_diff()
-        .context_radius(3)
-        .header(&format!("a/{rel}"), &format!("b/{rel}"))
-        .to_string();
-    Some(EditPreview {
-        diff,
-        files: vec![FileChange {
-            path: rel,
-            current: old,
-            proposed: new,
-        }],
-    })
 }
 
 /// The open buffers of every connection, as tools see them.

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
+use super::{Subject, ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
 
 /// Parameters of `ask_followup_question`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -27,6 +27,11 @@ impl TypedTool for AskFollowupQuestion {
     const DESCRIPTION: &'static str = "Ask the user a question when you need information to go on. Offer up to \
         four concrete suggested answers. The user's answer is the result.";
     const KIND: ToolKind = ToolKind::Interaction;
+
+    /// Touches no file and runs no command.
+    fn subject(_p: &Params) -> Subject {
+        Subject::default()
+    }
 
     async fn run(&self, ctx: &ToolContext, p: Params) -> Result<ToolOutput, ToolError> {
         if p.question.trim().is_empty() {

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
+use super::{Subject, ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
 
 /// Parameters of `attempt_completion`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -23,6 +23,11 @@ impl TypedTool for AttemptCompletion {
     const DESCRIPTION: &'static str = "Finish the task: give the user the final result. Use it once the work is \
         done and checked; the turn ends here.";
     const KIND: ToolKind = ToolKind::Interaction;
+
+    /// Touches no file and runs no command.
+    fn subject(_p: &Params) -> Subject {
+        Subject::default()
+    }
 
     async fn run(&self, _ctx: &ToolContext, p: Params) -> Result<ToolOutput, ToolError> {
         Ok(ToolOutput {

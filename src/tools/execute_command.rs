@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::{ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
+use super::{Subject, ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
 
 /// Parameters of `execute_command`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -158,6 +158,16 @@ impl TypedTool for ExecuteCommand {
         output (stdout and stderr). Long output keeps its beginning and end. The command is killed after \
         timeout_secs (default 300).";
     const KIND: ToolKind = ToolKind::Execute;
+
+    /// The command line; no paths. The policy judges a command by its text,
+    /// so `cwd` is not offered to path globs (a rule allowing edits under
+    /// `src/**` must not allow every command run there); `run` confines it.
+    fn subject(p: &Params) -> Subject {
+        Subject {
+            paths: Vec::new(),
+            command: Some(p.command.clone()),
+        }
+    }
 
     async fn run(&self, ctx: &ToolContext, p: Params) -> Result<ToolOutput, ToolError> {
         let ws = ctx.workspace()?;

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
+use super::{Subject, ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
 use crate::workspace::IGNORE_FILE;
 
 /// Parameters of `list_files`.
@@ -54,6 +54,11 @@ impl TypedTool for ListFiles {
     const DESCRIPTION: &'static str = "List the files and directories in a directory of the workspace \
         (directories end with /). Ignored files are left out. Set recursive to list the whole tree.";
     const KIND: ToolKind = ToolKind::Read;
+
+    /// The directory it lists (the root by default).
+    fn subject(p: &Params) -> Subject {
+        Subject::paths([p.path.clone().unwrap_or_else(|| ".".to_owned())])
+    }
 
     async fn run(&self, ctx: &ToolContext, p: Params) -> Result<ToolOutput, ToolError> {
         let ws = ctx.workspace()?;

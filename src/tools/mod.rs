@@ -7,6 +7,12 @@
 //! A tool's failure is a [`ToolError`]: text the model reads as the tool's
 //! result. Tools never see JSON-RPC: they reach the editor through [`Editor`],
 //! open buffers through [`Buffers`] and the user through [`Interact`].
+//!
+//! Before a call runs, the gate ([`crate::runtime::gate`]) needs to know what it would
+//! touch: each tool states its [`Subject`] (the workspace paths, the command)
+//! from its typed parameters, and edit tools produce an [`EditPreview`] for
+//! the approval prompt. Nothing outside a tool's own file knows its
+//! parameters, so the runtime need not read tool arguments as raw JSON.
 
 pub mod apply_diff;
 pub mod ask_followup_question;
@@ -31,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::agents::Agent;
+use crate::domain::{EditPreview, FileChange};
 use crate::workspace::{PathError, Workspace};
 
 pub use crate::domain::ToolKind;
@@ -69,6 +76,69 @@ impl ToolOutput {
             content: content.into(),
             completion: None,
         }
+    }
+}
+
+/// What a call would touch, as its tool states it from the typed parameters:
+/// what the gate confines to the workspace, matches against the agent's file
+/// restriction and the policy's path globs, and what the policy judges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subject {
+    /// The workspace paths the call reads or changes, as the model gave them
+    /// (not yet resolved; `.` for the workspace root). An edit tool's are the
+    /// paths it changes; a read tool's, what it reads, lists or searches.
+    pub paths: Vec<String>,
+    /// The command line the call runs.
+    pub command: Option<String>,
+}
+
+impl Subject {
+    /// A subject of paths only.
+    pub fn paths(paths: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            paths: paths.into_iter().collect(),
+            command: None,
+        }
+    }
+}
+
+/// What an edit tool needs to preview a call: the workspace, the editors'
+/// unsaved buffers and the fuzzy-matching threshold of `apply_diff`.
+#[derive(Clone, Copy)]
+pub struct PreviewContext<'a> {
+    /// The session's workspace.
+    pub workspace: &'a Workspace,
+    /// Open buffers: a file's current text is its buffer's when it is open.
+    pub buffers: &'a dyn Buffers,
+    /// apply_diff: minimum similarity for fuzzy matching (1.0 = exact only),
+    /// as in [`ToolLimits::diff_threshold`].
+    pub diff_threshold: f64,
+}
+
+impl std::fmt::Debug for PreviewContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreviewContext")
+            .field("workspace", &self.workspace.root())
+            .field("diff_threshold", &self.diff_threshold)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The preview of a whole-file change: a unified diff (`a/<path>`,
+/// `b/<path>`, three lines of context) and both texts.
+pub fn file_preview(path: String, current: String, proposed: String) -> EditPreview {
+    let diff = similar::TextDiff::from_lines(&current, &proposed)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{path}"), &format!("b/{path}"))
+        .to_string();
+    EditPreview {
+        diff,
+        files: vec![FileChange {
+            path,
+            current,
+            proposed,
+        }],
     }
 }
 
@@ -182,26 +252,7 @@ impl ToolContext {
     /// # Errors
     /// When the file cannot be read or is not UTF-8 text.
     pub fn current_text(&self, abs: &Path, shown: &str) -> Result<Option<String>, ToolError> {
-        if let Some(text) = self.buffers.text(abs) {
-            return Ok(Some(text));
-        }
-        match std::fs::read(abs) {
-            Ok(bytes) => {
-                if is_binary(&bytes) {
-                    return Err(ToolError::new(format!(
-                        "{shown} is a binary file; only text files can be read or edited"
-                    )));
-                }
-                String::from_utf8(bytes)
-                    .map(Some)
-                    .map_err(|_| ToolError::new(format!("{shown} is not valid UTF-8 text")))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
-                Err(ToolError::new(format!("{shown} is a directory")))
-            }
-            Err(e) => Err(ToolError::new(format!("cannot read {shown}: {e}"))),
-        }
+        current_text(&*self.buffers, abs, shown)
     }
 
     /// Applies a whole-file edit: through the editor when it applies edits,
@@ -219,6 +270,38 @@ impl ToolContext {
         }
         write_atomically(&edit.path, &edit.new_text)
             .map_err(|e| ToolError::new(format!("cannot write {shown}: {e}")))
+    }
+}
+
+/// A file's current text: the open buffer if there is one, else the disk;
+/// `None` when the file does not exist. `shown` names it in errors.
+///
+/// # Errors
+/// When the file cannot be read (a directory, say), is binary or is not UTF-8.
+pub fn current_text(
+    buffers: &dyn Buffers,
+    abs: &Path,
+    shown: &str,
+) -> Result<Option<String>, ToolError> {
+    if let Some(text) = buffers.text(abs) {
+        return Ok(Some(text));
+    }
+    match std::fs::read(abs) {
+        Ok(bytes) => {
+            if is_binary(&bytes) {
+                return Err(ToolError::new(format!(
+                    "{shown} is a binary file; only text files can be read or edited"
+                )));
+            }
+            String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| ToolError::new(format!("{shown} is not valid UTF-8 text")))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
+            Err(ToolError::new(format!("{shown} is a directory")))
+        }
+        Err(e) => Err(ToolError::new(format!("cannot read {shown}: {e}"))),
     }
 }
 
@@ -262,9 +345,23 @@ pub trait TypedTool: Send + Sync + 'static {
     /// Its kind.
     const KIND: ToolKind;
 
-    /// The paths the call would change, for file restrictions and the gate.
-    fn edit_paths(_params: &Self::Params) -> Vec<String> {
-        Vec::new()
+    /// What the call would touch: the workspace paths it reads or changes
+    /// and the command it runs. Every tool states it (there is no default),
+    /// so a new tool cannot slip past the gate's path checks by omission.
+    fn subject(params: &Self::Params) -> Subject;
+
+    /// For edit tools: what the call would change, for the approval prompt
+    /// (`Ok(None)` for tools that change no file).
+    ///
+    /// # Errors
+    /// Why the change cannot be previewed (the path is refused, the file is
+    /// binary, no block of a diff matches): the same text the call would fail
+    /// with, which the caller can show instead of a preview.
+    fn preview(
+        _params: &Self::Params,
+        _at: &PreviewContext<'_>,
+    ) -> Result<Option<EditPreview>, ToolError> {
+        Ok(None)
     }
 
     /// Runs the tool.
@@ -285,11 +382,23 @@ pub trait Tool: Send + Sync {
     fn kind(&self) -> ToolKind;
     /// The parameters' JSON Schema.
     fn parameters(&self) -> Value;
-    /// Checks arguments against the parameter type; returns the paths the call edits.
+    /// Parses the arguments with the parameter type (the validation) and
+    /// returns what the call would touch.
     ///
     /// # Errors
     /// A message naming the failing field.
-    fn check(&self, args: &Value) -> Result<Vec<String>, ToolError>;
+    fn check(&self, args: &Value) -> Result<Subject, ToolError>;
+    /// Parses the arguments and previews the change an edit tool would make;
+    /// `Ok(None)` for other tools.
+    ///
+    /// # Errors
+    /// Invalid arguments, or why the change cannot be previewed (see
+    /// [`TypedTool::preview`]).
+    fn preview(
+        &self,
+        args: &Value,
+        at: &PreviewContext<'_>,
+    ) -> Result<Option<EditPreview>, ToolError>;
     /// Checks and runs.
     fn call<'a>(
         &'a self,
@@ -343,8 +452,15 @@ impl<T: TypedTool> Tool for T {
     fn parameters(&self) -> Value {
         schema_of::<T::Params>()
     }
-    fn check(&self, args: &Value) -> Result<Vec<String>, ToolError> {
-        parse::<T::Params>(T::NAME, args).map(|p| T::edit_paths(&p))
+    fn check(&self, args: &Value) -> Result<Subject, ToolError> {
+        parse::<T::Params>(T::NAME, args).map(|p| T::subject(&p))
+    }
+    fn preview(
+        &self,
+        args: &Value,
+        at: &PreviewContext<'_>,
+    ) -> Result<Option<EditPreview>, ToolError> {
+        T::preview(&parse::<T::Params>(T::NAME, args)?, at)
     }
     fn call<'a>(
         &'a self,
@@ -377,4 +493,189 @@ pub fn registry() -> Vec<Arc<dyn Tool>> {
 /// Finds a tool by name.
 pub fn find(name: &str) -> Option<Arc<dyn Tool>> {
     registry().into_iter().find(|t| t.name() == name)
+}
+
+/// Test doubles shared by the tools' unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+
+    /// Open buffers held in memory.
+    #[derive(Debug, Default)]
+    pub(crate) struct OpenBuffers(pub HashMap<PathBuf, String>);
+
+    impl super::Buffers for OpenBuffers {
+        fn text(&self, path: &Path) -> Option<String> {
+            self.0.get(path).cloned()
+        }
+        fn all_under(&self, root: &Path) -> Vec<(PathBuf, String)> {
+            self.0
+                .iter()
+                .filter(|(p, _)| p.starts_with(root))
+                .map(|(p, t)| (p.clone(), t.clone()))
+                .collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Every tool states what it touches from its typed parameters.
+    #[test]
+    fn every_tool_states_its_subject() {
+        let paths = |p: &[&str]| Subject::paths(p.iter().map(|s| (*s).to_owned()));
+        let cases = [
+            (
+                "read_file",
+                json!({"path": "src/a.rs", "offset": 3}),
+                paths(&["src/a.rs"]),
+            ),
+            (
+                "write_file",
+                json!({"path": "b.md", "content": "x"}),
+                paths(&["b.md"]),
+            ),
+            (
+                "apply_diff",
+                json!({"path": "c.rs", "diff": "d"}),
+                paths(&["c.rs"]),
+            ),
+            (
+                "list_files",
+                json!({"path": "src", "recursive": true}),
+                paths(&["src"]),
+            ),
+            ("list_files", json!({}), paths(&["."])),
+            (
+                "search_in_code",
+                json!({"regex": "fn", "path": "lib"}),
+                paths(&["lib"]),
+            ),
+            ("search_in_code", json!({"regex": "fn"}), paths(&["."])),
+            (
+                "execute_command",
+                json!({"command": "cargo test", "cwd": "crates/x"}),
+                Subject {
+                    paths: vec![],
+                    command: Some("cargo test".into()),
+                },
+            ),
+            (
+                "ask_followup_question",
+                json!({"question": "?"}),
+                Subject::default(),
+            ),
+            (
+                "attempt_completion",
+                json!({"result": "done"}),
+                Subject::default(),
+            ),
+            (
+                "switch_mode",
+                json!({"mode": "coder", "reason": "r"}),
+                Subject::default(),
+            ),
+            (
+                "new_task",
+                json!({"mode": "coder", "message": "m"}),
+                Subject::default(),
+            ),
+        ];
+        for (tool, args, subject) in &cases {
+            let t = find(tool).expect("registered");
+            assert_eq!(t.check(args).as_ref(), Ok(subject), "{tool} {args}");
+        }
+        for t in registry() {
+            assert!(
+                cases.iter().any(|(name, ..)| *name == t.name()),
+                "{} has no subject case",
+                t.name()
+            );
+        }
+    }
+
+    #[test]
+    fn check_names_the_failing_field() {
+        let t = find("write_file").expect("registered");
+        let err = t.check(&json!({"path": "a"})).expect_err("content missing");
+        assert!(
+            err.0.starts_with("invalid arguments for write_file: "),
+            "{err}"
+        );
+        assert!(err.0.contains("content"), "{err}");
+        let err = t.check(&json!([1])).expect_err("not an object");
+        assert_eq!(
+            err.0,
+            "invalid arguments for write_file: expected a JSON object"
+        );
+    }
+
+    /// Only edit tools preview; the others say there is nothing to show.
+    #[test]
+    fn only_edit_tools_preview() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.rs"), "a\n").expect("write");
+        let ws = Workspace::new(dir.path()).expect("workspace");
+        let buffers = testing::OpenBuffers::default();
+        let at = PreviewContext {
+            workspace: &ws,
+            buffers: &buffers,
+            diff_threshold: 1.0,
+        };
+        for t in registry() {
+            let args = match t.name() {
+                "write_file" => json!({"path": "a.rs", "content": "b\n"}),
+                "apply_diff" => {
+                    json!({"path": "a.rs", "diff": "<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE"})
+                }
+                "read_file" => json!({"path": "a.rs"}),
+                "list_files" => json!({}),
+                "search_in_code" => json!({"regex": "a"}),
+                "execute_command" => json!({"command": "true"}),
+                "ask_followup_question" => json!({"question": "?"}),
+                "attempt_completion" => json!({"result": "r"}),
+                "switch_mode" => json!({"mode": "coder", "reason": "r"}),
+                "new_task" => json!({"mode": "coder", "message": "m"}),
+                other => panic!("no preview case for {other}"),
+            };
+            let preview = t.preview(&args, &at).expect("previews");
+            assert_eq!(
+                preview.is_some(),
+                t.kind() == ToolKind::Edit,
+                "{}",
+                t.name()
+            );
+            if let Some(p) = preview {
+                assert_eq!(p.files[0].current, "a\n", "{}", t.name());
+                assert_eq!(p.files[0].proposed, "b\n", "{}", t.name());
+            }
+        }
+        let err = find("write_file")
+            .expect("registered")
+            .preview(&json!({"path": "a.rs"}), &at)
+            .expect_err("invalid arguments");
+        assert!(err.0.contains("content"), "{err}");
+    }
+
+    #[test]
+    fn a_file_preview_is_a_unified_diff_of_both_texts() {
+        let p = file_preview("src/a.rs".into(), "one\ntwo\n".into(), "one\n2\n".into());
+        assert_eq!(
+            p.diff,
+            "--- a/src/a.rs\n+++ b/src/a.rs\n@@ -1,2 +1,2 @@\n one\n-two\n+2\n"
+        );
+        assert_eq!(
+            p.files,
+            [FileChange {
+                path: "src/a.rs".into(),
+                current: "one\ntwo\n".into(),
+                proposed: "one\n2\n".into(),
+            }]
+        );
+    }
 }

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
+use super::{Subject, ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
 
 /// Parameters of `new_task`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -25,6 +25,11 @@ impl TypedTool for NewTask {
     const DESCRIPTION: &'static str = "Delegate a subtask to an agent in a new child session. The message must \
         contain everything the subtask needs. The subtask's final result is this tool's result.";
     const KIND: ToolKind = ToolKind::Interaction;
+
+    /// Touches no file and runs no command.
+    fn subject(_p: &Params) -> Subject {
+        Subject::default()
+    }
 
     async fn run(&self, ctx: &ToolContext, p: Params) -> Result<ToolOutput, ToolError> {
         let result = ctx

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
+use super::{Subject, ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
 
 /// Parameters of `read_file`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -32,6 +32,11 @@ impl TypedTool for ReadFile {
     const DESCRIPTION: &'static str = "Read a text file of the workspace. Returns numbered lines (`N | text`). \
         Reads the editor's unsaved buffer when the file is open. Use offset and limit to page through long files.";
     const KIND: ToolKind = ToolKind::Read;
+
+    /// The file it reads.
+    fn subject(p: &Params) -> Subject {
+        Subject::paths([p.path.clone()])
+    }
 
     async fn run(&self, ctx: &ToolContext, p: Params) -> Result<ToolOutput, ToolError> {
         let ws = ctx.workspace()?;

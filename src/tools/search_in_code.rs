@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::list_files::walker;
-use super::{ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
+use super::{Subject, ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
 
 /// Parameters of `search_in_code`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -162,6 +162,11 @@ impl TypedTool for SearchInCode {
         Returns `path:line: text` for each matching line, and the total count. Ignored files are skipped; \
         unsaved editor buffers are searched as they are.";
     const KIND: ToolKind = ToolKind::Read;
+
+    /// The directory it searches (the root by default).
+    fn subject(p: &Params) -> Subject {
+        Subject::paths([p.path.clone().unwrap_or_else(|| ".".to_owned())])
+    }
 
     async fn run(&self, ctx: &ToolContext, p: Params) -> Result<ToolOutput, ToolError> {
         let ws = ctx.workspace()?.clone();

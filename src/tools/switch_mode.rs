@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
+use super::{Subject, ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
 
 /// Parameters of `switch_mode`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -25,6 +25,11 @@ impl TypedTool for SwitchMode {
     const DESCRIPTION: &'static str = "Hand the conversation to another agent (coder, architect, debug, ask, \
         orchestrator). The new agent continues this turn with its own tools.";
     const KIND: ToolKind = ToolKind::Interaction;
+
+    /// Touches no file and runs no command.
+    fn subject(_p: &Params) -> Subject {
+        Subject::default()
+    }
 
     async fn run(&self, ctx: &ToolContext, p: Params) -> Result<ToolOutput, ToolError> {
         let to = p.mode.trim().to_owned();

@@ -1,10 +1,17 @@
 //! `write_file`: creates or replaces a whole file, through the editor when it
 //! applies edits (so undo works), else atomically on disk.
 
+use std::path::PathBuf;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{FileEdit, ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
+use super::{
+    Buffers, FileEdit, PreviewContext, Subject, ToolContext, ToolError, ToolKind, ToolOutput,
+    TypedTool, current_text, file_preview,
+};
+use crate::domain::EditPreview;
+use crate::workspace::Workspace;
 
 /// Parameters of `write_file`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -20,6 +27,25 @@ pub struct Params {
 #[derive(Debug)]
 pub struct WriteFile;
 
+/// The file a call writes: its absolute path, how it is shown, and its
+/// current text (the open buffer's, else the disk's; `None` when it is new).
+struct Target {
+    abs: PathBuf,
+    shown: String,
+    old: Option<String>,
+}
+
+fn target(ws: &Workspace, buffers: &dyn Buffers, path: &str) -> Result<Target, ToolError> {
+    let abs = ws.resolve_writable(path)?;
+    let shown = ws.relative(&abs);
+    if abs.is_dir() {
+        return Err(ToolError::new(format!("{shown} is a directory")));
+    }
+    let old = current_text(buffers, &abs, &shown)
+        .or_else(|e| if abs.exists() { Err(e) } else { Ok(None) })?;
+    Ok(Target { abs, shown, old })
+}
+
 impl TypedTool for WriteFile {
     type Params = Params;
     const NAME: &'static str = "write_file";
@@ -27,20 +53,23 @@ impl TypedTool for WriteFile {
         to existing files: write_file rewrites everything.";
     const KIND: ToolKind = ToolKind::Edit;
 
-    fn edit_paths(p: &Params) -> Vec<String> {
-        vec![p.path.clone()]
+    /// The file it writes.
+    fn subject(p: &Params) -> Subject {
+        Subject::paths([p.path.clone()])
+    }
+
+    /// The file's current text (empty when it is new) and the new content.
+    fn preview(p: &Params, at: &PreviewContext<'_>) -> Result<Option<EditPreview>, ToolError> {
+        let t = target(at.workspace, at.buffers, &p.path)?;
+        Ok(Some(file_preview(
+            t.shown,
+            t.old.unwrap_or_default(),
+            p.content.clone(),
+        )))
     }
 
     async fn run(&self, ctx: &ToolContext, p: Params) -> Result<ToolOutput, ToolError> {
-        let ws = ctx.workspace()?;
-        let abs = ws.resolve_writable(&p.path)?;
-        let shown = ws.relative(&abs);
-        if abs.is_dir() {
-            return Err(ToolError::new(format!("{shown} is a directory")));
-        }
-        let old = ctx
-            .current_text(&abs, &shown)
-            .or_else(|e| if abs.exists() { Err(e) } else { Ok(None) })?;
+        let Target { abs, shown, old } = target(ctx.workspace()?, &*ctx.buffers, &p.path)?;
         let created = old.is_none();
         if old.as_deref() == Some(p.content.as_str()) {
             return Ok(ToolOutput::text(format!(
@@ -62,5 +91,100 @@ impl TypedTool for WriteFile {
         } else {
             format!("Replaced the content of {shown} ({lines} lines).")
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::testing::OpenBuffers;
+
+    fn preview(
+        ws: &Workspace,
+        buffers: &OpenBuffers,
+        path: &str,
+        content: &str,
+    ) -> Result<Option<EditPreview>, ToolError> {
+        let at = PreviewContext {
+            workspace: ws,
+            buffers,
+            diff_threshold: 1.0,
+        };
+        WriteFile::preview(
+            &Params {
+                path: path.into(),
+                content: content.into(),
+            },
+            &at,
+        )
+    }
+
+    fn workspace() -> (tempfile::TempDir, Workspace) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("docs")).expect("mkdir");
+        std::fs::write(dir.path().join("docs/plan.md"), "# Plan\nold\n").expect("write");
+        std::fs::write(dir.path().join(".codelabignore"), "*.key\n").expect("write");
+        let ws = Workspace::new(dir.path()).expect("workspace");
+        (dir, ws)
+    }
+
+    #[test]
+    fn a_new_file_is_previewed_against_nothing() {
+        let (_d, ws) = workspace();
+        let p = preview(&ws, &OpenBuffers::default(), "docs/new.md", "hello\n")
+            .expect("previews")
+            .expect("an edit");
+        assert_eq!(p.files.len(), 1);
+        assert_eq!(p.files[0].path, "docs/new.md");
+        assert_eq!(p.files[0].current, "");
+        assert_eq!(p.files[0].proposed, "hello\n");
+        assert!(p.diff.contains("+hello"), "{}", p.diff);
+        assert!(p.diff.starts_with("--- a/docs/new.md\n+++ b/docs/new.md\n"));
+    }
+
+    #[test]
+    fn an_existing_file_is_previewed_against_the_disk() {
+        let (_d, ws) = workspace();
+        let p = preview(
+            &ws,
+            &OpenBuffers::default(),
+            "./docs/plan.md",
+            "# Plan\nnew\n",
+        )
+        .expect("previews")
+        .expect("an edit");
+        assert_eq!(p.files[0].path, "docs/plan.md", "workspace-relative");
+        assert_eq!(p.files[0].current, "# Plan\nold\n");
+        assert_eq!(p.files[0].proposed, "# Plan\nnew\n");
+        assert!(p.diff.contains("-old\n+new\n"), "{}", p.diff);
+    }
+
+    #[test]
+    fn an_open_buffer_is_previewed_with_its_unsaved_text() {
+        let (_d, ws) = workspace();
+        let mut buffers = OpenBuffers::default();
+        buffers
+            .0
+            .insert(ws.root().join("docs/plan.md"), "# Plan\nunsaved\n".into());
+        let p = preview(&ws, &buffers, "docs/plan.md", "# Plan\nnew\n")
+            .expect("previews")
+            .expect("an edit");
+        assert_eq!(p.files[0].current, "# Plan\nunsaved\n");
+        assert!(p.diff.contains("-unsaved\n+new\n"), "{}", p.diff);
+    }
+
+    #[test]
+    fn refused_paths_are_errors_not_previews() {
+        let (d, ws) = workspace();
+        let buffers = OpenBuffers::default();
+        let err = preview(&ws, &buffers, "../outside.md", "x").expect_err("outside");
+        assert!(err.0.contains("outside the workspace"), "{err}");
+        let err = preview(&ws, &buffers, "id.key", "x").expect_err("ignored");
+        assert!(err.0.contains(".codelabignore"), "{err}");
+        let err = preview(&ws, &buffers, "docs", "x").expect_err("a directory");
+        assert_eq!(err.0, "docs is a directory");
+        std::fs::write(d.path().join("blob.bin"), [0u8, 1, 2]).expect("write");
+        let err = preview(&ws, &buffers, "blob.bin", "x").expect_err("binary");
+        assert!(err.0.contains("binary"), "{err}");
     }
 }

@@ -27,6 +27,7 @@ mod get_session;
 mod list_agents;
 mod list_pending_approvals;
 mod list_sessions;
+mod list_tools;
 mod send_message;
 mod session_metrics;
 mod subscribe_events;
