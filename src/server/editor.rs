@@ -15,7 +15,7 @@ use tower_lsp_server::ls_types::{
 use super::connection::ConnState;
 use crate::core::path_to_uri;
 use crate::documents::PositionEncoding;
-use crate::tools::{Editor, FileEdit};
+use crate::tools::{Editor, EditorError, FileEdit};
 
 /// The editor behind one LSP connection.
 pub(super) struct LspEditor {
@@ -46,12 +46,11 @@ fn end_of(text: &str, encoding: PositionEncoding) -> Position {
 }
 
 impl Editor for LspEditor {
-    fn apply(&self, edit: FileEdit) -> BoxFuture<'_, Result<(), String>> {
+    fn apply(&self, edit: FileEdit) -> BoxFuture<'_, Result<(), EditorError>> {
         Box::pin(async move {
-            let uri_text = path_to_uri(&edit.path).ok_or("the path has no file URI")?;
-            let uri: Uri = uri_text
-                .parse()
-                .map_err(|e| format!("invalid URI {uri_text}: {e:?}"))?;
+            let no_uri = || EditorError::NoUri(edit.path.clone());
+            let uri_text = path_to_uri(&edit.path).ok_or_else(no_uri)?;
+            let uri: Uri = uri_text.parse().map_err(|_| no_uri())?;
             let encoding = self.conn.encoding();
             // The editor's buffer is what the edit replaces, if it has one open.
             let (version, current) = {
@@ -94,15 +93,13 @@ impl Editor for LspEditor {
                 change_annotations: None,
             };
             match tokio::time::timeout(self.timeout, self.client.apply_edit(we)).await {
-                Err(_) => Err(format!(
-                    "the editor did not answer within {}s",
-                    self.timeout.as_secs()
-                )),
-                Ok(Err(e)) => Err(format!("the editor answered with an error: {}", e.message)),
+                Err(_) => Err(EditorError::Timeout(self.timeout.as_secs())),
+                Ok(Err(e)) => Err(EditorError::Failed(e.message.to_string())),
                 Ok(Ok(resp)) if resp.applied => Ok(()),
-                Ok(Ok(resp)) => Err(resp
-                    .failure_reason
-                    .unwrap_or_else(|| "no reason given".to_owned())),
+                Ok(Ok(resp)) => Err(EditorError::Refused(
+                    resp.failure_reason
+                        .unwrap_or_else(|| "no reason given".to_owned()),
+                )),
             }
         })
     }

@@ -153,10 +153,27 @@ pub struct FileEdit {
     pub new_text: String,
 }
 
+/// Why an editor did not apply an edit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EditorError {
+    /// The path cannot be named as a `file://` URI.
+    #[error("{0} has no file URI")]
+    NoUri(PathBuf),
+    /// The editor did not answer in time.
+    #[error("the editor did not answer within {0}s")]
+    Timeout(u64),
+    /// The editor answered the request with an error.
+    #[error("the editor answered with an error: {0}")]
+    Failed(String),
+    /// The editor refused the edit (`applied: false`), with its reason.
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// The editor that applies edits as `workspace/applyEdit`.
 pub trait Editor: Send + Sync {
-    /// Applies an edit; `Err` carries the editor's reason for refusing it.
-    fn apply(&self, edit: FileEdit) -> BoxFuture<'_, Result<(), String>>;
+    /// Applies an edit.
+    fn apply(&self, edit: FileEdit) -> BoxFuture<'_, Result<(), EditorError>>;
 }
 
 /// The editors' unsaved buffers.
