@@ -626,6 +626,13 @@ impl Turn {
         Ok(self.rt.store.get_session(self.session_id).await?)
     }
 
+    /// Publishes an event of this turn on the bus.
+    fn publish(&self, kind: EventKind) {
+        self.rt
+            .bus
+            .publish(Event::new(kind).in_turn(Some(self.session_id), Some(self.turn_id)));
+    }
+
     fn emit(&self, session: &Session, update: SessionUpdate) {
         self.rt.hub.emit(session, |_| update);
     }
@@ -645,12 +652,9 @@ impl Turn {
             .await
             .map(|s| s.agent)
             .unwrap_or_default();
-        self.rt.bus.publish(
-            Event::new(EventKind::ProcessingStarted(ProcessingStarted {
-                agent: agent_slug,
-            }))
-            .in_turn(Some(self.session_id), Some(self.turn_id)),
-        );
+        self.publish(EventKind::ProcessingStarted(ProcessingStarted {
+            agent: agent_slug,
+        }));
         let outcome = match self.drive().await {
             Ok(o) => o,
             Err(Stop::Cancelled) => TurnOutcome {
@@ -717,9 +721,7 @@ impl Turn {
         } else {
             EventKind::ProcessingCompleted(ended)
         };
-        self.rt
-            .bus
-            .publish(Event::new(kind).in_turn(Some(self.session_id), Some(self.turn_id)));
+        self.publish(kind);
     }
 
     async fn drive(&mut self) -> Result<TurnOutcome, Stop> {
@@ -967,13 +969,10 @@ impl Turn {
                 continue;
             }
             self.announce(&session, &call, kind, ToolCallStatus::Pending, None);
-            self.rt.bus.publish(
-                Event::new(EventKind::ExecutionRequested(ExecutionRequested {
-                    tool: call.name.clone(),
-                    tool_call_id: call.id.clone(),
-                }))
-                .in_turn(Some(self.session_id), Some(self.turn_id)),
-            );
+            self.publish(EventKind::ExecutionRequested(ExecutionRequested {
+                tool: call.name.clone(),
+                tool_call_id: call.id.clone(),
+            }));
             let started = Instant::now();
             let outcome = self.execute(&session, &call).await?;
             let duration_ms = started.elapsed().as_millis() as u64;
@@ -1009,9 +1008,7 @@ impl Turn {
             } else {
                 EventKind::ToolCompleted(finished)
             };
-            self.rt
-                .bus
-                .publish(Event::new(kind).in_turn(Some(self.session_id), Some(self.turn_id)));
+            self.publish(kind);
             match outcome {
                 CallOutcome::Done(o) => {
                     self.failures = 0;
@@ -1180,15 +1177,12 @@ impl Turn {
             session,
             SessionUpdate::ApprovalRequired(Box::new(approval.clone())),
         );
-        self.rt.bus.publish(
-            Event::new(EventKind::ApprovalRequired(ApprovalRequested {
-                tool: call.name.clone(),
-                tool_call_id: call.id.clone(),
-                approval_id: approval.id,
-                rule: rule.to_owned(),
-            }))
-            .in_turn(Some(self.session_id), Some(self.turn_id)),
-        );
+        self.publish(EventKind::ApprovalRequired(ApprovalRequested {
+            tool: call.name.clone(),
+            tool_call_id: call.id.clone(),
+            approval_id: approval.id,
+            rule: rule.to_owned(),
+        }));
         let timeout = async {
             match timeout_secs {
                 Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,

@@ -148,21 +148,22 @@ mod tests {
     use crate::protocol::generate;
     use crate::protocol::methods::{self, Direction, Kind};
 
+    /// A core on a fresh store in `dir`, and one connection to it.
+    fn fresh(dir: &std::path::Path) -> (Arc<Core>, Arc<ConnState>) {
+        let core = Arc::new(Core::open(Config::new(dir.to_path_buf())).expect("core"));
+        let (tx, _rx) = tokio::sync::mpsc::channel(8);
+        let kick = tokio_util::sync::CancellationToken::new();
+        let (events, _erx) = crate::runtime::hub::EventQueue::new(8, 1024, kick.clone());
+        let docs = core.runtime.docs().register(1);
+        let conn = Arc::new(ConnState::new(1, tx, docs, events, kick));
+        (core, conn)
+    }
+
     /// Every client request in the method table is dispatched, and nothing else is.
     #[tokio::test]
     async fn the_method_table_and_the_dispatcher_agree() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let core = Arc::new(Core::open(Config::new(dir.path().to_path_buf())).expect("core"));
-        let (tx, _rx) = tokio::sync::mpsc::channel(8);
-        let kick = tokio_util::sync::CancellationToken::new();
-        let (events, _erx) = crate::runtime::hub::EventQueue::new(8, 1024, kick.clone());
-        let conn = Arc::new(ConnState::new(
-            1,
-            tx,
-            core.runtime.docs().register(1),
-            events,
-            kick,
-        ));
+        let (core, conn) = fresh(dir.path());
         for m in methods::all() {
             if m.kind != Kind::Request || m.direction != Direction::ClientToServer {
                 continue;
@@ -233,17 +234,7 @@ mod tests {
     #[tokio::test]
     async fn application_errors_are_declared() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let core = Arc::new(Core::open(Config::new(dir.path().to_path_buf())).expect("core"));
-        let (tx, _rx) = tokio::sync::mpsc::channel(8);
-        let kick = tokio_util::sync::CancellationToken::new();
-        let (events, _erx) = crate::runtime::hub::EventQueue::new(8, 1024, kick.clone());
-        let conn = Arc::new(ConnState::new(
-            1,
-            tx,
-            core.runtime.docs().register(1),
-            events,
-            kick,
-        ));
+        let (core, conn) = fresh(dir.path());
         let mut failed = 0;
         for m in methods::requests() {
             let Err(e) = dispatch(&core, &conn, m.name, Some(m.example_params.clone())).await
