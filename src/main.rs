@@ -68,6 +68,9 @@ enum Command {
         #[arg(long, default_value_t = 256)]
         max_turns: usize,
     },
+    /// Speak the Agent Client Protocol (ACP v1) on stdin and stdout, for
+    /// editors with an ACP client (Zed, JetBrains IDEs, CodeCompanion).
+    Acp,
 }
 
 fn init_logging(cli: &Cli) {
@@ -128,11 +131,15 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     max_connections: *max_connections,
                 }))
             }
-            None => None,
+            Some(Command::Acp) | None => None,
         };
         let core = Arc::new(Core::open(config).context("cannot start")?);
         tracing::info!(store = %core.runtime.store().describe(), "store open");
         core.start_background();
+        if matches!(cli.command, Some(Command::Acp)) {
+            codelab_agent::acp::serve_stdio(core).await?;
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
         match serve {
             Some((listen, serve)) => {
                 let listener = tokio::net::TcpListener::bind(listen)
