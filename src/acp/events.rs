@@ -11,7 +11,8 @@
 //! - an agent switch → `current_mode_update` (agents are ACP modes);
 //! - approvals and questions → permission requests (see `permission.rs`);
 //! - the end of a turn → the prompt's answer; an `attempt_completion`
-//!   result is sent as a last `agent_message_chunk` first.
+//!   result is sent as a last `agent_message_chunk` first, and calls the
+//!   turn left open (cancelled while waiting, say) are marked `failed`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -177,6 +178,8 @@ pub(super) struct TurnEnd {
 struct CallView {
     diffs: Vec<acp::ToolCallContent>,
     output: String,
+    /// Completed or failed.
+    done: bool,
 }
 
 /// What one connection has shown of one session's current turn.
@@ -317,6 +320,30 @@ impl SessionView {
                         acp::ContentChunk::new(text(r.clone())),
                     )));
                 }
+                // Calls the turn left open (cancelled while pending, say)
+                // did not run: the client should not show them running.
+                let reason = match stop_reason {
+                    StopReason::Cancelled => "Not run: the turn was cancelled.",
+                    StopReason::MaxIterations => "Not run: the turn reached its iteration limit.",
+                    StopReason::Error | StopReason::EndTurn => "Not run: the turn ended.",
+                };
+                let mut open: Vec<&String> = self
+                    .calls
+                    .iter()
+                    .filter(|(_, c)| !c.done)
+                    .map(|(id, _)| id)
+                    .collect();
+                open.sort();
+                for id in open {
+                    out.push(Out::Update(acp::SessionUpdate::ToolCallUpdate(
+                        acp::ToolCallUpdate::new(
+                            id.clone(),
+                            acp::ToolCallUpdateFields::new()
+                                .status(acp::ToolCallStatus::Failed)
+                                .content(vec![text_content(reason)]),
+                        ),
+                    )));
+                }
                 self.calls.clear();
                 self.asking = None;
                 self.completed = false;
@@ -344,6 +371,7 @@ impl SessionView {
     ) -> acp::SessionUpdate {
         let first = !self.calls.contains_key(&call.id);
         let view = self.calls.entry(call.id.clone()).or_default();
+        view.done = matches!(s, ToolCallStatus::Completed | ToolCallStatus::Failed);
         if call.name == ASK_TOOL && s == ToolCallStatus::InProgress {
             self.asking = Some(call.id.clone());
         }
@@ -710,6 +738,33 @@ mod tests {
             error: None,
         }));
         assert!(updates(&out).is_empty());
+    }
+
+    #[test]
+    fn calls_left_open_by_a_cancelled_turn_are_shown_as_not_run() {
+        let mut v = SessionView::default();
+        let done = call("a", "read_file", json!({"path": "x"}));
+        let open = call("b", "write_file", json!({"path": "y", "content": ""}));
+        v.translate(&tool_event(&done, ToolCallStatus::Pending, None));
+        v.translate(&tool_event(&done, ToolCallStatus::Completed, Some("x")));
+        v.translate(&tool_event(&open, ToolCallStatus::Pending, None));
+        let out = v.translate(&event(SessionUpdate::TurnCompleted {
+            turn_id: TurnId::new(),
+            stop_reason: StopReason::Cancelled,
+            usage: Default::default(),
+            cost_usd: 0.0,
+            result: None,
+            error: None,
+        }));
+        assert_eq!(
+            updates(&out),
+            [json!({
+                "sessionUpdate": "tool_call_update",
+                "toolCallId": "b",
+                "status": "failed",
+                "content": [{"type": "content", "content": {"type": "text", "text": "Not run: the turn was cancelled."}}],
+            })]
+        );
     }
 
     #[test]
