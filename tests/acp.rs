@@ -245,7 +245,7 @@ impl Agent {
         }
     }
 
-    async fn initialize(&mut self) {
+    async fn initialize(&mut self) -> Value {
         let r = self
             .call(
                 0,
@@ -254,6 +254,7 @@ impl Agent {
             )
             .await;
         assert_eq!(r["protocolVersion"], 1);
+        r
     }
 
     async fn new_session(&mut self, id: u64, cwd: &Path) -> String {
@@ -349,6 +350,18 @@ async fn bad_input_gets_clear_errors_and_the_connection_stays_usable() {
     assert!(message.starts_with("Parse error"), "{message}");
 
     agent.initialize().await;
+    let r = agent
+        .call(1, "authenticate", json!({"methodId": "codelab-config"}))
+        .await;
+    assert_eq!(r, json!({}), "a configured provider authenticates");
+    let (code, message) = agent
+        .call_err(1, "authenticate", json!({"methodId": "password"}))
+        .await;
+    assert_eq!(code, -32602);
+    assert!(
+        message.starts_with("unknown auth method `password`"),
+        "{message}"
+    );
 
     agent.send_raw("[1, 2]").await;
     let (code, message) = error_of(&agent.answer(&Value::Null).await);
@@ -448,7 +461,23 @@ async fn without_a_model_provider_session_new_requires_auth() {
     let data = tempfile::tempdir().unwrap();
     let ws = tempfile::tempdir().unwrap();
     let mut agent = Agent::start(data.path(), &[]);
-    agent.initialize().await;
+    let init = agent.initialize().await;
+    // The one auth method: the configured provider (type `agent`, the default).
+    assert_eq!(
+        init["authMethods"].as_array().map(Vec::len),
+        Some(1),
+        "{init}"
+    );
+    assert_eq!(init["authMethods"][0]["id"], "codelab-config");
+    assert!(init["authMethods"][0].get("type").is_none(), "{init}");
+    let (code, message) = agent
+        .call_err(9, "authenticate", json!({"methodId": "codelab-config"}))
+        .await;
+    assert_eq!(code, -32000, "auth_required");
+    assert!(
+        message.starts_with("no model provider is configured: "),
+        "{message}"
+    );
     let (code, message) = agent
         .call_err(
             1,

@@ -2,7 +2,10 @@
 //!
 //! - `initialize`: protocol version 1 (what a client asks for otherwise is
 //!   answered with 1, the latest this agent speaks), and the capabilities it
-//!   has: `loadSession`, embedded context in prompts, `session/list`.
+//!   has: `loadSession`, embedded context in prompts, `session/list`; one
+//!   auth method (type `agent`): the configured model provider.
+//! - `authenticate`: succeeds when a model provider is configured, else
+//!   `auth_required` saying what to set.
 //! - `session/new`: the `cwd` becomes the session's workspace folder (a
 //!   `file://` URI); `mcpServers` are accepted and ignored. Without a model
 //!   provider configured the answer is `auth_required`.
@@ -21,7 +24,7 @@ use agent_client_protocol as acp;
 
 use super::connection::{Connection, acp_id};
 use super::errors::{from_runtime, invalid_params, not_open, turn_failed, unknown_session};
-use super::events;
+use super::{CONFIG_AUTH_METHOD, events};
 use crate::domain::{Session, SessionId, StopReason};
 use crate::llm::LlmError;
 use crate::runtime::TurnInput;
@@ -54,14 +57,14 @@ impl CodelabAgent {
         Ok(acp::SessionModeState::new(session.agent.clone(), modes))
     }
 
-    /// Fails with `auth_required` when no model provider is configured for
-    /// the workspace.
-    fn check_model(&self, workspace_folder: &str) -> acp::Result<()> {
-        match self.conn.rt.llm_target(
-            Some(workspace_folder),
-            None,
-            Some(crate::agents::DEFAULT_AGENT),
-        ) {
+    /// Fails with `auth_required` when no model provider is configured (for
+    /// the workspace, when there is one).
+    fn check_model(&self, workspace_folder: Option<&str>) -> acp::Result<()> {
+        match self
+            .conn
+            .rt
+            .llm_target(workspace_folder, None, Some(crate::agents::DEFAULT_AGENT))
+        {
             Ok(_) => Ok(()),
             Err(LlmError::NotConfigured(why)) => Err(acp::Error::new(
                 acp::ErrorCode::AuthRequired.into(),
@@ -189,8 +192,15 @@ impl acp::Agent for CodelabAgent {
             .session_capabilities(
                 acp::SessionCapabilities::new().list(acp::SessionListCapabilities::new()),
             );
+        let auth = acp::AuthMethodAgent::new(CONFIG_AUTH_METHOD, "CodeLab model settings")
+            .description(
+                "The model provider configured for codelab-agent: OPENAI_API_KEY or \
+                 ANTHROPIC_API_KEY with CODELAB_MODEL in its environment, or [llm] in \
+                 codelab.toml in its data directory (restart the agent after changing them).",
+            );
         Ok(acp::InitializeResponse::new(acp::ProtocolVersion::V1)
             .agent_capabilities(capabilities)
+            .auth_methods(vec![acp::AuthMethod::Agent(auth)])
             .agent_info(
                 acp::Implementation::new("codelab-agent", env!("CARGO_PKG_VERSION"))
                     .title("CodeLab Agent"),
@@ -201,10 +211,14 @@ impl acp::Agent for CodelabAgent {
         &self,
         args: acp::AuthenticateRequest,
     ) -> acp::Result<acp::AuthenticateResponse> {
-        Err(invalid_params(format!(
-            "unknown auth method `{}`: this agent advertises none",
-            args.method_id
-        )))
+        if args.method_id.0.as_ref() != CONFIG_AUTH_METHOD {
+            return Err(invalid_params(format!(
+                "unknown auth method `{}`; this agent offers `{CONFIG_AUTH_METHOD}`",
+                args.method_id
+            )));
+        }
+        self.check_model(None)?;
+        Ok(acp::AuthenticateResponse::new())
     }
 
     async fn new_session(
@@ -220,7 +234,7 @@ impl acp::Agent for CodelabAgent {
                 "MCP servers offered by the ACP client are not used (not supported yet)"
             );
         }
-        self.check_model(&uri)?;
+        self.check_model(Some(&uri))?;
         let rt = &self.conn.rt;
         let session = rt
             .create_session(Some(uri), None, None)

@@ -41,9 +41,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::core::Core;
 
-/// The auth method advertised in `initialize`: the client runs
-/// `codelab-agent acp setup` in a terminal.
-pub const SETUP_METHOD: &str = "codelab-setup";
+/// The auth method advertised in `initialize` (type `agent`): the model
+/// provider configured for codelab-agent (environment or `codelab.toml`).
+pub const CONFIG_AUTH_METHOD: &str = "codelab-config";
 
 /// Why an ACP connection ended abnormally.
 #[derive(Debug, thiserror::Error)]

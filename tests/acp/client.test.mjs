@@ -226,6 +226,8 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
       assert.equal(init.agentCapabilities.promptCapabilities.image, false);
       assert.deepEqual(init.agentCapabilities.sessionCapabilities.list, {});
       assert.equal(init.agentInfo.name, "codelab-agent");
+      assert.deepEqual(init.authMethods.map((m) => m.id), ["codelab-config"]);
+      assert.deepEqual(await agent.request(acp.methods.agent.authenticate, { methodId: "codelab-config" }), {});
     });
 
     await step("session/new opens a session in the cwd with the agents as modes", async () => {
