@@ -39,6 +39,14 @@ const SCRIPT = {
     when("The user answered: blue", text("Blue it is.")),
     when("Stream forever", { chunks: [{ text: "Partial answer" }, { stall: true }] }),
     when("Write pending.txt please", call("w3", "write_file", { path: "pending.txt", content: "p\n" })),
+    when("Write notes.txt twice", call("a1", "write_file", { path: "notes.txt", content: "one\n" })),
+    when("Created notes.txt", call("a2", "write_file", { path: "notes.txt", content: "two\n" })),
+    when("Replaced the content of notes.txt", text("Both written.")),
+    when("Write x1.txt then x2.txt", call("r1", "write_file", { path: "x1.txt", content: "1\n" })),
+    // Both rejections carry the same feedback: the first reply goes to the
+    // request after r1's, the second to the one after r2's.
+    when("rejects every write_file call", call("r2", "write_file", { path: "x2.txt", content: "2\n" })),
+    when("rejects every write_file call", text("No more writes.")),
     when("After the restart", text("Still here.")),
   ],
 };
@@ -368,6 +376,42 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
       assert.deepEqual(await mock.violations(), []);
     });
 
+    await step("allow_always lets the same edit run again without asking", async () => {
+      const asked = agent.permissions.items.length;
+      const answered = prompt("Write notes.txt twice");
+      const req = await agent.permissions.waitFor((r) => r.params.toolCall.toolCallId === "a1", "permission for a1");
+      req.answer({ outcome: "selected", optionId: "allow_always" });
+      assert.equal((await answered).stopReason, "end_turn");
+      assert.deepEqual(
+        agent.permissions.items.slice(asked).map((r) => r.params.toolCall.toolCallId),
+        ["a1"],
+        "a2 ran without a permission request",
+      );
+      assert.equal(fs.readFileSync(path.join(ws, "notes.txt"), "utf8"), "two\n");
+    });
+
+    await step("reject_always rejects later calls of the tool without asking", async () => {
+      const asked = agent.permissions.items.length;
+      const answered = prompt("Write x1.txt then x2.txt");
+      const req = await agent.permissions.waitFor((r) => r.params.toolCall.toolCallId === "r1", "permission for r1");
+      req.answer({ outcome: "selected", optionId: "reject_always" });
+      assert.equal((await answered).stopReason, "end_turn");
+      assert.deepEqual(
+        agent.permissions.items.slice(asked).map((r) => r.params.toolCall.toolCallId),
+        ["r1"],
+        "r2 was rejected without a permission request",
+      );
+      for (const id of ["r1", "r2"]) {
+        await agent.updates.waitFor((n) => n.update.toolCallId === id && n.update.status === "failed", `${id} failed`);
+      }
+      assert.equal(fs.existsSync(path.join(ws, "x1.txt")), false);
+      assert.equal(fs.existsSync(path.join(ws, "x2.txt")), false);
+      const requests = await mock.requests();
+      const messages = requests[requests.length - 1].body.messages;
+      const r2 = messages.find((m) => m.role === "tool" && m.tool_call_id === "r2");
+      assert.match(JSON.stringify(r2.content), /The user rejects every write_file call for the rest of this session/);
+    });
+
     await step("the agent exits cleanly when the client closes", async () => {
       assert.equal(await agent.close(), 0, agent.logs());
     });
@@ -402,6 +446,14 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
         ["agent", "Partial answer"],
         ["user", "Write pending.txt please"],
         ["tool", "w3", "Write pending.txt", "failed"],
+        ["user", "Write notes.txt twice"],
+        ["tool", "a1", "Write notes.txt", "completed"],
+        ["tool", "a2", "Write notes.txt", "completed"],
+        ["agent", "Both written."],
+        ["user", "Write x1.txt then x2.txt"],
+        ["tool", "r1", "Write x1.txt", "failed"],
+        ["tool", "r2", "Write x2.txt", "failed"],
+        ["agent", "No more writes."],
       ]);
     });
 
