@@ -560,3 +560,38 @@ async fn a_failed_turn_is_an_error_and_the_iteration_limit_is_max_turn_requests(
         .await;
     assert_eq!(agent.close().await, Some(0));
 }
+
+/// `session/cancel` sent right behind its prompt, before the turn may have
+/// started: the prompt still ends `cancelled` (without the fix it would wait
+/// on the stalled model until the test's timeout).
+#[tokio::test]
+async fn a_cancel_right_behind_its_prompt_cancels_it() {
+    let stall = || Reply {
+        matches: Some("Stall".into()),
+        chunks: vec![Chunk {
+            stall: true,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mock = MockLlm::start(Script {
+        replies: (0..5).map(|_| stall()).collect(),
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    agent.initialize().await;
+    let session = agent
+        .new_session(1, &ws.path().canonicalize().unwrap())
+        .await;
+    for id in 10..15u64 {
+        let prompt = json!({"jsonrpc": "2.0", "id": id, "method": "session/prompt", "params": prompt(&session, "Stall")});
+        let cancel =
+            json!({"jsonrpc": "2.0", "method": "session/cancel", "params": {"sessionId": session}});
+        agent.send_raw(&format!("{prompt}\n{cancel}")).await;
+        let answer = agent.answer(&json!(id)).await;
+        assert_eq!(answer["result"]["stopReason"], "cancelled", "{answer}");
+    }
+    assert_eq!(agent.close().await, Some(0));
+}

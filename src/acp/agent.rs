@@ -334,12 +334,17 @@ impl acp::Agent for CodelabAgent {
             editor: self.conn.editor(id),
             editor_llm: None,
         };
-        let turn = self
+        self.conn.prompt_starting(id);
+        let started = self
             .conn
             .rt
             .send_message(input, Some((self.conn.id, self.conn.queue.clone())))
-            .await
-            .map_err(|e| from_runtime(&e))?;
+            .await;
+        let cancelled_meanwhile = self.conn.prompt_started(id);
+        let turn = started.map_err(|e| from_runtime(&e))?;
+        if cancelled_meanwhile {
+            self.conn.cancel_turn(id).await;
+        }
         let end = self.conn.wait_turn(id, turn).await.map_err(|_| {
             acp::Error::new(
                 acp::ErrorCode::InternalError.into(),
@@ -357,7 +362,7 @@ impl acp::Agent for CodelabAgent {
 
     async fn cancel(&self, args: acp::CancelNotification) -> acp::Result<()> {
         match parse_session(&args.session_id) {
-            Ok(id) => self.conn.cancel_turn(id).await,
+            Ok(id) => self.conn.cancel_requested(id).await,
             Err(_) => {
                 tracing::debug!(session = %args.session_id, "session/cancel for an unknown session")
             }

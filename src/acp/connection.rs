@@ -42,6 +42,10 @@ struct Open {
     waiting: HashMap<TurnId, oneshot::Sender<TurnEnd>>,
     finished: VecDeque<(TurnId, TurnEnd)>,
     questions: Vec<oneshot::Sender<()>>,
+    /// A prompt is starting its turn.
+    starting: bool,
+    /// `session/cancel` came while a prompt was starting its turn.
+    cancel_pending: bool,
 }
 
 /// The state of one ACP connection. Lives on the connection's `LocalSet`.
@@ -107,6 +111,8 @@ impl Connection {
                 waiting: HashMap::new(),
                 finished: VecDeque::new(),
                 questions: Vec::new(),
+                starting: false,
+                cancel_pending: false,
             });
     }
 
@@ -171,6 +177,38 @@ impl Connection {
         if let Err(e) = peer.session_notification(n).await {
             tracing::debug!("cannot send a session update: {e}");
         }
+    }
+
+    /// A prompt starts its turn: a `session/cancel` that arrives before the
+    /// turn is running is kept for it.
+    pub(super) fn prompt_starting(&self, session: SessionId) {
+        if let Some(open) = self.sessions.borrow_mut().get_mut(&session) {
+            open.starting = true;
+            open.cancel_pending = false;
+        }
+    }
+
+    /// The prompt's turn runs (or did not start): whether a `session/cancel`
+    /// came meanwhile.
+    pub(super) fn prompt_started(&self, session: SessionId) -> bool {
+        self.sessions
+            .borrow_mut()
+            .get_mut(&session)
+            .is_some_and(|open| {
+                open.starting = false;
+                std::mem::take(&mut open.cancel_pending)
+            })
+    }
+
+    /// `session/cancel`: cancels the running turn, or the one a prompt is
+    /// starting.
+    pub(super) async fn cancel_requested(&self, session: SessionId) {
+        if let Some(open) = self.sessions.borrow_mut().get_mut(&session)
+            && open.starting
+        {
+            open.cancel_pending = true;
+        }
+        self.cancel_turn(session).await;
     }
 
     /// Cancels a session's running turn, if any.
