@@ -595,3 +595,100 @@ async fn a_cancel_right_behind_its_prompt_cancels_it() {
     }
     assert_eq!(agent.close().await, Some(0));
 }
+
+/// ACP's terminal auth: offered to a client with `auth.terminal`; the client
+/// runs the agent's command with the method's args (`acp setup`) in a
+/// terminal, then reconnects, and the new connection has a provider.
+#[tokio::test]
+async fn terminal_setup_configures_the_provider_the_next_connection_uses() {
+    let mock = MockLlm::start(Script {
+        replies: vec![text("Hello after setup", "Configured and answering.")],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+
+    let mut agent = Agent::start(data.path(), &[]);
+    let init = agent
+        .call(
+            0,
+            "initialize",
+            json!({"protocolVersion": 1, "clientCapabilities": {"auth": {"terminal": true}}}),
+        )
+        .await;
+    let setup = &init["authMethods"][0];
+    assert_eq!(setup["type"], "terminal", "{init}");
+    assert_eq!(setup["id"], "codelab-setup");
+    assert_eq!(setup["args"], json!(["setup"]));
+    assert_eq!(init["authMethods"][1]["id"], "codelab-config");
+    let (code, _) = agent
+        .call_err(1, "session/new", json!({"cwd": root, "mcpServers": []}))
+        .await;
+    assert_eq!(code, -32000);
+    assert_eq!(agent.close().await, Some(0));
+
+    // What the client runs in its terminal: the agent's command plus `args`.
+    let answers = format!("openai\nsk-test-key\ngpt-4o-mini\n{}\n", mock.openai_base());
+    let run_setup = |answers: String| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_codelab-agent"));
+        cmd.arg("--data-dir")
+            .arg(data.path())
+            .args(["acp", "setup"]);
+        for var in [
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            "CODELAB_MODEL",
+            "CODELAB_PROVIDER",
+        ] {
+            cmd.env_remove(var);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        std::io::Write::write_all(&mut stdin, answers.as_bytes()).unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    };
+    let out = run_setup(answers.clone());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Saved: provider openai, model gpt-4o-mini."),
+        "{stdout}"
+    );
+
+    // The client reconnects: the new process reads what setup saved.
+    let mut agent = Agent::start(data.path(), &[]);
+    agent.initialize().await;
+    let r = agent
+        .call(1, "authenticate", json!({"methodId": "codelab-config"}))
+        .await;
+    assert_eq!(r, json!({}));
+    let session = agent.new_session(2, &root).await;
+    let r = agent
+        .call(3, "session/prompt", prompt(&session, "Hello after setup"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    agent
+        .notification(|n| is_chunk(n, "Configured and answering."))
+        .await;
+    assert_eq!(agent.close().await, Some(0));
+
+    // Setup does not overwrite a configured provider.
+    let again = run_setup(answers);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already configures the model"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

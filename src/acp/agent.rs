@@ -2,8 +2,10 @@
 //!
 //! - `initialize`: protocol version 1 (what a client asks for otherwise is
 //!   answered with 1, the latest this agent speaks), and the capabilities it
-//!   has: `loadSession`, embedded context in prompts, `session/list`; one
-//!   auth method (type `agent`): the configured model provider.
+//!   has: `loadSession`, embedded context in prompts, `session/list`; the
+//!   auth methods: `codelab-setup` (type `terminal`, to clients that offer
+//!   `auth.terminal`: they run `codelab-agent acp setup` and reconnect) and
+//!   `codelab-config` (type `agent`): the configured model provider.
 //! - `authenticate`: succeeds when a model provider is configured, else
 //!   `auth_required` saying what to set.
 //! - `session/new`: the `cwd` becomes the session's workspace folder (a
@@ -24,7 +26,7 @@ use agent_client_protocol as acp;
 
 use super::connection::{Connection, acp_id};
 use super::errors::{from_runtime, invalid_params, not_open, turn_failed, unknown_session};
-use super::{CONFIG_AUTH_METHOD, events};
+use super::{CONFIG_AUTH_METHOD, SETUP_AUTH_METHOD, events};
 use crate::domain::{Session, SessionId, StopReason};
 use crate::llm::LlmError;
 use crate::runtime::TurnInput;
@@ -185,6 +187,7 @@ impl acp::Agent for CodelabAgent {
             version = ?args.protocol_version,
             "ACP initialize"
         );
+        let terminal_auth = args.client_capabilities.auth.terminal;
         self.conn.set_client(args.client_capabilities);
         let capabilities = acp::AgentCapabilities::new()
             .load_session(true)
@@ -198,9 +201,21 @@ impl acp::Agent for CodelabAgent {
                  ANTHROPIC_API_KEY with CODELAB_MODEL in its environment, or [llm] in \
                  codelab.toml in its data directory (restart the agent after changing them).",
             );
+        let mut auth_methods = Vec::new();
+        if terminal_auth {
+            auth_methods.push(acp::AuthMethod::Terminal(
+                acp::AuthMethodTerminal::new(SETUP_AUTH_METHOD, "Set up a model provider")
+                    .description(
+                        "Choose the provider, API key and model in a terminal; they are saved \
+                         in codelab.toml in the agent's data directory.",
+                    )
+                    .args(vec!["setup".to_owned()]),
+            ));
+        }
+        auth_methods.push(acp::AuthMethod::Agent(auth));
         Ok(acp::InitializeResponse::new(acp::ProtocolVersion::V1)
             .agent_capabilities(capabilities)
-            .auth_methods(vec![acp::AuthMethod::Agent(auth)])
+            .auth_methods(auth_methods)
             .agent_info(
                 acp::Implementation::new("codelab-agent", env!("CARGO_PKG_VERSION"))
                     .title("CodeLab Agent"),

@@ -21,6 +21,8 @@
 //! - `permission.rs`: approvals and questions as `session/request_permission`.
 //! - `editor.rs`: edits as `fs/write_text_file` when the client offers it.
 //! - `errors.rs`: runtime errors as JSON-RPC errors, in one place.
+//! - `setup.rs`: `codelab-agent acp setup`, the terminal auth method: the
+//!   model provider chosen interactively, saved in `codelab.toml`.
 //!
 //! The SDK (`agent-client-protocol` 0.10) runs its handlers as `!Send`
 //! futures, so a connection lives on a [`tokio::task::LocalSet`]; the
@@ -33,6 +35,7 @@ mod editor;
 mod errors;
 mod events;
 mod permission;
+pub mod setup;
 mod transport;
 
 use std::sync::Arc;
@@ -44,6 +47,10 @@ use crate::core::Core;
 /// The auth method advertised in `initialize` (type `agent`): the model
 /// provider configured for codelab-agent (environment or `codelab.toml`).
 pub const CONFIG_AUTH_METHOD: &str = "codelab-config";
+
+/// The terminal auth method, advertised to clients that run one: the
+/// client runs `codelab-agent acp setup` in a terminal, then reconnects.
+pub const SETUP_AUTH_METHOD: &str = "codelab-setup";
 
 /// Why an ACP connection ended abnormally.
 #[derive(Debug, thiserror::Error)]
