@@ -19,7 +19,7 @@
 //! - `session/cancel`: cancels the running turn; its prompt answers `cancelled`.
 //! - `session/set_mode`: agents are modes; switches the session's agent.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use agent_client_protocol as acp;
@@ -120,6 +120,15 @@ fn shown(uri: &str, root: Option<&Path>) -> String {
         .unwrap_or_else(|| uri.to_owned())
 }
 
+/// What a prompt says.
+#[derive(Debug, PartialEq)]
+pub(super) struct UserMessage {
+    /// The user message.
+    pub text: String,
+    /// The workspace files its resource links name.
+    pub files: Vec<PathBuf>,
+}
+
 /// A prompt's content as the user message: text as it is, resource links
 /// inline as `@path`, embedded text resources inline as `@path` with their
 /// text appended in `<resource>` blocks.
@@ -129,14 +138,21 @@ fn shown(uri: &str, root: Option<&Path>) -> String {
 pub(super) fn user_message(
     blocks: &[acp::ContentBlock],
     root: Option<&Path>,
-) -> acp::Result<String> {
+) -> acp::Result<UserMessage> {
     let mut text = String::new();
     let mut attached = String::new();
+    let mut files = Vec::new();
     for block in blocks {
         match block {
             acp::ContentBlock::Text(t) => text.push_str(&t.text),
             acp::ContentBlock::ResourceLink(l) => {
                 text.push_str(&format!("@{}", shown(&l.uri, root)));
+                if let Some(p) = uri_to_path(&l.uri)
+                    && root.is_some_and(|r| p.starts_with(r))
+                    && !files.contains(&p)
+                {
+                    files.push(p);
+                }
             }
             acp::ContentBlock::Resource(r) => match &r.resource {
                 acp::EmbeddedResourceResource::TextResourceContents(t) => {
@@ -173,7 +189,7 @@ pub(super) fn user_message(
     if text.trim().is_empty() {
         return Err(invalid_params("the prompt is empty"));
     }
-    Ok(text)
+    Ok(UserMessage { text, files })
 }
 
 #[async_trait::async_trait(?Send)]
@@ -340,10 +356,15 @@ impl acp::Agent for CodelabAgent {
     async fn prompt(&self, args: acp::PromptRequest) -> acp::Result<acp::PromptResponse> {
         let id = self.open_session(&args.session_id).await?;
         let root = self.conn.root(id);
-        let text = user_message(&args.prompt, root.as_deref())?;
+        let message = user_message(&args.prompt, root.as_deref())?;
+        if !self.conn.rt.is_running(id) {
+            self.conn
+                .read_buffers(&args.session_id, message.files)
+                .await;
+        }
         let input = TurnInput {
             session_id: id,
-            text,
+            text: message.text,
             agent: None,
             context: None,
             editor: self.conn.editor(id),
@@ -429,16 +450,21 @@ mod tests {
                 link("file:///ws/src/a.rs"),
                 text(" and "),
                 resource,
+                link("file:///elsewhere/b.rs"),
             ],
             Some(root),
         )
         .expect("valid");
         assert_eq!(
-            msg,
-            "Compare @src/a.rs and @src/main.rs\n\n<resource path=\"src/main.rs\">\nfn main() {}\n</resource>"
+            msg.text,
+            "Compare @src/a.rs and @src/main.rs@/elsewhere/b.rs\n\n<resource path=\"src/main.rs\">\nfn main() {}\n</resource>"
         );
+        // Only linked files in the workspace are read from the client.
+        assert_eq!(msg.files, [PathBuf::from("/ws/src/a.rs")]);
         assert_eq!(
-            user_message(&[link("https://example.com/x")], Some(root)).expect("valid"),
+            user_message(&[link("https://example.com/x")], Some(root))
+                .expect("valid")
+                .text,
             "@https://example.com/x"
         );
         let err = user_message(&[text("  ")], Some(root)).expect_err("empty");

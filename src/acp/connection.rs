@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::compat::{TokioAsyncReadCompatExt as _, TokioAsyncWriteCompatExt as _};
 use tokio_util::sync::CancellationToken;
 
+use super::buffers::ClientBuffers;
 use super::editor::{AcpEditor, FsWrite};
 use super::events::{Out, SessionView, TurnEnd};
 use super::{AcpError, agent, editor, permission, transport};
@@ -64,6 +65,7 @@ pub(super) struct Connection {
     approvals: RefCell<HashMap<ApprovalId, oneshot::Sender<()>>>,
     rejected: RefCell<HashSet<(SessionId, String)>>,
     fs: mpsc::UnboundedSender<FsWrite>,
+    buffers: ClientBuffers,
 }
 
 /// The ACP id of a session.
@@ -97,7 +99,20 @@ impl Connection {
             session: acp_id(session),
             tx: self.fs.clone(),
             timeout: self.request_timeout,
+            buffers: self.buffers.clone(),
         }))
+    }
+
+    /// Reads the files a prompt references from the client's buffers, when
+    /// it offers `fs/read_text_file`.
+    pub(super) async fn read_buffers(&self, session: &acp::SessionId, paths: Vec<PathBuf>) {
+        if !self.client.borrow().fs.read_text_file {
+            return;
+        }
+        let Some(peer) = self.peer() else { return };
+        self.buffers
+            .refresh(&peer, session, paths, self.request_timeout)
+            .await;
     }
 
     /// Opens a session on this connection (idempotent): its events are
@@ -346,9 +361,11 @@ where
     let kick = CancellationToken::new();
     let (queue, events) = EventQueue::new(4096, 8 * 1024 * 1024, kick.clone());
     let (fs_tx, fs_rx) = mpsc::unbounded_channel();
+    let id = core.next_conn_id();
     let conn = Rc::new(Connection {
         rt: Arc::clone(&core.runtime),
-        id: core.next_conn_id(),
+        id,
+        buffers: ClientBuffers::new(core.runtime.docs().register(id)),
         queue,
         request_timeout: core.config.client_request_timeout,
         peer: OnceCell::new(),

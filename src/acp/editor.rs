@@ -13,6 +13,7 @@ use agent_client_protocol::{self as acp, Client as _};
 use futures::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
+use super::buffers::ClientBuffers;
 use crate::tools::{Editor, EditorError, FileEdit};
 
 /// One write for the client to make.
@@ -28,6 +29,8 @@ pub(super) struct AcpEditor {
     pub(super) session: acp::SessionId,
     pub(super) tx: mpsc::UnboundedSender<FsWrite>,
     pub(super) timeout: Duration,
+    /// The client's buffers held for the turn, kept in step with the edits.
+    pub(super) buffers: ClientBuffers,
 }
 
 fn gone() -> EditorError {
@@ -41,8 +44,8 @@ impl Editor for AcpEditor {
             self.tx
                 .send(FsWrite {
                     session: self.session.clone(),
-                    path: edit.path,
-                    content: edit.new_text,
+                    path: edit.path.clone(),
+                    content: edit.new_text.clone(),
                     reply,
                 })
                 .map_err(|_| gone())?;
@@ -50,7 +53,10 @@ impl Editor for AcpEditor {
                 Err(_) => Err(EditorError::Timeout(self.timeout.as_secs())),
                 Ok(Err(_)) => Err(gone()),
                 Ok(Ok(Err(e))) => Err(EditorError::Failed(e.to_string())),
-                Ok(Ok(Ok(()))) => Ok(()),
+                Ok(Ok(Ok(()))) => {
+                    self.buffers.edited(&edit.path, &edit.new_text);
+                    Ok(())
+                }
             }
         })
     }

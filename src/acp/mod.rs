@@ -20,6 +20,8 @@
 //! - `events.rs`: session events and history as ACP `session/update`s (pure).
 //! - `permission.rs`: approvals and questions as `session/request_permission`.
 //! - `editor.rs`: edits as `fs/write_text_file` when the client offers it.
+//! - `buffers.rs`: the files a prompt references, read from the client's
+//!   buffers with `fs/read_text_file` when it offers it.
 //! - `errors.rs`: runtime errors as JSON-RPC errors, in one place.
 //! - `setup.rs`: `codelab-agent acp setup`, the terminal auth method: the
 //!   model provider chosen interactively, saved in `codelab.toml`.
@@ -30,6 +32,7 @@
 //! connection only through the event queue and the editor's channel.
 
 mod agent;
+mod buffers;
 mod connection;
 mod editor;
 mod errors;

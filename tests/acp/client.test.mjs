@@ -39,6 +39,8 @@ const SCRIPT = {
     when("The user answered: blue", text("Blue it is.")),
     when("Stream forever", { chunks: [{ text: "Partial answer" }, { stall: true }] }),
     when("Write pending.txt please", call("w3", "write_file", { path: "pending.txt", content: "p\n" })),
+    when("Read the draft @draft.txt", call("d1", "read_file", { path: "draft.txt" })),
+    when("unsaved in the editor", text("The draft is unsaved.")),
     when("Write notes.txt twice", call("a1", "write_file", { path: "notes.txt", content: "one\n" })),
     when("Created notes.txt", call("a2", "write_file", { path: "notes.txt", content: "two\n" })),
     when("Replaced the content of notes.txt", text("Both written.")),
@@ -131,11 +133,18 @@ function startAgent({ dataDir, mockUrl }) {
   const updates = new Inbox(); // session/update params
   const permissions = new Inbox(); // { params, answer(outcome) }
   const writes = [];
+  const reads = [];
+  /** Unsaved editor buffers by absolute path; other files are read from disk. */
+  const buffers = new Map();
   const app = acp
     .client({ name: "codelab-acp-test" })
     .onNotification(acp.methods.client.session.update, ({ params }) => updates.push(params))
     .onRequest(acp.methods.client.session.requestPermission, ({ params }) => {
       return new Promise((resolve) => permissions.push({ params, answer: (outcome) => resolve({ outcome }) }));
+    })
+    .onRequest(acp.methods.client.fs.readTextFile, ({ params }) => {
+      reads.push(params);
+      return { content: buffers.get(params.path) ?? fs.readFileSync(params.path, "utf8") };
     })
     .onRequest(acp.methods.client.fs.writeTextFile, ({ params }) => {
       writes.push(params);
@@ -151,6 +160,8 @@ function startAgent({ dataDir, mockUrl }) {
     updates,
     permissions,
     writes,
+    reads,
+    buffers,
     logs: () => stderr,
     request: (method, params) => bounded(agent.request(method, params), method),
     notify: (method, params) => agent.notify(method, params),
@@ -193,7 +204,7 @@ function summary(updates) {
 
 const INIT = {
   protocolVersion: acp.PROTOCOL_VERSION,
-  clientCapabilities: { fs: { readTextFile: false, writeTextFile: true }, terminal: false },
+  clientCapabilities: { fs: { readTextFile: true, writeTextFile: true }, terminal: false },
   clientInfo: { name: "codelab-acp-test", version: "1.0.0" },
 };
 
@@ -376,6 +387,26 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
       assert.deepEqual(await mock.violations(), []);
     });
 
+    await step("a linked file is read from the editor's unsaved buffer", async () => {
+      const draft = path.join(ws, "draft.txt");
+      fs.writeFileSync(draft, "saved on disk\n");
+      agent.buffers.set(draft, "unsaved in the editor\n");
+      const res = await agent.request(acp.methods.agent.session.prompt, {
+        sessionId,
+        prompt: [
+          { type: "text", text: "Read the draft " },
+          { type: "resource_link", name: "draft.txt", uri: `file://${draft}` },
+        ],
+      });
+      assert.equal(res.stopReason, "end_turn");
+      assert.deepEqual(agent.reads, [{ sessionId, path: draft }]);
+      // The model read the buffer, not the disk (its reply matched on it).
+      const requests = await mock.requests();
+      const result = requests[requests.length - 1].body.messages.find((m) => m.tool_call_id === "d1");
+      assert.match(JSON.stringify(result.content), /unsaved in the editor/);
+      assert.doesNotMatch(JSON.stringify(result.content), /saved on disk/);
+    });
+
     await step("allow_always lets the same edit run again without asking", async () => {
       const asked = agent.permissions.items.length;
       const answered = prompt("Write notes.txt twice");
@@ -446,6 +477,9 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
         ["agent", "Partial answer"],
         ["user", "Write pending.txt please"],
         ["tool", "w3", "Write pending.txt", "failed"],
+        ["user", "Read the draft @draft.txt"],
+        ["tool", "d1", "Read draft.txt", "completed"],
+        ["agent", "The draft is unsaved."],
         ["user", "Write notes.txt twice"],
         ["tool", "a1", "Write notes.txt", "completed"],
         ["tool", "a2", "Write notes.txt", "completed"],
