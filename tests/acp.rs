@@ -15,6 +15,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -691,4 +693,124 @@ async fn terminal_setup_configures_the_provider_the_next_connection_uses() {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
+}
+
+/// A session is a session: one made over ACP is a codelab session (listed,
+/// with its history, by a codelab client), and one made by a codelab client
+/// is listed and loaded over ACP. One process holds the store at a time.
+#[tokio::test]
+async fn acp_sessions_are_codelab_sessions_and_the_reverse() {
+    let mock = MockLlm::start(Script {
+        replies: vec![
+            text("Hello over ACP", "Hi from ACP."),
+            text("Hello over codelab", "Hi from codelab."),
+        ],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    let uri = support::file_uri(&root);
+
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    agent.initialize().await;
+    let from_acp = agent.new_session(1, &root).await;
+    let r = agent
+        .call(2, "session/prompt", prompt(&from_acp, "Hello over ACP"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    assert_eq!(agent.close().await, Some(0));
+
+    let mut server = support::ServerProcess::stdio_env(data.path(), &llm_env(&mock));
+    let mut client = server.stdio_client();
+    client.initialize(&[], Some(&uri)).await;
+    let list = client.call("codelab/listSessions", json!({})).await;
+    let listed = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == from_acp.as_str())
+        .unwrap_or_else(|| panic!("{list}"));
+    assert_eq!(listed["workspaceFolder"], uri.as_str());
+    let history = client
+        .call("codelab/getHistory", json!({"sessionId": from_acp}))
+        .await;
+    let said: Vec<(String, String)> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().to_owned(),
+                m["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("user".to_owned(), "Hello over ACP".to_owned()),
+            ("assistant".to_owned(), "Hi from ACP.".to_owned()),
+        ]
+    );
+    let created = client
+        .call(
+            "codelab/createSession",
+            json!({"workspaceFolder": uri, "title": "From codelab"}),
+        )
+        .await;
+    let from_codelab: codelab_agent::domain::SessionId =
+        serde_json::from_value(created["id"].clone()).unwrap();
+    let turn = support::agent::send(&mut client, from_codelab, "Hello over codelab").await;
+    let log = support::agent::drive(&mut client, turn, |_| None, |_| None).await;
+    assert_eq!(
+        log.completed.stop_reason,
+        codelab_agent::protocol::types::StopReason::EndTurn
+    );
+    client.finish().await;
+    assert_eq!(server.wait().await, Some(0));
+
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    agent.initialize().await;
+    let list = agent.call(3, "session/list", json!({"cwd": root})).await;
+    let ids: Vec<&str> = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sessionId"].as_str().unwrap())
+        .collect();
+    let from_codelab = from_codelab.to_string();
+    assert!(ids.contains(&from_codelab.as_str()), "{list}");
+    assert!(ids.contains(&from_acp.as_str()), "{list}");
+    agent
+        .call(
+            4,
+            "session/load",
+            json!({"sessionId": from_codelab, "cwd": root, "mcpServers": []}),
+        )
+        .await;
+    let replayed: Vec<(String, String)> = std::mem::take(&mut agent.notes)
+        .iter()
+        .map(|n| {
+            let u = &n["params"]["update"];
+            (
+                u["sessionUpdate"].as_str().unwrap().to_owned(),
+                u["content"]["text"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        replayed,
+        [
+            (
+                "user_message_chunk".to_owned(),
+                "Hello over codelab".to_owned()
+            ),
+            (
+                "agent_message_chunk".to_owned(),
+                "Hi from codelab.".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(agent.close().await, Some(0));
 }
