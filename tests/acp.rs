@@ -389,6 +389,15 @@ async fn bad_input_gets_clear_errors_and_the_connection_stays_usable() {
         .await;
     assert_eq!(code, -32602);
     assert_eq!(message, "`cwd` must be an absolute path, got relative/dir");
+    let (code, message) = agent
+        .call_err(
+            3,
+            "session/new",
+            json!({"cwd": "/no/such/dir/anywhere", "mcpServers": []}),
+        )
+        .await;
+    assert_eq!(code, -32602);
+    assert_eq!(message, "`cwd` /no/such/dir/anywhere is not a directory");
     let m = agent
         .request(4, "session/new", json!({"mcpServers": []}))
         .await;

@@ -257,6 +257,12 @@ impl acp::Agent for CodelabAgent {
         args: acp::NewSessionRequest,
     ) -> acp::Result<acp::NewSessionResponse> {
         absolute_cwd(&args.cwd)?;
+        if !args.cwd.is_dir() {
+            return Err(invalid_params(format!(
+                "`cwd` {} is not a directory",
+                args.cwd.display()
+            )));
+        }
         let uri = path_to_uri(&args.cwd)
             .ok_or_else(|| invalid_params(format!("{} has no file URI", args.cwd.display())))?;
         if !args.mcp_servers.is_empty() {
