@@ -17,6 +17,10 @@ if ! nvim --version 2>/dev/null | head -n 1 | grep -Eq 'NVIM v0\.(1[1-9])'; then
 fi
 nvim --version | head -n 1
 
+# The official ACP TypeScript client for tests/acp.rs: its npm packages, in a
+# cache outside the clone keyed by tests/acp/package-lock.json (Node 20+).
+echo "ACP test packages: $(bash scripts/acp-deps.sh)"
+
 echo "== format"
 cargo fmt --all -- --check
 echo "== clippy"

@@ -4,6 +4,7 @@
 //! sessions, chat, agents and approvals. See `ARCHITECTURE.md` for the code map
 //! and its invariants, and `protocol/README.md` for the wire contract.
 
+pub mod acp;
 pub mod agents;
 pub mod audit;
 pub mod config;

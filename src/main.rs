@@ -68,6 +68,19 @@ enum Command {
         #[arg(long, default_value_t = 256)]
         max_turns: usize,
     },
+    /// Speak the Agent Client Protocol (ACP v1) on stdin and stdout, for
+    /// editors with an ACP client (Zed, JetBrains IDEs, CodeCompanion).
+    Acp {
+        #[command(subcommand)]
+        action: Option<AcpAction>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AcpAction {
+    /// Choose the model provider interactively and save it in codelab.toml
+    /// (ACP's terminal auth method runs this).
+    Setup,
 }
 
 fn init_logging(cli: &Cli) {
@@ -100,6 +113,13 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let data_dir = config::resolve_data_dir(cli.data_dir.clone())
         .context("no data directory: pass --data-dir or set CODELAB_DATA_DIR")?;
+    if let Some(Command::Acp {
+        action: Some(AcpAction::Setup),
+    }) = &cli.command
+    {
+        codelab_agent::acp::setup::run(&data_dir)?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -128,11 +148,15 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     max_connections: *max_connections,
                 }))
             }
-            None => None,
+            Some(Command::Acp { .. }) | None => None,
         };
         let core = Arc::new(Core::open(config).context("cannot start")?);
         tracing::info!(store = %core.runtime.store().describe(), "store open");
         core.start_background();
+        if matches!(cli.command, Some(Command::Acp { .. })) {
+            codelab_agent::acp::serve_stdio(core).await?;
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
         match serve {
             Some((listen, serve)) => {
                 let listener = tokio::net::TcpListener::bind(listen)

@@ -1,0 +1,486 @@
+//! The SDK's `Agent` trait: each ACP request becomes runtime calls.
+//!
+//! - `initialize`: protocol version 1 (what a client asks for otherwise is
+//!   answered with 1, the latest this agent speaks), and the capabilities it
+//!   has: `loadSession`, embedded context in prompts, `session/list`; the
+//!   auth methods: `codelab-setup` (type `terminal`, to clients that offer
+//!   `auth.terminal`: they run `codelab-agent acp setup` and reconnect) and
+//!   `codelab-config` (type `agent`): the configured model provider.
+//! - `authenticate`: succeeds when a model provider is configured, else
+//!   `auth_required` saying what to set.
+//! - `session/new`: the `cwd` becomes the session's workspace folder (a
+//!   `file://` URI); `mcpServers` are accepted and ignored. Without a model
+//!   provider configured the answer is `auth_required`.
+//! - `session/load`: replays the stored history as `session/update`s, then
+//!   answers; the session's events follow live.
+//! - `session/prompt`: text, resource links and embedded text resources
+//!   become the user message; the answer comes when the turn ends, with its
+//!   stop reason (a turn that failed is a JSON-RPC error).
+//! - `session/cancel`: cancels the running turn; its prompt answers `cancelled`.
+//! - `session/set_mode`: agents are modes; switches the session's agent.
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use agent_client_protocol as acp;
+
+use super::connection::{Connection, acp_id};
+use super::errors::{from_runtime, invalid_params, not_open, turn_failed, unknown_session};
+use super::{CONFIG_AUTH_METHOD, SETUP_AUTH_METHOD, events};
+use crate::domain::{Session, SessionId, StopReason};
+use crate::llm::LlmError;
+use crate::runtime::TurnInput;
+use crate::workspace::{path_to_uri, uri_to_path};
+
+/// Sessions per `session/list` page.
+const LIST_PAGE: usize = 50;
+
+/// codelab-agent as an ACP agent, on one connection.
+pub(super) struct CodelabAgent {
+    conn: Rc<Connection>,
+}
+
+impl CodelabAgent {
+    pub(super) fn new(conn: Rc<Connection>) -> Self {
+        Self { conn }
+    }
+
+    /// The agents of a session's workspace as ACP modes.
+    fn modes(&self, session: &Session) -> acp::Result<acp::SessionModeState> {
+        let agents = self
+            .conn
+            .rt
+            .agents_for(session.workspace_folder.as_deref())
+            .map_err(|e| from_runtime(&e))?;
+        let modes = agents
+            .into_iter()
+            .map(|a| acp::SessionMode::new(a.slug, a.name).description(a.description))
+            .collect();
+        Ok(acp::SessionModeState::new(session.agent.clone(), modes))
+    }
+
+    /// Fails with `auth_required` when no model provider is configured (for
+    /// the workspace, when there is one).
+    fn check_model(&self, workspace_folder: Option<&str>) -> acp::Result<()> {
+        match self
+            .conn
+            .rt
+            .llm_target(workspace_folder, None, Some(crate::agents::DEFAULT_AGENT))
+        {
+            Ok(_) => Ok(()),
+            Err(LlmError::NotConfigured(why)) => Err(acp::Error::new(
+                acp::ErrorCode::AuthRequired.into(),
+                format!("no model provider is configured: {why}"),
+            )),
+            Err(e) => Err(acp::Error::new(
+                acp::ErrorCode::InternalError.into(),
+                e.to_string(),
+            )),
+        }
+    }
+
+    /// An open session, or the error to answer.
+    async fn open_session(&self, id: &acp::SessionId) -> acp::Result<SessionId> {
+        let session = parse_session(id)?;
+        if self.conn.is_open(session) {
+            return Ok(session);
+        }
+        match self.conn.rt.get_session(session).await {
+            Ok(_) => Err(not_open(id)),
+            Err(e) => Err(from_runtime(&e)),
+        }
+    }
+}
+
+fn parse_session(id: &acp::SessionId) -> acp::Result<SessionId> {
+    uuid::Uuid::parse_str(&id.0)
+        .map(SessionId::from)
+        .map_err(|_| unknown_session(id))
+}
+
+fn absolute_cwd(cwd: &Path) -> acp::Result<()> {
+    if cwd.is_absolute() {
+        Ok(())
+    } else {
+        Err(invalid_params(format!(
+            "`cwd` must be an absolute path, got {}",
+            cwd.display()
+        )))
+    }
+}
+
+/// How a resource is named in the user message: its path relative to the
+/// workspace when it is a file in it, else its URI.
+fn shown(uri: &str, root: Option<&Path>) -> String {
+    uri_to_path(uri)
+        .and_then(|p| {
+            root.and_then(|r| p.strip_prefix(r).ok().map(|rel| rel.display().to_string()))
+                .or_else(|| Some(p.display().to_string()))
+        })
+        .unwrap_or_else(|| uri.to_owned())
+}
+
+/// What a prompt says.
+#[derive(Debug, PartialEq)]
+pub(super) struct UserMessage {
+    /// The user message.
+    pub text: String,
+    /// The workspace files its resource links name.
+    pub files: Vec<PathBuf>,
+}
+
+/// A prompt's content as the user message: text as it is, resource links
+/// inline as `@path`, embedded text resources inline as `@path` with their
+/// text appended in `<resource>` blocks.
+///
+/// # Errors
+/// Images and audio (not advertised), or a prompt with nothing in it.
+pub(super) fn user_message(
+    blocks: &[acp::ContentBlock],
+    root: Option<&Path>,
+) -> acp::Result<UserMessage> {
+    let mut text = String::new();
+    let mut attached = String::new();
+    let mut files = Vec::new();
+    for block in blocks {
+        match block {
+            acp::ContentBlock::Text(t) => text.push_str(&t.text),
+            acp::ContentBlock::ResourceLink(l) => {
+                text.push_str(&format!("@{}", shown(&l.uri, root)));
+                if let Some(p) = uri_to_path(&l.uri)
+                    && root.is_some_and(|r| p.starts_with(r))
+                    && !files.contains(&p)
+                {
+                    files.push(p);
+                }
+            }
+            acp::ContentBlock::Resource(r) => match &r.resource {
+                acp::EmbeddedResourceResource::TextResourceContents(t) => {
+                    let name = shown(&t.uri, root);
+                    text.push_str(&format!("@{name}"));
+                    attached.push_str(&format!(
+                        "\n\n<resource path=\"{name}\">\n{}\n</resource>",
+                        t.text.trim_end_matches('\n')
+                    ));
+                }
+                acp::EmbeddedResourceResource::BlobResourceContents(b) => {
+                    let name = shown(&b.uri, root);
+                    text.push_str(&format!("@{name}"));
+                    attached.push_str(&format!(
+                        "\n\n(@{name} is binary; its content is not included)"
+                    ));
+                }
+                _ => return Err(invalid_params("an embedded resource of an unknown kind")),
+            },
+            acp::ContentBlock::Image(_) => {
+                return Err(invalid_params(
+                    "image content is not supported (the agent does not advertise the `image` prompt capability)",
+                ));
+            }
+            acp::ContentBlock::Audio(_) => {
+                return Err(invalid_params(
+                    "audio content is not supported (the agent does not advertise the `audio` prompt capability)",
+                ));
+            }
+            _ => return Err(invalid_params("a content block of an unknown type")),
+        }
+    }
+    text.push_str(&attached);
+    if text.trim().is_empty() {
+        return Err(invalid_params("the prompt is empty"));
+    }
+    Ok(UserMessage { text, files })
+}
+
+#[async_trait::async_trait(?Send)]
+impl acp::Agent for CodelabAgent {
+    async fn initialize(
+        &self,
+        args: acp::InitializeRequest,
+    ) -> acp::Result<acp::InitializeResponse> {
+        tracing::info!(
+            client = ?args.client_info.as_ref().map(|i| &i.name),
+            version = ?args.protocol_version,
+            "ACP initialize"
+        );
+        let terminal_auth = args.client_capabilities.auth.terminal;
+        self.conn.set_client(args.client_capabilities);
+        let capabilities = acp::AgentCapabilities::new()
+            .load_session(true)
+            .prompt_capabilities(acp::PromptCapabilities::new().embedded_context(true))
+            .session_capabilities(
+                acp::SessionCapabilities::new().list(acp::SessionListCapabilities::new()),
+            );
+        let auth = acp::AuthMethodAgent::new(CONFIG_AUTH_METHOD, "CodeLab model settings")
+            .description(
+                "The model provider configured for codelab-agent: OPENAI_API_KEY or \
+                 ANTHROPIC_API_KEY with CODELAB_MODEL in its environment, or [llm] in \
+                 codelab.toml in its data directory (restart the agent after changing them).",
+            );
+        let mut auth_methods = Vec::new();
+        if terminal_auth {
+            auth_methods.push(acp::AuthMethod::Terminal(
+                acp::AuthMethodTerminal::new(SETUP_AUTH_METHOD, "Set up a model provider")
+                    .description(
+                        "Choose the provider, API key and model in a terminal; they are saved \
+                         in codelab.toml in the agent's data directory.",
+                    )
+                    .args(vec!["setup".to_owned()]),
+            ));
+        }
+        auth_methods.push(acp::AuthMethod::Agent(auth));
+        Ok(acp::InitializeResponse::new(acp::ProtocolVersion::V1)
+            .agent_capabilities(capabilities)
+            .auth_methods(auth_methods)
+            .agent_info(
+                acp::Implementation::new("codelab-agent", env!("CARGO_PKG_VERSION"))
+                    .title("CodeLab Agent"),
+            ))
+    }
+
+    async fn authenticate(
+        &self,
+        args: acp::AuthenticateRequest,
+    ) -> acp::Result<acp::AuthenticateResponse> {
+        if args.method_id.0.as_ref() != CONFIG_AUTH_METHOD {
+            return Err(invalid_params(format!(
+                "unknown auth method `{}`; this agent offers `{CONFIG_AUTH_METHOD}`",
+                args.method_id
+            )));
+        }
+        self.check_model(None)?;
+        Ok(acp::AuthenticateResponse::new())
+    }
+
+    async fn new_session(
+        &self,
+        args: acp::NewSessionRequest,
+    ) -> acp::Result<acp::NewSessionResponse> {
+        absolute_cwd(&args.cwd)?;
+        if !args.cwd.is_dir() {
+            return Err(invalid_params(format!(
+                "`cwd` {} is not a directory",
+                args.cwd.display()
+            )));
+        }
+        let uri = path_to_uri(&args.cwd)
+            .ok_or_else(|| invalid_params(format!("{} has no file URI", args.cwd.display())))?;
+        if !args.mcp_servers.is_empty() {
+            tracing::info!(
+                servers = args.mcp_servers.len(),
+                "MCP servers offered by the ACP client are not used (not supported yet)"
+            );
+        }
+        self.check_model(Some(&uri))?;
+        let rt = &self.conn.rt;
+        let session = rt
+            .create_session(Some(uri), None, None)
+            .await
+            .map_err(|e| from_runtime(&e))?;
+        self.conn.open(session.id, Some(args.cwd));
+        rt.attach(session.id, self.conn.id, self.conn.queue.clone(), u64::MAX)
+            .await
+            .map_err(|e| from_runtime(&e))?;
+        let modes = self.modes(&session)?;
+        tracing::info!(session = %session.id, "ACP session created");
+        Ok(acp::NewSessionResponse::new(acp_id(session.id)).modes(modes))
+    }
+
+    async fn load_session(
+        &self,
+        args: acp::LoadSessionRequest,
+    ) -> acp::Result<acp::LoadSessionResponse> {
+        absolute_cwd(&args.cwd)?;
+        let id = parse_session(&args.session_id)?;
+        let rt = &self.conn.rt;
+        // Attached first, then read: nothing falls between the history and
+        // the live events.
+        let attached = rt
+            .attach(id, self.conn.id, self.conn.queue.clone(), 0)
+            .await
+            .map_err(|e| from_runtime(&e))?;
+        let root = attached
+            .session
+            .workspace_folder
+            .as_deref()
+            .and_then(uri_to_path)
+            .unwrap_or_else(|| args.cwd.clone());
+        if root != args.cwd {
+            tracing::warn!(session = %id, cwd = %args.cwd.display(), workspace = %root.display(),
+                "session/load with another cwd than the session's workspace folder; the session keeps its own");
+        }
+        self.conn.open(id, Some(root.clone()));
+        for update in events::replay(&attached.messages, Some(&root)) {
+            self.conn.notify(&args.session_id, update).await;
+        }
+        let modes = self.modes(&attached.session)?;
+        Ok(acp::LoadSessionResponse::new().modes(modes))
+    }
+
+    async fn list_sessions(
+        &self,
+        args: acp::ListSessionsRequest,
+    ) -> acp::Result<acp::ListSessionsResponse> {
+        let before = match &args.cursor {
+            Some(c) => Some(
+                uuid::Uuid::parse_str(c)
+                    .map(SessionId::from)
+                    .map_err(|_| invalid_params(format!("invalid cursor `{c}`")))?,
+            ),
+            None => None,
+        };
+        let page = self
+            .conn
+            .rt
+            .list_sessions(before, LIST_PAGE)
+            .await
+            .map_err(|e| from_runtime(&e))?;
+        let next = if page.more {
+            page.items.last().map(|s| s.id.to_string())
+        } else {
+            None
+        };
+        let sessions = page
+            .items
+            .into_iter()
+            .filter(|s| s.parent.is_none())
+            .filter_map(|s| {
+                let cwd = s.workspace_folder.as_deref().and_then(uri_to_path)?;
+                if args.cwd.as_ref().is_some_and(|want| *want != cwd) {
+                    return None;
+                }
+                Some(
+                    acp::SessionInfo::new(acp_id(s.id), cwd)
+                        .title(s.title)
+                        .updated_at(s.updated_at.to_rfc3339()),
+                )
+            })
+            .collect();
+        Ok(acp::ListSessionsResponse::new(sessions).next_cursor(next))
+    }
+
+    async fn prompt(&self, args: acp::PromptRequest) -> acp::Result<acp::PromptResponse> {
+        let id = self.open_session(&args.session_id).await?;
+        let root = self.conn.root(id);
+        let message = user_message(&args.prompt, root.as_deref())?;
+        if !self.conn.rt.is_running(id) {
+            self.conn
+                .read_buffers(&args.session_id, message.files)
+                .await;
+        }
+        let input = TurnInput {
+            session_id: id,
+            text: message.text,
+            agent: None,
+            context: None,
+            editor: self.conn.editor(id),
+            editor_llm: None,
+        };
+        self.conn.prompt_starting(id);
+        let started = self
+            .conn
+            .rt
+            .send_message(input, Some((self.conn.id, self.conn.queue.clone())))
+            .await;
+        let cancelled_meanwhile = self.conn.prompt_started(id);
+        let turn = started.map_err(|e| from_runtime(&e))?;
+        if cancelled_meanwhile {
+            self.conn.cancel_turn(id).await;
+        }
+        let end = self.conn.wait_turn(id, turn).await.map_err(|_| {
+            acp::Error::new(
+                acp::ErrorCode::InternalError.into(),
+                "the connection is closing",
+            )
+        })?;
+        let stop = match end.stop {
+            StopReason::EndTurn => acp::StopReason::EndTurn,
+            StopReason::Cancelled => acp::StopReason::Cancelled,
+            StopReason::MaxIterations => acp::StopReason::MaxTurnRequests,
+            StopReason::Error => return Err(turn_failed(end.error.as_deref())),
+        };
+        Ok(acp::PromptResponse::new(stop))
+    }
+
+    async fn cancel(&self, args: acp::CancelNotification) -> acp::Result<()> {
+        match parse_session(&args.session_id) {
+            Ok(id) => self.conn.cancel_requested(id).await,
+            Err(_) => {
+                tracing::debug!(session = %args.session_id, "session/cancel for an unknown session")
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_session_mode(
+        &self,
+        args: acp::SetSessionModeRequest,
+    ) -> acp::Result<acp::SetSessionModeResponse> {
+        let id = self.open_session(&args.session_id).await?;
+        match self
+            .conn
+            .rt
+            .switch_agent(id, &args.mode_id.0, "requested by the user")
+            .await
+        {
+            Ok(_) => Ok(acp::SetSessionModeResponse::new()),
+            Err(crate::runtime::RuntimeError::UnknownAgent(m)) => {
+                Err(invalid_params(format!("unknown mode `{m}`")))
+            }
+            Err(e) => Err(from_runtime(&e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(uri: &str) -> acp::ContentBlock {
+        acp::ContentBlock::ResourceLink(acp::ResourceLink::new("a.rs", uri))
+    }
+
+    #[test]
+    fn prompts_become_user_messages() {
+        let root = Path::new("/ws");
+        let text = |t: &str| events::text(t);
+        let resource = acp::ContentBlock::Resource(acp::EmbeddedResource::new(
+            acp::EmbeddedResourceResource::TextResourceContents(acp::TextResourceContents::new(
+                "fn main() {}\n",
+                "file:///ws/src/main.rs",
+            )),
+        ));
+        let msg = user_message(
+            &[
+                text("Compare "),
+                link("file:///ws/src/a.rs"),
+                text(" and "),
+                resource,
+                link("file:///elsewhere/b.rs"),
+            ],
+            Some(root),
+        )
+        .expect("valid");
+        assert_eq!(
+            msg.text,
+            "Compare @src/a.rs and @src/main.rs@/elsewhere/b.rs\n\n<resource path=\"src/main.rs\">\nfn main() {}\n</resource>"
+        );
+        // Only linked files in the workspace are read from the client.
+        assert_eq!(msg.files, [PathBuf::from("/ws/src/a.rs")]);
+        assert_eq!(
+            user_message(&[link("https://example.com/x")], Some(root))
+                .expect("valid")
+                .text,
+            "@https://example.com/x"
+        );
+        let err = user_message(&[text("  ")], Some(root)).expect_err("empty");
+        assert_eq!(err.message, "the prompt is empty");
+        let image = acp::ContentBlock::Image(acp::ImageContent::new("AAAA", "image/png"));
+        let err = user_message(&[text("see"), image], Some(root)).expect_err("image");
+        assert!(
+            err.message.contains("image content is not supported"),
+            "{}",
+            err.message
+        );
+    }
+}

@@ -1,0 +1,314 @@
+//! Newline-delimited JSON-RPC in front of the SDK.
+//!
+//! The SDK reads one message per line and logs, without answering, a line
+//! that is not JSON; ACP clients deserve an answer. So every line from the
+//! client is classified here first: a well-formed message goes on to the SDK
+//! unchanged; a line that is not JSON gets a `-32700` parse error, one that is
+//! JSON but no JSON-RPC message a `-32600` invalid request (with its id when it
+//! has one), and a line longer than the message limit is skipped without being
+//! buffered and answered `-32600`. Either way the connection goes on.
+//!
+//! What goes to the client is written one whole line at a time from one
+//! channel: the SDK's output and the answers given here never interleave
+//! within a line, and nothing else reaches stdout.
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+
+/// What to do with one line from the client.
+#[derive(Debug, PartialEq)]
+pub(super) enum Line {
+    /// A blank line: nothing.
+    Skip,
+    /// A well-formed message: on to the SDK (the line, without its newline).
+    Forward,
+    /// Not a message: this error response goes back to the client.
+    Answer(Value),
+}
+
+/// A JSON-RPC error response.
+pub(super) fn error_response(id: Value, code: i64, message: impl Into<String>) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message.into()}})
+}
+
+const PARSE_ERROR: i64 = -32700;
+const INVALID_REQUEST: i64 = -32600;
+
+/// Classifies one line (without its line ending).
+pub(super) fn classify(line: &[u8]) -> Line {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Line::Skip;
+    }
+    let value: Value = match serde_json::from_slice(line) {
+        Ok(v) => v,
+        Err(e) => {
+            return Line::Answer(error_response(
+                Value::Null,
+                PARSE_ERROR,
+                format!("Parse error: the line is not JSON ({e})"),
+            ));
+        }
+    };
+    let invalid = |id: Value, why: &str| {
+        Line::Answer(error_response(
+            id,
+            INVALID_REQUEST,
+            format!("Invalid Request: {why}"),
+        ))
+    };
+    let Some(obj) = value.as_object() else {
+        let why = if value.is_array() {
+            "batches are not part of ACP; send one message per line"
+        } else {
+            "expected a JSON-RPC message object"
+        };
+        return invalid(Value::Null, why);
+    };
+    let id = obj.get("id").cloned();
+    let id_ok = match &id {
+        None | Some(Value::Null | Value::String(_)) => true,
+        Some(Value::Number(n)) => n.is_i64() || n.is_u64(),
+        Some(_) => false,
+    };
+    if !id_ok {
+        return invalid(Value::Null, "`id` must be a string or an integer");
+    }
+    let id = id.unwrap_or(Value::Null);
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return invalid(id, "`jsonrpc` must be \"2.0\"");
+    }
+    match obj.get("method") {
+        Some(Value::String(_)) => match obj.get("params") {
+            None | Some(Value::Object(_) | Value::Array(_)) => Line::Forward,
+            Some(_) => invalid(id, "`params` must be an object"),
+        },
+        Some(_) => invalid(id, "`method` must be a string"),
+        None => {
+            let answers =
+                usize::from(obj.contains_key("result")) + usize::from(obj.contains_key("error"));
+            if obj.contains_key("id") && answers == 1 {
+                Line::Forward
+            } else {
+                invalid(
+                    id,
+                    "a message needs a `method` (request or notification), or an `id` with `result` or `error` (response)",
+                )
+            }
+        }
+    }
+}
+
+/// A line to write: the JSON and its newline.
+pub(super) fn encode(value: &Value) -> Vec<u8> {
+    let mut line = serde_json::to_vec(value).unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
+/// Reads the client's lines until `input` ends: well-formed messages go to
+/// `sdk` (each with its newline), answers to `out`. Lines longer than
+/// `max_bytes` are skipped as they arrive, never buffered whole.
+///
+/// # Errors
+/// Reading `input` failed.
+pub(super) async fn read_lines<R, S>(
+    input: R,
+    max_bytes: usize,
+    mut sdk: S,
+    out: mpsc::UnboundedSender<Vec<u8>>,
+) -> std::io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    S: AsyncWrite + Unpin,
+{
+    let mut reader = BufReader::with_capacity(64 * 1024, input);
+    let mut line = Vec::new();
+    let mut skipped: Option<usize> = None;
+    loop {
+        let chunk = reader.fill_buf().await?;
+        if chunk.is_empty() {
+            // The last line may lack its newline.
+            if skipped.is_none() && !line.is_empty() {
+                handle(&line, &mut sdk, &out).await?;
+            }
+            break;
+        }
+        let (part, end) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (&chunk[..i], Some(i + 1)),
+            None => (chunk, None),
+        };
+        match &mut skipped {
+            Some(n) => *n += part.len(),
+            None if line.len() + part.len() > max_bytes => {
+                skipped = Some(line.len() + part.len());
+                line = Vec::new();
+            }
+            None => line.extend_from_slice(part),
+        }
+        let consumed = end.unwrap_or(part.len());
+        reader.consume(consumed);
+        if end.is_some() {
+            match skipped.take() {
+                Some(n) => {
+                    tracing::warn!(bytes = n, max_bytes, "skipped an oversized ACP message");
+                    let _ = out.send(encode(&error_response(
+                        Value::Null,
+                        INVALID_REQUEST,
+                        format!(
+                            "Invalid Request: a message of {n} bytes exceeds the limit of {max_bytes} bytes; it was skipped"
+                        ),
+                    )));
+                }
+                None => handle(&line, &mut sdk, &out).await?,
+            }
+            line.clear();
+        }
+    }
+    sdk.shutdown().await
+}
+
+async fn handle<S: AsyncWrite + Unpin>(
+    line: &[u8],
+    sdk: &mut S,
+    out: &mpsc::UnboundedSender<Vec<u8>>,
+) -> std::io::Result<()> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match classify(line) {
+        Line::Skip => Ok(()),
+        Line::Forward => {
+            sdk.write_all(line).await?;
+            sdk.write_all(b"\n").await?;
+            sdk.flush().await
+        }
+        Line::Answer(error) => {
+            tracing::debug!(%error, "answered a malformed ACP message");
+            let _ = out.send(encode(&error));
+            Ok(())
+        }
+    }
+}
+
+/// Passes the SDK's output on to `out` one whole line at a time.
+///
+/// # Errors
+/// Reading the SDK's output failed.
+pub(super) async fn forward_lines<R: AsyncRead + Unpin>(
+    from_sdk: R,
+    out: mpsc::UnboundedSender<Vec<u8>>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(from_sdk);
+    loop {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line).await? == 0 {
+            return Ok(());
+        }
+        if !line.ends_with(b"\n") {
+            line.push(b'\n');
+        }
+        if out.send(line).is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// Writes whole lines to `output` until every sender is gone.
+///
+/// # Errors
+/// Writing failed (the client went away).
+pub(super) async fn write_lines<W: AsyncWrite + Unpin>(
+    mut output: W,
+    mut lines: mpsc::UnboundedReceiver<Vec<u8>>,
+) -> std::io::Result<()> {
+    while let Some(line) = lines.recv().await {
+        output.write_all(&line).await?;
+        output.flush().await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(l: &Line) -> (i64, Value) {
+        match l {
+            Line::Answer(v) => (v["error"]["code"].as_i64().unwrap_or(0), v["id"].clone()),
+            other => panic!("expected an answer, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn well_formed_messages_go_on() {
+        for ok in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":1}}"#,
+            r#"{"jsonrpc":"2.0","method":"session/cancel","params":{"sessionId":"x"}}"#,
+            r#"{"jsonrpc":"2.0","id":"a","result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":0,"error":{"code":1,"message":"m"}}"#,
+            r#"{"jsonrpc":"2.0","id":2,"method":"nope"}"#,
+        ] {
+            assert_eq!(classify(ok.as_bytes()), Line::Forward, "{ok}");
+        }
+        assert_eq!(classify(b"  \t"), Line::Skip);
+    }
+
+    #[test]
+    fn malformed_lines_are_answered() {
+        assert_eq!(code(&classify(b"{not json")), (-32700, Value::Null));
+        assert_eq!(code(&classify(b"\xff\xfe")), (-32700, Value::Null));
+        assert_eq!(code(&classify(b"[1,2]")), (-32600, Value::Null));
+        assert_eq!(code(&classify(b"42")), (-32600, Value::Null));
+        assert_eq!(
+            code(&classify(br#"{"id":3,"method":"initialize"}"#)),
+            (-32600, json!(3))
+        );
+        assert_eq!(
+            code(&classify(br#"{"jsonrpc":"2.0","id":4,"method":7}"#)),
+            (-32600, json!(4))
+        );
+        assert_eq!(
+            code(&classify(br#"{"jsonrpc":"2.0","id":{"a":1},"method":"x"}"#)),
+            (-32600, Value::Null)
+        );
+        assert_eq!(
+            code(&classify(
+                br#"{"jsonrpc":"2.0","id":5,"method":"x","params":3}"#
+            )),
+            (-32600, json!(5))
+        );
+        assert_eq!(
+            code(&classify(br#"{"jsonrpc":"2.0","id":6}"#)),
+            (-32600, json!(6))
+        );
+    }
+
+    #[tokio::test]
+    async fn oversized_lines_are_skipped_and_the_next_one_goes_on() {
+        let small = r#"{"jsonrpc":"2.0","id":1,"method":"a","params":{}}"#;
+        let big = format!(
+            r#"{{"jsonrpc":"2.0","id":2,"method":"b","params":{{"x":"{}"}}}}"#,
+            "y".repeat(300)
+        );
+        let input = format!("{small}\n{big}\r\n\nnot json\n{small}");
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+        let mut sdk = Vec::new();
+        read_lines(input.as_bytes(), 100, &mut sdk, out_tx)
+            .await
+            .expect("reads");
+        assert_eq!(String::from_utf8_lossy(&sdk), format!("{small}\n{small}\n"));
+        let first: Value =
+            serde_json::from_slice(&out_rx.recv().await.expect("answer")).expect("json");
+        assert_eq!(first["error"]["code"], -32600);
+        assert!(
+            first["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("exceeds the limit of 100 bytes"),
+            "{first}"
+        );
+        let second: Value =
+            serde_json::from_slice(&out_rx.recv().await.expect("answer")).expect("json");
+        assert_eq!(second["error"]["code"], -32700);
+        assert!(out_rx.recv().await.is_none());
+    }
+}

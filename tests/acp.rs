@@ -1,0 +1,825 @@
+//! `codelab-agent acp`: the Agent Client Protocol front end, through the real
+//! binary and a real mock LLM.
+//!
+//! - The official TypeScript client SDK (`@agentclientprotocol/sdk`, npm)
+//!   drives a whole session: `tests/acp/client.test.mjs`, run here with
+//!   Node's test runner. Its npm packages are installed by
+//!   `scripts/acp-deps.sh` into a cache outside the clone, keyed by the
+//!   lockfile.
+//! - Raw newline-delimited JSON for what a well-behaved client never sends,
+//!   and for the edges of a turn: invalid JSON, unknown methods, unknown
+//!   sessions, a second prompt while one runs, no model provider, a turn
+//!   that fails or reaches its iteration limit. Every error is a clear
+//!   JSON-RPC error and the connection stays usable; stdout carries nothing
+//!   but JSON-RPC.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mock_llm::{Chunk, MockLlm, Reply, Script, ToolCallChunk};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn mock_llm_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("mock-llm"))
+        .unwrap_or_default();
+    assert!(
+        bin.exists(),
+        "build it first: cargo build -p mock-llm --bins ({} missing)",
+        bin.display()
+    );
+    bin
+}
+
+/// The TAP count `# <what> N` of Node's test runner.
+fn tap_count(tap: &str, what: &str) -> Option<usize> {
+    tap.lines()
+        .find_map(|l| l.strip_prefix(&format!("# {what} ")))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+#[test]
+fn the_official_typescript_client_drives_a_whole_session() {
+    let deps = std::process::Command::new("bash")
+        .arg(repo().join("scripts/acp-deps.sh"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        deps.status.success(),
+        "installing the ACP test packages failed:\n{}",
+        String::from_utf8_lossy(&deps.stderr)
+    );
+    let modules = PathBuf::from(String::from_utf8_lossy(&deps.stdout).trim());
+    assert!(
+        modules.join("@agentclientprotocol/sdk").is_dir(),
+        "{modules:?}"
+    );
+    // The test file runs beside the cached packages, so nothing is written
+    // into the clone.
+    let work = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&modules, work.path().join("node_modules")).unwrap();
+    let test = work.path().join("client.test.mjs");
+    std::fs::copy(repo().join("tests/acp/client.test.mjs"), &test).unwrap();
+    let out = std::process::Command::new("node")
+        .args(["--test", "--test-reporter=tap"])
+        .arg(&test)
+        .env("CODELAB_BIN", env!("CARGO_BIN_EXE_codelab-agent"))
+        .env("MOCK_LLM_BIN", mock_llm_bin())
+        .current_dir(work.path())
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = || format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "the ACP client test failed:\n{}",
+        report()
+    );
+    assert_eq!(tap_count(&stdout, "fail"), Some(0), "{}", report());
+    assert!(
+        tap_count(&stdout, "pass").is_some_and(|n| n >= 17),
+        "fewer steps ran than the scenario has:\n{}",
+        report()
+    );
+}
+
+/// `codelab-agent acp` with a raw newline-delimited JSON client.
+struct Agent {
+    child: Child,
+    stdin: ChildStdin,
+    from_agent: mpsc::UnboundedReceiver<Value>,
+    /// Notifications read while waiting for something else.
+    notes: Vec<Value>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Agent {
+    fn start(data: &Path, env: &[(&str, String)]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_codelab-agent"));
+        cmd.arg("--data-dir")
+            .arg(data)
+            .args(["--log-level", "debug", "acp"])
+            .env_remove("RUST_LOG");
+        for var in [
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_BASE_URL",
+            "CODELAB_PROVIDER",
+            "CODELAB_MODEL",
+            "CODELAB_DATA_DIR",
+        ] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the binary starts");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let log = Arc::clone(&stderr);
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                log.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let (tx, from_agent) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                // stdout is the protocol: every line is one JSON-RPC message.
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("stdout carried a non-JSON line ({e}): {line:?}"));
+                assert_eq!(v["jsonrpc"], "2.0", "{line}");
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            stdin,
+            from_agent,
+            notes: Vec::new(),
+            stderr,
+        }
+    }
+
+    fn logs(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    async fn send_raw(&mut self, line: &str) {
+        self.stdin.write_all(line.as_bytes()).await.unwrap();
+        self.stdin.write_all(b"\n").await.unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    async fn send(&mut self, v: Value) {
+        self.send_raw(&v.to_string()).await;
+    }
+
+    async fn next(&mut self) -> Value {
+        match tokio::time::timeout(TIMEOUT, self.from_agent.recv()).await {
+            Ok(Some(v)) => v,
+            Ok(None) => panic!("the agent closed stdout; log:\n{}", self.logs()),
+            Err(_) => panic!("timed out waiting for the agent; log:\n{}", self.logs()),
+        }
+    }
+
+    /// The answer to request `id` (notifications meanwhile are kept).
+    async fn answer(&mut self, id: &Value) -> Value {
+        loop {
+            let m = self.next().await;
+            if m.get("method").is_some() {
+                self.notes.push(m);
+            } else if &m["id"] == id {
+                return m;
+            } else {
+                panic!("an answer to another request: {m}");
+            }
+        }
+    }
+
+    async fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        self.answer(&json!(id)).await
+    }
+
+    /// The result of a request that must succeed.
+    async fn call(&mut self, id: u64, method: &str, params: Value) -> Value {
+        let m = self.request(id, method, params).await;
+        assert!(m.get("error").is_none(), "{method} failed: {m}");
+        m["result"].clone()
+    }
+
+    /// The error of a request that must fail: (code, message).
+    async fn call_err(&mut self, id: u64, method: &str, params: Value) -> (i64, String) {
+        let m = self.request(id, method, params).await;
+        error_of(&m)
+    }
+
+    /// The first notification (kept or new) matching `pred`.
+    async fn notification(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.notes.iter().position(&pred) {
+            return self.notes.remove(i);
+        }
+        loop {
+            let m = self.next().await;
+            if m.get("method").is_some() && pred(&m) {
+                return m;
+            }
+            assert!(m.get("method").is_some(), "unexpected answer: {m}");
+            self.notes.push(m);
+        }
+    }
+
+    async fn initialize(&mut self) -> Value {
+        let r = self
+            .call(
+                0,
+                "initialize",
+                json!({"protocolVersion": 1, "clientCapabilities": {}}),
+            )
+            .await;
+        assert_eq!(r["protocolVersion"], 1);
+        r
+    }
+
+    async fn new_session(&mut self, id: u64, cwd: &Path) -> String {
+        let r = self
+            .call(id, "session/new", json!({"cwd": cwd, "mcpServers": []}))
+            .await;
+        r["sessionId"].as_str().unwrap().to_owned()
+    }
+
+    /// Closes stdin; the exit code.
+    async fn close(mut self) -> Option<i32> {
+        self.stdin.shutdown().await.unwrap();
+        drop(self.stdin);
+        let status = tokio::time::timeout(TIMEOUT, self.child.wait())
+            .await
+            .expect("the agent exits once stdin closes")
+            .unwrap();
+        status.code()
+    }
+}
+
+fn error_of(m: &Value) -> (i64, String) {
+    let e = m
+        .get("error")
+        .unwrap_or_else(|| panic!("expected an error: {m}"));
+    (
+        e["code"].as_i64().unwrap(),
+        e["message"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+fn llm_env(mock: &MockLlm) -> Vec<(&'static str, String)> {
+    vec![
+        ("OPENAI_BASE_URL", mock.openai_base()),
+        ("OPENAI_API_KEY", "sk-test-key".to_owned()),
+        ("CODELAB_MODEL", "gpt-4o-mini".to_owned()),
+    ]
+}
+
+fn text(m: &str, t: &str) -> Reply {
+    Reply {
+        matches: Some(m.into()),
+        chunks: vec![Chunk {
+            text: Some(t.into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn prompt(session: &str, text: &str) -> Value {
+    json!({"sessionId": session, "prompt": [{"type": "text", "text": text}]})
+}
+
+fn is_chunk(n: &Value, needle: &str) -> bool {
+    n["method"] == "session/update"
+        && n["params"]["update"]["sessionUpdate"] == "agent_message_chunk"
+        && n["params"]["update"]["content"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(needle))
+}
+
+#[tokio::test]
+async fn bad_input_gets_clear_errors_and_the_connection_stays_usable() {
+    let mock = MockLlm::start(Script {
+        replies: vec![
+            Reply {
+                matches: Some("Stall please".into()),
+                chunks: vec![
+                    Chunk {
+                        text: Some("Thinking".into()),
+                        ..Default::default()
+                    },
+                    Chunk {
+                        stall: true,
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            },
+            text("Now answer", "Answered."),
+        ],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+
+    agent.send_raw("this is not json").await;
+    let (code, message) = error_of(&agent.answer(&Value::Null).await);
+    assert_eq!(code, -32700);
+    assert!(message.starts_with("Parse error"), "{message}");
+
+    agent.initialize().await;
+    let r = agent
+        .call(1, "authenticate", json!({"methodId": "codelab-config"}))
+        .await;
+    assert_eq!(r, json!({}), "a configured provider authenticates");
+    let (code, message) = agent
+        .call_err(1, "authenticate", json!({"methodId": "password"}))
+        .await;
+    assert_eq!(code, -32602);
+    assert!(
+        message.starts_with("unknown auth method `password`"),
+        "{message}"
+    );
+
+    agent.send_raw("[1, 2]").await;
+    let (code, message) = error_of(&agent.answer(&Value::Null).await);
+    assert_eq!(code, -32600);
+    assert!(message.contains("batches"), "{message}");
+    agent
+        .send_raw(r#"{"id": 7, "method": "session/new"}"#)
+        .await;
+    let (code, message) = error_of(&agent.answer(&json!(7)).await);
+    assert_eq!(
+        (code, message.as_str()),
+        (-32600, "Invalid Request: `jsonrpc` must be \"2.0\"")
+    );
+
+    let (code, _) = agent.call_err(2, "session/fly", json!({})).await;
+    assert_eq!(code, -32601, "unknown method");
+    let (code, message) = agent
+        .call_err(
+            3,
+            "session/new",
+            json!({"cwd": "relative/dir", "mcpServers": []}),
+        )
+        .await;
+    assert_eq!(code, -32602);
+    assert_eq!(message, "`cwd` must be an absolute path, got relative/dir");
+    let (code, message) = agent
+        .call_err(
+            3,
+            "session/new",
+            json!({"cwd": "/no/such/dir/anywhere", "mcpServers": []}),
+        )
+        .await;
+    assert_eq!(code, -32602);
+    assert_eq!(message, "`cwd` /no/such/dir/anywhere is not a directory");
+    let m = agent
+        .request(4, "session/new", json!({"mcpServers": []}))
+        .await;
+    assert_eq!(error_of(&m).0, -32602);
+    assert!(m["error"]["data"].to_string().contains("cwd"), "{m}");
+
+    let ghost = uuid::Uuid::now_v7().to_string();
+    let (code, message) = agent
+        .call_err(5, "session/prompt", prompt(&ghost, "hello"))
+        .await;
+    assert_eq!(
+        (code, message),
+        (-32002, format!("session {ghost} not found"))
+    );
+    let (code, message) = agent
+        .call_err(6, "session/prompt", prompt("not-a-session", "hello"))
+        .await;
+    assert_eq!(
+        (code, message.as_str()),
+        (-32002, "session not-a-session not found")
+    );
+
+    let session = agent.new_session(8, &root).await;
+    let (code, message) = agent
+        .call_err(
+            9,
+            "session/prompt",
+            json!({"sessionId": session, "prompt": [{"type": "image", "data": "AAAA", "mimeType": "image/png"}]}),
+        )
+        .await;
+    assert_eq!(code, -32602);
+    assert!(
+        message.contains("image content is not supported"),
+        "{message}"
+    );
+
+    // A second prompt while one runs is refused; the first goes on.
+    agent
+        .send(json!({"jsonrpc": "2.0", "id": 10, "method": "session/prompt", "params": prompt(&session, "Stall please")}))
+        .await;
+    agent.notification(|n| is_chunk(n, "Thinking")).await;
+    let (code, message) = agent
+        .call_err(11, "session/prompt", prompt(&session, "Second"))
+        .await;
+    assert_eq!(code, -32600);
+    assert_eq!(
+        message,
+        format!(
+            "session {session} is already answering a prompt; wait for its answer or send session/cancel"
+        )
+    );
+    agent
+        .send(
+            json!({"jsonrpc": "2.0", "method": "session/cancel", "params": {"sessionId": session}}),
+        )
+        .await;
+    let first = agent.answer(&json!(10)).await;
+    assert_eq!(first["result"]["stopReason"], "cancelled", "{first}");
+
+    // Still usable.
+    let r = agent
+        .call(12, "session/prompt", prompt(&session, "Now answer"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    agent.notification(|n| is_chunk(n, "Answered.")).await;
+    assert_eq!(agent.close().await, Some(0));
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+}
+
+#[tokio::test]
+async fn without_a_model_provider_session_new_requires_auth() {
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let mut agent = Agent::start(data.path(), &[]);
+    let init = agent.initialize().await;
+    // The one auth method: the configured provider (type `agent`, the default).
+    assert_eq!(
+        init["authMethods"].as_array().map(Vec::len),
+        Some(1),
+        "{init}"
+    );
+    assert_eq!(init["authMethods"][0]["id"], "codelab-config");
+    assert!(init["authMethods"][0].get("type").is_none(), "{init}");
+    let (code, message) = agent
+        .call_err(9, "authenticate", json!({"methodId": "codelab-config"}))
+        .await;
+    assert_eq!(code, -32000, "auth_required");
+    assert!(
+        message.starts_with("no model provider is configured: "),
+        "{message}"
+    );
+    let (code, message) = agent
+        .call_err(
+            1,
+            "session/new",
+            json!({"cwd": ws.path().canonicalize().unwrap(), "mcpServers": []}),
+        )
+        .await;
+    assert_eq!(code, -32000, "auth_required");
+    assert!(
+        message.starts_with("no model provider is configured: "),
+        "{message}"
+    );
+    assert_eq!(agent.close().await, Some(0));
+}
+
+#[tokio::test]
+async fn a_failed_turn_is_an_error_and_the_iteration_limit_is_max_turn_requests() {
+    let mock = MockLlm::start(Script {
+        replies: vec![
+            Reply {
+                matches: Some("Fail".into()),
+                status: Some(400),
+                body: Some(r#"{"error": {"message": "bad request from the mock"}}"#.into()),
+                ..Default::default()
+            },
+            Reply {
+                matches: Some("Loop".into()),
+                chunks: vec![Chunk {
+                    tool_call: Some(ToolCallChunk {
+                        id: "r1".into(),
+                        name: "list_files".into(),
+                        arguments: json!({}),
+                        split: None,
+                        split_header: false,
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        ],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("codelab.toml"),
+        "[agent]\nmax_iterations = 1\n",
+    )
+    .unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    agent.initialize().await;
+    let session = agent
+        .new_session(1, &ws.path().canonicalize().unwrap())
+        .await;
+    let (code, message) = agent
+        .call_err(2, "session/prompt", prompt(&session, "Fail"))
+        .await;
+    assert_eq!(code, -32603);
+    assert!(
+        message.starts_with("the turn ended with an error: "),
+        "{message}"
+    );
+    assert!(message.contains("400"), "{message}");
+    agent
+        .call(
+            3,
+            "session/set_mode",
+            json!({"sessionId": session, "modeId": "coder"}),
+        )
+        .await;
+    let r = agent
+        .call(4, "session/prompt", prompt(&session, "Loop"))
+        .await;
+    assert_eq!(r["stopReason"], "max_turn_requests");
+    agent
+        .notification(|n| {
+            n["params"]["update"]["toolCallId"] == "r1"
+                && n["params"]["update"]["status"] == "completed"
+        })
+        .await;
+    assert_eq!(agent.close().await, Some(0));
+}
+
+/// `session/cancel` sent right behind its prompt, before the turn may have
+/// started: the prompt still ends `cancelled` (without the fix it would wait
+/// on the stalled model until the test's timeout).
+#[tokio::test]
+async fn a_cancel_right_behind_its_prompt_cancels_it() {
+    let stall = || Reply {
+        matches: Some("Stall".into()),
+        chunks: vec![Chunk {
+            stall: true,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mock = MockLlm::start(Script {
+        replies: (0..5).map(|_| stall()).collect(),
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    agent.initialize().await;
+    let session = agent
+        .new_session(1, &ws.path().canonicalize().unwrap())
+        .await;
+    for id in 10..15u64 {
+        let prompt = json!({"jsonrpc": "2.0", "id": id, "method": "session/prompt", "params": prompt(&session, "Stall")});
+        let cancel =
+            json!({"jsonrpc": "2.0", "method": "session/cancel", "params": {"sessionId": session}});
+        agent.send_raw(&format!("{prompt}\n{cancel}")).await;
+        let answer = agent.answer(&json!(id)).await;
+        assert_eq!(answer["result"]["stopReason"], "cancelled", "{answer}");
+    }
+    assert_eq!(agent.close().await, Some(0));
+}
+
+/// ACP's terminal auth: offered to a client with `auth.terminal`; the client
+/// runs the agent's command with the method's args (`acp setup`) in a
+/// terminal, then reconnects, and the new connection has a provider.
+#[tokio::test]
+async fn terminal_setup_configures_the_provider_the_next_connection_uses() {
+    let mock = MockLlm::start(Script {
+        replies: vec![text("Hello after setup", "Configured and answering.")],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+
+    let mut agent = Agent::start(data.path(), &[]);
+    let init = agent
+        .call(
+            0,
+            "initialize",
+            json!({"protocolVersion": 1, "clientCapabilities": {"auth": {"terminal": true}}}),
+        )
+        .await;
+    let setup = &init["authMethods"][0];
+    assert_eq!(setup["type"], "terminal", "{init}");
+    assert_eq!(setup["id"], "codelab-setup");
+    assert_eq!(setup["args"], json!(["setup"]));
+    assert_eq!(init["authMethods"][1]["id"], "codelab-config");
+    let (code, _) = agent
+        .call_err(1, "session/new", json!({"cwd": root, "mcpServers": []}))
+        .await;
+    assert_eq!(code, -32000);
+    assert_eq!(agent.close().await, Some(0));
+
+    // What the client runs in its terminal: the agent's command plus `args`.
+    let answers = format!("openai\nsk-test-key\ngpt-4o-mini\n{}\n", mock.openai_base());
+    let run_setup = |answers: String| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_codelab-agent"));
+        cmd.arg("--data-dir")
+            .arg(data.path())
+            .args(["acp", "setup"]);
+        for var in [
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            "CODELAB_MODEL",
+            "CODELAB_PROVIDER",
+        ] {
+            cmd.env_remove(var);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        std::io::Write::write_all(&mut stdin, answers.as_bytes()).unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    };
+    let out = run_setup(answers.clone());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Saved: provider openai, model gpt-4o-mini."),
+        "{stdout}"
+    );
+
+    // The client reconnects: the new process reads what setup saved.
+    let mut agent = Agent::start(data.path(), &[]);
+    agent.initialize().await;
+    let r = agent
+        .call(1, "authenticate", json!({"methodId": "codelab-config"}))
+        .await;
+    assert_eq!(r, json!({}));
+    let session = agent.new_session(2, &root).await;
+    let r = agent
+        .call(3, "session/prompt", prompt(&session, "Hello after setup"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    agent
+        .notification(|n| is_chunk(n, "Configured and answering."))
+        .await;
+    assert_eq!(agent.close().await, Some(0));
+
+    // Setup does not overwrite a configured provider.
+    let again = run_setup(answers);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already configures the model"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+/// A session is a session: one made over ACP is a codelab session (listed,
+/// with its history, by a codelab client), and one made by a codelab client
+/// is listed and loaded over ACP. One process holds the store at a time.
+#[tokio::test]
+async fn acp_sessions_are_codelab_sessions_and_the_reverse() {
+    let mock = MockLlm::start(Script {
+        replies: vec![
+            text("Hello over ACP", "Hi from ACP."),
+            text("Hello over codelab", "Hi from codelab."),
+        ],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    let uri = support::file_uri(&root);
+
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    agent.initialize().await;
+    let from_acp = agent.new_session(1, &root).await;
+    let r = agent
+        .call(2, "session/prompt", prompt(&from_acp, "Hello over ACP"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    assert_eq!(agent.close().await, Some(0));
+
+    let mut server = support::ServerProcess::stdio_env(data.path(), &llm_env(&mock));
+    let mut client = server.stdio_client();
+    client.initialize(&[], Some(&uri)).await;
+    let list = client.call("codelab/listSessions", json!({})).await;
+    let listed = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == from_acp.as_str())
+        .unwrap_or_else(|| panic!("{list}"));
+    assert_eq!(listed["workspaceFolder"], uri.as_str());
+    let history = client
+        .call("codelab/getHistory", json!({"sessionId": from_acp}))
+        .await;
+    let said: Vec<(String, String)> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().to_owned(),
+                m["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("user".to_owned(), "Hello over ACP".to_owned()),
+            ("assistant".to_owned(), "Hi from ACP.".to_owned()),
+        ]
+    );
+    let created = client
+        .call(
+            "codelab/createSession",
+            json!({"workspaceFolder": uri, "title": "From codelab"}),
+        )
+        .await;
+    let from_codelab: codelab_agent::domain::SessionId =
+        serde_json::from_value(created["id"].clone()).unwrap();
+    let turn = support::agent::send(&mut client, from_codelab, "Hello over codelab").await;
+    let log = support::agent::drive(&mut client, turn, |_| None, |_| None).await;
+    assert_eq!(
+        log.completed.stop_reason,
+        codelab_agent::protocol::types::StopReason::EndTurn
+    );
+    client.finish().await;
+    assert_eq!(server.wait().await, Some(0));
+
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    agent.initialize().await;
+    let list = agent.call(3, "session/list", json!({"cwd": root})).await;
+    let ids: Vec<&str> = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sessionId"].as_str().unwrap())
+        .collect();
+    let from_codelab = from_codelab.to_string();
+    assert!(ids.contains(&from_codelab.as_str()), "{list}");
+    assert!(ids.contains(&from_acp.as_str()), "{list}");
+    agent
+        .call(
+            4,
+            "session/load",
+            json!({"sessionId": from_codelab, "cwd": root, "mcpServers": []}),
+        )
+        .await;
+    let replayed: Vec<(String, String)> = std::mem::take(&mut agent.notes)
+        .iter()
+        .map(|n| {
+            let u = &n["params"]["update"];
+            (
+                u["sessionUpdate"].as_str().unwrap().to_owned(),
+                u["content"]["text"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        replayed,
+        [
+            (
+                "user_message_chunk".to_owned(),
+                "Hello over codelab".to_owned()
+            ),
+            (
+                "agent_message_chunk".to_owned(),
+                "Hi from codelab.".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(agent.close().await, Some(0));
+}

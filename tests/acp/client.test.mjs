@@ -1,0 +1,511 @@
+// codelab-agent as an ACP agent, driven by the official TypeScript client SDK
+// (@agentclientprotocol/sdk) against the real binary and the real mock-llm
+// process. Run by tests/acp.rs (which installs the npm packages and passes
+// CODELAB_BIN and MOCK_LLM_BIN); each step waits for what it expects, never
+// for time to pass.
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Readable, Writable } from "node:stream";
+import { test } from "node:test";
+
+import * as acp from "@agentclientprotocol/sdk";
+
+const CODELAB_BIN = process.env.CODELAB_BIN;
+const MOCK_LLM_BIN = process.env.MOCK_LLM_BIN;
+const STEP_TIMEOUT_MS = 30_000;
+
+/** A scripted reply of mock-llm that answers a request whose last message contains `match`. */
+const when = (match, reply) => ({ match, ...reply });
+const text = (...parts) => ({
+  chunks: parts.map((t, i) => (i === 0 ? { text: t } : { waitMs: 300, text: t })),
+});
+const call = (id, name, args) => ({
+  chunks: [{ toolCall: { id, name, arguments: args } }],
+});
+
+const SCRIPT = {
+  replies: [
+    when("Say hello", text("Hello ", "from ", "the mock.")),
+    when("Write hello.txt please", call("w1", "write_file", { path: "hello.txt", content: "hi\n" })),
+    when("Created hello.txt", text("Done: hello.txt written.")),
+    when("Write secret.txt please", call("w2", "write_file", { path: "secret.txt", content: "s\n" })),
+    when("The user rejected this call", text("Understood, not writing it.")),
+    when("Ask me", call("q1", "ask_followup_question", { question: "Which color?", suggestions: ["red", "blue"] })),
+    when("The user answered: blue", text("Blue it is.")),
+    when("Stream forever", { chunks: [{ text: "Partial answer" }, { stall: true }] }),
+    when("Write pending.txt please", call("w3", "write_file", { path: "pending.txt", content: "p\n" })),
+    when("Read the draft @draft.txt", call("d1", "read_file", { path: "draft.txt" })),
+    when("unsaved in the editor", text("The draft is unsaved.")),
+    when("Write notes.txt twice", call("a1", "write_file", { path: "notes.txt", content: "one\n" })),
+    when("Created notes.txt", call("a2", "write_file", { path: "notes.txt", content: "two\n" })),
+    when("Replaced the content of notes.txt", text("Both written.")),
+    when("Write x1.txt then x2.txt", call("r1", "write_file", { path: "x1.txt", content: "1\n" })),
+    // Both rejections carry the same feedback: the first reply goes to the
+    // request after r1's, the second to the one after r2's.
+    when("rejects every write_file call", call("r2", "write_file", { path: "x2.txt", content: "2\n" })),
+    when("rejects every write_file call", text("No more writes.")),
+    when("After the restart", text("Still here.")),
+  ],
+};
+
+/** Resolves with `promise`, or fails the step after a bound. */
+function bounded(promise, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), STEP_TIMEOUT_MS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** mock-llm as a process: its URL once it listens. */
+async function startMock(dir) {
+  const script = path.join(dir, "script.json");
+  fs.writeFileSync(script, JSON.stringify(SCRIPT));
+  const child = spawn(MOCK_LLM_BIN, ["--script", script], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  const url = await bounded(
+    new Promise((resolve, reject) => {
+      child.stdout.on("data", (d) => {
+        out += d;
+        const m = out.match(/listening on (\S+)/);
+        if (m) resolve(m[1]);
+      });
+      child.on("exit", (code) => reject(new Error(`mock-llm exited with ${code}`)));
+    }),
+    "mock-llm to listen",
+  );
+  return {
+    url,
+    async requests() {
+      return (await fetch(`${url}/_mock/requests`)).json();
+    },
+    async violations() {
+      return (await fetch(`${url}/_mock/violations`)).json();
+    },
+    stop() {
+      child.kill();
+    },
+  };
+}
+
+/** Things that arrive, and waits for the one a step expects. */
+class Inbox {
+  constructor() {
+    this.items = [];
+    this.waiters = [];
+  }
+  push(item) {
+    this.items.push(item);
+    for (const w of [...this.waiters]) {
+      if (w.pred(item)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(item);
+      }
+    }
+  }
+  /** The first item (from `from` on) matching `pred`, now or when it arrives. */
+  waitFor(pred, what, from = 0) {
+    const found = this.items.slice(from).find(pred);
+    if (found) return Promise.resolve(found);
+    return bounded(new Promise((resolve) => this.waiters.push({ pred, resolve })), what);
+  }
+}
+
+/** codelab-agent acp as a process, with an ACP client connected to it. */
+function startAgent({ dataDir, mockUrl }) {
+  const child = spawn(CODELAB_BIN, ["--data-dir", dataDir, "--log-level", "debug", "acp"], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      OPENAI_BASE_URL: `${mockUrl}/v1`,
+      OPENAI_API_KEY: "sk-test-key",
+      CODELAB_MODEL: "gpt-4o-mini",
+    },
+  });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const updates = new Inbox(); // session/update params
+  const permissions = new Inbox(); // { params, answer(outcome) }
+  const writes = [];
+  const reads = [];
+  /** Unsaved editor buffers by absolute path; other files are read from disk. */
+  const buffers = new Map();
+  const app = acp
+    .client({ name: "codelab-acp-test" })
+    .onNotification(acp.methods.client.session.update, ({ params }) => updates.push(params))
+    .onRequest(acp.methods.client.session.requestPermission, ({ params }) => {
+      return new Promise((resolve) => permissions.push({ params, answer: (outcome) => resolve({ outcome }) }));
+    })
+    .onRequest(acp.methods.client.fs.readTextFile, ({ params }) => {
+      reads.push(params);
+      return { content: buffers.get(params.path) ?? fs.readFileSync(params.path, "utf8") };
+    })
+    .onRequest(acp.methods.client.fs.writeTextFile, ({ params }) => {
+      writes.push(params);
+      fs.writeFileSync(params.path, params.content);
+      return {};
+    });
+  const connection = app.connect(
+    acp.ndJsonStream(Writable.toWeb(child.stdin), Readable.toWeb(child.stdout)),
+  );
+  const agent = connection.agent;
+  return {
+    child,
+    updates,
+    permissions,
+    writes,
+    reads,
+    buffers,
+    logs: () => stderr,
+    request: (method, params) => bounded(agent.request(method, params), method),
+    notify: (method, params) => agent.notify(method, params),
+    /** Ends stdin and waits for the process to exit; its exit code. */
+    async close() {
+      child.stdin.end();
+      const [code] = await bounded(once(child, "exit"), "the agent to exit");
+      return code;
+    },
+  };
+}
+
+/** What a list of session/update params shows, in order, as comparable rows. */
+function summary(updates) {
+  const rows = [];
+  for (const { update: u } of updates) {
+    const last = rows[rows.length - 1];
+    switch (u.sessionUpdate) {
+      case "user_message_chunk":
+      case "agent_message_chunk": {
+        const who = u.sessionUpdate === "user_message_chunk" ? "user" : "agent";
+        if (last && last[0] === who) last[1] += u.content.text;
+        else rows.push([who, u.content.text]);
+        break;
+      }
+      case "tool_call":
+        rows.push(["tool", u.toolCallId, u.title, u.status ?? "pending"]);
+        break;
+      case "tool_call_update": {
+        const row = rows.find((r) => r[0] === "tool" && r[1] === u.toolCallId);
+        if (row && u.status) row[3] = u.status;
+        break;
+      }
+      default:
+        rows.push([u.sessionUpdate]);
+    }
+  }
+  return rows;
+}
+
+const INIT = {
+  protocolVersion: acp.PROTOCOL_VERSION,
+  clientCapabilities: { fs: { readTextFile: true, writeTextFile: true }, terminal: false },
+  clientInfo: { name: "codelab-acp-test", version: "1.0.0" },
+};
+
+test("codelab-agent over ACP with the official TypeScript client", async (t) => {
+  assert.ok(CODELAB_BIN && MOCK_LLM_BIN, "CODELAB_BIN and MOCK_LLM_BIN must be set");
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "codelab-acp-"));
+  const ws = path.join(fs.realpathSync(tmp), "ws");
+  fs.mkdirSync(ws);
+  const dataDir = path.join(tmp, "data");
+  const mock = await startMock(tmp);
+  let agent = startAgent({ dataDir, mockUrl: mock.url });
+  let sessionId;
+  const prompt = (text) =>
+    agent.request(acp.methods.agent.session.prompt, { sessionId, prompt: [{ type: "text", text }] });
+  // Each step needs the ones before it: the first failure ends the scenario,
+  // with the agent's log.
+  const step = async (name, fn) => {
+    let failure;
+    await t.test(name, async () => {
+      try {
+        await fn();
+      } catch (e) {
+        failure = e;
+        throw e;
+      }
+    });
+    if (failure) {
+      process.stderr.write(`--- agent log ---\n${agent.logs()}\n`);
+      throw new Error(`stopped: "${name}" failed`);
+    }
+  };
+  try {
+    await step("initialize negotiates version 1 and states the capabilities", async () => {
+      const init = await agent.request(acp.methods.agent.initialize, INIT);
+      assert.equal(init.protocolVersion, 1);
+      assert.equal(init.agentCapabilities.loadSession, true);
+      assert.equal(init.agentCapabilities.promptCapabilities.embeddedContext, true);
+      assert.equal(init.agentCapabilities.promptCapabilities.image, false);
+      assert.deepEqual(init.agentCapabilities.sessionCapabilities.list, {});
+      assert.equal(init.agentInfo.name, "codelab-agent");
+      assert.deepEqual(init.authMethods.map((m) => m.id), ["codelab-config"]);
+      assert.deepEqual(await agent.request(acp.methods.agent.authenticate, { methodId: "codelab-config" }), {});
+    });
+
+    await step("session/new opens a session in the cwd with the agents as modes", async () => {
+      const created = await agent.request(acp.methods.agent.session.new, { cwd: ws, mcpServers: [] });
+      sessionId = created.sessionId;
+      assert.match(sessionId, /^[0-9a-f-]{36}$/);
+      assert.equal(created.modes.currentModeId, "orchestrator");
+      const ids = created.modes.availableModes.map((m) => m.id);
+      for (const id of ["orchestrator", "coder", "architect", "debug", "ask"]) assert.ok(ids.includes(id), ids);
+    });
+
+    await step("session/set_mode switches the agent and says so", async () => {
+      await agent.request(acp.methods.agent.session.setMode, { sessionId, modeId: "coder" });
+      await agent.updates.waitFor(
+        (n) => n.update.sessionUpdate === "current_mode_update" && n.update.currentModeId === "coder",
+        "current_mode_update",
+      );
+      await assert.rejects(
+        agent.request(acp.methods.agent.session.setMode, { sessionId, modeId: "wizard" }),
+        (e) => e.code === -32602 && /unknown mode `wizard`/.test(e.message),
+      );
+    });
+
+    await step("a prompt streams the reply as message chunks", async () => {
+      const from = agent.updates.items.length;
+      const res = await prompt("Say hello");
+      assert.equal(res.stopReason, "end_turn");
+      const chunks = agent.updates.items
+        .slice(from)
+        .filter((n) => n.sessionId === sessionId && n.update.sessionUpdate === "agent_message_chunk");
+      assert.equal(chunks.map((n) => n.update.content.text).join(""), "Hello from the mock.");
+      assert.ok(chunks.length >= 2, `streamed in ${chunks.length} chunk(s)`);
+    });
+
+    await step("an edit allowed once is written through the client", async () => {
+      const from = agent.updates.items.length;
+      const answered = prompt("Write hello.txt please");
+      const req = await agent.permissions.waitFor(() => true, "permission for w1");
+      const target = path.join(ws, "hello.txt");
+      assert.equal(req.params.sessionId, sessionId);
+      assert.deepEqual(
+        req.params.options.map((o) => [o.optionId, o.kind]),
+        [
+          ["allow_once", "allow_once"],
+          ["allow_always", "allow_always"],
+          ["reject_once", "reject_once"],
+          ["reject_always", "reject_always"],
+        ],
+      );
+      const tc = req.params.toolCall;
+      assert.equal(tc.toolCallId, "w1");
+      assert.equal(tc.kind, "edit");
+      assert.equal(tc.title, "Write hello.txt");
+      assert.deepEqual(tc.locations, [{ path: target }]);
+      assert.equal(tc.content.length, 1);
+      assert.equal(tc.content[0].type, "diff");
+      assert.equal(tc.content[0].path, target);
+      assert.equal(tc.content[0].newText, "hi\n");
+      assert.ok(tc.content[0].oldText == null, "a new file has no old text");
+      assert.equal(fs.existsSync(target), false, "nothing written before the decision");
+      req.answer({ outcome: "selected", optionId: "allow_once" });
+      assert.equal((await answered).stopReason, "end_turn");
+      assert.deepEqual(agent.writes, [{ sessionId, path: target, content: "hi\n" }]);
+      assert.equal(fs.readFileSync(target, "utf8"), "hi\n");
+      const w1 = agent.updates.items
+        .slice(from)
+        .map((n) => n.update)
+        .filter((u) => u.toolCallId === "w1");
+      assert.equal(w1[0].sessionUpdate, "tool_call");
+      assert.deepEqual(
+        w1.map((u) => u.status).filter(Boolean),
+        ["in_progress", "completed"],
+      );
+      const last = w1[w1.length - 1];
+      assert.equal(last.content[0].type, "diff", "the diff stays on the completed call");
+      assert.match(last.content[1].content.text, /Created hello.txt/);
+      assert.deepEqual(summary(agent.updates.items.slice(from)).slice(-1), [["agent", "Done: hello.txt written."]]);
+    });
+
+    await step("an edit rejected once is not run and the model reads why", async () => {
+      const answered = prompt("Write secret.txt please");
+      const req = await agent.permissions.waitFor((r) => r.params.toolCall.toolCallId === "w2", "permission for w2");
+      req.answer({ outcome: "selected", optionId: "reject_once" });
+      assert.equal((await answered).stopReason, "end_turn");
+      assert.equal(fs.existsSync(path.join(ws, "secret.txt")), false);
+      await agent.updates.waitFor(
+        (n) => n.update.toolCallId === "w2" && n.update.status === "failed",
+        "w2 failed",
+      );
+      const requests = await mock.requests();
+      const messages = requests[requests.length - 1].body.messages;
+      const result = messages.find((m) => m.role === "tool" && m.tool_call_id === "w2");
+      assert.ok(result, JSON.stringify(messages));
+      assert.match(JSON.stringify(result.content), /The user rejected this call; it was not run\./);
+    });
+
+    await step("a question is a permission request whose options are its suggestions", async () => {
+      const answered = prompt("Ask me");
+      const req = await agent.permissions.waitFor((r) => r.params.toolCall.toolCallId === "q1", "question q1");
+      assert.equal(req.params.toolCall.title, "Which color?");
+      assert.deepEqual(
+        req.params.options.map((o) => o.name),
+        ["red", "blue", "Don't answer"],
+      );
+      const blue = req.params.options.find((o) => o.name === "blue");
+      req.answer({ outcome: "selected", optionId: blue.optionId });
+      assert.equal((await answered).stopReason, "end_turn");
+      await agent.updates.waitFor(
+        (n) => n.update.sessionUpdate === "agent_message_chunk" && n.update.content.text.includes("Blue it is."),
+        "the answer's reply",
+      );
+    });
+
+    await step("session/cancel during streaming ends the turn as cancelled", async () => {
+      const from = agent.updates.items.length;
+      const answered = prompt("Stream forever");
+      await agent.updates.waitFor(
+        (n) => n.update.sessionUpdate === "agent_message_chunk" && n.update.content.text.includes("Partial"),
+        "the first chunk",
+        from,
+      );
+      await agent.notify(acp.methods.agent.session.cancel, { sessionId });
+      assert.equal((await answered).stopReason, "cancelled");
+    });
+
+    await step("session/cancel during a pending permission ends the turn as cancelled", async () => {
+      const answered = prompt("Write pending.txt please");
+      const req = await agent.permissions.waitFor((r) => r.params.toolCall.toolCallId === "w3", "permission for w3");
+      await agent.notify(acp.methods.agent.session.cancel, { sessionId });
+      // ACP: a client that cancels answers its pending permission requests `cancelled`.
+      req.answer({ outcome: "cancelled" });
+      assert.equal((await answered).stopReason, "cancelled");
+      await agent.updates.waitFor(
+        (n) => n.update.toolCallId === "w3" && n.update.status === "failed",
+        "w3 shown as not run",
+      );
+      assert.equal(fs.existsSync(path.join(ws, "pending.txt")), false);
+      assert.deepEqual(await mock.violations(), []);
+    });
+
+    await step("a linked file is read from the editor's unsaved buffer", async () => {
+      const draft = path.join(ws, "draft.txt");
+      fs.writeFileSync(draft, "saved on disk\n");
+      agent.buffers.set(draft, "unsaved in the editor\n");
+      const res = await agent.request(acp.methods.agent.session.prompt, {
+        sessionId,
+        prompt: [
+          { type: "text", text: "Read the draft " },
+          { type: "resource_link", name: "draft.txt", uri: `file://${draft}` },
+        ],
+      });
+      assert.equal(res.stopReason, "end_turn");
+      assert.deepEqual(agent.reads, [{ sessionId, path: draft }]);
+      // The model read the buffer, not the disk (its reply matched on it).
+      const requests = await mock.requests();
+      const result = requests[requests.length - 1].body.messages.find((m) => m.tool_call_id === "d1");
+      assert.match(JSON.stringify(result.content), /unsaved in the editor/);
+      assert.doesNotMatch(JSON.stringify(result.content), /saved on disk/);
+    });
+
+    await step("allow_always lets the same edit run again without asking", async () => {
+      const asked = agent.permissions.items.length;
+      const answered = prompt("Write notes.txt twice");
+      const req = await agent.permissions.waitFor((r) => r.params.toolCall.toolCallId === "a1", "permission for a1");
+      req.answer({ outcome: "selected", optionId: "allow_always" });
+      assert.equal((await answered).stopReason, "end_turn");
+      assert.deepEqual(
+        agent.permissions.items.slice(asked).map((r) => r.params.toolCall.toolCallId),
+        ["a1"],
+        "a2 ran without a permission request",
+      );
+      assert.equal(fs.readFileSync(path.join(ws, "notes.txt"), "utf8"), "two\n");
+    });
+
+    await step("reject_always rejects later calls of the tool without asking", async () => {
+      const asked = agent.permissions.items.length;
+      const answered = prompt("Write x1.txt then x2.txt");
+      const req = await agent.permissions.waitFor((r) => r.params.toolCall.toolCallId === "r1", "permission for r1");
+      req.answer({ outcome: "selected", optionId: "reject_always" });
+      assert.equal((await answered).stopReason, "end_turn");
+      assert.deepEqual(
+        agent.permissions.items.slice(asked).map((r) => r.params.toolCall.toolCallId),
+        ["r1"],
+        "r2 was rejected without a permission request",
+      );
+      for (const id of ["r1", "r2"]) {
+        await agent.updates.waitFor((n) => n.update.toolCallId === id && n.update.status === "failed", `${id} failed`);
+      }
+      assert.equal(fs.existsSync(path.join(ws, "x1.txt")), false);
+      assert.equal(fs.existsSync(path.join(ws, "x2.txt")), false);
+      const requests = await mock.requests();
+      const messages = requests[requests.length - 1].body.messages;
+      const r2 = messages.find((m) => m.role === "tool" && m.tool_call_id === "r2");
+      assert.match(JSON.stringify(r2.content), /The user rejects every write_file call for the rest of this session/);
+    });
+
+    await step("the agent exits cleanly when the client closes", async () => {
+      assert.equal(await agent.close(), 0, agent.logs());
+    });
+
+    agent = startAgent({ dataDir, mockUrl: mock.url });
+    await agent.request(acp.methods.agent.initialize, INIT);
+
+    await step("session/list shows the session", async () => {
+      const list = await agent.request(acp.methods.agent.session.list, { cwd: ws });
+      const found = list.sessions.find((s) => s.sessionId === sessionId);
+      assert.ok(found, JSON.stringify(list));
+      assert.equal(found.cwd, ws);
+    });
+
+    await step("session/load replays exactly the history before answering", async () => {
+      const loaded = await agent.request(acp.methods.agent.session.load, { sessionId, cwd: ws, mcpServers: [] });
+      assert.equal(loaded.modes.currentModeId, "coder");
+      const replayed = agent.updates.items.filter((n) => n.sessionId === sessionId);
+      assert.deepEqual(summary(replayed), [
+        ["user", "Say hello"],
+        ["agent", "Hello from the mock."],
+        ["user", "Write hello.txt please"],
+        ["tool", "w1", "Write hello.txt", "completed"],
+        ["agent", "Done: hello.txt written."],
+        ["user", "Write secret.txt please"],
+        ["tool", "w2", "Write secret.txt", "failed"],
+        ["agent", "Understood, not writing it."],
+        ["user", "Ask me"],
+        ["tool", "q1", "Ask", "completed"],
+        ["agent", "Blue it is."],
+        ["user", "Stream forever"],
+        ["agent", "Partial answer"],
+        ["user", "Write pending.txt please"],
+        ["tool", "w3", "Write pending.txt", "failed"],
+        ["user", "Read the draft @draft.txt"],
+        ["tool", "d1", "Read draft.txt", "completed"],
+        ["agent", "The draft is unsaved."],
+        ["user", "Write notes.txt twice"],
+        ["tool", "a1", "Write notes.txt", "completed"],
+        ["tool", "a2", "Write notes.txt", "completed"],
+        ["agent", "Both written."],
+        ["user", "Write x1.txt then x2.txt"],
+        ["tool", "r1", "Write x1.txt", "failed"],
+        ["tool", "r2", "Write x2.txt", "failed"],
+        ["agent", "No more writes."],
+      ]);
+    });
+
+    await step("a loaded session goes on with its history", async () => {
+      const from = agent.updates.items.length;
+      assert.equal((await prompt("After the restart")).stopReason, "end_turn");
+      assert.deepEqual(summary(agent.updates.items.slice(from)), [["agent", "Still here."]]);
+      const requests = await mock.requests();
+      const sent = JSON.stringify(requests[requests.length - 1].body.messages);
+      for (const earlier of ["Say hello", "Write secret.txt please", "Stream forever"]) {
+        assert.ok(sent.includes(earlier), `the model sees "${earlier}"`);
+      }
+      assert.equal(await agent.close(), 0, agent.logs());
+      assert.deepEqual(await mock.violations(), []);
+    });
+  } finally {
+    agent.child.kill();
+    mock.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
