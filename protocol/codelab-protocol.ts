@@ -1,7 +1,7 @@
 // Generated from the Rust types of codelab-agent; do not edit.
 // Regenerate with: UPDATE_PROTOCOL=1 cargo test --test protocol
 
-export const PROTOCOL_VERSION = "0.2";
+export const PROTOCOL_VERSION = "0.3";
 
 export type SessionId = string;
 
@@ -1070,6 +1070,42 @@ features: Array<string>,
  */
 positionEncoding: string, };
 
+export type ClientCodelabCapabilities = { 
+/**
+ * The client answers `codelab/saveDocuments`: after an agent's edit to
+ * a document it has open (and had saved), the server asks it to save
+ * the document, so the file on disk holds the edit before the next tool
+ * call runs. Without it, the server writes the same text on disk itself.
+ */
+saveDocuments?: boolean, };
+
+export type SaveDocumentsParams = { 
+/**
+ * The documents to save, as the URIs of `didOpen`.
+ */
+uris: Array<string>, };
+
+export type SaveFailure = { 
+/**
+ * The document's URI.
+ */
+uri: string, 
+/**
+ * Why it was not saved, for the model and the user.
+ */
+reason: string, };
+
+export type SaveDocumentsResult = { 
+/**
+ * The URIs saved: their buffers are on disk now.
+ */
+saved: Array<string>, 
+/**
+ * The URIs not saved, each with the reason. A URI in neither list
+ * counts as not saved. Omitted when empty.
+ */
+failed?: Array<SaveFailure>, };
+
 export type InvalidParamsData = { 
 /**
  * The path of the failing field (`limit`, `context.files[0]`), or `.` for the whole.
@@ -1398,6 +1434,11 @@ export interface CodelabRequests {
   "codelab/getAuditLog": [GetAuditLogParams, GetAuditLogResult];
   "codelab/subscribeEvents": [SubscribeEventsParams, SubscribeEventsResult];
   "codelab/unsubscribeEvents": [UnsubscribeEventsParams, Ack];
+}
+
+/** Requests the server sends to a client that offered them: method name to [params, result]. */
+export interface CodelabClientRequests {
+  "codelab/saveDocuments": [SaveDocumentsParams, SaveDocumentsResult];
 }
 
 /** Notifications the server sends: method name to params. */

@@ -221,7 +221,7 @@ fn ctx(ws: &Workspace, limits: ToolLimits) -> ToolContext {
         workspace: Some(ws.clone()),
         agent: agents::find("coder").unwrap(),
         buffers: Arc::new(NoBuffers),
-        editor: None,
+        editors: Arc::new(codelab_agent::tools::NoEditors),
         interact: Arc::new(NoUser),
         cancel: CancellationToken::new(),
         limits,

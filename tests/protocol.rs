@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use codelab_agent::protocol::generate;
-use codelab_agent::protocol::methods::{self, Kind};
+use codelab_agent::protocol::methods::{self, Direction, Kind};
 use serde_json::Value;
 
 #[test]
@@ -106,7 +106,12 @@ fn every_request_and_notification_has_a_complete_readme_section() {
     let methods = methods::all();
     assert_eq!(
         methods.iter().filter(|m| m.kind == Kind::Request).count(),
-        methods::requests().len()
+        methods::requests().len() + methods::client_requests().len()
+    );
+    assert!(
+        methods::client_requests()
+            .iter()
+            .all(|m| m.direction == Direction::ServerToClient)
     );
     assert_eq!(
         methods
@@ -118,9 +123,10 @@ fn every_request_and_notification_has_a_complete_readme_section() {
     for m in &methods {
         let s = section(&readme, m.name)
             .unwrap_or_else(|| panic!("{} is missing from protocol/README.md", m.name));
-        let direction = match m.kind {
-            Kind::Request => "- Direction: client → server (request)",
-            Kind::Notification => "- Direction: server → client (notification)",
+        let direction = match (m.kind, m.direction) {
+            (Kind::Request, Direction::ClientToServer) => "- Direction: client → server (request)",
+            (Kind::Request, Direction::ServerToClient) => "- Direction: server → client (request)",
+            (Kind::Notification, _) => "- Direction: server → client (notification)",
         };
         assert!(s.contains(direction), "{}: direction", m.name);
         assert!(s.contains(m.summary), "{}: summary", m.name);

@@ -125,7 +125,7 @@ async fn codelab_backend_with_jsonrpsee_ws_client() {
         .expect("initialize");
     assert_eq!(
         init["capabilities"]["experimental"]["codelab"]["protocolVersion"],
-        "0.2"
+        "0.3"
     );
     client
         .notification("initialized", params(json!({})))

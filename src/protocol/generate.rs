@@ -132,6 +132,16 @@ pub fn typescript() -> String {
             let _ = writeln!(out, "  {:?}: [{params}, {result}];", m.name);
         }
     }
+    out.push_str("}\n\n/** Requests the server sends to a client that offered them: method name to [params, result]. */\nexport interface CodelabClientRequests {\n");
+    for m in methods::all() {
+        if m.kind == Kind::Request && m.direction == Direction::ServerToClient {
+            let params = m
+                .params
+                .map_or("Record<string, never>".to_owned(), |t| (t.name)());
+            let result = m.result.map_or("null".to_owned(), |t| (t.name)());
+            let _ = writeln!(out, "  {:?}: [{params}, {result}];", m.name);
+        }
+    }
     out.push_str("}\n\n/** Notifications the server sends: method name to params. */\nexport interface CodelabNotifications {\n");
     for m in methods::all() {
         if m.kind == Kind::Notification && m.direction == Direction::ServerToClient {
@@ -200,7 +210,18 @@ pub fn reference() -> String {
 
     out.push_str(REQUESTS_INTRO.trim_start());
     out.push('\n');
-    for (m, params, result) in methods.iter().filter(|(m, _, _)| m.kind == Kind::Request) {
+    for (m, params, result) in methods
+        .iter()
+        .filter(|(m, _, _)| m.kind == Kind::Request && m.direction == Direction::ClientToServer)
+    {
+        method_section(&mut out, &defs, m, params.as_ref(), result.as_ref());
+    }
+    out.push_str(CLIENT_REQUESTS_INTRO.trim_start());
+    out.push('\n');
+    for (m, params, result) in methods
+        .iter()
+        .filter(|(m, _, _)| m.kind == Kind::Request && m.direction == Direction::ServerToClient)
+    {
         method_section(&mut out, &defs, m, params.as_ref(), result.as_ref());
     }
     out.push_str(NOTIFICATIONS_INTRO.trim_start());
@@ -295,7 +316,9 @@ fn method_section(
             "- Result: {}",
             result.map_or("`null`".to_owned(), type_text)
         );
-        if m.errors.is_empty() {
+        if m.direction == Direction::ServerToClient {
+            out.push_str("- Errors: a JSON-RPC error from the client counts as nothing saved\n");
+        } else if m.errors.is_empty() {
             out.push_str("- Errors: none beyond the [generic ones](#requests)\n");
         } else {
             let errs: Vec<String> = m
@@ -459,8 +482,48 @@ default) is discarded with a `messageTooLarge` error; the connection stays open.
 client offers them in `general.positionEncodings`, else `utf-16`, and reports
 its choice in `capabilities.positionEncoding`. It advertises the protocol under
 `capabilities.experimental.codelab` (type [CodelabCapabilities](#codelabcapabilities)).
+A client states what it offers beyond LSP under its own
+`capabilities.experimental.codelab` (type
+[ClientCodelabCapabilities](#clientcodelabcapabilities)): `saveDocuments: true`
+if it answers [`codelab/saveDocuments`](#codelabsavedocuments).
 After `shutdown`, requests get `invalidRequest`; `exit` ends the connection
 (and the process, in stdio mode).
+
+## Edits
+
+An agent's approved edit (`write_file`, `apply_diff`) is on disk when the tool
+call completes, before the next one runs, unless its result says otherwise.
+Which editor applies it:
+
+1. the connection that sent the message that started the turn, if it is
+   still connected and has the file open;
+2. else a connection attached to the session that has the file open (in the
+   order they attached);
+3. else any other connection that has the file open (the oldest first): its
+   buffer is what the tools read as the file's text, so the server does not
+   write the disk behind it;
+4. else, when no editor has the file open, the server writes the file itself,
+   atomically (a temporary file renamed over it). A client that does not set
+   `workspace.applyEdit` never edits.
+
+The editor gets one versioned `workspace/applyEdit` (`documentChanges`, the
+version of its last `didChange`) whose text edits cover only the changed
+regions of a line diff, trimmed to the characters that differ, in the
+negotiated position encoding: cursors, marks, folds and breakpoints elsewhere
+stay where they are, and the edit is one step of the buffer's undo. Then:
+
+- if the buffer matched the file on disk before the edit, the server sends
+  [`codelab/saveDocuments`](#codelabsavedocuments) to a client that offers it
+  (and checks that the file on disk then holds the edit), or writes the same
+  text on disk itself for a client that does not;
+- if the buffer held unsaved changes of the user's, the edit is applied on top
+  of them in the buffer and **nothing is saved**: the file on disk keeps its
+  content, and the tool result tells the model so (the commands it runs see
+  the old file) and that the user can undo the edit in the editor.
+
+An editor that refuses the edit (`applied: false`) fails the tool call with
+its `failureReason`; one that does not save says why in its answer, and the
+tool result reports that the change is only in the buffer.
 
 ## Ordering
 
@@ -482,9 +545,10 @@ const METHODS_INTRO: &str = r#"
 ## Methods
 
 Every `codelab/*` request and notification, each declared once in
-`src/protocol/` (requests in `requests.rs`, notifications in
-`notifications.rs`); the server's dispatcher, this file, `schema.json` and
-`codelab-protocol.ts` are all generated from those declarations. Every example
+`src/protocol/` (requests, in either direction, in `requests.rs`,
+notifications in `notifications.rs`); the server's dispatcher, this file,
+`schema.json` and `codelab-protocol.ts` are all generated from those
+declarations. Every example
 below is a wire snapshot: the tests parse it into the Rust type and require it
 to serialize back unchanged.
 "#;
@@ -499,6 +563,15 @@ out of range; `data.field` names the field), `internalError`,
 `serverNotInitialized` (before `initialize`), `invalidRequest` (after
 `shutdown`) and, on the websocket, `rateLimited`. An unknown `codelab/*`
 method gets `methodNotFound`.
+"#;
+
+const CLIENT_REQUESTS_INTRO: &str = r#"
+## Requests to the client
+
+Sent by the server, answered by the client, and only to a client that offered
+them in `initialize` (under `capabilities.experimental.codelab`, see
+[ClientCodelabCapabilities](#clientcodelabcapabilities)). The server waits for
+the answer as long as for `workspace/applyEdit` (the client request timeout).
 "#;
 
 const EVENTS_INTRO: &str = r#"

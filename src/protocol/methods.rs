@@ -3,15 +3,17 @@
 //!
 //! A request is a unit type implementing [`Method`] (in [`super::requests`]):
 //! its name, parameter and result types, errors, summary and example. A
-//! notification is declared by its parameter type implementing
-//! [`Notification`] (in [`super::notifications`]), so sending a
+//! request the server sends to the client is a unit type implementing
+//! [`ClientMethod`] (also in [`super::requests`]). A notification is declared
+//! by its parameter type implementing [`Notification`] (in
+//! [`super::notifications`]), so sending a
 //! [`TokenParams`](super::types::TokenParams) is sending `codelab/token`.
 //!
-//! `for_each_request!` and `for_each_notification!` list the
-//! declarations. The server's dispatcher is generated from the first list, the
-//! generated reference ([`all`]) from both, and both traits are sealed to the
-//! lists: a method cannot be served, nor a notification sent, without being
-//! documented.
+//! `for_each_request!`, `for_each_client_request!` and
+//! `for_each_notification!` list the declarations. The server's dispatcher is
+//! generated from the first list, the generated reference ([`all`]) from all
+//! three, and the traits are sealed to the lists: a method cannot be served,
+//! nor a request or notification sent, without being documented.
 
 use std::any::TypeId;
 
@@ -64,6 +66,27 @@ pub trait Notification: Wire + sealed::Notification {
     fn example() -> Self;
 }
 
+/// A request the server sends and the client answers: the one declaration
+/// of a server-to-client `codelab/*` method. The server sends it only to a
+/// client that offered it in `initialize`.
+///
+/// Implemented only by the types listed in `for_each_client_request!`.
+pub trait ClientMethod: sealed::ClientRequest + 'static {
+    /// The method name on the wire.
+    const NAME: &'static str;
+    /// What it asks and how the client answers, in Markdown. The first
+    /// sentence is the overview's.
+    const SUMMARY: &'static str;
+    /// Its parameters.
+    type Params: Wire;
+    /// The client's answer.
+    type Result: Wire;
+    /// Example parameters.
+    fn example_params() -> Self::Params;
+    /// An example answer to [`ClientMethod::example_params`].
+    fn example_result() -> Self::Result;
+}
+
 /// Parameters of a method that takes none: absent, `null`, `[]` or `{}`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +97,8 @@ mod sealed {
     pub trait Request {}
     /// Sealing [`super::Notification`] to the list.
     pub trait Notification {}
+    /// Sealing [`super::ClientMethod`] to the list.
+    pub trait ClientRequest {}
 }
 
 /// Calls `$callback! { Type, Type, ... }` with every request declaration, in
@@ -111,6 +136,16 @@ macro_rules! for_each_request {
 }
 pub(crate) use for_each_request;
 
+/// Calls `$callback! { Type, Type, ... }` with every request the server
+/// sends to the client, in documentation order: the one list of them.
+macro_rules! for_each_client_request {
+    ($callback:ident) => {
+        $callback! {
+            $crate::protocol::requests::SaveDocuments,
+        }
+    };
+}
+
 /// Calls `$callback! { Type, Type, ... }` with every notification's parameter
 /// type, in documentation order: the one list of the protocol's notifications.
 macro_rules! for_each_notification {
@@ -139,7 +174,11 @@ macro_rules! seal_requests {
 macro_rules! seal_notifications {
     ($($t:ty),* $(,)?) => { seal!(Notification: $($t),*); };
 }
+macro_rules! seal_client_requests {
+    ($($t:ty),* $(,)?) => { seal!(ClientRequest: $($t),*); };
+}
 for_each_request!(seal_requests);
+for_each_client_request!(seal_client_requests);
 for_each_notification!(seal_notifications);
 
 /// Whether a message expects a response.
@@ -283,6 +322,23 @@ pub fn request<M: Method>() -> MethodDoc {
     }
 }
 
+/// The documentation entry of a request the server sends to the client.
+pub fn client_request<M: ClientMethod>() -> MethodDoc {
+    MethodDoc {
+        name: M::NAME,
+        kind: Kind::Request,
+        direction: Direction::ServerToClient,
+        summary: M::SUMMARY,
+        params: Some(type_ref::<M::Params>()),
+        result: Some(type_ref::<M::Result>()),
+        errors: &[],
+        example_params: to_value(M::example_params()),
+        example_result: Some(to_value(M::example_result())),
+        round_trip_params: round_trip::<M::Params>,
+        round_trip_result: Some(round_trip::<M::Result>),
+    }
+}
+
 /// The documentation entry of a notification.
 pub fn notification<N: Notification>() -> MethodDoc {
     MethodDoc {
@@ -306,10 +362,18 @@ macro_rules! request_docs {
 macro_rules! notification_docs {
     ($($t:ty),* $(,)?) => { vec![$(notification::<$t>()),*] };
 }
+macro_rules! client_request_docs {
+    ($($t:ty),* $(,)?) => { vec![$(client_request::<$t>()),*] };
+}
 
 /// Every request, in documentation order.
 pub fn requests() -> Vec<MethodDoc> {
     for_each_request!(request_docs)
+}
+
+/// Every request the server sends to the client, in documentation order.
+pub fn client_requests() -> Vec<MethodDoc> {
+    for_each_client_request!(client_request_docs)
 }
 
 /// Every notification, in documentation order.
@@ -317,9 +381,11 @@ pub fn notifications() -> Vec<MethodDoc> {
     for_each_notification!(notification_docs)
 }
 
-/// Every request, then every notification, in documentation order.
+/// Every request, then every request to the client, then every
+/// notification, in documentation order.
 pub fn all() -> Vec<MethodDoc> {
     let mut all = requests();
+    all.extend(client_requests());
     all.extend(notifications());
     all
 }
@@ -404,6 +470,10 @@ pub fn all_types() -> Vec<TypeEntry> {
         entry::<GetDocumentParams>(),
         entry::<DocumentSnapshot>(),
         entry::<CodelabCapabilities>(),
+        entry::<ClientCodelabCapabilities>(),
+        entry::<SaveDocumentsParams>(),
+        entry::<SaveFailure>(),
+        entry::<SaveDocumentsResult>(),
         entry::<InvalidParamsData>(),
         entry::<ErrorData>(),
         // The payloads of `codelab/event` and of audit entries.
@@ -440,7 +510,10 @@ mod tests {
             assert!(m.name.starts_with("codelab/"), "{}", m.name);
             assert!(seen.insert(m.name), "{} is declared twice", m.name);
         }
-        assert_eq!(requests().len() + notifications().len(), seen.len());
+        assert_eq!(
+            requests().len() + client_requests().len() + notifications().len(),
+            seen.len()
+        );
     }
 
     #[test]

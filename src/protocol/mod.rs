@@ -2,9 +2,10 @@
 //! generators of `protocol/`.
 //!
 //! Every request is declared once in [`requests`] (a type implementing
-//! [`Method`]) and every notification once in [`notifications`] (its
-//! parameter type implementing [`Notification`]); [`methods`] holds the two
-//! traits and the lists the server's dispatcher and the generators expand.
+//! [`Method`], or [`ClientMethod`] for one the server sends to the client)
+//! and every notification once in [`notifications`] (its parameter type
+//! implementing [`Notification`]); [`methods`] holds the traits and the
+//! lists the server's dispatcher and the generators expand.
 //!
 //! Only this module and [`crate::server`] know about JSON-RPC; the rest of the
 //! crate works with plain Rust values. This module does not depend on
@@ -20,11 +21,11 @@ pub mod requests;
 pub mod types;
 
 pub use errors::{ErrorCode, RpcError, parse_params};
-pub use methods::{Method, NoParams, Notification};
+pub use methods::{ClientMethod, Method, NoParams, Notification};
 
 /// The protocol version advertised in `initialize`. See the versioning rule in
 /// `protocol/README.md`.
-pub const PROTOCOL_VERSION: &str = "0.2";
+pub const PROTOCOL_VERSION: &str = "0.3";
 
 /// Feature names advertised in `initialize`.
 pub const FEATURES: &[&str] = &[
@@ -40,4 +41,5 @@ pub const FEATURES: &[&str] = &[
     "metrics",
     "audit",
     "events",
+    "saveDocuments",
 ];

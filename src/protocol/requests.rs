@@ -3,7 +3,9 @@
 //!
 //! A new request is a unit type here with its [`Method`] impl, an entry in
 //! `for_each_request!` (in `methods.rs`), and a handler in
-//! `server/methods/` (the dispatcher does not compile without one).
+//! `server/methods/` (the dispatcher does not compile without one). A
+//! request the server sends to the client implements [`ClientMethod`] and is
+//! listed in `for_each_client_request!`.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +13,7 @@ use serde_json::json;
 
 use super::errors::ErrorCode;
 use super::examples as ex;
-use super::methods::{Method, NoParams};
+use super::methods::{ClientMethod, Method, NoParams};
 use super::types::*;
 
 /// `codelab/createSession`
@@ -811,5 +813,43 @@ impl Method for UnsubscribeEvents {
 
     fn example_result() -> Ack {
         Ack { ok: true }
+    }
+}
+
+/// `codelab/saveDocuments` (server → client)
+#[derive(Debug, Clone, Copy)]
+pub struct SaveDocuments;
+
+impl ClientMethod for SaveDocuments {
+    const NAME: &'static str = "codelab/saveDocuments";
+    const SUMMARY: &'static str = "Asks the client to save documents it has open, right after \
+        an agent's edit reached them as `workspace/applyEdit`, so the file on disk holds the \
+        edit before the next tool call runs (a build, the tests, `git diff`). Sent only to a \
+        client that set `capabilities.experimental.codelab.saveDocuments` in `initialize`, and \
+        only for a document whose buffer matched the file on disk before the edit: a buffer \
+        holding the user's own unsaved changes gets the edit on top of them and is never saved \
+        by the agent. The client saves as the user would (its save hooks run, `didSave` \
+        follows) and answers once the files are written, listing what it saved and why it did \
+        not save the others.";
+    type Params = SaveDocumentsParams;
+    type Result = SaveDocumentsResult;
+
+    fn example_params() -> SaveDocumentsParams {
+        SaveDocumentsParams {
+            uris: vec![
+                "file:///home/ada/src/parser/src/lib.rs".into(),
+                "file:///home/ada/src/parser/README.md".into(),
+            ],
+        }
+    }
+
+    fn example_result() -> SaveDocumentsResult {
+        SaveDocumentsResult {
+            saved: vec!["file:///home/ada/src/parser/src/lib.rs".into()],
+            failed: vec![SaveFailure {
+                uri: "file:///home/ada/src/parser/README.md".into(),
+                reason: "E212: Can't open file for writing".into(),
+            }],
+        }
     }
 }

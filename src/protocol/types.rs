@@ -328,6 +328,51 @@ pub struct DocumentSnapshot {
     pub text: String,
 }
 
+/// What a client offers under `capabilities.experimental.codelab` of
+/// `initialize`. Anything absent is not offered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientCodelabCapabilities {
+    /// The client answers `codelab/saveDocuments`: after an agent's edit to
+    /// a document it has open (and had saved), the server asks it to save
+    /// the document, so the file on disk holds the edit before the next tool
+    /// call runs. Without it, the server writes the same text on disk itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub save_documents: Option<bool>,
+}
+
+/// `codelab/saveDocuments` parameters (server → client).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SaveDocumentsParams {
+    /// The documents to save, as the URIs of `didOpen`.
+    pub uris: Vec<String>,
+}
+
+/// `codelab/saveDocuments` result: what the client saved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SaveDocumentsResult {
+    /// The URIs saved: their buffers are on disk now.
+    pub saved: Vec<String>,
+    /// The URIs not saved, each with the reason. A URI in neither list
+    /// counts as not saved. Omitted when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<SaveFailure>>")]
+    pub failed: Vec<SaveFailure>,
+}
+
+/// A document the client did not save, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SaveFailure {
+    /// The document's URI.
+    pub uri: String,
+    /// Why it was not saved, for the model and the user.
+    pub reason: String,
+}
+
 /// What the client says about the user's editor state with a message.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

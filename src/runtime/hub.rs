@@ -287,6 +287,15 @@ impl SessionHub {
         }
     }
 
+    /// The connections attached to a session, in the order they attached.
+    pub fn watchers(&self, session_id: SessionId) -> Vec<u64> {
+        self.lock()
+            .sessions
+            .get(&session_id)
+            .map(|st| st.watchers.iter().map(|w| w.conn).collect())
+            .unwrap_or_default()
+    }
+
     /// Detaches a connection from every session.
     pub fn detach_all(&self, conn: u64) {
         for st in self.lock().sessions.values_mut() {

@@ -6,15 +6,15 @@ use chrono::Utc;
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-use super::Runtime;
 use super::TurnInput;
 use super::hub::{Resolution, WaitKey};
 use super::turn::{send_message, switch_agent};
+use super::{ConnId, Runtime};
 use crate::domain::{
     ParentLink, PendingQuestion, QuestionId, Session, SessionId, SessionUpdate, TurnId,
 };
 use crate::llm::config::LlmSettings;
-use crate::tools::{Editor, Interact, ToolError};
+use crate::tools::{Interact, ToolError};
 
 /// The [`Interact`] of one tool call.
 pub(crate) struct CallInteract {
@@ -23,7 +23,7 @@ pub(crate) struct CallInteract {
     pub(crate) turn_id: TurnId,
     pub(crate) tool_call_id: String,
     pub(crate) cancel: CancellationToken,
-    pub(crate) editor: Option<Arc<dyn Editor>>,
+    pub(crate) conn: Option<ConnId>,
     pub(crate) editor_llm: Option<LlmSettings>,
 }
 
@@ -133,7 +133,7 @@ impl Interact for CallInteract {
                 text: message,
                 agent: None,
                 context: None,
-                editor: self.editor.clone(),
+                conn: self.conn,
                 editor_llm: self.editor_llm.clone(),
             };
             send_message(&self.rt, input).await.map_err(err)?;

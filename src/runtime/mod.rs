@@ -4,7 +4,7 @@
 //!
 //! Layer 5 of the layering in `ARCHITECTURE.md`. It speaks the domain model
 //! ([`crate::domain`]) and reaches the world through ports: the [`Store`]
-//! contract, the model client, the tools' `Editor`/`Buffers`/`Interact`. What
+//! contract, the model client, the tools' `Editors`/`Buffers`/`Interact`. What
 //! happens is published as domain events: [`crate::domain::Event`]s on the
 //! bus for observers, [`crate::domain::SessionEvent`]s through the hub for the
 //! clients attached to a session. It knows nothing of JSON-RPC, LSP or any
@@ -21,6 +21,7 @@
 //! - Every tool call passes the gate before it runs. A tool's failure is a
 //!   result the model reads; only a broken runtime ends a turn with an error.
 
+pub mod editors;
 pub mod gate;
 pub mod hub;
 mod interact;
@@ -46,8 +47,9 @@ use crate::llm::{LlmClient, LlmError};
 use crate::policy::{Policy, Rule};
 use crate::settings::{ConfigError, Settings, WorkspaceAgents};
 use crate::store::{AuditQuery, Page, Store, StoreError};
-use crate::tools::{Editor, ToolLimits};
+use crate::tools::ToolLimits;
 use crate::workspace::uri_to_path;
+pub use editors::EditorRegistry;
 use hub::{EventQueue, SessionHub};
 
 pub use turn::{MAX_CONSECUTIVE_FAILURES, TOKEN_INTERVAL, unanswered_calls};
@@ -106,8 +108,9 @@ pub struct TurnInput {
     pub agent: Option<String>,
     /// The editor's state.
     pub context: Option<MessageContext>,
-    /// The editor that applies edits, if the client does.
-    pub editor: Option<Arc<dyn Editor>>,
+    /// The connection that sent it: its editor, if it has a file open,
+    /// applies the turn's edits to that file (see [`editors`]).
+    pub conn: Option<ConnId>,
     /// The client's LLM settings.
     pub editor_llm: Option<LlmSettings>,
 }
@@ -182,6 +185,7 @@ pub struct Runtime {
     settings: Settings,
     hub: SessionHub,
     docs: DocRegistry,
+    editors: EditorRegistry,
     limits: ToolLimits,
     max_iterations: usize,
     max_turns: usize,
@@ -216,6 +220,7 @@ impl Runtime {
             settings: parts.settings,
             hub: SessionHub::default(),
             docs: DocRegistry::default(),
+            editors: EditorRegistry::default(),
             limits: parts.limits,
             max_iterations,
             max_turns: parts.max_turns,
@@ -243,6 +248,12 @@ impl Runtime {
     /// Every connection's open documents.
     pub fn docs(&self) -> &DocRegistry {
         &self.docs
+    }
+
+    /// The editors of the connections whose clients apply edits: a front
+    /// end registers each one and the turns' edits find them here.
+    pub fn editors(&self) -> &EditorRegistry {
+        &self.editors
     }
 
     /// The user's settings and the workspaces' files.
@@ -394,9 +405,11 @@ impl Runtime {
     }
 
     /// Forgets a connection that went away: it is detached from every
-    /// session and its documents are dropped. Its running turns go on.
+    /// session, and its documents and its editor are dropped. Its running
+    /// turns go on (their edits go to another editor, or to disk).
     pub fn disconnect(&self, conn: ConnId) {
         self.hub.detach_all(conn);
+        self.editors.unregister(conn);
         self.docs.unregister(conn);
     }
 

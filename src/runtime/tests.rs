@@ -133,7 +133,7 @@ fn input(session: SessionId, text: &str) -> TurnInput {
         text: text.into(),
         agent: None,
         context: None,
-        editor: None,
+        conn: None,
         editor_llm: None,
     }
 }

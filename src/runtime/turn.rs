@@ -31,7 +31,7 @@ use super::gate;
 use super::hub::{Resolution, WaitKey};
 use super::interact::CallInteract;
 use super::prompt;
-use super::{RuntimeError, TurnInput, TurnOutcome};
+use super::{ConnId, RuntimeError, TurnInput, TurnOutcome};
 use crate::agents::Agent;
 use crate::domain::events::{
     AgentSwitched, ApprovalRequested, CallOutcomeKind, DecisionMade, ExecutionRequested,
@@ -45,7 +45,7 @@ use crate::events::{Event, EventKind};
 use crate::llm::LlmEvent;
 use crate::llm::config::LlmSettings;
 use crate::store::StoreError;
-use crate::tools::{self, Editor, ToolContext, ToolKind};
+use crate::tools::{self, ToolContext, ToolKind};
 use crate::workspace::Workspace;
 use crate::workspace::uri_to_path;
 
@@ -272,7 +272,7 @@ pub(super) async fn send_message(
         session.id,
         turn_id,
         cancel,
-        input.editor,
+        input.conn,
         input.editor_llm,
     );
     tokio::spawn(turn.run(HashMap::new(), None));
@@ -581,7 +581,7 @@ pub(crate) struct Turn {
     session_id: SessionId,
     turn_id: TurnId,
     cancel: CancellationToken,
-    editor: Option<Arc<dyn Editor>>,
+    conn: Option<ConnId>,
     editor_llm: Option<LlmSettings>,
     usage: TokenUsage,
     cost: f64,
@@ -603,7 +603,7 @@ impl Turn {
         session_id: SessionId,
         turn_id: TurnId,
         cancel: CancellationToken,
-        editor: Option<Arc<dyn Editor>>,
+        conn: Option<ConnId>,
         editor_llm: Option<LlmSettings>,
     ) -> Self {
         Self {
@@ -611,7 +611,7 @@ impl Turn {
             session_id,
             turn_id,
             cancel,
-            editor,
+            conn,
             editor_llm,
             usage: TokenUsage::default(),
             cost: 0.0,
@@ -793,7 +793,7 @@ impl Turn {
             turn_id: self.turn_id,
             tool_call_id: call_id.to_owned(),
             cancel: self.cancel.clone(),
-            editor: self.editor.clone(),
+            conn: self.conn,
             editor_llm: self.editor_llm.clone(),
         }
     }
@@ -1120,7 +1120,11 @@ impl Turn {
             workspace: ws,
             agent,
             buffers: Arc::new(DocsView(Arc::clone(&self.rt))),
-            editor: self.editor.clone(),
+            editors: Arc::new(TurnEditors {
+                rt: Arc::clone(&self.rt),
+                session_id: self.session_id,
+                conn: self.conn,
+            }),
             interact: Arc::new(self.interact(&call.id)),
             cancel: self.cancel.clone(),
             limits: self.rt.limits.clone(),
@@ -1203,6 +1207,23 @@ impl Turn {
                 }
             }
         }
+    }
+}
+
+/// The connected editors as a turn's tools find them: the turn's own
+/// connection first, then the session's attached ones, then the others
+/// (the rule of [`super::editors`]).
+struct TurnEditors {
+    rt: Arc<Runtime>,
+    session_id: SessionId,
+    conn: Option<ConnId>,
+}
+
+impl tools::Editors for TurnEditors {
+    fn editor_for(&self, path: &std::path::Path) -> Option<Arc<dyn tools::Editor>> {
+        let mut preferred: Vec<ConnId> = self.conn.into_iter().collect();
+        preferred.extend(self.rt.hub.watchers(self.session_id));
+        self.rt.editors.editor_for(path, &preferred)
     }
 }
 

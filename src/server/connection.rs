@@ -65,6 +65,7 @@ pub struct ConnState {
     workspace_folders: Mutex<Vec<String>>,
     documents: Arc<Mutex<Documents>>,
     client_apply_edit: AtomicBool,
+    client_saves: AtomicBool,
     editor_llm: Mutex<Option<LlmSettings>>,
     subscriptions: Mutex<Vec<u64>>,
     outgoing: mpsc::Sender<String>,
@@ -94,22 +95,27 @@ impl ConnState {
             workspace_folders: Mutex::new(Vec::new()),
             documents,
             client_apply_edit: AtomicBool::new(false),
+            client_saves: AtomicBool::new(false),
             editor_llm: Mutex::new(None),
             subscriptions: Mutex::new(Vec::new()),
             outgoing,
         }
     }
 
-    /// Marks `initialize` as answered and records what was negotiated.
+    /// Marks `initialize` as answered and records what was negotiated:
+    /// whether the client applies edits (`workspace.applyEdit`) and saves
+    /// documents on request (`experimental.codelab.saveDocuments`).
     pub fn set_initialized(
         &self,
         encoding: PositionEncoding,
         folders: Vec<String>,
         apply_edit: bool,
+        save_documents: bool,
     ) {
         *lock(&self.encoding) = encoding;
         *lock(&self.workspace_folders) = folders;
         self.client_apply_edit.store(apply_edit, Ordering::SeqCst);
+        self.client_saves.store(save_documents, Ordering::SeqCst);
         self.initialized.store(true, Ordering::SeqCst);
     }
 
@@ -193,6 +199,11 @@ impl ConnState {
     /// Whether the client applies `workspace/applyEdit` requests.
     pub fn client_applies_edits(&self) -> bool {
         self.client_apply_edit.load(Ordering::SeqCst)
+    }
+
+    /// Whether the client answers `codelab/saveDocuments`.
+    pub fn client_saves_documents(&self) -> bool {
+        self.client_saves.load(Ordering::SeqCst)
     }
 
     /// Records an event subscription of this connection.

@@ -1,21 +1,28 @@
-//! Edits sent to the editor as `workspace/applyEdit`, so they land in its
-//! buffers with normal undo.
+//! The editor of one connection, as the tools' [`Editor`] port: an edit to
+//! a document the client has open goes out as one versioned
+//! `workspace/applyEdit` holding only the changed ranges (so the buffer's
+//! cursors, marks and folds elsewhere stay put, and undo works), and a save
+//! as `codelab/saveDocuments`, for a client that offered it.
 
+use std::marker::PhantomData;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::{
-    CreateFile, CreateFileOptions, DocumentChangeOperation, DocumentChanges, OneOf,
-    OptionalVersionedTextDocumentIdentifier, Position, Range, ResourceOp, TextDocumentEdit,
-    TextEdit, Uri, WorkspaceEdit,
+    DocumentChanges, OneOf, OptionalVersionedTextDocumentIdentifier, Position, Range,
+    TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
 };
 
 use super::connection::ConnState;
-use crate::core::path_to_uri;
-use crate::documents::PositionEncoding;
+use crate::documents::{Pos, TextChange, minimal_changes};
+use crate::protocol::ClientMethod;
+use crate::protocol::requests::SaveDocuments;
+use crate::protocol::types::SaveDocumentsParams;
 use crate::tools::{Editor, EditorError, FileEdit};
+use crate::workspace::uri_to_path;
 
 /// The editor behind one LSP connection.
 pub(super) struct LspEditor {
@@ -24,72 +31,94 @@ pub(super) struct LspEditor {
     pub(super) timeout: Duration,
 }
 
-/// The position just past the end of `text`, in `encoding`.
-fn end_of(text: &str, encoding: PositionEncoding) -> Position {
-    let mut line = 0u32;
-    let mut last = text;
-    let mut rest = text;
-    while let Some(i) = rest.find(['\n', '\r']) {
-        let step = if rest[i..].starts_with("\r\n") { 2 } else { 1 };
-        line += 1;
-        rest = &rest[i + step..];
-        last = rest;
-    }
-    let character = match encoding {
-        PositionEncoding::Utf8 => last.len(),
-        PositionEncoding::Utf16 => last.encode_utf16().count(),
-    };
+/// A declared server-to-client request, as tower-lsp sends requests: the
+/// method name and both types come from the declaration.
+struct Outgoing<M>(PhantomData<M>);
+
+impl<M: ClientMethod> tower_lsp_server::ls_types::request::Request for Outgoing<M> {
+    type Params = M::Params;
+    type Result = M::Result;
+    const METHOD: &'static str = M::NAME;
+}
+
+/// An open document of the connection: its URI as the client spelled it,
+/// its version and its text.
+struct Open {
+    uri: String,
+    version: i32,
+    text: String,
+}
+
+fn position(p: Pos) -> Position {
     Position {
-        line,
-        character: u32::try_from(character).unwrap_or(u32::MAX),
+        line: p.line,
+        character: p.character,
+    }
+}
+
+/// The text edits of one document, from the changes between its texts.
+fn text_edits(
+    changes: Vec<TextChange>,
+) -> Vec<OneOf<TextEdit, tower_lsp_server::ls_types::AnnotatedTextEdit>> {
+    changes
+        .into_iter()
+        .map(|c| {
+            OneOf::Left(TextEdit {
+                range: Range {
+                    start: position(c.start),
+                    end: position(c.end),
+                },
+                new_text: c.text,
+            })
+        })
+        .collect()
+}
+
+impl LspEditor {
+    /// The document of `path`, if the client has it open. Found by path, so
+    /// that requests name it with the client's own URI.
+    fn open(&self, path: &Path) -> Option<Open> {
+        let docs = self.conn.documents();
+        docs.iter()
+            .find(|(uri, _)| uri_to_path(uri).as_deref() == Some(path))
+            .map(|(uri, d)| Open {
+                uri: uri.clone(),
+                version: d.version,
+                text: d.text.to_string(),
+            })
     }
 }
 
 impl Editor for LspEditor {
-    fn apply(&self, edit: FileEdit) -> BoxFuture<'_, Result<(), EditorError>> {
+    fn buffer(&self, path: &Path) -> Option<String> {
+        self.open(path).map(|d| d.text)
+    }
+
+    fn saves(&self) -> bool {
+        self.conn.client_saves_documents()
+    }
+
+    fn apply(&self, edit: &FileEdit) -> BoxFuture<'_, Result<(), EditorError>> {
+        let path = edit.path.clone();
+        let new_text = edit.new_text.clone();
         Box::pin(async move {
-            let no_uri = || EditorError::NoUri(edit.path.clone());
-            let uri_text = path_to_uri(&edit.path).ok_or_else(no_uri)?;
-            let uri: Uri = uri_text.parse().map_err(|_| no_uri())?;
-            let encoding = self.conn.encoding();
-            // The editor's buffer is what the edit replaces, if it has one open.
-            let (version, current) = {
-                let docs = self.conn.documents();
-                match docs.get(uri.as_str()) {
-                    Some(d) => (Some(d.version), Some(d.text.to_string())),
-                    None => (None, None),
-                }
-            };
-            let old = current.or(edit.old_text.clone()).unwrap_or_default();
-            let mut ops = Vec::new();
-            if edit.old_text.is_none() && version.is_none() {
-                ops.push(DocumentChangeOperation::Op(ResourceOp::Create(
-                    CreateFile {
-                        uri: uri.clone(),
-                        options: Some(CreateFileOptions {
-                            overwrite: Some(false),
-                            ignore_if_exists: Some(true),
-                        }),
-                        annotation_id: None,
-                    },
-                )));
+            let doc = self
+                .open(&path)
+                .ok_or_else(|| EditorError::NotOpen(path.clone()))?;
+            let changes = minimal_changes(&doc.text, &new_text, self.conn.encoding());
+            if changes.is_empty() {
+                return Ok(());
             }
-            ops.push(DocumentChangeOperation::Edit(TextDocumentEdit {
-                text_document: OptionalVersionedTextDocumentIdentifier { uri, version },
-                edits: vec![OneOf::Left(TextEdit {
-                    range: Range {
-                        start: Position {
-                            line: 0,
-                            character: 0,
-                        },
-                        end: end_of(&old, encoding),
-                    },
-                    new_text: edit.new_text,
-                })],
-            }));
+            let uri: Uri = doc.uri.parse().map_err(|_| EditorError::NoUri(path))?;
             let we = WorkspaceEdit {
                 changes: None,
-                document_changes: Some(DocumentChanges::Operations(ops)),
+                document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
+                    text_document: OptionalVersionedTextDocumentIdentifier {
+                        uri,
+                        version: Some(doc.version),
+                    },
+                    edits: text_edits(changes),
+                }])),
                 change_annotations: None,
             };
             match tokio::time::timeout(self.timeout, self.client.apply_edit(we)).await {
@@ -103,48 +132,30 @@ impl Editor for LspEditor {
             }
         })
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn end_positions() {
-        assert_eq!(
-            end_of("", PositionEncoding::Utf16),
-            Position {
-                line: 0,
-                character: 0
+    fn save(&self, path: &Path) -> BoxFuture<'_, Result<(), EditorError>> {
+        let path = path.to_path_buf();
+        Box::pin(async move {
+            let uri = self
+                .open(&path)
+                .ok_or_else(|| EditorError::NotOpen(path.clone()))?
+                .uri;
+            let request =
+                self.client
+                    .send_request::<Outgoing<SaveDocuments>>(SaveDocumentsParams {
+                        uris: vec![uri.clone()],
+                    });
+            match tokio::time::timeout(self.timeout, request).await {
+                Err(_) => Err(EditorError::Timeout(self.timeout.as_secs())),
+                Ok(Err(e)) => Err(EditorError::Failed(e.message.to_string())),
+                Ok(Ok(r)) if r.saved.contains(&uri) => Ok(()),
+                Ok(Ok(r)) => Err(EditorError::NotSaved(
+                    r.failed
+                        .into_iter()
+                        .find(|f| f.uri == uri)
+                        .map_or_else(|| "the editor did not say why".to_owned(), |f| f.reason),
+                )),
             }
-        );
-        assert_eq!(
-            end_of("a\nb😀", PositionEncoding::Utf16),
-            Position {
-                line: 1,
-                character: 3
-            }
-        );
-        assert_eq!(
-            end_of("a\r\nb😀", PositionEncoding::Utf8),
-            Position {
-                line: 1,
-                character: 5
-            }
-        );
-        assert_eq!(
-            end_of("x\n", PositionEncoding::Utf16),
-            Position {
-                line: 1,
-                character: 0
-            }
-        );
-        assert_eq!(
-            end_of("x\ry", PositionEncoding::Utf16),
-            Position {
-                line: 1,
-                character: 1
-            }
-        );
+        })
     }
 }

@@ -17,12 +17,12 @@ use tower_lsp_server::{Client, LanguageServer};
 use super::connection::ConnState;
 use crate::core::Core;
 use crate::documents::{Change, Pos, PositionEncoding};
-use crate::protocol::types::CodelabCapabilities;
+use crate::protocol::types::{ClientCodelabCapabilities, CodelabCapabilities};
 use crate::protocol::{FEATURES, PROTOCOL_VERSION};
 
 /// The LSP backend of one connection.
 pub struct Backend {
-    _core: Arc<Core>,
+    core: Arc<Core>,
     conn: Arc<ConnState>,
     _client: Client,
 }
@@ -31,7 +31,7 @@ impl Backend {
     pub(super) fn new(core: Arc<Core>, conn: Arc<ConnState>, client: Client) -> Self {
         conn.set_client(client.clone());
         Self {
-            _core: core,
+            core,
             conn,
             _client: client,
         }
@@ -49,6 +49,23 @@ fn negotiate_encoding(params: &InitializeParams) -> PositionEncoding {
         Some(list) if list.contains(&PositionEncodingKind::UTF8) => PositionEncoding::Utf8,
         _ => PositionEncoding::Utf16,
     }
+}
+
+/// What the client offers under `capabilities.experimental.codelab`;
+/// nothing when it is absent or not of the documented shape.
+fn client_codelab(params: &InitializeParams) -> ClientCodelabCapabilities {
+    let Some(value) = params
+        .capabilities
+        .experimental
+        .as_ref()
+        .and_then(|e| e.get("codelab"))
+    else {
+        return ClientCodelabCapabilities::default();
+    };
+    serde_json::from_value(value.clone()).unwrap_or_else(|e| {
+        tracing::warn!("ignoring invalid capabilities.experimental.codelab: {e}");
+        ClientCodelabCapabilities::default()
+    })
 }
 
 /// The workspace folders from `workspaceFolders`, else `rootUri`.
@@ -97,6 +114,7 @@ impl LanguageServer for Backend {
                 .unwrap_or("unknown"),
             encoding = encoding.as_str(),
             folders = folders.len(),
+            apply_edit,
             "initialize"
         );
         if let Some(options) = &params.initialization_options
@@ -104,7 +122,13 @@ impl LanguageServer for Backend {
         {
             tracing::warn!("ignoring invalid initializationOptions: {e}");
         }
-        self.conn.set_initialized(encoding, folders, apply_edit);
+        let saves = client_codelab(&params).save_documents.unwrap_or(false);
+        self.conn
+            .set_initialized(encoding, folders, apply_edit, saves);
+        // A client that applies edits edits the documents it has open.
+        if let Some(editor) = self.conn.editor(self.core.config.client_request_timeout) {
+            self.core.runtime.editors().register(self.conn.id, editor);
+        }
         Ok(InitializeResult {
             capabilities: ServerCapabilities {
                 position_encoding: Some(match encoding {

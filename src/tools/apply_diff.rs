@@ -156,15 +156,15 @@ impl TypedTool for ApplyDiff {
         let report = plan.report();
         let total = plan.results.len();
         let shown = plan.shown;
-        ctx.commit_edit(
-            FileEdit {
-                path: plan.abs,
-                old_text: Some(plan.text),
-                new_text: plan.new_text,
-            },
-            &shown,
-        )
-        .await?;
+        let committed = ctx
+            .commit_edit(
+                FileEdit {
+                    path: plan.abs,
+                    new_text: plan.new_text,
+                },
+                &shown,
+            )
+            .await?;
         let summary = if applied == total {
             format!("Applied {applied} block(s) to {shown}.")
         } else {
@@ -172,7 +172,8 @@ impl TypedTool for ApplyDiff {
                 "Applied {applied} of {total} blocks to {shown}; fix and resend the failed ones."
             )
         };
-        Ok(ToolOutput::text(format!("{summary}\n{report}")))
+        let note = committed.note(&shown);
+        Ok(ToolOutput::text(format!("{summary}{note}\n{report}")))
     }
 }
 

@@ -142,23 +142,24 @@ pub fn file_preview(path: String, current: String, proposed: String) -> EditPrev
     }
 }
 
-/// A whole-file edit to hand to the editor or write to disk.
+/// A whole-file edit: what a file should hold after an edit tool's call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEdit {
     /// The absolute path.
     pub path: PathBuf,
-    /// The current text, or `None` when the file is created.
-    pub old_text: Option<String>,
     /// The new text.
     pub new_text: String,
 }
 
-/// Why an editor did not apply an edit.
+/// Why an editor did not apply or save an edit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EditorError {
     /// The path cannot be named as a `file://` URI.
     #[error("{0} has no file URI")]
     NoUri(PathBuf),
+    /// The editor does not have the file open (any more).
+    #[error("the editor does not have {0} open")]
+    NotOpen(PathBuf),
     /// The editor did not answer in time.
     #[error("the editor did not answer within {0}s")]
     Timeout(u64),
@@ -168,12 +169,89 @@ pub enum EditorError {
     /// The editor refused the edit (`applied: false`), with its reason.
     #[error("{0}")]
     Refused(String),
+    /// The editor did not save the document, with its reason.
+    #[error("{0}")]
+    NotSaved(String),
 }
 
-/// The editor that applies edits as `workspace/applyEdit`.
+/// One connected editor that applies edits to the documents it has open
+/// (`workspace/applyEdit`) and may save them on request
+/// (`codelab/saveDocuments`).
 pub trait Editor: Send + Sync {
-    /// Applies an edit.
-    fn apply(&self, edit: FileEdit) -> BoxFuture<'_, Result<(), EditorError>>;
+    /// The text of the editor's buffer of `path`, if it has the file open.
+    fn buffer(&self, path: &Path) -> Option<String>;
+    /// Whether the editor saves documents when asked.
+    fn saves(&self) -> bool;
+    /// Changes the editor's open buffer of `edit.path` to `edit.new_text`
+    /// (as the changes between the buffer's text and the new one, so that
+    /// what did not change stays put), as one step the user can undo.
+    fn apply(&self, edit: &FileEdit) -> BoxFuture<'_, Result<(), EditorError>>;
+    /// Asks the editor to save its buffer of `path`; resolves once it has.
+    fn save(&self, path: &Path) -> BoxFuture<'_, Result<(), EditorError>>;
+}
+
+/// The connected editors, as an edit tool finds the one that holds a file.
+pub trait Editors: Send + Sync {
+    /// The editor that applies an edit to `path`: one that has the file
+    /// open, chosen by the runtime's rule (the connection that started the
+    /// turn first); `None` when no editor has it open, and the file is
+    /// written on disk.
+    fn editor_for(&self, path: &Path) -> Option<Arc<dyn Editor>>;
+}
+
+/// No editor at all: every edit is written on disk.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoEditors;
+
+impl Editors for NoEditors {
+    fn editor_for(&self, _: &Path) -> Option<Arc<dyn Editor>> {
+        None
+    }
+}
+
+/// Where a committed edit landed, which the tool's result tells the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// No editor has the file open: written on disk, atomically.
+    Written,
+    /// Applied in the buffer of the editor that has the file open, which
+    /// then saved it.
+    Saved,
+    /// Applied in the editor's buffer and written on disk by the server:
+    /// that editor does not save on request.
+    AppliedAndWritten,
+    /// The editor's buffer held unsaved changes of the user's: the edit was
+    /// applied on top of them, in the buffer only, and not saved.
+    KeptUnsaved,
+    /// Applied in the editor's buffer, but the editor did not save it (why).
+    NotSaved(String),
+}
+
+impl Committed {
+    /// Whether the file on disk now holds the new text.
+    pub fn on_disk(&self) -> bool {
+        matches!(self, Self::Written | Self::Saved | Self::AppliedAndWritten)
+    }
+
+    /// What the model must know beyond "done": empty when the file on disk
+    /// holds the new text, else a sentence (with a leading space) saying
+    /// where the change is and that the disk does not have it.
+    pub fn note(&self, shown: &str) -> String {
+        match self {
+            Self::Written | Self::Saved | Self::AppliedAndWritten => String::new(),
+            Self::KeptUnsaved => format!(
+                " {shown} had unsaved changes in the user's editor, so the change was applied \
+                 in the editor's buffer on top of them (the user can undo it there) and NOT \
+                 saved: the file on disk keeps its previous content until the user saves. \
+                 Commands that read {shown} see the old content."
+            ),
+            Self::NotSaved(why) => format!(
+                " The change is in the editor's buffer, but the editor did not save it ({why}): \
+                 the file on disk keeps its previous content. Commands that read {shown} see \
+                 the old content."
+            ),
+        }
+    }
 }
 
 /// The editors' unsaved buffers.
@@ -243,8 +321,9 @@ pub struct ToolContext {
     pub agent: Agent,
     /// Open buffers.
     pub buffers: Arc<dyn Buffers>,
-    /// The editor applying edits, if the client applies them.
-    pub editor: Option<Arc<dyn Editor>>,
+    /// The connected editors: an edit to a file one of them has open goes
+    /// through it.
+    pub editors: Arc<dyn Editors>,
     /// The user and the session.
     pub interact: Arc<dyn Interact>,
     /// Cancelled when the turn is.
@@ -272,22 +351,87 @@ impl ToolContext {
         current_text(&*self.buffers, abs, shown)
     }
 
-    /// Applies a whole-file edit: through the editor when it applies edits,
-    /// else atomically on disk (a temporary file renamed over the target).
+    /// Commits a whole-file edit so that, when this returns, the file on
+    /// disk holds the new text, unless the result says otherwise:
+    ///
+    /// - no editor has the file open: written on disk atomically (a
+    ///   temporary file renamed over the target);
+    /// - an editor has it open and its buffer matches the disk: the edit goes
+    ///   into the buffer (normal undo), then the editor saves it, or, when it
+    ///   does not save on request, the server writes the same text on disk;
+    /// - the buffer holds unsaved changes of the user's: the edit goes into
+    ///   the buffer on top of them and nothing is saved, so nothing of the
+    ///   user's is lost ([`Committed::KeptUnsaved`]).
     ///
     /// # Errors
     /// The editor's refusal or the I/O error.
-    pub async fn commit_edit(&self, edit: FileEdit, shown: &str) -> Result<(), ToolError> {
-        if let Some(editor) = &self.editor {
-            return editor.apply(edit).await.map_err(|reason| {
-                ToolError::new(format!(
-                    "the editor did not apply the edit to {shown}: {reason}"
-                ))
-            });
-        }
+    pub async fn commit_edit(&self, edit: FileEdit, shown: &str) -> Result<Committed, ToolError> {
+        commit(&*self.editors, edit, shown).await
+    }
+}
+
+/// [`ToolContext::commit_edit`], with the editors given.
+///
+/// # Errors
+/// The editor's refusal or the I/O error.
+pub async fn commit(
+    editors: &dyn Editors,
+    edit: FileEdit,
+    shown: &str,
+) -> Result<Committed, ToolError> {
+    let write = |edit: &FileEdit| {
         write_atomically(&edit.path, &edit.new_text)
             .map_err(|e| ToolError::new(format!("cannot write {shown}: {e}")))
+    };
+    let Some((editor, buffer)) = editors
+        .editor_for(&edit.path)
+        .and_then(|e| e.buffer(&edit.path).map(|b| (e, b)))
+    else {
+        write(&edit)?;
+        return Ok(Committed::Written);
+    };
+    let clean = match std::fs::read_to_string(&edit.path) {
+        Ok(disk) => disk == buffer,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => buffer.is_empty(),
+        Err(_) => false,
+    };
+    match editor.apply(&edit).await {
+        Ok(()) => {}
+        // Closed in the meantime: nobody holds it any more.
+        Err(EditorError::NotOpen(_)) => {
+            write(&edit)?;
+            return Ok(Committed::Written);
+        }
+        Err(reason) => {
+            return Err(ToolError::new(format!(
+                "the editor did not apply the edit to {shown}: {reason}"
+            )));
+        }
     }
+    if !clean {
+        return Ok(Committed::KeptUnsaved);
+    }
+    if !editor.saves() {
+        write(&edit)?;
+        return Ok(Committed::AppliedAndWritten);
+    }
+    if let Err(e) = editor.save(&edit.path).await {
+        return Ok(Committed::NotSaved(e.to_string()));
+    }
+    // Trust, but check: an editor may save something else (a buffer
+    // changed in between); one that adds a final line break is fine.
+    let disk = std::fs::read_to_string(&edit.path).unwrap_or_default();
+    let same = disk == edit.new_text
+        || disk.strip_suffix('\n').is_some_and(|d| {
+            d == edit.new_text || d.strip_suffix('\r') == Some(edit.new_text.as_str())
+        });
+    Ok(if same {
+        Committed::Saved
+    } else {
+        Committed::NotSaved(
+            "the editor saved the file, but what it wrote is not the edit".to_owned(),
+        )
+    })
 }
 
 /// A file's current text: the open buffer if there is one, else the disk;
@@ -677,6 +821,282 @@ mod tests {
             .preview(&json!({"path": "a.rs"}), &at)
             .expect_err("invalid arguments");
         assert!(err.0.contains("content"), "{err}");
+    }
+
+    /// An editor holding one file, as an in-memory buffer.
+    struct FakeEditor {
+        path: PathBuf,
+        buffer: std::sync::Mutex<Option<String>>,
+        saves: bool,
+        refuse: Option<String>,
+        save_fails: Option<String>,
+        /// Whether saving writes the buffer (an editor that "saves" nothing otherwise).
+        writes: bool,
+        /// What saving adds at the end (an editor that fixes the final line break).
+        eol: &'static str,
+        log: std::sync::Mutex<Vec<&'static str>>,
+    }
+
+    impl FakeEditor {
+        fn new(path: &Path, buffer: Option<&str>) -> Self {
+            Self {
+                path: path.to_path_buf(),
+                buffer: std::sync::Mutex::new(buffer.map(str::to_owned)),
+                saves: true,
+                refuse: None,
+                save_fails: None,
+                writes: true,
+                eol: "",
+                log: std::sync::Mutex::default(),
+            }
+        }
+        fn text(&self) -> Option<String> {
+            self.buffer.lock().expect("lock").clone()
+        }
+        fn log(&self) -> Vec<&'static str> {
+            self.log.lock().expect("lock").clone()
+        }
+    }
+
+    impl Editor for FakeEditor {
+        fn buffer(&self, path: &Path) -> Option<String> {
+            (path == self.path).then(|| self.text()).flatten()
+        }
+        fn saves(&self) -> bool {
+            self.saves
+        }
+        fn apply(&self, edit: &FileEdit) -> BoxFuture<'_, Result<(), EditorError>> {
+            let edit = edit.clone();
+            Box::pin(async move {
+                self.log.lock().expect("lock").push("apply");
+                if let Some(r) = &self.refuse {
+                    return Err(EditorError::Refused(r.clone()));
+                }
+                let mut b = self.buffer.lock().expect("lock");
+                match b.as_mut() {
+                    None => Err(EditorError::NotOpen(edit.path)),
+                    Some(text) => {
+                        *text = edit.new_text;
+                        Ok(())
+                    }
+                }
+            })
+        }
+        fn save(&self, path: &Path) -> BoxFuture<'_, Result<(), EditorError>> {
+            let path = path.to_path_buf();
+            Box::pin(async move {
+                self.log.lock().expect("lock").push("save");
+                if let Some(r) = &self.save_fails {
+                    return Err(EditorError::NotSaved(r.clone()));
+                }
+                if self.writes {
+                    let text = self.text().unwrap_or_default() + self.eol;
+                    std::fs::write(&path, text).expect("write");
+                }
+                Ok(())
+            })
+        }
+    }
+
+    /// The editors: this one, when it has the file open.
+    struct Just(Arc<FakeEditor>);
+
+    impl Editors for Just {
+        fn editor_for(&self, path: &Path) -> Option<Arc<dyn Editor>> {
+            self.0
+                .buffer(path)
+                .map(|_| Arc::clone(&self.0) as Arc<dyn Editor>)
+        }
+    }
+
+    /// A file on disk holding `disk` (none when `None`) and an editor
+    /// set up by `setup`; commits `new` and returns what happened, the
+    /// editor and the file's path.
+    async fn commit_with(
+        disk: Option<&str>,
+        setup: impl FnOnce(&Path) -> FakeEditor,
+        new: &str,
+    ) -> (
+        Result<Committed, ToolError>,
+        Arc<FakeEditor>,
+        PathBuf,
+        tempfile::TempDir,
+    ) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f.txt");
+        if let Some(d) = disk {
+            std::fs::write(&path, d).expect("write");
+        }
+        let editor = Arc::new(setup(&path));
+        let r = commit(
+            &Just(Arc::clone(&editor)),
+            FileEdit {
+                path: path.clone(),
+                new_text: new.into(),
+            },
+            "f.txt",
+        )
+        .await;
+        (r, editor, path, dir)
+    }
+
+    fn disk(path: &Path) -> Option<String> {
+        std::fs::read_to_string(path).ok()
+    }
+
+    #[tokio::test]
+    async fn a_file_no_editor_has_open_is_written_on_disk() {
+        let (r, editor, path, _d) =
+            commit_with(Some("old\n"), |p| FakeEditor::new(p, None), "new\n").await;
+        assert_eq!(r, Ok(Committed::Written));
+        assert_eq!(disk(&path).as_deref(), Some("new\n"));
+        assert!(editor.log().is_empty(), "the editor was not asked");
+        let (r, _, path, _d) = commit_with(None, |p| FakeEditor::new(p, None), "created\n").await;
+        assert_eq!(r, Ok(Committed::Written));
+        assert_eq!(disk(&path).as_deref(), Some("created\n"));
+        // And with no editors at all.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sub/g.txt");
+        let edit = FileEdit {
+            path: path.clone(),
+            new_text: "g".into(),
+        };
+        assert_eq!(commit(&NoEditors, edit, "g").await, Ok(Committed::Written));
+        assert_eq!(disk(&path).as_deref(), Some("g"));
+    }
+
+    #[tokio::test]
+    async fn a_clean_open_buffer_gets_the_edit_and_is_saved() {
+        let (r, editor, path, _d) = commit_with(
+            Some("old\n"),
+            |p| FakeEditor::new(p, Some("old\n")),
+            "new\n",
+        )
+        .await;
+        assert_eq!(r, Ok(Committed::Saved));
+        assert_eq!(editor.log(), ["apply", "save"]);
+        assert_eq!(editor.text().as_deref(), Some("new\n"));
+        assert_eq!(disk(&path).as_deref(), Some("new\n"));
+        // A new file's empty buffer counts as clean.
+        let (r, editor, path, _d) =
+            commit_with(None, |p| FakeEditor::new(p, Some("")), "new\n").await;
+        assert_eq!(r, Ok(Committed::Saved));
+        assert_eq!(editor.log(), ["apply", "save"]);
+        assert_eq!(disk(&path).as_deref(), Some("new\n"));
+    }
+
+    #[tokio::test]
+    async fn unsaved_changes_of_the_user_are_kept_and_nothing_is_saved() {
+        let (r, editor, path, _d) = commit_with(
+            Some("saved\n"),
+            |p| FakeEditor::new(p, Some("saved\nthe user's line\n")),
+            "the agent's\n",
+        )
+        .await;
+        assert_eq!(r, Ok(Committed::KeptUnsaved));
+        assert_eq!(editor.log(), ["apply"], "never saved");
+        assert_eq!(editor.text().as_deref(), Some("the agent's\n"));
+        assert_eq!(
+            disk(&path).as_deref(),
+            Some("saved\n"),
+            "the disk is untouched"
+        );
+        let committed = Committed::KeptUnsaved;
+        assert!(!committed.on_disk());
+        let note = committed.note("f.txt");
+        assert!(
+            note.contains("unsaved changes") && note.contains("NOT saved"),
+            "{note}"
+        );
+        // An open buffer of a file that is not on disk, with text in it.
+        let (r, editor, path, _d) =
+            commit_with(None, |p| FakeEditor::new(p, Some("draft")), "x").await;
+        assert_eq!(r, Ok(Committed::KeptUnsaved));
+        assert_eq!(editor.log(), ["apply"]);
+        assert_eq!(disk(&path), None);
+    }
+
+    #[tokio::test]
+    async fn an_editor_that_does_not_save_gets_the_edit_and_the_server_writes() {
+        let (r, editor, path, _d) = commit_with(
+            Some("old\n"),
+            |p| FakeEditor {
+                saves: false,
+                ..FakeEditor::new(p, Some("old\n"))
+            },
+            "new\n",
+        )
+        .await;
+        assert_eq!(r, Ok(Committed::AppliedAndWritten));
+        assert_eq!(editor.log(), ["apply"]);
+        assert_eq!(editor.text().as_deref(), Some("new\n"));
+        assert_eq!(disk(&path).as_deref(), Some("new\n"));
+    }
+
+    #[tokio::test]
+    async fn a_save_that_fails_or_writes_something_else_is_reported() {
+        let (r, _, path, _d) = commit_with(
+            Some("old\n"),
+            |p| FakeEditor {
+                save_fails: Some("E212: Can't open file for writing".into()),
+                ..FakeEditor::new(p, Some("old\n"))
+            },
+            "new\n",
+        )
+        .await;
+        assert_eq!(
+            r,
+            Ok(Committed::NotSaved(
+                "E212: Can't open file for writing".into()
+            ))
+        );
+        assert_eq!(disk(&path).as_deref(), Some("old\n"));
+        let note = Committed::NotSaved("E212".into()).note("f.txt");
+        assert!(note.contains("did not save it (E212)"), "{note}");
+        let (r, _, _, _d) = commit_with(
+            Some("old\n"),
+            |p| FakeEditor {
+                writes: false,
+                ..FakeEditor::new(p, Some("old\n"))
+            },
+            "new\n",
+        )
+        .await;
+        assert!(matches!(r, Ok(Committed::NotSaved(_))), "{r:?}");
+        // An editor that adds the final line break saved the edit.
+        for eol in ["\n", "\r\n"] {
+            let (r, _, path, _d) = commit_with(
+                Some("old\n"),
+                |p| FakeEditor {
+                    eol,
+                    ..FakeEditor::new(p, Some("old\n"))
+                },
+                "new",
+            )
+            .await;
+            assert_eq!(r, Ok(Committed::Saved));
+            assert_eq!(disk(&path), Some(format!("new{eol}")));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_edit_fails_the_call_and_changes_nothing() {
+        let (r, editor, path, _d) = commit_with(
+            Some("old\n"),
+            |p| FakeEditor {
+                refuse: Some("buffer is read-only".into()),
+                ..FakeEditor::new(p, Some("old\n"))
+            },
+            "new\n",
+        )
+        .await;
+        let err = r.expect_err("refused");
+        assert_eq!(
+            err.0,
+            "the editor did not apply the edit to f.txt: buffer is read-only"
+        );
+        assert_eq!(editor.log(), ["apply"]);
+        assert_eq!(disk(&path).as_deref(), Some("old\n"));
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! `write_file`: creates or replaces a whole file, through the editor when it
-//! applies edits (so undo works), else atomically on disk.
+//! `write_file`: creates or replaces a whole file. An editor that has the
+//! file open gets the change in its buffer (so undo works) and saves it; a
+//! file no editor has open is written atomically on disk
+//! ([`ToolContext::commit_edit`]).
 
 use std::path::PathBuf;
 
@@ -77,20 +79,24 @@ impl TypedTool for WriteFile {
             )));
         }
         let lines = p.content.lines().count();
-        ctx.commit_edit(
-            FileEdit {
-                path: abs,
-                old_text: old,
-                new_text: p.content,
-            },
-            &shown,
-        )
-        .await?;
-        Ok(ToolOutput::text(if created {
-            format!("Created {shown} ({lines} lines).")
-        } else {
-            format!("Replaced the content of {shown} ({lines} lines).")
-        }))
+        let committed = ctx
+            .commit_edit(
+                FileEdit {
+                    path: abs,
+                    new_text: p.content,
+                },
+                &shown,
+            )
+            .await?;
+        let done = match (created, committed.on_disk()) {
+            (true, true) => format!("Created {shown} ({lines} lines)."),
+            (false, true) => format!("Replaced the content of {shown} ({lines} lines)."),
+            (_, false) => format!("Changed {shown} in the editor ({lines} lines)."),
+        };
+        Ok(ToolOutput::text(format!(
+            "{done}{}",
+            committed.note(&shown)
+        )))
     }
 }
 

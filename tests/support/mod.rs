@@ -667,6 +667,8 @@ pub fn file_uri(path: &Path) -> String {
 
 /// Turn-driving helpers.
 pub mod agent;
+/// The client as an editor that applies edits and saves.
+pub mod editor;
 /// The in-process server.
 pub mod inprocess;
 /// The typed API of [`Client`].

@@ -18,7 +18,7 @@ impl super::Handle for SendMessage {
             text: p.text,
             agent: p.agent,
             context: p.context.map(Into::into),
-            editor: cx.conn.editor(cx.core.config.client_request_timeout),
+            conn: Some(cx.conn.id),
             editor_llm: cx.conn.editor_settings(),
         };
         let attach = (cx.conn.id, Arc::clone(&cx.conn.events));

@@ -1,7 +1,10 @@
 ---@mod codelab CodeLab agent for Neovim
 ---Chat, agents and approvals, through Neovim's own LSP client talking to
----`codelab-agent --stdio`. Edits arrive as `workspace/applyEdit`, so they land
----in buffers with normal undo.
+---`codelab-agent --stdio`. An agent's edit to a file open in a buffer arrives
+---as `workspace/applyEdit` holding only the changed ranges (normal undo, marks
+---stay put), and the server then asks to save it (`codelab/saveDocuments`) so
+---the file on disk has it before the agent's next command. A buffer with
+---unsaved changes of your own gets the edit on top and is not saved.
 
 local M = {}
 
@@ -39,6 +42,7 @@ M.config = {
 ---@field ready boolean          the server answered initialize
 ---@field queue function[]       requests waiting for initialize
 ---@field agents string[]|nil    agent slugs, for completion
+---@field diffs table<string, fun()> open approval diffs, by approval id: each closes its tab
 
 ---@type table<string, CodelabState>
 local states = {}
@@ -56,7 +60,7 @@ end
 ---@return CodelabState
 local function state()
   local root = root_dir()
-  states[root] = states[root] or { root = root, streaming = false, seen = {}, ready = false, queue = {} }
+  states[root] = states[root] or { root = root, streaming = false, seen = {}, ready = false, queue = {}, diffs = {} }
   return states[root]
 end
 
@@ -188,15 +192,83 @@ local function edit_approval(st, approval)
   return buf
 end
 
----Asks the user about an approval.
+---A read-only scratch buffer holding `text`.
+---@param name string
+---@param text string
+---@param ft string|nil
+---@return integer
+local function scratch(name, text, ft)
+  local buf = vim.api.nvim_create_buf(false, true)
+  pcall(vim.api.nvim_buf_set_name, buf, name)
+  local lines = vim.split(text, "\n", { plain = true })
+  if #lines > 1 and lines[#lines] == "" then table.remove(lines) end
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  vim.bo[buf].modifiable = false
+  vim.bo[buf].bufhidden = "wipe"
+  if ft then vim.bo[buf].filetype = ft end
+  return buf
+end
+
+---Shows each file of an approval in a tab of its own, what it holds now
+---against what the call proposes, in diff mode. Returns what closes them
+---(and goes back to the tab the user was in).
+---@param approval table
+---@return fun()
+local function show_diff(approval)
+  local files = approval.files or {}
+  if #files == 0 then return function() end end
+  local back = vim.api.nvim_get_current_tabpage()
+  local tabs = {}
+  for _, f in ipairs(files) do
+    local ft = vim.filetype.match({ filename = f.path })
+    vim.cmd("tabnew")
+    table.insert(tabs, vim.api.nvim_get_current_tabpage())
+    local placeholder = vim.api.nvim_get_current_buf()
+    local prefix = "codelab://approval/" .. approval.id .. "/"
+    vim.api.nvim_win_set_buf(0, scratch(prefix .. "current/" .. f.path, f.current, ft))
+    if vim.api.nvim_buf_is_valid(placeholder) then pcall(vim.api.nvim_buf_delete, placeholder, { force = true }) end
+    vim.cmd("diffthis")
+    vim.cmd("rightbelow vsplit")
+    vim.api.nvim_win_set_buf(0, scratch(prefix .. "proposed/" .. f.path, f.proposed, ft))
+    vim.cmd("diffthis")
+    vim.wo.winbar = "proposed: " .. f.path
+    vim.cmd("wincmd p")
+    vim.wo.winbar = "current: " .. f.path
+  end
+  return function()
+    for _, tab in ipairs(tabs) do
+      if vim.api.nvim_tabpage_is_valid(tab) and #vim.api.nvim_list_tabpages() > 1 then
+        pcall(vim.cmd, "tabclose " .. vim.api.nvim_tabpage_get_number(tab))
+      end
+    end
+    if vim.api.nvim_tabpage_is_valid(back) then vim.api.nvim_set_current_tabpage(back) end
+  end
+end
+
+---Closes the diff of an approval, if it is open.
+---@param st CodelabState
+---@param id string
+local function close_diff(st, id)
+  local close = st.diffs[id]
+  st.diffs[id] = nil
+  if close then close() end
+end
+
+---Asks the user about an approval; an edit's files are shown as diffs
+---(current against proposed) until it is decided.
 ---@param st CodelabState
 ---@param approval table
 function M.prompt_approval(st, approval)
-  local detail = approval.tool .. " " .. pretty(approval.params)
-  if approval.diff then detail = detail .. "\n" .. approval.diff end
-  append(st, "\n> approval needed: " .. approval.tool .. " (" .. approval.rule .. ") {{{\n" .. (approval.diff or pretty(approval.params)) .. "\n> }}}")
+  local paths = vim.tbl_map(function(f) return f.path end, approval.files or {})
+  local what = #paths > 0 and table.concat(paths, ", ") or pretty(approval.params)
+  append(st, "\n> approval needed: " .. approval.tool .. " " .. what .. " (" .. approval.rule .. ") {{{\n" .. (approval.diff or pretty(approval.params)) .. "\n> }}}")
+  close_diff(st, approval.id)
+  st.diffs[approval.id] = show_diff(approval)
+  local prompt = "CodeLab: " .. approval.tool .. " " .. what
+  if #paths > 0 then prompt = prompt .. " (the diff is in the new tab)" end
   local choices = { "Approve", "Approve for this session", "Edit parameters", "Reject" }
-  vim.ui.select(choices, { prompt = "CodeLab: " .. detail }, function(choice)
+  vim.ui.select(choices, { prompt = prompt }, function(choice)
+    close_diff(st, approval.id)
     if choice == "Approve" then
       decide(st, approval, "approve")
     elseif choice == "Approve for this session" then
@@ -209,6 +281,33 @@ function M.prompt_approval(st, approval)
       end)
     end
   end)
+end
+
+---Saves the buffers of `uris`, as `:write` does (autocmds run, didSave is
+---sent); the answer to `codelab/saveDocuments`.
+---@param params { uris: string[] }
+---@return { saved: string[], failed: { uri: string, reason: string }[]|nil }
+function M.save_documents(params)
+  local saved, failed = {}, {}
+  for _, uri in ipairs(params.uris or {}) do
+    local buf
+    for _, b in ipairs(vim.api.nvim_list_bufs()) do
+      if vim.api.nvim_buf_is_loaded(b) and vim.uri_from_bufnr(b) == uri then buf = b end
+    end
+    if not buf then
+      table.insert(failed, { uri = uri, reason = "not open in Neovim" })
+    else
+      local ok, err = pcall(vim.api.nvim_buf_call, buf, function() vim.cmd("silent keepalt write") end)
+      if ok and not vim.bo[buf].modified then
+        table.insert(saved, uri)
+      else
+        table.insert(failed, { uri = uri, reason = ok and "still modified after :write" or tostring(err) })
+      end
+    end
+  end
+  local result = { saved = saved }
+  if #failed > 0 then result.failed = failed end
+  return result
 end
 
 ---@param st CodelabState
@@ -308,7 +407,13 @@ M.handlers = {
   ["codelab/approvalResolved"] = function(_, p)
     local st = by_session(p.sessionId)
     if not st or seen(st, p) then return end
+    -- Decided elsewhere (another editor, a timeout): the diff goes away too.
+    close_diff(st, p.approvalId)
     append(st, "\n> approval " .. p.decision .. " by " .. p.by)
+  end,
+  -- A request: the server waits for the answer.
+  ["codelab/saveDocuments"] = function(_, params)
+    return M.save_documents(params)
   end,
 }
 
@@ -325,6 +430,10 @@ function M.connect()
     root_dir = st.root,
     workspace_folders = { { uri = vim.uri_from_fname(st.root), name = vim.fs.basename(st.root) } },
     init_options = M.config.settings,
+    -- Saving on request lets an agent's edit reach the disk before its next command.
+    capabilities = vim.tbl_deep_extend("force", vim.lsp.protocol.make_client_capabilities(), {
+      experimental = { codelab = { saveDocuments = true } },
+    }),
     handlers = handlers,
     on_init = function()
       st.ready = true
