@@ -368,12 +368,17 @@ impl acp::Agent for CodelabAgent {
                 .read_buffers(&args.session_id, message.files)
                 .await;
         }
+        // The runtime finds a turn's editor by its connection: this one's
+        // writes go through the client, for the session prompting now.
+        if let Some(editor) = self.conn.editor(id) {
+            self.conn.rt.editors().register(self.conn.id, editor);
+        }
         let input = TurnInput {
             session_id: id,
             text: message.text,
             agent: None,
             context: None,
-            editor: self.conn.editor(id),
+            conn: Some(self.conn.id),
             editor_llm: None,
         };
         self.conn.prompt_starting(id);

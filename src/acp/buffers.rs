@@ -51,6 +51,12 @@ impl ClientBuffers {
         }
     }
 
+    /// The held buffer of `path`, if this connection holds one.
+    pub(super) fn text(&self, path: &Path) -> Option<String> {
+        let uri = path_to_uri(path)?;
+        self.lock().get(&uri).map(|d| d.text.to_string())
+    }
+
     /// After an edit went through the client: the held buffer (if any) is
     /// the edit's text.
     pub(super) fn edited(&self, path: &Path, text: &str) {

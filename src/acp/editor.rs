@@ -1,11 +1,17 @@
 //! Edits as `fs/write_text_file`: when the client offers it, the tools'
 //! edits go to the client (its buffers, its undo) instead of the disk.
 //!
+//! An ACP client owns file access for its sessions, so its editor counts
+//! every file as open: the held buffer when the prompt linked the file, else
+//! what is on disk (empty for a new file). A write through the client is
+//! its save; the runtime then checks the disk holds the edit and says so in
+//! the tool's result when it does not.
+//!
 //! The runtime calls the [`Editor`] from its own threads; the ACP connection
 //! lives on a `LocalSet`. A channel joins the two: [`AcpEditor`] sends each
 //! write to [`serve`], which asks the client and answers.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -38,7 +44,28 @@ fn gone() -> EditorError {
 }
 
 impl Editor for AcpEditor {
-    fn apply(&self, edit: FileEdit) -> BoxFuture<'_, Result<(), EditorError>> {
+    fn buffer(&self, path: &Path) -> Option<String> {
+        self.buffers.text(path).or_else(|| {
+            match std::fs::read_to_string(path) {
+                Ok(text) => Some(text),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(String::new()),
+                // Not text, or unreadable: the runtime's own write reports it.
+                Err(_) => None,
+            }
+        })
+    }
+
+    fn saves(&self) -> bool {
+        true
+    }
+
+    fn save(&self, _path: &Path) -> BoxFuture<'_, Result<(), EditorError>> {
+        // `fs/write_text_file` is the save.
+        Box::pin(async { Ok(()) })
+    }
+
+    fn apply(&self, edit: &FileEdit) -> BoxFuture<'_, Result<(), EditorError>> {
+        let edit = edit.clone();
         Box::pin(async move {
             let (reply, rx) = oneshot::channel();
             self.tx
