@@ -183,7 +183,20 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
             _ => None,
         };
-        let core = Arc::new(Core::open(config).context("cannot start")?);
+        let core = match Core::open(config) {
+            Ok(core) => Arc::new(core),
+            Err(e) => {
+                // The store is the daemon's while one runs: say so.
+                if let Ok(Some(status)) = daemon::client::status(&data_dir) {
+                    bail!(
+                        "cannot start: {e}: the codelab-agent daemon (pid {}) serving this data \
+                         directory has it open; `codelab-agent daemon stop` stops it",
+                        status.pid
+                    );
+                }
+                return Err(anyhow::Error::new(e).context("cannot start"));
+            }
+        };
         tracing::info!(store = %core.runtime.store().describe(), "store open");
         core.start_background();
         match serve {

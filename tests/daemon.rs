@@ -296,6 +296,10 @@ async fn a_socket_directory_open_to_other_users_is_refused() {
 async fn a_socket_directory_or_socket_of_another_user_is_refused() {
     if nix::unistd::geteuid().as_raw() != 0 {
         // Giving a file to another user takes root; CI runs as root.
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("skipped: giving a directory to another user needs root");
+        }
         return;
     }
     let nobody = 65534;
@@ -614,6 +618,18 @@ async fn status_and_stop_report_and_stop_the_daemon_in_the_runtime_directory() {
     ] {
         assert!(text.contains(&line), "{line:?} in:\n{text}");
     }
+    // A second daemon for the same data dir is refused.
+    let out = daemon::cli(data.path(), &["run"], &xdg).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "a codelab-agent daemon (pid {}) is already running for {}",
+            status.pid,
+            status.data_dir.display()
+        )),
+        "{stderr}"
+    );
     // A running turn makes a plain stop refuse...
     let out = daemon::cli(data.path(), &["stop"], &xdg).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -632,4 +648,41 @@ async fn status_and_stop_report_and_stop_the_daemon_in_the_runtime_directory() {
     let again = daemon::cli(data.path(), &["stop"], &xdg).await;
     assert_eq!(again.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&again.stdout).contains("no daemon is running"));
+}
+
+#[tokio::test]
+async fn serve_and_standalone_on_a_daemon_s_data_dir_are_refused_naming_the_daemon() {
+    let data = data_dir();
+    let _guard = daemon::Guard::new(data.path());
+    let mut p = ServerProcess::daemon_client(data.path(), &[]);
+    let mut c = p.stdio_client();
+    c.initialize(&[], None).await;
+    let status = daemon::status(data.path()).await.unwrap();
+    for args in [
+        &["--standalone"][..],
+        &["serve", "--listen", "127.0.0.1:0"][..],
+    ] {
+        let mut cmd = tokio::process::Command::new(support::binary());
+        cmd.arg("--data-dir")
+            .arg(data.path())
+            .args(args)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env("CODELAB_AUTH_TOKEN", support::TOKEN)
+            .stdin(std::process::Stdio::null());
+        let out = cmd.output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty());
+        assert!(
+            stderr.contains("already open in another codelab-agent process")
+                && stderr.contains(&format!(
+                    "the codelab-agent daemon (pid {}) serving this data directory has it open",
+                    status.pid
+                )),
+            "{args:?}: {stderr}"
+        );
+    }
+    c.finish().await;
+    assert_eq!(p.wait().await, Some(0));
+    assert_eq!(daemon::stop(data.path()).await, Some(status.pid));
 }

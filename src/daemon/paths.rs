@@ -257,4 +257,21 @@ mod tests {
         assert!(e.contains("not a socket"), "{e}");
         check_socket(&tmp.path().join("missing")).unwrap();
     }
+
+    #[test]
+    fn a_socket_path_too_long_for_a_unix_socket_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("d".repeat(110));
+        let paths = Paths::locate(data, None);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&paths.dir)
+            .unwrap();
+        let e = paths.check().unwrap_err().to_string();
+        assert!(
+            e.contains("longer than the 107 a Unix socket allows; set XDG_RUNTIME_DIR"),
+            "{e}"
+        );
+    }
 }
