@@ -263,6 +263,11 @@ async fn a_stale_socket_with_no_daemon_behind_it_is_replaced() {
     assert!(daemon::log(data.path()).contains("removed a stale socket"));
     c.finish().await;
     assert_eq!(server.wait().await, Some(0));
+    // An editor that just closes its end: the forwarder ends cleanly.
+    let (code, stdout, stderr) = run_client(data.path(), &[]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.is_empty());
+    assert_eq!(connected_pid(&stderr), Some(status.pid));
     assert_eq!(daemon::stop(data.path()).await, Some(status.pid));
     assert!(
         !paths.socket.exists(),
