@@ -473,6 +473,10 @@ struct Relayed {
     rate: f64,
     p50_us: f64,
     p99_us: f64,
+    /// CPU seconds of the server process (the daemon, for `daemon`).
+    server_cpu: f64,
+    /// CPU seconds of the `--stdio` forwarder (`daemon` only).
+    forwarder_cpu: f64,
 }
 
 async fn relay_with(
@@ -537,91 +541,152 @@ async fn relay_with(
         ("OPENAI_API_KEY", "sk-bench".to_owned()),
         ("CODELAB_MODEL", "m".to_owned()),
     ];
-    let mut stdio: Option<Relayed> = None;
     for &transport in transports {
-        let data = tempfile::tempdir().unwrap();
-        let _daemon = support::daemon::Guard::new(data.path());
-        let (mut stdio_server, ws_server, mut daemon_client);
-        let mut c = match transport {
-            "stdio" => {
-                stdio_server = support::ServerProcess::stdio_env(data.path(), &env);
-                stdio_server.stdio_client()
-            }
-            "daemon" => {
-                daemon_client = support::ServerProcess::daemon_client(data.path(), &env);
-                daemon_client.stdio_client()
-            }
-            _ => {
-                ws_server = support::ServerProcess::websocket_env(data.path(), &env).await;
-                ws_server.ws_client().await
-            }
-        };
-        c.initialize(&[], None).await;
-        let s = c
-            .call("codelab/createSession", json!({"agent": "ask"}))
-            .await;
-        let t = Instant::now();
-        c.call(
-            "codelab/sendMessage",
-            json!({"sessionId": s["id"], "text": "go"}),
-        )
-        .await;
-        let mut lat = Vec::with_capacity(tokens);
-        let mut n = 0;
-        let mut notes = 0;
-        loop {
-            let msg = c.next_notification().await;
-            match msg["method"].as_str() {
-                Some("codelab/token") => {
-                    notes += 1;
-                    n += stamps(msg["params"]["delta"].as_str().unwrap_or(""), &mut lat);
-                }
-                Some("codelab/turnCompleted") => break,
-                _ => {}
-            }
-        }
-        let rate = n as f64 / t.elapsed().as_secs_f64();
-        let measured = Relayed {
-            rate,
-            p50_us: pct(lat.clone(), 0.5),
-            p99_us: pct(lat.clone(), 0.99),
-        };
-        if transport == "daemon"
-            && let Some(base) = &stdio
-        {
-            rows.push(Row {
-                name: format!(
-                    "streaming {tokens} tokens {label}: daemon (stdio forwarder) vs in-process stdio"
-                ),
-                ours: format!(
-                    "{:.0} tokens/s; added latency p50 {:.3} ms, p99 {:.3} ms",
-                    measured.rate,
-                    (measured.p50_us - base.p50_us) / 1000.0,
-                    (measured.p99_us - base.p99_us) / 1000.0
-                ),
-                baseline: format!("{:.0} tokens/s, --standalone", base.rate),
-                ratio: format!("{:.2}x", measured.rate / base.rate),
-                target: "≥ 0.95x, added p99 < 1 ms".into(),
-                check: format!("{n} of {tokens} tokens in {notes} notifications"),
-            });
-        }
-        if transport == "stdio" {
-            stdio = Some(measured);
-        }
+        let (measured, n, notes, lat) = relay_once(transport, &env).await;
         rows.push(Row {
             name: format!("streaming {tokens} tokens {label}: through codelab-agent, {transport}"),
             ours: format!(
-                "{rate:.0} tokens/s; added latency p50 {:.2} ms, p99 {:.2} ms",
+                "{:.0} tokens/s; added latency p50 {:.2} ms, p99 {:.2} ms",
+                measured.rate,
                 (pct(lat.clone(), 0.5) - pct(direct_lat.clone(), 0.5)) / 1000.0,
                 (pct(lat.clone(), 0.99) - pct(direct_lat.clone(), 0.99)) / 1000.0
             ),
             baseline: format!("{direct_rate:.0} tokens/s direct"),
-            ratio: format!("{:.2}x", rate / direct_rate),
+            ratio: format!("{:.2}x", measured.rate / direct_rate),
             target: "≥ 0.9x".into(),
             check: format!("{n} of {tokens} tokens in {notes} notifications"),
         });
-        c.done();
     }
+}
+
+/// One turn streamed to a fresh server of `transport` (`stdio`:
+/// `--standalone`; `daemon`: a `--stdio` forwarder to the daemon it
+/// starts; `websocket`): the rate and the latency of every stamped token,
+/// with the token and notification counts.
+async fn relay_once(transport: &str, env: &[(&str, String)]) -> (Relayed, usize, usize, Vec<f64>) {
+    let data = tempfile::tempdir().unwrap();
+    let _daemon = support::daemon::Guard::new(data.path());
+    // The process started: the server, or for `daemon` the forwarder (the
+    // daemon is asked for its pid once it runs). Kept until the end.
+    let (process, mut c) = match transport {
+        "stdio" | "daemon" => {
+            let mut p = if transport == "stdio" {
+                support::ServerProcess::stdio_env(data.path(), env)
+            } else {
+                support::ServerProcess::daemon_client(data.path(), env)
+            };
+            let c = p.stdio_client();
+            (p, c)
+        }
+        _ => {
+            let p = support::ServerProcess::websocket_env(data.path(), env).await;
+            let c = p.ws_client().await;
+            (p, c)
+        }
+    };
+    c.initialize(&[], None).await;
+    let s = c
+        .call("codelab/createSession", json!({"agent": "ask"}))
+        .await;
+    let own = process.child.id().unwrap();
+    let (server, forwarder) = if transport == "daemon" {
+        (
+            support::daemon::status(data.path()).await.unwrap().pid,
+            Some(own),
+        )
+    } else {
+        (own, None)
+    };
+    let cpu0 = (cpu_secs(server), forwarder.map_or(0.0, cpu_secs));
+    let t = Instant::now();
+    c.call(
+        "codelab/sendMessage",
+        json!({"sessionId": s["id"], "text": "go"}),
+    )
+    .await;
+    let mut lat = Vec::new();
+    let mut n = 0;
+    let mut notes = 0;
+    loop {
+        let msg = c.next_notification().await;
+        match msg["method"].as_str() {
+            Some("codelab/token") => {
+                notes += 1;
+                n += stamps(msg["params"]["delta"].as_str().unwrap_or(""), &mut lat);
+            }
+            Some("codelab/turnCompleted") => break,
+            _ => {}
+        }
+    }
+    let rate = n as f64 / t.elapsed().as_secs_f64();
+    let measured = Relayed {
+        rate,
+        p50_us: pct(lat.clone(), 0.5),
+        p99_us: pct(lat.clone(), 0.99),
+        server_cpu: cpu_secs(server) - cpu0.0,
+        forwarder_cpu: forwarder.map_or(0.0, cpu_secs) - cpu0.1,
+    };
+    c.done();
+    (measured, n, notes, lat)
+}
+
+/// The stream through the daemon's stdio forwarder against the in-process
+/// stdio server: `rounds` turns each, alternating (so load that comes and
+/// goes hits both alike), after one warm-up each; medians. Both log at
+/// `warn` (the test client otherwise collects a standalone server's debug
+/// log from its stderr, and a daemon writes its own to a file).
+async fn relay_compare(
+    rows: &mut Vec<Row>,
+    tokens: usize,
+    every_ms: Option<u64>,
+    label: &str,
+    rounds: usize,
+) {
+    let (_mock, url, _script) = mock_process(2 * rounds + 2, tokens, every_ms).await;
+    let env = vec![
+        ("OPENAI_BASE_URL", format!("{url}/v1")),
+        ("OPENAI_API_KEY", "sk-bench".to_owned()),
+        ("CODELAB_MODEL", "m".to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ];
+    let (mut alone, mut daemon) = (Vec::new(), Vec::new());
+    let mut all = true;
+    for round in 0..=rounds {
+        let (a, na, _, _) = relay_once("stdio", &env).await;
+        let (d, nd, _, _) = relay_once("daemon", &env).await;
+        all &= na == tokens && nd == tokens;
+        if round > 0 {
+            alone.push(a);
+            daemon.push(d);
+        }
+    }
+    let med = |v: &[Relayed], f: fn(&Relayed) -> f64| pct(v.iter().map(f).collect(), 0.5);
+    let (ra, rd) = (med(&alone, |r| r.rate), med(&daemon, |r| r.rate));
+    rows.push(Row {
+        name: format!(
+            "streaming {tokens} tokens {label}: daemon (stdio forwarder) vs in-process stdio"
+        ),
+        ours: format!(
+            "{rd:.0} tokens/s; added latency p50 {:.3} ms, p99 {:.3} ms",
+            (med(&daemon, |r| r.p50_us) - med(&alone, |r| r.p50_us)) / 1000.0,
+            (med(&daemon, |r| r.p99_us) - med(&alone, |r| r.p99_us)) / 1000.0
+        ),
+        baseline: format!("{ra:.0} tokens/s, --standalone"),
+        ratio: format!("{:.2}x", rd / ra),
+        target: "≥ 0.95x, added p99 < 1 ms".into(),
+        check: format!(
+            "medians of {rounds} alternating runs each; CPU per run: forwarder {:.0} ms, \
+             daemon {:.0} ms, standalone server {:.0} ms; {}",
+            med(&daemon, |r| r.forwarder_cpu) * 1000.0,
+            med(&daemon, |r| r.server_cpu) * 1000.0,
+            med(&alone, |r| r.server_cpu) * 1000.0,
+            if all {
+                "every token received"
+            } else {
+                "TOKENS MISSING"
+            }
+        ),
+    });
 }
 
 /// One `--stdio` client of the data dir's daemon (starting it if need be),
@@ -764,22 +829,8 @@ async fn daemon(rows: &mut Vec<Row>) {
     p0.wait().await;
     support::daemon::stop(dir.path()).await.unwrap();
     // The stream through the forwarder.
-    relay_with(
-        rows,
-        100_000,
-        None,
-        "as fast as possible",
-        &["stdio", "daemon"],
-    )
-    .await;
-    relay_with(
-        rows,
-        2_000,
-        Some(1),
-        "paced, 1 token/ms",
-        &["stdio", "daemon"],
-    )
-    .await;
+    relay_compare(rows, 100_000, None, "as fast as possible", 5).await;
+    relay_compare(rows, 2_000, Some(1), "paced, 1 token/ms", 5).await;
 }
 
 async fn concurrency(rows: &mut Vec<Row>) {
