@@ -151,6 +151,18 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Private (anonymous) resident memory: what a process costs beyond the
+/// binary's pages, which every codelab-agent process shares.
+fn rss_anon_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("RssAnon:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 fn cpu_secs(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat
@@ -451,11 +463,29 @@ async fn mock_process(
 }
 
 async fn relay(rows: &mut Vec<Row>) {
-    relay_with(rows, 100_000, None, "as fast as possible").await;
-    relay_with(rows, 2_000, Some(1), "paced, 1 token/ms").await;
+    let all = ["stdio", "websocket", "daemon"];
+    relay_with(rows, 100_000, None, "as fast as possible", &all).await;
+    relay_with(rows, 2_000, Some(1), "paced, 1 token/ms", &all).await;
 }
 
-async fn relay_with(rows: &mut Vec<Row>, tokens: usize, every_ms: Option<u64>, label: &str) {
+/// What one transport measured in [`relay_with`].
+struct Relayed {
+    rate: f64,
+    p50_us: f64,
+    p99_us: f64,
+    /// CPU seconds of the server process (the daemon, for `daemon`).
+    server_cpu: f64,
+    /// CPU seconds of the `--stdio` forwarder (`daemon` only).
+    forwarder_cpu: f64,
+}
+
+async fn relay_with(
+    rows: &mut Vec<Row>,
+    tokens: usize,
+    every_ms: Option<u64>,
+    label: &str,
+    transports: &[&str],
+) {
     let (_mock, url, _script) = mock_process(5, tokens, every_ms).await;
     // Baseline: a client reading the SSE stream directly, parsing as it arrives.
     let (mut direct_rate, mut direct_lat, mut direct_n) = (0.0, Vec::new(), 0);
@@ -511,55 +541,296 @@ async fn relay_with(rows: &mut Vec<Row>, tokens: usize, every_ms: Option<u64>, l
         ("OPENAI_API_KEY", "sk-bench".to_owned()),
         ("CODELAB_MODEL", "m".to_owned()),
     ];
-    for transport in ["stdio", "websocket"] {
-        let data = tempfile::tempdir().unwrap();
-        let (mut stdio_server, ws_server);
-        let mut c = if transport == "stdio" {
-            stdio_server = support::ServerProcess::stdio_env(data.path(), &env);
-            stdio_server.stdio_client()
-        } else {
-            ws_server = support::ServerProcess::websocket_env(data.path(), &env).await;
-            ws_server.ws_client().await
-        };
-        c.initialize(&[], None).await;
-        let s = c
-            .call("codelab/createSession", json!({"agent": "ask"}))
-            .await;
-        let t = Instant::now();
-        c.call(
-            "codelab/sendMessage",
-            json!({"sessionId": s["id"], "text": "go"}),
-        )
-        .await;
-        let mut lat = Vec::with_capacity(tokens);
-        let mut n = 0;
-        let mut notes = 0;
-        loop {
-            let msg = c.next_notification().await;
-            match msg["method"].as_str() {
-                Some("codelab/token") => {
-                    notes += 1;
-                    n += stamps(msg["params"]["delta"].as_str().unwrap_or(""), &mut lat);
-                }
-                Some("codelab/turnCompleted") => break,
-                _ => {}
-            }
-        }
-        let rate = n as f64 / t.elapsed().as_secs_f64();
+    for &transport in transports {
+        let (measured, n, notes, lat) = relay_once(transport, &env).await;
         rows.push(Row {
             name: format!("streaming {tokens} tokens {label}: through codelab-agent, {transport}"),
             ours: format!(
-                "{rate:.0} tokens/s; added latency p50 {:.2} ms, p99 {:.2} ms",
+                "{:.0} tokens/s; added latency p50 {:.2} ms, p99 {:.2} ms",
+                measured.rate,
                 (pct(lat.clone(), 0.5) - pct(direct_lat.clone(), 0.5)) / 1000.0,
                 (pct(lat.clone(), 0.99) - pct(direct_lat.clone(), 0.99)) / 1000.0
             ),
             baseline: format!("{direct_rate:.0} tokens/s direct"),
-            ratio: format!("{:.2}x", rate / direct_rate),
+            ratio: format!("{:.2}x", measured.rate / direct_rate),
             target: "≥ 0.9x".into(),
             check: format!("{n} of {tokens} tokens in {notes} notifications"),
         });
-        c.done();
     }
+}
+
+/// One turn streamed to a fresh server of `transport` (`stdio`:
+/// `--standalone`; `daemon`: a `--stdio` forwarder to the daemon it
+/// starts; `websocket`): the rate and the latency of every stamped token,
+/// with the token and notification counts.
+async fn relay_once(transport: &str, env: &[(&str, String)]) -> (Relayed, usize, usize, Vec<f64>) {
+    let data = tempfile::tempdir().unwrap();
+    let _daemon = support::daemon::Guard::new(data.path());
+    // The process started: the server, or for `daemon` the forwarder (the
+    // daemon is asked for its pid once it runs). Kept until the end.
+    let (process, mut c) = match transport {
+        "stdio" | "daemon" => {
+            let mut p = if transport == "stdio" {
+                support::ServerProcess::stdio_env(data.path(), env)
+            } else {
+                support::ServerProcess::daemon_client(data.path(), env)
+            };
+            let c = p.stdio_client();
+            (p, c)
+        }
+        _ => {
+            let p = support::ServerProcess::websocket_env(data.path(), env).await;
+            let c = p.ws_client().await;
+            (p, c)
+        }
+    };
+    c.initialize(&[], None).await;
+    let s = c
+        .call("codelab/createSession", json!({"agent": "ask"}))
+        .await;
+    let own = process.child.id().unwrap();
+    let (server, forwarder) = if transport == "daemon" {
+        (
+            support::daemon::status(data.path()).await.unwrap().pid,
+            Some(own),
+        )
+    } else {
+        (own, None)
+    };
+    let cpu0 = (cpu_secs(server), forwarder.map_or(0.0, cpu_secs));
+    let t = Instant::now();
+    c.call(
+        "codelab/sendMessage",
+        json!({"sessionId": s["id"], "text": "go"}),
+    )
+    .await;
+    let mut lat = Vec::new();
+    let mut n = 0;
+    let mut notes = 0;
+    loop {
+        let msg = c.next_notification().await;
+        match msg["method"].as_str() {
+            Some("codelab/token") => {
+                notes += 1;
+                n += stamps(msg["params"]["delta"].as_str().unwrap_or(""), &mut lat);
+            }
+            Some("codelab/turnCompleted") => break,
+            _ => {}
+        }
+    }
+    let rate = n as f64 / t.elapsed().as_secs_f64();
+    let measured = Relayed {
+        rate,
+        p50_us: pct(lat.clone(), 0.5),
+        p99_us: pct(lat.clone(), 0.99),
+        server_cpu: cpu_secs(server) - cpu0.0,
+        forwarder_cpu: forwarder.map_or(0.0, cpu_secs) - cpu0.1,
+    };
+    c.done();
+    (measured, n, notes, lat)
+}
+
+/// The stream through the daemon's stdio forwarder against the in-process
+/// stdio server: `rounds` turns each, alternating (so load that comes and
+/// goes hits both alike), after one warm-up each; medians. Both log at
+/// `warn` (the test client otherwise collects a standalone server's debug
+/// log from its stderr, and a daemon writes its own to a file).
+async fn relay_compare(
+    rows: &mut Vec<Row>,
+    tokens: usize,
+    every_ms: Option<u64>,
+    label: &str,
+    rounds: usize,
+) {
+    let (_mock, url, _script) = mock_process(2 * rounds + 2, tokens, every_ms).await;
+    let env = vec![
+        ("OPENAI_BASE_URL", format!("{url}/v1")),
+        ("OPENAI_API_KEY", "sk-bench".to_owned()),
+        ("CODELAB_MODEL", "m".to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ];
+    let (mut alone, mut daemon) = (Vec::new(), Vec::new());
+    let mut all = true;
+    for round in 0..=rounds {
+        let (a, na, _, _) = relay_once("stdio", &env).await;
+        let (d, nd, _, _) = relay_once("daemon", &env).await;
+        all &= na == tokens && nd == tokens;
+        if round > 0 {
+            alone.push(a);
+            daemon.push(d);
+        }
+    }
+    let med = |v: &[Relayed], f: fn(&Relayed) -> f64| pct(v.iter().map(f).collect(), 0.5);
+    let (ra, rd) = (med(&alone, |r| r.rate), med(&daemon, |r| r.rate));
+    rows.push(Row {
+        name: format!(
+            "streaming {tokens} tokens {label}: daemon (stdio forwarder) vs in-process stdio"
+        ),
+        ours: format!(
+            "{rd:.0} tokens/s; added latency p50 {:.3} ms, p99 {:.3} ms",
+            (med(&daemon, |r| r.p50_us) - med(&alone, |r| r.p50_us)) / 1000.0,
+            (med(&daemon, |r| r.p99_us) - med(&alone, |r| r.p99_us)) / 1000.0
+        ),
+        baseline: format!("{ra:.0} tokens/s, --standalone"),
+        ratio: format!("{:.2}x", rd / ra),
+        target: "≥ 0.95x, added p99 < 1 ms".into(),
+        check: format!(
+            "medians of {rounds} alternating runs each; CPU per run: forwarder {:.0} ms, \
+             daemon {:.0} ms, standalone server {:.0} ms; {}",
+            med(&daemon, |r| r.forwarder_cpu) * 1000.0,
+            med(&daemon, |r| r.server_cpu) * 1000.0,
+            med(&alone, |r| r.server_cpu) * 1000.0,
+            if all {
+                "every token received"
+            } else {
+                "TOKENS MISSING"
+            }
+        ),
+    });
+}
+
+/// One `--stdio` client of the data dir's daemon (starting it if need be),
+/// initialized: the time to the `initialize` answer.
+async fn daemon_editor(
+    data: &Path,
+    env: &[(&str, String)],
+) -> (f64, support::ServerProcess, support::Client) {
+    let t = Instant::now();
+    let mut p = support::ServerProcess::daemon_client(data, env);
+    let mut c = p.stdio_client();
+    c.initialize(&[], None).await;
+    (t.elapsed().as_secs_f64(), p, c)
+}
+
+async fn daemon(rows: &mut Vec<Row>) {
+    // Baseline: a standalone server's start, measured in the same run.
+    let mut standalone = Vec::new();
+    for _ in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Instant::now();
+        let mut server = support::ServerProcess::stdio(dir.path());
+        let mut c = server.stdio_client();
+        c.initialize(&[], None).await;
+        standalone.push(t.elapsed().as_secs_f64());
+        c.finish().await;
+        server.wait().await;
+    }
+    let standalone = stats(standalone);
+    // The first editor starts the daemon.
+    let mut first = Vec::new();
+    for _ in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let _guard = support::daemon::Guard::new(dir.path());
+        let (secs, mut p, c) = daemon_editor(dir.path(), &[]).await;
+        first.push(secs);
+        c.finish().await;
+        p.wait().await;
+        support::daemon::stop(dir.path()).await.unwrap();
+    }
+    let first = stats(first);
+    rows.push(Row {
+        name: "first editor: start-up to initialize, the daemon's start included".into(),
+        ours: fmt_ms(first),
+        baseline: format!("--standalone {}", fmt_ms(standalone)),
+        ratio: format!("{:.2}x", first.0 / standalone.0),
+        target: "< 50 ms".into(),
+        check: "10 runs, fresh data dir each, one daemon started each".into(),
+    });
+    // Later editors connect to the running daemon.
+    let dir = tempfile::tempdir().unwrap();
+    let _guard = support::daemon::Guard::new(dir.path());
+    let (_, mut p0, c0) = daemon_editor(dir.path(), &[]).await;
+    let mut second = Vec::new();
+    for _ in 0..20 {
+        let (secs, mut p, c) = daemon_editor(dir.path(), &[]).await;
+        second.push(secs);
+        c.finish().await;
+        p.wait().await;
+    }
+    let second = stats(second);
+    let status = support::daemon::status(dir.path()).await.unwrap();
+    rows.push(Row {
+        name: "second editor: start-up to initialize from a running daemon".into(),
+        ours: fmt_ms(second),
+        baseline: format!("--standalone {}", fmt_ms(standalone)),
+        ratio: format!("{:.2}x", second.0 / standalone.0),
+        target: "< 10 ms".into(),
+        check: format!("20 runs, all on daemon pid {}", status.pid),
+    });
+    // Idle memory with ten editors connected.
+    let mut editors = Vec::new();
+    for _ in 0..9 {
+        editors.push(daemon_editor(dir.path(), &[]).await);
+    }
+    let status = support::daemon::status(dir.path()).await.unwrap();
+    assert_eq!(status.connections, 10);
+    let daemon_rss = rss_kib(status.pid);
+    let daemon_anon = rss_anon_kib(status.pid);
+    let pids: Vec<u32> = std::iter::once(&p0)
+        .chain(editors.iter().map(|(_, p, _)| p))
+        .map(|p| p.child.id().unwrap())
+        .collect();
+    let mean =
+        |f: fn(u32) -> u64| pids.iter().map(|p| f(*p)).sum::<u64>() as f64 / pids.len() as f64;
+    let forwarder = mean(rss_kib);
+    let forwarder_anon = mean(rss_anon_kib);
+    // Baseline: ten standalone servers, one per editor.
+    let mut alone = Vec::new();
+    let (mut alone_rss, mut alone_anon) = (0, 0);
+    for _ in 0..10 {
+        let d = tempfile::tempdir().unwrap();
+        let mut server = support::ServerProcess::stdio(d.path());
+        let mut c = server.stdio_client();
+        c.initialize(&[], None).await;
+        alone_rss += rss_kib(server.child.id().unwrap());
+        alone_anon += rss_anon_kib(server.child.id().unwrap());
+        alone.push((d, server, c));
+    }
+    let mib = |kib: f64| kib / 1024.0;
+    let total = daemon_rss as f64 + forwarder * 10.0;
+    let total_anon = daemon_anon as f64 + forwarder_anon * 10.0;
+    rows.push(Row {
+        name: "resident memory, idle daemon with 10 editors connected".into(),
+        ours: format!(
+            "daemon {:.1} MiB ({:.1} private) + 10 forwarders × {:.1} MiB ({:.2} private) \
+             = {:.1} MiB ({:.1} private)",
+            mib(daemon_rss as f64),
+            mib(daemon_anon as f64),
+            mib(forwarder),
+            mib(forwarder_anon),
+            mib(total),
+            mib(total_anon)
+        ),
+        baseline: format!(
+            "10 standalone servers {:.1} MiB ({:.1} private)",
+            mib(alone_rss as f64),
+            mib(alone_anon as f64)
+        ),
+        ratio: format!(
+            "{:.2}x ({:.2}x private)",
+            total / alone_rss as f64,
+            total_anon / alone_anon as f64
+        ),
+        target: "—".into(),
+        check: format!(
+            "{} connections (daemon status); VmRSS (RssAnon)",
+            status.connections
+        ),
+    });
+    for (_, server, c) in alone {
+        c.finish().await;
+        drop(server);
+    }
+    for (_, mut p, c) in editors {
+        c.finish().await;
+        p.wait().await;
+    }
+    c0.finish().await;
+    p0.wait().await;
+    support::daemon::stop(dir.path()).await.unwrap();
+    // The stream through the forwarder.
+    relay_compare(rows, 100_000, None, "as fast as possible", 5).await;
+    relay_compare(rows, 2_000, Some(1), "paced, 1 token/ms", 5).await;
 }
 
 async fn concurrency(rows: &mut Vec<Row>) {
@@ -660,6 +931,9 @@ fn main() {
     }
     if want("relay") {
         rt.block_on(relay(&mut rows));
+    }
+    if want("daemon") {
+        rt.block_on(daemon(&mut rows));
     }
     if want("concurrency") {
         rt.block_on(concurrency(&mut rows));

@@ -9,6 +9,7 @@ pub mod agents;
 pub mod audit;
 pub mod config;
 pub mod core;
+pub mod daemon;
 pub mod diff;
 pub mod documents;
 pub mod domain;

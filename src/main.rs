@@ -9,18 +9,28 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use codelab_agent::config::{self, Config, ServeConfig};
 use codelab_agent::core::Core;
+use codelab_agent::daemon;
 use codelab_agent::server::{ConnectionEnd, http, stdio};
 use tracing_subscriber::EnvFilter;
 
 /// The AI core of the CodeLab IDE: an LSP server with chat, agents and tool approvals.
 ///
-/// Without a subcommand it speaks LSP on stdin and stdout.
+/// Without a subcommand it speaks LSP on stdin and stdout, through the user's
+/// daemon for the data directory (started when none runs).
 #[derive(Debug, Parser)]
 #[command(name = "codelab-agent", version, about)]
 struct Cli {
     /// Speak LSP over stdin/stdout (the default without a subcommand).
     #[arg(long, global = false)]
     stdio: bool,
+    /// With stdio: serve in this process instead of through the daemon
+    /// (one process per editor; a second one on the same data dir is refused).
+    #[arg(long, global = false)]
+    standalone: bool,
+    /// Seconds a daemon with no editor connected and no running turn waits
+    /// before it exits [default: $CODELAB_DAEMON_IDLE_SECS, else 600]
+    #[arg(long, global = true, value_name = "SECS")]
+    idle_exit: Option<u64>,
     /// Directory for the store [default: $CODELAB_DATA_DIR, else the platform data dir]
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -74,6 +84,11 @@ enum Command {
         #[command(subcommand)]
         action: Option<AcpAction>,
     },
+    /// The per-user daemon that `--stdio` connects to (one per data directory).
+    Daemon {
+        #[command(subcommand)]
+        command: DaemonCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +96,39 @@ enum AcpAction {
     /// Choose the model provider interactively and save it in codelab.toml
     /// (ACP's terminal auth method runs this).
     Setup,
+}
+
+#[derive(Debug, Subcommand)]
+enum DaemonCommand {
+    /// Run the daemon in the foreground (`--stdio` starts one when none runs).
+    Run {
+        /// Started by a client: new session, `ready` on stdout once listening.
+        #[arg(long, hide = true)]
+        detach: bool,
+    },
+    /// Show the running daemon: pid, version, socket, uptime, connections,
+    /// running turns. Exit code 3 when none runs.
+    Status {
+        /// Print the status as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop the running daemon and wait until it has exited.
+    Stop {
+        /// Stop it even while turns run (they are interrupted as by a
+        /// restart; pending approvals and questions are kept).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+impl LogFormat {
+    fn as_arg(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
 }
 
 fn init_logging(cli: &Cli) {
@@ -113,12 +161,16 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let data_dir = config::resolve_data_dir(cli.data_dir.clone())
         .context("no data directory: pass --data-dir or set CODELAB_DATA_DIR")?;
-    if let Some(Command::Acp {
-        action: Some(AcpAction::Setup),
-    }) = &cli.command
-    {
-        codelab_agent::acp::setup::run(&data_dir)?;
-        return Ok(std::process::ExitCode::SUCCESS);
+    match &cli.command {
+        Some(Command::Acp {
+            action: Some(AcpAction::Setup),
+        }) => {
+            codelab_agent::acp::setup::run(&data_dir)?;
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
+        None if !cli.standalone => return stdio_through_daemon(&cli, data_dir),
+        Some(Command::Daemon { command }) => return daemon_command(&cli, command, data_dir),
+        _ => {}
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -148,9 +200,22 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     max_connections: *max_connections,
                 }))
             }
-            Some(Command::Acp { .. }) | None => None,
+            _ => None,
         };
-        let core = Arc::new(Core::open(config).context("cannot start")?);
+        let core = match Core::open(config) {
+            Ok(core) => Arc::new(core),
+            Err(e) => {
+                // The store is the daemon's while one runs: say so.
+                if let Ok(Some(status)) = daemon::client::status(&data_dir) {
+                    bail!(
+                        "cannot start: {e}: the codelab-agent daemon (pid {}) serving this data \
+                         directory has it open; `codelab-agent daemon stop` stops it",
+                        status.pid
+                    );
+                }
+                return Err(anyhow::Error::new(e).context("cannot start"));
+            }
+        };
         tracing::info!(store = %core.runtime.store().describe(), "store open");
         core.start_background();
         if matches!(cli.command, Some(Command::Acp { .. })) {
@@ -178,6 +243,109 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
         }
     })
+}
+
+/// `--stdio` without `--standalone`: forwards stdin and stdout to the
+/// daemon, starting it when none runs.
+fn stdio_through_daemon(cli: &Cli, data_dir: PathBuf) -> anyhow::Result<std::process::ExitCode> {
+    let opts = daemon::client::StartOptions {
+        data_dir,
+        idle_exit: daemon::idle_exit(cli.idle_exit)?,
+        log_level: cli.log_level.clone(),
+        log_format: cli.log_format.as_arg().to_owned(),
+    };
+    let connected = daemon::client::connect_or_start(&opts)?;
+    tracing::debug!(
+        pid = connected.greeting.pid,
+        version = %connected.greeting.version,
+        socket = %connected.socket.display(),
+        "connected to the daemon"
+    );
+    if connected.greeting.version != daemon::version() {
+        // Only a newer daemon is used (an older one is replaced when idle).
+        tracing::info!(
+            daemon = %connected.greeting.version,
+            client = %daemon::version(),
+            "the daemon is newer than this client"
+        );
+    }
+    let clean = connected.forward_stdio()?;
+    Ok(if clean {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(1)
+    })
+}
+
+fn daemon_command(
+    cli: &Cli,
+    command: &DaemonCommand,
+    data_dir: PathBuf,
+) -> anyhow::Result<std::process::ExitCode> {
+    use std::io::Write;
+    match command {
+        DaemonCommand::Run { detach } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let opts = daemon::server::Options {
+                config: Config::new(data_dir),
+                idle_exit: daemon::idle_exit(cli.idle_exit)?,
+                detached: *detach,
+            };
+            let stopped = runtime.block_on(daemon::server::run(opts))?;
+            // The daemon lock is released when the process has exited, not
+            // before: a client waiting for it then finds the store free too.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+            tracing::debug!(reason = %stopped.reason, "exiting");
+            std::mem::forget(stopped.lock);
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        DaemonCommand::Status { json } => {
+            let Some(status) = daemon::client::status(&data_dir)? else {
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "no daemon is running for {}", data_dir.display());
+                return Ok(std::process::ExitCode::from(3));
+            };
+            // Not protocol mode: stdout is for people (or scripts with --json).
+            let mut out = std::io::stdout().lock();
+            if *json {
+                writeln!(out, "{}", serde_json::to_string(&status)?)?;
+            } else {
+                let up = status.uptime_secs;
+                writeln!(out, "pid            {}", status.pid)?;
+                writeln!(out, "version        {}", status.version)?;
+                writeln!(out, "data dir       {}", status.data_dir.display())?;
+                writeln!(out, "socket         {}", status.socket.display())?;
+                writeln!(out, "log            {}", status.log.display())?;
+                writeln!(
+                    out,
+                    "uptime         {}h {:02}m {:02}s (since {})",
+                    up / 3600,
+                    up / 60 % 60,
+                    up % 60,
+                    status.started_at
+                )?;
+                writeln!(out, "connections    {}", status.connections)?;
+                writeln!(out, "running turns  {}", status.running_turns)?;
+                writeln!(
+                    out,
+                    "idle exit      {} s without editors or running turns",
+                    status.idle_exit_secs
+                )?;
+            }
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        DaemonCommand::Stop { force } => {
+            let mut out = std::io::stdout().lock();
+            match daemon::client::stop(&data_dir, *force)? {
+                Some(pid) => writeln!(out, "stopped the daemon (pid {pid})")?,
+                None => writeln!(out, "no daemon is running for {}", data_dir.display())?,
+            }
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -64,6 +64,11 @@ fn the_plugin_works_in_a_real_neovim() {
             .env("XDG_STATE_HOME", home.path())
             .env("XDG_DATA_HOME", home.path())
             .env("XDG_CONFIG_HOME", home.path())
+            // The daemons' sockets, private to each test (like a login's
+            // runtime dir), gone with it.
+            .env("XDG_RUNTIME_DIR", home.path())
+            .env_remove("CODELAB_DAEMON_IDLE_SECS")
+            .env_remove("CODELAB_DAEMON_VERSION_OVERRIDE")
             .env_remove("OPENAI_API_KEY")
             .env_remove("ANTHROPIC_API_KEY")
             .output()

@@ -94,7 +94,7 @@ async fn a_second_process_on_the_same_store_gets_a_clear_error() {
     let out = tokio::process::Command::new(support::binary())
         .arg("--data-dir")
         .arg(dir.path())
-        .arg("--stdio")
+        .args(["--stdio", "--standalone"])
         .stdin(std::process::Stdio::null())
         .output()
         .await
@@ -125,6 +125,7 @@ async fn a_store_from_a_newer_version_is_refused() {
     let out = tokio::process::Command::new(support::binary())
         .arg("--data-dir")
         .arg(dir.path())
+        .arg("--standalone")
         .stdin(std::process::Stdio::null())
         .output()
         .await
@@ -145,7 +146,7 @@ async fn the_data_dir_comes_from_the_environment() {
     let dir = data_dir();
     let out = tokio::process::Command::new(support::binary())
         .env("CODELAB_DATA_DIR", dir.path())
-        .arg("--stdio")
+        .args(["--stdio", "--standalone"])
         .stdin(std::process::Stdio::null())
         .output()
         .await

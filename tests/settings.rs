@@ -12,10 +12,12 @@ use serde_json::{Value, json};
 use support::agent::{drive, restart, text};
 use support::{data_dir, file_uri};
 
-/// Runs `codelab-agent --stdio --data-dir DIR` with stdin closed.
+/// Runs `codelab-agent --stdio --standalone --data-dir DIR` with stdin
+/// closed (that a client reports its daemon's configuration error is in
+/// `tests/daemon.rs`).
 async fn start_with(data: &Path) -> std::process::Output {
     tokio::process::Command::new(support::binary())
-        .arg("--stdio")
+        .args(["--stdio", "--standalone"])
         .arg("--data-dir")
         .arg(data)
         .env_remove("RUST_LOG")

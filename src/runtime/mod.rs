@@ -271,6 +271,15 @@ impl Runtime {
         self.hub.running_count()
     }
 
+    /// Whether work is running that must not be abandoned by a process
+    /// exiting because it is idle: the daemon stays while this is true,
+    /// also with no editor connected. Today that is a running turn (one
+    /// waiting for an approval or an answer included); tracked background
+    /// processes are to count here too.
+    pub fn has_running_work(&self) -> bool {
+        self.running_turns() > 0
+    }
+
     // --- sessions -------------------------------------------------------
 
     /// Creates and persists a session.

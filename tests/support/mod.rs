@@ -41,11 +41,19 @@ pub fn binary() -> &'static str {
 
 /// The stderr of a server process, collected for failure messages.
 #[derive(Clone)]
-pub struct Logs(Arc<Mutex<String>>, Arc<tokio::sync::watch::Sender<u64>>);
+pub struct Logs(
+    Arc<Mutex<String>>,
+    Arc<tokio::sync::watch::Sender<u64>>,
+    Arc<std::sync::atomic::AtomicBool>,
+);
 
 impl Default for Logs {
     fn default() -> Self {
-        Self(Arc::default(), Arc::new(tokio::sync::watch::channel(0).0))
+        Self(
+            Arc::default(),
+            Arc::new(tokio::sync::watch::channel(0).0),
+            Arc::default(),
+        )
     }
 }
 
@@ -63,6 +71,22 @@ impl Logs {
     pub(crate) fn append(&self, text: &str) {
         self.0.lock().unwrap().push_str(text);
         self.1.send_modify(|n| *n += 1);
+    }
+    /// Marks the end of the stream.
+    fn close(&self) {
+        self.2.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.1.send_modify(|n| *n += 1);
+    }
+    /// Waits until the stream ended (the process closed its stderr) and
+    /// returns all of it.
+    pub async fn wait_closed(&self) -> String {
+        let closed = Arc::clone(&self.2);
+        self.wait_for(|t| {
+            closed
+                .load(std::sync::atomic::Ordering::SeqCst)
+                .then(|| t.to_owned())
+        })
+        .await
     }
     /// Waits until `find` returns something for the text logged so far.
     pub async fn wait_for<T>(&self, mut find: impl FnMut(&str) -> Option<T>) -> T {
@@ -106,6 +130,10 @@ fn command(data_dir: &Path) -> Command {
         "CODELAB_PROVIDER",
         "CODELAB_MODEL",
         "CODELAB_DATA_DIR",
+        // Daemons of tests keep their socket in the test's data dir.
+        "XDG_RUNTIME_DIR",
+        codelab_agent::daemon::IDLE_ENV,
+        codelab_agent::daemon::VERSION_OVERRIDE_ENV,
     ] {
         cmd.env_remove(var);
     }
@@ -117,15 +145,32 @@ fn command(data_dir: &Path) -> Command {
 }
 
 impl ServerProcess {
-    /// Starts `codelab-agent --stdio`.
+    /// Starts `codelab-agent --stdio --standalone`: one process serving one
+    /// client, the store open in it (killing it kills the server).
     pub fn stdio(data_dir: &Path) -> Self {
         Self::stdio_env(data_dir, &[])
     }
 
-    /// Starts `codelab-agent --stdio` with extra environment variables.
+    /// Starts `codelab-agent --stdio --standalone` with extra environment
+    /// variables.
     pub fn stdio_env(data_dir: &Path, env: &[(&str, String)]) -> Self {
         let mut cmd = command(data_dir);
-        cmd.arg("--stdio");
+        cmd.args(["--stdio", "--standalone"]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Self::spawn(cmd)
+    }
+
+    /// Starts `codelab-agent --stdio` as editors do: a forwarder to the data
+    /// dir's daemon, which it starts when none runs (with this environment,
+    /// and an idle exit of [`daemon::TEST_IDLE_SECS`] unless `env` sets
+    /// `CODELAB_DAEMON_IDLE_SECS`). `child` is the forwarder; see
+    /// [`daemon`] for the daemon itself.
+    pub fn daemon_client(data_dir: &Path, env: &[(&str, String)]) -> Self {
+        let mut cmd = command(data_dir);
+        cmd.arg("--stdio")
+            .env(codelab_agent::daemon::IDLE_ENV, daemon::TEST_IDLE_SECS);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -184,6 +229,7 @@ impl ServerProcess {
             while let Ok(Some(line)) = lines.next_line().await {
                 sink.push(&line);
             }
+            sink.close();
         });
         let stdin = child.stdin.take();
         let stdout = child.stdout.take();
@@ -201,6 +247,14 @@ impl ServerProcess {
         format!(
             "ws://{}/lsp",
             self.addr.as_deref().expect("a websocket server")
+        )
+    }
+
+    /// The process's stdin and stdout, raw (instead of [`Self::stdio_client`]).
+    pub fn take_stdio(&mut self) -> (ChildStdin, tokio::process::ChildStdout) {
+        (
+            self.stdin.take().expect("stdin already taken"),
+            self.stdout.take().expect("stdout already taken"),
         )
     }
 
@@ -669,6 +723,8 @@ pub fn file_uri(path: &Path) -> String {
 pub mod agent;
 /// The client as an editor that applies edits and saves.
 pub mod editor;
+/// The daemon of a data dir: status, stop, its processes.
+pub mod daemon;
 /// The in-process server.
 pub mod inprocess;
 /// The typed API of [`Client`].

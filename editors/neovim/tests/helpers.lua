@@ -23,6 +23,9 @@ function H.start_mock(replies)
 end
 
 ---A workspace folder and a data dir; configures the plugin to use them.
+---The plugin starts `codelab-agent --stdio` as by default: a forwarder to
+---the data dir's daemon, which the first one starts with this environment
+---(the mock's address, a short idle exit) and `H.run` stops.
 function H.setup(replies, opts)
   local url = H.start_mock(replies)
   H.ws = vim.fn.resolve(vim.fn.tempname())
@@ -32,6 +35,7 @@ function H.setup(replies, opts)
   vim.env.OPENAI_BASE_URL = url .. "/v1"
   vim.env.OPENAI_API_KEY = "sk-test"
   vim.env.CODELAB_MODEL = "gpt-4o-mini"
+  vim.env.CODELAB_DAEMON_IDLE_SECS = "30"
   vim.cmd("cd " .. vim.fn.fnameescape(H.ws))
   local codelab = require("codelab")
   codelab.setup(vim.tbl_extend("force", { cmd = { H.bin, "--stdio", "--data-dir", H.data } }, opts or {}))
@@ -84,6 +88,10 @@ end
 function H.run(body)
   local ok, err = xpcall(body, debug.traceback)
   pcall(function() require("codelab").stop() end)
+  if H.data then
+    -- No daemon outlives its test: stop it and wait until it has exited.
+    pcall(function() vim.system({ H.bin, "--data-dir", H.data, "daemon", "stop", "--force" }):wait(20000) end)
+  end
   if H.mock then pcall(function() H.mock:kill(9) end) end
   if ok then
     io.stdout:write("PASS\n")
