@@ -721,10 +721,10 @@ pub fn file_uri(path: &Path) -> String {
 
 /// Turn-driving helpers.
 pub mod agent;
-/// The client as an editor that applies edits and saves.
-pub mod editor;
 /// The daemon of a data dir: status, stop, its processes.
 pub mod daemon;
+/// The client as an editor that applies edits and saves.
+pub mod editor;
 /// The in-process server.
 pub mod inprocess;
 /// The typed API of [`Client`].
