@@ -445,7 +445,12 @@ function M.connect()
         st.agents = vim.tbl_map(function(a) return a.slug end, r.agents)
       end)
     end,
-    on_exit = function()
+    on_exit = function(_, _, client_id)
+      -- A client replaced by a newer one (a reconnect) must not clear the
+      -- newer one's state when it finally exits.
+      if st.client_id ~= nil and client_id ~= nil and st.client_id ~= client_id then
+        return
+      end
       st.ready = false
       st.client_id = nil
     end,
