@@ -764,6 +764,48 @@ rules: Array<PolicyRule>,
  */
 errors: Array<string>, };
 
+export type ListProcessesParams = { 
+/**
+ * Only this session's (default: every session's).
+ */
+sessionId?: SessionId, };
+
+export type ProcessInfo = { 
+/**
+ * Its id within the session (`p1`), as the agent names it.
+ */
+id: string, 
+/**
+ * The session that started it.
+ */
+sessionId: SessionId, 
+/**
+ * The command line.
+ */
+command: string, 
+/**
+ * The process id of its launcher (its process group).
+ */
+pid: number, 
+/**
+ * When it started.
+ */
+startedAt: string, 
+/**
+ * Whether it is still running.
+ */
+running: boolean, 
+/**
+ * Its exit code once it ended (`128 + N` when signal N ended it).
+ */
+exitCode?: number, };
+
+export type ListProcessesResult = { 
+/**
+ * In start order.
+ */
+processes: Array<ProcessInfo>, };
+
 export type Percentiles = { 
 /**
  * How many samples.
@@ -1387,6 +1429,7 @@ export interface CodelabRequests {
   "codelab/decideApproval": [DecideApprovalParams, Approval];
   "codelab/listPendingApprovals": [ListPendingApprovalsParams, ListPendingApprovalsResult];
   "codelab/getPolicy": [GetPolicyParams, GetPolicyResult];
+  "codelab/listProcesses": [ListProcessesParams, ListProcessesResult];
   "codelab/listAgents": [ListAgentsParams, ListAgentsResult];
   "codelab/getCurrentAgent": [SessionParams, CurrentAgentResult];
   "codelab/switchAgent": [SwitchAgentParams, Session];

@@ -43,6 +43,16 @@ impl From<ConfigError> for CoreError {
     }
 }
 
+/// How commands start: through the launcher mode of `config.launcher`,
+/// probed once; directly without one.
+fn launcher(config: &Config) -> crate::process::Launcher {
+    use crate::process::Launcher;
+    let Some(exe) = &config.launcher else {
+        return Launcher::direct("this process has no command launcher");
+    };
+    Launcher::detect(exe.clone(), &config.data_dir)
+}
+
 /// What every front end shares: the runtime, and what serves observers.
 #[derive(Debug)]
 pub struct Core {
@@ -111,6 +121,7 @@ impl Core {
             limits,
             max_turns: config.max_turns,
             audit_subscription: Some(audit_subscription),
+            launcher: Arc::new(launcher(&config)),
         }));
         Ok(Self {
             runtime,

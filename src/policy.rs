@@ -270,6 +270,8 @@ pub fn builtin_rules() -> Vec<RuleSpec> {
         "read_file",
         "list_files",
         "search_in_code",
+        "read_command_output",
+        "stop_command",
         "ask_followup_question",
         "attempt_completion",
         "switch_mode",

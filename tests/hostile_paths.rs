@@ -225,6 +225,7 @@ fn ctx(ws: &Workspace, limits: ToolLimits) -> ToolContext {
         interact: Arc::new(NoUser),
         cancel: CancellationToken::new(),
         limits,
+        commands: Default::default(),
     }
 }
 

@@ -437,6 +437,42 @@ impl Method for GetPolicy {
     }
 }
 
+/// `codelab/listProcesses`
+#[derive(Debug, Clone, Copy)]
+pub struct ListProcesses;
+
+impl Method for ListProcesses {
+    const NAME: &'static str = "codelab/listProcesses";
+    const SUMMARY: &'static str = "Lists the background commands (started by `execute_command` \
+        with `background: true`), of one session or of all, in start order: running ones and \
+        those that ended and were not yet collected. They count as running work; they are \
+        stopped by the agent's `stop_command`, when their session is deleted, and when the \
+        server exits.";
+    const ERRORS: &'static [ErrorCode] = &[];
+    type Params = ListProcessesParams;
+    type Result = ListProcessesResult;
+
+    fn example_params() -> ListProcessesParams {
+        ListProcessesParams {
+            session_id: Some(ex::session_id()),
+        }
+    }
+
+    fn example_result() -> ListProcessesResult {
+        ListProcessesResult {
+            processes: vec![ProcessInfo {
+                id: "p1".into(),
+                session_id: ex::session_id(),
+                command: "npm run dev".into(),
+                pid: 48213,
+                started_at: ex::time(),
+                running: true,
+                exit_code: None,
+            }],
+        }
+    }
+}
+
 /// `codelab/listAgents`
 #[derive(Debug, Clone, Copy)]
 pub struct ListAgents;

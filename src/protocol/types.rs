@@ -746,6 +746,46 @@ pub struct GetPolicyResult {
     pub errors: Vec<String>,
 }
 
+/// `codelab/listProcesses` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListProcessesParams {
+    /// Only this session's (default: every session's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub session_id: Option<SessionId>,
+}
+
+/// A background command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessInfo {
+    /// Its id within the session (`p1`), as the agent names it.
+    pub id: String,
+    /// The session that started it.
+    pub session_id: SessionId,
+    /// The command line.
+    pub command: String,
+    /// The process id of its launcher (its process group).
+    pub pid: u32,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Whether it is still running.
+    pub running: bool,
+    /// Its exit code once it ended (`128 + N` when signal N ended it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub exit_code: Option<i32>,
+}
+
+/// `codelab/listProcesses` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ListProcessesResult {
+    /// In start order.
+    pub processes: Vec<ProcessInfo>,
+}
+
 /// `codelab/listSessionMetrics` parameters.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -44,6 +44,7 @@ use crate::events::{Event, EventBus, EventKind};
 use crate::llm::config::{LlmSettings, Target};
 use crate::llm::{LlmClient, LlmError};
 use crate::policy::{Policy, Rule};
+use crate::process::{BackgroundInfo, Launcher, Processes};
 use crate::settings::{ConfigError, Settings, WorkspaceAgents};
 use crate::store::{AuditQuery, Page, Store, StoreError};
 use crate::tools::{Editor, ToolLimits};
@@ -172,6 +173,8 @@ pub struct Parts {
     pub max_turns: usize,
     /// The audit logger's bus subscription (reads of the audit log wait for it).
     pub audit_subscription: Option<u64>,
+    /// How commands start here.
+    pub launcher: Arc<Launcher>,
 }
 
 /// The runtime. One per process, shared by every connection of every front end.
@@ -188,6 +191,8 @@ pub struct Runtime {
     audit_subscription: Option<u64>,
     session_rules: Mutex<HashMap<SessionId, Vec<Rule>>>,
     gate: gate::Gate,
+    launcher: Arc<Launcher>,
+    processes: Arc<Processes>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -222,6 +227,8 @@ impl Runtime {
             audit_subscription: parts.audit_subscription,
             session_rules: Mutex::new(HashMap::new()),
             gate: gate::Gate::default(),
+            launcher: parts.launcher,
+            processes: Arc::new(Processes::default()),
         }
     }
 
@@ -258,6 +265,27 @@ impl Runtime {
     /// How many turns are running.
     pub fn running_turns(&self) -> usize {
         self.hub.running_count()
+    }
+
+    /// Whether any work runs: a turn, or a background command (for an idle
+    /// check: a server with either is not idle).
+    pub fn has_running_work(&self) -> bool {
+        self.hub.running_count() > 0 || self.processes.running() > 0
+    }
+
+    /// Background commands, of one session or all, in start order.
+    pub fn background_commands(&self, session: Option<SessionId>) -> Vec<BackgroundInfo> {
+        self.processes.list(session)
+    }
+
+    /// What a tool call's commands run with: the launcher and the
+    /// background commands.
+    pub(crate) fn command_env(&self) -> crate::process::CommandEnv {
+        crate::process::CommandEnv {
+            launcher: Arc::clone(&self.launcher),
+            processes: Arc::clone(&self.processes),
+            grace: self.limits.kill_grace,
+        }
     }
 
     // --- sessions -------------------------------------------------------
@@ -337,6 +365,7 @@ impl Runtime {
             return Err(RuntimeError::Busy { session: id, turn });
         }
         let n = self.store.delete_session(id).await?;
+        self.processes.remove_session(id).await;
         self.bus.publish(
             Event::new(EventKind::SessionDeleted(SessionDeleted {
                 reason: "client".into(),

@@ -1127,6 +1127,7 @@ impl Turn {
             interact: Arc::new(self.interact(&call.id)),
             cancel: self.cancel.clone(),
             limits: self.rt.limits.clone(),
+            commands: self.rt.command_env(),
         };
         let result = tokio::select! {
             r = tool.call(&ctx, args) => r,

@@ -100,6 +100,7 @@ async fn health(State(s): State<AppState>) -> Json<serde_json::Value> {
         "store": { "reachable": reachable },
         "providers": providers,
         "connections": s.connections.load(Ordering::Relaxed),
+        "backgroundCommands": core.runtime.background_commands(None).iter().filter(|b| b.exit.is_none()).count(),
     }))
 }
 
