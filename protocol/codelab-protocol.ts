@@ -750,9 +750,42 @@ action: string,
  */
 timeoutSecs?: number, 
 /**
+ * For commands: the sandbox mode they run in under this rule
+ * (`off`, `workspace-write` or `read-only`).
+ */
+sandbox?: string, 
+/**
+ * For commands: the network stays on in the sandbox.
+ */
+network: boolean, 
+/**
  * `builtin`, `user`, `workspace` or `session`.
  */
 source: string, };
+
+export type SandboxInfo = { 
+/**
+ * Whether commands can be sandboxed on this machine; when not, every
+ * command runs unsandboxed and asks.
+ */
+available: boolean, 
+/**
+ * Why not, when not.
+ */
+reason?: string, 
+/**
+ * The mode commands run in unless a rule says otherwise (for the
+ * session's agent when a session is given).
+ */
+mode: string, 
+/**
+ * Whether the network is on in the sandbox for every command.
+ */
+network: boolean, 
+/**
+ * Extra writable paths (beyond the workspace and the session's temp dir).
+ */
+writable: Array<string>, };
 
 export type GetPolicyResult = { 
 /**
@@ -762,7 +795,11 @@ rules: Array<PolicyRule>,
 /**
  * Problems in policy files (`file:line: reason`); the last valid rules are in force.
  */
-errors: Array<string>, };
+errors: Array<string>, 
+/**
+ * How commands are sandboxed.
+ */
+sandbox: SandboxInfo, };
 
 export type ListProcessesParams = { 
 /**
@@ -791,6 +828,10 @@ pid: number,
  * When it started.
  */
 startedAt: string, 
+/**
+ * Whether it runs in the sandbox.
+ */
+sandboxed: boolean, 
 /**
  * Whether it is still running.
  */

@@ -44,13 +44,25 @@ impl From<ConfigError> for CoreError {
 }
 
 /// How commands start: through the launcher mode of `config.launcher`,
-/// probed once; directly without one.
+/// probed once; directly (unsandboxed) without one. Says at start-up when
+/// commands cannot be sandboxed.
 fn launcher(config: &Config) -> crate::process::Launcher {
     use crate::process::Launcher;
     let Some(exe) = &config.launcher else {
         return Launcher::direct("this process has no command launcher");
     };
-    Launcher::detect(exe.clone(), &config.data_dir)
+    let probe_dir = config.data_dir.join("tmp");
+    if let Err(e) = std::fs::create_dir_all(&probe_dir) {
+        tracing::warn!(dir = %probe_dir.display(), "cannot create the temp dir: {e}");
+    }
+    let launcher = Launcher::detect(exe.clone(), &probe_dir);
+    match launcher.support().reason() {
+        None => tracing::info!("commands run sandboxed (Landlock and namespaces)"),
+        Some(why) => tracing::warn!(
+            "commands cannot be sandboxed here ({why}); every command runs unsandboxed and asks first"
+        ),
+    }
+    launcher
 }
 
 /// What every front end shares: the runtime, and what serves observers.
@@ -122,6 +134,7 @@ impl Core {
             max_turns: config.max_turns,
             audit_subscription: Some(audit_subscription),
             launcher: Arc::new(launcher(&config)),
+            tmp_dir: config.data_dir.join("tmp"),
         }));
         Ok(Self {
             runtime,

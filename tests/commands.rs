@@ -1,6 +1,6 @@
 //! Commands through the real binary and real processes: they never hang the
-//! agent, leave nothing behind, run in the background on request, and stop
-//! within the grace.
+//! agent, leave nothing behind, run in the background on request, stop
+//! within the grace, and run sandboxed without approval.
 //!
 //! Processes are found in `/proc` by a marker unique to each test (an odd
 //! `sleep` duration), never by name. Durations asserted here are generous
@@ -14,14 +14,17 @@ use std::time::{Duration, Instant};
 
 use codelab_agent::domain::SessionId;
 use codelab_agent::protocol::Notification;
-use codelab_agent::protocol::requests::{CancelTurn, CreateSession, DeleteSession, ListProcesses};
+use codelab_agent::protocol::requests::{
+    CancelTurn, CreateSession, DeleteSession, GetPolicy, ListProcesses,
+};
 use codelab_agent::protocol::types::{
-    Approval, CommandOutputParams, CreateSessionParams, DecideApprovalParams, ListProcessesParams,
-    SessionParams, StopReason, ToolCallParams, ToolCallStatus, TurnCompletedParams,
+    Approval, CommandOutputParams, CreateSessionParams, DecideApprovalParams, GetPolicyParams,
+    ListProcessesParams, SessionParams, StopReason, ToolCallParams, ToolCallStatus,
+    TurnCompletedParams,
 };
 use mock_llm::{MockLlm, Reply, Script};
 use serde_json::json;
-use support::agent::{approve, call, complete, drive, llm_env, send};
+use support::agent::{approve, call, complete, decision, drive, llm_env, send};
 use support::{Client, ServerProcess, file_uri};
 
 /// The pids of live (not zombie) processes whose command line contains `marker`.
@@ -68,7 +71,7 @@ async fn gone(marker: &str) {
 struct Setup {
     mock: MockLlm,
     _data: tempfile::TempDir,
-    _ws: tempfile::TempDir,
+    ws: tempfile::TempDir,
     server: ServerProcess,
     client: Client,
     session: SessionId,
@@ -94,11 +97,15 @@ impl Setup {
         Self {
             mock,
             _data: data,
-            _ws: ws,
+            ws,
             server,
             client,
             session,
         }
+    }
+
+    fn root(&self) -> std::path::PathBuf {
+        self.ws.path().canonicalize().unwrap()
     }
 
     async fn finish(self) {
@@ -111,8 +118,8 @@ impl Setup {
     }
 }
 
-/// Commands run without asking.
-const ALLOW: &str = "[[policy.rules]]\ntool = \"execute_command\"\naction = \"allow\"\n";
+/// Unsandboxed commands: every one asks (and is approved by the tests).
+const SANDBOX_OFF: &str = "[sandbox]\nmode = \"off\"\n";
 
 /// One call's life: when it started running, when it ended, and its result.
 #[derive(Debug)]
@@ -182,10 +189,10 @@ fn result<'a>(calls: &'a [(String, Timed)], id: &str) -> &'a Timed {
 }
 
 /// `(sleep &) ; echo` and `setsid sleep & echo`: the call returns when the
-/// shell exits, in well under the sleep, and no sleep is left.
+/// shell exits, in well under the sleep, and no sleep is left, sandboxed or not.
 #[tokio::test]
 async fn a_command_completes_when_its_own_process_exits_and_leaves_nothing_behind() {
-    for (config, tag) in [(ALLOW, "1")] {
+    for (config, tag) in [("", "1"), (SANDBOX_OFF, "2")] {
         let (a, b) = (format!("31.41{tag}"), format!("31.42{tag}"));
         let mut s = Setup::new(
             vec![
@@ -237,7 +244,7 @@ async fn stdin_is_closed_and_invalid_utf8_is_lossy() {
             ),
             complete("c2", "done"),
         ],
-        ALLOW,
+        "",
     )
     .await;
     let session = s.session;
@@ -257,7 +264,7 @@ async fn stdin_is_closed_and_invalid_utf8_is_lossy() {
 /// timeout, children included.
 #[tokio::test]
 async fn a_timeout_ends_a_command_that_ignores_sigterm_within_the_grace() {
-    for (config, tag) in [(ALLOW, "1")] {
+    for (config, tag) in [("", "1"), (SANDBOX_OFF, "2")] {
         let marker = format!("33.3{tag}");
         let mut s = Setup::new(
             vec![
@@ -301,7 +308,7 @@ async fn cancel_during_a_command_leaves_no_process() {
             "execute_command",
             json!({"command": format!("trap '' TERM; (sleep {marker} &); setsid sleep {marker} & echo started; wait")}),
         )],
-        ALLOW,
+        "",
     )
     .await;
     let session = s.session;
@@ -366,7 +373,7 @@ async fn background_commands_run_on_are_read_and_stopped() {
             call("b4", "stop_command", json!({"id": "p1"})),
             complete("b5", "stopped"),
         ],
-        ALLOW,
+        "",
     )
     .await;
     let session = s.session;
@@ -458,7 +465,7 @@ async fn a_flood_of_output_is_bounded_in_memory() {
             ),
             complete("f2", "done"),
         ],
-        ALLOW,
+        "",
     )
     .await;
     let pid = s.server.child.id().unwrap();
@@ -495,11 +502,187 @@ async fn a_flood_of_output_is_bounded_in_memory() {
     s.finish().await;
 }
 
+// --- the sandbox ------------------------------------------------------------
+
+/// The sandbox works on the machines this project runs on (Linux with
+/// Landlock and user namespaces); the server says why when it does not.
+async fn assert_sandbox_available(c: &mut Client) {
+    let p = c.call_typed::<GetPolicy>(GetPolicyParams::default()).await;
+    assert!(
+        p.sandbox.available,
+        "the sandbox is unavailable here: {:?}",
+        p.sandbox.reason
+    );
+}
+
+/// Under the default policy a sandboxed command runs without approval; it
+/// writes in the workspace but not in the home directory, another dir under
+/// /tmp, `.git` or `.codelab`; `sandbox: false` and naming an ignored file ask.
+#[tokio::test]
+async fn sandboxed_commands_need_no_approval_and_write_only_the_workspace() {
+    let outside = tempfile::tempdir().unwrap();
+    let home = dirs::home_dir().unwrap();
+    let in_home = home.join(format!("codelab-sandbox-test-{}", std::process::id()));
+    let mut s = Setup::new(vec![], "").await;
+    assert_sandbox_available(&mut s.client).await;
+    let root = s.root();
+    std::fs::create_dir_all(root.join(".git/hooks")).unwrap();
+    std::fs::create_dir_all(root.join(".codelab")).unwrap();
+    std::fs::write(root.join(".codelabignore"), "secret.env\n").unwrap();
+    std::fs::write(root.join("secret.env"), "TOKEN=hunter2\n").unwrap();
+    s.mock.push(vec![
+        call(
+            "w1",
+            "execute_command",
+            json!({"command": "echo inside > in-ws.txt && echo $TMPDIR"}),
+        ),
+        call(
+            "w2",
+            "execute_command",
+            json!({"command": format!("echo x > {}", in_home.display())}),
+        ),
+        call(
+            "w3",
+            "execute_command",
+            json!({"command": format!("echo x > {}/f", outside.path().display())}),
+        ),
+        call(
+            "w4",
+            "execute_command",
+            json!({"command": "echo x > .git/hooks/x"}),
+        ),
+        call(
+            "w5",
+            "execute_command",
+            json!({"command": "echo x > .codelab/config.toml"}),
+        ),
+        call(
+            "w6",
+            "execute_command",
+            json!({"command": "cat secret.env"}),
+        ),
+        call(
+            "w7",
+            "execute_command",
+            json!({"command": "echo outside", "sandbox": false}),
+        ),
+        complete("w8", "done"),
+    ]);
+    let turn = send(&mut s.client, s.session, "write").await;
+    let mut asked: Vec<(String, String)> = Vec::new();
+    let log = drive(
+        &mut s.client,
+        turn,
+        |a| {
+            asked.push((
+                a.params["command"].as_str().unwrap().to_owned(),
+                a.rule.clone(),
+            ));
+            // Reading the ignored file is rejected; the rest approved.
+            if a.params["command"] == "cat secret.env" {
+                Some(decision(codelab_agent::protocol::types::Decision::Reject))
+            } else {
+                Some(approve())
+            }
+        },
+        // After three failures in a row the agent asks how to go on.
+        |_| Some("Go on".into()),
+    )
+    .await;
+    let results = log.tool_results();
+    let r = |id: &str| results.iter().find(|r| r.0 == id).unwrap().clone();
+    let (_, st, text) = r("w1");
+    assert_eq!(st, ToolCallStatus::Completed, "{text}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("in-ws.txt")).unwrap(),
+        "inside\n"
+    );
+    assert!(
+        text.contains("/tmp/"),
+        "TMPDIR is the session's temp dir: {text}"
+    );
+    for (id, path) in [
+        ("w2", in_home.display().to_string()),
+        ("w3", format!("{}/f", outside.path().display())),
+        ("w4", ".git/hooks/x".into()),
+        ("w5", ".codelab/config.toml".into()),
+    ] {
+        let (_, st, text) = r(id);
+        assert_eq!(st, ToolCallStatus::Failed, "{id}: {text}");
+        assert!(text.contains("[sandbox]"), "{id}: {text}");
+        assert!(
+            text.contains(&format!("Writing `{path}` was refused")),
+            "{id}: {text}"
+        );
+    }
+    assert!(!in_home.exists());
+    assert!(!outside.path().join("f").exists());
+    assert!(!root.join(".git/hooks/x").exists());
+    assert!(!root.join(".codelab/config.toml").exists());
+    let (_, st, text) = r("w6");
+    assert_eq!(st, ToolCallStatus::Failed);
+    assert!(!text.contains("hunter2"), "{text}");
+    let (_, st, text) = r("w7");
+    assert_eq!(st, ToolCallStatus::Completed, "{text}");
+    let commands: Vec<&str> = asked.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(
+        commands,
+        [
+            "echo x > .git/hooks/x",
+            "echo x > .codelab/config.toml",
+            "cat secret.env",
+            "echo outside"
+        ],
+        "only what names a protected or ignored path, and what runs outside, asks"
+    );
+    assert!(asked[2].1.contains("secret.env"), "{asked:?}");
+    assert!(asked[3].1.contains("outside the sandbox"), "{asked:?}");
+    s.finish().await;
+}
+
+/// The network is off in the sandbox unless a rule turns it on.
+#[tokio::test]
+async fn the_network_is_off_in_the_sandbox_unless_a_rule_allows_it() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    let connect = format!(
+        "python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=10); print('connected')\""
+    );
+    let config = "[[policy.rules]]\ntool = \"execute_command\"\ncommand = \"python3\"\nnetwork = true\naction = \"allow\"\n";
+    let mut s = Setup::new(vec![], config).await;
+    assert_sandbox_available(&mut s.client).await;
+    s.mock.push(vec![
+        call(
+            "n1",
+            "execute_command",
+            json!({"command": format!("env {connect}")}),
+        ),
+        call("n2", "execute_command", json!({"command": connect})),
+        complete("n3", "done"),
+    ]);
+    let session = s.session;
+    let calls = timed_turn(&mut s.client, session, "connect").await;
+    let off = result(&calls, "n1");
+    assert_eq!(off.status, ToolCallStatus::Failed, "{off:?}");
+    assert!(off.result.contains("the network is off"), "{off:?}");
+    let on = result(&calls, "n2");
+    assert_eq!(on.status, ToolCallStatus::Completed, "{on:?}");
+    assert!(on.result.contains("connected"), "{on:?}");
+    let policy = s
+        .client
+        .call_typed::<GetPolicy>(GetPolicyParams::default())
+        .await;
+    assert!(policy.rules.iter().any(|r| r.network && r.source == "user"));
+    assert_eq!(policy.sandbox.mode, "workspace-write");
+    s.finish().await;
+}
+
 /// A server killed with SIGKILL leaves no command behind: the launcher's
-/// parent-death signal stops it.
+/// parent-death signal stops it, sandboxed or not.
 #[tokio::test]
 async fn a_killed_server_leaves_no_command_behind() {
-    for (config, marker) in [(ALLOW, "36.61")] {
+    for (config, marker) in [("", "36.61"), (SANDBOX_OFF, "36.62")] {
         let mut s = Setup::new(
             vec![
                 bg(

@@ -22,7 +22,8 @@ pub struct Config {
     /// Turns running at once, over all sessions, at most.
     pub max_turns: usize,
     /// The binary whose `__launch` mode starts commands (the running
-    /// `codelab-agent` by default); `None`: commands start directly.
+    /// `codelab-agent` by default); `None`: commands start directly,
+    /// unsandboxed.
     pub launcher: Option<PathBuf>,
 }
 

@@ -44,6 +44,8 @@ pub struct BackgroundInfo {
     pub pid: u32,
     /// When it started.
     pub started_at: DateTime<Utc>,
+    /// Whether it runs in the sandbox.
+    pub sandboxed: bool,
     /// How it ended, once it did.
     pub exit: Option<Exit>,
 }

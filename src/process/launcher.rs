@@ -2,14 +2,22 @@
 //! SPEC`) that the server runs for every command, so that process set-up
 //! needs no `unsafe` (`pre_exec` would).
 //!
-//! **The supervisor** is the server's direct child and the leader of the
-//! command's process group. It makes itself a *child subreaper*, so every
-//! descendant that is orphaned (a double fork, `setsid`) is re-parented to it
-//! rather than to init; it blocks `SIGTERM`/`SIGINT`/`SIGHUP` and reads them
-//! (and `SIGCHLD`) from a `signalfd`. It then starts its one child, `sh -c
-//! COMMAND`, through the exec step ([`LaunchSpec::exec`]).
+//! It runs in two stages:
 //!
-//! It runs one loop ([`supervise`]): wait for the child; on
+//! 1. **The supervisor**, the server's direct child and the leader of the
+//!    command's process group. It makes itself a *child subreaper*, so every
+//!    descendant that is orphaned (a double fork, `setsid`) is re-parented to
+//!    it rather than to init; it blocks `SIGTERM`/`SIGINT`/`SIGHUP` and reads
+//!    them (and `SIGCHLD`) from a `signalfd`. When the sandbox is on it
+//!    first unshares a user, PID, mount and (network off) network namespace.
+//!    It then starts its one child: `sh -c COMMAND`, or stage 2.
+//! 2. **The init** (sandbox only), PID 1 of the new PID namespace: it mounts
+//!    a fresh `/proc`, bind-mounts the protected paths read-only, restricts
+//!    itself with Landlock (see [`super::sandbox`]) and starts `sh -c
+//!    COMMAND`. When it exits, the kernel kills every process left in the
+//!    namespace.
+//!
+//! Both stages run the same loop ([`supervise`]): wait for the child; on
 //! `SIGTERM` (a timeout, a cancel, the server going away: the supervisor's
 //! parent-death signal) pass `SIGTERM` on to every descendant and, after the
 //! grace, `SIGKILL`; when the child exits, `SIGKILL` every descendant that is
@@ -36,6 +44,8 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
+use super::sandbox::{self, SandboxSpec};
+
 /// The first argument that selects the launcher mode.
 pub const LAUNCH_ARG: &str = "__launch";
 /// The exit code of a launcher whose set-up failed (as `env` and `timeout` do).
@@ -52,6 +62,12 @@ pub struct LaunchSpec {
     pub cwd: PathBuf,
     /// Milliseconds between `SIGTERM` and `SIGKILL`.
     pub grace_ms: u64,
+    /// The sandbox, if the command runs in one.
+    #[serde(default)]
+    pub sandbox: Option<SandboxSpec>,
+    /// Stage 2: this launcher is the init of the sandbox's PID namespace.
+    #[serde(default)]
+    pub init: bool,
     /// The last step: unblock every signal and become `sh -c COMMAND`. (A
     /// supervisor blocks the signals it reads from its signalfd, and a
     /// child inherits that mask; without `pre_exec`, which is `unsafe`, a
@@ -103,11 +119,49 @@ fn run(spec: LaunchSpec) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(format!("cannot read signals: {e}")),
     };
-    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
-        return fail(format!("cannot become a child subreaper: {e}"));
-    }
-    watch_parent(parent);
-    let mut child = shell(&spec);
+    let mut child = if spec.init {
+        // Stage 2: PID 1 of the sandbox.
+        let Some(sb) = &spec.sandbox else {
+            return fail("init without a sandbox");
+        };
+        if let Err(e) = sandbox::enter(sb) {
+            return fail(format!("cannot set up the sandbox: {e}"));
+        }
+        shell(&spec)
+    } else {
+        if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+            return fail(format!("cannot become a child subreaper: {e}"));
+        }
+        match &spec.sandbox {
+            Some(sb) => {
+                if let Err(e) = sandbox::unshare(sb) {
+                    return fail(format!("cannot set up the sandbox: {e}"));
+                }
+                // Entering a user namespace clears the parent-death signal:
+                // set it (again) after.
+                watch_parent(parent);
+                let exe = match std::env::current_exe() {
+                    Ok(e) => e,
+                    Err(e) => return fail(format!("cannot find the launcher binary: {e}")),
+                };
+                let stage2 = LaunchSpec {
+                    init: true,
+                    ..spec.clone()
+                };
+                let json = match serde_json::to_string(&stage2) {
+                    Ok(j) => j,
+                    Err(e) => return fail(e),
+                };
+                let mut c = Command::new(exe);
+                c.arg(LAUNCH_ARG).arg(json).current_dir(&spec.cwd);
+                c
+            }
+            None => {
+                watch_parent(parent);
+                shell(&spec)
+            }
+        }
+    };
     let child = match child.spawn() {
         Ok(c) => c,
         Err(e) => return fail(format!("cannot start the command: {e}")),
@@ -146,8 +200,8 @@ fn shell(spec: &LaunchSpec) -> Command {
     c
 }
 
-/// The exec step: no signal blocked, then `sh -c COMMAND` in this process.
-/// Returns only when the exec failed.
+/// The exec step: no signal blocked, then `sh -c COMMAND` in this process
+/// (with `TMPDIR` in a sandbox). Returns only when the exec failed.
 fn exec_shell(spec: &LaunchSpec) -> ExitCode {
     use std::os::unix::process::CommandExt;
     if let Err(e) = SigSet::all().thread_unblock() {
@@ -155,6 +209,9 @@ fn exec_shell(spec: &LaunchSpec) -> ExitCode {
     }
     let mut c = Command::new("sh");
     c.arg("-c").arg(&spec.command).current_dir(&spec.cwd);
+    if let Some(sb) = &spec.sandbox {
+        c.env("TMPDIR", &sb.tmpdir);
+    }
     let e = c.exec();
     fail(format!("cannot start sh: {e}"))
 }
@@ -283,6 +340,8 @@ mod tests {
             command: "echo hi".into(),
             cwd: "/tmp".into(),
             grace_ms: 2000,
+            sandbox: None,
+            init: false,
             exec: false,
         };
         let json = serde_json::to_string(&spec).expect("json");

@@ -5,7 +5,8 @@
 //! mode of the binary, `codelab-agent __launch SPEC`): a child subreaper
 //! that leads the command's process group, ends every descendant when the
 //! command's shell exits (also those that left the group with `setsid` or a
-//! double fork), and passes `SIGTERM` on and `SIGKILL`s after a grace.
+//! double fork), passes `SIGTERM` on and `SIGKILL`s after a grace, and, for a
+//! sandboxed command, sets up the namespaces and Landlock ([`sandbox`]).
 //!
 //! [`spawn`] starts one and hands back a [`Spawned`]: a supervisor task owns
 //! the child and two pumps read its stdout and stderr into a bounded
@@ -19,12 +20,13 @@
 //!
 //! When the binary cannot act as the launcher (an embedding process, unit
 //! tests), commands run as `sh -c` directly in their own process group: the
-//! group is still killed, but descendants that leave it are not found
-//! ([`Launcher::direct`]).
+//! group is still killed, but descendants that leave it are not found, and
+//! nothing is sandboxed ([`Launcher::direct`]).
 
 pub mod background;
 pub mod launcher;
 pub mod output;
+pub mod sandbox;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -40,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 pub use background::{BackgroundInfo, ProcessError, Processes};
 pub use launcher::LaunchSpec;
 pub use output::OutputLog;
+pub use sandbox::{SandboxSpec, Support};
 
 /// How long output still in the pipes is read after the command's process
 /// exited.
@@ -52,29 +55,56 @@ const LAUNCHER_MARGIN: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone)]
 pub struct Launcher {
     exe: Option<PathBuf>,
+    support: Support,
 }
 
 impl Launcher {
-    /// Commands run as `sh -c` directly.
+    /// Commands run as `sh -c` directly, unsandboxed.
     pub fn direct(reason: &str) -> Self {
-        tracing::debug!("commands run directly: {reason}");
-        Self { exe: None }
+        Self {
+            exe: None,
+            support: Support::Unavailable(reason.to_owned()),
+        }
     }
 
-    /// Commands run through `exe __launch`, when a probe launch works.
-    /// Blocks for as long as the probe takes (milliseconds).
+    /// Commands run through `exe __launch`; probes whether the launcher
+    /// works and whether it can sandbox (a sandboxed `echo` must run).
+    /// Blocks for as long as the probes take (milliseconds).
     pub fn detect(exe: PathBuf, tmp: &std::path::Path) -> Self {
         let plain = LaunchSpec {
             command: format!("echo {}", launcher::PROBE_OK),
             cwd: tmp.to_path_buf(),
             grace_ms: 100,
+            sandbox: None,
+            init: false,
             exec: false,
         };
         if let Err(why) = probe(&exe, &plain) {
-            tracing::warn!(exe = %exe.display(), "the command launcher does not work ({why}); commands run directly");
+            tracing::warn!(exe = %exe.display(), "the command launcher does not work ({why}); commands run directly, unsandboxed");
             return Self::direct(&format!("the command launcher does not work: {why}"));
         }
-        Self { exe: Some(exe) }
+        let sandboxed = LaunchSpec {
+            sandbox: Some(SandboxSpec {
+                writable: vec![],
+                read_only: vec![],
+                network: false,
+                tmpdir: tmp.to_path_buf(),
+            }),
+            ..plain
+        };
+        let support = match probe(&exe, &sandboxed) {
+            Ok(()) => Support::Available,
+            Err(why) => Support::Unavailable(why),
+        };
+        Self {
+            exe: Some(exe),
+            support,
+        }
+    }
+
+    /// Whether commands can be sandboxed, and why not.
+    pub fn support(&self) -> &Support {
+        &self.support
     }
 
     /// Whether descendants that leave the process group are found too.
@@ -133,6 +163,8 @@ pub struct Start {
     pub cwd: PathBuf,
     /// Between `SIGTERM` and `SIGKILL`.
     pub grace: Duration,
+    /// The sandbox, if it runs in one.
+    pub sandbox: Option<SandboxSpec>,
     /// Bytes of output kept (head and tail).
     pub output_cap: usize,
 }
@@ -181,6 +213,8 @@ pub fn spawn(launcher: &Launcher, start: Start, sink: Option<Sink>) -> std::io::
                 command: start.command.clone(),
                 cwd: start.cwd.clone(),
                 grace_ms: u64::try_from(start.grace.as_millis()).unwrap_or(u64::MAX),
+                sandbox: start.sandbox.clone(),
+                init: false,
                 exec: false,
             };
             let json = serde_json::to_string(&spec).map_err(std::io::Error::other)?;
@@ -268,7 +302,7 @@ pub fn spawn(launcher: &Launcher, start: Start, sink: Option<Sink>) -> std::io::
             stopped: stopping.is_cancelled(),
         }));
     });
-    tracing::debug!(pid, command = %start.command, "command started");
+    tracing::debug!(pid, command = %start.command, sandboxed = start.sandbox.is_some(), "command started");
     Ok(Spawned {
         pid,
         output,
@@ -395,14 +429,16 @@ impl Drop for StopOnDrop {
     }
 }
 
-/// What the command tools need: how to start a command and the session's
-/// background commands.
+/// What the command tools need: how to start a command, the session's
+/// background commands, and the sandbox this call runs in.
 #[derive(Debug, Clone)]
 pub struct CommandEnv {
     /// How commands start here.
     pub launcher: Arc<Launcher>,
     /// Every session's background commands.
     pub processes: Arc<Processes>,
+    /// The sandbox this call's command runs in; `None`: unsandboxed.
+    pub sandbox: Option<SandboxSpec>,
     /// Between `SIGTERM` and `SIGKILL` when a command is stopped.
     pub grace: Duration,
 }
@@ -411,11 +447,12 @@ pub struct CommandEnv {
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(2);
 
 impl Default for CommandEnv {
-    /// Commands run directly (tests, embedding).
+    /// Commands run directly and unsandboxed (tests, embedding).
     fn default() -> Self {
         Self {
             launcher: Arc::new(Launcher::direct("no launcher configured")),
             processes: Arc::new(Processes::default()),
+            sandbox: None,
             grace: DEFAULT_GRACE,
         }
     }

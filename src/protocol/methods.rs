@@ -389,6 +389,7 @@ pub fn all_types() -> Vec<TypeEntry> {
         entry::<ListPendingApprovalsResult>(),
         entry::<GetPolicyParams>(),
         entry::<PolicyRule>(),
+        entry::<SandboxInfo>(),
         entry::<GetPolicyResult>(),
         entry::<ListProcessesParams>(),
         entry::<ProcessInfo>(),

@@ -387,8 +387,9 @@ pub struct GetPolicy;
 impl Method for GetPolicy {
     const NAME: &'static str = "codelab/getPolicy";
     const SUMMARY: &'static str = "Returns the effective approval rules, lowest scope first \
-        (built-in, user, workspace, session), and the problems found in policy files (the last \
-        valid rules stay in force). With `sessionId`, the rules of the session's workspace and \
+        (built-in, user, workspace, session), the problems found in policy files (the last \
+        valid rules stay in force), and how commands are sandboxed (whether the sandbox works \
+        here, the default mode, the network, extra writable paths). With `sessionId`, the rules of the session's workspace and \
         its \"allow for this session\" decisions; without, those of the connection's first \
         workspace folder.";
     const ERRORS: &'static [ErrorCode] = &[ErrorCode::SessionNotFound, ErrorCode::StoreFailure];
@@ -411,6 +412,8 @@ impl Method for GetPolicy {
                     exact: false,
                     action: "allow".into(),
                     timeout_secs: None,
+                    sandbox: None,
+                    network: false,
                     source: "builtin".into(),
                 },
                 PolicyRule {
@@ -420,6 +423,8 @@ impl Method for GetPolicy {
                     exact: true,
                     action: "allow".into(),
                     timeout_secs: None,
+                    sandbox: Some("workspace-write".into()),
+                    network: true,
                     source: "workspace".into(),
                 },
                 PolicyRule {
@@ -429,10 +434,19 @@ impl Method for GetPolicy {
                     exact: false,
                     action: "ask".into(),
                     timeout_secs: Some(600),
+                    sandbox: None,
+                    network: false,
                     source: "session".into(),
                 },
             ],
             errors: vec![".codelab/policy.toml:7: unknown action `maybe`".into()],
+            sandbox: SandboxInfo {
+                available: true,
+                reason: None,
+                mode: "workspace-write".into(),
+                network: false,
+                writable: vec!["/home/ada/.cargo".into()],
+            },
         }
     }
 }
@@ -466,6 +480,7 @@ impl Method for ListProcesses {
                 command: "npm run dev".into(),
                 pid: 48213,
                 started_at: ex::time(),
+                sandboxed: true,
                 running: true,
                 exit_code: None,
             }],

@@ -43,8 +43,8 @@ use crate::domain::{
 use crate::events::{Event, EventBus, EventKind};
 use crate::llm::config::{LlmSettings, Target};
 use crate::llm::{LlmClient, LlmError};
-use crate::policy::{Policy, Rule};
-use crate::process::{BackgroundInfo, Launcher, Processes};
+use crate::policy::{CommandSandbox, Policy, Rule};
+use crate::process::{BackgroundInfo, Launcher, Processes, Support};
 use crate::settings::{ConfigError, Settings, WorkspaceAgents};
 use crate::store::{AuditQuery, Page, Store, StoreError};
 use crate::tools::{Editor, ToolLimits};
@@ -173,8 +173,10 @@ pub struct Parts {
     pub max_turns: usize,
     /// The audit logger's bus subscription (reads of the audit log wait for it).
     pub audit_subscription: Option<u64>,
-    /// How commands start here.
+    /// How commands start here, and whether they can be sandboxed.
     pub launcher: Arc<Launcher>,
+    /// Where each session's temp dir (a sandboxed command's `TMPDIR`) lives.
+    pub tmp_dir: std::path::PathBuf,
 }
 
 /// The runtime. One per process, shared by every connection of every front end.
@@ -193,6 +195,7 @@ pub struct Runtime {
     gate: gate::Gate,
     launcher: Arc<Launcher>,
     processes: Arc<Processes>,
+    tmp_dir: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -229,6 +232,7 @@ impl Runtime {
             gate: gate::Gate::default(),
             launcher: parts.launcher,
             processes: Arc::new(Processes::default()),
+            tmp_dir: parts.tmp_dir,
         }
     }
 
@@ -278,14 +282,88 @@ impl Runtime {
         self.processes.list(session)
     }
 
-    /// What a tool call's commands run with: the launcher and the
-    /// background commands.
-    pub(crate) fn command_env(&self) -> crate::process::CommandEnv {
+    /// Whether commands can be sandboxed here, and why not.
+    pub fn sandbox_support(&self) -> &Support {
+        self.launcher.support()
+    }
+
+    /// The sandbox settings a command of `agent` is judged with.
+    pub fn command_sandbox(&self, agent: &str) -> CommandSandbox {
+        let user = &self.settings.user().sandbox;
+        CommandSandbox {
+            available: self.launcher.support().available(),
+            default: user.mode_for(agent),
+            network: user.network,
+            outside: false,
+        }
+    }
+
+    /// What a tool call's commands run with: the launcher, the background
+    /// commands, and the sandbox of `run_in` (the policy's word; a command
+    /// denied by it never gets here, so `None` means the default mode).
+    pub(crate) fn command_env(
+        &self,
+        session: SessionId,
+        workspace: Option<&Path>,
+        run_in: Option<crate::policy::RunIn>,
+        sandbox: CommandSandbox,
+    ) -> crate::process::CommandEnv {
+        use crate::policy::SandboxMode;
+        let run_in = run_in.unwrap_or(crate::policy::RunIn {
+            mode: if sandbox.available {
+                sandbox.default
+            } else {
+                SandboxMode::Off
+            },
+            network: sandbox.network,
+        });
+        let spec = match run_in.mode {
+            SandboxMode::Off => None,
+            mode => Some(self.sandbox_spec(session, workspace, mode, run_in.network)),
+        };
         crate::process::CommandEnv {
             launcher: Arc::clone(&self.launcher),
             processes: Arc::clone(&self.processes),
+            sandbox: spec.filter(|_| sandbox.available),
             grace: self.limits.kill_grace,
         }
+    }
+
+    /// The sandbox of a session's command in `workspace`: in
+    /// `workspace-write`, the workspace (its protected paths read-only) and
+    /// the configured extra paths are writable; the temp dir always is.
+    fn sandbox_spec(
+        &self,
+        session: SessionId,
+        workspace: Option<&Path>,
+        mode: crate::policy::SandboxMode,
+        network: bool,
+    ) -> crate::process::SandboxSpec {
+        let mut writable = Vec::new();
+        let mut read_only = Vec::new();
+        if mode == crate::policy::SandboxMode::WorkspaceWrite {
+            if let Some(root) = workspace {
+                writable.push(root.to_path_buf());
+                read_only.extend(
+                    crate::workspace::PROTECTED
+                        .iter()
+                        .map(|p| root.join(p))
+                        .filter(|p| p.symlink_metadata().is_ok()),
+                );
+            }
+            writable.extend(self.settings.user().sandbox.writable_paths());
+        }
+        crate::process::SandboxSpec {
+            writable,
+            read_only,
+            network,
+            tmpdir: self.session_tmp_dir(session),
+        }
+    }
+
+    /// A session's temp dir (created when a sandboxed command needs it).
+    pub fn session_tmp_dir(&self, id: SessionId) -> std::path::PathBuf {
+        self.tmp_dir.join(id.to_string())
     }
 
     // --- sessions -------------------------------------------------------
@@ -366,6 +444,7 @@ impl Runtime {
         }
         let n = self.store.delete_session(id).await?;
         self.processes.remove_session(id).await;
+        let _ = std::fs::remove_dir_all(self.session_tmp_dir(id));
         self.bus.publish(
             Event::new(EventKind::SessionDeleted(SessionDeleted {
                 reason: "client".into(),

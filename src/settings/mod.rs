@@ -31,7 +31,7 @@ pub use crate::config::{ConfigError, TomlDoc, push_key, read_optional};
 
 use crate::agents::{self, Agent, WORKSPACE_AGENTS_FILE, WORKSPACE_PROMPTS_DIR};
 use crate::llm::config::LlmSettings;
-use crate::policy::{Action, Rule, Scope};
+use crate::policy::{Action, Rule, SandboxMode, Scope};
 
 /// The user's config file, in the data directory.
 pub const USER_CONFIG_FILE: &str = "codelab.toml";
@@ -67,6 +67,59 @@ pub struct EventSettings {
     pub exclude: Vec<String>,
 }
 
+/// The `[sandbox]` table of the user's file: how commands are confined.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    /// The mode commands run in unless a rule or the agent says otherwise
+    /// (default `workspace-write`).
+    #[serde(default = "default_mode")]
+    pub mode: SandboxMode,
+    /// Keep the network on in the sandbox for every command (default off).
+    #[serde(default)]
+    pub network: bool,
+    /// Extra paths sandboxed commands may write (`~/` is the home directory),
+    /// e.g. a package cache.
+    #[serde(default)]
+    pub writable: Vec<PathBuf>,
+    /// The mode per agent slug, over `mode`.
+    #[serde(default)]
+    pub agents: HashMap<String, SandboxMode>,
+}
+
+fn default_mode() -> SandboxMode {
+    SandboxMode::WorkspaceWrite
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        Self {
+            mode: default_mode(),
+            network: false,
+            writable: Vec::new(),
+            agents: HashMap::new(),
+        }
+    }
+}
+
+impl SandboxSettings {
+    /// The mode for an agent: its own, else the global one.
+    pub fn mode_for(&self, agent: &str) -> SandboxMode {
+        self.agents.get(agent).copied().unwrap_or(self.mode)
+    }
+
+    /// The extra writable paths, with `~/` expanded.
+    pub fn writable_paths(&self) -> Vec<PathBuf> {
+        self.writable
+            .iter()
+            .filter_map(|p| match p.strip_prefix("~") {
+                Ok(rest) => dirs::home_dir().map(|h| h.join(rest)),
+                Err(_) => Some(p.clone()),
+            })
+            .collect()
+    }
+}
+
 /// The `[trust]` table of the user's file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,6 +143,8 @@ struct UserFile {
     housekeeping: HousekeepingSettings,
     #[serde(default)]
     trust: TrustSettings,
+    #[serde(default)]
+    sandbox: SandboxSettings,
     /// Compiled on its own (see [`UserSettings::parse`]); named here so that
     /// the message about an unknown key lists it.
     #[serde(default, rename = "policy")]
@@ -113,6 +168,8 @@ pub struct UserSettings {
     pub housekeeping: HousekeepingSettings,
     /// `[trust]`.
     pub trust: TrustSettings,
+    /// `[sandbox]`.
+    pub sandbox: SandboxSettings,
 }
 
 impl UserSettings {
@@ -165,6 +222,7 @@ impl UserSettings {
             events: file.events,
             housekeeping: file.housekeeping,
             trust: file.trust,
+            sandbox: file.sandbox,
         })
     }
 }

@@ -34,6 +34,10 @@ pub struct Params {
     /// the call returns at once with an id for read_command_output and stop_command.
     #[serde(default)]
     pub background: bool,
+    /// `false` runs the command outside the sandbox, which needs the user's
+    /// approval; only when it cannot work sandboxed (default: sandboxed).
+    #[serde(default)]
+    pub sandbox: Option<bool>,
 }
 
 /// The `execute_command` tool.
@@ -82,7 +86,10 @@ impl TypedTool for ExecuteCommand {
     type Params = Params;
     const NAME: &'static str = "execute_command";
     const DESCRIPTION: &'static str = "Run a shell command (sh -c) in the workspace and return its exit code and \
-        output (stdout and stderr). The call returns when the command's own process exits; anything it left running is stopped. Long output keeps \
+        output (stdout and stderr). It runs in a sandbox where the platform has one: it may write only in the \
+        workspace (not .git, .codelab, .codelabignore) and $TMPDIR, and has no network unless the user's \
+        policy allows it; pass sandbox: false only when it cannot work sandboxed (the user is asked). The call \
+        returns when the command's own process exits; anything it left running is stopped. Long output keeps \
         its beginning and end. The command is stopped after timeout_secs (default 300). For a server or a \
         watcher pass background: true, then read_command_output and stop_command.";
     const KIND: ToolKind = ToolKind::Execute;
@@ -90,10 +97,13 @@ impl TypedTool for ExecuteCommand {
     /// The command line; no paths. The policy judges a command by its text,
     /// so `cwd` is not offered to path globs (a rule allowing edits under
     /// `src/**` must not allow every command run there); `run` confines it.
+    /// The gate reads `cwd` to resolve the paths the command line names.
     fn subject(p: &Params) -> Subject {
         Subject {
             paths: Vec::new(),
             command: Some(p.command.clone()),
+            cwd: p.cwd.clone(),
+            unsandboxed: p.sandbox == Some(false),
         }
     }
 
@@ -107,10 +117,20 @@ impl TypedTool for ExecuteCommand {
             )));
         }
         let env = &ctx.commands;
+        let sandbox = env.sandbox.clone();
+        if let Some(sb) = &sandbox {
+            std::fs::create_dir_all(&sb.tmpdir).map_err(|e| {
+                ToolError::new(format!(
+                    "cannot create the sandbox's temp dir {}: {e}",
+                    sb.tmpdir.display()
+                ))
+            })?;
+        }
         let start = Start {
             command: p.command.clone(),
             cwd,
             grace: env.grace,
+            sandbox: sandbox.clone(),
             output_cap: ctx.limits.output_bytes,
         };
         let spawn_err =
@@ -129,15 +149,17 @@ impl TypedTool for ExecuteCommand {
                     command: p.command.clone(),
                     pid,
                     started_at: Utc::now(),
+                    sandboxed: sandbox.is_some(),
                     exit: None,
                 },
                 spawned,
             );
             return Ok(ToolOutput::text(format!(
-                "Started background command {id} (pid {pid}). Read its output with \
+                "Started background command {id} (pid {pid}){}. Read its output with \
                  read_command_output {{\"id\": \"{id}\"}} (wait_for waits for a line such as \
                  \"listening\"); stop it with stop_command {{\"id\": \"{id}\"}}. It is stopped when \
-                 the session is deleted or the server exits."
+                 the session is deleted or the server exits.",
+                if sandbox.is_some() { ", sandboxed" } else { "" }
             )));
         }
         let timeout = Duration::from_secs(
@@ -152,7 +174,7 @@ impl TypedTool for ExecuteCommand {
         let why = tokio::select! {
             exit = spawned.wait() => {
                 drop(guard);
-                return finish(&spawned, exit);
+                return finish(ctx, &spawned, exit, sandbox.as_ref());
             }
             () = tokio::time::sleep(timeout) => format!("timed out after {}s", timeout.as_secs()),
             () = ctx.cancel.cancelled() => "was cancelled".to_owned(),
@@ -170,9 +192,14 @@ impl TypedTool for ExecuteCommand {
 }
 
 /// The result of a command that exited by itself.
-fn finish(spawned: &process::Spawned, exit: Exit) -> Result<ToolOutput, ToolError> {
+fn finish(
+    ctx: &ToolContext,
+    spawned: &process::Spawned,
+    exit: Exit,
+    sandbox: Option<&process::SandboxSpec>,
+) -> Result<ToolOutput, ToolError> {
     let output = spawned.render();
-    let text = format!(
+    let mut text = format!(
         "{}\n{}",
         describe_exit(Some(exit)),
         if output.is_empty() {
@@ -182,8 +209,19 @@ fn finish(spawned: &process::Spawned, exit: Exit) -> Result<ToolOutput, ToolErro
         }
     );
     if exit.code == Some(0) {
-        Ok(ToolOutput::text(text))
-    } else {
-        Err(ToolError::new(text))
+        return Ok(ToolOutput::text(text));
     }
+    if let Some(sb) = sandbox {
+        let workspace_writable = ctx
+            .workspace
+            .as_ref()
+            .is_some_and(|w| sb.writable.iter().any(|p| p == w.root()));
+        if let Some(note) = process::sandbox::explain_denials(&output, sb, workspace_writable) {
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&note);
+        }
+    }
+    Err(ToolError::new(text))
 }

@@ -92,6 +92,11 @@ pub struct Subject {
     pub paths: Vec<String>,
     /// The command line the call runs.
     pub command: Option<String>,
+    /// The command's working directory, as the model gave it (the paths a
+    /// command line names are relative to it).
+    pub cwd: Option<String>,
+    /// The model asked to run the command outside the sandbox.
+    pub unsandboxed: bool,
 }
 
 impl Subject {
@@ -590,13 +595,16 @@ mod tests {
                 Subject {
                     paths: vec![],
                     command: Some("cargo test".into()),
+                    cwd: Some("crates/x".into()),
+                    unsandboxed: false,
                 },
             ),
             (
                 "execute_command",
-                json!({"command": "npm run dev", "background": true}),
+                json!({"command": "docker ps", "sandbox": false, "background": true}),
                 Subject {
-                    command: Some("npm run dev".into()),
+                    command: Some("docker ps".into()),
+                    unsandboxed: true,
                     ..Subject::default()
                 },
             ),

@@ -19,6 +19,7 @@ impl super::Handle for crate::protocol::requests::ListProcesses {
                 command: b.command,
                 pid: b.pid,
                 started_at: b.started_at,
+                sandboxed: b.sandboxed,
                 running: b.exit.is_none(),
                 exit_code: b.exit.and_then(|e| e.code),
             })
