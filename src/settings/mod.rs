@@ -620,6 +620,30 @@ mod tests {
     }
 
     #[test]
+    fn the_sandbox_table_sets_modes_network_and_paths() {
+        let s = user("").expect("empty");
+        assert_eq!(s.sandbox.mode, SandboxMode::WorkspaceWrite, "the default");
+        assert!(!s.sandbox.network);
+        let s = user(
+            "[sandbox]\nmode = \"read-only\"\nnetwork = true\nwritable = [\"~/.cargo\", \"/opt/cache\"]\n\
+             [sandbox.agents]\ncoder = \"workspace-write\"\n",
+        )
+        .expect("valid");
+        assert_eq!(s.sandbox.mode_for("architect"), SandboxMode::ReadOnly);
+        assert_eq!(s.sandbox.mode_for("coder"), SandboxMode::WorkspaceWrite);
+        assert!(s.sandbox.network);
+        let paths = s.sandbox.writable_paths();
+        assert_eq!(paths[1], PathBuf::from("/opt/cache"));
+        assert!(paths[0].ends_with(".cargo") && !paths[0].starts_with("~"));
+        let err = user("[sandbox]\nmode = \"loose\"\n").expect_err("unknown mode");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{USER}:2: sandbox.mode: unknown variant `loose`")),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_type_error_names_file_line_and_key() {
         let err = user("[llm]\nmodel = \"m\"\n\n[llm.timeouts]\nidle_secs = \"x\"\n")
             .expect_err("type error");
