@@ -127,6 +127,8 @@ struct Timed {
     status: ToolCallStatus,
     result: String,
     took: Duration,
+    /// Whether it asked for approval first.
+    asked: bool,
 }
 
 /// Drives a turn (approving every approval), timing each call from its
@@ -134,6 +136,7 @@ struct Timed {
 async fn timed_turn(c: &mut Client, session: SessionId, text: &str) -> Vec<(String, Timed)> {
     let turn = send(c, session, text).await;
     let mut started = std::collections::HashMap::new();
+    let mut asked = std::collections::HashSet::new();
     let mut out = Vec::new();
     loop {
         let n = c.next_notification().await;
@@ -156,6 +159,7 @@ async fn timed_turn(c: &mut Client, session: SessionId, text: &str) -> Vec<(Stri
                                 status: p.status,
                                 result: p.result.unwrap_or_default(),
                                 took,
+                                asked: asked.contains(&p.tool_call_id),
                             },
                         ));
                     }
@@ -164,6 +168,7 @@ async fn timed_turn(c: &mut Client, session: SessionId, text: &str) -> Vec<(Stri
             }
             "codelab/approvalRequired" => {
                 let a: Approval = serde_json::from_value(n["params"]["approval"].clone()).unwrap();
+                asked.insert(a.tool_call_id.clone());
                 c.call_typed::<codelab_agent::protocol::requests::DecideApproval>(
                     DecideApprovalParams {
                         approval_id: a.id,
@@ -217,6 +222,11 @@ async fn a_command_completes_when_its_own_process_exits_and_leaves_nothing_behin
             let r = result(&calls, id);
             assert_eq!(r.status, ToolCallStatus::Completed, "{config}: {r:?}");
             assert!(r.result.contains("parent-done"), "{config}: {r:?}");
+            assert_eq!(
+                r.asked,
+                config == SANDBOX_OFF,
+                "only unsandboxed commands ask"
+            );
             assert!(
                 r.took < Duration::from_secs(2),
                 "{config}: {id} hung: {r:?}"
@@ -668,6 +678,7 @@ async fn the_network_is_off_in_the_sandbox_unless_a_rule_allows_it() {
     assert!(off.result.contains("the network is off"), "{off:?}");
     let on = result(&calls, "n2");
     assert_eq!(on.status, ToolCallStatus::Completed, "{on:?}");
+    assert!(!off.asked && !on.asked, "sandboxed: no approval");
     assert!(on.result.contains("connected"), "{on:?}");
     let policy = s
         .client
@@ -705,4 +716,48 @@ async fn a_killed_server_leaves_no_command_behind() {
         client.abandon();
         gone(marker).await;
     }
+}
+
+/// `[sandbox.agents]`: an agent in `read-only` mode runs commands without
+/// approval but writes nowhere except its temp dir.
+#[tokio::test]
+async fn a_read_only_agent_writes_only_its_temp_dir() {
+    let mut s = Setup::new(
+        vec![
+            call(
+                "r1",
+                "execute_command",
+                json!({"command": "echo x > \"$TMPDIR/scratch\" && cat \"$TMPDIR/scratch\""}),
+            ),
+            call(
+                "r2",
+                "execute_command",
+                json!({"command": "echo x > out.txt"}),
+            ),
+            complete("r3", "done"),
+        ],
+        "[sandbox.agents]\ncoder = \"read-only\"\n",
+    )
+    .await;
+    assert_sandbox_available(&mut s.client).await;
+    let session = s.session;
+    let policy = s
+        .client
+        .call_typed::<GetPolicy>(GetPolicyParams {
+            session_id: Some(session),
+        })
+        .await;
+    assert_eq!(policy.sandbox.mode, "read-only");
+    let calls = timed_turn(&mut s.client, session, "write").await;
+    assert!(calls.iter().all(|(_, c)| !c.asked), "{calls:?}");
+    let scratch = result(&calls, "r1");
+    assert_eq!(scratch.status, ToolCallStatus::Completed, "{scratch:?}");
+    let out = result(&calls, "r2");
+    assert_eq!(out.status, ToolCallStatus::Failed, "{out:?}");
+    assert!(
+        out.result.contains("(read-only)") && out.result.contains("out.txt"),
+        "{out:?}"
+    );
+    assert!(!s.root().join("out.txt").exists());
+    s.finish().await;
 }
