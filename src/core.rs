@@ -121,6 +121,9 @@ impl Core {
         if let Some(t) = user.agent.command_timeout_secs {
             limits.command_timeout_secs = t;
         }
+        if let Some(n) = user.agent.command_max_processes {
+            limits.max_processes = n;
+        }
         if let Some(t) = user.agent.diff_threshold {
             limits.diff_threshold = t;
         }

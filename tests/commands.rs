@@ -761,3 +761,35 @@ async fn a_read_only_agent_writes_only_its_temp_dir() {
     assert!(!s.root().join("out.txt").exists());
     s.finish().await;
 }
+
+/// A fork bomb is contained: a command may run `[agent]
+/// command_max_processes` processes at once (a pids cgroup of its own, and
+/// `RLIMIT_NPROC` in the sandbox), then forks fail; nothing outlives it.
+#[tokio::test]
+async fn a_fork_bomb_hits_the_process_limit() {
+    for (config, marker) in [("", "39.91"), (SANDBOX_OFF, "39.92")] {
+        let config = format!("{config}[agent]\ncommand_max_processes = 30\n");
+        let mut s = Setup::new(
+            vec![
+                call(
+                    "f1",
+                    "execute_command",
+                    json!({"command": format!("for i in $(seq 200); do sleep {marker} & done; wait")}),
+                ),
+                complete("f2", "done"),
+            ],
+            &config,
+        )
+        .await;
+        let session = s.session;
+        let calls = timed_turn(&mut s.client, session, "fork").await;
+        let r = result(&calls, "f1");
+        assert_eq!(r.status, ToolCallStatus::Failed, "{config}: {r:?}");
+        assert!(r.result.contains("Cannot fork"), "{config}: {r:?}");
+        assert!(
+            processes_with(marker).is_empty(),
+            "{config}: nothing outlives it"
+        );
+        s.finish().await;
+    }
+}

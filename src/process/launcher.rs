@@ -74,6 +74,10 @@ pub struct LaunchSpec {
     /// fresh process of our own is how the shell starts with none blocked.)
     #[serde(default)]
     pub exec: bool,
+    /// Processes the command may run at once: a pids cgroup where one can
+    /// be made, and `RLIMIT_NPROC` in the sandbox (0: no limit).
+    #[serde(default)]
+    pub max_processes: u64,
 }
 
 /// Runs the launcher when the process was started as `codelab-agent
@@ -124,13 +128,17 @@ fn run(spec: LaunchSpec) -> ExitCode {
         let Some(sb) = &spec.sandbox else {
             return fail("init without a sandbox");
         };
-        if let Err(e) = sandbox::enter(sb) {
+        if let Err(e) = sandbox::enter(sb, spec.max_processes) {
             return fail(format!("cannot set up the sandbox: {e}"));
         }
         shell(&spec)
     } else {
         if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
             return fail(format!("cannot become a child subreaper: {e}"));
+        }
+        // Before any namespace: the cgroup is made in the server's.
+        if spec.max_processes > 0 {
+            super::cgroup::enter(spec.max_processes);
         }
         match &spec.sandbox {
             Some(sb) => {
@@ -170,6 +178,9 @@ fn run(spec: LaunchSpec) -> ExitCode {
     // The child is reaped by `supervise` (waitpid), not through `Child`.
     drop(child);
     let code = supervise(&sfd, pid, Duration::from_millis(spec.grace_ms));
+    if spec.max_processes > 0 && !spec.init {
+        super::cgroup::leave();
+    }
     ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
 }
 
@@ -343,6 +354,7 @@ mod tests {
             sandbox: None,
             init: false,
             exec: false,
+            max_processes: 0,
         };
         let json = serde_json::to_string(&spec).expect("json");
         assert_eq!(

@@ -24,6 +24,7 @@
 //! nothing is sandboxed ([`Launcher::direct`]).
 
 pub mod background;
+mod cgroup;
 pub mod launcher;
 pub mod output;
 pub mod sandbox;
@@ -78,6 +79,7 @@ impl Launcher {
             sandbox: None,
             init: false,
             exec: false,
+            max_processes: 0,
         };
         if let Err(why) = probe(&exe, &plain) {
             tracing::warn!(exe = %exe.display(), "the command launcher does not work ({why}); commands run directly, unsandboxed");
@@ -167,6 +169,8 @@ pub struct Start {
     pub sandbox: Option<SandboxSpec>,
     /// Bytes of output kept (head and tail).
     pub output_cap: usize,
+    /// Processes it may run at once (0: no limit).
+    pub max_processes: u64,
 }
 
 /// How a command ended.
@@ -216,6 +220,7 @@ pub fn spawn(launcher: &Launcher, start: Start, sink: Option<Sink>) -> std::io::
                 sandbox: start.sandbox.clone(),
                 init: false,
                 exec: false,
+                max_processes: start.max_processes,
             };
             let json = serde_json::to_string(&spec).map_err(std::io::Error::other)?;
             let mut c = tokio::process::Command::new(exe);
@@ -271,12 +276,14 @@ pub fn spawn(launcher: &Launcher, start: Start, sink: Option<Sink>) -> std::io::
                     Ok(s) => s,
                     Err(_) => {
                         signal_group(pid, Signal::SIGKILL);
+                        cgroup::kill_all(pid);
                         child.wait().await
                     }
                 }
             }
         };
         tracing::debug!(pid, ?status, "command exited");
+        cgroup::remove_for(pid);
         // Whatever is left of the group goes with it (the launcher already
         // ended its descendants; without it, this is all there is).
         signal_group(pid, Signal::SIGKILL);
@@ -441,7 +448,12 @@ pub struct CommandEnv {
     pub sandbox: Option<SandboxSpec>,
     /// Between `SIGTERM` and `SIGKILL` when a command is stopped.
     pub grace: Duration,
+    /// Processes a command may run at once (see [`Start::max_processes`]).
+    pub max_processes: u64,
 }
+
+/// Processes a command may run at once by default: a fork bomb stops here.
+pub const DEFAULT_MAX_PROCESSES: u64 = 4096;
 
 /// The default grace between `SIGTERM` and `SIGKILL`.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(2);
@@ -454,6 +466,7 @@ impl Default for CommandEnv {
             processes: Arc::new(Processes::default()),
             sandbox: None,
             grace: DEFAULT_GRACE,
+            max_processes: DEFAULT_MAX_PROCESSES,
         }
     }
 }

@@ -117,7 +117,7 @@ pub fn unshare(spec: &SandboxSpec) -> Result<(), SandboxError> {
 ///
 /// # Errors
 /// Any step that fails: the command does not run.
-pub fn enter(spec: &SandboxSpec) -> Result<(), SandboxError> {
+pub fn enter(spec: &SandboxSpec, max_processes: u64) -> Result<(), SandboxError> {
     use nix::mount::{MsFlags, mount};
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(SandboxError::Namespaces)?;
     let none: Option<&str> = None;
@@ -142,19 +142,19 @@ pub fn enter(spec: &SandboxSpec) -> Result<(), SandboxError> {
         read_only_bind(path)?;
     }
     // A fork bomb is capped: the limit counts the processes of this user
-    // namespace (the kernel exempts a server running as root in the host).
-    nix::sys::resource::setrlimit(
-        nix::sys::resource::Resource::RLIMIT_NPROC,
-        MAX_PROCESSES,
-        MAX_PROCESSES,
-    )
-    .map_err(SandboxError::Limit)?;
+    // namespace (the kernel exempts a server running as root in the host,
+    // whose commands get a pids cgroup instead).
+    if max_processes > 0 {
+        nix::sys::resource::setrlimit(
+            nix::sys::resource::Resource::RLIMIT_NPROC,
+            max_processes,
+            max_processes,
+        )
+        .map_err(SandboxError::Limit)?;
+    }
     nix::sys::prctl::set_no_new_privs().map_err(SandboxError::NoNewPrivs)?;
     landlock(spec)
 }
-
-/// Processes a sandboxed command may run at once.
-pub const MAX_PROCESSES: u64 = 4096;
 
 /// Bind-mounts `path` over itself, read-only (keeping the flags the kernel
 /// locks on mounts inherited into a user namespace).

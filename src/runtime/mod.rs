@@ -326,6 +326,7 @@ impl Runtime {
             processes: Arc::clone(&self.processes),
             sandbox: spec.filter(|_| sandbox.available),
             grace: self.limits.kill_grace,
+            max_processes: self.limits.max_processes,
         }
     }
 

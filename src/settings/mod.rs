@@ -45,6 +45,8 @@ pub struct AgentSettings {
     pub max_iterations: Option<usize>,
     /// execute_command's default timeout (default 300).
     pub command_timeout_secs: Option<u64>,
+    /// Processes one command may run at once (default 4096; 0: no limit).
+    pub command_max_processes: Option<u64>,
     /// apply_diff's fuzzy threshold, 0.5 to 1.0 (default 1.0: exact only).
     pub diff_threshold: Option<f64>,
 }
@@ -55,6 +57,7 @@ pub struct AgentSettings {
 struct AgentSection {
     max_iterations: Option<usize>,
     command_timeout_secs: Option<u64>,
+    command_max_processes: Option<u64>,
     diff_threshold: Option<Spanned<f64>>,
 }
 
@@ -217,6 +220,7 @@ impl UserSettings {
             agent: AgentSettings {
                 max_iterations: file.agent.max_iterations,
                 command_timeout_secs: file.agent.command_timeout_secs,
+                command_max_processes: file.agent.command_max_processes,
                 diff_threshold,
             },
             events: file.events,

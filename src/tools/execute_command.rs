@@ -132,6 +132,7 @@ impl TypedTool for ExecuteCommand {
             grace: env.grace,
             sandbox: sandbox.clone(),
             output_cap: ctx.limits.output_bytes,
+            max_processes: env.max_processes,
         };
         let spawn_err =
             |e: std::io::Error| ToolError::new(format!("cannot start the command: {e}"));

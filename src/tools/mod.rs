@@ -225,6 +225,8 @@ pub struct ToolLimits {
     /// execute_command: between `SIGTERM` and `SIGKILL` when a command is
     /// stopped (a timeout, a cancel, stop_command).
     pub kill_grace: std::time::Duration,
+    /// execute_command: processes one command may run at once (0: no limit).
+    pub max_processes: u64,
     /// apply_diff: minimum similarity for fuzzy matching (1.0 = exact only).
     pub diff_threshold: f64,
 }
@@ -239,6 +241,7 @@ impl Default for ToolLimits {
             search_matches: 300,
             command_timeout_secs: 300,
             kill_grace: crate::process::DEFAULT_GRACE,
+            max_processes: crate::process::DEFAULT_MAX_PROCESSES,
             diff_threshold: 1.0,
         }
     }
