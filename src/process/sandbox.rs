@@ -14,13 +14,15 @@
 //! keeps it from signalling or connecting to processes outside.
 //!
 //! The user namespace maps the server's user to root inside (as `unshare -r`
-//! does), which lets the init mount `/proc` and the bind mounts; the
-//! command's capabilities hold only in its own namespaces. When the server
-//! itself runs as root the map is root to root: the command's capabilities
-//! still hold only in the new user namespace (it cannot load modules,
-//! reboot, or enter the host's network namespace), but files owned by root
-//! are its own, so Landlock and the read-only mounts are what confine its
-//! writes (see SECURITY.md).
+//! does), which lets the init mount `/proc` and the bind mounts; the init
+//! then enters a nested user namespace where it has the server's own user
+//! and group ids again, so the command runs as the user, and whatever
+//! capabilities it has hold only in that nested namespace, which owns no
+//! mount. When the server itself runs as root the ids are root's: the
+//! command still cannot load modules, reboot, change mounts or enter the
+//! host's network namespace, but files owned by root are its own, so
+//! Landlock and the read-only mounts are what confine its writes (see
+//! SECURITY.md).
 //!
 //! [`probe`] runs a real sandboxed launch at start-up: when the kernel lacks
 //! Landlock or user namespaces the server says so and runs every command
@@ -152,8 +154,31 @@ pub fn enter(spec: &SandboxSpec, max_processes: u64) -> Result<(), SandboxError>
         )
         .map_err(SandboxError::Limit)?;
     }
+    become_user()?;
     nix::sys::prctl::set_no_new_privs().map_err(SandboxError::NoNewPrivs)?;
     landlock(spec)
+}
+
+/// Leaves root of the sandbox's user namespace for a nested one where the
+/// process has the server's own user and group ids again (as `bwrap` does):
+/// the command runs as the user, with no capability over the sandbox's
+/// mounts or its init.
+fn become_user() -> Result<(), SandboxError> {
+    let outer = |file: &str| -> Option<u32> {
+        std::fs::read_to_string(format!("/proc/self/{file}"))
+            .ok()?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let uid = outer("uid_map").unwrap_or(0);
+    let gid = outer("gid_map").unwrap_or(0);
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).map_err(SandboxError::Namespaces)?;
+    std::fs::write("/proc/self/setgroups", "deny").map_err(SandboxError::IdMap)?;
+    std::fs::write("/proc/self/uid_map", format!("{uid} 0 1\n")).map_err(SandboxError::IdMap)?;
+    std::fs::write("/proc/self/gid_map", format!("{gid} 0 1\n")).map_err(SandboxError::IdMap)?;
+    Ok(())
 }
 
 /// Bind-mounts `path` over itself, read-only (keeping the flags the kernel
