@@ -750,9 +750,42 @@ action: string,
  */
 timeoutSecs?: number, 
 /**
+ * For commands: the sandbox mode they run in under this rule
+ * (`off`, `workspace-write` or `read-only`).
+ */
+sandbox?: string, 
+/**
+ * For commands: the network stays on in the sandbox.
+ */
+network: boolean, 
+/**
  * `builtin`, `user`, `workspace` or `session`.
  */
 source: string, };
+
+export type SandboxInfo = { 
+/**
+ * Whether commands can be sandboxed on this machine; when not, every
+ * command runs unsandboxed and asks.
+ */
+available: boolean, 
+/**
+ * Why not, when not.
+ */
+reason?: string, 
+/**
+ * The mode commands run in unless a rule says otherwise (for the
+ * session's agent when a session is given).
+ */
+mode: string, 
+/**
+ * Whether the network is on in the sandbox for every command.
+ */
+network: boolean, 
+/**
+ * Extra writable paths (beyond the workspace and the session's temp dir).
+ */
+writable: Array<string>, };
 
 export type GetPolicyResult = { 
 /**
@@ -762,7 +795,57 @@ rules: Array<PolicyRule>,
 /**
  * Problems in policy files (`file:line: reason`); the last valid rules are in force.
  */
-errors: Array<string>, };
+errors: Array<string>, 
+/**
+ * How commands are sandboxed.
+ */
+sandbox: SandboxInfo, };
+
+export type ListProcessesParams = { 
+/**
+ * Only this session's (default: every session's).
+ */
+sessionId?: SessionId, };
+
+export type ProcessInfo = { 
+/**
+ * Its id within the session (`p1`), as the agent names it.
+ */
+id: string, 
+/**
+ * The session that started it.
+ */
+sessionId: SessionId, 
+/**
+ * The command line.
+ */
+command: string, 
+/**
+ * The process id of its launcher (its process group).
+ */
+pid: number, 
+/**
+ * When it started.
+ */
+startedAt: string, 
+/**
+ * Whether it runs in the sandbox.
+ */
+sandboxed: boolean, 
+/**
+ * Whether it is still running.
+ */
+running: boolean, 
+/**
+ * Its exit code once it ended (`128 + N` when signal N ended it).
+ */
+exitCode?: number, };
+
+export type ListProcessesResult = { 
+/**
+ * In start order.
+ */
+processes: Array<ProcessInfo>, };
 
 export type Percentiles = { 
 /**
@@ -1423,6 +1506,7 @@ export interface CodelabRequests {
   "codelab/decideApproval": [DecideApprovalParams, Approval];
   "codelab/listPendingApprovals": [ListPendingApprovalsParams, ListPendingApprovalsResult];
   "codelab/getPolicy": [GetPolicyParams, GetPolicyResult];
+  "codelab/listProcesses": [ListProcessesParams, ListProcessesResult];
   "codelab/listAgents": [ListAgentsParams, ListAgentsResult];
   "codelab/getCurrentAgent": [SessionParams, CurrentAgentResult];
   "codelab/switchAgent": [SwitchAgentParams, Session];

@@ -21,7 +21,7 @@ pub const READ_TOOLS: [&str; 3] = ["read_file", "list_files", "search_in_code"];
 /// Edit tools.
 pub const EDIT_TOOLS: [&str; 2] = ["write_file", "apply_diff"];
 /// The command tool.
-pub const EXECUTE_TOOLS: [&str; 1] = ["execute_command"];
+pub const EXECUTE_TOOLS: [&str; 3] = ["execute_command", "read_command_output", "stop_command"];
 /// Tools every agent may call.
 pub const INTERACTION_TOOLS: [&str; 3] =
     ["ask_followup_question", "attempt_completion", "switch_mode"];

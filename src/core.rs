@@ -43,6 +43,28 @@ impl From<ConfigError> for CoreError {
     }
 }
 
+/// How commands start: through the launcher mode of `config.launcher`,
+/// probed once; directly (unsandboxed) without one. Says at start-up when
+/// commands cannot be sandboxed.
+fn launcher(config: &Config) -> crate::process::Launcher {
+    use crate::process::Launcher;
+    let Some(exe) = &config.launcher else {
+        return Launcher::direct("this process has no command launcher");
+    };
+    let probe_dir = config.data_dir.join("tmp");
+    if let Err(e) = std::fs::create_dir_all(&probe_dir) {
+        tracing::warn!(dir = %probe_dir.display(), "cannot create the temp dir: {e}");
+    }
+    let launcher = Launcher::detect(exe.clone(), &probe_dir);
+    match launcher.support().reason() {
+        None => tracing::info!("commands run sandboxed (Landlock and namespaces)"),
+        Some(why) => tracing::warn!(
+            "commands cannot be sandboxed here ({why}); every command runs unsandboxed and asks first"
+        ),
+    }
+    launcher
+}
+
 /// What every front end shares: the runtime, and what serves observers.
 #[derive(Debug)]
 pub struct Core {
@@ -99,6 +121,9 @@ impl Core {
         if let Some(t) = user.agent.command_timeout_secs {
             limits.command_timeout_secs = t;
         }
+        if let Some(n) = user.agent.command_max_processes {
+            limits.max_processes = n;
+        }
         if let Some(t) = user.agent.diff_threshold {
             limits.diff_threshold = t;
         }
@@ -111,6 +136,8 @@ impl Core {
             limits,
             max_turns: config.max_turns,
             audit_subscription: Some(audit_subscription),
+            launcher: Arc::new(launcher(&config)),
+            tmp_dir: config.data_dir.join("tmp"),
         }));
         Ok(Self {
             runtime,

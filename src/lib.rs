@@ -19,6 +19,7 @@ pub mod housekeeping;
 pub mod llm;
 pub mod metrics;
 pub mod policy;
+pub mod process;
 pub mod protocol;
 pub mod runtime;
 pub mod server;

@@ -147,6 +147,10 @@ fn init_logging(cli: &Cli) {
 }
 
 fn main() -> std::process::ExitCode {
+    // `codelab-agent __launch SPEC`: the command launcher (see `process::launcher`).
+    if let Some(code) = codelab_agent::process::launcher::dispatch() {
+        return code;
+    }
     let cli = Cli::parse();
     init_logging(&cli);
     match run(cli) {

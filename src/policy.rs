@@ -17,9 +17,25 @@
 //! redirection to a file force `ask` even where a rule allows. Writes to
 //! protected paths always ask. (A workspace's own `allow` rules are only
 //! used for workspaces the user trusts; see [`crate::settings`].)
+//!
+//! **The sandbox dimension.** A command runs in a [`SandboxMode`]: the
+//! deciding rule's `sandbox`, else the agent's, else the global one
+//! (`workspace-write` by default); `off` when the model asked for
+//! `sandbox: false` or the sandbox is unavailable here. A sandboxed command
+//! needs no approval by default: the built-in `ask` for commands becomes
+//! `allow` inside the sandbox, and substitutions and redirections no longer
+//! force a prompt (the sandbox bounds what they can write). User, workspace
+//! and session rules still win: an explicit `ask` asks and a `deny` denies,
+//! sandboxed or not, and the built-in deny list applies as always. An `allow`
+//! holds up to its mode: a command that must run less confined than its
+//! rules allow (outside the sandbox, say) asks. A command line that names an
+//! ignored or protected path always asks. The network is on for a sandboxed
+//! command only when the global setting says so or every part's deciding
+//! rule has `network = true`.
 
 use globset::{GlobBuilder, GlobMatcher};
 use regex::Regex;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
@@ -36,6 +52,32 @@ pub enum Action {
     Ask,
     /// Refuse.
     Deny,
+}
+
+/// How a command is confined, least permissive first.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxMode {
+    /// Sandboxed; writes only to the session's temp dir.
+    ReadOnly,
+    /// Sandboxed; writes to the workspace (protected paths excepted), the
+    /// session's temp dir and configured extra paths.
+    WorkspaceWrite,
+    /// Not sandboxed.
+    Off,
+}
+
+impl SandboxMode {
+    /// The spelling in config files and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReadOnly => "read-only",
+            Self::WorkspaceWrite => "workspace-write",
+            Self::Off => "off",
+        }
+    }
 }
 
 /// Where a rule comes from, lowest precedence first.
@@ -72,6 +114,12 @@ pub struct RuleSpec {
     /// For `ask`: reject automatically after this many seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
+    /// For commands: the sandbox mode they run in under this rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<SandboxMode>,
+    /// For commands: the network stays on in the sandbox.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub network: bool,
 }
 
 /// A compiled rule.
@@ -214,6 +262,44 @@ pub struct Call<'a> {
     pub protected: bool,
     /// The command line, for `execute_command`.
     pub command: Option<&'a str>,
+    /// For commands: how they may be sandboxed here.
+    pub sandbox: Option<CommandSandbox>,
+    /// An ignored or protected path the command line names, if any.
+    pub names_hidden: Option<String>,
+}
+
+/// The sandbox settings a command is judged with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandSandbox {
+    /// Whether commands can be sandboxed here (else every one runs `off`).
+    pub available: bool,
+    /// The mode unless a rule says otherwise: the agent's, else the global.
+    pub default: SandboxMode,
+    /// The network is on in the sandbox for every command.
+    pub network: bool,
+    /// The model asked to run this command outside the sandbox.
+    pub outside: bool,
+}
+
+impl Default for CommandSandbox {
+    /// No sandbox: every command runs `off` (the behaviour before it existed).
+    fn default() -> Self {
+        Self {
+            available: false,
+            default: SandboxMode::Off,
+            network: true,
+            outside: false,
+        }
+    }
+}
+
+/// How a command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunIn {
+    /// The sandbox mode.
+    pub mode: SandboxMode,
+    /// Whether it keeps the network (always, when `off`).
+    pub network: bool,
 }
 
 /// The gate's verdict.
@@ -225,6 +311,8 @@ pub struct Verdict {
     pub rule: String,
     /// For `ask`: the approval's timeout, if the rule sets one.
     pub timeout_secs: Option<u64>,
+    /// For commands: how it runs (once allowed or approved).
+    pub run_in: Option<RunIn>,
 }
 
 /// A policy: rules of every scope.
@@ -241,6 +329,8 @@ fn spec(tool: &str, command: Option<&str>, action: Action) -> RuleSpec {
         exact: false,
         action,
         timeout_secs: None,
+        sandbox: None,
+        network: false,
     }
 }
 
@@ -270,6 +360,8 @@ pub fn builtin_rules() -> Vec<RuleSpec> {
         "read_file",
         "list_files",
         "search_in_code",
+        "read_command_output",
+        "stop_command",
         "ask_followup_question",
         "attempt_completion",
         "switch_mode",
@@ -404,25 +496,6 @@ impl Policy {
 
     /// The verdict on a call.
     pub fn decide(&self, call: &Call<'_>) -> Verdict {
-        let describe = |r: &Rule| {
-            let mut s = format!(
-                "{:?} rule: {} {}",
-                r.scope,
-                format!("{:?}", r.spec.action).to_lowercase(),
-                r.spec.tool
-            );
-            if let Some(p) = &r.spec.path {
-                s.push_str(&format!(" path {p}"));
-            }
-            if let Some(c) = &r.spec.command {
-                s.push_str(&format!(
-                    " command {}{c}",
-                    if r.spec.exact { "= " } else { "" }
-                ));
-            }
-            s.to_lowercase()
-                .replacen("builtin rule", "built-in rule", 1)
-        };
         let (parts, force) = match call.command {
             Some(line) => {
                 let (p, f) = split_command(line);
@@ -435,33 +508,49 @@ impl Policy {
         } else {
             parts
         };
-        let mut verdict = Verdict {
-            action: Action::Allow,
-            rule: String::new(),
-            timeout_secs: None,
-        };
+        let mut decided: Vec<&Rule> = Vec::with_capacity(parts.len());
         for part in &parts {
             let Some(rule) = self.decide_part(call, part.as_deref()) else {
                 return Verdict {
                     action: Action::Ask,
                     rule: "no rule matched".into(),
                     timeout_secs: None,
+                    run_in: None,
                 };
             };
-            let a = rule.spec.action;
-            if a == Action::Deny {
+            if rule.spec.action == Action::Deny {
                 return Verdict {
                     action: Action::Deny,
                     rule: describe(rule),
                     timeout_secs: None,
+                    run_in: None,
                 };
             }
+            decided.push(rule);
+        }
+        match (call.command, call.sandbox) {
+            (Some(_), Some(sb)) => Self::decide_command(call, &decided, force, sb),
+            _ => Self::decide_plain(call, &decided, force),
+        }
+    }
+
+    /// Parts that are all allowed or asked: the strongest action decides.
+    fn decide_plain(call: &Call<'_>, decided: &[&Rule], force: Option<&'static str>) -> Verdict {
+        let mut verdict = Verdict {
+            action: Action::Allow,
+            rule: String::new(),
+            timeout_secs: None,
+            run_in: call.command.map(|_| RunIn {
+                mode: SandboxMode::Off,
+                network: true,
+            }),
+        };
+        for rule in decided {
+            let a = rule.spec.action;
             if a > verdict.action || verdict.rule.is_empty() {
-                verdict = Verdict {
-                    action: a.max(verdict.action),
-                    rule: describe(rule),
-                    timeout_secs: rule.spec.timeout_secs,
-                };
+                verdict.action = a.max(verdict.action);
+                verdict.rule = describe(rule);
+                verdict.timeout_secs = rule.spec.timeout_secs;
             }
         }
         if verdict.action == Action::Allow {
@@ -470,6 +559,7 @@ impl Policy {
                     action: Action::Ask,
                     rule: format!("{why} always asks"),
                     timeout_secs: None,
+                    ..verdict
                 };
             }
             if call.protected {
@@ -477,11 +567,157 @@ impl Policy {
                     action: Action::Ask,
                     rule: "protected path (.codelab, .codelabignore, .git) always asks".into(),
                     timeout_secs: None,
+                    ..verdict
+                };
+            }
+            if let Some(p) = &call.names_hidden {
+                return Verdict {
+                    action: Action::Ask,
+                    rule: format!(
+                        "the command names an ignored or protected path ({p}), which always asks"
+                    ),
+                    timeout_secs: None,
+                    ..verdict
                 };
             }
         }
         verdict
     }
+
+    /// A command with the sandbox dimension (see the module documentation).
+    fn decide_command(
+        call: &Call<'_>,
+        decided: &[&Rule],
+        force: Option<&'static str>,
+        sb: CommandSandbox,
+    ) -> Verdict {
+        let base = if sb.available {
+            sb.default
+        } else {
+            SandboxMode::Off
+        };
+        // The mode every part asks for; the whole runs in the least confined.
+        let mode = if sb.outside || !sb.available {
+            SandboxMode::Off
+        } else {
+            decided
+                .iter()
+                .map(|r| r.spec.sandbox.unwrap_or(base))
+                .max()
+                .unwrap_or(base)
+        };
+        let network =
+            mode == SandboxMode::Off || sb.network || decided.iter().all(|r| r.spec.network);
+        let run_in = Some(RunIn { mode, network });
+        if mode == SandboxMode::Off {
+            // Unsandboxed: the rules as they always were, except that an
+            // allow bounded to a sandbox does not reach outside it.
+            let mut v = Self::decide_plain(call, decided, force);
+            if v.action == Action::Allow
+                && let Some(r) = decided.iter().find(|r| {
+                    sb.available && r.spec.sandbox.unwrap_or(sb.default) < SandboxMode::Off
+                })
+            {
+                v = Verdict {
+                    action: Action::Ask,
+                    rule: format!(
+                        "running outside the sandbox asks ({} allows it only in {})",
+                        describe(r),
+                        r.spec.sandbox.unwrap_or(sb.default).as_str()
+                    ),
+                    timeout_secs: None,
+                    run_in,
+                };
+            }
+            if v.action == Action::Ask && sb.available && sb.outside && !v.rule.contains("outside")
+            {
+                v.rule = format!(
+                    "running outside the sandbox (sandbox: false) asks; {}",
+                    v.rule
+                );
+            }
+            return Verdict { run_in, ..v };
+        }
+        // Sandboxed: the built-in `ask` gives way; explicit rules stand.
+        let mut verdict = Verdict {
+            action: Action::Allow,
+            rule: format!("sandboxed ({}), no approval needed", mode.as_str()),
+            timeout_secs: None,
+            run_in,
+        };
+        for rule in decided {
+            let allowed = match rule.spec.action {
+                Action::Allow => true,
+                Action::Ask => rule.scope == Scope::Builtin,
+                Action::Deny => false,
+            };
+            if !allowed {
+                return Verdict {
+                    action: Action::Ask,
+                    rule: describe(rule),
+                    timeout_secs: rule.spec.timeout_secs,
+                    run_in,
+                };
+            }
+            // An allow holds up to its own mode.
+            let up_to = rule.spec.sandbox.unwrap_or(base);
+            if up_to < mode {
+                return Verdict {
+                    action: Action::Ask,
+                    rule: format!(
+                        "{} allows it only in {}, and the command runs in {}",
+                        describe(rule),
+                        up_to.as_str(),
+                        mode.as_str()
+                    ),
+                    timeout_secs: None,
+                    run_in,
+                };
+            }
+            if rule.spec.action == Action::Allow && rule.scope != Scope::Builtin {
+                verdict.rule = format!("{}, sandboxed ({})", describe(rule), mode.as_str());
+            }
+        }
+        if let Some(p) = &call.names_hidden {
+            return Verdict {
+                action: Action::Ask,
+                rule: format!(
+                    "the command names an ignored or protected path ({p}), which always asks"
+                ),
+                timeout_secs: None,
+                run_in,
+            };
+        }
+        verdict
+    }
+}
+
+fn describe(r: &Rule) -> String {
+    let mut s = format!(
+        "{:?} rule: {} {}",
+        r.scope,
+        format!("{:?}", r.spec.action).to_lowercase(),
+        r.spec.tool
+    );
+    if let Some(p) = &r.spec.path {
+        s.push_str(&format!(" path {p}"));
+    }
+    if let Some(c) = &r.spec.command {
+        s.push_str(&format!(
+            " command {}{c}",
+            if r.spec.exact { "= " } else { "" }
+        ));
+    }
+    let mut s = s
+        .to_lowercase()
+        .replacen("builtin rule", "built-in rule", 1);
+    if let Some(m) = r.spec.sandbox {
+        s.push_str(&format!(" sandbox {}", m.as_str()));
+    }
+    if r.spec.network {
+        s.push_str(" network");
+    }
+    s
 }
 
 /// The "allow always" rule recorded when a user approves with `scope: session`:
@@ -498,6 +734,8 @@ pub fn session_rule(tool: &str, paths: &[String], command: Option<&str>) -> Rule
         exact: command.is_some(),
         action: Action::Allow,
         timeout_secs: None,
+        sandbox: None,
+        network: false,
     }
 }
 
@@ -528,6 +766,10 @@ struct RuleEntry {
     action: Action,
     #[serde(default)]
     timeout_secs: Option<u64>,
+    #[serde(default)]
+    sandbox: Option<SandboxMode>,
+    #[serde(default)]
+    network: bool,
 }
 
 /// The `[policy]` table of a config file.
@@ -567,6 +809,8 @@ pub fn rules_from_toml<'a>(
                 exact: e.exact,
                 action: e.action,
                 timeout_secs: e.timeout_secs,
+                sandbox: e.sandbox,
+                network: e.network,
             };
             Rule::new(spec, scope).map_err(|err| {
                 let field = err.field();
@@ -596,6 +840,8 @@ mod tests {
                 exact,
                 action,
                 timeout_secs: None,
+                sandbox: None,
+                network: false,
             },
             scope,
         )
@@ -608,6 +854,8 @@ mod tests {
             paths: vec![],
             protected: false,
             command: Some(line),
+            sandbox: None,
+            names_hidden: None,
         })
         .action
     }
@@ -618,6 +866,8 @@ mod tests {
             paths: vec![path.into()],
             protected,
             command: None,
+            sandbox: None,
+            names_hidden: None,
         })
         .action
     }
@@ -805,6 +1055,161 @@ mod tests {
             split_command("a && b || c; d | e & f\ng").0,
             ["a", "b", "c", "d", "e", "f", "g"]
         );
+    }
+
+    fn sandboxed(available: bool, outside: bool) -> CommandSandbox {
+        CommandSandbox {
+            available,
+            default: SandboxMode::WorkspaceWrite,
+            network: false,
+            outside,
+        }
+    }
+
+    fn run(p: &Policy, line: &str, sb: CommandSandbox, hidden: Option<&str>) -> Verdict {
+        p.decide(&Call {
+            tool: "execute_command",
+            paths: vec![],
+            protected: false,
+            command: Some(line),
+            sandbox: Some(sb),
+            names_hidden: hidden.map(Into::into),
+        })
+    }
+
+    fn with(spec: RuleSpec) -> Rule {
+        Rule::new(spec, Scope::User).expect("valid rule")
+    }
+
+    fn command_rule(command: &str, action: Action) -> RuleSpec {
+        RuleSpec {
+            command: Some(command.into()),
+            ..spec("execute_command", None, action)
+        }
+    }
+
+    #[test]
+    fn a_sandboxed_command_needs_no_approval_by_default() {
+        let p = Policy::default();
+        let v = run(&p, "cargo test", sandboxed(true, false), None);
+        assert_eq!(v.action, Action::Allow, "{v:?}");
+        assert_eq!(
+            v.run_in,
+            Some(RunIn {
+                mode: SandboxMode::WorkspaceWrite,
+                network: false
+            })
+        );
+        assert_eq!(
+            run(&p, "echo $(id) > out.txt", sandboxed(true, false), None).action,
+            Action::Allow,
+            "substitutions and redirections are bounded by the sandbox"
+        );
+        assert_eq!(
+            run(&p, "rm -rf /", sandboxed(true, false), None).action,
+            Action::Deny,
+            "the built-in deny list still applies"
+        );
+        let v = run(
+            &p,
+            "cat secret.env",
+            sandboxed(true, false),
+            Some("secret.env"),
+        );
+        assert_eq!(v.action, Action::Ask);
+        assert!(v.rule.contains("secret.env"), "{v:?}");
+    }
+
+    #[test]
+    fn outside_the_sandbox_asks_unless_a_rule_allows_it_there() {
+        let p = Policy::default();
+        let v = run(&p, "docker ps", sandboxed(true, true), None);
+        assert_eq!(v.action, Action::Ask);
+        assert_eq!(v.run_in.map(|r| r.mode), Some(SandboxMode::Off));
+        // An allow bounded to the sandbox does not reach outside it.
+        let p = Policy::new(vec![with(command_rule("docker", Action::Allow))]);
+        let v = run(&p, "docker ps", sandboxed(true, true), None);
+        assert_eq!(v.action, Action::Ask);
+        assert!(v.rule.contains("outside the sandbox"), "{v:?}");
+        // A rule with `sandbox = "off"` runs it outside without asking.
+        let p = Policy::new(vec![with(RuleSpec {
+            sandbox: Some(SandboxMode::Off),
+            ..command_rule("docker", Action::Allow)
+        })]);
+        let v = run(&p, "docker ps", sandboxed(true, false), None);
+        assert_eq!(v.action, Action::Allow, "{v:?}");
+        assert_eq!(v.run_in.map(|r| r.mode), Some(SandboxMode::Off));
+        // Chained with a part allowed only sandboxed, the whole asks.
+        assert_eq!(
+            run(&p, "docker ps && echo hi", sandboxed(true, false), None).action,
+            Action::Ask
+        );
+    }
+
+    #[test]
+    fn user_rules_win_over_the_sandbox() {
+        let p = Policy::new(vec![
+            with(command_rule("npm publish", Action::Deny)),
+            with(command_rule("git", Action::Ask)),
+            with(RuleSpec {
+                sandbox: Some(SandboxMode::ReadOnly),
+                ..command_rule("ls", Action::Allow)
+            }),
+        ]);
+        let sb = sandboxed(true, false);
+        assert_eq!(run(&p, "npm publish", sb, None).action, Action::Deny);
+        assert_eq!(run(&p, "git commit", sb, None).action, Action::Ask);
+        let v = run(&p, "ls", sb, None);
+        assert_eq!(
+            (v.action, v.run_in.map(|r| r.mode)),
+            (Action::Allow, Some(SandboxMode::ReadOnly))
+        );
+        // The least confined part decides the whole's mode.
+        let v = run(&p, "ls && make", sb, None);
+        assert_eq!(
+            (v.action, v.run_in.map(|r| r.mode)),
+            (Action::Ask, Some(SandboxMode::WorkspaceWrite)),
+            "ls is allowed only read-only: {v:?}"
+        );
+    }
+
+    #[test]
+    fn without_a_sandbox_every_command_asks_as_before() {
+        let p = Policy::default();
+        let v = run(&p, "cargo test", sandboxed(false, false), None);
+        assert_eq!(v.action, Action::Ask);
+        assert_eq!(v.run_in.map(|r| r.mode), Some(SandboxMode::Off));
+        let p = Policy::new(vec![with(command_rule("cargo", Action::Allow))]);
+        assert_eq!(
+            run(&p, "cargo test", sandboxed(false, false), None).action,
+            Action::Allow,
+            "the user's allow rules keep working"
+        );
+        assert_eq!(
+            run(&p, "cargo test > log", sandboxed(false, false), None).action,
+            Action::Ask,
+            "redirections ask outside the sandbox"
+        );
+    }
+
+    #[test]
+    fn the_network_needs_every_part_or_the_global_setting() {
+        let p = Policy::new(vec![with(RuleSpec {
+            network: true,
+            ..command_rule("npm install", Action::Allow)
+        })]);
+        let net =
+            |line: &str, sb: CommandSandbox| run(&p, line, sb, None).run_in.map(|r| r.network);
+        assert_eq!(net("npm install", sandboxed(true, false)), Some(true));
+        assert_eq!(
+            net("npm install && curl x", sandboxed(true, false)),
+            Some(false)
+        );
+        let global = CommandSandbox {
+            network: true,
+            ..sandboxed(true, false)
+        };
+        assert_eq!(net("curl x", global), Some(true));
     }
 
     fn rules_of(text: &str) -> Result<Vec<Rule>, ConfigError> {

@@ -59,6 +59,10 @@ pub enum PathError {
     },
 }
 
+/// The protected entries of a workspace root: changing them always asks,
+/// and a sandboxed command sees them read-only.
+pub const PROTECTED: [&str; 3] = [".git", ".codelab", IGNORE_FILE];
+
 /// A workspace folder with its ignore rules.
 #[derive(Debug, Clone)]
 pub struct Workspace {

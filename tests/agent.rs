@@ -306,7 +306,7 @@ async fn apply_diff_reports_each_block() {
 
 #[tokio::test]
 async fn commands_stream_their_output_and_time_out_killing_the_group() {
-    let mut h = Harness::new(
+    let mut h = Harness::with_config(
         vec![
             call(
                 "e1",
@@ -322,6 +322,8 @@ async fn commands_stream_their_output_and_time_out_killing_the_group() {
         ],
         "coder",
         false,
+        // Pids and approvals as they are outside the sandbox.
+        support::agent::SANDBOX_OFF,
     )
     .await;
     let log = h.turn("run").await;
@@ -779,7 +781,7 @@ async fn cancel_works_in_every_state_and_the_next_turn_works() {
         ],
         ..Default::default()
     };
-    let mut h = Harness::new(
+    let mut h = Harness::with_config(
         vec![
             when("state one", stall_first),
             when("after one", text("fine 1")),
@@ -811,6 +813,8 @@ async fn cancel_works_in_every_state_and_the_next_turn_works() {
         ],
         "coder",
         false,
+        // Pids and approvals as they are outside the sandbox.
+        support::agent::SANDBOX_OFF,
     )
     .await;
     let session = h.session;

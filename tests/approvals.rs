@@ -20,7 +20,8 @@ use codelab_agent::protocol::types::{
 };
 use serde_json::{Value, json};
 use support::agent::{
-    Harness, approve, call, calls, complete, decision, drive, llm_env, restart, send, text, when,
+    Harness, SANDBOX_OFF, approve, call, calls, complete, decision, drive, llm_env, restart, send,
+    text, when,
 };
 use support::{ServerProcess, file_uri};
 
@@ -192,7 +193,7 @@ async fn reject_sends_the_feedback_to_the_model_and_skips_the_rest_of_the_reply(
 
 #[tokio::test]
 async fn allow_always_covers_the_rest_of_the_session_only() {
-    let mut h = Harness::new(
+    let mut h = Harness::with_config(
         vec![
             call("a1", "execute_command", json!({"command": "echo hi"})),
             call("a2", "execute_command", json!({"command": "echo hi"})),
@@ -201,6 +202,7 @@ async fn allow_always_covers_the_rest_of_the_session_only() {
         ],
         "coder",
         false,
+        SANDBOX_OFF,
     )
     .await;
     let turn = h.send("echo").await;
@@ -260,6 +262,7 @@ async fn two_clients_race_to_decide_and_both_see_the_resolution() {
     })
     .await;
     let data = support::data_dir();
+    std::fs::write(data.path().join("codelab.toml"), SANDBOX_OFF).unwrap();
     let ws = tempfile::tempdir().unwrap();
     let server = ServerProcess::websocket_env(data.path(), &llm_env(&mock)).await;
     let root = file_uri(&ws.path().canonicalize().unwrap());
@@ -338,7 +341,7 @@ async fn policies_from_user_and_workspace_files_and_approval_timeouts() {
     let ws = tempfile::tempdir().unwrap();
     std::fs::write(
         data.path().join("codelab.toml"),
-        "[[policy.rules]]\ntool = \"execute_command\"\ncommand = \"echo\"\naction = \"allow\"\n\n\
+        "[sandbox]\nmode = \"off\"\n\n[[policy.rules]]\ntool = \"execute_command\"\ncommand = \"echo\"\naction = \"allow\"\n\n\
          [[policy.rules]]\ntool = \"write_*\"\naction = \"ask\"\ntimeout_secs = 1\n",
     )
     .unwrap();

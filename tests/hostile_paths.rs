@@ -166,7 +166,7 @@ async fn no_attack_escapes_any_file_tool() {
                 && let Ok(resolved) = gate::within_workspace(Some(&ws), tool.kind(), subject)
                 && resolved.protected
             {
-                let v = policy.decide(&resolved.call(tool_name));
+                let v = policy.decide(&resolved.call(tool_name, Default::default()));
                 assert_ne!(
                     v.action,
                     Action::Allow,
@@ -225,6 +225,7 @@ fn ctx(ws: &Workspace, limits: ToolLimits) -> ToolContext {
         interact: Arc::new(NoUser),
         cancel: CancellationToken::new(),
         limits,
+        commands: Default::default(),
     }
 }
 

@@ -188,6 +188,12 @@ async fn sigkill_at_many_points_loses_nothing_acknowledged() {
     })
     .await;
     let data = support::data_dir();
+    // Commands ask (unsandboxed), so that a command can be killed after its approval.
+    std::fs::write(
+        data.path().join("codelab.toml"),
+        support::agent::SANDBOX_OFF,
+    )
+    .unwrap();
     let ws = tempfile::tempdir().unwrap();
     let root = file_uri(&ws.path().canonicalize().unwrap());
 

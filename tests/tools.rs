@@ -29,6 +29,8 @@ async fn list_tools_gives_every_tool_with_the_schema_the_model_sees() {
             "list_files",
             "search_in_code",
             "execute_command",
+            "read_command_output",
+            "stop_command",
             "apply_diff",
             "ask_followup_question",
             "attempt_completion",

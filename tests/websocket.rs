@@ -42,6 +42,10 @@ async fn health_reports_version_uptime_and_store() {
     assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
     assert!(health["uptimeSecs"].as_f64().is_some_and(|u| u >= 0.0));
     assert_eq!(health["store"]["reachable"], true);
+    // Commands are sandboxed on this platform (else the reason is given).
+    assert_eq!(health["sandbox"]["available"], true, "{health}");
+    assert_eq!(health["sandbox"]["reason"], Value::Null);
+    assert_eq!(health["backgroundCommands"], 0);
     let (status, _) = http_get(server.addr.as_deref().unwrap(), "/nope").await;
     assert_eq!(status, 404);
 }

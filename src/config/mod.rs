@@ -21,6 +21,10 @@ pub struct Config {
     pub client_request_timeout: Duration,
     /// Turns running at once, over all sessions, at most.
     pub max_turns: usize,
+    /// The binary whose `__launch` mode starts commands (the running
+    /// `codelab-agent` by default); `None`: commands start directly,
+    /// unsandboxed.
+    pub launcher: Option<PathBuf>,
 }
 
 /// Access and limits of the HTTP server (`serve`).
@@ -46,8 +50,18 @@ impl Config {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             client_request_timeout: Duration::from_secs(30),
             max_turns: 256,
+            launcher: own_launcher(),
         }
     }
+}
+
+/// The running binary, when it is `codelab-agent` (whose `__launch` mode
+/// starts commands); not a test binary or another program embedding the
+/// library.
+fn own_launcher() -> Option<PathBuf> {
+    std::env::current_exe()
+        .ok()
+        .filter(|p| p.file_stem().is_some_and(|n| n == "codelab-agent"))
 }
 
 /// Reads an environment variable, treating an empty value as unset.

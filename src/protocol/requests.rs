@@ -389,8 +389,9 @@ pub struct GetPolicy;
 impl Method for GetPolicy {
     const NAME: &'static str = "codelab/getPolicy";
     const SUMMARY: &'static str = "Returns the effective approval rules, lowest scope first \
-        (built-in, user, workspace, session), and the problems found in policy files (the last \
-        valid rules stay in force). With `sessionId`, the rules of the session's workspace and \
+        (built-in, user, workspace, session), the problems found in policy files (the last \
+        valid rules stay in force), and how commands are sandboxed (whether the sandbox works \
+        here, the default mode, the network, extra writable paths). With `sessionId`, the rules of the session's workspace and \
         its \"allow for this session\" decisions; without, those of the connection's first \
         workspace folder.";
     const ERRORS: &'static [ErrorCode] = &[ErrorCode::SessionNotFound, ErrorCode::StoreFailure];
@@ -413,6 +414,8 @@ impl Method for GetPolicy {
                     exact: false,
                     action: "allow".into(),
                     timeout_secs: None,
+                    sandbox: None,
+                    network: false,
                     source: "builtin".into(),
                 },
                 PolicyRule {
@@ -422,6 +425,8 @@ impl Method for GetPolicy {
                     exact: true,
                     action: "allow".into(),
                     timeout_secs: None,
+                    sandbox: Some("workspace-write".into()),
+                    network: true,
                     source: "workspace".into(),
                 },
                 PolicyRule {
@@ -431,10 +436,56 @@ impl Method for GetPolicy {
                     exact: false,
                     action: "ask".into(),
                     timeout_secs: Some(600),
+                    sandbox: None,
+                    network: false,
                     source: "session".into(),
                 },
             ],
             errors: vec![".codelab/policy.toml:7: unknown action `maybe`".into()],
+            sandbox: SandboxInfo {
+                available: true,
+                reason: None,
+                mode: "workspace-write".into(),
+                network: false,
+                writable: vec!["/home/ada/.cargo".into()],
+            },
+        }
+    }
+}
+
+/// `codelab/listProcesses`
+#[derive(Debug, Clone, Copy)]
+pub struct ListProcesses;
+
+impl Method for ListProcesses {
+    const NAME: &'static str = "codelab/listProcesses";
+    const SUMMARY: &'static str = "Lists the background commands (started by `execute_command` \
+        with `background: true`), of one session or of all, in start order: running ones and \
+        those that ended and were not yet collected. They count as running work; they are \
+        stopped by the agent's `stop_command`, when their session is deleted, and when the \
+        server exits.";
+    const ERRORS: &'static [ErrorCode] = &[];
+    type Params = ListProcessesParams;
+    type Result = ListProcessesResult;
+
+    fn example_params() -> ListProcessesParams {
+        ListProcessesParams {
+            session_id: Some(ex::session_id()),
+        }
+    }
+
+    fn example_result() -> ListProcessesResult {
+        ListProcessesResult {
+            processes: vec![ProcessInfo {
+                id: "p1".into(),
+                session_id: ex::session_id(),
+                command: "npm run dev".into(),
+                pid: 48213,
+                started_at: ex::time(),
+                sandboxed: true,
+                running: true,
+                exit_code: None,
+            }],
         }
     }
 }

@@ -777,8 +777,36 @@ pub struct PolicyRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub timeout_secs: Option<u64>,
+    /// For commands: the sandbox mode they run in under this rule
+    /// (`off`, `workspace-write` or `read-only`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub sandbox: Option<String>,
+    /// For commands: the network stays on in the sandbox.
+    #[serde(default)]
+    pub network: bool,
     /// `builtin`, `user`, `workspace` or `session`.
     pub source: String,
+}
+
+/// How commands are sandboxed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxInfo {
+    /// Whether commands can be sandboxed on this machine; when not, every
+    /// command runs unsandboxed and asks.
+    pub available: bool,
+    /// Why not, when not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub reason: Option<String>,
+    /// The mode commands run in unless a rule says otherwise (for the
+    /// session's agent when a session is given).
+    pub mode: String,
+    /// Whether the network is on in the sandbox for every command.
+    pub network: bool,
+    /// Extra writable paths (beyond the workspace and the session's temp dir).
+    pub writable: Vec<String>,
 }
 
 /// `codelab/getPolicy` result.
@@ -789,6 +817,50 @@ pub struct GetPolicyResult {
     pub rules: Vec<PolicyRule>,
     /// Problems in policy files (`file:line: reason`); the last valid rules are in force.
     pub errors: Vec<String>,
+    /// How commands are sandboxed.
+    pub sandbox: SandboxInfo,
+}
+
+/// `codelab/listProcesses` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListProcessesParams {
+    /// Only this session's (default: every session's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub session_id: Option<SessionId>,
+}
+
+/// A background command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessInfo {
+    /// Its id within the session (`p1`), as the agent names it.
+    pub id: String,
+    /// The session that started it.
+    pub session_id: SessionId,
+    /// The command line.
+    pub command: String,
+    /// The process id of its launcher (its process group).
+    pub pid: u32,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Whether it runs in the sandbox.
+    pub sandboxed: bool,
+    /// Whether it is still running.
+    pub running: bool,
+    /// Its exit code once it ended (`128 + N` when signal N ended it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub exit_code: Option<i32>,
+}
+
+/// `codelab/listProcesses` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ListProcessesResult {
+    /// In start order.
+    pub processes: Vec<ProcessInfo>,
 }
 
 /// `codelab/listSessionMetrics` parameters.

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::agents::Agent;
-use crate::policy::{Action, Call, Policy};
+use crate::policy::{Action, Call, CommandSandbox, Policy, RunIn};
 use crate::tools::{self, Subject, Tool, ToolError, ToolKind};
 use crate::workspace::{PathError, Workspace};
 
@@ -69,6 +69,8 @@ pub struct GateContext<'a> {
     /// turn that asked was lost): the policy is not consulted again, and the
     /// verdict is [`Verdict::Decided`].
     pub decided: bool,
+    /// How commands may be sandboxed (its `outside` is the call's own).
+    pub sandbox: CommandSandbox,
 }
 
 /// Why a call does not run. Its text is what the model reads.
@@ -174,16 +176,27 @@ pub struct ResolvedSubject {
     pub protected: bool,
     /// The command line it runs.
     pub command: Option<String>,
+    /// An ignored or protected workspace path the command line names
+    /// (workspace-relative), which always asks.
+    pub names_hidden: Option<String>,
+    /// The model asked to run the command outside the sandbox.
+    pub unsandboxed: bool,
 }
 
 impl ResolvedSubject {
-    /// The call as the policy judges it.
-    pub fn call<'a>(&'a self, tool: &'a str) -> Call<'a> {
+    /// The call as the policy judges it, with the sandbox settings for
+    /// commands.
+    pub fn call<'a>(&'a self, tool: &'a str, sandbox: CommandSandbox) -> Call<'a> {
         Call {
             tool,
             paths: self.paths.clone(),
             protected: self.protected,
             command: self.command.as_deref(),
+            sandbox: self.command.as_ref().map(|_| CommandSandbox {
+                outside: self.unsandboxed,
+                ..sandbox
+            }),
+            names_hidden: self.names_hidden.clone(),
         }
     }
 }
@@ -214,6 +227,8 @@ pub struct Cleared {
     pub subject: ResolvedSubject,
     /// Run, ask, or apply the decision already made.
     pub verdict: Verdict,
+    /// For commands: the sandbox it runs in once it may run.
+    pub run_in: Option<RunIn>,
 }
 
 impl std::fmt::Debug for Cleared {
@@ -222,6 +237,7 @@ impl std::fmt::Debug for Cleared {
             .field("tool", &self.tool.name())
             .field("subject", &self.subject)
             .field("verdict", &self.verdict)
+            .field("run_in", &self.run_in)
             .finish()
     }
 }
@@ -323,7 +339,12 @@ pub fn within_workspace(
     let mut resolved = ResolvedSubject {
         paths: Vec::with_capacity(subject.paths.len()),
         protected: false,
+        names_hidden: match (workspace, &subject.command) {
+            (Some(ws), Some(line)) => hidden_path_named(ws, subject.cwd.as_deref(), line),
+            _ => None,
+        },
         command: subject.command,
+        unsandboxed: subject.unsandboxed,
     };
     if subject.paths.is_empty() {
         return Ok(resolved);
@@ -338,20 +359,57 @@ pub fn within_workspace(
     Ok(resolved)
 }
 
-/// Step 7: the approval rules decide.
+/// The first word of a command line that names an ignored or protected
+/// path of the workspace (`cat secret.env`, `echo x > .git/hooks/pre-commit`),
+/// workspace-relative. Words are split as the shell would roughly split
+/// them (quotes removed, `--opt=VALUE` and redirections looked into); a
+/// word that leads outside the workspace or is not a path is skipped.
+pub fn hidden_path_named(ws: &Workspace, cwd: Option<&str>, line: &str) -> Option<String> {
+    let base = cwd.unwrap_or("").trim_end_matches('/');
+    let words = line
+        .split(|c: char| c.is_whitespace() || "&|;()<>`$=".contains(c))
+        .map(|w| w.trim_matches(|c| c == '\'' || c == '"'))
+        .filter(|w| !w.is_empty() && !w.starts_with('-'));
+    for word in words {
+        if !(word.contains('.') || word.contains('/')) {
+            continue;
+        }
+        let rel = if word.starts_with('/') || base.is_empty() {
+            word.to_owned()
+        } else {
+            format!("{base}/{word}")
+        };
+        let Ok(abs) = ws.resolve(&rel) else {
+            continue;
+        };
+        if abs != ws.root() && (ws.is_protected(&abs) || ws.is_ignored(&abs)) {
+            return Some(ws.relative(&abs));
+        }
+    }
+    None
+}
+
+/// Step 7: the approval rules decide; for commands, also the sandbox they
+/// run in.
 ///
 /// # Errors
 /// [`Refusal::Denied`] naming the rule.
-pub fn policy(policy: &Policy, tool: &str, subject: &ResolvedSubject) -> Result<Verdict, Refusal> {
-    let v = policy.decide(&subject.call(tool));
-    match v.action {
-        Action::Allow => Ok(Verdict::Run),
-        Action::Ask => Ok(Verdict::Ask {
+pub fn policy(
+    policy: &Policy,
+    tool: &str,
+    subject: &ResolvedSubject,
+    sandbox: CommandSandbox,
+) -> Result<(Verdict, Option<RunIn>), Refusal> {
+    let v = policy.decide(&subject.call(tool, sandbox));
+    let verdict = match v.action {
+        Action::Allow => Verdict::Run,
+        Action::Ask => Verdict::Ask {
             rule: v.rule,
             timeout_secs: v.timeout_secs,
-        }),
-        Action::Deny => Err(Refusal::Denied { rule: v.rule }),
-    }
+        },
+        Action::Deny => return Err(Refusal::Denied { rule: v.rule }),
+    };
+    Ok((verdict, v.run_in))
 }
 
 /// The gate over a set of tools.
@@ -407,15 +465,18 @@ impl Gate {
         file_restriction(cx.agent, tool.kind(), &subject, cx.workspace)?;
         repetition.observe(call)?;
         let subject = within_workspace(cx.workspace, tool.kind(), subject)?;
-        let verdict = if cx.decided {
-            Verdict::Decided
+        let (verdict, run_in) = if cx.decided {
+            // The user decided; the rules still say where a command runs.
+            let v = cx.policy.decide(&subject.call(call.tool, cx.sandbox));
+            (Verdict::Decided, v.run_in)
         } else {
-            policy(cx.policy, call.tool, &subject)?
+            policy(cx.policy, call.tool, &subject, cx.sandbox)?
         };
         Ok(Cleared {
             tool: Arc::clone(tool),
             subject,
             verdict,
+            run_in,
         })
     }
 
@@ -482,6 +543,7 @@ mod tests {
                 workspace: Some(&self.ws),
                 policy: &self.policy,
                 decided: false,
+                sandbox: CommandSandbox::default(),
             }
         }
 
@@ -518,6 +580,8 @@ mod tests {
             exact: false,
             action,
             timeout_secs: None,
+            sandbox: None,
+            network: false,
         }
     }
 
@@ -739,8 +803,7 @@ mod tests {
             cleared.subject,
             ResolvedSubject {
                 paths: vec!["src/new.rs".into()],
-                protected: false,
-                command: None,
+                ..ResolvedSubject::default()
             }
         );
         let cleared = f.check("coder", "list_files", json!({})).expect("cleared");
@@ -755,9 +818,8 @@ mod tests {
         assert_eq!(
             cleared.subject,
             ResolvedSubject {
-                paths: vec![],
-                protected: false,
                 command: Some("cargo test".into()),
+                ..ResolvedSubject::default()
             }
         );
         assert_eq!(
@@ -924,6 +986,48 @@ mod tests {
             .expect("cleared");
         assert!(!read.subject.protected);
         assert_eq!(read.verdict, Verdict::Run);
+    }
+
+    #[test]
+    fn a_command_naming_an_ignored_or_protected_path_is_noted() {
+        let f = fixture();
+        std::fs::write(f.ws.root().join(".codelabignore"), "secret.env\n").expect("write");
+        std::fs::write(f.ws.root().join("secret.env"), "x").expect("write");
+        let ws = Workspace::new(f.ws.root()).expect("workspace");
+        let named = |cwd: Option<&str>, line: &str| hidden_path_named(&ws, cwd, line);
+        assert_eq!(named(None, "cat secret.env"), Some("secret.env".into()));
+        assert_eq!(
+            named(None, "cat 'secret.env' | wc"),
+            Some("secret.env".into())
+        );
+        assert_eq!(
+            named(None, "echo x > .git/hooks/pre-commit"),
+            Some(".git/hooks/pre-commit".into())
+        );
+        assert_eq!(
+            named(Some("src"), "cp a ../.codelab/config.toml"),
+            Some(".codelab/config.toml".into())
+        );
+        assert_eq!(named(None, "cargo test --all"), None);
+        assert_eq!(named(None, "git status"), None, "git is not .git");
+        assert_eq!(
+            named(None, "cat /etc/passwd"),
+            None,
+            "outside is the sandbox's business"
+        );
+        // The gate notes it; the policy then asks, sandboxed or not.
+        let cleared = f
+            .check(
+                "coder",
+                "execute_command",
+                json!({"command": "cat .codelab/config.toml"}),
+            )
+            .expect("cleared");
+        assert_eq!(
+            cleared.subject.names_hidden.as_deref(),
+            Some(".codelab/config.toml")
+        );
+        assert!(matches!(cleared.verdict, Verdict::Ask { .. }));
     }
 
     #[test]

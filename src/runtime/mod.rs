@@ -44,7 +44,8 @@ use crate::domain::{
 use crate::events::{Event, EventBus, EventKind};
 use crate::llm::config::{LlmSettings, Target};
 use crate::llm::{LlmClient, LlmError};
-use crate::policy::{Policy, Rule};
+use crate::policy::{CommandSandbox, Policy, Rule};
+use crate::process::{BackgroundInfo, Launcher, Processes, Support};
 use crate::settings::{ConfigError, Settings, WorkspaceAgents};
 use crate::store::{AuditQuery, Page, Store, StoreError};
 use crate::tools::ToolLimits;
@@ -175,6 +176,10 @@ pub struct Parts {
     pub max_turns: usize,
     /// The audit logger's bus subscription (reads of the audit log wait for it).
     pub audit_subscription: Option<u64>,
+    /// How commands start here, and whether they can be sandboxed.
+    pub launcher: Arc<Launcher>,
+    /// Where each session's temp dir (a sandboxed command's `TMPDIR`) lives.
+    pub tmp_dir: std::path::PathBuf,
 }
 
 /// The runtime. One per process, shared by every connection of every front end.
@@ -192,6 +197,9 @@ pub struct Runtime {
     audit_subscription: Option<u64>,
     session_rules: Mutex<HashMap<SessionId, Vec<Rule>>>,
     gate: gate::Gate,
+    launcher: Arc<Launcher>,
+    processes: Arc<Processes>,
+    tmp_dir: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -227,6 +235,9 @@ impl Runtime {
             audit_subscription: parts.audit_subscription,
             session_rules: Mutex::new(HashMap::new()),
             gate: gate::Gate::default(),
+            launcher: parts.launcher,
+            processes: Arc::new(Processes::default()),
+            tmp_dir: parts.tmp_dir,
         }
     }
 
@@ -271,13 +282,100 @@ impl Runtime {
         self.hub.running_count()
     }
 
-    /// Whether work is running that must not be abandoned by a process
-    /// exiting because it is idle: the daemon stays while this is true,
-    /// also with no editor connected. Today that is a running turn (one
-    /// waiting for an approval or an answer included); tracked background
-    /// processes are to count here too.
+    /// Whether any work runs: a turn, or a background command (for an idle
+    /// check: a server with either is not idle).
     pub fn has_running_work(&self) -> bool {
-        self.running_turns() > 0
+        self.hub.running_count() > 0 || self.processes.running() > 0
+    }
+
+    /// Background commands, of one session or all, in start order.
+    pub fn background_commands(&self, session: Option<SessionId>) -> Vec<BackgroundInfo> {
+        self.processes.list(session)
+    }
+
+    /// Whether commands can be sandboxed here, and why not.
+    pub fn sandbox_support(&self) -> &Support {
+        self.launcher.support()
+    }
+
+    /// The sandbox settings a command of `agent` is judged with.
+    pub fn command_sandbox(&self, agent: &str) -> CommandSandbox {
+        let user = &self.settings.user().sandbox;
+        CommandSandbox {
+            available: self.launcher.support().available(),
+            default: user.mode_for(agent),
+            network: user.network,
+            outside: false,
+        }
+    }
+
+    /// What a tool call's commands run with: the launcher, the background
+    /// commands, and the sandbox of `run_in` (the policy's word; a command
+    /// denied by it never gets here, so `None` means the default mode).
+    pub(crate) fn command_env(
+        &self,
+        session: SessionId,
+        workspace: Option<&Path>,
+        run_in: Option<crate::policy::RunIn>,
+        sandbox: CommandSandbox,
+    ) -> crate::process::CommandEnv {
+        use crate::policy::SandboxMode;
+        let run_in = run_in.unwrap_or(crate::policy::RunIn {
+            mode: if sandbox.available {
+                sandbox.default
+            } else {
+                SandboxMode::Off
+            },
+            network: sandbox.network,
+        });
+        let spec = match run_in.mode {
+            SandboxMode::Off => None,
+            mode => Some(self.sandbox_spec(session, workspace, mode, run_in.network)),
+        };
+        crate::process::CommandEnv {
+            launcher: Arc::clone(&self.launcher),
+            processes: Arc::clone(&self.processes),
+            sandbox: spec.filter(|_| sandbox.available),
+            grace: self.limits.kill_grace,
+            max_processes: self.limits.max_processes,
+        }
+    }
+
+    /// The sandbox of a session's command in `workspace`: in
+    /// `workspace-write`, the workspace (its protected paths read-only) and
+    /// the configured extra paths are writable; the temp dir always is.
+    fn sandbox_spec(
+        &self,
+        session: SessionId,
+        workspace: Option<&Path>,
+        mode: crate::policy::SandboxMode,
+        network: bool,
+    ) -> crate::process::SandboxSpec {
+        let mut writable = Vec::new();
+        let mut read_only = Vec::new();
+        if mode == crate::policy::SandboxMode::WorkspaceWrite {
+            if let Some(root) = workspace {
+                writable.push(root.to_path_buf());
+                read_only.extend(
+                    crate::workspace::PROTECTED
+                        .iter()
+                        .map(|p| root.join(p))
+                        .filter(|p| p.symlink_metadata().is_ok()),
+                );
+            }
+            writable.extend(self.settings.user().sandbox.writable_paths());
+        }
+        crate::process::SandboxSpec {
+            writable,
+            read_only,
+            network,
+            tmpdir: self.session_tmp_dir(session),
+        }
+    }
+
+    /// A session's temp dir (created when a sandboxed command needs it).
+    pub fn session_tmp_dir(&self, id: SessionId) -> std::path::PathBuf {
+        self.tmp_dir.join(id.to_string())
     }
 
     // --- sessions -------------------------------------------------------
@@ -357,6 +455,8 @@ impl Runtime {
             return Err(RuntimeError::Busy { session: id, turn });
         }
         let n = self.store.delete_session(id).await?;
+        self.processes.remove_session(id).await;
+        let _ = std::fs::remove_dir_all(self.session_tmp_dir(id));
         self.bus.publish(
             Event::new(EventKind::SessionDeleted(SessionDeleted {
                 reason: "client".into(),

@@ -83,6 +83,8 @@ fn runtime(dir: &std::path::Path) -> Arc<Runtime> {
         limits: ToolLimits::default(),
         max_turns: 16,
         audit_subscription: None,
+        launcher: Arc::new(crate::process::Launcher::direct("unit tests")),
+        tmp_dir: dir.join("tmp"),
     }))
 }
 

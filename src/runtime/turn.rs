@@ -506,11 +506,15 @@ pub(super) async fn decide_approval(
     if decision != Decision::Reject && scope == Some(ApprovalScope::Session) {
         let ws = workspace_of(&session);
         if let Ok(subject) = rt.gate.subject(&approval.tool, &final_params, ws.as_ref()) {
-            let spec = crate::policy::session_rule(
+            let mut spec = crate::policy::session_rule(
                 &approval.tool,
                 &subject.paths,
                 subject.command.as_deref(),
             );
+            // Allowed outside the sandbox, the same call may run there again.
+            if subject.unsandboxed {
+                spec.sandbox = Some(crate::policy::SandboxMode::Off);
+            }
             if let Ok(rule) = crate::policy::Rule::new(spec, crate::policy::Scope::Session) {
                 rt.add_session_rule(session.id, rule);
             }
@@ -1055,17 +1059,20 @@ impl Turn {
             args: &call.arguments,
             malformed: malformed.as_deref(),
         };
+        let sandbox = self.rt.command_sandbox(&agent.slug);
         let cx = gate::GateContext {
             agent: &agent,
             workspace: ws.as_ref(),
             policy: &policy,
             decided: preset.is_some(),
+            sandbox,
         };
         let cleared = match self.rt.gate.check(&proposal, &cx, &mut self.repetition) {
             Ok(c) => c,
             Err(refusal) => return Ok(CallOutcome::Failed(refusal.to_string())),
         };
         let tool = cleared.tool;
+        let mut run_in = cleared.run_in;
         let mut args = call.arguments.clone();
         let decision = match (preset, cleared.verdict) {
             (Some(r), _) => Some(r),
@@ -1086,6 +1093,10 @@ impl Turn {
                 Decision::Approve => {}
                 Decision::Edit => {
                     if let Some(p) = params {
+                        // Where a command runs follows the parameters that run.
+                        if let Ok(subject) = self.rt.gate.subject(&call.name, &p, ws.as_ref()) {
+                            run_in = policy.decide(&subject.call(&call.name, sandbox)).run_in;
+                        }
                         args = p;
                     }
                 }
@@ -1115,6 +1126,12 @@ impl Turn {
             ToolCallStatus::InProgress,
             None,
         );
+        let commands = self.rt.command_env(
+            self.session_id,
+            ws.as_ref().map(Workspace::root),
+            run_in,
+            sandbox,
+        );
         let ctx = ToolContext {
             session_id: self.session_id,
             workspace: ws,
@@ -1128,6 +1145,7 @@ impl Turn {
             interact: Arc::new(self.interact(&call.id)),
             cancel: self.cancel.clone(),
             limits: self.rt.limits.clone(),
+            commands,
         };
         let result = tokio::select! {
             r = tool.call(&ctx, args) => r,

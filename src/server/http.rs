@@ -100,6 +100,11 @@ async fn health(State(s): State<AppState>) -> Json<serde_json::Value> {
         "store": { "reachable": reachable },
         "providers": providers,
         "connections": s.connections.load(Ordering::Relaxed),
+        "sandbox": {
+            "available": core.runtime.sandbox_support().available(),
+            "reason": core.runtime.sandbox_support().reason(),
+        },
+        "backgroundCommands": core.runtime.background_commands(None).iter().filter(|b| b.exit.is_none()).count(),
     }))
 }
 

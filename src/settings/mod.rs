@@ -31,7 +31,7 @@ pub use crate::config::{ConfigError, TomlDoc, push_key, read_optional};
 
 use crate::agents::{self, Agent, WORKSPACE_AGENTS_FILE, WORKSPACE_PROMPTS_DIR};
 use crate::llm::config::LlmSettings;
-use crate::policy::{Action, Rule, Scope};
+use crate::policy::{Action, Rule, SandboxMode, Scope};
 
 /// The user's config file, in the data directory.
 pub const USER_CONFIG_FILE: &str = "codelab.toml";
@@ -45,6 +45,8 @@ pub struct AgentSettings {
     pub max_iterations: Option<usize>,
     /// execute_command's default timeout (default 300).
     pub command_timeout_secs: Option<u64>,
+    /// Processes one command may run at once (default 4096; 0: no limit).
+    pub command_max_processes: Option<u64>,
     /// apply_diff's fuzzy threshold, 0.5 to 1.0 (default 1.0: exact only).
     pub diff_threshold: Option<f64>,
 }
@@ -55,6 +57,7 @@ pub struct AgentSettings {
 struct AgentSection {
     max_iterations: Option<usize>,
     command_timeout_secs: Option<u64>,
+    command_max_processes: Option<u64>,
     diff_threshold: Option<Spanned<f64>>,
 }
 
@@ -65,6 +68,59 @@ pub struct EventSettings {
     /// `category.type` names (or `category.*`) to drop from the bus.
     #[serde(default)]
     pub exclude: Vec<String>,
+}
+
+/// The `[sandbox]` table of the user's file: how commands are confined.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    /// The mode commands run in unless a rule or the agent says otherwise
+    /// (default `workspace-write`).
+    #[serde(default = "default_mode")]
+    pub mode: SandboxMode,
+    /// Keep the network on in the sandbox for every command (default off).
+    #[serde(default)]
+    pub network: bool,
+    /// Extra paths sandboxed commands may write (`~/` is the home directory),
+    /// e.g. a package cache.
+    #[serde(default)]
+    pub writable: Vec<PathBuf>,
+    /// The mode per agent slug, over `mode`.
+    #[serde(default)]
+    pub agents: HashMap<String, SandboxMode>,
+}
+
+fn default_mode() -> SandboxMode {
+    SandboxMode::WorkspaceWrite
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        Self {
+            mode: default_mode(),
+            network: false,
+            writable: Vec::new(),
+            agents: HashMap::new(),
+        }
+    }
+}
+
+impl SandboxSettings {
+    /// The mode for an agent: its own, else the global one.
+    pub fn mode_for(&self, agent: &str) -> SandboxMode {
+        self.agents.get(agent).copied().unwrap_or(self.mode)
+    }
+
+    /// The extra writable paths, with `~/` expanded.
+    pub fn writable_paths(&self) -> Vec<PathBuf> {
+        self.writable
+            .iter()
+            .filter_map(|p| match p.strip_prefix("~") {
+                Ok(rest) => dirs::home_dir().map(|h| h.join(rest)),
+                Err(_) => Some(p.clone()),
+            })
+            .collect()
+    }
 }
 
 /// The `[trust]` table of the user's file.
@@ -90,6 +146,8 @@ struct UserFile {
     housekeeping: HousekeepingSettings,
     #[serde(default)]
     trust: TrustSettings,
+    #[serde(default)]
+    sandbox: SandboxSettings,
     /// Compiled on its own (see [`UserSettings::parse`]); named here so that
     /// the message about an unknown key lists it.
     #[serde(default, rename = "policy")]
@@ -113,6 +171,8 @@ pub struct UserSettings {
     pub housekeeping: HousekeepingSettings,
     /// `[trust]`.
     pub trust: TrustSettings,
+    /// `[sandbox]`.
+    pub sandbox: SandboxSettings,
 }
 
 impl UserSettings {
@@ -160,11 +220,13 @@ impl UserSettings {
             agent: AgentSettings {
                 max_iterations: file.agent.max_iterations,
                 command_timeout_secs: file.agent.command_timeout_secs,
+                command_max_processes: file.agent.command_max_processes,
                 diff_threshold,
             },
             events: file.events,
             housekeeping: file.housekeeping,
             trust: file.trust,
+            sandbox: file.sandbox,
         })
     }
 }
@@ -559,6 +621,30 @@ mod tests {
         assert_eq!(s.events.exclude, ["llm.*"]);
         assert_eq!(s.housekeeping.interval_secs, 60);
         assert_eq!(s.trust.workspaces, [PathBuf::from("/src/a")]);
+    }
+
+    #[test]
+    fn the_sandbox_table_sets_modes_network_and_paths() {
+        let s = user("").expect("empty");
+        assert_eq!(s.sandbox.mode, SandboxMode::WorkspaceWrite, "the default");
+        assert!(!s.sandbox.network);
+        let s = user(
+            "[sandbox]\nmode = \"read-only\"\nnetwork = true\nwritable = [\"~/.cargo\", \"/opt/cache\"]\n\
+             [sandbox.agents]\ncoder = \"workspace-write\"\n",
+        )
+        .expect("valid");
+        assert_eq!(s.sandbox.mode_for("architect"), SandboxMode::ReadOnly);
+        assert_eq!(s.sandbox.mode_for("coder"), SandboxMode::WorkspaceWrite);
+        assert!(s.sandbox.network);
+        let paths = s.sandbox.writable_paths();
+        assert_eq!(paths[1], PathBuf::from("/opt/cache"));
+        assert!(paths[0].ends_with(".cargo") && !paths[0].starts_with("~"));
+        let err = user("[sandbox]\nmode = \"loose\"\n").expect_err("unknown mode");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{USER}:2: sandbox.mode: unknown variant `loose`")),
+            "{err}"
+        );
     }
 
     #[test]

@@ -20,8 +20,10 @@ pub mod attempt_completion;
 pub mod execute_command;
 pub mod list_files;
 pub mod new_task;
+pub mod read_command_output;
 pub mod read_file;
 pub mod search_in_code;
+pub mod stop_command;
 pub mod switch_mode;
 pub mod write_file;
 
@@ -90,6 +92,11 @@ pub struct Subject {
     pub paths: Vec<String>,
     /// The command line the call runs.
     pub command: Option<String>,
+    /// The command's working directory, as the model gave it (the paths a
+    /// command line names are relative to it).
+    pub cwd: Option<String>,
+    /// The model asked to run the command outside the sandbox.
+    pub unsandboxed: bool,
 }
 
 impl Subject {
@@ -97,7 +104,7 @@ impl Subject {
     pub fn paths(paths: impl IntoIterator<Item = String>) -> Self {
         Self {
             paths: paths.into_iter().collect(),
-            command: None,
+            ..Self::default()
         }
     }
 }
@@ -293,6 +300,11 @@ pub struct ToolLimits {
     pub search_matches: usize,
     /// execute_command: default timeout in seconds.
     pub command_timeout_secs: u64,
+    /// execute_command: between `SIGTERM` and `SIGKILL` when a command is
+    /// stopped (a timeout, a cancel, stop_command).
+    pub kill_grace: std::time::Duration,
+    /// execute_command: processes one command may run at once (0: no limit).
+    pub max_processes: u64,
     /// apply_diff: minimum similarity for fuzzy matching (1.0 = exact only).
     pub diff_threshold: f64,
 }
@@ -306,6 +318,8 @@ impl Default for ToolLimits {
             list_entries: 1000,
             search_matches: 300,
             command_timeout_secs: 300,
+            kill_grace: crate::process::DEFAULT_GRACE,
+            max_processes: crate::process::DEFAULT_MAX_PROCESSES,
             diff_threshold: 1.0,
         }
     }
@@ -330,6 +344,8 @@ pub struct ToolContext {
     pub cancel: CancellationToken,
     /// Result caps.
     pub limits: ToolLimits,
+    /// How commands start, the background commands, and this call's sandbox.
+    pub commands: crate::process::CommandEnv,
 }
 
 impl ToolContext {
@@ -643,6 +659,8 @@ pub fn registry() -> Vec<Arc<dyn Tool>> {
         Arc::new(list_files::ListFiles),
         Arc::new(search_in_code::SearchInCode),
         Arc::new(execute_command::ExecuteCommand),
+        Arc::new(read_command_output::ReadCommandOutput),
+        Arc::new(stop_command::StopCommand),
         Arc::new(apply_diff::ApplyDiff),
         Arc::new(ask_followup_question::AskFollowupQuestion),
         Arc::new(attempt_completion::AttemptCompletion),
@@ -724,8 +742,25 @@ mod tests {
                 Subject {
                     paths: vec![],
                     command: Some("cargo test".into()),
+                    cwd: Some("crates/x".into()),
+                    unsandboxed: false,
                 },
             ),
+            (
+                "execute_command",
+                json!({"command": "docker ps", "sandbox": false, "background": true}),
+                Subject {
+                    command: Some("docker ps".into()),
+                    unsandboxed: true,
+                    ..Subject::default()
+                },
+            ),
+            (
+                "read_command_output",
+                json!({"id": "p1"}),
+                Subject::default(),
+            ),
+            ("stop_command", json!({"id": "p1"}), Subject::default()),
             (
                 "ask_followup_question",
                 json!({"question": "?"}),
@@ -798,6 +833,7 @@ mod tests {
                 "list_files" => json!({}),
                 "search_in_code" => json!({"regex": "a"}),
                 "execute_command" => json!({"command": "true"}),
+                "read_command_output" | "stop_command" => json!({"id": "p1"}),
                 "ask_followup_question" => json!({"question": "?"}),
                 "attempt_completion" => json!({"result": "r"}),
                 "switch_mode" => json!({"mode": "coder", "reason": "r"}),

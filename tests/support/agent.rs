@@ -94,6 +94,10 @@ pub fn when(m: &str, mut r: Reply) -> Reply {
     r
 }
 
+/// A user `codelab.toml` that runs commands unsandboxed, so that every
+/// command asks as it did before the sandbox (tests about approvals).
+pub const SANDBOX_OFF: &str = "[sandbox]\nmode = \"off\"\n";
+
 /// A mock, a workspace, a server and an initialized client with a session.
 pub struct Harness {
     pub mock: MockLlm,
@@ -107,8 +111,21 @@ pub struct Harness {
 impl Harness {
     /// Starts everything; `agent` is the session's agent.
     pub async fn new(replies: Vec<Reply>, agent: &str, apply_edit: bool) -> Self {
+        Self::with_config(replies, agent, apply_edit, "").await
+    }
+
+    /// Starts everything with `config` as the user's `codelab.toml`.
+    pub async fn with_config(
+        replies: Vec<Reply>,
+        agent: &str,
+        apply_edit: bool,
+        config: &str,
+    ) -> Self {
         let mock = MockLlm::start(Script { replies }).await;
         let data = data_dir();
+        if !config.is_empty() {
+            std::fs::write(data.path().join("codelab.toml"), config).unwrap();
+        }
         let ws = tempfile::tempdir().unwrap();
         let mut server = ServerProcess::stdio_env(data.path(), &llm_env(&mock));
         let mut client = server.stdio_client();

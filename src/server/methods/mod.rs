@@ -26,6 +26,7 @@ mod get_policy;
 mod get_session;
 mod list_agents;
 mod list_pending_approvals;
+mod list_processes;
 mod list_sessions;
 mod list_tools;
 mod send_message;
