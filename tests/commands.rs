@@ -28,6 +28,12 @@ use support::agent::{approve, call, complete, decision, drive, llm_env, send};
 use support::{Client, ServerProcess, file_uri};
 
 /// The pids of live (not zombie) processes whose command line contains `marker`.
+/// A `sleep` duration unique to this test process, so that processes of
+/// another run of the suite on the same machine never count as ours.
+fn mark(base: &str) -> String {
+    format!("{base}{}", std::process::id())
+}
+
 fn processes_with(marker: &str) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -198,7 +204,7 @@ fn result<'a>(calls: &'a [(String, Timed)], id: &str) -> &'a Timed {
 #[tokio::test]
 async fn a_command_completes_when_its_own_process_exits_and_leaves_nothing_behind() {
     for (config, tag) in [("", "1"), (SANDBOX_OFF, "2")] {
-        let (a, b) = (format!("31.41{tag}"), format!("31.42{tag}"));
+        let (a, b) = (mark(&format!("31.41{tag}")), mark(&format!("31.42{tag}")));
         let mut s = Setup::new(
             vec![
                 call(
@@ -275,7 +281,7 @@ async fn stdin_is_closed_and_invalid_utf8_is_lossy() {
 #[tokio::test]
 async fn a_timeout_ends_a_command_that_ignores_sigterm_within_the_grace() {
     for (config, tag) in [("", "1"), (SANDBOX_OFF, "2")] {
-        let marker = format!("33.3{tag}");
+        let marker = mark(&format!("33.3{tag}"));
         let mut s = Setup::new(
             vec![
                 call(
@@ -311,7 +317,7 @@ async fn a_timeout_ends_a_command_that_ignores_sigterm_within_the_grace() {
 /// SIGTERM, one in its own session) leaves no process of it.
 #[tokio::test]
 async fn cancel_during_a_command_leaves_no_process() {
-    let marker = "34.41";
+    let marker = &mark("34.41");
     let mut s = Setup::new(
         vec![call(
             "k1",
@@ -367,7 +373,7 @@ async fn list(c: &mut Client, session: SessionId) -> Vec<(String, bool)> {
 /// ends another; the server's exit ends the last.
 #[tokio::test]
 async fn background_commands_run_on_are_read_and_stopped() {
-    let (m1, m2, m3) = ("35.51", "35.52", "35.53");
+    let (m1, m2, m3) = (&mark("35.51"), &mark("35.52"), &mark("35.53"));
     let mut s = Setup::new(
         vec![
             bg(
@@ -693,7 +699,8 @@ async fn the_network_is_off_in_the_sandbox_unless_a_rule_allows_it() {
 /// parent-death signal stops it, sandboxed or not.
 #[tokio::test]
 async fn a_killed_server_leaves_no_command_behind() {
-    for (config, marker) in [("", "36.61"), (SANDBOX_OFF, "36.62")] {
+    for (config, marker) in [("", mark("36.61")), (SANDBOX_OFF, mark("36.62"))] {
+        let marker = marker.as_str();
         let mut s = Setup::new(
             vec![
                 bg(
@@ -767,7 +774,8 @@ async fn a_read_only_agent_writes_only_its_temp_dir() {
 /// `RLIMIT_NPROC` in the sandbox), then forks fail; nothing outlives it.
 #[tokio::test]
 async fn a_fork_bomb_hits_the_process_limit() {
-    for (config, marker) in [("", "39.91"), (SANDBOX_OFF, "39.92")] {
+    for (config, marker) in [("", mark("39.91")), (SANDBOX_OFF, mark("39.92"))] {
+        let marker = marker.as_str();
         let config = format!("{config}[agent]\ncommand_max_processes = 30\n");
         let mut s = Setup::new(
             vec![

@@ -36,6 +36,12 @@ const TOOLS: &[(&str, acp::ToolKind, &str)] = &[
     ("write_file", acp::ToolKind::Edit, "Write"),
     ("apply_diff", acp::ToolKind::Edit, "Edit"),
     ("execute_command", acp::ToolKind::Execute, "Run"),
+    (
+        "read_command_output",
+        acp::ToolKind::Read,
+        "Read command output",
+    ),
+    ("stop_command", acp::ToolKind::Execute, "Stop command"),
     ("switch_mode", acp::ToolKind::SwitchMode, "Switch mode"),
     ("new_task", acp::ToolKind::Think, "Delegate a subtask"),
     ("ask_followup_question", acp::ToolKind::Other, "Ask"),
