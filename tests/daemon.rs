@@ -157,7 +157,7 @@ async fn two_editors_started_at_once_share_one_daemon_its_sessions_and_the_live_
     b.finish().await;
     assert_eq!(pa.wait().await, Some(0));
     assert_eq!(pb.wait().await, Some(0));
-    let after = daemon::status(data.path()).await.unwrap();
+    let after = daemon::status_when_idle(data.path()).await.unwrap();
     assert_eq!(
         (after.pid, after.connections),
         (status.pid, 0),

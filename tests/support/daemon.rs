@@ -87,6 +87,20 @@ pub async fn stop_env(data_dir: &Path, env: &[(&str, String)]) -> Option<u32> {
 /// Waits until process `pid` has ended (gone, or a zombie nobody reaped
 /// yet). `daemon stop` returns once the daemon released its lock, which the
 /// kernel does while the process exits, a moment before it is a zombie.
+/// The daemon's status once it counts no editor connection: a forwarder
+/// that exited closed its socket, but the daemon sees the end of that
+/// connection a moment later (20 s at most).
+pub async fn status_when_idle(data_dir: &Path) -> Option<Status> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let s = status(data_dir).await;
+        if s.as_ref().is_none_or(|s| s.connections == 0) || tokio::time::Instant::now() > deadline {
+            return s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 pub async fn wait_pid_gone(pid: u32) {
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     loop {
