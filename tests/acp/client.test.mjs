@@ -126,6 +126,8 @@ function startAgent({ dataDir, mockUrl }) {
       OPENAI_BASE_URL: `${mockUrl}/v1`,
       OPENAI_API_KEY: "sk-test-key",
       CODELAB_MODEL: "gpt-4o-mini",
+      // Through the user's daemon, as editors run it: let it go soon after.
+      CODELAB_DAEMON_IDLE_SECS: "30",
     },
   });
   let stderr = "";
