@@ -916,3 +916,63 @@ async fn acp_and_codelab_editors_share_sessions_live_through_the_daemon() {
     client.finish().await;
     assert!(mock.violations().is_empty(), "{:?}", mock.violations());
 }
+
+/// `session/close` ends a session on the connection (a prompt after it is
+/// refused until the session is opened again); `session/resume` reopens it
+/// without replaying its history, and prompting goes on.
+#[tokio::test]
+async fn sessions_close_and_resume_without_replay() {
+    let mock = MockLlm::start(Script {
+        replies: vec![text("First", "One."), text("Second", "Two.")],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    let init = agent.initialize().await;
+    let caps = &init["agentCapabilities"]["sessionCapabilities"];
+    assert!(
+        caps["resume"].is_object() && caps["close"].is_object(),
+        "{init}"
+    );
+    let session = agent.new_session(1, &root).await;
+    let r = agent
+        .call(2, "session/prompt", prompt(&session, "First"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    agent.notification(|n| is_chunk(n, "One.")).await;
+    let r = agent
+        .call(3, "session/close", json!({"sessionId": session}))
+        .await;
+    assert_eq!(r, json!({}));
+    let (code, message) = agent
+        .call_err(4, "session/prompt", prompt(&session, "Second"))
+        .await;
+    assert_eq!(code, -32602, "{message}");
+    assert!(
+        message.contains("is not open on this connection"),
+        "{message}"
+    );
+    let r = agent
+        .call(
+            5,
+            "session/resume",
+            json!({"sessionId": session, "cwd": root, "mcpServers": []}),
+        )
+        .await;
+    assert!(r["modes"]["currentModeId"].is_string(), "{r}");
+    let r = agent
+        .call(6, "session/prompt", prompt(&session, "Second"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    agent.notification(|n| is_chunk(n, "Two.")).await;
+    // Nothing of the first exchange was replayed by the resume.
+    assert!(
+        !agent.notes.iter().any(|n| is_chunk(n, "One.")),
+        "{:?}",
+        agent.notes
+    );
+    assert_eq!(agent.close().await, Some(0));
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+}

@@ -131,6 +131,29 @@ impl Connection {
             });
     }
 
+    /// Closes a session on this connection (`session/close`): its running
+    /// turn is cancelled, a prompt still waiting is answered `cancelled`,
+    /// and its events stop reaching this connection. The session itself
+    /// stays (other editors may use it; `session/load` reopens it).
+    pub(super) async fn close_session(&self, session: SessionId) {
+        if self.rt.is_running(session) {
+            self.cancel_requested(session).await;
+        }
+        self.rt.detach(session, self.id);
+        let open = self.sessions.borrow_mut().remove(&session);
+        if let Some(mut open) = open {
+            for q in open.questions.drain(..) {
+                let _ = q.send(());
+            }
+            for (_, tx) in open.waiting.drain() {
+                let _ = tx.send(TurnEnd {
+                    stop: crate::domain::StopReason::Cancelled,
+                    error: None,
+                });
+            }
+        }
+    }
+
     /// Whether this connection opened the session.
     pub(super) fn is_open(&self, session: SessionId) -> bool {
         self.sessions.borrow().contains_key(&session)
