@@ -1,0 +1,344 @@
+// End to end: the packaged extension in a real VS Code (code-server), driven
+// by Playwright through Debian's Chromium, against the real codelab-agent and
+// the mock LLM process. Started by tests/vscode.rs, which passes:
+//   CODELAB_BIN, MOCK_LLM_BIN, CODE_SERVER (its entry.js), CHROMIUM, VSIX,
+//   WORK (a scratch folder), SCREENSHOTS (optional: where to save PNGs).
+// Prints PASS at the end; any failure throws with what the page showed.
+
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const { chromium } = require("playwright-core");
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is required`);
+  return v;
+};
+const BIN = env("CODELAB_BIN");
+const MOCK = env("MOCK_LLM_BIN");
+const CODE_SERVER = env("CODE_SERVER");
+const CHROMIUM = env("CHROMIUM");
+const VSIX = env("VSIX");
+const WORK = env("WORK");
+const SHOTS = process.env.SCREENSHOTS;
+const T = 60_000;
+
+const children = [];
+function start(cmd, args, opts, readyPattern, what) {
+  const child = spawn(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let out = "";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not start:\n${out}`)), 120_000);
+    const onData = (d) => {
+      out += d.toString();
+      const m = out.match(readyPattern);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, match: m, log: () => out });
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`${what} exited (${code}):\n${out}`)));
+  });
+}
+
+// ---- the model's script: one reply per model request, in order ----------
+const diff = (search, replace) => `<<<<<<< SEARCH\n${search}\n=======\n${replace}\n>>>>>>> REPLACE\n`;
+const paced = [];
+for (let i = 1; i <= 40; i++) paced.push({ waitMs: 50, text: `w${i} ` });
+const replies = [
+  // 1. a streamed answer, 50 ms per token
+  { chunks: paced },
+  // 2. an edit, approved after looking at its diff
+  { chunks: [{ toolCall: { id: "d1", name: "apply_diff", arguments: { path: "lib.rs", diff: diff("    1", "    let x = 1;\n    x") } } }] },
+  { chunks: [{ toolCall: { id: "c1", name: "execute_command", arguments: { command: "grep -n 'let x' lib.rs" } } }] },
+  { chunks: [{ text: "Changed **lib.rs**." }] },
+  // 3. an edit, rejected with feedback
+  { chunks: [{ toolCall: { id: "d2", name: "apply_diff", arguments: { path: "lib.rs", diff: diff("fn one() -> u32 {", "const fn one() -> u32 {") } } }] },
+  { chunks: [{ text: "Understood, leaving it." }] },
+  // 4. a turn cancelled while it runs
+  { chunks: [{ text: "Thinking hard" }, { stall: true }] },
+  // 5. an edit left pending across a reload of the window
+  { chunks: [{ toolCall: { id: "d3", name: "apply_diff", arguments: { path: "lib.rs", diff: diff("fn one() -> u32 {", "pub fn one() -> u32 {") } } }] },
+  { chunks: [{ text: "Made it public." }] },
+  // 6. after the server was killed and restarted
+  { chunks: [{ text: "Back again." }] },
+];
+
+fs.mkdirSync(WORK, { recursive: true });
+const scriptFile = path.join(WORK, "script.json");
+fs.writeFileSync(scriptFile, JSON.stringify({ replies }));
+const ws = path.join(WORK, "ws");
+const data = path.join(WORK, "data");
+const userData = path.join(WORK, "user-data");
+const extensions = path.join(WORK, "extensions");
+const runtime = path.join(WORK, "run");
+for (const d of [ws, path.join(ws, ".git"), data, path.join(userData, "User"), extensions, runtime]) fs.mkdirSync(d, { recursive: true });
+fs.chmodSync(runtime, 0o700);
+const lib = path.join(ws, "lib.rs");
+fs.writeFileSync(lib, "fn one() -> u32 {\n    1\n}\n");
+fs.writeFileSync(
+  path.join(userData, "User", "settings.json"),
+  JSON.stringify(
+    {
+      "codelab.serverPath": BIN,
+      "codelab.serverArgs": ["--data-dir", data],
+      "codelab.defaultAgent": "coder",
+      "security.workspace.trust.enabled": false,
+      "workbench.startupEditor": "none",
+      "workbench.tips.enabled": false,
+      "workbench.enableExperiments": false,
+      "workbench.secondarySideBar.defaultVisibility": "hidden",
+      "chat.disableAIFeatures": true,
+      "telemetry.telemetryLevel": "off",
+      "extensions.autoCheckUpdates": false,
+      "extensions.autoUpdate": false,
+      "extensions.ignoreRecommendations": true,
+      "update.mode": "none",
+      "files.autoSave": "off",
+      "git.enabled": false,
+      "window.restoreWindows": "none",
+    },
+    null,
+    2,
+  ),
+);
+
+const serverEnv = {
+  ...process.env,
+  OPENAI_API_KEY: "sk-test",
+  CODELAB_MODEL: "gpt-4o-mini",
+  CODELAB_DAEMON_IDLE_SECS: "60",
+  XDG_RUNTIME_DIR: runtime,
+  XDG_DATA_HOME: path.join(WORK, "xdg-data"),
+  XDG_CONFIG_HOME: path.join(WORK, "xdg-config"),
+  XDG_STATE_HOME: path.join(WORK, "xdg-state"),
+  HOME: path.join(WORK, "home"),
+};
+delete serverEnv.ANTHROPIC_API_KEY;
+delete serverEnv.VSCODE_IPC_HOOK_CLI;
+fs.mkdirSync(serverEnv.HOME, { recursive: true });
+
+let browser;
+let page;
+async function main() {
+  const mock = await start(MOCK, ["--script", scriptFile], {}, /listening on (http:\/\/\S+)/, "mock-llm");
+  const mockUrl = mock.match[1];
+  serverEnv.OPENAI_BASE_URL = `${mockUrl}/v1`;
+
+  const install = spawnSync(process.execPath, [CODE_SERVER, "--user-data-dir", userData, "--extensions-dir", extensions, "--install-extension", VSIX], {
+    env: serverEnv,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  if (install.status !== 0 || !/successfully installed/i.test(install.stdout + install.stderr)) {
+    throw new Error(`installing the extension failed:\n${install.stdout}\n${install.stderr}`);
+  }
+
+  const cs = await start(
+    process.execPath,
+    [CODE_SERVER, "--auth", "none", "--bind-addr", "127.0.0.1:0", "--user-data-dir", userData, "--extensions-dir", extensions, "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", ws],
+    { env: serverEnv },
+    /HTTP server listening on (http:\/\/127\.0\.0\.1:\d+)/,
+    "code-server",
+  );
+  const base = cs.match[1];
+
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"] });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  page = await context.newPage();
+  await page.goto(`${base}/?folder=${encodeURIComponent(ws)}`);
+  await page.locator(".monaco-workbench").waitFor({ timeout: 120_000 });
+  await page.locator(".statusbar-item", { hasText: "CodeLab: coder" }).waitFor({ timeout: T });
+
+  // Open lib.rs in an editor: the agent's edit must reach this buffer.
+  await runCommand("Go to File...", "lib.rs");
+  await page.locator(".tab.active", { hasText: "lib.rs" }).waitFor({ timeout: T });
+
+  await runCommand("CodeLab: Open Chat");
+  const chat = chatFrame();
+  await chat.locator("#input").waitFor({ timeout: T });
+
+  // ---- a streamed answer: part of it shows before the turn ends -------------
+  await send(chat, "say hello slowly");
+  await chat.locator(".msg.assistant.streaming .md", { hasText: /w\d+/ }).first().waitFor({ timeout: T });
+  const partial = await chat.locator(".msg.assistant.streaming .md").first().innerText();
+  if (partial.includes("w40")) throw new Error(`the whole answer was there at once: ${partial}`);
+  await chat.locator(".turn-end", { hasText: "end_turn" }).first().waitFor({ timeout: T });
+  const full = await chat.locator(".msg.assistant").first().innerText();
+  if (!full.includes("w1 w2 w3") || !full.includes("w40")) throw new Error(`streamed text: ${full}`);
+  if ((full.match(/w40/g) || []).length !== 1) throw new Error(`the answer was rendered twice: ${full}`);
+  await expectStatus("CodeLab: coder", false);
+
+  // ---- an edit: open its diff, approve it; the buffer and the disk change ----
+  await send(chat, "make it a binding");
+  const card1 = chat.locator(".approval.pending", { hasText: "lib.rs" });
+  await card1.waitFor({ timeout: T });
+  await expectStatus("CodeLab: coder", true);
+  await card1.locator('button[data-action="diff"]').click();
+  const diffTab = page.locator(".tab", { hasText: "lib.rs (proposed by apply_diff)" });
+  await diffTab.waitFor({ timeout: T });
+  await page.locator(".monaco-diff-editor .modified .view-lines", { hasText: "let x = 1;" }).first().waitFor({ timeout: T });
+  // The diff opened without taking the focus from the chat.
+  const focusInChat = await page.evaluate(() => Boolean(document.activeElement && document.activeElement.closest(".webview, [id='workbench.parts.sidebar'], .pane-body")));
+  if (!focusInChat) throw new Error("showing the diff took the focus from the chat");
+  if (SHOTS) await shot("approval.png");
+  await card1.locator('button[data-action="approve"]').click();
+  await chat.locator(".turn-end").nth(1).waitFor({ timeout: T });
+  await chat.locator(".tool.status-completed", { hasText: "apply_diff" }).waitFor({ timeout: T });
+  await chat.locator(".msg.assistant", { hasText: "Changed lib.rs." }).waitFor({ timeout: T });
+  await diffTab.waitFor({ state: "detached", timeout: T });
+  // The command run after the edit saw it on disk.
+  const grep = chat.locator(".tool.status-completed", { hasText: "execute_command" });
+  await grep.locator("summary", { hasText: "Result" }).click();
+  await grep.locator(".result pre", { hasText: "2:    let x = 1;" }).waitFor({ timeout: T });
+  await editorHas("let x = 1;");
+  const disk1 = fs.readFileSync(lib, "utf8");
+  if (disk1 !== "fn one() -> u32 {\n    let x = 1;\n    x\n}\n") throw new Error(`lib.rs on disk: ${JSON.stringify(disk1)}`);
+  if ((await page.locator(".tab.dirty", { hasText: "lib.rs" }).count()) !== 0) throw new Error("the edited buffer was left unsaved");
+  if (SHOTS) await shot("tool-card.png");
+
+  // ---- an edit rejected with feedback: the model reads it, the file stays -----
+  await send(chat, "make it const");
+  const card2 = chat.locator(".approval.pending", { hasText: "lib.rs" });
+  await card2.waitFor({ timeout: T });
+  await card2.locator("input.feedback").fill("keep it non-const, callers need a plain fn");
+  await card2.locator('button[data-action="reject"]').click();
+  await chat.locator(".msg.assistant", { hasText: "Understood, leaving it." }).waitFor({ timeout: T });
+  await chat.locator(".approval.decided", { hasText: "reject" }).waitFor({ timeout: T });
+  if (fs.readFileSync(lib, "utf8") !== disk1) throw new Error("a rejected edit changed lib.rs");
+  const requests = await (await fetch(`${mockUrl}/_mock/requests`)).json();
+  if (!JSON.stringify(requests).includes("keep it non-const, callers need a plain fn")) throw new Error("the model never read the feedback");
+
+  // ---- a running turn cancelled -----------------------------------------------
+  await send(chat, "think about it");
+  await chat.locator(".msg.assistant.streaming", { hasText: "Thinking hard" }).waitFor({ timeout: T });
+  await chat.locator("#cancel:not([disabled])").click();
+  await chat.locator(".turn-end", { hasText: "cancelled" }).waitFor({ timeout: T });
+  await expectStatus("CodeLab: coder", false);
+
+  // ---- reload the window: the session and its pending approval are back --------
+  await send(chat, "make it public");
+  await chat.locator(".approval.pending", { hasText: "lib.rs" }).waitFor({ timeout: T });
+  await page.reload();
+  await page.locator(".monaco-workbench").waitFor({ timeout: 120_000 });
+  await runCommand("CodeLab: Open Chat");
+  const chat2 = chatFrame();
+  await chat2.locator(".msg.user", { hasText: "say hello slowly" }).waitFor({ timeout: T });
+  await chat2.locator(".msg.assistant", { hasText: "Changed lib.rs." }).waitFor({ timeout: T });
+  if ((await chat2.locator(".msg.user", { hasText: "say hello slowly" }).count()) !== 1) throw new Error("the history was replayed twice");
+  const card3 = chat2.locator(".approval.pending", { hasText: "lib.rs" });
+  await card3.waitFor({ timeout: T });
+  await card3.locator('button[data-action="approve"]').click();
+  await chat2.locator(".msg.assistant", { hasText: "Made it public." }).waitFor({ timeout: T });
+  await waitFor(() => fs.readFileSync(lib, "utf8").startsWith("pub fn one()"), "lib.rs to hold the approved edit after the reload");
+  // The session list shows it.
+  await page.locator(".pane-header", { hasText: "Sessions" }).click();
+  await page.locator(".monaco-list-row", { hasText: "coder" }).first().waitFor({ timeout: T });
+
+  // ---- the server killed: a notification, a restart, and the next message works --
+  const pids = serverPids();
+  if (pids.length === 0) throw new Error("no codelab-agent --stdio process found");
+  for (const pid of pids) process.kill(pid, "SIGKILL");
+  await page.locator(".notifications-toasts, .notification-toast", { hasText: "server stopped unexpectedly" }).first().waitFor({ timeout: T });
+  await waitFor(() => serverPids().some((p) => !pids.includes(p)), "the server to be started again");
+  await send(chat2, "are you there?");
+  await chat2.locator(".msg.assistant", { hasText: "Back again." }).waitFor({ timeout: T });
+  if ((await chat2.locator(".msg.assistant", { hasText: "Back again." }).count()) !== 1) throw new Error("an answer rendered twice after the restart");
+}
+
+function chatFrame() {
+  return page.frameLocator('iframe.webview[src*="extensionId=codelab.codelab"]').frameLocator("iframe#active-frame");
+}
+
+async function runCommand(command, arg) {
+  await page.locator(".monaco-workbench").click({ position: { x: 700, y: 5 } }).catch(() => undefined);
+  if (arg !== undefined) {
+    await page.keyboard.press("Control+P");
+  } else {
+    await page.keyboard.press("Control+Shift+P");
+  }
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ timeout: T });
+  if (arg !== undefined) {
+    await input.fill(arg);
+    await page.locator(".quick-input-list .monaco-list-row", { hasText: arg }).first().waitFor({ timeout: T });
+  } else {
+    await input.fill(`>${command}`);
+    await page.locator(".quick-input-list .monaco-list-row", { hasText: command }).first().waitFor({ timeout: T });
+  }
+  await page.keyboard.press("Enter");
+}
+
+async function send(chat, text) {
+  await chat.locator("#input").fill(text);
+  await chat.locator("#send").click();
+  await chat.locator(".msg.user", { hasText: text }).waitFor({ timeout: T });
+}
+
+async function expectStatus(text, running) {
+  const item = page.locator(".statusbar-item", { hasText: text });
+  await waitFor(async () => (await item.innerText()).includes("(working)") === running, `the status bar to show ${text}${running ? " (working)" : ""}`);
+}
+
+async function editorHas(text) {
+  const lines = page.locator(".editor-group-container .monaco-editor .view-lines").first();
+  await waitFor(async () => (await lines.innerText()).replace(/\u00a0/g, " ").includes(text), `the editor to show ${text}`);
+}
+
+async function shot(name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.locator('[id="workbench.parts.sidebar"]').screenshot({ path: path.join(SHOTS, name) });
+}
+
+async function waitFor(cond, what, ms = T) {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The `codelab-agent --stdio` processes of this test (its data dir is unique). */
+function serverPids() {
+  const pids = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (args.includes("--stdio") && args.includes(data)) pids.push(Number(entry));
+    } catch {}
+  }
+  return pids;
+}
+
+let failed = false;
+try {
+  await main();
+} catch (e) {
+  failed = true;
+  console.error(`FAIL: ${e?.stack ?? e}`);
+  if (page) {
+    try {
+      fs.writeFileSync(path.join(WORK, "failure.png"), await page.screenshot());
+      console.error(`screenshot: ${path.join(WORK, "failure.png")}`);
+      const frame = page.frames().find((f) => f.url().includes("fake.html") || f.name() === "active-frame");
+      if (frame) console.error(`--- chat ---\n${await frame.locator("#log").innerText().catch(() => "?")}`);
+      console.error(`--- notifications ---\n${await page.locator(".notifications-toasts").innerText().catch(() => "")}`);
+    } catch {}
+  }
+} finally {
+  if (browser) await browser.close().catch(() => undefined);
+  spawnSync(BIN, ["--data-dir", data, "daemon", "stop", "--force"], { env: serverEnv, timeout: 20_000 });
+  for (const c of children) c.kill("SIGKILL");
+}
+if (failed) process.exit(1);
+console.log("PASS");
+process.exit(0);
