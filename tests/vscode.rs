@@ -156,17 +156,23 @@ fn the_extension_works_in_a_real_vscode() {
             "--no-dependencies",
             "--allow-missing-repository",
             "--skip-license",
+            "--no-rewrite-relative-links",
             "-o",
             vsix.to_str().unwrap(),
         ],
     );
     assert!(vsix.is_file(), "no .vsix was written");
 
+    let mut e2e = Command::new(&node);
+    // Where the e2e test saves its screenshots (the README's, and the page
+    // when it fails), if you want them.
+    if let Some(dir) = std::env::var_os("CODELAB_VSCODE_SCREENSHOTS") {
+        e2e.env("SCREENSHOTS", dir);
+    }
     let out = run(
         "the end-to-end test in code-server",
         900,
-        Command::new(&node)
-            .arg(ext.join("test/e2e/run.mjs"))
+        e2e.arg(ext.join("test/e2e/run.mjs"))
             .current_dir(&ext)
             .env("PATH", &path)
             .env("CODELAB_BIN", env!("CARGO_BIN_EXE_codelab-agent"))

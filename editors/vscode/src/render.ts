@@ -113,8 +113,8 @@ export function renderQuestion(item: QuestionItem): string {
 export function renderTurnEnd(item: TurnEndItem): string {
   const parts = [escapeHtml(item.stopReason)];
   if (item.error) parts.push(escapeHtml(item.error));
-  if (item.usage) {
-    const u = item.usage;
+  const u = item.usage;
+  if (u && u.inputTokens + u.outputTokens + u.cacheReadTokens + u.cacheWriteTokens > 0) {
     parts.push(`${u.inputTokens + u.cacheReadTokens + u.cacheWriteTokens} tokens in, ${u.outputTokens} out`);
   }
   if (item.costUsd !== undefined && item.costUsd > 0) parts.push(`$${item.costUsd.toFixed(4)}`);

@@ -79,16 +79,20 @@ const data = path.join(WORK, "data");
 const userData = path.join(WORK, "user-data");
 const extensions = path.join(WORK, "extensions");
 const runtime = path.join(WORK, "run");
-for (const d of [ws, path.join(ws, ".git"), data, path.join(userData, "User"), extensions, runtime]) fs.mkdirSync(d, { recursive: true });
+for (const d of [ws, path.join(ws, ".git"), data, path.join(userData, "User"), path.join(userData, "Machine"), extensions, runtime]) fs.mkdirSync(d, { recursive: true });
 fs.chmodSync(runtime, 0o700);
+// The server's path is a machine setting: in code-server, as in any remote
+// window, it is read from the machine's settings.
+fs.writeFileSync(
+  path.join(userData, "Machine", "settings.json"),
+  JSON.stringify({ "codelab.serverPath": BIN, "codelab.serverArgs": ["--data-dir", data] }, null, 2),
+);
 const lib = path.join(ws, "lib.rs");
 fs.writeFileSync(lib, "fn one() -> u32 {\n    1\n}\n");
 fs.writeFileSync(
   path.join(userData, "User", "settings.json"),
   JSON.stringify(
     {
-      "codelab.serverPath": BIN,
-      "codelab.serverArgs": ["--data-dir", data],
       "codelab.defaultAgent": "coder",
       "security.workspace.trust.enabled": false,
       "workbench.startupEditor": "none",
@@ -151,7 +155,7 @@ async function main() {
   const base = cs.match[1];
 
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"] });
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const context = await browser.newContext({ viewport: { width: 1200, height: 760 } });
   page = await context.newPage();
   await page.goto(`${base}/?folder=${encodeURIComponent(ws)}`);
   await page.locator(".monaco-workbench").waitFor({ timeout: 120_000 });
@@ -188,9 +192,10 @@ async function main() {
   // The diff opened without taking the focus from the chat.
   const focusInChat = await page.evaluate(() => Boolean(document.activeElement && document.activeElement.closest(".webview, [id='workbench.parts.sidebar'], .pane-body")));
   if (!focusInChat) throw new Error("showing the diff took the focus from the chat");
-  if (SHOTS) await shot("approval.png");
+  if (SHOTS) await shot("approval.png", true);
   await card1.locator('button[data-action="approve"]').click();
-  await chat.locator(".turn-end").nth(1).waitFor({ timeout: T });
+  // The command after it may ask too, where commands are not sandboxed.
+  await approveCommandsUntil(chat, chat.locator(".turn-end").nth(1));
   await chat.locator(".tool.status-completed", { hasText: "apply_diff" }).waitFor({ timeout: T });
   await chat.locator(".msg.assistant", { hasText: "Changed lib.rs." }).waitFor({ timeout: T });
   await diffTab.waitFor({ state: "detached", timeout: T });
@@ -228,6 +233,8 @@ async function main() {
   await chat.locator(".approval.pending", { hasText: "lib.rs" }).waitFor({ timeout: T });
   await page.reload();
   await page.locator(".monaco-workbench").waitFor({ timeout: 120_000 });
+  // The extension is active again (its commands are registered with the status item).
+  await page.locator(".statusbar-item", { hasText: "CodeLab: coder" }).waitFor({ timeout: T });
   await runCommand("CodeLab: Open Chat");
   const chat2 = chatFrame();
   await chat2.locator(".msg.user", { hasText: "say hello slowly" }).waitFor({ timeout: T });
@@ -238,9 +245,10 @@ async function main() {
   await card3.locator('button[data-action="approve"]').click();
   await chat2.locator(".msg.assistant", { hasText: "Made it public." }).waitFor({ timeout: T });
   await waitFor(() => fs.readFileSync(lib, "utf8").startsWith("pub fn one()"), "lib.rs to hold the approved edit after the reload");
-  // The session list shows it.
-  await page.locator(".pane-header", { hasText: "Sessions" }).click();
-  await page.locator(".monaco-list-row", { hasText: "coder" }).first().waitFor({ timeout: T });
+  // The session list shows it, with its agent.
+  const header = page.locator(".pane-header", { hasText: "Sessions" });
+  if ((await header.getAttribute("aria-expanded")) !== "true") await header.click();
+  await page.locator(".pane", { has: header }).locator(".monaco-list-row", { hasText: "coder" }).first().waitFor({ timeout: T });
 
   // ---- the server killed: a notification, a restart, and the next message works --
   const pids = serverPids();
@@ -258,8 +266,7 @@ function chatFrame() {
 }
 
 async function runCommand(command, arg) {
-  await page.locator(".monaco-workbench").click({ position: { x: 700, y: 5 } }).catch(() => undefined);
-  if (arg !== undefined) {
+    if (arg !== undefined) {
     await page.keyboard.press("Control+P");
   } else {
     await page.keyboard.press("Control+Shift+P");
@@ -274,6 +281,16 @@ async function runCommand(command, arg) {
     await page.locator(".quick-input-list .monaco-list-row", { hasText: command }).first().waitFor({ timeout: T });
   }
   await page.keyboard.press("Enter");
+}
+
+/** Approves `execute_command` approvals until `done` shows. */
+async function approveCommandsUntil(chat, done) {
+  await waitFor(async () => {
+    if ((await done.count()) > 0) return true;
+    const ask = chat.locator(".approval.pending", { hasText: "execute_command" }).locator('button[data-action="approve"]');
+    if ((await ask.count()) > 0) await ask.first().click().catch(() => undefined);
+    return false;
+  }, "the turn to end");
 }
 
 async function send(chat, text) {
@@ -292,9 +309,11 @@ async function editorHas(text) {
   await waitFor(async () => (await lines.innerText()).replace(/\u00a0/g, " ").includes(text), `the editor to show ${text}`);
 }
 
-async function shot(name) {
+async function shot(name, whole = false) {
   fs.mkdirSync(SHOTS, { recursive: true });
-  await page.locator('[id="workbench.parts.sidebar"]').screenshot({ path: path.join(SHOTS, name) });
+  const file = path.join(SHOTS, name);
+  if (whole) await page.screenshot({ path: file });
+  else await page.locator('[id="workbench.parts.sidebar"]').screenshot({ path: file });
 }
 
 async function waitFor(cond, what, ms = T) {
@@ -327,10 +346,14 @@ try {
   console.error(`FAIL: ${e?.stack ?? e}`);
   if (page) {
     try {
-      fs.writeFileSync(path.join(WORK, "failure.png"), await page.screenshot());
-      console.error(`screenshot: ${path.join(WORK, "failure.png")}`);
-      const frame = page.frames().find((f) => f.url().includes("fake.html") || f.name() === "active-frame");
-      if (frame) console.error(`--- chat ---\n${await frame.locator("#log").innerText().catch(() => "?")}`);
+      const where = path.join(SHOTS ?? WORK, "failure.png");
+      fs.mkdirSync(path.dirname(where), { recursive: true });
+      fs.writeFileSync(where, await page.screenshot());
+      console.error(`screenshot: ${where}`);
+      for (const frame of page.frames()) {
+        const log = await frame.evaluate(() => document.getElementById("log")?.innerText).catch(() => undefined);
+        if (log !== undefined) console.error(`--- chat ---\n${log}`);
+      }
       console.error(`--- notifications ---\n${await page.locator(".notifications-toasts").innerText().catch(() => "")}`);
     } catch {}
   }
