@@ -118,7 +118,8 @@ export function renderTurnEnd(item: TurnEndItem): string {
     parts.push(`${u.inputTokens + u.cacheReadTokens + u.cacheWriteTokens} tokens in, ${u.outputTokens} out`);
   }
   if (item.costUsd !== undefined && item.costUsd > 0) parts.push(`$${item.costUsd.toFixed(4)}`);
-  return `<div class="turn-end stop-${escapeHtml(item.stopReason)}">— ${parts.join(" · ")}</div>`;
+  const result = item.result ? `<div class="md">${markdown(item.result)}</div>` : "";
+  return `<div class="turn-end stop-${escapeHtml(item.stopReason)}">${result}<div>— ${parts.join(" · ")}</div></div>`;
 }
 
 export function renderItem(item: Item, agent?: string): string {

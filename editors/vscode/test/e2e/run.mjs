@@ -64,10 +64,13 @@ const replies = [
   { chunks: [{ text: "Understood, leaving it." }] },
   // 4. a turn cancelled while it runs
   { chunks: [{ text: "Thinking hard" }, { stall: true }] },
-  // 5. an edit left pending across a reload of the window
+  // 5. a question, answered with one of its suggestions
+  { chunks: [{ toolCall: { id: "q1", name: "ask_followup_question", arguments: { question: "Which colour?", suggestions: ["red", "blue"] } } }] },
+  { chunks: [{ toolCall: { id: "q2", name: "attempt_completion", arguments: { result: "Painted it blue." } } }] },
+  // 6. an edit left pending across a reload of the window
   { chunks: [{ toolCall: { id: "d3", name: "apply_diff", arguments: { path: "lib.rs", diff: diff("fn one() -> u32 {", "pub fn one() -> u32 {") } } }] },
   { chunks: [{ text: "Made it public." }] },
-  // 6. after the server was killed and restarted
+  // 7. after the server was killed and restarted
   { chunks: [{ text: "Back again." }] },
 ];
 
@@ -171,8 +174,13 @@ async function main() {
 
   // ---- a streamed answer: part of it shows before the turn ends -------------
   await send(chat, "say hello slowly");
-  await chat.locator(".msg.assistant.streaming .md", { hasText: /w\d+/ }).first().waitFor({ timeout: T });
-  const partial = await chat.locator(".msg.assistant.streaming .md").first().innerText();
+  // Polled in one read each time: the block is still streaming and shows part of the answer.
+  let partial = "";
+  await waitFor(async () => {
+    const texts = await chat.locator(".msg.assistant.streaming .md").evaluateAll((els) => els.map((e) => e.textContent));
+    partial = texts.find((t) => /w\d+/.test(t)) ?? "";
+    return partial !== "";
+  }, "part of the answer to show while it streams");
   if (partial.includes("w40")) throw new Error(`the whole answer was there at once: ${partial}`);
   await chat.locator(".turn-end", { hasText: "end_turn" }).first().waitFor({ timeout: T });
   const full = await chat.locator(".msg.assistant").first().innerText();
@@ -228,6 +236,15 @@ async function main() {
   await chat.locator(".turn-end", { hasText: "cancelled" }).waitFor({ timeout: T });
   await expectStatus("CodeLab: coder", false);
 
+  // ---- a question: the suggestions are buttons ----------------------------------
+  await send(chat, "paint it");
+  const question = chat.locator(".question", { hasText: "Which colour?" });
+  await question.locator('button[data-answer="red"]').waitFor({ timeout: T });
+  await question.locator('button[data-answer="blue"]').click();
+  await chat.locator(".turn-end", { hasText: "Painted it blue." }).waitFor({ timeout: T });
+  await chat.locator(".question.answered", { hasText: "blue" }).waitFor({ timeout: T });
+  if (!JSON.stringify(await (await fetch(`${mockUrl}/_mock/requests`)).json()).includes("blue")) throw new Error("the model never got the answer");
+
   // ---- reload the window: the session and its pending approval are back --------
   await send(chat, "make it public");
   await chat.locator(".approval.pending", { hasText: "lib.rs" }).waitFor({ timeout: T });
@@ -259,6 +276,11 @@ async function main() {
   await send(chat2, "are you there?");
   await chat2.locator(".msg.assistant", { hasText: "Back again." }).waitFor({ timeout: T });
   if ((await chat2.locator(".msg.assistant", { hasText: "Back again." }).count()) !== 1) throw new Error("an answer rendered twice after the restart");
+
+  // ---- the agent picker switches the session's agent; the status bar follows ----
+  await chat2.locator("#agent").selectOption("architect");
+  await page.locator(".statusbar-item", { hasText: "CodeLab: architect" }).waitFor({ timeout: T });
+  await chat2.locator(".agent-switch", { hasText: "architect" }).waitFor({ timeout: T });
 }
 
 function chatFrame() {
