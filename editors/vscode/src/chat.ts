@@ -37,6 +37,10 @@ export interface AssistantItem {
   parts: { seq: number; delta: string }[];
   /** The persisted text, once the message arrived. */
   final?: string;
+  /** The seq of that message. */
+  finalSeq?: number;
+  /** The turn ended (the block no longer grows, whether or not its message came). */
+  done?: boolean;
 }
 
 export interface ToolItem {
@@ -189,15 +193,17 @@ export class ChatModel {
     if (m.role === "user") {
       this.items.set(`m:${m.id}`, { kind: "user", key: `m:${m.id}`, seq, text: m.text, context: m.context });
     } else if (m.role === "assistant") {
-      // The streamed block of this turn that this message completes, if any.
+      // The streamed block of this turn that this message completes, if any:
+      // the last one not yet persisted that began before it.
       const open = this.list().filter(
         (i): i is AssistantItem => i.kind === "assistant" && i.final === undefined && i.turnId === m.turnId && i.seq < seq,
       );
       const target = open[open.length - 1];
       if (target) {
         target.final = m.text;
+        target.finalSeq = seq;
       } else if (m.text !== "") {
-        this.items.set(`m:${m.id}`, { kind: "assistant", key: `m:${m.id}`, seq, turnId: m.turnId, parts: [], final: m.text });
+        this.items.set(`m:${m.id}`, { kind: "assistant", key: `m:${m.id}`, seq, turnId: m.turnId, parts: [], final: m.text, finalSeq: seq });
       }
       let at = seq;
       for (const call of m.toolCalls) {
@@ -234,11 +240,15 @@ export class ChatModel {
   token(p: TokenParams): boolean {
     if (!this.fresh(p.seq)) return false;
     this.runningTurn = p.turnId;
-    // The open block of the turn: the last assistant item with nothing after it.
+    const assistants = this.list().filter((i): i is AssistantItem => i.kind === "assistant" && i.turnId === p.turnId);
+    // A token of a reply whose message is already here (it arrived late): the
+    // message holds its text.
+    if (assistants.some((i) => i.finalSeq !== undefined && i.finalSeq > p.seq && i.seq <= p.seq)) return false;
+    // The open block of the turn: the last item, if it is this turn's reply in progress.
     const all = this.list();
     const last = all[all.length - 1];
     let target: AssistantItem | undefined;
-    if (last && last.kind === "assistant" && last.turnId === p.turnId && last.final === undefined) target = last;
+    if (last && last.kind === "assistant" && last.turnId === p.turnId && last.final === undefined && !last.done) target = last;
     if (!target) {
       target = { kind: "assistant", key: `s:${p.turnId}:${p.seq}`, seq: p.seq, turnId: p.turnId, parts: [] };
       this.items.set(target.key, target);
@@ -334,9 +344,9 @@ export class ChatModel {
       error: p.error ?? undefined,
       result: p.result ?? undefined,
     });
-    // Anything still marked as streaming is final now.
+    // Nothing of this turn streams any more (its messages may still arrive).
     for (const i of this.items.values()) {
-      if (i.kind === "assistant" && i.turnId === p.turnId && i.final === undefined) i.final = assistantText(i);
+      if (i.kind === "assistant" && i.turnId === p.turnId) i.done = true;
     }
     return true;
   }

@@ -129,7 +129,7 @@ export function renderItem(item: Item, agent?: string): string {
       return `<div class="msg user"><div class="who">You</div>${ctx}<div class="md">${markdown(item.text)}</div></div>`;
     }
     case "assistant":
-      return `<div class="msg assistant${item.final === undefined ? " streaming" : ""}"><div class="who">${escapeHtml(agent ?? "Assistant")}</div><div class="md">${markdown(assistantText(item))}</div></div>`;
+      return `<div class="msg assistant${item.final === undefined && !item.done ? " streaming" : ""}"><div class="who">${escapeHtml(agent ?? "Assistant")}</div><div class="md">${markdown(assistantText(item))}</div></div>`;
     case "tool":
       return renderTool(item);
     case "approval":

@@ -67,10 +67,13 @@ const replies = [
   // 5. a question, answered with one of its suggestions
   { chunks: [{ toolCall: { id: "q1", name: "ask_followup_question", arguments: { question: "Which colour?", suggestions: ["red", "blue"] } } }] },
   { chunks: [{ toolCall: { id: "q2", name: "attempt_completion", arguments: { result: "Painted it blue." } } }] },
-  // 6. an edit left pending across a reload of the window
+  // 6. an edit whose parameters the user edits before approving
+  { chunks: [{ toolCall: { id: "d4", name: "apply_diff", arguments: { path: "lib.rs", diff: diff("    x\n}", "    x * 2\n}") } } }] },
+  { chunks: [{ text: "Edited as you asked." }] },
+  // 7. an edit left pending across a reload of the window
   { chunks: [{ toolCall: { id: "d3", name: "apply_diff", arguments: { path: "lib.rs", diff: diff("fn one() -> u32 {", "pub fn one() -> u32 {") } } }] },
   { chunks: [{ text: "Made it public." }] },
-  // 7. after the server was killed and restarted
+  // 8. after the server was killed and restarted
   { chunks: [{ text: "Back again." }] },
 ];
 
@@ -109,6 +112,10 @@ fs.writeFileSync(
       "extensions.ignoreRecommendations": true,
       "update.mode": "none",
       "files.autoSave": "off",
+      "editor.autoClosingBrackets": "never",
+      "editor.autoClosingQuotes": "never",
+      "editor.autoIndent": "none",
+      "editor.autoSurround": "never",
       "git.enabled": false,
       "window.restoreWindows": "none",
     },
@@ -186,6 +193,8 @@ async function main() {
   const full = await chat.locator(".msg.assistant").first().innerText();
   if (!full.includes("w1 w2 w3") || !full.includes("w40")) throw new Error(`streamed text: ${full}`);
   if ((full.match(/w40/g) || []).length !== 1) throw new Error(`the answer was rendered twice: ${full}`);
+  const blocks = await chat.locator(".msg.assistant", { hasText: "w40" }).count();
+  if (blocks !== 1) throw new Error(`the answer shows in ${blocks} blocks`);
   await expectStatus("CodeLab: coder", false);
 
   // ---- an edit: open its diff, approve it; the buffer and the disk change ----
@@ -244,6 +253,22 @@ async function main() {
   await chat.locator(".turn-end", { hasText: "Painted it blue." }).waitFor({ timeout: T });
   await chat.locator(".question.answered", { hasText: "blue" }).waitFor({ timeout: T });
   if (!JSON.stringify(await (await fetch(`${mockUrl}/_mock/requests`)).json()).includes("blue")) throw new Error("the model never got the answer");
+
+  // ---- Edit: the parameters open as JSON; the edited ones are what runs ---------
+  await send(chat, "double it");
+  const card4 = chat.locator(".approval.pending", { hasText: "lib.rs" });
+  await card4.waitFor({ timeout: T });
+  await card4.locator('button[data-action="edit"]').click();
+  const jsonEditor = page.locator(".editor-group-container .monaco-editor", { hasText: "x * 2" }).first();
+  await jsonEditor.waitFor({ timeout: T });
+  await jsonEditor.locator(".view-lines").click();
+  await page.keyboard.press("Control+A");
+  await page.keyboard.press("Delete");
+  await page.keyboard.insertText(JSON.stringify({ path: "lib.rs", diff: diff("    x\n}", "    x + 1\n}") }));
+  await runCommand("CodeLab: Send Edited Parameters");
+  await chat.locator(".msg.assistant", { hasText: "Edited as you asked." }).waitFor({ timeout: T });
+  await waitFor(() => fs.readFileSync(lib, "utf8").includes("    x + 1\n}"), "lib.rs to hold the edited parameters' change");
+  if (fs.readFileSync(lib, "utf8").includes("x * 2")) throw new Error("the model's own parameters ran");
 
   // ---- reload the window: the session and its pending approval are back --------
   await send(chat, "make it public");

@@ -52,6 +52,27 @@ test("the persisted reply replaces the streamed block instead of adding a second
   assert.equal(chat.list().length, 2);
 });
 
+test("the reply shows once whatever order the turn's end, its message and its tokens arrive in", () => {
+  const end = { sessionId: S, turnId: T, seq: 5, stopReason: "end_turn", usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }, costUsd: 0 };
+  // The turn's end before the reply's message.
+  const a = new ChatModel(S);
+  a.apply("codelab/token", { sessionId: S, turnId: T, seq: 2, delta: "Hel" });
+  a.apply("codelab/token", { sessionId: S, turnId: T, seq: 3, delta: "lo" });
+  a.apply("codelab/turnCompleted", end);
+  a.apply("codelab/message", msg(4, "assistant", "Hello"));
+  assert.deepEqual(a.list().map((i) => i.kind), ["assistant", "turnEnd"]);
+  assert.equal(assistantText(a.list()[0] as AssistantItem), "Hello");
+  // The message before one of its tokens.
+  const b = new ChatModel(S);
+  b.apply("codelab/token", { sessionId: S, turnId: T, seq: 2, delta: "Hel" });
+  b.apply("codelab/message", msg(4, "assistant", "Hello"));
+  b.apply("codelab/token", { sessionId: S, turnId: T, seq: 3, delta: "lo" });
+  b.apply("codelab/turnCompleted", end);
+  assert.deepEqual(b.list().map((i) => i.kind), ["assistant", "turnEnd"]);
+  assert.equal(assistantText(b.list()[0] as AssistantItem), "Hello");
+  assert.doesNotMatch(renderItem(b.list()[0]), /streaming/);
+});
+
 test("notifications of another session are ignored", () => {
   const chat = new ChatModel(S);
   assert.equal(chat.apply("codelab/token", { sessionId: "other", turnId: T, seq: 2, delta: "x" }), false);
