@@ -122,6 +122,8 @@ export class ChatModel {
   lastSeq = 0;
   private readonly seen = new Set<number>();
   private readonly items = new Map<string, Item>();
+  /** The seqs of each turn's persisted replies (assistant messages). */
+  private readonly replies = new Map<string, number[]>();
 
   constructor(sessionId: string) {
     this.sessionId = sessionId;
@@ -134,6 +136,12 @@ export class ChatModel {
 
   get(key: string): Item | undefined {
     return this.items.get(key);
+  }
+
+  /** Whether a turn's result is the text of one of its replies (shown already). */
+  resultIsReply(item: TurnEndItem): boolean {
+    const turn = item.key.slice(2);
+    return [...this.items.values()].some((i) => i.kind === "assistant" && i.turnId === turn && assistantText(i).trim() === item.result?.trim());
   }
 
   pendingApprovals(): ApprovalItem[] {
@@ -193,6 +201,7 @@ export class ChatModel {
     if (m.role === "user") {
       this.items.set(`m:${m.id}`, { kind: "user", key: `m:${m.id}`, seq, text: m.text, context: m.context });
     } else if (m.role === "assistant") {
+      if (m.turnId) this.replies.set(m.turnId, [...(this.replies.get(m.turnId) ?? []), seq]);
       // The streamed block of this turn that this message completes, if any:
       // the last one not yet persisted that began before it.
       const open = this.list().filter(
@@ -240,10 +249,10 @@ export class ChatModel {
   token(p: TokenParams): boolean {
     if (!this.fresh(p.seq)) return false;
     this.runningTurn = p.turnId;
-    const assistants = this.list().filter((i): i is AssistantItem => i.kind === "assistant" && i.turnId === p.turnId);
-    // A token of a reply whose message is already here (it arrived late): the
-    // message holds its text.
-    if (assistants.some((i) => i.finalSeq !== undefined && i.finalSeq > p.seq && i.seq <= p.seq)) return false;
+    // A reply's tokens come before its message: a token below the seq of a
+    // message of its turn that is already here belongs to that message (it
+    // arrived late, after it), which holds its text.
+    if ((this.replies.get(p.turnId) ?? []).some((seq) => seq > p.seq)) return false;
     // The open block of the turn: the last item, if it is this turn's reply in progress.
     const all = this.list();
     const last = all[all.length - 1];

@@ -530,7 +530,7 @@ class Agent implements vscode.Disposable {
     const order = items.map((i) => i.key);
     const changed: { key: string; html: string }[] = [];
     for (const item of items) {
-      const html = renderItem(item, chat?.agent);
+      const html = renderItem(item, chat?.agent, chat);
       if (this.rendered.get(item.key) !== html) {
         this.rendered.set(item.key, html);
         changed.push({ key: item.key, html });

@@ -4,7 +4,7 @@
 // `data-action` and the ids the extension needs; nothing here runs script.
 
 import { Marked } from "marked";
-import { assistantText, type Item, type ToolItem, type ApprovalItem, type QuestionItem, type TurnEndItem } from "./chat.ts";
+import { assistantText, type ChatModel, type Item, type ToolItem, type ApprovalItem, type QuestionItem, type TurnEndItem } from "./chat.ts";
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
@@ -110,7 +110,7 @@ export function renderQuestion(item: QuestionItem): string {
 </div>`;
 }
 
-export function renderTurnEnd(item: TurnEndItem): string {
+export function renderTurnEnd(item: TurnEndItem, showResult = true): string {
   const parts = [escapeHtml(item.stopReason)];
   if (item.error) parts.push(escapeHtml(item.error));
   const u = item.usage;
@@ -118,11 +118,12 @@ export function renderTurnEnd(item: TurnEndItem): string {
     parts.push(`${u.inputTokens + u.cacheReadTokens + u.cacheWriteTokens} tokens in, ${u.outputTokens} out`);
   }
   if (item.costUsd !== undefined && item.costUsd > 0) parts.push(`$${item.costUsd.toFixed(4)}`);
-  const result = item.result ? `<div class="md">${markdown(item.result)}</div>` : "";
+  const result = item.result && showResult ? `<div class="md">${markdown(item.result)}</div>` : "";
   return `<div class="turn-end stop-${escapeHtml(item.stopReason)}">${result}<div>— ${parts.join(" · ")}</div></div>`;
 }
 
-export function renderItem(item: Item, agent?: string): string {
+/** `chat` tells whether a turn's result repeats one of its replies. */
+export function renderItem(item: Item, agent?: string, chat?: ChatModel): string {
   switch (item.kind) {
     case "user": {
       const ctx = item.context?.activeFile ? `<div class="context">${escapeHtml(item.context.activeFile)}${item.context.selection ? " (selection)" : ""}</div>` : "";
@@ -137,7 +138,7 @@ export function renderItem(item: Item, agent?: string): string {
     case "question":
       return renderQuestion(item);
     case "turnEnd":
-      return renderTurnEnd(item);
+      return renderTurnEnd(item, !chat?.resultIsReply(item));
     case "agent":
       return `<div class="agent-switch">→ ${escapeHtml(item.to)} <span class="reason">(${escapeHtml(item.reason)})</span></div>`;
   }

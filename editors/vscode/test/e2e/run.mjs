@@ -216,6 +216,8 @@ async function main() {
   await chat.locator(".tool.status-completed", { hasText: "apply_diff" }).waitFor({ timeout: T });
   await chat.locator(".msg.assistant", { hasText: "Changed lib.rs." }).waitFor({ timeout: T });
   await diffTab.waitFor({ state: "detached", timeout: T });
+  await chat.locator(".turn-end").nth(1).waitFor({ timeout: T });
+  if ((await chat.locator(".md", { hasText: "Changed lib.rs." }).count()) !== 1) throw new Error("a reply after tool calls shows twice");
   // The command run after the edit saw it on disk.
   const grep = chat.locator(".tool.status-completed", { hasText: "execute_command" });
   await grep.locator("summary", { hasText: "Result" }).click();

@@ -71,6 +71,17 @@ test("the reply shows once whatever order the turn's end, its message and its to
   assert.deepEqual(b.list().map((i) => i.kind), ["assistant", "turnEnd"]);
   assert.equal(assistantText(b.list()[0] as AssistantItem), "Hello");
   assert.doesNotMatch(renderItem(b.list()[0]), /streaming/);
+  // A reply after a tool call, its message before all of its tokens.
+  const c = new ChatModel(S);
+  c.apply("codelab/toolCall", { sessionId: S, turnId: T, seq: 2, toolCallId: "c1", name: "read_file", kind: "read", params: {}, status: "completed", result: "x" });
+  c.apply("codelab/message", msg(6, "assistant", "Done."));
+  c.apply("codelab/token", { sessionId: S, turnId: T, seq: 4, delta: "Do" });
+  c.apply("codelab/token", { sessionId: S, turnId: T, seq: 5, delta: "ne." });
+  assert.deepEqual(c.list().map((i) => i.kind), ["tool", "assistant"]);
+  assert.equal(assistantText(c.list()[1] as AssistantItem), "Done.");
+  // The next reply's tokens still stream.
+  c.apply("codelab/token", { sessionId: S, turnId: T, seq: 7, delta: "More" });
+  assert.deepEqual(c.list().map((i) => i.kind), ["tool", "assistant", "assistant"]);
 });
 
 test("notifications of another session are ignored", () => {
@@ -160,6 +171,17 @@ test("a turn's end shows the stop reason, tokens and cost", () => {
   assert.equal(chat.runningTurn, undefined);
   const html = renderItem(chat.get(`e:${T}`)!);
   assert.match(html, /end_turn · 105 tokens in, 20 out · \$0\.0123/);
+});
+
+test("a turn's result shows unless it repeats the turn's reply", () => {
+  const chat = new ChatModel(S);
+  chat.apply("codelab/message", msg(2, "assistant", "Changed it."));
+  const end = { sessionId: S, turnId: T, seq: 3, stopReason: "end_turn", usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }, costUsd: 0 };
+  chat.apply("codelab/turnCompleted", { ...end, result: "Changed it." });
+  assert.doesNotMatch(renderItem(chat.get(`e:${T}`)!, "coder", chat), /Changed it/);
+  const other = new ChatModel(S);
+  other.apply("codelab/turnCompleted", { ...end, result: "Painted it blue." });
+  assert.match(renderItem(other.get(`e:${T}`)!, "coder", other), /Painted it blue\./);
 });
 
 test("markdown is rendered, and raw HTML from the model is shown as text", () => {
