@@ -70,10 +70,13 @@ const replies = [
   // 6. an edit whose parameters the user edits before approving
   { chunks: [{ toolCall: { id: "d4", name: "apply_diff", arguments: { path: "lib.rs", diff: diff("    x\n}", "    x * 2\n}") } } }] },
   { chunks: [{ text: "Edited as you asked." }] },
-  // 7. an edit left pending across a reload of the window
+  // 7. an edit decided in another editor while its diff is open here
+  { chunks: [{ toolCall: { id: "d5", name: "apply_diff", arguments: { path: "lib.rs", diff: diff("    x + 1\n}", "    x + 1\n}\n// reviewed") } } }] },
+  { chunks: [{ text: "Approved elsewhere." }] },
+  // 8. an edit left pending across a reload of the window
   { chunks: [{ toolCall: { id: "d3", name: "apply_diff", arguments: { path: "lib.rs", diff: diff("fn one() -> u32 {", "pub fn one() -> u32 {") } } }] },
   { chunks: [{ text: "Made it public." }] },
-  // 8. after the server was killed and restarted
+  // 9. after the server was killed and restarted
   { chunks: [{ text: "Back again." }] },
 ];
 
@@ -272,6 +275,26 @@ async function main() {
   await waitFor(() => fs.readFileSync(lib, "utf8").includes("    x + 1\n}"), "lib.rs to hold the edited parameters' change");
   if (fs.readFileSync(lib, "utf8").includes("x * 2")) throw new Error("the model's own parameters ran");
 
+  // ---- an approval decided in another editor: its card and its diff go ------------
+  await send(chat, "review it");
+  const card5 = chat.locator(".approval.pending", { hasText: "lib.rs" });
+  await card5.waitFor({ timeout: T });
+  await card5.locator('button[data-action="diff"]').click();
+  const diffTab5 = page.locator(".tab", { hasText: "lib.rs (proposed by apply_diff)" });
+  await diffTab5.waitFor({ timeout: T });
+  const decidedBefore = await chat.locator(".approval.decided", { hasText: "approve by client:" }).count();
+  const other = await lspClient();
+  const pending = await other.request("codelab/listPendingApprovals", {});
+  if (pending.result?.approvals?.length !== 1) throw new Error(`another editor sees ${JSON.stringify(pending)}`);
+  const decided = await other.request("codelab/decideApproval", { approvalId: pending.result.approvals[0].id, decision: "approve" });
+  if (decided.error) throw new Error(`deciding from another editor: ${JSON.stringify(decided.error)}`);
+  other.close();
+  await chat.locator(".msg.assistant", { hasText: "Approved elsewhere." }).waitFor({ timeout: T });
+  await waitFor(async () => (await chat.locator(".approval.decided", { hasText: "approve by client:" }).count()) === decidedBefore + 1, "the card to show the decision made elsewhere");
+  if ((await card5.count()) !== 0) throw new Error("the approval decided elsewhere still asks here");
+  await diffTab5.waitFor({ state: "detached", timeout: T });
+  await waitFor(() => fs.readFileSync(lib, "utf8").includes("// reviewed"), "lib.rs to hold the edit approved elsewhere");
+
   // ---- reload the window: the session and its pending approval are back --------
   await send(chat, "make it public");
   await chat.locator(".approval.pending", { hasText: "lib.rs" }).waitFor({ timeout: T });
@@ -372,6 +395,48 @@ async function waitFor(cond, what, ms = T) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Another editor: a plain LSP client of the same daemon, over stdio. */
+async function lspClient() {
+  const child = spawn(BIN, ["--stdio", "--data-dir", data], { env: serverEnv, stdio: ["pipe", "pipe", "ignore"] });
+  let buf = Buffer.alloc(0);
+  let next = 0;
+  const waiting = new Map();
+  const write = (msg) => {
+    const body = Buffer.from(JSON.stringify({ jsonrpc: "2.0", ...msg }));
+    child.stdin.write(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]));
+  };
+  child.stdout.on("data", (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    for (;;) {
+      const end = buf.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const len = Number(/Content-Length: (\d+)/i.exec(buf.subarray(0, end).toString())?.[1]);
+      if (buf.length < end + 4 + len) return;
+      const msg = JSON.parse(buf.subarray(end + 4, end + 4 + len).toString());
+      buf = buf.subarray(end + 4 + len);
+      if (msg.method && msg.id !== undefined) write({ id: msg.id, result: null });
+      else if (msg.id !== undefined && waiting.has(msg.id)) {
+        waiting.get(msg.id)(msg);
+        waiting.delete(msg.id);
+      }
+    }
+  });
+  const request = (method, params) =>
+    new Promise((resolve, reject) => {
+      const id = ++next;
+      const timer = setTimeout(() => reject(new Error(`${method}: no answer`)), T);
+      waiting.set(id, (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+      write({ id, method, params });
+    });
+  const init = await request("initialize", { processId: null, rootUri: null, capabilities: {} });
+  if (init.error) throw new Error(`initialize: ${JSON.stringify(init.error)}`);
+  write({ method: "initialized", params: {} });
+  return { request, close: () => child.kill("SIGKILL") };
 }
 
 /** The `codelab-agent --stdio` processes of this test (its data dir is unique). */
