@@ -105,6 +105,10 @@ class Agent implements vscode.Disposable {
     for (const d of this.disposables) d.dispose();
   }
 
+  showLog(): void {
+    this.output.show(true);
+  }
+
   // ---- the server ------------------------------------------------------
 
   async start(): Promise<boolean> {
@@ -348,6 +352,9 @@ class Agent implements vscode.Disposable {
       await this.request("codelab/decideApproval", { approvalId: id, decision, ...extra });
     } catch (e: any) {
       void vscode.window.showErrorMessage(`CodeLab: ${e?.message ?? e}`);
+      // The card's buttons were disabled by the click: show them again.
+      this.rendered.delete(`p:${id}`);
+      this.refresh();
       return;
     }
     this.closeApprovalDocs(id);
@@ -425,10 +432,15 @@ class Agent implements vscode.Disposable {
 
   async answer(questionId: string, answer: string): Promise<void> {
     const chat = this.chat;
-    if (!chat || !answer.trim()) return;
-    await this.request("codelab/answerQuestion", { sessionId: chat.sessionId, questionId, answer });
-    chat.answered(questionId, answer);
-    this.refresh();
+    try {
+      if (!chat || !answer.trim()) return;
+      await this.request("codelab/answerQuestion", { sessionId: chat.sessionId, questionId, answer });
+      chat.answered(questionId, answer);
+    } finally {
+      // Answered, or not (empty, refused): the card is drawn again either way.
+      this.rendered.delete(`q:${questionId}`);
+      this.refresh();
+    }
   }
 
   // ---- editor context ----------------------------------------------------
@@ -646,7 +658,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     vscode.commands.registerCommand("codelab.submitApprovalEdit", () => agent.submitApprovalEdit()),
     vscode.commands.registerCommand("codelab.restartServer", () => agent.restart()),
-    vscode.commands.registerCommand("codelab.showLog", () => vscode.commands.executeCommand("workbench.action.output.show.codelab")),
+    vscode.commands.registerCommand("codelab.showLog", () => agent.showLog()),
     vscode.languages.registerCodeActionsProvider(
       { scheme: "file" },
       {
