@@ -3,7 +3,6 @@
 // approvals with native diffs, questions, sessions and editor context.
 
 import * as vscode from "vscode";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import {
   CloseAction,
@@ -30,6 +29,7 @@ import type {
 import { ChatModel, type ApprovalItem } from "./chat.ts";
 import { renderItem } from "./render.ts";
 import { validate } from "./validate.ts";
+import { findExecutable } from "./server.ts";
 
 const NOTIFICATIONS: (keyof CodelabNotifications)[] = [
   "codelab/message",
@@ -44,25 +44,6 @@ const NOTIFICATIONS: (keyof CodelabNotifications)[] = [
 ];
 const LAST_SESSION = "codelab.lastSession";
 const APPROVAL_SCHEME = "codelab-approval";
-
-/** Finds a command on PATH (or checks a path); undefined when it is not there. */
-export function findExecutable(command: string, envPath = process.env.PATH ?? ""): string | undefined {
-  const isFile = (p: string) => {
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return fs.statSync(p).isFile();
-    } catch {
-      return false;
-    }
-  };
-  if (command.includes("/") || command.includes("\\")) return isFile(command) ? command : undefined;
-  for (const dir of envPath.split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, command);
-    if (isFile(candidate)) return candidate;
-  }
-  return undefined;
-}
 
 function llmSettings(): { llm: Record<string, string> } {
   const cfg = vscode.workspace.getConfiguration("codelab");

@@ -198,3 +198,21 @@ test("edited parameters are checked against the tool's schema", () => {
   assert.deepEqual(validate({ path: 1, diff: "b", extra: true }, schema), ["params.path should be string", "params.extra is not allowed"]);
   assert.deepEqual(validate({ path: "a" }, schema), ["params.diff is required"]);
 });
+
+test("the server is found on PATH or by its path, and missing means undefined", async () => {
+  const { findExecutable } = await import("../../src/server.ts");
+  const fs = await import("node:fs");
+  const os = await import("node:os");
+  const path = await import("node:path");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "codelab-bin-"));
+  const bin = path.join(dir, "codelab-agent");
+  fs.writeFileSync(bin, "#!/bin/sh\n");
+  fs.chmodSync(bin, 0o755);
+  fs.writeFileSync(path.join(dir, "not-executable"), "");
+  assert.equal(findExecutable("codelab-agent", `/nonexistent:${dir}`), bin);
+  assert.equal(findExecutable(bin, ""), bin);
+  assert.equal(findExecutable("codelab-agent", "/nonexistent"), undefined);
+  assert.equal(findExecutable("not-executable", dir), undefined);
+  assert.equal(findExecutable(dir, ""), undefined, "a folder is not a binary");
+  fs.rmSync(dir, { recursive: true });
+});
