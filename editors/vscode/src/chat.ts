@@ -124,6 +124,8 @@ export class ChatModel {
   private readonly items = new Map<string, Item>();
   /** The seqs of each turn's persisted replies (assistant messages). */
   private readonly replies = new Map<string, number[]>();
+  /** Turns whose `turnCompleted` was seen (a late token does not restart them). */
+  private readonly ended = new Set<string>();
 
   constructor(sessionId: string) {
     this.sessionId = sessionId;
@@ -248,7 +250,7 @@ export class ChatModel {
 
   token(p: TokenParams): boolean {
     if (!this.fresh(p.seq)) return false;
-    this.runningTurn = p.turnId;
+    if (!this.ended.has(p.turnId)) this.runningTurn = p.turnId;
     // A reply's tokens come before its message: a token below the seq of a
     // message of its turn that is already here belongs to that message (it
     // arrived late, after it), which holds its text.
@@ -342,6 +344,7 @@ export class ChatModel {
 
   turnCompleted(p: TurnCompletedParams): boolean {
     if (!this.fresh(p.seq)) return false;
+    this.ended.add(p.turnId);
     if (this.runningTurn === p.turnId) this.runningTurn = undefined;
     this.items.set(`e:${p.turnId}`, {
       kind: "turnEnd",

@@ -62,6 +62,10 @@ test("the reply shows once whatever order the turn's end, its message and its to
   a.apply("codelab/message", msg(4, "assistant", "Hello"));
   assert.deepEqual(a.list().map((i) => i.kind), ["assistant", "turnEnd"]);
   assert.equal(assistantText(a.list()[0] as AssistantItem), "Hello");
+  // A token that comes after all that changes nothing, and the turn stays ended.
+  a.apply("codelab/token", { sessionId: S, turnId: T, seq: 1, delta: "late" });
+  assert.equal(a.runningTurn, undefined, "a late token does not mark the ended turn running");
+  assert.equal(assistantText(a.list()[0] as AssistantItem), "Hello");
   // The message before one of its tokens.
   const b = new ChatModel(S);
   b.apply("codelab/token", { sessionId: S, turnId: T, seq: 2, delta: "Hel" });
