@@ -331,6 +331,18 @@ async function main() {
   await chat2.locator("#agent").selectOption("architect");
   await page.locator(".statusbar-item", { hasText: "CodeLab: architect" }).waitFor({ timeout: T });
   await chat2.locator(".agent-switch", { hasText: "architect" }).waitFor({ timeout: T });
+
+  // ---- sessions: a new one, then the old one deleted from the list ----------------
+  await runCommand("CodeLab: New Session");
+  await waitFor(async () => (await chat2.locator(".msg").count()) === 0, "the new session's empty chat");
+  await page.locator(".statusbar-item", { hasText: "CodeLab: coder" }).waitFor({ timeout: T });
+  const rows = page.locator(".pane", { has: header }).locator(".monaco-list-row");
+  await waitFor(async () => (await rows.count()) === 2, "both sessions to be listed");
+  const old = rows.filter({ hasText: "architect" });
+  await old.hover();
+  await old.locator('.action-label[aria-label="Delete Session"]').click();
+  await page.locator(".monaco-dialog-box").getByRole("button", { name: "Delete", exact: true }).click();
+  await waitFor(async () => (await rows.count()) === 1 && (await rows.filter({ hasText: "coder" }).count()) === 1, "the deleted session to leave the list");
 }
 
 function chatFrame() {
