@@ -68,6 +68,7 @@ class Agent implements vscode.Disposable {
   private renderQueued = false;
   private restarts: number[] = [];
   private stopping = false;
+  private clientState: vscode.Disposable | undefined;
   private readonly approvalDocs = new Map<string, string>();
   private readonly editDocs = new Map<string, Approval>();
   readonly sessionsChanged = new vscode.EventEmitter<void>();
@@ -83,6 +84,7 @@ class Agent implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.clientState?.dispose();
     for (const d of this.disposables) d.dispose();
   }
 
@@ -157,13 +159,12 @@ class Agent implements vscode.Disposable {
     for (const method of NOTIFICATIONS) {
       client.onNotification(method, (params: any) => this.notified(method, params));
     }
-    this.disposables.push(
-      client.onDidChangeState((e) => {
-        this.output.appendLine(`client state: ${State[e.oldState]} -> ${State[e.newState]}`);
-        if (e.newState === State.Running && e.oldState !== State.Running) void this.connected();
-        this.updateStatus();
-      }),
-    );
+    this.clientState?.dispose();
+    this.clientState = client.onDidChangeState((e) => {
+      this.output.appendLine(`client state: ${State[e.oldState]} -> ${State[e.newState]}`);
+      if (e.newState === State.Running && e.oldState !== State.Running) void this.connected();
+      this.updateStatus();
+    });
     this.client = client;
     this.stopping = false;
     try {
