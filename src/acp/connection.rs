@@ -10,7 +10,7 @@
 //! waiting prompt.
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -63,7 +63,6 @@ pub(super) struct Connection {
     client: RefCell<acp::ClientCapabilities>,
     sessions: RefCell<HashMap<SessionId, Open>>,
     approvals: RefCell<HashMap<ApprovalId, oneshot::Sender<()>>>,
-    rejected: RefCell<HashSet<(SessionId, String)>>,
     fs: mpsc::UnboundedSender<FsWrite>,
     buffers: ClientBuffers,
 }
@@ -275,18 +274,6 @@ impl Connection {
         rx
     }
 
-    /// Whether the user chose "reject always" for this tool in this session.
-    pub(super) fn rejects_always(&self, session: SessionId, tool: &str) -> bool {
-        self.rejected.borrow().contains(&(session, tool.to_owned()))
-    }
-
-    /// Rejects every later call of this tool in this session.
-    pub(super) fn reject_always(&self, session: SessionId, tool: &str) {
-        self.rejected
-            .borrow_mut()
-            .insert((session, tool.to_owned()));
-    }
-
     /// Handles one event of an open session.
     async fn dispatch(self: &Rc<Self>, event: &SessionEvent) {
         let outs = {
@@ -395,7 +382,6 @@ where
         client: RefCell::new(acp::ClientCapabilities::default()),
         sessions: RefCell::new(HashMap::new()),
         approvals: RefCell::new(HashMap::new()),
-        rejected: RefCell::new(HashSet::new()),
         fs: fs_tx,
     });
     tracing::info!(conn = conn.id, "ACP connection open");
