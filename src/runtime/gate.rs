@@ -181,6 +181,8 @@ pub struct ResolvedSubject {
     pub names_hidden: Option<String>,
     /// The model asked to run the command outside the sandbox.
     pub unsandboxed: bool,
+    /// The call changes nothing (see [`Subject::read_only`]).
+    pub read_only: bool,
 }
 
 impl ResolvedSubject {
@@ -197,6 +199,7 @@ impl ResolvedSubject {
                 ..sandbox
             }),
             names_hidden: self.names_hidden.clone(),
+            read_only: self.read_only,
         }
     }
 }
@@ -345,6 +348,7 @@ pub fn within_workspace(
         },
         command: subject.command,
         unsandboxed: subject.unsandboxed,
+        read_only: subject.read_only,
     };
     if subject.paths.is_empty() {
         return Ok(resolved);
@@ -612,7 +616,7 @@ mod tests {
                 json!({"path": "a.md", "content": ""})
             ),
             "The debug agent cannot use write_file. Its tools are: read_file, list_files, \
-             search_in_code, ask_followup_question, attempt_completion, switch_mode. Use \
+             search_in_code, git_status, git_diff, git_log, git_show, ask_followup_question, attempt_completion, switch_mode. Use \
              switch_mode if another agent should do this."
         );
         assert_eq!(
