@@ -197,6 +197,8 @@ pub struct Runtime {
     audit_subscription: Option<u64>,
     session_rules: Mutex<HashMap<SessionId, Vec<Rule>>>,
     gate: gate::Gate,
+    /// The MCP servers of the user's file.
+    mcp: Arc<crate::mcp::McpServers>,
     launcher: Arc<Launcher>,
     processes: Arc<Processes>,
     tmp_dir: std::path::PathBuf,
@@ -221,6 +223,7 @@ impl Runtime {
             .max_iterations
             .unwrap_or(25)
             .max(1);
+        let mcp = crate::mcp::McpServers::new(&parts.settings.user().mcp, crate::mcp::Source::User);
         Self {
             store: parts.store,
             bus: parts.bus,
@@ -235,10 +238,16 @@ impl Runtime {
             audit_subscription: parts.audit_subscription,
             session_rules: Mutex::new(HashMap::new()),
             gate: gate::Gate::default(),
+            mcp,
             launcher: parts.launcher,
             processes: Arc::new(Processes::default()),
             tmp_dir: parts.tmp_dir,
         }
+    }
+
+    /// The MCP servers.
+    pub fn mcp(&self) -> &Arc<crate::mcp::McpServers> {
+        &self.mcp
     }
 
     /// The store (for health checks and tools that inspect it).

@@ -591,6 +591,9 @@ pub(crate) struct Turn {
     cost: f64,
     failures: usize,
     repetition: gate::Repetition,
+    /// The gate over the tools of this turn's latest model request: the
+    /// built-in ones and the MCP servers' (listed again at every request).
+    gate: gate::Gate,
     arg_errors: HashMap<String, String>,
     presets: HashMap<String, Resolution>,
 }
@@ -621,6 +624,7 @@ impl Turn {
             cost: 0.0,
             failures: 0,
             repetition: gate::Repetition::default(),
+            gate: gate::Gate::default(),
             arg_errors: HashMap::new(),
             presets: HashMap::new(),
         }
@@ -825,11 +829,20 @@ impl Turn {
                 .unwrap_or_default(),
             os: std::env::consts::OS.to_owned(),
         };
+        let mut all = tools::registry();
+        if agent.allows_mcp(true) && !self.rt.mcp.is_empty() {
+            // Servers start here, on first use, within their start-up timeout.
+            tokio::select! {
+                t = self.rt.mcp.tools() => all.extend(t),
+                () = self.cancel.cancelled() => return Err(Stop::Cancelled),
+            }
+        }
+        self.gate = gate::Gate::new(all);
         let request = crate::llm::ChatRequest {
             model: target.model.clone(),
             system: prompt::system_prompt(&agent, &env),
             messages: prompt::chat_messages(history),
-            tools: prompt::tool_specs(&agent, &tools::registry()),
+            tools: prompt::tool_specs(&agent, self.gate.tools()),
             max_tokens: target.max_tokens,
         };
         let ctx = crate::llm::client::CallContext {
@@ -1038,8 +1051,8 @@ impl Turn {
         let preset = self.presets.remove(&call.id);
         if let Some(Resolution::Answer(answer)) = &preset {
             // A question answered, or a subtask finished, after a restart.
-            if let Err(r) = gate::known_tool(self.rt.gate.tools(), &call.name)
-                .and_then(|_| gate::allowed_for_agent(&agent, &call.name))
+            if let Err(r) = gate::known_tool(self.gate.tools(), &call.name)
+                .and_then(|t| gate::allowed_for_agent(&agent, &**t))
             {
                 return Ok(CallOutcome::Failed(r.to_string()));
             }
@@ -1067,7 +1080,7 @@ impl Turn {
             decided: preset.is_some(),
             sandbox,
         };
-        let cleared = match self.rt.gate.check(&proposal, &cx, &mut self.repetition) {
+        let cleared = match self.gate.check(&proposal, &cx, &mut self.repetition) {
             Ok(c) => c,
             Err(refusal) => return Ok(CallOutcome::Failed(refusal.to_string())),
         };
@@ -1094,7 +1107,7 @@ impl Turn {
                 Decision::Edit => {
                     if let Some(p) = params {
                         // Where a command runs follows the parameters that run.
-                        if let Ok(subject) = self.rt.gate.subject(&call.name, &p, ws.as_ref()) {
+                        if let Ok(subject) = self.gate.subject(&call.name, &p, ws.as_ref()) {
                             run_in = policy.decide(&subject.call(&call.name, sandbox)).run_in;
                         }
                         args = p;

@@ -19,7 +19,7 @@
 //! `.codelab/agents.toml` and `.codelab/prompts/*.md` are ignored with a
 //! warning (in `codelab/listAgents` and in the log).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
@@ -31,6 +31,7 @@ pub use crate::config::{ConfigError, TomlDoc, push_key, read_optional};
 
 use crate::agents::{self, Agent, WORKSPACE_AGENTS_FILE, WORKSPACE_PROMPTS_DIR};
 use crate::llm::config::LlmSettings;
+use crate::mcp::ServerSpec;
 use crate::policy::{Action, Rule, SandboxMode, Scope};
 
 /// The user's config file, in the data directory.
@@ -132,6 +133,14 @@ pub struct TrustSettings {
     pub workspaces: Vec<PathBuf>,
 }
 
+/// The `[mcp]` table: `[mcp.servers.<name>]`, one per MCP server.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct McpSection {
+    #[serde(default)]
+    servers: BTreeMap<String, ServerSpec>,
+}
+
 /// The user's file, as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -148,6 +157,8 @@ struct UserFile {
     trust: TrustSettings,
     #[serde(default)]
     sandbox: SandboxSettings,
+    #[serde(default)]
+    mcp: McpSection,
     /// Compiled on its own (see [`UserSettings::parse`]); named here so that
     /// the message about an unknown key lists it.
     #[serde(default, rename = "policy")]
@@ -173,6 +184,8 @@ pub struct UserSettings {
     pub trust: TrustSettings,
     /// `[sandbox]`.
     pub sandbox: SandboxSettings,
+    /// `[mcp.servers.<name>]`: the MCP servers, checked.
+    pub mcp: BTreeMap<String, ServerSpec>,
 }
 
 impl UserSettings {
@@ -206,6 +219,10 @@ impl UserSettings {
             }
             t => t.map(Spanned::into_inner),
         };
+        for (name, spec) in &file.mcp.servers {
+            spec.check(name)
+                .map_err(|e| doc.error(None, format!("mcp.servers.{name}"), e))?;
+        }
         let (policy, policy_error) = match policy {
             None => (Vec::new(), None),
             Some(v) => match crate::policy::rules_from_toml(doc, v, Scope::User) {
@@ -227,6 +244,7 @@ impl UserSettings {
             housekeeping: file.housekeeping,
             trust: file.trust,
             sandbox: file.sandbox,
+            mcp: file.mcp.servers,
         })
     }
 }

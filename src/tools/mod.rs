@@ -563,13 +563,19 @@ pub trait TypedTool: Send + Sync + 'static {
 /// A tool as the registry holds it.
 pub trait Tool: Send + Sync {
     /// The name.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
     /// The description.
-    fn description(&self) -> &'static str;
+    fn description(&self) -> &str;
     /// The kind.
     fn kind(&self) -> ToolKind;
     /// The parameters' JSON Schema.
     fn parameters(&self) -> Value;
+    /// For a tool of an MCP server: whether the server annotates it
+    /// read-only (agents with read-only access to MCP tools get only
+    /// those); `None` for the built-in tools.
+    fn mcp_read_only(&self) -> Option<bool> {
+        None
+    }
     /// Parses the arguments with the parameter type (the validation) and
     /// returns what the call would touch.
     ///
@@ -628,10 +634,10 @@ pub fn schema_of<P: JsonSchema>() -> Value {
 }
 
 impl<T: TypedTool> Tool for T {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         T::NAME
     }
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         T::DESCRIPTION
     }
     fn kind(&self) -> ToolKind {
