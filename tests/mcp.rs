@@ -12,8 +12,9 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use codelab_agent::protocol::requests::CancelTurn;
-use codelab_agent::protocol::types::{SessionParams, StopReason, ToolCallStatus};
+use codelab_agent::protocol::NoParams;
+use codelab_agent::protocol::requests::{CancelTurn, ListMcpServers};
+use codelab_agent::protocol::types::{McpServerState, SessionParams, StopReason, ToolCallStatus};
 use serde_json::json;
 use support::agent::{Harness, TurnLog, approve, call, calls, complete, drive};
 
@@ -92,6 +93,13 @@ async fn mcp_tools_are_offered_gated_by_policy_and_called() {
         ),
     )
     .await;
+    // Listed before any turn: configured, not started.
+    let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+    assert_eq!(listed.servers.len(), 1);
+    assert_eq!(listed.servers[0].name, "scripted");
+    assert_eq!(listed.servers[0].transport, "stdio");
+    assert_eq!(listed.servers[0].state, McpServerState::Stopped);
+    assert!(listed.servers[0].tools.is_empty());
     let turn = h.send("use the server").await;
     let mut asked = Vec::new();
     let log = drive(
@@ -154,6 +162,14 @@ async fn mcp_tools_are_offered_gated_by_policy_and_called() {
     );
     let calls = std::fs::read_to_string(&record).unwrap();
     assert!(!calls.contains("call grow"), "{calls}");
+    let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+    assert_eq!(listed.servers[0].state, McpServerState::Running);
+    assert!(
+        listed.servers[0]
+            .tools
+            .contains(&"mcp__scripted__echo".to_owned()),
+        "{listed:?}"
+    );
     h.finish().await;
 }
 
@@ -272,6 +288,13 @@ async fn a_server_that_crashes_mid_call_gives_a_tool_error_and_the_turn_goes_on(
     // (it is started again after a backoff).
     let tools = offered(&h, 1);
     assert!(!tools.iter().any(|t| t.starts_with("mcp__")), "{tools:?}");
+    let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+    assert_eq!(
+        listed.servers[0].state,
+        McpServerState::Failed,
+        "{listed:?}"
+    );
+    assert!(listed.servers[0].error.is_some(), "{listed:?}");
     h.finish().await;
 }
 
