@@ -199,6 +199,8 @@ pub struct Runtime {
     gate: gate::Gate,
     /// The MCP servers of the user's file.
     mcp: Arc<crate::mcp::McpServers>,
+    /// The MCP servers a front end gave a session (ACP's `mcpServers`).
+    session_mcp: Mutex<HashMap<SessionId, Arc<crate::mcp::McpServers>>>,
     launcher: Arc<Launcher>,
     processes: Arc<Processes>,
     tmp_dir: std::path::PathBuf,
@@ -239,6 +241,7 @@ impl Runtime {
             session_rules: Mutex::new(HashMap::new()),
             gate: gate::Gate::default(),
             mcp,
+            session_mcp: Mutex::new(HashMap::new()),
             launcher: parts.launcher,
             processes: Arc::new(Processes::default()),
             tmp_dir: parts.tmp_dir,
@@ -248,6 +251,41 @@ impl Runtime {
     /// The MCP servers.
     pub fn mcp(&self) -> &Arc<crate::mcp::McpServers> {
         &self.mcp
+    }
+
+    /// Gives a session its own MCP servers (ACP's `mcpServers` of
+    /// `session/new`), beside the user's; replaces those it had.
+    pub fn set_session_mcp_servers(
+        &self,
+        session: SessionId,
+        specs: &std::collections::BTreeMap<String, crate::mcp::ServerSpec>,
+    ) {
+        let mut map = self
+            .session_mcp
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if specs.is_empty() {
+            map.remove(&session);
+        } else {
+            map.insert(
+                session,
+                crate::mcp::McpServers::new(specs, crate::mcp::Source::Session),
+            );
+        }
+    }
+
+    /// The MCP servers a session may use: its own, then the user's.
+    pub(crate) fn mcp_for(&self, session: SessionId) -> Vec<Arc<crate::mcp::McpServers>> {
+        let own = self
+            .session_mcp
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&session)
+            .cloned();
+        own.into_iter()
+            .chain(std::iter::once(Arc::clone(&self.mcp)))
+            .filter(|m| !m.is_empty())
+            .collect()
     }
 
     /// The store (for health checks and tools that inspect it).

@@ -830,11 +830,20 @@ impl Turn {
             os: std::env::consts::OS.to_owned(),
         };
         let mut all = tools::registry();
-        if agent.allows_mcp(true) && !self.rt.mcp.is_empty() {
-            // Servers start here, on first use, within their start-up timeout.
-            tokio::select! {
-                t = self.rt.mcp.tools() => all.extend(t),
-                () = self.cancel.cancelled() => return Err(Stop::Cancelled),
+        if agent.allows_mcp(true) {
+            // Servers start here, on first use, within their start-up
+            // timeout. The session's own servers first: a name they share
+            // with the user's is theirs.
+            for servers in self.rt.mcp_for(self.session_id) {
+                let tools = tokio::select! {
+                    t = servers.tools() => t,
+                    () = self.cancel.cancelled() => return Err(Stop::Cancelled),
+                };
+                for t in tools {
+                    if !all.iter().any(|a| a.name() == t.name()) {
+                        all.push(t);
+                    }
+                }
             }
         }
         self.gate = gate::Gate::new(all);
