@@ -312,3 +312,66 @@ async fn an_invalid_server_entry_stops_the_start_with_its_key() {
     assert!(err.contains("mcp.servers.bad__name"), "{err}");
     assert!(err.contains("without `__`"), "{err}");
 }
+
+/// A workspace's `.codelab/config.toml` adds MCP servers only when the user
+/// trusts the workspace.
+#[tokio::test]
+async fn a_workspace_adds_servers_only_when_trusted() {
+    let rec = tempfile::tempdir().unwrap();
+    let record = rec.path().join("record");
+    let ws_config = format!(
+        "[mcp.servers.wsserver]\ncommand = \"python3\"\nargs = [{:?}, {:?}]\n",
+        script(),
+        record.display().to_string()
+    );
+    // Untrusted: its servers are ignored.
+    let mut h = Harness::with_config(vec![complete("c", "done")], "coder", false, "").await;
+    std::fs::create_dir_all(h.root().join(".codelab")).unwrap();
+    std::fs::write(h.root().join(".codelab/config.toml"), &ws_config).unwrap();
+    let turn = h.send("look").await;
+    drive(&mut h.client, turn, |_| None, |_| None).await;
+    let tools = offered(&h, 0);
+    assert!(!tools.iter().any(|t| t.starts_with("mcp__")), "{tools:?}");
+    h.finish().await;
+
+    // Trusted: they are the session's too.
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    std::fs::create_dir_all(root.join(".codelab")).unwrap();
+    std::fs::write(root.join(".codelab/config.toml"), &ws_config).unwrap();
+    let trust = format!("[trust]\nworkspaces = [{:?}]\n", root.display().to_string());
+    let mock = mock_llm::MockLlm::start(mock_llm::Script {
+        replies: vec![complete("c", "done")],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("codelab.toml"), trust).unwrap();
+    let mut server =
+        support::ServerProcess::stdio_env(data.path(), &support::agent::llm_env(&mock));
+    let mut client = server.stdio_client();
+    client
+        .initialize_with(&[], Some(&support::file_uri(&root)), false)
+        .await;
+    let session = client
+        .call_typed::<codelab_agent::protocol::requests::CreateSession>(
+            codelab_agent::protocol::types::CreateSessionParams {
+                agent: Some("coder".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .id;
+    let turn = support::agent::send(&mut client, session, "look").await;
+    drive(&mut client, turn, |_| None, |_| None).await;
+    let tools: Vec<String> = mock.requests()[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        tools.iter().any(|t| t == "mcp__wsserver__echo"),
+        "{tools:?}"
+    );
+    client.finish().await;
+}

@@ -834,7 +834,8 @@ impl Turn {
             // Servers start here, on first use, within their start-up
             // timeout. The session's own servers first: a name they share
             // with the user's is theirs.
-            for servers in self.rt.mcp_for(self.session_id) {
+            let root = ws.as_ref().map(Workspace::root);
+            for servers in self.rt.mcp_for(self.session_id, root) {
                 let tools = tokio::select! {
                     t = servers.tools() => t,
                     () = self.cancel.cancelled() => return Err(Stop::Cancelled),
