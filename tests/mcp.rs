@@ -375,3 +375,51 @@ async fn a_workspace_adds_servers_only_when_trusted() {
     );
     client.finish().await;
 }
+
+/// A changed tool list is picked up at the next model request; a server idle
+/// for its idle time stops, and starts again on the next use.
+#[tokio::test]
+async fn tool_list_changes_are_picked_up_and_an_idle_server_stops_and_restarts() {
+    let rec = tempfile::tempdir().unwrap();
+    let record = rec.path().join("record");
+    let mut h = Harness::with_config(
+        vec![
+            call("g", "mcp__scripted__grow", json!({})),
+            complete("c", "grown"),
+            call("a", "mcp__scripted__echo", json!({"text": "again"})),
+            complete("c2", "done"),
+        ],
+        "coder",
+        false,
+        &config(
+            &record,
+            "[[policy.rules]]\ntool = \"mcp__scripted__*\"\naction = \"allow\"\n",
+        )
+        .replace("args = [", "idle_timeout_secs = 0\nargs = ["),
+    )
+    .await;
+    let turn = h.send("grow").await;
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(result(&log, "g").1, "grown");
+    assert!(!offered(&h, 0).iter().any(|t| t == "mcp__scripted__added"));
+    assert!(offered(&h, 1).iter().any(|t| t == "mcp__scripted__added"));
+    // Idle at once (idle_timeout_secs = 0): stopped by the next sweep.
+    let mut stopped = false;
+    for _ in 0..400 {
+        let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+        if listed.servers[0].state == McpServerState::Stopped {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(stopped, "the idle server was stopped");
+    // The next turn starts it again.
+    let turn = h.send("echo").await;
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(
+        result(&log, "a"),
+        (ToolCallStatus::Completed, "echo: again".to_owned())
+    );
+    h.finish().await;
+}
