@@ -14,9 +14,11 @@ use std::time::Duration;
 
 use codelab_agent::protocol::NoParams;
 use codelab_agent::protocol::requests::{CancelTurn, ListMcpServers};
-use codelab_agent::protocol::types::{McpServerState, SessionParams, StopReason, ToolCallStatus};
+use codelab_agent::protocol::types::{
+    DecideApprovalParams, Decision, McpServerState, SessionParams, StopReason, ToolCallStatus,
+};
 use serde_json::json;
-use support::agent::{Harness, TurnLog, approve, call, calls, complete, drive};
+use support::agent::{Harness, TurnLog, approve, call, calls, complete, decision, drive};
 
 fn script() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -107,7 +109,15 @@ async fn mcp_tools_are_offered_gated_by_policy_and_called() {
         turn,
         |a| {
             asked.push((a.tool.clone(), a.rule.clone()));
-            Some(approve())
+            // The user edits the echo's arguments before approving.
+            Some(if a.tool == "mcp__scripted__echo" {
+                DecideApprovalParams {
+                    params: Some(json!({"text": "edited"})),
+                    ..decision(Decision::Edit)
+                }
+            } else {
+                approve()
+            })
         },
         |_| None,
     )
@@ -148,7 +158,7 @@ async fn mcp_tools_are_offered_gated_by_policy_and_called() {
     );
     assert_eq!(
         result(&log, "e"),
-        (ToolCallStatus::Completed, "echo: hi".to_owned())
+        (ToolCallStatus::Completed, "echo: edited".to_owned())
     );
     assert_eq!(
         result(&log, "f"),

@@ -468,13 +468,23 @@ pub(super) async fn decide_approval(
             let p = params.clone().ok_or_else(|| {
                 RuntimeError::InvalidParams("`params` is required with decision `edit`".into())
             })?;
-            let tool = rt.gate.tool(&approval.tool).ok_or_else(|| {
-                RuntimeError::InvalidParams(format!("unknown tool {}", approval.tool))
-            })?;
-            tool.check(&p).map_err(|e| {
-                RuntimeError::InvalidParams(format!("the edited parameters are invalid: {e}"))
-            })?;
-            p
+            if approval.tool.starts_with(crate::mcp::PREFIX) {
+                // An MCP server's tool: the server validates its arguments.
+                if !p.is_object() {
+                    return Err(RuntimeError::InvalidParams(
+                        "the edited parameters are invalid: expected a JSON object".into(),
+                    ));
+                }
+                p
+            } else {
+                let tool = rt.gate.tool(&approval.tool).ok_or_else(|| {
+                    RuntimeError::InvalidParams(format!("unknown tool {}", approval.tool))
+                })?;
+                tool.check(&p).map_err(|e| {
+                    RuntimeError::InvalidParams(format!("the edited parameters are invalid: {e}"))
+                })?;
+                p
+            }
         }
         Decision::Cancelled | Decision::TimedOut => {
             return Err(RuntimeError::InvalidParams(
@@ -505,7 +515,13 @@ pub(super) async fn decide_approval(
     let session = rt.store.get_session(approval.session_id).await?;
     if decision != Decision::Reject && scope == Some(ApprovalScope::Session) {
         let ws = workspace_of(&session);
-        if let Ok(subject) = rt.gate.subject(&approval.tool, &final_params, ws.as_ref()) {
+        let subject = if approval.tool.starts_with(crate::mcp::PREFIX) {
+            // An MCP server's tool names no path and no command.
+            Ok(gate::ResolvedSubject::default())
+        } else {
+            rt.gate.subject(&approval.tool, &final_params, ws.as_ref())
+        };
+        if let Ok(subject) = subject {
             let mut spec = crate::policy::session_rule(
                 &approval.tool,
                 &subject.paths,
