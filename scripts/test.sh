@@ -26,6 +26,8 @@ done
 # The official ACP TypeScript client for tests/acp.rs: its npm packages, in a
 # cache outside the clone keyed by tests/acp/package-lock.json (Node 20+).
 echo "ACP test packages: $(bash scripts/acp-deps.sh)"
+# The reference MCP servers for tests/mcp.rs, the same way (tests/mcp/package-lock.json).
+echo "MCP test packages: $(bash scripts/mcp-deps.sh)"
 
 echo "== format"
 cargo fmt --all -- --check

@@ -433,3 +433,89 @@ async fn tool_list_changes_are_picked_up_and_an_idle_server_stops_and_restarts()
     );
     h.finish().await;
 }
+
+/// The reference MCP server from npm (`@modelcontextprotocol/server-everything`,
+/// installed by `scripts/mcp-deps.sh`) over Streamable HTTP: a text tool and
+/// an image result.
+#[tokio::test]
+async fn the_everything_server_over_streamable_http() {
+    let deps = std::process::Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mcp-deps.sh"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        deps.status.success(),
+        "installing the MCP test packages failed:\n{}",
+        String::from_utf8_lossy(&deps.stderr)
+    );
+    let modules = std::path::PathBuf::from(String::from_utf8_lossy(&deps.stdout).trim());
+    let entry = modules.join("@modelcontextprotocol/server-everything/dist/index.js");
+    assert!(entry.is_file(), "{}", entry.display());
+    // A free port for the server (it takes its port from PORT).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = tokio::process::Command::new("node")
+        .arg(&entry)
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Ready when it says it listens.
+    let stderr = server.stderr.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stderr));
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("the server starts")
+            .unwrap()
+            .expect("the server is running");
+        if line.contains("listening on port") {
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let mut h = Harness::with_config(
+        vec![
+            calls(
+                "",
+                &[
+                    (
+                        "e",
+                        "mcp__everything__echo",
+                        json!({"message": "over http"}),
+                    ),
+                    ("i", "mcp__everything__get-tiny-image", json!({})),
+                ],
+            ),
+            complete("c", "done"),
+        ],
+        "coder",
+        false,
+        &format!(
+            "[mcp.servers.everything]\nurl = \"http://127.0.0.1:{port}/mcp\"\n\n\
+             [[policy.rules]]\ntool = \"mcp__everything__*\"\naction = \"allow\"\n"
+        ),
+    )
+    .await;
+    let turn = h.send("use http").await;
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    assert_eq!(
+        result(&log, "e"),
+        (ToolCallStatus::Completed, "Echo: over http".to_owned())
+    );
+    let (status, image) = result(&log, "i");
+    assert_eq!(status, ToolCallStatus::Completed, "{image}");
+    assert!(image.contains("[image: image/png, "), "{image}");
+    let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+    assert_eq!(listed.servers[0].transport, "http");
+    assert_eq!(listed.servers[0].state, McpServerState::Running);
+    h.finish().await;
+    let _ = server.kill().await;
+}
