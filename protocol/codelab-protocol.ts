@@ -268,6 +268,40 @@ export type ListToolsResult = {
  */
 tools: Array<ToolInfo>, };
 
+export type McpServerState = "stopped" | "running" | "failed";
+
+export type McpServerInfo = { 
+/**
+ * Its name: its tools are `mcp__<name>__<tool>`.
+ */
+name: string, 
+/**
+ * Where it is configured: `user` (`codelab.toml`).
+ */
+source: string, 
+/**
+ * `stdio` or `http`.
+ */
+transport: string, 
+/**
+ * Its state.
+ */
+state: McpServerState, 
+/**
+ * Why it failed, when it did.
+ */
+error?: string, 
+/**
+ * Its tools, as the model sees their names, as last listed.
+ */
+tools: Array<string>, };
+
+export type ListMcpServersResult = { 
+/**
+ * Every configured server, by name.
+ */
+servers: Array<McpServerInfo>, };
+
 export type MessageContext = { 
 /**
  * Files open in the editor (URIs or workspace-relative paths).
@@ -1511,6 +1545,7 @@ export interface CodelabRequests {
   "codelab/getCurrentAgent": [SessionParams, CurrentAgentResult];
   "codelab/switchAgent": [SwitchAgentParams, Session];
   "codelab/listTools": [Record<string, never>, ListToolsResult];
+  "codelab/listMcpServers": [Record<string, never>, ListMcpServersResult];
   "codelab/getDocument": [GetDocumentParams, DocumentSnapshot];
   "codelab/getMetrics": [Record<string, never>, MetricsSnapshot];
   "codelab/getSessionMetrics": [SessionParams, SessionMetrics];

@@ -17,9 +17,17 @@ if ! nvim --version 2>/dev/null | head -n 1 | grep -Eq 'NVIM v0\.(1[1-9])'; then
 fi
 nvim --version | head -n 1
 
+# git for tests/git.rs (real repositories) and Python 3 for the scripted MCP
+# server of tests/mcp.rs and tests/acp.rs.
+for tool in git python3; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "$tool is required by the tests" >&2; exit 1; }
+done
+
 # The official ACP TypeScript client for tests/acp.rs: its npm packages, in a
 # cache outside the clone keyed by tests/acp/package-lock.json (Node 20+).
 echo "ACP test packages: $(bash scripts/acp-deps.sh)"
+# The reference MCP servers for tests/mcp.rs, the same way (tests/mcp/package-lock.json).
+echo "MCP test packages: $(bash scripts/mcp-deps.sh)"
 
 # The VS Code extension's tests (tests/vscode.rs): Node 24, code-server,
 # Chromium and the extension's npm packages, cached outside the clone.

@@ -22,6 +22,14 @@ pub const READ_TOOLS: [&str; 3] = ["read_file", "list_files", "search_in_code"];
 pub const EDIT_TOOLS: [&str; 2] = ["write_file", "apply_diff"];
 /// The command tool.
 pub const EXECUTE_TOOLS: [&str; 3] = ["execute_command", "read_command_output", "stop_command"];
+/// Git tools that change nothing (every agent with read tools has them).
+pub const GIT_READ_TOOLS: [&str; 4] = ["git_status", "git_diff", "git_log", "git_show"];
+/// Git tools that change the repository (commit, create and switch branches).
+pub const GIT_WRITE_TOOLS: [&str; 2] = ["git_commit", "git_branch"];
+/// The MCP group: every tool of every MCP server (`mcp__<server>__<tool>`).
+pub const MCP_TOOLS: &str = "mcp";
+/// The MCP group, limited to the tools their server annotates read-only.
+pub const MCP_READ_ONLY_TOOLS: &str = "mcp:read-only";
 /// Tools every agent may call.
 pub const INTERACTION_TOOLS: [&str; 3] =
     ["ask_followup_question", "attempt_completion", "switch_mode"];
@@ -93,9 +101,15 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// Whether the agent may call `tool`.
+    /// Whether the agent may call `tool` (a built-in tool, by name).
     pub fn allows(&self, tool: &str) -> bool {
         self.tools.iter().any(|t| t == tool)
+    }
+
+    /// Whether the agent may call a tool of an MCP server, which its server
+    /// annotates read-only or not.
+    pub fn allows_mcp(&self, read_only: bool) -> bool {
+        self.allows(MCP_TOOLS) || (read_only && self.allows(MCP_READ_ONLY_TOOLS))
     }
 }
 
@@ -145,7 +159,15 @@ pub fn builtin() -> Vec<Agent> {
             "coder",
             "Coder",
             "Writes and changes code: reads, edits files and runs commands.",
-            tools(&[&READ_TOOLS, &EDIT_TOOLS, &EXECUTE_TOOLS, &INTERACTION_TOOLS]),
+            tools(&[
+                &READ_TOOLS,
+                &EDIT_TOOLS,
+                &EXECUTE_TOOLS,
+                &GIT_READ_TOOLS,
+                &GIT_WRITE_TOOLS,
+                &[MCP_TOOLS],
+                &INTERACTION_TOOLS,
+            ]),
             None,
             include_str!("../prompts/coder.md"),
         ),
@@ -153,7 +175,12 @@ pub fn builtin() -> Vec<Agent> {
             "architect",
             "Architect",
             "Plans and designs; reads the code and may edit Markdown files only.",
-            tools(&[&READ_TOOLS, &EDIT_TOOLS, &INTERACTION_TOOLS]),
+            tools(&[
+                &READ_TOOLS,
+                &EDIT_TOOLS,
+                &GIT_READ_TOOLS,
+                &INTERACTION_TOOLS,
+            ]),
             markdown_only(),
             include_str!("../prompts/architect.md"),
         ),
@@ -161,7 +188,12 @@ pub fn builtin() -> Vec<Agent> {
             "debug",
             "Debug",
             "Investigates problems; read-only.",
-            tools(&[&READ_TOOLS, &INTERACTION_TOOLS]),
+            tools(&[
+                &READ_TOOLS,
+                &GIT_READ_TOOLS,
+                &[MCP_READ_ONLY_TOOLS],
+                &INTERACTION_TOOLS,
+            ]),
             None,
             include_str!("../prompts/debug.md"),
         ),
@@ -169,7 +201,12 @@ pub fn builtin() -> Vec<Agent> {
             "ask",
             "Ask",
             "Answers questions about the code with minimal tools.",
-            tools(&[&["read_file", "list_files"], &INTERACTION_TOOLS]),
+            tools(&[
+                &["read_file", "list_files"],
+                &GIT_READ_TOOLS,
+                &[MCP_READ_ONLY_TOOLS],
+                &INTERACTION_TOOLS,
+            ]),
             None,
             include_str!("../prompts/ask.md"),
         ),
@@ -203,6 +240,9 @@ fn known_tools() -> impl Iterator<Item = &'static str> {
         .iter()
         .chain(&EDIT_TOOLS)
         .chain(&EXECUTE_TOOLS)
+        .chain(&GIT_READ_TOOLS)
+        .chain(&GIT_WRITE_TOOLS)
+        .chain(&[MCP_TOOLS, MCP_READ_ONLY_TOOLS])
         .chain(&INTERACTION_TOOLS)
         .chain(&DELEGATION_TOOLS)
         .copied()

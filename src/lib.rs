@@ -17,6 +17,7 @@ pub mod events;
 pub mod fuzzing;
 pub mod housekeeping;
 pub mod llm;
+pub mod mcp;
 pub mod metrics;
 pub mod policy;
 pub mod process;

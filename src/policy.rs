@@ -266,6 +266,9 @@ pub struct Call<'a> {
     pub sandbox: Option<CommandSandbox>,
     /// An ignored or protected path the command line names, if any.
     pub names_hidden: Option<String>,
+    /// The call changes nothing (a `git_branch` listing, say):
+    /// a built-in `ask` becomes `allow`.
+    pub read_only: bool,
 }
 
 /// The sandbox settings a command is judged with.
@@ -366,10 +369,20 @@ pub fn builtin_rules() -> Vec<RuleSpec> {
         "attempt_completion",
         "switch_mode",
         "new_task",
+        "git_status",
+        "git_diff",
+        "git_log",
+        "git_show",
     ] {
         rules.push(spec(t, None, Action::Allow));
     }
-    for t in ["write_file", "apply_diff", "execute_command"] {
+    for t in [
+        "write_file",
+        "apply_diff",
+        "execute_command",
+        "git_commit",
+        "git_branch",
+    ] {
         rules.push(spec(t, None, Action::Ask));
     }
     rules.push(spec("*", None, Action::Ask));
@@ -552,6 +565,19 @@ impl Policy {
                 verdict.rule = describe(rule);
                 verdict.timeout_secs = rule.spec.timeout_secs;
             }
+        }
+        // A call that changes nothing runs unless a rule of the user's,
+        // the workspace's or the session's asks.
+        if call.read_only
+            && verdict.action == Action::Ask
+            && decided.iter().all(|r| r.scope == Scope::Builtin)
+        {
+            verdict.action = Action::Allow;
+            verdict.rule = format!(
+                "built-in rule: a {} call that changes nothing runs",
+                call.tool
+            );
+            verdict.timeout_secs = None;
         }
         if verdict.action == Action::Allow {
             if let Some(why) = force {
@@ -856,6 +882,7 @@ mod tests {
             command: Some(line),
             sandbox: None,
             names_hidden: None,
+            read_only: false,
         })
         .action
     }
@@ -868,6 +895,7 @@ mod tests {
             command: None,
             sandbox: None,
             names_hidden: None,
+            read_only: false,
         })
         .action
     }
@@ -884,6 +912,49 @@ mod tests {
         assert_eq!(cmd(&p, "mkfs.ext4 /dev/sda1"), Action::Deny);
         assert_eq!(cmd(&p, "dd if=/dev/zero of=/dev/sda bs=1M"), Action::Deny);
         assert_eq!(file(&p, "unknown_tool", "x", false), Action::Ask);
+    }
+
+    #[test]
+    fn a_call_that_changes_nothing_runs_unless_a_rule_of_the_user_asks() {
+        let judge = |p: &Policy, read_only: bool| {
+            p.decide(&Call {
+                tool: "git_branch",
+                paths: vec![String::new()],
+                protected: false,
+                command: None,
+                sandbox: None,
+                names_hidden: None,
+                read_only,
+            })
+        };
+        let p = Policy::default();
+        assert_eq!(judge(&p, false).action, Action::Ask, "create, switch");
+        let listing = judge(&p, true);
+        assert_eq!(listing.action, Action::Allow);
+        assert_eq!(
+            listing.rule,
+            "built-in rule: a git_branch call that changes nothing runs"
+        );
+        assert_eq!(file(&p, "git_commit", "", false), Action::Ask);
+        assert_eq!(file(&p, "git_diff", "", false), Action::Allow);
+        let p = Policy::new(vec![rule(
+            "git_*",
+            None,
+            None,
+            false,
+            Action::Ask,
+            Scope::User,
+        )]);
+        assert_eq!(judge(&p, true).action, Action::Ask, "the user's ask stands");
+        let p = Policy::new(vec![rule(
+            "git_branch",
+            None,
+            None,
+            false,
+            Action::Deny,
+            Scope::User,
+        )]);
+        assert_eq!(judge(&p, true).action, Action::Deny);
     }
 
     #[test]
@@ -1074,6 +1145,7 @@ mod tests {
             command: Some(line),
             sandbox: Some(sb),
             names_hidden: hidden.map(Into::into),
+            read_only: false,
         })
     }
 

@@ -976,3 +976,86 @@ async fn sessions_close_and_resume_without_replay() {
     assert_eq!(agent.close().await, Some(0));
     assert!(mock.violations().is_empty(), "{:?}", mock.violations());
 }
+
+/// ACP's `session/new` gives the session its own stdio MCP server (the
+/// scripted one of the test suite): its tools reach the model and run.
+#[tokio::test]
+async fn mcp_servers_of_session_new_are_the_sessions_tools() {
+    let mock = MockLlm::start(Script {
+        replies: vec![
+            Reply {
+                matches: Some("Echo".into()),
+                chunks: vec![Chunk {
+                    tool_call: Some(ToolCallChunk {
+                        id: "m1".into(),
+                        name: "mcp__scripted__echo".into(),
+                        arguments: json!({"text": "from acp"}),
+                        split: None,
+                        split_header: false,
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            text("echo: from acp", "Done."),
+        ],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("codelab.toml"),
+        "[[policy.rules]]\ntool = \"mcp__scripted__*\"\naction = \"allow\"\n",
+    )
+    .unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let record = ws.path().join("record");
+    let script = repo().join("tests/fixtures/mcp/scripted_server.py");
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    let init = agent.initialize().await;
+    assert_eq!(init["agentCapabilities"]["mcpCapabilities"]["http"], true);
+    let r = agent
+        .call(
+            1,
+            "session/new",
+            json!({"cwd": ws.path().canonicalize().unwrap(), "mcpServers": [{
+                "name": "scripted",
+                "command": "python3",
+                "args": [script, record],
+                "env": [],
+            }]}),
+        )
+        .await;
+    let session = r["sessionId"].as_str().unwrap().to_owned();
+    agent
+        .call(
+            2,
+            "session/set_mode",
+            json!({"sessionId": session, "modeId": "coder"}),
+        )
+        .await;
+    let r = agent
+        .call(3, "session/prompt", prompt(&session, "Echo"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    agent
+        .notification(|n| {
+            n["params"]["update"]["toolCallId"] == "m1"
+                && n["params"]["update"]["status"] == "completed"
+        })
+        .await;
+    assert!(
+        std::fs::read_to_string(&record)
+            .unwrap()
+            .starts_with("call echo "),
+        "the server ran the call"
+    );
+    let requests = mock.requests();
+    assert!(
+        requests[0].body["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["function"]["name"] == "mcp__scripted__echo")
+    );
+    assert_eq!(agent.close().await, Some(0));
+}

@@ -77,7 +77,11 @@ async fn a_text_turn_streams_tokens_and_persists_history() {
             "list_files",
             "ask_followup_question",
             "attempt_completion",
-            "switch_mode"
+            "switch_mode",
+            "git_status",
+            "git_diff",
+            "git_log",
+            "git_show"
         ]
     );
     let history = h.client.call_typed::<GetHistory>(history(h.session)).await;

@@ -36,6 +36,12 @@ async fn list_tools_gives_every_tool_with_the_schema_the_model_sees() {
             "attempt_completion",
             "switch_mode",
             "new_task",
+            "git_status",
+            "git_diff",
+            "git_log",
+            "git_show",
+            "git_commit",
+            "git_branch",
         ]
     );
 
@@ -62,6 +68,8 @@ async fn list_tools_gives_every_tool_with_the_schema_the_model_sees() {
         ("apply_diff", "edit"),
         ("execute_command", "execute"),
         ("new_task", "interaction"),
+        ("git_diff", "read"),
+        ("git_commit", "edit"),
     ] {
         assert!(kinds.contains(&(name, kind)), "{name} is {kind}: {kinds:?}");
     }
@@ -96,7 +104,13 @@ async fn list_tools_gives_every_tool_with_the_schema_the_model_sees() {
         assert_eq!(f["description"], l["description"], "{name}'s description");
     }
     given_names.sort_unstable();
-    let mut expected = coder_tools.clone();
+    // The `mcp` group names the MCP servers' tools (none configured here).
+    let mut expected: Vec<&str> = coder_tools
+        .iter()
+        .copied()
+        .filter(|t| *t != "mcp")
+        .collect();
+    assert!(coder_tools.contains(&"mcp"), "{coder_tools:?}");
     expected.sort_unstable();
     assert_eq!(given_names, expected);
     h.finish().await;

@@ -208,6 +208,7 @@ impl acp::Agent for CodelabAgent {
         let capabilities = acp::AgentCapabilities::new()
             .load_session(true)
             .prompt_capabilities(acp::PromptCapabilities::new().embedded_context(true))
+            .mcp_capabilities(acp::McpCapabilities::new().http(true))
             .session_capabilities(
                 acp::SessionCapabilities::new()
                     .list(acp::SessionListCapabilities::new())
@@ -268,18 +269,14 @@ impl acp::Agent for CodelabAgent {
         }
         let uri = path_to_uri(&args.cwd)
             .ok_or_else(|| invalid_params(format!("{} has no file URI", args.cwd.display())))?;
-        if !args.mcp_servers.is_empty() {
-            tracing::info!(
-                servers = args.mcp_servers.len(),
-                "MCP servers offered by the ACP client are not used (not supported yet)"
-            );
-        }
+        let mcp = mcp_specs(&args.mcp_servers)?;
         self.check_model(Some(&uri))?;
         let rt = &self.conn.rt;
         let session = rt
             .create_session(Some(uri), None, None)
             .await
             .map_err(|e| from_runtime(&e))?;
+        rt.set_session_mcp_servers(session.id, &mcp);
         self.conn.open(session.id, Some(args.cwd));
         rt.attach(session.id, self.conn.id, self.conn.queue.clone(), u64::MAX)
             .await
@@ -312,6 +309,7 @@ impl acp::Agent for CodelabAgent {
             tracing::warn!(session = %id, cwd = %args.cwd.display(), workspace = %root.display(),
                 "session/load with another cwd than the session's workspace folder; the session keeps its own");
         }
+        rt.set_session_mcp_servers(id, &mcp_specs(&args.mcp_servers)?);
         self.conn.open(id, Some(root.clone()));
         for update in events::replay(&attached.messages, Some(&root)) {
             self.conn.notify(&args.session_id, update).await;
@@ -472,6 +470,65 @@ impl acp::Agent for CodelabAgent {
             Err(e) => Err(from_runtime(&e)),
         }
     }
+}
+
+/// The MCP servers an ACP client gave a session, as the runtime's specs:
+/// stdio and Streamable HTTP ones (SSE servers are skipped with a warning).
+/// A name is made usable in tool names (`[A-Za-z0-9_-]`, no `__`).
+fn mcp_specs(
+    servers: &[acp::McpServer],
+) -> acp::Result<std::collections::BTreeMap<String, crate::mcp::ServerSpec>> {
+    let mut specs = std::collections::BTreeMap::new();
+    for server in servers {
+        let (name, spec) = match server {
+            acp::McpServer::Stdio(s) => (
+                &s.name,
+                crate::mcp::ServerSpec {
+                    command: Some(s.command.display().to_string()),
+                    args: s.args.clone(),
+                    env: s
+                        .env
+                        .iter()
+                        .map(|e| (e.name.clone(), e.value.clone()))
+                        .collect(),
+                    ..crate::mcp::ServerSpec::default()
+                },
+            ),
+            acp::McpServer::Http(h) => (
+                &h.name,
+                crate::mcp::ServerSpec {
+                    url: Some(h.url.clone()),
+                    headers: h
+                        .headers
+                        .iter()
+                        .map(|e| (e.name.clone(), e.value.clone()))
+                        .collect(),
+                    ..crate::mcp::ServerSpec::default()
+                },
+            ),
+            other => {
+                tracing::warn!("an MCP server over SSE is not supported; skipped: {other:?}");
+                continue;
+            }
+        };
+        let mut clean: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        while clean.contains("__") {
+            clean = clean.replace("__", "_");
+        }
+        spec.check(&clean)
+            .map_err(|e| invalid_params(format!("mcpServers: {name}: {e}")))?;
+        specs.insert(clean, spec);
+    }
+    Ok(specs)
 }
 
 #[cfg(test)]

@@ -44,6 +44,12 @@ const TOOLS: &[(&str, acp::ToolKind, &str)] = &[
     ("stop_command", acp::ToolKind::Execute, "Stop command"),
     ("switch_mode", acp::ToolKind::SwitchMode, "Switch mode"),
     ("new_task", acp::ToolKind::Think, "Delegate a subtask"),
+    ("git_status", acp::ToolKind::Read, "Git status"),
+    ("git_diff", acp::ToolKind::Read, "Git diff"),
+    ("git_log", acp::ToolKind::Read, "Git log"),
+    ("git_show", acp::ToolKind::Read, "Git show"),
+    ("git_commit", acp::ToolKind::Execute, "Commit"),
+    ("git_branch", acp::ToolKind::Execute, "Branch"),
     ("ask_followup_question", acp::ToolKind::Other, "Ask"),
     (
         "attempt_completion",

@@ -9,8 +9,8 @@ use crate::domain;
 use crate::tools::Tool;
 
 use super::types::{
-    AgentInfo, Approval, ApprovalFile, AuditEntry, Message, MessageContext, QuestionParams,
-    Session, ToolCall, ToolInfo,
+    AgentInfo, Approval, ApprovalFile, AuditEntry, McpServerInfo, McpServerState, Message,
+    MessageContext, QuestionParams, Session, ToolCall, ToolInfo,
 };
 
 impl From<&Agent> for AgentInfo {
@@ -34,6 +34,24 @@ impl From<&dyn Tool> for ToolInfo {
             kind: t.kind(),
             description: t.description().to_owned(),
             parameters: t.parameters(),
+        }
+    }
+}
+
+impl From<crate::mcp::Status> for McpServerInfo {
+    fn from(s: crate::mcp::Status) -> Self {
+        let (state, error) = match s.state {
+            crate::mcp::State::Stopped => (McpServerState::Stopped, None),
+            crate::mcp::State::Running => (McpServerState::Running, None),
+            crate::mcp::State::Failed(e) => (McpServerState::Failed, Some(e)),
+        };
+        Self {
+            name: s.name,
+            source: s.source.as_str().to_owned(),
+            transport: s.transport.to_owned(),
+            state,
+            error,
+            tools: s.tools,
         }
     }
 }

@@ -612,6 +612,53 @@ impl Method for ListTools {
     }
 }
 
+/// `codelab/listMcpServers`
+#[derive(Debug, Clone, Copy)]
+pub struct ListMcpServers;
+
+impl Method for ListMcpServers {
+    const NAME: &'static str = "codelab/listMcpServers";
+    const SUMMARY: &'static str = "Lists the configured MCP servers with their state \
+        (`stopped`, `running`, `failed` with the error) and the tools they offer, as the model \
+        sees their names (`mcp__<server>__<tool>`). Does not start a server: servers start on \
+        the first turn of an agent that may use MCP tools.";
+    const ERRORS: &'static [ErrorCode] = &[];
+    type Params = NoParams;
+    type Result = ListMcpServersResult;
+
+    fn example_params() -> NoParams {
+        NoParams {}
+    }
+
+    fn example_result() -> ListMcpServersResult {
+        ListMcpServersResult {
+            servers: vec![
+                McpServerInfo {
+                    name: "fs".into(),
+                    source: "user".into(),
+                    transport: "stdio".into(),
+                    state: McpServerState::Running,
+                    error: None,
+                    tools: vec![
+                        "mcp__fs__read_text_file".into(),
+                        "mcp__fs__list_directory".into(),
+                    ],
+                },
+                McpServerInfo {
+                    name: "github".into(),
+                    source: "user".into(),
+                    transport: "http".into(),
+                    state: McpServerState::Failed,
+                    error: Some(
+                        "the MCP server github did not answer initialize within 30 s".into(),
+                    ),
+                    tools: vec![],
+                },
+            ],
+        }
+    }
+}
+
 /// `codelab/getDocument`
 #[derive(Debug, Clone, Copy)]
 pub struct GetDocument;

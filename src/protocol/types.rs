@@ -249,6 +249,48 @@ pub struct ListToolsResult {
     pub tools: Vec<ToolInfo>,
 }
 
+/// The state of an MCP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum McpServerState {
+    /// Not running: never started (servers start on first use) or stopped
+    /// when idle.
+    Stopped,
+    /// Running; its tools are listed.
+    Running,
+    /// It failed to start or crashed (see `error`); it is started again on
+    /// a later use, after a backoff.
+    Failed,
+}
+
+/// One MCP server, as `codelab/listMcpServers` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct McpServerInfo {
+    /// Its name: its tools are `mcp__<name>__<tool>`.
+    pub name: String,
+    /// Where it is configured: `user` (`codelab.toml`).
+    pub source: String,
+    /// `stdio` or `http`.
+    pub transport: String,
+    /// Its state.
+    pub state: McpServerState,
+    /// Why it failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub error: Option<String>,
+    /// Its tools, as the model sees their names, as last listed.
+    pub tools: Vec<String>,
+}
+
+/// `codelab/listMcpServers` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ListMcpServersResult {
+    /// Every configured server, by name.
+    pub servers: Vec<McpServerInfo>,
+}
+
 /// `codelab/getCurrentAgent` result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(rename_all = "camelCase")]

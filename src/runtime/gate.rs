@@ -181,6 +181,8 @@ pub struct ResolvedSubject {
     pub names_hidden: Option<String>,
     /// The model asked to run the command outside the sandbox.
     pub unsandboxed: bool,
+    /// The call changes nothing (see [`Subject::read_only`]).
+    pub read_only: bool,
 }
 
 impl ResolvedSubject {
@@ -197,6 +199,7 @@ impl ResolvedSubject {
                 ..sandbox
             }),
             names_hidden: self.names_hidden.clone(),
+            read_only: self.read_only,
         }
     }
 }
@@ -260,15 +263,25 @@ pub fn known_tool<'t>(
 ///
 /// # Errors
 /// [`Refusal::NotAllowed`], listing the agent's tools.
-pub fn allowed_for_agent(agent: &Agent, tool: &str) -> Result<(), Refusal> {
-    if agent.allows(tool) {
+pub fn allowed_for_agent(agent: &Agent, tool: &dyn Tool) -> Result<(), Refusal> {
+    if may_use(agent, tool) {
         return Ok(());
     }
     Err(Refusal::NotAllowed {
         agent: agent.slug.clone(),
-        tool: tool.to_owned(),
+        tool: tool.name().to_owned(),
         tools: agent.tools.clone(),
     })
+}
+
+/// Whether the agent may use the tool: a built-in one by name, an MCP
+/// server's through the agent's `mcp` group (all of them, or only those
+/// annotated read-only).
+pub fn may_use(agent: &Agent, tool: &dyn Tool) -> bool {
+    match tool.mcp_read_only() {
+        None => agent.allows(tool.name()),
+        Some(read_only) => agent.allows_mcp(read_only),
+    }
 }
 
 /// Step 3: the arguments parse as the tool's parameters (the one parse of
@@ -345,6 +358,7 @@ pub fn within_workspace(
         },
         command: subject.command,
         unsandboxed: subject.unsandboxed,
+        read_only: subject.read_only,
     };
     if subject.paths.is_empty() {
         return Ok(resolved);
@@ -460,7 +474,7 @@ impl Gate {
         repetition: &mut Repetition,
     ) -> Result<Cleared, Refusal> {
         let tool = known_tool(&self.tools, call.tool)?;
-        allowed_for_agent(cx.agent, call.tool)?;
+        allowed_for_agent(cx.agent, &**tool)?;
         let subject = valid_arguments(&**tool, call)?;
         file_restriction(cx.agent, tool.kind(), &subject, cx.workspace)?;
         repetition.observe(call)?;
@@ -612,7 +626,7 @@ mod tests {
                 json!({"path": "a.md", "content": ""})
             ),
             "The debug agent cannot use write_file. Its tools are: read_file, list_files, \
-             search_in_code, ask_followup_question, attempt_completion, switch_mode. Use \
+             search_in_code, git_status, git_diff, git_log, git_show, mcp:read-only, ask_followup_question, attempt_completion, switch_mode. Use \
              switch_mode if another agent should do this."
         );
         assert_eq!(
@@ -621,7 +635,8 @@ mod tests {
                 .next(),
             Some("The orchestrator agent cannot use read_file")
         );
-        assert!(allowed_for_agent(&agent("coder"), "execute_command").is_ok());
+        let exec = tools::find("execute_command").expect("registered");
+        assert!(allowed_for_agent(&agent("coder"), &*exec).is_ok());
     }
 
     #[test]

@@ -182,6 +182,15 @@ pub struct Parts {
     pub tmp_dir: std::path::PathBuf,
 }
 
+/// The MCP servers of each trusted workspace, with the specs they were made of.
+type WorkspaceMcp = HashMap<
+    std::path::PathBuf,
+    (
+        std::collections::BTreeMap<String, crate::mcp::ServerSpec>,
+        Arc<crate::mcp::McpServers>,
+    ),
+>;
+
 /// The runtime. One per process, shared by every connection of every front end.
 pub struct Runtime {
     store: Arc<dyn Store>,
@@ -197,6 +206,12 @@ pub struct Runtime {
     audit_subscription: Option<u64>,
     session_rules: Mutex<HashMap<SessionId, Vec<Rule>>>,
     gate: gate::Gate,
+    /// The MCP servers of the user's file.
+    mcp: Arc<crate::mcp::McpServers>,
+    /// The MCP servers a front end gave a session (ACP's `mcpServers`).
+    session_mcp: Mutex<HashMap<SessionId, Arc<crate::mcp::McpServers>>>,
+    /// The MCP servers of trusted workspaces, with the specs they were made of.
+    workspace_mcp: Mutex<WorkspaceMcp>,
     launcher: Arc<Launcher>,
     processes: Arc<Processes>,
     tmp_dir: std::path::PathBuf,
@@ -221,6 +236,7 @@ impl Runtime {
             .max_iterations
             .unwrap_or(25)
             .max(1);
+        let mcp = crate::mcp::McpServers::new(&parts.settings.user().mcp, crate::mcp::Source::User);
         Self {
             store: parts.store,
             bus: parts.bus,
@@ -235,10 +251,79 @@ impl Runtime {
             audit_subscription: parts.audit_subscription,
             session_rules: Mutex::new(HashMap::new()),
             gate: gate::Gate::default(),
+            mcp,
+            session_mcp: Mutex::new(HashMap::new()),
+            workspace_mcp: Mutex::new(HashMap::new()),
             launcher: parts.launcher,
             processes: Arc::new(Processes::default()),
             tmp_dir: parts.tmp_dir,
         }
+    }
+
+    /// The MCP servers.
+    pub fn mcp(&self) -> &Arc<crate::mcp::McpServers> {
+        &self.mcp
+    }
+
+    /// Gives a session its own MCP servers (ACP's `mcpServers` of
+    /// `session/new`), beside the user's; replaces those it had.
+    pub fn set_session_mcp_servers(
+        &self,
+        session: SessionId,
+        specs: &std::collections::BTreeMap<String, crate::mcp::ServerSpec>,
+    ) {
+        let mut map = self
+            .session_mcp
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if specs.is_empty() {
+            map.remove(&session);
+        } else {
+            map.insert(
+                session,
+                crate::mcp::McpServers::new(specs, crate::mcp::Source::Session),
+            );
+        }
+    }
+
+    /// The MCP servers a session may use: its own, its trusted workspace's,
+    /// then the user's.
+    pub(crate) fn mcp_for(
+        &self,
+        session: SessionId,
+        root: Option<&Path>,
+    ) -> Vec<Arc<crate::mcp::McpServers>> {
+        let own = self
+            .session_mcp
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&session)
+            .cloned();
+        let workspace = root.and_then(|root| {
+            let specs = self.settings.workspace_mcp(root);
+            let mut map = self
+                .workspace_mcp
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if specs.is_empty() {
+                map.remove(root);
+                return None;
+            }
+            match map.get(root) {
+                Some((s, servers)) if *s == specs => Some(Arc::clone(servers)),
+                _ => {
+                    let servers =
+                        crate::mcp::McpServers::new(&specs, crate::mcp::Source::Workspace);
+                    map.insert(root.to_path_buf(), (specs, Arc::clone(&servers)));
+                    Some(servers)
+                }
+            }
+        });
+        own.into_iter()
+            .chain(workspace)
+            .chain(std::iter::once(Arc::clone(&self.mcp)))
+            .filter(|m| !m.is_empty())
+            .collect()
     }
 
     /// The store (for health checks and tools that inspect it).

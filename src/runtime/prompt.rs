@@ -52,7 +52,7 @@ pub fn system_prompt(agent: &Agent, env: &Environment) -> String {
 pub fn tool_specs(agent: &Agent, registry: &[std::sync::Arc<dyn Tool>]) -> Vec<ToolSpec> {
     registry
         .iter()
-        .filter(|t| agent.allows(t.name()))
+        .filter(|t| super::gate::may_use(agent, &***t))
         .map(|t| ToolSpec {
             name: t.name().to_owned(),
             description: t.description().to_owned(),

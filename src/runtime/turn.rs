@@ -468,13 +468,23 @@ pub(super) async fn decide_approval(
             let p = params.clone().ok_or_else(|| {
                 RuntimeError::InvalidParams("`params` is required with decision `edit`".into())
             })?;
-            let tool = rt.gate.tool(&approval.tool).ok_or_else(|| {
-                RuntimeError::InvalidParams(format!("unknown tool {}", approval.tool))
-            })?;
-            tool.check(&p).map_err(|e| {
-                RuntimeError::InvalidParams(format!("the edited parameters are invalid: {e}"))
-            })?;
-            p
+            if approval.tool.starts_with(crate::mcp::PREFIX) {
+                // An MCP server's tool: the server validates its arguments.
+                if !p.is_object() {
+                    return Err(RuntimeError::InvalidParams(
+                        "the edited parameters are invalid: expected a JSON object".into(),
+                    ));
+                }
+                p
+            } else {
+                let tool = rt.gate.tool(&approval.tool).ok_or_else(|| {
+                    RuntimeError::InvalidParams(format!("unknown tool {}", approval.tool))
+                })?;
+                tool.check(&p).map_err(|e| {
+                    RuntimeError::InvalidParams(format!("the edited parameters are invalid: {e}"))
+                })?;
+                p
+            }
         }
         Decision::Cancelled | Decision::TimedOut => {
             return Err(RuntimeError::InvalidParams(
@@ -514,7 +524,13 @@ pub(super) async fn decide_approval(
         }
     } else if scope == Some(ApprovalScope::Session) {
         let ws = workspace_of(&session);
-        if let Ok(subject) = rt.gate.subject(&approval.tool, &final_params, ws.as_ref()) {
+        let subject = if approval.tool.starts_with(crate::mcp::PREFIX) {
+            // An MCP server's tool names no path and no command.
+            Ok(gate::ResolvedSubject::default())
+        } else {
+            rt.gate.subject(&approval.tool, &final_params, ws.as_ref())
+        };
+        if let Ok(subject) = subject {
             let mut spec = crate::policy::session_rule(
                 &approval.tool,
                 &subject.paths,
@@ -600,6 +616,9 @@ pub(crate) struct Turn {
     cost: f64,
     failures: usize,
     repetition: gate::Repetition,
+    /// The gate over the tools of this turn's latest model request: the
+    /// built-in ones and the MCP servers' (listed again at every request).
+    gate: gate::Gate,
     arg_errors: HashMap<String, String>,
     presets: HashMap<String, Resolution>,
 }
@@ -630,6 +649,7 @@ impl Turn {
             cost: 0.0,
             failures: 0,
             repetition: gate::Repetition::default(),
+            gate: gate::Gate::default(),
             arg_errors: HashMap::new(),
             presets: HashMap::new(),
         }
@@ -834,11 +854,30 @@ impl Turn {
                 .unwrap_or_default(),
             os: std::env::consts::OS.to_owned(),
         };
+        let mut all = tools::registry();
+        if agent.allows_mcp(true) {
+            // Servers start here, on first use, within their start-up
+            // timeout. The session's own servers first: a name they share
+            // with the user's is theirs.
+            let root = ws.as_ref().map(Workspace::root);
+            for servers in self.rt.mcp_for(self.session_id, root) {
+                let tools = tokio::select! {
+                    t = servers.tools() => t,
+                    () = self.cancel.cancelled() => return Err(Stop::Cancelled),
+                };
+                for t in tools {
+                    if !all.iter().any(|a| a.name() == t.name()) {
+                        all.push(t);
+                    }
+                }
+            }
+        }
+        self.gate = gate::Gate::new(all);
         let request = crate::llm::ChatRequest {
             model: target.model.clone(),
             system: prompt::system_prompt(&agent, &env),
             messages: prompt::chat_messages(history),
-            tools: prompt::tool_specs(&agent, &tools::registry()),
+            tools: prompt::tool_specs(&agent, self.gate.tools()),
             max_tokens: target.max_tokens,
         };
         let ctx = crate::llm::client::CallContext {
@@ -1047,8 +1086,8 @@ impl Turn {
         let preset = self.presets.remove(&call.id);
         if let Some(Resolution::Answer(answer)) = &preset {
             // A question answered, or a subtask finished, after a restart.
-            if let Err(r) = gate::known_tool(self.rt.gate.tools(), &call.name)
-                .and_then(|_| gate::allowed_for_agent(&agent, &call.name))
+            if let Err(r) = gate::known_tool(self.gate.tools(), &call.name)
+                .and_then(|t| gate::allowed_for_agent(&agent, &**t))
             {
                 return Ok(CallOutcome::Failed(r.to_string()));
             }
@@ -1076,7 +1115,7 @@ impl Turn {
             decided: preset.is_some(),
             sandbox,
         };
-        let cleared = match self.rt.gate.check(&proposal, &cx, &mut self.repetition) {
+        let cleared = match self.gate.check(&proposal, &cx, &mut self.repetition) {
             Ok(c) => c,
             Err(refusal) => return Ok(CallOutcome::Failed(refusal.to_string())),
         };
@@ -1103,7 +1142,7 @@ impl Turn {
                 Decision::Edit => {
                     if let Some(p) = params {
                         // Where a command runs follows the parameters that run.
-                        if let Ok(subject) = self.rt.gate.subject(&call.name, &p, ws.as_ref()) {
+                        if let Ok(subject) = self.gate.subject(&call.name, &p, ws.as_ref()) {
                             run_in = policy.decide(&subject.call(&call.name, sandbox)).run_in;
                         }
                         args = p;

@@ -19,7 +19,7 @@
 //! `.codelab/agents.toml` and `.codelab/prompts/*.md` are ignored with a
 //! warning (in `codelab/listAgents` and in the log).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
@@ -31,6 +31,7 @@ pub use crate::config::{ConfigError, TomlDoc, push_key, read_optional};
 
 use crate::agents::{self, Agent, WORKSPACE_AGENTS_FILE, WORKSPACE_PROMPTS_DIR};
 use crate::llm::config::LlmSettings;
+use crate::mcp::ServerSpec;
 use crate::policy::{Action, Rule, SandboxMode, Scope};
 
 /// The user's config file, in the data directory.
@@ -132,6 +133,14 @@ pub struct TrustSettings {
     pub workspaces: Vec<PathBuf>,
 }
 
+/// The `[mcp]` table: `[mcp.servers.<name>]`, one per MCP server.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct McpSection {
+    #[serde(default)]
+    servers: BTreeMap<String, ServerSpec>,
+}
+
 /// The user's file, as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -148,6 +157,8 @@ struct UserFile {
     trust: TrustSettings,
     #[serde(default)]
     sandbox: SandboxSettings,
+    #[serde(default)]
+    mcp: McpSection,
     /// Compiled on its own (see [`UserSettings::parse`]); named here so that
     /// the message about an unknown key lists it.
     #[serde(default, rename = "policy")]
@@ -173,6 +184,8 @@ pub struct UserSettings {
     pub trust: TrustSettings,
     /// `[sandbox]`.
     pub sandbox: SandboxSettings,
+    /// `[mcp.servers.<name>]`: the MCP servers, checked.
+    pub mcp: BTreeMap<String, ServerSpec>,
 }
 
 impl UserSettings {
@@ -206,6 +219,10 @@ impl UserSettings {
             }
             t => t.map(Spanned::into_inner),
         };
+        for (name, spec) in &file.mcp.servers {
+            spec.check(name)
+                .map_err(|e| doc.error(None, format!("mcp.servers.{name}"), e))?;
+        }
         let (policy, policy_error) = match policy {
             None => (Vec::new(), None),
             Some(v) => match crate::policy::rules_from_toml(doc, v, Scope::User) {
@@ -227,6 +244,7 @@ impl UserSettings {
             housekeeping: file.housekeeping,
             trust: file.trust,
             sandbox: file.sandbox,
+            mcp: file.mcp.servers,
         })
     }
 }
@@ -279,6 +297,9 @@ struct ConfigFiles {
     llm: Result<LlmSettings, ConfigError>,
     /// The last valid rules.
     rules: Vec<Rule>,
+    /// `[mcp.servers.<name>]` (empty when invalid); used only when the
+    /// workspace is trusted.
+    mcp: BTreeMap<String, ServerSpec>,
 }
 
 /// `.codelab/agents.toml` and `.codelab/prompts/` of one workspace.
@@ -385,6 +406,24 @@ impl Settings {
         rules
     }
 
+    /// The MCP servers of the workspace at `root` (`[mcp.servers.<name>]`
+    /// of its `.codelab/config.toml`): none unless the user trusts it.
+    pub fn workspace_mcp(&self, root: &Path) -> BTreeMap<String, ServerSpec> {
+        let root = canonical(root);
+        let config = self.config(&root);
+        if config.mcp.is_empty() {
+            return BTreeMap::new();
+        }
+        if !self.trusts(&root) {
+            tracing::warn!(
+                "the MCP servers of {} are ignored: the workspace is not trusted",
+                root.display()
+            );
+            return BTreeMap::new();
+        }
+        config.mcp.clone()
+    }
+
     /// Problems found in policy files (file, line, key and reason).
     pub fn policy_errors(&self) -> Vec<String> {
         lock(&self.policy_errors).clone()
@@ -451,10 +490,10 @@ impl Settings {
         }
         let path = root.join(WORKSPACE_CONFIG_FILE);
         let mut watched = Watched::default();
-        let (llm, rules) = match watched.read(&path) {
-            Ok(None) => (Ok(LlmSettings::default()), Ok(Vec::new())),
+        let (llm, rules, mcp) = match watched.read(&path) {
+            Ok(None) => (Ok(LlmSettings::default()), Ok(Vec::new()), BTreeMap::new()),
             Ok(Some(text)) => parse_workspace_config(&TomlDoc::new(&path, &text)),
-            Err(e) => (Err(e.clone()), Err(e)),
+            Err(e) => (Err(e.clone()), Err(e), BTreeMap::new()),
         };
         let rules = rules.unwrap_or_else(|e| {
             tracing::error!("invalid workspace policy, keeping the last valid one: {e}");
@@ -469,6 +508,7 @@ impl Settings {
             watched,
             llm,
             rules,
+            mcp,
         });
         lock(&self.workspaces)
             .entry(root.to_path_buf())
@@ -544,10 +584,32 @@ type Parsed<T> = Result<T, ConfigError>;
 
 /// `[llm]` (without what a workspace may not set) and `[policy]` of a
 /// workspace's `.codelab/config.toml`; other tables are ignored with a warning.
-fn parse_workspace_config(doc: &TomlDoc<'_>) -> (Parsed<LlmSettings>, Parsed<Vec<Rule>>) {
+fn parse_workspace_config(
+    doc: &TomlDoc<'_>,
+) -> (
+    Parsed<LlmSettings>,
+    Parsed<Vec<Rule>>,
+    BTreeMap<String, ServerSpec>,
+) {
     let mut root = match doc.parse() {
         Ok(r) => r,
-        Err(e) => return (Err(e.clone()), Err(e)),
+        Err(e) => return (Err(e.clone()), Err(e), BTreeMap::new()),
+    };
+    let mcp = match root.remove("mcp") {
+        Some(v) => {
+            let parsed = doc.value::<McpSection>("mcp", v).and_then(|m| {
+                for (name, spec) in &m.servers {
+                    spec.check(name)
+                        .map_err(|e| doc.error(None, format!("mcp.servers.{name}"), e))?;
+                }
+                Ok(m.servers)
+            });
+            parsed.unwrap_or_else(|e| {
+                tracing::error!("invalid MCP servers in a workspace config, none used: {e}");
+                BTreeMap::new()
+            })
+        }
+        None => BTreeMap::new(),
     };
     let llm = match root.remove("llm") {
         Some(v) => LlmSettings::from_toml(doc, v).map(|s| s.without_endpoints(doc.path())),
@@ -559,13 +621,13 @@ fn parse_workspace_config(doc: &TomlDoc<'_>) -> (Parsed<LlmSettings>, Parsed<Vec
     };
     for (key, _) in root.iter() {
         tracing::warn!(
-            "{}:{}: ignoring `{}`: a workspace config has only [llm] and [policy]",
+            "{}:{}: ignoring `{}`: a workspace config has only [llm], [policy] and [mcp]",
             doc.path().display(),
             doc.line(key.span().start),
             key.get_ref()
         );
     }
-    (llm, rules)
+    (llm, rules, mcp)
 }
 
 /// Housekeeping settings (`[housekeeping]` in `codelab.toml`).

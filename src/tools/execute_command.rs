@@ -104,6 +104,7 @@ impl TypedTool for ExecuteCommand {
             command: Some(p.command.clone()),
             cwd: p.cwd.clone(),
             unsandboxed: p.sandbox == Some(false),
+            read_only: false,
         }
     }
 

@@ -18,6 +18,13 @@ pub mod apply_diff;
 pub mod ask_followup_question;
 pub mod attempt_completion;
 pub mod execute_command;
+pub mod git;
+pub mod git_branch;
+pub mod git_commit;
+pub mod git_diff;
+pub mod git_log;
+pub mod git_show;
+pub mod git_status;
 pub mod list_files;
 pub mod new_task;
 pub mod read_command_output;
@@ -97,6 +104,10 @@ pub struct Subject {
     pub cwd: Option<String>,
     /// The model asked to run the command outside the sandbox.
     pub unsandboxed: bool,
+    /// This call changes nothing (`git_branch` listing), though other calls
+    /// of its tool do: the policy's built-in `ask` for the tool does not
+    /// apply to it.
+    pub read_only: bool,
 }
 
 impl Subject {
@@ -552,13 +563,19 @@ pub trait TypedTool: Send + Sync + 'static {
 /// A tool as the registry holds it.
 pub trait Tool: Send + Sync {
     /// The name.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
     /// The description.
-    fn description(&self) -> &'static str;
+    fn description(&self) -> &str;
     /// The kind.
     fn kind(&self) -> ToolKind;
     /// The parameters' JSON Schema.
     fn parameters(&self) -> Value;
+    /// For a tool of an MCP server: whether the server annotates it
+    /// read-only (agents with read-only access to MCP tools get only
+    /// those); `None` for the built-in tools.
+    fn mcp_read_only(&self) -> Option<bool> {
+        None
+    }
     /// Parses the arguments with the parameter type (the validation) and
     /// returns what the call would touch.
     ///
@@ -617,10 +634,10 @@ pub fn schema_of<P: JsonSchema>() -> Value {
 }
 
 impl<T: TypedTool> Tool for T {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         T::NAME
     }
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         T::DESCRIPTION
     }
     fn kind(&self) -> ToolKind {
@@ -666,6 +683,12 @@ pub fn registry() -> Vec<Arc<dyn Tool>> {
         Arc::new(attempt_completion::AttemptCompletion),
         Arc::new(switch_mode::SwitchMode),
         Arc::new(new_task::NewTask),
+        Arc::new(git_status::GitStatus),
+        Arc::new(git_diff::GitDiff),
+        Arc::new(git_log::GitLog),
+        Arc::new(git_show::GitShow),
+        Arc::new(git_commit::GitCommit),
+        Arc::new(git_branch::GitBranch),
     ]
 }
 
@@ -744,6 +767,7 @@ mod tests {
                     command: Some("cargo test".into()),
                     cwd: Some("crates/x".into()),
                     unsandboxed: false,
+                    read_only: false,
                 },
             ),
             (
@@ -780,6 +804,34 @@ mod tests {
                 "new_task",
                 json!({"mode": "coder", "message": "m"}),
                 Subject::default(),
+            ),
+            ("git_status", json!({}), paths(&["."])),
+            ("git_diff", json!({"staged": true}), paths(&["."])),
+            ("git_diff", json!({"path": "src"}), paths(&["src"])),
+            (
+                "git_log",
+                json!({"path": "a.rs", "limit": 3}),
+                paths(&["a.rs"]),
+            ),
+            ("git_show", json!({"revision": "HEAD~1"}), paths(&["."])),
+            ("git_commit", json!({"message": "m"}), paths(&["."])),
+            (
+                "git_commit",
+                json!({"message": "m", "paths": ["a.rs", "b/"]}),
+                paths(&["a.rs", "b/"]),
+            ),
+            (
+                "git_branch",
+                json!({}),
+                Subject {
+                    read_only: true,
+                    ..paths(&["."])
+                },
+            ),
+            (
+                "git_branch",
+                json!({"action": "switch", "name": "x"}),
+                paths(&["."]),
             ),
         ];
         for (tool, args, subject) in &cases {
@@ -824,6 +876,10 @@ mod tests {
             diff_threshold: 1.0,
         };
         for t in registry() {
+            if t.name().starts_with("git_") {
+                // They preview against a repository: tests/git.rs.
+                continue;
+            }
             let args = match t.name() {
                 "write_file" => json!({"path": "a.rs", "content": "b\n"}),
                 "apply_diff" => {

@@ -25,6 +25,7 @@ mod get_metrics;
 mod get_policy;
 mod get_session;
 mod list_agents;
+mod list_mcp_servers;
 mod list_pending_approvals;
 mod list_processes;
 mod list_sessions;

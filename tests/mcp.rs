@@ -1,0 +1,521 @@
+//! Tools of MCP servers through the real binary, with a real MCP server: the
+//! scripted one of the test suite (`tests/fixtures/mcp/scripted_server.py`,
+//! a real process speaking MCP over stdio), configured in the user's
+//! `codelab.toml`. The tools reach the model as `mcp__<server>__<tool>`,
+//! pass the gate (agent availability, policy wildcards, approvals), return
+//! results and errors, and a cancelled turn cancels the running call.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a test failure
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use codelab_agent::protocol::NoParams;
+use codelab_agent::protocol::requests::{CancelTurn, ListMcpServers};
+use codelab_agent::protocol::types::{
+    DecideApprovalParams, Decision, McpServerState, SessionParams, StopReason, ToolCallStatus,
+};
+use serde_json::json;
+use support::agent::{Harness, TurnLog, approve, call, calls, complete, decision, drive};
+
+fn script() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mcp/scripted_server.py")
+        .display()
+        .to_string()
+}
+
+/// A user file with the scripted server recording into `record`, and `extra`.
+fn config(record: &Path, extra: &str) -> String {
+    format!(
+        "[mcp.servers.scripted]\ncommand = \"python3\"\nargs = [{:?}, {:?}]\n\n{extra}",
+        script(),
+        record.display().to_string()
+    )
+}
+
+fn result(log: &TurnLog, id: &str) -> (ToolCallStatus, String) {
+    let (_, s, t) = log
+        .tool_results()
+        .into_iter()
+        .find(|r| r.0 == id)
+        .unwrap_or_else(|| panic!("no call {id}"));
+    (s, t)
+}
+
+/// The tool names of the model's `n`th request.
+fn offered(h: &Harness, n: usize) -> Vec<String> {
+    h.mock.requests()[n].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Waits until the record file has a line starting with `prefix`; returns it.
+async fn recorded(record: &Path, prefix: &str) -> String {
+    for _ in 0..1000 {
+        if let Ok(text) = std::fs::read_to_string(record)
+            && let Some(line) = text.lines().find(|l| l.starts_with(prefix))
+        {
+            return line.to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "the server never recorded {prefix:?}: {:?}",
+        std::fs::read_to_string(record)
+    );
+}
+
+#[tokio::test]
+async fn mcp_tools_are_offered_gated_by_policy_and_called() {
+    let rec = tempfile::tempdir().unwrap();
+    let record = rec.path().join("record");
+    let mut h = Harness::with_config(
+        vec![
+            calls(
+                "",
+                &[
+                    ("e", "mcp__scripted__echo", json!({"text": "hi"})),
+                    ("f", "mcp__scripted__fail", json!({})),
+                    ("d", "mcp__scripted__grow", json!({})),
+                ],
+            ),
+            complete("c", "done"),
+        ],
+        "coder",
+        false,
+        &config(
+            &record,
+            "[[policy.rules]]\ntool = \"mcp__scripted__g*\"\naction = \"deny\"\n",
+        ),
+    )
+    .await;
+    // Listed before any turn: configured, not started.
+    let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+    assert_eq!(listed.servers.len(), 1);
+    assert_eq!(listed.servers[0].name, "scripted");
+    assert_eq!(listed.servers[0].transport, "stdio");
+    assert_eq!(listed.servers[0].state, McpServerState::Stopped);
+    assert!(listed.servers[0].tools.is_empty());
+    let turn = h.send("use the server").await;
+    let mut asked = Vec::new();
+    let log = drive(
+        &mut h.client,
+        turn,
+        |a| {
+            asked.push((a.tool.clone(), a.rule.clone()));
+            // The user edits the echo's arguments before approving.
+            Some(if a.tool == "mcp__scripted__echo" {
+                DecideApprovalParams {
+                    params: Some(json!({"text": "edited"})),
+                    ..decision(Decision::Edit)
+                }
+            } else {
+                approve()
+            })
+        },
+        |_| None,
+    )
+    .await;
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    // Every tool of the server, with its schema, beside the built-in ones.
+    let tools = offered(&h, 0);
+    for t in [
+        "mcp__scripted__echo",
+        "mcp__scripted__wait",
+        "mcp__scripted__fail",
+        "read_file",
+    ] {
+        assert!(tools.iter().any(|n| n == t), "{t} in {tools:?}");
+    }
+    let echo = h.mock.requests()[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["function"]["name"] == "mcp__scripted__echo")
+        .cloned()
+        .unwrap();
+    assert_eq!(echo["function"]["description"], "Says the text back.");
+    assert_eq!(echo["function"]["parameters"]["required"], json!(["text"]));
+    // MCP tools ask by default; the denied one never reaches the server.
+    assert_eq!(
+        asked,
+        [
+            (
+                "mcp__scripted__echo".to_owned(),
+                "built-in rule: ask *".to_owned()
+            ),
+            (
+                "mcp__scripted__fail".to_owned(),
+                "built-in rule: ask *".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(
+        result(&log, "e"),
+        (ToolCallStatus::Completed, "echo: edited".to_owned())
+    );
+    assert_eq!(
+        result(&log, "f"),
+        (ToolCallStatus::Failed, "it failed on purpose".to_owned())
+    );
+    let (status, denied) = result(&log, "d");
+    assert_eq!(status, ToolCallStatus::Failed);
+    assert!(
+        denied.starts_with("Denied by policy (user rule: deny mcp__scripted__g*)"),
+        "{denied}"
+    );
+    let calls = std::fs::read_to_string(&record).unwrap();
+    assert!(!calls.contains("call grow"), "{calls}");
+    let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+    assert_eq!(listed.servers[0].state, McpServerState::Running);
+    assert!(
+        listed.servers[0]
+            .tools
+            .contains(&"mcp__scripted__echo".to_owned()),
+        "{listed:?}"
+    );
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn read_only_agents_get_only_read_only_mcp_tools_and_the_orchestrator_none() {
+    let rec = tempfile::tempdir().unwrap();
+    let record = rec.path().join("record");
+    let mut h = Harness::with_config(
+        vec![
+            call("w", "mcp__scripted__wait", json!({})),
+            complete("c", "done"),
+        ],
+        "debug",
+        false,
+        &config(&record, ""),
+    )
+    .await;
+    let turn = h.send("look").await;
+    let log = drive(
+        &mut h.client,
+        turn,
+        |a| panic!("{} asked", a.tool),
+        |_| None,
+    )
+    .await;
+    let tools = offered(&h, 0);
+    assert!(
+        tools.iter().any(|t| t == "mcp__scripted__echo"),
+        "{tools:?}"
+    );
+    assert!(
+        !tools.iter().any(|t| t == "mcp__scripted__wait"),
+        "{tools:?}"
+    );
+    let (status, text) = result(&log, "w");
+    assert_eq!(status, ToolCallStatus::Failed);
+    assert!(
+        text.starts_with("The debug agent cannot use mcp__scripted__wait."),
+        "{text}"
+    );
+    h.finish().await;
+
+    let mut h = Harness::with_config(
+        vec![complete("c", "done")],
+        "orchestrator",
+        false,
+        &config(&record, ""),
+    )
+    .await;
+    let turn = h.send("route").await;
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    let tools = offered(&h, 0);
+    assert!(!tools.iter().any(|t| t.starts_with("mcp__")), "{tools:?}");
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn cancelling_the_turn_cancels_the_running_call_at_the_server() {
+    let rec = tempfile::tempdir().unwrap();
+    let record = rec.path().join("record");
+    let mut h = Harness::with_config(
+        vec![call("w", "mcp__scripted__wait", json!({}))],
+        "coder",
+        false,
+        &config(
+            &record,
+            "[[policy.rules]]\ntool = \"mcp__scripted__*\"\naction = \"allow\"\n",
+        ),
+    )
+    .await;
+    let turn = h.send("wait").await;
+    let started = recorded(&record, "call wait ").await;
+    let id = started.rsplit(' ').next().unwrap().to_owned();
+    h.client
+        .call_typed::<CancelTurn>(SessionParams {
+            session_id: h.session,
+        })
+        .await;
+    let line = recorded(&record, "cancelled ").await;
+    assert_eq!(line, format!("cancelled {id}"), "the call's own request id");
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::Cancelled);
+    // Within a second of cancelTurn, as asked (13 ms measured here); not
+    // asserted, as the suite makes no timing assertions.
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_server_that_crashes_mid_call_gives_a_tool_error_and_the_turn_goes_on() {
+    let rec = tempfile::tempdir().unwrap();
+    let record = rec.path().join("record");
+    let mut h = Harness::with_config(
+        vec![
+            call("x", "mcp__scripted__crash", json!({})),
+            complete("c", "noted"),
+        ],
+        "coder",
+        false,
+        &config(
+            &record,
+            "[[policy.rules]]\ntool = \"mcp__scripted__*\"\naction = \"allow\"\n",
+        ),
+    )
+    .await;
+    let turn = h.send("crash").await;
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    let (status, text) = result(&log, "x");
+    assert_eq!(status, ToolCallStatus::Failed);
+    assert!(
+        text.contains("the MCP tool crash of scripted failed"),
+        "{text}"
+    );
+    // The model's next request no longer offers the crashed server's tools
+    // (it is started again after a backoff).
+    let tools = offered(&h, 1);
+    assert!(!tools.iter().any(|t| t.starts_with("mcp__")), "{tools:?}");
+    let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+    assert_eq!(
+        listed.servers[0].state,
+        McpServerState::Failed,
+        "{listed:?}"
+    );
+    assert!(listed.servers[0].error.is_some(), "{listed:?}");
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn an_invalid_server_entry_stops_the_start_with_its_key() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("codelab.toml"),
+        "[mcp.servers.\"bad__name\"]\ncommand = \"x\"\n",
+    )
+    .unwrap();
+    let err = codelab_agent::settings::UserSettings::load(&data.path().join("codelab.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("mcp.servers.bad__name"), "{err}");
+    assert!(err.contains("without `__`"), "{err}");
+}
+
+/// A workspace's `.codelab/config.toml` adds MCP servers only when the user
+/// trusts the workspace.
+#[tokio::test]
+async fn a_workspace_adds_servers_only_when_trusted() {
+    let rec = tempfile::tempdir().unwrap();
+    let record = rec.path().join("record");
+    let ws_config = format!(
+        "[mcp.servers.wsserver]\ncommand = \"python3\"\nargs = [{:?}, {:?}]\n",
+        script(),
+        record.display().to_string()
+    );
+    // Untrusted: its servers are ignored.
+    let mut h = Harness::with_config(vec![complete("c", "done")], "coder", false, "").await;
+    std::fs::create_dir_all(h.root().join(".codelab")).unwrap();
+    std::fs::write(h.root().join(".codelab/config.toml"), &ws_config).unwrap();
+    let turn = h.send("look").await;
+    drive(&mut h.client, turn, |_| None, |_| None).await;
+    let tools = offered(&h, 0);
+    assert!(!tools.iter().any(|t| t.starts_with("mcp__")), "{tools:?}");
+    h.finish().await;
+
+    // Trusted: they are the session's too.
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    std::fs::create_dir_all(root.join(".codelab")).unwrap();
+    std::fs::write(root.join(".codelab/config.toml"), &ws_config).unwrap();
+    let trust = format!("[trust]\nworkspaces = [{:?}]\n", root.display().to_string());
+    let mock = mock_llm::MockLlm::start(mock_llm::Script {
+        replies: vec![complete("c", "done")],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("codelab.toml"), trust).unwrap();
+    let mut server =
+        support::ServerProcess::stdio_env(data.path(), &support::agent::llm_env(&mock));
+    let mut client = server.stdio_client();
+    client
+        .initialize_with(&[], Some(&support::file_uri(&root)), false)
+        .await;
+    let session = client
+        .call_typed::<codelab_agent::protocol::requests::CreateSession>(
+            codelab_agent::protocol::types::CreateSessionParams {
+                agent: Some("coder".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .id;
+    let turn = support::agent::send(&mut client, session, "look").await;
+    drive(&mut client, turn, |_| None, |_| None).await;
+    let tools: Vec<String> = mock.requests()[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        tools.iter().any(|t| t == "mcp__wsserver__echo"),
+        "{tools:?}"
+    );
+    client.finish().await;
+}
+
+/// A changed tool list is picked up at the next model request; a server idle
+/// for its idle time stops, and starts again on the next use.
+#[tokio::test]
+async fn tool_list_changes_are_picked_up_and_an_idle_server_stops_and_restarts() {
+    let rec = tempfile::tempdir().unwrap();
+    let record = rec.path().join("record");
+    let mut h = Harness::with_config(
+        vec![
+            call("g", "mcp__scripted__grow", json!({})),
+            complete("c", "grown"),
+            call("a", "mcp__scripted__echo", json!({"text": "again"})),
+            complete("c2", "done"),
+        ],
+        "coder",
+        false,
+        &config(
+            &record,
+            "[[policy.rules]]\ntool = \"mcp__scripted__*\"\naction = \"allow\"\n",
+        )
+        .replace("args = [", "idle_timeout_secs = 0\nargs = ["),
+    )
+    .await;
+    let turn = h.send("grow").await;
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(result(&log, "g").1, "grown");
+    assert!(!offered(&h, 0).iter().any(|t| t == "mcp__scripted__added"));
+    assert!(offered(&h, 1).iter().any(|t| t == "mcp__scripted__added"));
+    // Idle at once (idle_timeout_secs = 0): stopped by the next sweep.
+    let mut stopped = false;
+    for _ in 0..400 {
+        let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+        if listed.servers[0].state == McpServerState::Stopped {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(stopped, "the idle server was stopped");
+    // The next turn starts it again.
+    let turn = h.send("echo").await;
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(
+        result(&log, "a"),
+        (ToolCallStatus::Completed, "echo: again".to_owned())
+    );
+    h.finish().await;
+}
+
+/// The reference MCP server from npm (`@modelcontextprotocol/server-everything`,
+/// installed by `scripts/mcp-deps.sh`) over Streamable HTTP: a text tool and
+/// an image result.
+#[tokio::test]
+async fn the_everything_server_over_streamable_http() {
+    let deps = std::process::Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mcp-deps.sh"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        deps.status.success(),
+        "installing the MCP test packages failed:\n{}",
+        String::from_utf8_lossy(&deps.stderr)
+    );
+    let modules = std::path::PathBuf::from(String::from_utf8_lossy(&deps.stdout).trim());
+    let entry = modules.join("@modelcontextprotocol/server-everything/dist/index.js");
+    assert!(entry.is_file(), "{}", entry.display());
+    // A free port for the server (it takes its port from PORT).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = tokio::process::Command::new("node")
+        .arg(&entry)
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Ready when it says it listens.
+    let stderr = server.stderr.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stderr));
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("the server starts")
+            .unwrap()
+            .expect("the server is running");
+        if line.contains("listening on port") {
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let mut h = Harness::with_config(
+        vec![
+            calls(
+                "",
+                &[
+                    (
+                        "e",
+                        "mcp__everything__echo",
+                        json!({"message": "over http"}),
+                    ),
+                    ("i", "mcp__everything__get-tiny-image", json!({})),
+                ],
+            ),
+            complete("c", "done"),
+        ],
+        "coder",
+        false,
+        &format!(
+            "[mcp.servers.everything]\nurl = \"http://127.0.0.1:{port}/mcp\"\n\n\
+             [[policy.rules]]\ntool = \"mcp__everything__*\"\naction = \"allow\"\n"
+        ),
+    )
+    .await;
+    let turn = h.send("use http").await;
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    assert_eq!(
+        result(&log, "e"),
+        (ToolCallStatus::Completed, "Echo: over http".to_owned())
+    );
+    let (status, image) = result(&log, "i");
+    assert_eq!(status, ToolCallStatus::Completed, "{image}");
+    assert!(image.contains("[image: image/png, "), "{image}");
+    let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+    assert_eq!(listed.servers[0].transport, "http");
+    assert_eq!(listed.servers[0].state, McpServerState::Running);
+    h.finish().await;
+    let _ = server.kill().await;
+}
