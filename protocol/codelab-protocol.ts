@@ -118,7 +118,14 @@ context?: MessageContext,
 /**
  * When it was written.
  */
-createdAt: string, };
+createdAt: string, 
+/**
+ * Present on a compaction marker (role `user`, never sent to the model
+ * as itself): its `text` is the summary that replaces the messages up
+ * to `summarizedThrough`; tool results up to `elidedThrough` are sent as
+ * a short note. Nothing is deleted: the history still holds them all.
+ */
+compaction?: Compaction, };
 
 export type AgentInfo = { 
 /**
@@ -315,6 +322,93 @@ export type CancelTurnResult = {
  * The turn that was cancelled, or none if no turn was running.
  */
 turnId: TurnId | null, };
+
+export type Compaction = { 
+/**
+ * Messages up to this seq are summarised (0: none).
+ */
+summarizedThrough: number, 
+/**
+ * Tool results up to this seq are elided (0: none).
+ */
+elidedThrough: number, 
+/**
+ * The estimated tokens of the request before the compaction.
+ */
+tokensBefore: number, 
+/**
+ * The estimated tokens of the request after it.
+ */
+tokensAfter: number, };
+
+export type CompactSessionResult = { 
+/**
+ * What is now elided or summarised; `null` when there was nothing to
+ * compact (the history is the latest turn only).
+ */
+compaction: Compaction | null, };
+
+export type ContextUsageParams = { 
+/**
+ * The session.
+ */
+sessionId: SessionId, 
+/**
+ * The turn.
+ */
+turnId: TurnId, 
+/**
+ * The session's seq.
+ */
+seq: number, 
+/**
+ * Tokens of the last request: the provider's count when it reported
+ * one, else the server's estimate.
+ */
+usedTokens: number, 
+/**
+ * The model's context window.
+ */
+contextWindow: number, 
+/**
+ * The last request's tokens (input, output, cache reads and writes).
+ */
+usage: TokenUsage, 
+/**
+ * The turn's cost so far, in US dollars.
+ */
+turnCostUsd: number, 
+/**
+ * The session's cost, in US dollars (of the requests this server made).
+ */
+sessionCostUsd: number, };
+
+export type ContextCompactedParams = { 
+/**
+ * The session.
+ */
+sessionId: SessionId, 
+/**
+ * The turn, when one was running.
+ */
+turnId?: TurnId, 
+/**
+ * The session's seq.
+ */
+seq: number, 
+/**
+ * What is now elided or summarised, with the estimated tokens of the
+ * request before and after.
+ */
+compaction: Compaction, 
+/**
+ * Tool results newly elided.
+ */
+elided: number, 
+/**
+ * Whether the older turns were summarised by the model.
+ */
+summarized: boolean, };
 
 export type AttachSessionParams = { 
 /**
@@ -1160,7 +1254,12 @@ export type ClientCodelabCapabilities = {
  * the document, so the file on disk holds the edit before the next tool
  * call runs. Without it, the server writes the same text on disk itself.
  */
-saveDocuments?: boolean, };
+saveDocuments?: boolean, 
+/**
+ * The client shows the context window's fill and the session's cost:
+ * the server sends it `codelab/contextUsage` after each model response.
+ */
+contextUsage?: boolean, };
 
 export type SaveDocumentsParams = { 
 /**
@@ -1256,6 +1355,29 @@ role: Role,
  * Its seq.
  */
 seq: number, };
+
+export type ContextCompacted = { 
+/**
+ * Estimated tokens of the request before.
+ */
+tokensBefore: number, 
+/**
+ * Estimated tokens of the request after.
+ */
+tokensAfter: number, 
+/**
+ * Tool results newly elided.
+ */
+elided: number, 
+/**
+ * Whether the older turns were summarised by the model.
+ */
+summarized: boolean, 
+/**
+ * Why: `threshold`, `overflow` (the provider refused the request) or
+ * `request` (`codelab/compactSession`).
+ */
+reason: string, };
 
 export type AgentSwitched = { 
 /**
@@ -1500,6 +1622,7 @@ export interface CodelabRequests {
   "codelab/getHistory": [GetHistoryParams, GetHistoryResult];
   "codelab/sendMessage": [SendMessageParams, SendMessageResult];
   "codelab/cancelTurn": [SessionParams, CancelTurnResult];
+  "codelab/compactSession": [SessionParams, CompactSessionResult];
   "codelab/attachSession": [AttachSessionParams, AttachSessionResult];
   "codelab/detachSession": [SessionParams, Ack];
   "codelab/answerQuestion": [AnswerQuestionParams, Ack];
@@ -1536,6 +1659,8 @@ export interface CodelabNotifications {
   "codelab/approvalResolved": ApprovalResolvedParams;
   "codelab/agentSwitched": AgentSwitchedParams;
   "codelab/turnCompleted": TurnCompletedParams;
+  "codelab/contextUsage": ContextUsageParams;
+  "codelab/contextCompacted": ContextCompactedParams;
   "codelab/event": EventParams;
 }
 

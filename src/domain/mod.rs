@@ -130,6 +130,30 @@ pub struct Message {
     pub context: Option<MessageContext>,
     /// When it was written.
     pub created_at: DateTime<Utc>,
+    /// For a compaction marker: what the model no longer sees verbatim.
+    /// Such a message is never sent as itself; its `text` is the summary of
+    /// everything up to `summarized_through` (empty when none).
+    pub compaction: Option<Compaction>,
+}
+
+/// A compaction of a session's context, recorded as a marker message: the
+/// history keeps everything, the marker says what requests replace.
+///
+/// Messages with `seq <= summarized_through` are replaced by the marker's
+/// summary; tool results with `seq <= elided_through` are sent as a short
+/// note (the call itself stays). The latest marker of a session is the one in
+/// force; each carries the whole summary so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Compaction {
+    /// Messages up to this seq are summarised (0: none).
+    pub summarized_through: u64,
+    /// Tool results up to this seq are elided (0: none).
+    pub elided_through: u64,
+    /// The estimated tokens of the request before the compaction.
+    pub tokens_before: u64,
+    /// The estimated tokens of the request after it.
+    pub tokens_after: u64,
 }
 
 impl Message {
@@ -148,6 +172,7 @@ impl Message {
             is_error: false,
             context: None,
             created_at: Utc::now(),
+            compaction: None,
         }
     }
 

@@ -393,10 +393,13 @@ async fn http_error(response: reqwest::Response, idle: Duration) -> LlmError {
     let message = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| {
-            v["error"]["message"]
-                .as_str()
-                .or(v["message"].as_str())
-                .map(str::to_owned)
+            let message = v["error"]["message"].as_str().or(v["message"].as_str())?;
+            // The error's code (OpenAI's `context_length_exceeded`) says more
+            // than its message to whoever classifies it.
+            Some(match v["error"]["code"].as_str() {
+                Some(code) if !message.contains(code) => format!("{message} ({code})"),
+                _ => message.to_owned(),
+            })
         })
         .unwrap_or_else(|| text.trim().to_owned());
     match status {

@@ -225,6 +225,40 @@ impl Method for CancelTurn {
     }
 }
 
+/// `codelab/compactSession`
+#[derive(Debug, Clone, Copy)]
+pub struct CompactSession;
+
+impl Method for CompactSession {
+    const NAME: &'static str = "codelab/compactSession";
+    const SUMMARY: &'static str = "Compacts the session's context now, as the server does on \
+        its own when a request would pass the threshold of the model's window: old tool \
+        outputs are elided, and the turns before the latest one are summarised by the model. \
+        Nothing leaves the history (`codelab/getHistory` still returns every message; the \
+        compaction is a marker message). Sends `codelab/contextCompacted`. Not while a turn \
+        runs.";
+    const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::SessionNotFound,
+        ErrorCode::SessionBusy,
+        ErrorCode::StoreFailure,
+        ErrorCode::InternalError,
+    ];
+    type Params = SessionParams;
+    type Result = CompactSessionResult;
+
+    fn example_params() -> SessionParams {
+        SessionParams {
+            session_id: ex::session_id(),
+        }
+    }
+
+    fn example_result() -> CompactSessionResult {
+        CompactSessionResult {
+            compaction: Some(ex::compaction()),
+        }
+    }
+}
+
 /// `codelab/attachSession`
 #[derive(Debug, Clone, Copy)]
 pub struct AttachSession;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 pub use crate::domain::{
-    ApprovalScope, Decision, Role, StopReason, TokenUsage, ToolCallStatus, ToolKind,
+    ApprovalScope, Compaction, Decision, Role, StopReason, TokenUsage, ToolCallStatus, ToolKind,
 };
 pub use crate::metrics::{MetricsSnapshot, Percentiles, SessionMetrics};
 
@@ -99,6 +99,13 @@ pub struct Message {
     /// When it was written.
     #[ts(type = "string")]
     pub created_at: DateTime<Utc>,
+    /// Present on a compaction marker (role `user`, never sent to the model
+    /// as itself): its `text` is the summary that replaces the messages up
+    /// to `summarizedThrough`; tool results up to `elidedThrough` are sent as
+    /// a short note. Nothing is deleted: the history still holds them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub compaction: Option<Compaction>,
 }
 
 /// An agent as the server enforces it.
@@ -340,6 +347,11 @@ pub struct ClientCodelabCapabilities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub save_documents: Option<bool>,
+    /// The client shows the context window's fill and the session's cost:
+    /// the server sends it `codelab/contextUsage` after each model response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub context_usage: Option<bool>,
 }
 
 /// `codelab/saveDocuments` parameters (server → client).
@@ -564,6 +576,59 @@ pub struct TurnCompletedParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub error: Option<String>,
+}
+
+/// `codelab/contextUsage` notification: after each model response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextUsageParams {
+    /// The session.
+    pub session_id: SessionId,
+    /// The turn.
+    pub turn_id: TurnId,
+    /// The session's seq.
+    pub seq: u64,
+    /// Tokens of the last request: the provider's count when it reported
+    /// one, else the server's estimate.
+    pub used_tokens: u64,
+    /// The model's context window.
+    pub context_window: u64,
+    /// The last request's tokens (input, output, cache reads and writes).
+    pub usage: TokenUsage,
+    /// The turn's cost so far, in US dollars.
+    pub turn_cost_usd: f64,
+    /// The session's cost, in US dollars (of the requests this server made).
+    pub session_cost_usd: f64,
+}
+
+/// `codelab/contextCompacted` notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextCompactedParams {
+    /// The session.
+    pub session_id: SessionId,
+    /// The turn, when one was running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub turn_id: Option<TurnId>,
+    /// The session's seq.
+    pub seq: u64,
+    /// What is now elided or summarised, with the estimated tokens of the
+    /// request before and after.
+    pub compaction: Compaction,
+    /// Tool results newly elided.
+    pub elided: u64,
+    /// Whether the older turns were summarised by the model.
+    pub summarized: bool,
+}
+
+/// `codelab/compactSession` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CompactSessionResult {
+    /// What is now elided or summarised; `null` when there was nothing to
+    /// compact (the history is the latest turn only).
+    pub compaction: Option<Compaction>,
 }
 
 /// `codelab/agentSwitched` notification.

@@ -21,6 +21,7 @@
 //! - Every tool call passes the gate before it runs. A tool's failure is a
 //!   result the model reads; only a broken runtime ends a turn with an error.
 
+pub mod context;
 pub mod editors;
 pub mod gate;
 pub mod hub;
@@ -88,6 +89,12 @@ pub enum RuntimeError {
     /// Too many turns are running.
     #[error("{0} turns are running, the most this server runs at once; retry later")]
     Overloaded(usize),
+    /// The context could not be compacted.
+    #[error(transparent)]
+    Compaction(#[from] context::CompactError),
+    /// No model is configured, or its settings are unusable.
+    #[error(transparent)]
+    Model(#[from] LlmError),
 }
 
 impl From<StoreError> for RuntimeError {
@@ -549,6 +556,49 @@ impl Runtime {
     pub async fn cancel_turn(&self, id: SessionId) -> Result<Option<TurnId>, RuntimeError> {
         self.store.get_session(id).await?;
         Ok(self.hub.cancel(id))
+    }
+
+    /// Compacts a session's context now (elides old tool outputs and
+    /// summarises the turns before the latest one); returns the marker in
+    /// force, `None` when there was nothing to compact. Not while a turn runs.
+    ///
+    /// # Errors
+    /// Not found, busy, the summary request failed, or a store failure.
+    pub async fn compact_session(
+        &self,
+        id: SessionId,
+    ) -> Result<Option<crate::domain::Compaction>, RuntimeError> {
+        let session = self.store.get_session(id).await?;
+        // Held like a turn, so that no turn starts meanwhile.
+        let hold = TurnId::new();
+        self.hub
+            .begin_turn(&session, hold, tokio_util::sync::CancellationToken::new())
+            .map_err(|turn| RuntimeError::Busy {
+                session: session.id,
+                turn,
+            })?;
+        let result = async {
+            let (target, base) = turn::request_base(self, &session, None).await?;
+            let history = self.store.history(id, 0, usize::MAX).await?.items;
+            let estimator = crate::llm::context::Estimator::default();
+            let compactor = context::Compactor {
+                rt: self,
+                session_id: id,
+                turn_id: None,
+                target: &target,
+                base: &base,
+                estimator: &estimator,
+            };
+            let done = compactor.run(&history, true).await?;
+            if let Some(c) = &done {
+                self.hub.add_cost(&session, c.cost);
+                turn::announce_compaction(self, &session, None, c, "request");
+            }
+            Ok(done.and_then(|c| c.marker.compaction))
+        }
+        .await;
+        self.hub.end_turn(id, hold);
+        result
     }
 
     /// Switches a session's agent; returns the session.

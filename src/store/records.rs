@@ -134,6 +134,17 @@ pub(crate) struct MessageV1 {
     is_error: bool,
     context: Option<ContextV1>,
     created_at: DateTime<Utc>,
+    /// Added in 0.3 (same record version: absent reads as `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    compaction: Option<CompactionV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct CompactionV1 {
+    summarized_through: u64,
+    elided_through: u64,
+    tokens_before: u64,
+    tokens_after: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -178,6 +189,12 @@ impl From<&Message> for MessageRec {
                 diagnostics: c.diagnostics.clone(),
             }),
             created_at: m.created_at,
+            compaction: m.compaction.map(|c| CompactionV1 {
+                summarized_through: c.summarized_through,
+                elided_through: c.elided_through,
+                tokens_before: c.tokens_before,
+                tokens_after: c.tokens_after,
+            }),
         })
     }
 }
@@ -210,6 +227,12 @@ impl From<MessageRec> for Message {
                 diagnostics: c.diagnostics,
             }),
             created_at: m.created_at,
+            compaction: m.compaction.map(|c| crate::domain::Compaction {
+                summarized_through: c.summarized_through,
+                elided_through: c.elided_through,
+                tokens_before: c.tokens_before,
+                tokens_after: c.tokens_after,
+            }),
         }
     }
 }

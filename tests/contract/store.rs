@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use codelab_agent::domain::{
-    ApprovalId, AuditRecord, EditPreview, EventId, FileChange, Message, MessageContext, ParentLink,
-    PendingApproval, PendingQuestion, QuestionId, Role, Session, SessionId, ToolCall, TurnId,
+    ApprovalId, AuditRecord, Compaction, EditPreview, EventId, FileChange, Message, MessageContext,
+    ParentLink, PendingApproval, PendingQuestion, QuestionId, Role, Session, SessionId, ToolCall,
+    TurnId,
 };
 use codelab_agent::store::{AuditQuery, Store, StoreError};
 use serde_json::json;
@@ -310,8 +311,16 @@ pub async fn every_field_reads_back<B: Backend>(b: &B) {
     let mut r = message(child.id, 2, Role::Tool, "failed");
     r.tool_call_id = Some("call_1".into());
     r.is_error = true;
+    // A compaction marker: the summary as its text, what it covers.
+    let mut c = message(child.id, 3, Role::User, "the summary so far");
+    c.compaction = Some(Compaction {
+        summarized_through: 1,
+        elided_through: 2,
+        tokens_before: 9000,
+        tokens_after: 1200,
+    });
     store
-        .append_messages(child.id, vec![m.clone(), r.clone()])
+        .append_messages(child.id, vec![m.clone(), r.clone(), c.clone()])
         .await
         .unwrap();
     let a = approval(child.id, "call_1");
@@ -327,9 +336,9 @@ pub async fn every_field_reads_back<B: Backend>(b: &B) {
     let got = store.get_session(child.id).await.unwrap();
     assert_eq!(got.parent, child.parent);
     assert_eq!(got.workspace_folder, child.workspace_folder);
-    assert_eq!((got.message_count, got.last_seq), (2, 2));
+    assert_eq!((got.message_count, got.last_seq), (3, 3));
     let history = store.history(child.id, 0, 10).await.unwrap().items;
-    assert_eq!(history, vec![m, r]);
+    assert_eq!(history, vec![m, r, c]);
     assert_eq!(store.get_approval(a.id).await.unwrap(), Some(a));
     assert_eq!(store.list_questions(Some(child.id)).await.unwrap(), vec![q]);
     assert_eq!(

@@ -13,6 +13,7 @@
 mod answer_question;
 mod attach_session;
 mod cancel_turn;
+mod compact_session;
 mod create_session;
 mod decide_approval;
 mod delete_session;
@@ -134,6 +135,8 @@ impl From<RuntimeError> for RpcError {
             R::InvalidParams(m) => RpcError::invalid_params("params", m),
             R::Store(s) => RpcError::store(&s),
             R::Config(c) => RpcError::new(ErrorCode::InternalError, c.to_string()),
+            R::Compaction(c) => RpcError::new(ErrorCode::InternalError, c.to_string()),
+            R::Model(m) => RpcError::new(ErrorCode::InternalError, m.to_string()),
             R::Overloaded(n) => RpcError::new(
                 ErrorCode::Overloaded,
                 format!("{n} turns are running, the most this server runs at once; retry later"),
