@@ -348,6 +348,89 @@ export type CompactSessionResult = {
  */
 compaction: Compaction | null, };
 
+export type FileStat = { 
+/**
+ * The path, relative to the workspace folder.
+ */
+path: string, 
+/**
+ * `created`, `modified` or `deleted`.
+ */
+status: string, 
+/**
+ * Lines added.
+ */
+added: number, 
+/**
+ * Lines removed.
+ */
+removed: number, };
+
+export type TurnCheckpoint = { 
+/**
+ * The turn.
+ */
+turnId: TurnId, 
+/**
+ * Each file with its diff stat (before the turn's first edit, after
+ * its last).
+ */
+files: Array<FileStat>, };
+
+export type ListCheckpointsResult = { 
+/**
+ * The turns that changed files, oldest first.
+ */
+turns: Array<TurnCheckpoint>, };
+
+export type RestoreCheckpointParams = { 
+/**
+ * The session.
+ */
+sessionId: SessionId, 
+/**
+ * The turn: files are put back as they were before it.
+ */
+turnId: TurnId, 
+/**
+ * Also restore files changed since the agent's last edit (conflicts).
+ */
+overwrite?: boolean, };
+
+export type RestoreCheckpointResult = { 
+/**
+ * Files put back (written, or removed when the agent had created them).
+ */
+restored: Array<string>, 
+/**
+ * Files left alone: their content is not what the agent left (the user
+ * changed them since). Restore again with `overwrite: true` to put them
+ * back anyway.
+ */
+conflicts: Array<string>, };
+
+export type TurnDiffParams = { 
+/**
+ * The session.
+ */
+sessionId: SessionId, 
+/**
+ * The turn.
+ */
+turnId: TurnId, 
+/**
+ * The session's seq.
+ */
+seq: number, 
+/**
+ * Each file with its diff stat.
+ */
+files: Array<FileStat>, 
+/**
+ * The unified diff of every file the turn changed.
+ */
+diff: string, };
+
 export type ContextUsageParams = { 
 /**
  * The session.
@@ -1623,6 +1706,8 @@ export interface CodelabRequests {
   "codelab/sendMessage": [SendMessageParams, SendMessageResult];
   "codelab/cancelTurn": [SessionParams, CancelTurnResult];
   "codelab/compactSession": [SessionParams, CompactSessionResult];
+  "codelab/listCheckpoints": [SessionParams, ListCheckpointsResult];
+  "codelab/restoreCheckpoint": [RestoreCheckpointParams, RestoreCheckpointResult];
   "codelab/attachSession": [AttachSessionParams, AttachSessionResult];
   "codelab/detachSession": [SessionParams, Ack];
   "codelab/answerQuestion": [AnswerQuestionParams, Ack];
@@ -1661,6 +1746,7 @@ export interface CodelabNotifications {
   "codelab/turnCompleted": TurnCompletedParams;
   "codelab/contextUsage": ContextUsageParams;
   "codelab/contextCompacted": ContextCompactedParams;
+  "codelab/turnDiff": TurnDiffParams;
   "codelab/event": EventParams;
 }
 

@@ -366,7 +366,8 @@ impl SessionView {
             // stored messages are shown only when a session is loaded.
             SessionUpdate::MessageAdded(_)
             | SessionUpdate::ContextUsage(_)
-            | SessionUpdate::Compacted { .. } => Vec::new(),
+            | SessionUpdate::Compacted { .. }
+            | SessionUpdate::TurnDiff { .. } => Vec::new(),
         }
     }
 

@@ -526,6 +526,16 @@ pub enum SessionUpdate {
         summarized: bool,
     },
     ApprovalRequired(Box<PendingApproval>),
+    /// At the end of a turn that edited files: the combined diff.
+    TurnDiff {
+        /// The turn.
+        turn_id: TurnId,
+        /// Each file with its diff stat.
+        files: Vec<FileStat>,
+        /// The unified diff of every file, from before the turn's first edit
+        /// to after its last.
+        diff: String,
+    },
     ApprovalResolved {
         /// The approval.
         approval_id: ApprovalId,
@@ -534,6 +544,20 @@ pub enum SessionUpdate {
         /// Who decided.
         by: String,
     },
+}
+
+/// What a turn's edits did to one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FileStat {
+    /// The path, relative to the workspace folder.
+    pub path: String,
+    /// `created`, `modified` or `deleted`.
+    pub status: String,
+    /// Lines added.
+    pub added: u64,
+    /// Lines removed.
+    pub removed: u64,
 }
 
 /// How full a session's context is, after a model response.
@@ -561,6 +585,7 @@ impl SessionUpdate {
             Self::Token { delta, .. } => delta.len(),
             Self::CommandOutput { text, .. } => text.len(),
             Self::MessageAdded(m) => m.text.len(),
+            Self::TurnDiff { diff, .. } => diff.len(),
             Self::ToolCall { result, .. } => result.as_ref().map_or(0, String::len),
             _ => 0,
         }

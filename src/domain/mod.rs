@@ -13,6 +13,7 @@
 //! serde (see `store::records`).
 
 pub mod events;
+pub use events::FileStat;
 mod ids;
 
 use chrono::{DateTime, Utc};
@@ -184,6 +185,43 @@ impl Message {
             ..Self::new(Role::Tool, Some(turn_id), text)
         }
     }
+}
+
+/// Content saved by a checkpoint, by its SHA-256 (hex) and length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentRef {
+    /// SHA-256 of the bytes, lower-case hex.
+    pub hash: String,
+    /// Their length.
+    pub len: u64,
+}
+
+/// What a turn's agent edits did to one file: its content before the turn's
+/// first edit and after its last (`None`: the file did not exist).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileCheckpoint {
+    /// The turn.
+    pub turn_id: TurnId,
+    /// The path, relative to the session's workspace folder.
+    pub path: String,
+    /// Before the turn's first edit of it.
+    pub before: Option<ContentRef>,
+    /// After the turn's last edit of it.
+    pub after: Option<ContentRef>,
+}
+
+/// Whether a checkpoint was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointOutcome {
+    /// Recorded (or updated).
+    Recorded,
+    /// Not recorded: the session's checkpoints would pass their limit.
+    SessionLimit {
+        /// Bytes the session's checkpoints hold.
+        used: u64,
+        /// The limit.
+        limit: u64,
+    },
 }
 
 /// One file an edit would change: what it holds now and what it would hold.

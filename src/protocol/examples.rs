@@ -273,3 +273,13 @@ pub(super) fn compaction() -> crate::domain::Compaction {
         tokens_after: 21_500,
     }
 }
+
+/// One file a turn changed.
+pub(super) fn file_stat() -> crate::domain::FileStat {
+    crate::domain::FileStat {
+        path: "src/parser.rs".into(),
+        status: "modified".into(),
+        added: 1,
+        removed: 1,
+    }
+}

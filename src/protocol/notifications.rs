@@ -207,6 +207,23 @@ impl Notification for ContextCompactedParams {
     }
 }
 
+impl Notification for TurnDiffParams {
+    const NAME: &'static str = "codelab/turnDiff";
+    const SUMMARY: &'static str = "At the end of a turn whose agent edits changed files (just \
+        before `codelab/turnCompleted`): every file with its diff stat and the combined unified \
+        diff, from before the turn's first edit to after its last.";
+
+    fn example() -> Self {
+        TurnDiffParams {
+            session_id: ex::session_id(),
+            turn_id: ex::turn_id(),
+            seq: 11,
+            files: vec![ex::file_stat()],
+            diff: "--- a/src/parser.rs\n+++ b/src/parser.rs\n@@ -3 +3 @@\n-    let line = input.split('\\n');\n+    let line = input.lines();\n".into(),
+        }
+    }
+}
+
 impl Notification for EventParams {
     const NAME: &'static str = "codelab/event";
     const SUMMARY: &'static str = "One runtime event for a `codelab/subscribeEvents` \

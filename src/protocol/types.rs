@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 pub use crate::domain::{
-    ApprovalScope, Compaction, Decision, Role, StopReason, TokenUsage, ToolCallStatus, ToolKind,
+    ApprovalScope, Compaction, Decision, FileStat, Role, StopReason, TokenUsage, ToolCallStatus,
+    ToolKind,
 };
 pub use crate::metrics::{MetricsSnapshot, Percentiles, SessionMetrics};
 
@@ -620,6 +621,67 @@ pub struct ContextCompactedParams {
     pub elided: u64,
     /// Whether the older turns were summarised by the model.
     pub summarized: bool,
+}
+
+/// One turn's checkpoint: the files its agent edits changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnCheckpoint {
+    /// The turn.
+    pub turn_id: TurnId,
+    /// Each file with its diff stat (before the turn's first edit, after
+    /// its last).
+    pub files: Vec<FileStat>,
+}
+
+/// `codelab/listCheckpoints` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ListCheckpointsResult {
+    /// The turns that changed files, oldest first.
+    pub turns: Vec<TurnCheckpoint>,
+}
+
+/// `codelab/restoreCheckpoint` parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreCheckpointParams {
+    /// The session.
+    pub session_id: SessionId,
+    /// The turn: files are put back as they were before it.
+    pub turn_id: TurnId,
+    /// Also restore files changed since the agent's last edit (conflicts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub overwrite: Option<bool>,
+}
+
+/// `codelab/restoreCheckpoint` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreCheckpointResult {
+    /// Files put back (written, or removed when the agent had created them).
+    pub restored: Vec<String>,
+    /// Files left alone: their content is not what the agent left (the user
+    /// changed them since). Restore again with `overwrite: true` to put them
+    /// back anyway.
+    pub conflicts: Vec<String>,
+}
+
+/// `codelab/turnDiff` notification: at the end of a turn that edited files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnDiffParams {
+    /// The session.
+    pub session_id: SessionId,
+    /// The turn.
+    pub turn_id: TurnId,
+    /// The session's seq.
+    pub seq: u64,
+    /// Each file with its diff stat.
+    pub files: Vec<FileStat>,
+    /// The unified diff of every file the turn changed.
+    pub diff: String,
 }
 
 /// `codelab/compactSession` result.

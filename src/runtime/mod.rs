@@ -21,6 +21,7 @@
 //! - Every tool call passes the gate before it runs. A tool's failure is a
 //!   result the model reads; only a broken runtime ends a turn with an error.
 
+pub mod checkpoints;
 pub mod context;
 pub mod editors;
 pub mod gate;
@@ -599,6 +600,36 @@ impl Runtime {
         .await;
         self.hub.end_turn(id, hold);
         result
+    }
+
+    /// A session's checkpoints: per turn, the files its edits changed.
+    ///
+    /// # Errors
+    /// Not found, or a store failure.
+    pub async fn list_checkpoints(
+        &self,
+        id: SessionId,
+    ) -> Result<Vec<checkpoints::TurnCheckpoint>, RuntimeError> {
+        self.store.get_session(id).await?;
+        checkpoints::list(self, id).await
+    }
+
+    /// Puts the files the agent changed in `turn_id` and later back as they
+    /// were before that turn; files changed since by someone else are
+    /// conflicts, left alone unless `overwrite`. Edits go through the editor
+    /// of `conn` (or another that has the file open), else to disk.
+    ///
+    /// # Errors
+    /// Not found, no workspace, a turn that changed nothing, busy, a store
+    /// or file system failure.
+    pub async fn restore_checkpoint(
+        self: &Arc<Self>,
+        id: SessionId,
+        turn_id: TurnId,
+        overwrite: bool,
+        conn: Option<ConnId>,
+    ) -> Result<checkpoints::RestoreReport, RuntimeError> {
+        checkpoints::restore(self, id, turn_id, overwrite, conn).await
     }
 
     /// Switches a session's agent; returns the session.

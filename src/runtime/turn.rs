@@ -177,7 +177,7 @@ pub(super) async fn session_agent(rt: &Runtime, session: &Session) -> Result<Age
         .ok_or_else(|| RuntimeError::UnknownAgent(default.to_owned()))
 }
 
-fn workspace_of(session: &Session) -> Option<Workspace> {
+pub(super) fn workspace_of(session: &Session) -> Option<Workspace> {
     session
         .workspace_folder
         .as_deref()
@@ -777,6 +777,7 @@ impl Turn {
             tracing::warn!(session = %self.session_id, "the session was deleted during its turn");
             return;
         };
+        super::checkpoints::announce_turn_diff(&self.rt, &session, self.turn_id).await;
         let usage = self.usage;
         self.emit(
             &session,
@@ -1294,6 +1295,7 @@ impl Turn {
             run_in,
             sandbox,
         );
+        let root = ws.as_ref().map(|w| w.root().to_path_buf());
         let ctx = ToolContext {
             session_id: self.session_id,
             workspace: ws,
@@ -1307,6 +1309,12 @@ impl Turn {
             interact: Arc::new(self.interact(&call.id)),
             cancel: self.cancel.clone(),
             limits: self.rt.limits.clone(),
+            checkpoints: Arc::new(super::checkpoints::TurnCheckpoints {
+                rt: Arc::clone(&self.rt),
+                session_id: self.session_id,
+                turn_id: self.turn_id,
+                root,
+            }),
             commands,
         };
         let result = tokio::select! {
@@ -1393,10 +1401,10 @@ impl Turn {
 /// The connected editors as a turn's tools find them: the turn's own
 /// connection first, then the session's attached ones, then the others
 /// (the rule of [`super::editors`]).
-struct TurnEditors {
-    rt: Arc<Runtime>,
-    session_id: SessionId,
-    conn: Option<ConnId>,
+pub(super) struct TurnEditors {
+    pub(super) rt: Arc<Runtime>,
+    pub(super) session_id: SessionId,
+    pub(super) conn: Option<ConnId>,
 }
 
 impl tools::Editors for TurnEditors {

@@ -9,7 +9,7 @@ use crate::protocol::Notification;
 use crate::protocol::types::{
     AgentSwitchedParams, ApprovalRequiredParams, ApprovalResolvedParams, CommandOutputParams,
     ContextCompactedParams, ContextUsageParams, MessageAddedParams, QuestionParams, TokenParams,
-    ToolCallParams, TurnCompletedParams,
+    ToolCallParams, TurnCompletedParams, TurnDiffParams,
 };
 
 /// The notification's method and params.
@@ -104,6 +104,17 @@ pub(super) fn encode(event: &SessionEvent) -> (&'static str, Value) {
             compaction: *compaction,
             elided: *elided,
             summarized: *summarized,
+        }),
+        SessionUpdate::TurnDiff {
+            turn_id,
+            files,
+            diff,
+        } => notification(&TurnDiffParams {
+            session_id,
+            turn_id: *turn_id,
+            seq,
+            files: files.clone(),
+            diff: diff.clone(),
         }),
         SessionUpdate::ApprovalRequired(a) => notification(&ApprovalRequiredParams {
             session_id,

@@ -237,6 +237,59 @@ impl From<MessageRec> for Message {
     }
 }
 
+/// A stored file checkpoint.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "v")]
+pub(crate) enum CheckpointRec {
+    #[serde(rename = "1")]
+    V1(CheckpointV1),
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct CheckpointV1 {
+    turn_id: Uuid,
+    path: String,
+    before: Option<ContentRefV1>,
+    after: Option<ContentRefV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ContentRefV1 {
+    hash: String,
+    len: u64,
+}
+
+impl From<&crate::domain::FileCheckpoint> for CheckpointRec {
+    fn from(c: &crate::domain::FileCheckpoint) -> Self {
+        let r = |c: &crate::domain::ContentRef| ContentRefV1 {
+            hash: c.hash.clone(),
+            len: c.len,
+        };
+        Self::V1(CheckpointV1 {
+            turn_id: c.turn_id.uuid(),
+            path: c.path.clone(),
+            before: c.before.as_ref().map(r),
+            after: c.after.as_ref().map(r),
+        })
+    }
+}
+
+impl From<CheckpointRec> for crate::domain::FileCheckpoint {
+    fn from(r: CheckpointRec) -> Self {
+        let CheckpointRec::V1(c) = r;
+        let r = |c: ContentRefV1| crate::domain::ContentRef {
+            hash: c.hash,
+            len: c.len,
+        };
+        Self {
+            turn_id: c.turn_id.into(),
+            path: c.path,
+            before: c.before.map(r),
+            after: c.after.map(r),
+        }
+    }
+}
+
 /// A stored pending approval.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "v")]
