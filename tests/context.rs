@@ -403,3 +403,181 @@ async fn compact_session_on_request() {
     );
     h.finish().await;
 }
+
+/// Removes every `cache_control` marker, so that two requests can be
+/// compared by what they carry.
+fn strip_cache_control(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .filter(|(k, _)| *k != "cache_control")
+                .map(|(k, v)| (k.clone(), strip_cache_control(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(strip_cache_control).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Where the `cache_control` markers of a request are (JSON pointers).
+fn breakpoints(v: &Value, at: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, v) in o {
+                if k == "cache_control" {
+                    out.push(at.to_owned());
+                } else {
+                    breakpoints(v, &format!("{at}/{k}"), out);
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                breakpoints(v, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A turn of three requests (two reads, then the answer), with cache usage.
+fn cached_turn() -> Vec<Reply> {
+    let usage = |input, read, write| mock_llm::Chunk {
+        usage: Some(mock_llm::UsageChunk {
+            input,
+            output: 20,
+            cache_read: read,
+            cache_write: write,
+        }),
+        ..Default::default()
+    };
+    let mut r1 = call("c1", "read_file", json!({"path": "one.txt"}));
+    r1.chunks.push(usage(900, 0, 800));
+    let mut r2 = call("c2", "read_file", json!({"path": "two.txt"}));
+    r2.chunks.push(usage(100, 800, 150));
+    let mut r3 = text("Both files read.");
+    r3.chunks.push(usage(50, 950, 60));
+    vec![
+        when("read both", r1),
+        when("first file", r2),
+        when("second file", r3),
+    ]
+}
+
+/// Anthropic: at most four breakpoints, the tools and system prompt marked,
+/// and what each request marks cacheable is carried unchanged by the next
+/// request of the turn. Cache tokens reach the turn, the session's metrics
+/// and the cost.
+#[tokio::test]
+async fn anthropic_requests_cache_a_stable_prefix_and_count_cache_tokens() {
+    let mock_config = |mock: &mock_llm::MockLlm| {
+        format!(
+            "[llm]\nprovider = \"anthropic\"\n[llm.providers.anthropic]\nbase_url = \"{}\"\napi_key = \"sk-ant-test\"\n",
+            mock.anthropic_base()
+        )
+    };
+    // The mock's address is needed in the config: start it first.
+    let probe = mock_llm::MockLlm::start(mock_llm::Script::default()).await;
+    let mut h = Harness::with_caps(
+        Vec::new(),
+        "ask",
+        false,
+        &mock_config(&probe),
+        Some(json!({"contextUsage": true})),
+    )
+    .await;
+    probe.push(cached_turn());
+    std::fs::write(h.root().join("one.txt"), "the first file\n").unwrap();
+    std::fs::write(h.root().join("two.txt"), "the second file\n").unwrap();
+    let log = h.turn("read both files").await;
+    assert_eq!(log.stop(), StopReason::EndTurn, "{:?}", log.completed.error);
+    let requests = probe.requests();
+    assert_eq!(requests.len(), 3);
+    assert!(h.mock.requests().is_empty(), "everything went to Anthropic");
+    let mut marked: Vec<Vec<String>> = Vec::new();
+    for r in &requests {
+        assert_eq!(r.path, "/v1/messages");
+        let mut at = Vec::new();
+        breakpoints(&r.body, "", &mut at);
+        assert!(at.len() <= 4, "{at:?}");
+        assert!(at.iter().any(|p| p.starts_with("/system/0")), "{at:?}");
+        assert!(at.iter().any(|p| p.starts_with("/tools/")), "{at:?}");
+        let last = r.body["messages"].as_array().unwrap().len() - 1;
+        assert!(
+            at.iter()
+                .any(|p| p.starts_with(&format!("/messages/{last}/"))),
+            "{at:?}"
+        );
+        marked.push(at);
+    }
+    for w in requests.windows(2) {
+        let (a, b) = (
+            strip_cache_control(&w[0].body),
+            strip_cache_control(&w[1].body),
+        );
+        assert_eq!(a["tools"], b["tools"], "the tools are byte-stable");
+        assert_eq!(a["system"], b["system"], "the system prompt is byte-stable");
+        let n = a["messages"].as_array().unwrap().len();
+        assert_eq!(
+            a["messages"].as_array().unwrap()[..n],
+            b["messages"].as_array().unwrap()[..n],
+            "everything up to the last breakpoint is carried unchanged"
+        );
+        assert_eq!(
+            serde_json::to_string(&a["messages"])
+                .unwrap()
+                .trim_end_matches(']'),
+            &serde_json::to_string(&b["messages"]).unwrap()
+                [..serde_json::to_string(&a["messages"]).unwrap().len() - 1],
+            "and byte for byte"
+        );
+    }
+    let usage = log.completed.usage;
+    assert_eq!(usage.cache_read_tokens, 800 + 950);
+    assert_eq!(usage.cache_write_tokens, 800 + 150 + 60);
+    let per_request: Vec<_> = log
+        .all::<ContextUsageParams>()
+        .iter()
+        .map(|u| (u.usage.cache_read_tokens, u.usage.cache_write_tokens))
+        .collect();
+    assert_eq!(per_request, [(0, 800), (800, 150), (950, 60)]);
+    assert!(log.completed.cost_usd > 0.0);
+    let metrics = h
+        .client
+        .call_typed::<codelab_agent::protocol::requests::GetSessionMetrics>(SessionParams {
+            session_id: h.session,
+        })
+        .await;
+    assert_eq!(metrics.tokens.cache_read_tokens, 800 + 950);
+    assert_eq!(metrics.tokens.cache_write_tokens, 1010);
+    assert!((metrics.cost_usd - log.completed.cost_usd).abs() < 1e-9);
+    drop(probe);
+    h.finish().await;
+}
+
+/// OpenAI-compatible: the system prompt, the tools and every message before
+/// the newest are the same bytes in each request of a turn.
+#[tokio::test]
+async fn openai_requests_keep_a_byte_stable_prefix() {
+    let mut h = Harness::new(cached_turn(), "ask", false).await;
+    std::fs::write(h.root().join("one.txt"), "the first file\n").unwrap();
+    std::fs::write(h.root().join("two.txt"), "the second file\n").unwrap();
+    let log = h.turn("read both files").await;
+    assert_eq!(log.stop(), StopReason::EndTurn, "{:?}", log.completed.error);
+    assert_eq!(log.completed.usage.cache_read_tokens, 800 + 950);
+    let requests = h.mock.requests();
+    assert_eq!(requests.len(), 3);
+    for w in requests.windows(2) {
+        assert_eq!(
+            w[0].body["tools"].to_string(),
+            w[1].body["tools"].to_string()
+        );
+        let a = w[0].body["messages"].to_string();
+        let b = w[1].body["messages"].to_string();
+        assert!(
+            b.starts_with(a.trim_end_matches(']')),
+            "the earlier request's messages are a byte prefix of the next one's"
+        );
+    }
+    h.finish().await;
+}
