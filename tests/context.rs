@@ -299,7 +299,7 @@ async fn a_provider_overflow_compacts_and_retries_once() {
         assert!(last_text(&requests[2].body).contains(SUMMARY_ASK));
         let retry = &requests[3].body["messages"];
         assert!(
-            retry.to_string().contains("first done") == false
+            !retry.to_string().contains("first done")
                 && retry
                     .to_string()
                     .contains("Summary of the earlier conversation"),
@@ -579,5 +579,26 @@ async fn openai_requests_keep_a_byte_stable_prefix() {
             "the earlier request's messages are a byte prefix of the next one's"
         );
     }
+    h.finish().await;
+}
+
+/// An OpenAI-compatible server that reports its window (vLLM's
+/// `max_model_len`) is believed when the settings name none.
+#[tokio::test]
+async fn the_window_a_server_reports_is_used() {
+    let mut h = Harness::with_caps(
+        vec![when("hi", text("hello"))],
+        "ask",
+        false,
+        "",
+        Some(json!({"contextUsage": true})),
+    )
+    .await;
+    h.mock.set_context_window(Some(WINDOW));
+    let log = h.turn("hi").await;
+    assert_eq!(log.stop(), StopReason::EndTurn, "{:?}", log.completed.error);
+    let usage = log.all::<ContextUsageParams>();
+    assert_eq!(usage.len(), 1);
+    assert_eq!(usage[0].context_window, WINDOW, "not gpt-4o-mini's 128k");
     h.finish().await;
 }

@@ -284,6 +284,8 @@ impl MockLlm {
             .route("/_mock/requests", get(list_requests))
             .route("/_mock/violations", get(list_violations))
             .route("/_mock/replies", post(add_replies))
+            .route("/v1/models", get(models))
+            .route("/props", get(props))
             .route("/{*path}", post(complete))
             // Real providers take large histories; so does the mock.
             .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
@@ -309,7 +311,9 @@ impl MockLlm {
         format!("{}/v1", self.url())
     }
 
-    /// Sets (or clears) a context window, in tokens: every request is then
+    /// Sets (or clears) a context window, in tokens, which `GET /v1/models`
+    /// (vLLM's `max_model_len`) and `GET /props` (llama.cpp's `n_ctx`) then
+    /// report for the model `gpt-4o-mini`; every request is then
     /// counted with the mock's own tokenizer (o200k_base, [`count_tokens`]);
     /// one over the window is a violation and is answered with the
     /// provider's real overflow error, and replies without scripted input
@@ -369,6 +373,26 @@ impl MockLlm {
 
 async fn list_requests(State(shared): State<Arc<Shared>>) -> Json<Value> {
     Json(json!(shared.lock().requests))
+}
+
+/// vLLM's model list, with the context window set (404 without one).
+async fn models(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.lock().context_window {
+        Some(w) => Json(json!({"object": "list", "data": [
+            {"id": "gpt-4o-mini", "object": "model", "owned_by": "vllm", "max_model_len": w}
+        ]}))
+        .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// llama.cpp's server properties, with the context window set (404 without one).
+async fn props(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.lock().context_window {
+        Some(w) => Json(json!({"default_generation_settings": {"n_ctx": w}, "total_slots": 1}))
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn list_violations(State(shared): State<Arc<Shared>>) -> Json<Value> {

@@ -63,6 +63,9 @@ pub struct ContextLimits {
     pub output_reserve: u64,
     /// The fill (0 to 1) of the window past which the context is compacted.
     pub threshold: f64,
+    /// Whether the window was configured (else it came from the model family
+    /// or the fallback, and a server that reports its own may correct it).
+    pub configured: bool,
 }
 
 impl ContextLimits {
@@ -76,6 +79,7 @@ impl ContextLimits {
         max_tokens: Option<u32>,
         threshold: Option<f64>,
     ) -> Self {
+        let configured = window.is_some();
         let window = window
             .or_else(|| default_window(model))
             .unwrap_or(FALLBACK_WINDOW)
@@ -88,6 +92,18 @@ impl ContextLimits {
             window,
             output_reserve: reserve,
             threshold: threshold.unwrap_or(0.8).clamp(0.1, 1.0),
+            configured,
+        }
+    }
+
+    /// The same limits for the window a server reported.
+    #[must_use]
+    pub fn with_window(self, window: u64) -> Self {
+        let window = window.max(256);
+        Self {
+            window,
+            output_reserve: self.output_reserve.min(window / 2),
+            ..self
         }
     }
 

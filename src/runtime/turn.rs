@@ -594,11 +594,16 @@ pub(super) async fn request_base(
     editor_llm: Option<&LlmSettings>,
 ) -> Result<(Target, ChatRequest), RuntimeError> {
     let agent = session_agent(rt, session).await?;
-    let target = rt.llm_target(
+    let mut target = rt.llm_target(
         session.workspace_folder.as_deref(),
         editor_llm,
         Some(&agent.slug),
     )?;
+    if !target.context.configured
+        && let Some(w) = rt.llm.server_window(&target).await
+    {
+        target.context = target.context.with_window(w);
+    }
     let ws = workspace_of(session);
     let env = prompt::Environment {
         workspace: ws.as_ref().map(|w| w.root().display().to_string()),
