@@ -117,7 +117,8 @@ local function update_title(st)
   if st.win and vim.api.nvim_win_is_valid(st.win) then
     local usage = M.usage_text(st)
     vim.wo[st.win].winbar = "CodeLab — " .. (st.agent or "?") .. (st.turn and "  (working…)" or "")
-      .. (usage ~= "" and ("  " .. usage) or "")
+      -- `%` starts an item in a winbar: a literal one is `%%`.
+      .. (usage ~= "" and ("  " .. usage:gsub("%%", "%%%%")) or "")
   end
 end
 
