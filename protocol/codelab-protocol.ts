@@ -339,7 +339,13 @@ tokensBefore: number,
 /**
  * The estimated tokens of the request after it.
  */
-tokensAfter: number, };
+tokensAfter: number, 
+/**
+ * A restore truncated the conversation: messages from this seq up to
+ * the marker are hidden from the model (0: none). Each marker hides its
+ * own range; the messages stay in the history.
+ */
+rewoundFrom: number, };
 
 export type CompactSessionResult = { 
 /**
@@ -395,7 +401,13 @@ turnId: TurnId,
 /**
  * Also restore files changed since the agent's last edit (conflicts).
  */
-overwrite?: boolean, };
+overwrite?: boolean, 
+/**
+ * Also truncate the conversation to before the turn: its messages and
+ * every later one are hidden from the model by a marker (they stay in
+ * the history).
+ */
+truncateConversation?: boolean, };
 
 export type RestoreCheckpointResult = { 
 /**
@@ -407,7 +419,11 @@ restored: Array<string>,
  * changed them since). Restore again with `overwrite: true` to put them
  * back anyway.
  */
-conflicts: Array<string>, };
+conflicts: Array<string>, 
+/**
+ * With `truncateConversation`: the first hidden message's seq.
+ */
+truncatedFromSeq?: number, };
 
 export type TurnDiffParams = { 
 /**

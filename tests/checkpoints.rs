@@ -133,6 +133,7 @@ async fn three_edit_turns_then_a_restore_of_the_first() {
             session_id: h.session,
             turn_id: turns[0].0,
             overwrite: None,
+            truncate_conversation: None,
         })
         .await;
     assert_eq!(r.restored, ["a.txt", "sub/new.txt"]);
@@ -159,6 +160,7 @@ async fn three_edit_turns_then_a_restore_of_the_first() {
             session_id: h.session,
             turn_id: turns[0].0,
             overwrite: Some(true),
+            truncate_conversation: None,
         })
         .await;
     assert!(r.conflicts.is_empty(), "{r:?}");
@@ -190,8 +192,84 @@ async fn restoring_a_turn_without_edits_is_a_clear_error() {
             session_id: h.session,
             turn_id: log.completed.turn_id,
             overwrite: None,
+            truncate_conversation: None,
         })
         .await;
     assert!(e.message.contains("changed no file"), "{e:?}");
+    h.finish().await;
+}
+
+/// A restore may also truncate the conversation: the model no longer sees
+/// the turn and what followed, while the history keeps every message.
+#[tokio::test]
+async fn a_restore_can_truncate_the_conversation() {
+    let replies = vec![
+        when(
+            "first task",
+            calls(
+                "",
+                &[(
+                    "c1",
+                    "write_file",
+                    json!({"path": "a.txt", "content": "agent\n"}),
+                )],
+            ),
+        ),
+        when("Replaced the content of a.txt", text("first done")),
+        when("second task", text("second done")),
+        when("third task", text("third done")),
+    ];
+    let mut h = Harness::new(replies, "coder", false).await;
+    std::fs::write(h.root().join("a.txt"), A).unwrap();
+    let first = h.turn("first task").await;
+    assert_eq!(
+        first.stop(),
+        StopReason::EndTurn,
+        "{:?}",
+        first.completed.error
+    );
+    first.all::<TurnDiffParams>();
+    let second = h.turn("second task").await;
+    assert_eq!(second.stop(), StopReason::EndTurn);
+    let r = h
+        .client
+        .call_typed::<RestoreCheckpoint>(RestoreCheckpointParams {
+            session_id: h.session,
+            turn_id: first.completed.turn_id,
+            overwrite: None,
+            truncate_conversation: Some(true),
+        })
+        .await;
+    assert_eq!(r.restored, ["a.txt"]);
+    let from = r.truncated_from_seq.expect("truncated");
+    // The marker is announced like any message.
+    let added = h
+        .client
+        .expect::<codelab_agent::protocol::types::MessageAddedParams>()
+        .await;
+    assert_eq!(added.message.compaction.map(|c| c.rewound_from), Some(from));
+    assert_eq!(std::fs::read(h.root().join("a.txt")).unwrap(), A);
+    h.turn("third task").await;
+    let sent = h.mock.requests().pop().unwrap().body["messages"].to_string();
+    assert!(sent.contains("third task"), "{sent}");
+    for gone in ["first task", "first done", "second task", "second done"] {
+        assert!(!sent.contains(gone), "{gone} is hidden: {sent}");
+    }
+    let history = h
+        .client
+        .call_typed::<codelab_agent::protocol::requests::GetHistory>(
+            codelab_agent::protocol::types::GetHistoryParams {
+                session_id: h.session,
+                after_seq: None,
+                limit: None,
+            },
+        )
+        .await
+        .messages;
+    let texts: Vec<&str> = history.iter().map(|m| m.text.as_str()).collect();
+    assert!(
+        texts.contains(&"first task") && texts.contains(&"second done"),
+        "nothing lost: {texts:?}"
+    );
     h.finish().await;
 }

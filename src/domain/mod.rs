@@ -155,6 +155,11 @@ pub struct Compaction {
     pub tokens_before: u64,
     /// The estimated tokens of the request after it.
     pub tokens_after: u64,
+    /// A restore truncated the conversation: messages from this seq up to
+    /// the marker are hidden from the model (0: none). Each marker hides its
+    /// own range; the messages stay in the history.
+    #[serde(default)]
+    pub rewound_from: u64,
 }
 
 impl Message {

@@ -271,6 +271,7 @@ pub(super) fn compaction() -> crate::domain::Compaction {
         elided_through: 52,
         tokens_before: 104_000,
         tokens_after: 21_500,
+        rewound_from: 0,
     }
 }
 

@@ -313,6 +313,7 @@ impl Method for RestoreCheckpoint {
             session_id: ex::session_id(),
             turn_id: ex::turn_id(),
             overwrite: None,
+            truncate_conversation: Some(true),
         }
     }
 
@@ -320,6 +321,7 @@ impl Method for RestoreCheckpoint {
         RestoreCheckpointResult {
             restored: vec!["src/parser.rs".into()],
             conflicts: vec!["README.md".into()],
+            truncated_from_seq: Some(21),
         }
     }
 }

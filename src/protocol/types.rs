@@ -654,6 +654,12 @@ pub struct RestoreCheckpointParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub overwrite: Option<bool>,
+    /// Also truncate the conversation to before the turn: its messages and
+    /// every later one are hidden from the model by a marker (they stay in
+    /// the history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub truncate_conversation: Option<bool>,
 }
 
 /// `codelab/restoreCheckpoint` result.
@@ -666,6 +672,10 @@ pub struct RestoreCheckpointResult {
     /// changed them since). Restore again with `overwrite: true` to put them
     /// back anyway.
     pub conflicts: Vec<String>,
+    /// With `truncateConversation`: the first hidden message's seq.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub truncated_from_seq: Option<u64>,
 }
 
 /// `codelab/turnDiff` notification: at the end of a turn that edited files.

@@ -49,6 +49,9 @@ pub struct RestoreReport {
     pub restored: Vec<String>,
     /// Files left alone: changed since the agent's last edit.
     pub conflicts: Vec<String>,
+    /// The first message hidden from the model, when the conversation was
+    /// truncated.
+    pub truncated_from_seq: Option<u64>,
 }
 
 /// A turn's checkpoint recorder, given to its tools.
@@ -231,6 +234,7 @@ pub(super) async fn restore(
     session_id: SessionId,
     turn_id: TurnId,
     overwrite: bool,
+    truncate: bool,
     conn: Option<ConnId>,
 ) -> Result<RestoreReport, RuntimeError> {
     let session = rt.store.get_session(session_id).await?;
@@ -321,11 +325,42 @@ pub(super) async fn restore(
             }
             report.restored.push(path);
         }
+        if truncate {
+            report.truncated_from_seq = truncate_conversation(rt, session_id, turn_id).await?;
+        }
         Ok(report)
     }
     .await;
     rt.hub.end_turn(session_id, hold);
     result
+}
+
+/// Hides the conversation from `turn_id` on from the model: a marker that
+/// carries the summary and elisions in force and hides the turn's first
+/// message and everything after it. Returns that message's seq.
+async fn truncate_conversation(
+    rt: &Runtime,
+    session_id: SessionId,
+    turn_id: TurnId,
+) -> Result<Option<u64>, RuntimeError> {
+    let history = rt.store.history(session_id, 0, usize::MAX).await?.items;
+    let Some(from) = history
+        .iter()
+        .find(|m| m.turn_id == Some(turn_id) && m.compaction.is_none())
+        .map(|m| m.seq)
+    else {
+        return Ok(None);
+    };
+    let (current, summary) = super::context::marker(&history)
+        .map(|m| (m.compaction.unwrap_or_default(), m.text.clone()))
+        .unwrap_or_default();
+    let mut m = crate::domain::Message::new(crate::domain::Role::User, None, summary);
+    m.compaction = Some(crate::domain::Compaction {
+        rewound_from: from,
+        ..current
+    });
+    super::turn::persist(rt, session_id, m).await?;
+    Ok(Some(from))
 }
 
 fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -60,6 +60,21 @@ pub enum CompactError {
     Store(#[from] crate::store::StoreError),
 }
 
+/// The seq ranges `[from, to)` that restores hid from the model.
+pub fn hidden_ranges(history: &[Message]) -> Vec<(u64, u64)> {
+    history
+        .iter()
+        .filter_map(|m| {
+            let c = m.compaction?;
+            (c.rewound_from > 0).then_some((c.rewound_from, m.seq))
+        })
+        .collect()
+}
+
+fn hidden(seq: u64, ranges: &[(u64, u64)]) -> bool {
+    ranges.iter().any(|&(from, to)| seq >= from && seq < to)
+}
+
 /// The marker in force: the last one in `history`.
 pub fn marker(history: &[Message]) -> Option<&Message> {
     history.iter().rev().find(|m| m.compaction.is_some())
@@ -81,8 +96,12 @@ pub fn view_with(history: &[Message], compaction: Compaction, summary: &str) -> 
         });
     }
     let mut names: HashMap<&str, &str> = HashMap::new();
+    let ranges = hidden_ranges(history);
     for m in history {
-        if m.compaction.is_some() || m.seq <= compaction.summarized_through {
+        if m.compaction.is_some()
+            || m.seq <= compaction.summarized_through
+            || hidden(m.seq, &ranges)
+        {
             continue;
         }
         for c in &m.tool_calls {
@@ -194,7 +213,11 @@ impl Compactor<'_> {
         if !force && before <= limits.compact_at() {
             return Ok(None);
         }
-        let live: Vec<&Message> = history.iter().filter(|m| m.compaction.is_none()).collect();
+        let ranges = hidden_ranges(history);
+        let live: Vec<&Message> = history
+            .iter()
+            .filter(|m| m.compaction.is_none() && !hidden(m.seq, &ranges))
+            .collect();
         // The latest turn starts at the last user message; a cut is always
         // before a user or assistant message.
         let turn_start = live.iter().rposition(|m| m.role == Role::User);
@@ -217,6 +240,7 @@ impl Compactor<'_> {
             }
             let next = Compaction {
                 elided_through: cut,
+                rewound_from: 0,
                 ..current
             };
             let tokens = self.tokens(view_with(history, next, &summary));
@@ -243,13 +267,17 @@ impl Compactor<'_> {
                         .as_ref()
                         .map_or(current.elided_through, |b| b.0.elided_through)
                         .max(cut),
+                    rewound_from: 0,
                     ..current
                 };
                 let tokens = self.tokens(view_with(history, next, &text));
                 best = Some((next, text, true, tokens));
             }
         }
-        let Some((mut next, text, summarized, after)) = best else {
+        let Some((mut next, text, summarized, after)) = best.map(|mut b| {
+            b.0.rewound_from = 0;
+            b
+        }) else {
             if before > limits.hard_limit() {
                 return Err(CompactError::TooLarge {
                     needed: before,
@@ -293,10 +321,14 @@ impl Compactor<'_> {
     ) -> Result<(String, TokenUsage, f64), CompactError> {
         const PER_MESSAGE: usize = 1500;
         let limits = self.target.context;
+        let ranges = hidden_ranges(history);
         let part: Vec<Message> = history
             .iter()
             .filter(|m| {
-                m.compaction.is_none() && m.seq > current.summarized_through && m.seq <= through
+                m.compaction.is_none()
+                    && !hidden(m.seq, &ranges)
+                    && m.seq > current.summarized_through
+                    && m.seq <= through
             })
             .cloned()
             .collect();

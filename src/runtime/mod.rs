@@ -616,7 +616,9 @@ impl Runtime {
 
     /// Puts the files the agent changed in `turn_id` and later back as they
     /// were before that turn; files changed since by someone else are
-    /// conflicts, left alone unless `overwrite`. Edits go through the editor
+    /// conflicts, left alone unless `overwrite`. With `truncate`, the
+    /// conversation from that turn on is hidden from the model by a marker
+    /// (the messages stay in the history). Edits go through the editor
     /// of `conn` (or another that has the file open), else to disk.
     ///
     /// # Errors
@@ -627,9 +629,10 @@ impl Runtime {
         id: SessionId,
         turn_id: TurnId,
         overwrite: bool,
+        truncate: bool,
         conn: Option<ConnId>,
     ) -> Result<checkpoints::RestoreReport, RuntimeError> {
-        checkpoints::restore(self, id, turn_id, overwrite, conn).await
+        checkpoints::restore(self, id, turn_id, overwrite, truncate, conn).await
     }
 
     /// Switches a session's agent; returns the session.

@@ -145,6 +145,8 @@ pub(crate) struct CompactionV1 {
     elided_through: u64,
     tokens_before: u64,
     tokens_after: u64,
+    #[serde(default)]
+    rewound_from: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -194,6 +196,7 @@ impl From<&Message> for MessageRec {
                 elided_through: c.elided_through,
                 tokens_before: c.tokens_before,
                 tokens_after: c.tokens_after,
+                rewound_from: c.rewound_from,
             }),
         })
     }
@@ -232,6 +235,7 @@ impl From<MessageRec> for Message {
                 elided_through: c.elided_through,
                 tokens_before: c.tokens_before,
                 tokens_after: c.tokens_after,
+                rewound_from: c.rewound_from,
             }),
         }
     }

@@ -320,6 +320,7 @@ pub async fn every_field_reads_back<B: Backend>(b: &B) {
         elided_through: 2,
         tokens_before: 9000,
         tokens_after: 1200,
+        rewound_from: 1,
     });
     store
         .append_messages(child.id, vec![m.clone(), r.clone(), c.clone()])

@@ -16,12 +16,14 @@ impl super::Handle for RestoreCheckpoint {
                 p.session_id,
                 p.turn_id,
                 p.overwrite.unwrap_or(false),
+                p.truncate_conversation.unwrap_or(false),
                 Some(cx.conn.id),
             )
             .await?;
         Ok(RestoreCheckpointResult {
             restored: report.restored,
             conflicts: report.conflicts,
+            truncated_from_seq: report.truncated_from_seq,
         })
     }
 }
