@@ -21,6 +21,11 @@ nvim --version | head -n 1
 # cache outside the clone keyed by tests/acp/package-lock.json (Node 20+).
 echo "ACP test packages: $(bash scripts/acp-deps.sh)"
 
+# The VS Code extension's tests (tests/vscode.rs): Node 24, code-server,
+# Chromium and the extension's npm packages, cached outside the clone.
+echo "VS Code test dependencies:"
+bash scripts/vscode-deps.sh | sed 's/^/  /'
+
 echo "== format"
 cargo fmt --all -- --check
 echo "== clippy"

@@ -23,9 +23,10 @@ struct Cli {
     /// Speak LSP over stdin/stdout (the default without a subcommand).
     #[arg(long, global = false)]
     stdio: bool,
-    /// With stdio: serve in this process instead of through the daemon
-    /// (one process per editor; a second one on the same data dir is refused).
-    #[arg(long, global = false)]
+    /// With stdio or `acp`: serve in this process instead of through the
+    /// daemon (one process per editor; a second one on the same data dir is
+    /// refused).
+    #[arg(long, global = true)]
     standalone: bool,
     /// Seconds a daemon with no editor connected and no running turn waits
     /// before it exits [default: $CODELAB_DAEMON_IDLE_SECS, else 600]
@@ -172,7 +173,12 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             codelab_agent::acp::setup::run(&data_dir)?;
             return Ok(std::process::ExitCode::SUCCESS);
         }
-        None if !cli.standalone => return stdio_through_daemon(&cli, data_dir),
+        None if !cli.standalone => {
+            return stdio_through_daemon(&cli, data_dir, daemon::handshake::Front::Lsp);
+        }
+        Some(Command::Acp { action: None }) if !cli.standalone => {
+            return stdio_through_daemon(&cli, data_dir, daemon::handshake::Front::Acp);
+        }
         Some(Command::Daemon { command }) => return daemon_command(&cli, command, data_dir),
         _ => {}
     }
@@ -251,12 +257,17 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
 
 /// `--stdio` without `--standalone`: forwards stdin and stdout to the
 /// daemon, starting it when none runs.
-fn stdio_through_daemon(cli: &Cli, data_dir: PathBuf) -> anyhow::Result<std::process::ExitCode> {
+fn stdio_through_daemon(
+    cli: &Cli,
+    data_dir: PathBuf,
+    front: daemon::handshake::Front,
+) -> anyhow::Result<std::process::ExitCode> {
     let opts = daemon::client::StartOptions {
         data_dir,
         idle_exit: daemon::idle_exit(cli.idle_exit)?,
         log_level: cli.log_level.clone(),
         log_format: cli.log_format.as_arg().to_owned(),
+        front,
     };
     let connected = daemon::client::connect_or_start(&opts)?;
     tracing::debug!(

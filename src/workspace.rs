@@ -63,6 +63,15 @@ pub enum PathError {
 /// and a sandboxed command sees them read-only.
 pub const PROTECTED: [&str; 3] = [".git", ".codelab", IGNORE_FILE];
 
+/// What [`Workspace::ignored_entries`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IgnoredEntries {
+    /// Each ignored path and whether it is a directory.
+    pub paths: Vec<(PathBuf, bool)>,
+    /// Whether the whole workspace was walked.
+    pub complete: bool,
+}
+
 /// A workspace folder with its ignore rules.
 #[derive(Debug, Clone)]
 pub struct Workspace {
@@ -221,9 +230,53 @@ impl Workspace {
         Ok(abs)
     }
 
+    /// The paths `.codelabignore` excludes, outermost first (an ignored
+    /// directory is listed, not what it holds), as `(path, is_dir)`; found
+    /// by walking the workspace without following symlinks and without
+    /// entering `.git`. The walk stops after `max_entries` entries or
+    /// `max_paths` ignored paths (then `complete` is false). Without
+    /// ignore rules nothing is walked.
+    pub fn ignored_entries(&self, max_entries: usize, max_paths: usize) -> IgnoredEntries {
+        let mut out = IgnoredEntries {
+            paths: Vec::new(),
+            complete: true,
+        };
+        if self.ignore.is_empty() {
+            return out;
+        }
+        let mut visited = 0usize;
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                visited += 1;
+                if visited > max_entries || out.paths.len() >= max_paths {
+                    out.complete = false;
+                    return out;
+                }
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                if kind.is_symlink() {
+                    continue;
+                }
+                let path = entry.path();
+                if self.ignore.matched(&path, kind.is_dir()).is_ignore() {
+                    out.paths.push((path, kind.is_dir()));
+                } else if kind.is_dir() && entry.file_name() != ".git" {
+                    stack.push(path);
+                }
+            }
+        }
+        out
+    }
+
     /// Whether `.codelabignore` excludes an absolute path (or a parent of it).
     pub fn is_ignored(&self, abs: &Path) -> bool {
-        if abs == self.root {
+        // Nothing outside the root is ignored (and the matcher would panic).
+        if abs == self.root || !abs.starts_with(&self.root) {
             return false;
         }
         let is_dir = abs.is_dir();
@@ -321,6 +374,50 @@ mod tests {
             w.resolve("inner/a.rs").expect("an inside symlink is fine"),
             w.root().join("src/a.rs")
         );
+    }
+
+    #[test]
+    fn ignored_entries_lists_the_outermost_ignored_paths_within_limits() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let root = d.path();
+        std::fs::write(root.join(IGNORE_FILE), "*.env\nkeys/\n").expect("write");
+        for dir in ["keys/deep", "src/conf", ".git"] {
+            std::fs::create_dir_all(root.join(dir)).expect("mkdir");
+        }
+        for file in [
+            "a.env",
+            "keys/deep/k",
+            "src/conf/b.env",
+            "src/main.rs",
+            ".git/c.env",
+        ] {
+            std::fs::write(root.join(file), "x").expect("write");
+        }
+        std::os::unix::fs::symlink(root.join("a.env"), root.join("link.env")).expect("symlink");
+        let w = Workspace::new(root).expect("workspace");
+        let found = w.ignored_entries(1000, 1000);
+        assert!(found.complete);
+        let mut rel: Vec<(String, bool)> = found
+            .paths
+            .iter()
+            .map(|(p, dir)| (w.relative(p), *dir))
+            .collect();
+        rel.sort();
+        assert_eq!(
+            rel,
+            [
+                ("a.env".to_owned(), false),
+                ("keys".to_owned(), true),
+                ("src/conf/b.env".to_owned(), false),
+            ]
+        );
+        assert!(!w.ignored_entries(2, 1000).complete, "entry limit");
+        assert!(!w.ignored_entries(1000, 1).complete, "path limit");
+        std::fs::remove_file(root.join(IGNORE_FILE)).expect("rm");
+        let none = Workspace::new(root)
+            .expect("workspace")
+            .ignored_entries(0, 0);
+        assert!(none.complete && none.paths.is_empty(), "no rules, no walk");
     }
 
     #[test]

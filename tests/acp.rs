@@ -112,12 +112,30 @@ struct Agent {
 }
 
 impl Agent {
+    /// `codelab-agent acp --standalone`: the ACP front end in one process
+    /// (these tests are about the front end; the daemon path has its own).
     fn start(data: &Path, env: &[(&str, String)]) -> Self {
+        Self::start_with(data, env, &["--standalone"])
+    }
+
+    /// `codelab-agent acp` as editors start it: a forwarder to the data
+    /// dir's daemon, started when none runs.
+    fn through_daemon(data: &Path, env: &[(&str, String)]) -> Self {
+        Self::start_with(data, env, &[])
+    }
+
+    fn start_with(data: &Path, env: &[(&str, String)], extra: &[&str]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_codelab-agent"));
         cmd.arg("--data-dir")
             .arg(data)
             .args(["--log-level", "debug", "acp"])
-            .env_remove("RUST_LOG");
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .env_remove("XDG_RUNTIME_DIR")
+            .env(
+                codelab_agent::daemon::IDLE_ENV,
+                support::daemon::TEST_IDLE_SECS,
+            );
         for var in [
             "OPENAI_API_KEY",
             "OPENAI_BASE_URL",
@@ -822,4 +840,139 @@ async fn acp_sessions_are_codelab_sessions_and_the_reverse() {
         ]
     );
     assert_eq!(agent.close().await, Some(0));
+}
+
+/// `codelab-agent acp` reaches the user's daemon as `--stdio` does: an ACP
+/// editor and a codelab editor are connected at once, see the same
+/// sessions, and a turn prompted over ACP streams live to the codelab
+/// client attached to its session.
+#[tokio::test]
+async fn acp_and_codelab_editors_share_sessions_live_through_the_daemon() {
+    use codelab_agent::protocol::Notification;
+    use codelab_agent::protocol::requests::{AttachSession, ListSessions};
+    use codelab_agent::protocol::types::{
+        AttachSessionParams, ListSessionsParams, TokenParams, TurnCompletedParams,
+    };
+    let mock = MockLlm::start(Script {
+        replies: vec![text("Hello over ACP", "Seen by both editors.")],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+
+    let mut agent = Agent::through_daemon(data.path(), &llm_env(&mock));
+    agent.initialize().await;
+    let session = agent.new_session(1, &root).await;
+
+    // A codelab editor on the same data dir, at the same time: the same daemon.
+    let mut server = support::ServerProcess::daemon_client(data.path(), &llm_env(&mock));
+    let mut client = server.stdio_client();
+    client
+        .initialize(&[], Some(&support::file_uri(&root)))
+        .await;
+    let status = support::daemon::status(data.path())
+        .await
+        .expect("a daemon");
+    assert_eq!(status.connections, 2, "{status:?}");
+    let listed = client
+        .call_typed::<ListSessions>(ListSessionsParams::default())
+        .await;
+    let id: codelab_agent::domain::SessionId = serde_json::from_value(json!(session)).unwrap();
+    assert!(
+        listed.sessions.iter().any(|s| s.id == id),
+        "the ACP session is listed live: {listed:?}"
+    );
+    client
+        .call_typed::<AttachSession>(AttachSessionParams {
+            session_id: id,
+            after_seq: None,
+        })
+        .await;
+
+    let r = agent
+        .call(2, "session/prompt", prompt(&session, "Hello over ACP"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    let mut streamed = String::new();
+    loop {
+        let n = client.next_notification().await;
+        match n["method"].as_str().unwrap() {
+            TokenParams::NAME => {
+                let p: TokenParams = serde_json::from_value(n["params"].clone()).unwrap();
+                assert_eq!(p.session_id, id);
+                streamed.push_str(&p.delta);
+            }
+            TurnCompletedParams::NAME => {
+                let p: TurnCompletedParams = serde_json::from_value(n["params"].clone()).unwrap();
+                assert_eq!(p.session_id, id);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(streamed, "Seen by both editors.");
+    assert_eq!(agent.close().await, Some(0));
+    client.finish().await;
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+}
+
+/// `session/close` ends a session on the connection (a prompt after it is
+/// refused until the session is opened again); `session/resume` reopens it
+/// without replaying its history, and prompting goes on.
+#[tokio::test]
+async fn sessions_close_and_resume_without_replay() {
+    let mock = MockLlm::start(Script {
+        replies: vec![text("First", "One."), text("Second", "Two.")],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    let init = agent.initialize().await;
+    let caps = &init["agentCapabilities"]["sessionCapabilities"];
+    assert!(
+        caps["resume"].is_object() && caps["close"].is_object(),
+        "{init}"
+    );
+    let session = agent.new_session(1, &root).await;
+    let r = agent
+        .call(2, "session/prompt", prompt(&session, "First"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    agent.notification(|n| is_chunk(n, "One.")).await;
+    let r = agent
+        .call(3, "session/close", json!({"sessionId": session}))
+        .await;
+    assert_eq!(r, json!({}));
+    let (code, message) = agent
+        .call_err(4, "session/prompt", prompt(&session, "Second"))
+        .await;
+    assert_eq!(code, -32602, "{message}");
+    assert!(
+        message.contains("is not open on this connection"),
+        "{message}"
+    );
+    let r = agent
+        .call(
+            5,
+            "session/resume",
+            json!({"sessionId": session, "cwd": root, "mcpServers": []}),
+        )
+        .await;
+    assert!(r["modes"]["currentModeId"].is_string(), "{r}");
+    let r = agent
+        .call(6, "session/prompt", prompt(&session, "Second"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    agent.notification(|n| is_chunk(n, "Two.")).await;
+    // Nothing of the first exchange was replayed by the resume.
+    assert!(
+        !agent.notes.iter().any(|n| is_chunk(n, "One.")),
+        "{:?}",
+        agent.notes
+    );
+    assert_eq!(agent.close().await, Some(0));
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
 }

@@ -252,6 +252,61 @@ async fn allow_always_covers_the_rest_of_the_session_only() {
     h.finish().await;
 }
 
+/// A rejection for the session (`scope: "session"`) denies every later call
+/// of the tool in the session without asking (ACP's `reject_always`).
+#[tokio::test]
+async fn reject_for_the_session_denies_the_tool_for_the_rest_of_the_session() {
+    let mut h = Harness::with_config(
+        vec![
+            call("j1", "execute_command", json!({"command": "echo one"})),
+            call("j2", "execute_command", json!({"command": "echo two"})),
+            complete("j3", "done"),
+        ],
+        "coder",
+        false,
+        SANDBOX_OFF,
+    )
+    .await;
+    let turn = h.send("echo").await;
+    let mut asked = Vec::new();
+    let log = drive(
+        &mut h.client,
+        turn,
+        |a| {
+            asked.push(a.params["command"].as_str().unwrap().to_owned());
+            Some(DecideApprovalParams {
+                scope: Some(ApprovalScope::Session),
+                ..decision(Decision::Reject)
+            })
+        },
+        |_| None,
+    )
+    .await;
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    assert_eq!(asked, ["echo one"], "the second call was not asked");
+    let (s2, t2) = result_of(&log, "j2");
+    assert_eq!(s2, ToolCallStatus::Failed);
+    assert!(
+        t2.contains("Denied by policy (session rule: deny execute_command)"),
+        "{t2}"
+    );
+    let policy = h
+        .client
+        .call_typed::<GetPolicy>(GetPolicyParams {
+            session_id: Some(h.session),
+        })
+        .await;
+    assert!(
+        policy
+            .rules
+            .iter()
+            .any(|r| r.source == "session" && r.tool == "execute_command"),
+        "{:?}",
+        policy.rules
+    );
+    h.finish().await;
+}
+
 #[tokio::test]
 async fn two_clients_race_to_decide_and_both_see_the_resolution() {
     let mock = mock_llm::MockLlm::start(mock_llm::Script {

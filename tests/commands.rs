@@ -550,7 +550,7 @@ async fn sandboxed_commands_need_no_approval_and_write_only_the_workspace() {
         call(
             "w1",
             "execute_command",
-            json!({"command": "echo inside > in-ws.txt && echo $TMPDIR"}),
+            json!({"command": "echo inside > in-ws.txt && echo \"TMPDIR=$TMPDIR\" && echo t > /tmp/t"}),
         ),
         call(
             "w2",
@@ -614,8 +614,14 @@ async fn sandboxed_commands_need_no_approval_and_write_only_the_workspace() {
         "inside\n"
     );
     assert!(
-        text.contains("/tmp/"),
-        "TMPDIR is the session's temp dir: {text}"
+        text.contains("TMPDIR=/tmp\n"),
+        "TMPDIR is /tmp, the session's temp dir: {text}"
+    );
+    let session_tmp = s._data.path().join("tmp").join(s.session.to_string());
+    assert_eq!(
+        std::fs::read_to_string(session_tmp.join("t")).unwrap(),
+        "t\n",
+        "/tmp is the session's temp dir"
     );
     for (id, path) in [
         ("w2", in_home.display().to_string()),
@@ -800,4 +806,159 @@ async fn a_fork_bomb_hits_the_process_limit() {
         );
         s.finish().await;
     }
+}
+
+/// `.codelabignore`d files and directories are hidden inside the sandbox,
+/// even from a command that does not name them (`grep -r`, `ls`); a
+/// protected path that did not exist (`.git` before `git init`) cannot be
+/// created by a sandboxed command: it is moved away and the model told.
+#[tokio::test]
+async fn the_sandbox_hides_ignored_paths_and_protected_paths_cannot_be_created() {
+    let mut s = Setup::new(vec![], "").await;
+    assert_sandbox_available(&mut s.client).await;
+    let root = s.root();
+    std::fs::write(root.join(".codelabignore"), "secret.env\nkeys/\n").unwrap();
+    std::fs::write(root.join("secret.env"), "TOKEN=hunter2\n").unwrap();
+    std::fs::create_dir_all(root.join("keys/deep")).unwrap();
+    std::fs::write(root.join("keys/deep/id.pem"), "PEM-hunter2\n").unwrap();
+    std::fs::write(root.join("notes.txt"), "public hunter2\n").unwrap();
+    s.mock.push(vec![
+        call(
+            "h1",
+            "execute_command",
+            json!({"command": "grep -rs hunter2 . ; ls -A keys | wc -l"}),
+        ),
+        call(
+            "h2",
+            "execute_command",
+            json!({"command": "for f in *; do cat \"$f\"; done"}),
+        ),
+        call(
+            "h3",
+            "execute_command",
+            json!({"command": "git init -q && echo inited"}),
+        ),
+        call("h4", "execute_command", json!({"command": "ls -A"})),
+        complete("h5", "done"),
+    ]);
+    let session = s.session;
+    let calls = timed_turn(&mut s.client, session, "look").await;
+    assert!(calls.iter().all(|(_, c)| !c.asked), "{calls:?}");
+    let grep = result(&calls, "h1");
+    assert_eq!(grep.status, ToolCallStatus::Completed, "{grep:?}");
+    assert!(grep.result.contains("public hunter2"), "{grep:?}");
+    assert!(
+        !grep.result.contains("TOKEN") && !grep.result.contains("PEM"),
+        "{grep:?}"
+    );
+    assert!(
+        grep.result.lines().any(|l| l.trim() == "0"),
+        "an ignored directory looks empty: {grep:?}"
+    );
+    let cat = result(&calls, "h2");
+    assert_eq!(cat.status, ToolCallStatus::Failed, "{cat:?}");
+    assert!(!cat.result.contains("TOKEN"), "{cat:?}");
+    assert!(
+        cat.result
+            .contains("`secret.env` is excluded by .codelabignore, so the sandbox hides it"),
+        "{cat:?}"
+    );
+    // The files themselves are untouched.
+    assert_eq!(
+        std::fs::read_to_string(root.join("secret.env")).unwrap(),
+        "TOKEN=hunter2\n"
+    );
+    let init = result(&calls, "h3");
+    assert_eq!(init.status, ToolCallStatus::Failed, "{init:?}");
+    assert!(
+        init.result.contains(&format!(
+            "the command created `{}`, a protected path",
+            root.join(".git").display()
+        )),
+        "{init:?}"
+    );
+    assert!(init.result.contains("sandbox: false"), "{init:?}");
+    assert!(
+        !root.join(".git").exists(),
+        "no .git is left in the workspace"
+    );
+    let ls = result(&calls, "h4");
+    assert!(!ls.result.contains(".git"), "{ls:?}");
+    s.finish().await;
+}
+
+/// Where the kernel refuses the sandbox's namespaces (here a user namespace
+/// whose `max_user_namespaces` is 0, as on a kernel with unprivileged user
+/// namespaces turned off), the server says so at start-up and in `/health`,
+/// `getPolicy` gives the reason, and every command runs unsandboxed and asks.
+#[tokio::test]
+async fn without_namespaces_commands_are_not_sandboxed_and_ask() {
+    let mock = MockLlm::start(Script {
+        replies: vec![
+            call(
+                "u1",
+                "execute_command",
+                json!({"command": "echo hi > made.txt && echo done"}),
+            ),
+            complete("u2", "done"),
+        ],
+    })
+    .await;
+    let data = support::data_dir();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    let server = ServerProcess::websocket_in(
+        &[
+            "unshare",
+            "--user",
+            "--map-root-user",
+            "sh",
+            "-c",
+            "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\"",
+            "sh",
+        ],
+        data.path(),
+        &llm_env(&mock),
+        &[],
+    )
+    .await;
+    server
+        .logs
+        .wait_for(|t| {
+            t.contains("commands cannot be sandboxed here")
+                .then_some(())
+        })
+        .await;
+    let (status, body) = support::http_get(server.addr.as_deref().unwrap(), "/health").await;
+    assert_eq!(status, 200);
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["sandbox"]["available"], false, "{health}");
+    assert!(
+        health["sandbox"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("namespaces"),
+        "{health}"
+    );
+    let mut c = server.ws_client().await;
+    c.initialize(&[], Some(&file_uri(&root))).await;
+    let policy = c.call_typed::<GetPolicy>(GetPolicyParams::default()).await;
+    assert!(!policy.sandbox.available, "{:?}", policy.sandbox);
+    let session = c
+        .call_typed::<CreateSession>(CreateSessionParams {
+            agent: Some("coder".into()),
+            ..Default::default()
+        })
+        .await
+        .id;
+    let calls = timed_turn(&mut c, session, "make").await;
+    let made = result(&calls, "u1");
+    assert!(made.asked, "unsandboxed commands ask: {made:?}");
+    assert_eq!(made.status, ToolCallStatus::Completed, "{made:?}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("made.txt")).unwrap(),
+        "hi\n"
+    );
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+    c.finish().await;
 }

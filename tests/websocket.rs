@@ -9,27 +9,7 @@ use jsonrpsee::core::client::{ClientT, Error as RpcClientError};
 use jsonrpsee::core::params::ObjectParams;
 use jsonrpsee::ws_client::WsClientBuilder;
 use serde_json::{Value, json};
-use support::{ServerProcess, data_dir};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn http_get(addr: &str, path: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nX-Internal-Auth: {}\r\n\r\n",
-        support::TOKEN
-    );
-    stream.write_all(req.as_bytes()).await.expect("write");
-    let mut buf = Vec::new();
-    stream.read_to_end(&mut buf).await.expect("read");
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    (status, body)
-}
+use support::{ServerProcess, data_dir, http_get};
 
 #[tokio::test]
 async fn health_reports_version_uptime_and_store() {

@@ -209,7 +209,10 @@ impl acp::Agent for CodelabAgent {
             .load_session(true)
             .prompt_capabilities(acp::PromptCapabilities::new().embedded_context(true))
             .session_capabilities(
-                acp::SessionCapabilities::new().list(acp::SessionListCapabilities::new()),
+                acp::SessionCapabilities::new()
+                    .list(acp::SessionListCapabilities::new())
+                    .resume(acp::SessionResumeCapabilities::new())
+                    .close(acp::SessionCloseCapabilities::new()),
             );
         let auth = acp::AuthMethodAgent::new(CONFIG_AUTH_METHOD, "CodeLab model settings")
             .description(
@@ -315,6 +318,40 @@ impl acp::Agent for CodelabAgent {
         }
         let modes = self.modes(&attached.session)?;
         Ok(acp::LoadSessionResponse::new().modes(modes))
+    }
+
+    async fn resume_session(
+        &self,
+        args: acp::ResumeSessionRequest,
+    ) -> acp::Result<acp::ResumeSessionResponse> {
+        absolute_cwd(&args.cwd)?;
+        let id = parse_session(&args.session_id)?;
+        let rt = &self.conn.rt;
+        // No replay: only what happens from now on.
+        let attached = rt
+            .attach(id, self.conn.id, self.conn.queue.clone(), u64::MAX)
+            .await
+            .map_err(|e| from_runtime(&e))?;
+        let root = attached
+            .session
+            .workspace_folder
+            .as_deref()
+            .and_then(uri_to_path)
+            .unwrap_or_else(|| args.cwd.clone());
+        self.conn.open(id, Some(root));
+        let modes = self.modes(&attached.session)?;
+        tracing::info!(session = %id, "ACP session resumed");
+        Ok(acp::ResumeSessionResponse::new().modes(modes))
+    }
+
+    async fn close_session(
+        &self,
+        args: acp::CloseSessionRequest,
+    ) -> acp::Result<acp::CloseSessionResponse> {
+        let id = self.open_session(&args.session_id).await?;
+        self.conn.close_session(id).await;
+        tracing::info!(session = %id, "ACP session closed");
+        Ok(acp::CloseSessionResponse::new())
     }
 
     async fn list_sessions(

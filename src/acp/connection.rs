@@ -10,7 +10,7 @@
 //! waiting prompt.
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -63,7 +63,6 @@ pub(super) struct Connection {
     client: RefCell<acp::ClientCapabilities>,
     sessions: RefCell<HashMap<SessionId, Open>>,
     approvals: RefCell<HashMap<ApprovalId, oneshot::Sender<()>>>,
-    rejected: RefCell<HashSet<(SessionId, String)>>,
     fs: mpsc::UnboundedSender<FsWrite>,
     buffers: ClientBuffers,
 }
@@ -129,6 +128,29 @@ impl Connection {
                 starting: false,
                 cancel_pending: false,
             });
+    }
+
+    /// Closes a session on this connection (`session/close`): its running
+    /// turn is cancelled, a prompt still waiting is answered `cancelled`,
+    /// and its events stop reaching this connection. The session itself
+    /// stays (other editors may use it; `session/load` reopens it).
+    pub(super) async fn close_session(&self, session: SessionId) {
+        if self.rt.is_running(session) {
+            self.cancel_requested(session).await;
+        }
+        self.rt.detach(session, self.id);
+        let open = self.sessions.borrow_mut().remove(&session);
+        if let Some(mut open) = open {
+            for q in open.questions.drain(..) {
+                let _ = q.send(());
+            }
+            for (_, tx) in open.waiting.drain() {
+                let _ = tx.send(TurnEnd {
+                    stop: crate::domain::StopReason::Cancelled,
+                    error: None,
+                });
+            }
+        }
     }
 
     /// Whether this connection opened the session.
@@ -252,18 +274,6 @@ impl Connection {
         rx
     }
 
-    /// Whether the user chose "reject always" for this tool in this session.
-    pub(super) fn rejects_always(&self, session: SessionId, tool: &str) -> bool {
-        self.rejected.borrow().contains(&(session, tool.to_owned()))
-    }
-
-    /// Rejects every later call of this tool in this session.
-    pub(super) fn reject_always(&self, session: SessionId, tool: &str) {
-        self.rejected
-            .borrow_mut()
-            .insert((session, tool.to_owned()));
-    }
-
     /// Handles one event of an open session.
     async fn dispatch(self: &Rc<Self>, event: &SessionEvent) {
         let outs = {
@@ -372,7 +382,6 @@ where
         client: RefCell::new(acp::ClientCapabilities::default()),
         sessions: RefCell::new(HashMap::new()),
         approvals: RefCell::new(HashMap::new()),
-        rejected: RefCell::new(HashSet::new()),
         fs: fs_tx,
     });
     tracing::info!(conn = conn.id, "ACP connection open");

@@ -4,7 +4,8 @@
 //! `allow_always` (approve, and the same tool and argument pattern is allowed
 //! for the rest of the session: `ApprovalScope::Session`), `reject_once`
 //! (reject) and `reject_always` (reject, and every later call of that tool in
-//! the session is rejected by this connection without asking). A question
+//! the session is denied: a session deny rule, `ApprovalScope::Session` with
+//! a rejection, whichever client asked). A question
 //! (`ask_followup_question`) is asked with one option per suggested answer
 //! and a `decline` option.
 //!
@@ -55,11 +56,8 @@ pub(super) fn approval_options() -> Vec<acp::PermissionOption> {
 /// What the user said about an approval.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum ApprovalAnswer {
-    /// Decide it; `reject_always` when later calls of the tool are rejected too.
-    Decide {
-        decision: ApprovalDecision,
-        reject_always: bool,
-    },
+    /// Decide it.
+    Decide { decision: ApprovalDecision },
     /// The client cancelled the turn.
     Cancelled,
 }
@@ -94,26 +92,18 @@ pub(super) fn approval_answer(
         acp::RequestPermissionOutcome::Selected(s) => s.option_id.0.as_ref(),
         _ => return Err("an outcome this agent does not know".into()),
     };
-    let (d, reject_always) = match option {
-        ALLOW_ONCE => (
-            decision(Decision::Approve, Some(ApprovalScope::Once), None),
-            false,
-        ),
-        ALLOW_ALWAYS => (
-            decision(Decision::Approve, Some(ApprovalScope::Session), None),
-            false,
-        ),
-        REJECT_ONCE => (decision(Decision::Reject, None, None), false),
-        REJECT_ALWAYS => (
-            decision(Decision::Reject, None, Some(reject_always_feedback(tool))),
-            true,
+    let d = match option {
+        ALLOW_ONCE => decision(Decision::Approve, Some(ApprovalScope::Once), None),
+        ALLOW_ALWAYS => decision(Decision::Approve, Some(ApprovalScope::Session), None),
+        REJECT_ONCE => decision(Decision::Reject, None, None),
+        REJECT_ALWAYS => decision(
+            Decision::Reject,
+            Some(ApprovalScope::Session),
+            Some(reject_always_feedback(tool)),
         ),
         other => return Err(format!("option `{other}` was not offered")),
     };
-    Ok(ApprovalAnswer::Decide {
-        decision: d,
-        reject_always,
-    })
+    Ok(ApprovalAnswer::Decide { decision: d })
 }
 
 /// The options of a question: one per suggestion, then `decline`.
@@ -179,11 +169,6 @@ pub(super) async fn ask_approval(
             }
         }
     };
-    if conn.rejects_always(approval.session_id, &approval.tool) {
-        let feedback = reject_always_feedback(&approval.tool);
-        decide(decision(Decision::Reject, None, Some(feedback))).await;
-        return;
-    }
     let Some(peer) = conn.peer() else { return };
     let request = acp::RequestPermissionRequest::new(session, *call, approval_options());
     let response = tokio::select! {
@@ -195,15 +180,7 @@ pub(super) async fn ask_approval(
         .map_err(|e| e.to_string())
         .and_then(|r| approval_answer(&approval.tool, &r.outcome))
     {
-        Ok(ApprovalAnswer::Decide {
-            decision: d,
-            reject_always,
-        }) => {
-            if reject_always {
-                conn.reject_always(approval.session_id, &approval.tool);
-            }
-            decide(d).await;
-        }
+        Ok(ApprovalAnswer::Decide { decision: d }) => decide(d).await,
         Ok(ApprovalAnswer::Cancelled) => conn.cancel_turn(approval.session_id).await,
         Err(e) => {
             // A client that cannot ask must not leave the turn waiting forever.
@@ -286,44 +263,35 @@ mod tests {
             ["allow_once", "allow_always", "reject_once", "reject_always"]
         );
         let answer = |o| approval_answer("write_file", &selected(o)).expect("offered");
-        let ApprovalAnswer::Decide {
-            decision: d,
-            reject_always,
-        } = answer(ALLOW_ALWAYS)
-        else {
+        let ApprovalAnswer::Decide { decision: d } = answer(ALLOW_ALWAYS) else {
             panic!()
         };
         assert_eq!(
-            (d.decision, d.scope, reject_always),
-            (Decision::Approve, Some(ApprovalScope::Session), false)
+            (d.decision, d.scope),
+            (Decision::Approve, Some(ApprovalScope::Session))
         );
-        let ApprovalAnswer::Decide { decision: d, .. } = answer(ALLOW_ONCE) else {
+        let ApprovalAnswer::Decide { decision: d } = answer(ALLOW_ONCE) else {
             panic!()
         };
         assert_eq!(
             (d.decision, d.scope),
             (Decision::Approve, Some(ApprovalScope::Once))
         );
-        let ApprovalAnswer::Decide {
-            decision: d,
-            reject_always,
-        } = answer(REJECT_ONCE)
-        else {
+        let ApprovalAnswer::Decide { decision: d } = answer(REJECT_ONCE) else {
             panic!()
         };
         assert_eq!(
-            (d.decision, d.feedback, reject_always),
-            (Decision::Reject, None, false)
+            (d.decision, d.scope, d.feedback),
+            (Decision::Reject, None, None)
         );
-        let ApprovalAnswer::Decide {
-            decision: d,
-            reject_always,
-        } = answer(REJECT_ALWAYS)
-        else {
+        let ApprovalAnswer::Decide { decision: d } = answer(REJECT_ALWAYS) else {
             panic!()
         };
-        assert_eq!(d.decision, Decision::Reject);
-        assert!(reject_always);
+        assert_eq!(
+            (d.decision, d.scope),
+            (Decision::Reject, Some(ApprovalScope::Session)),
+            "a session deny rule"
+        );
         assert!(
             d.feedback
                 .unwrap_or_default()

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::handshake::{self, BusyKind, Greeting, Refusal, Reply, Request, Status};
+use super::handshake::{self, BusyKind, Front, Greeting, Refusal, Reply, Request, Status};
 use super::lock;
 use super::paths::{Paths, check_socket};
 use super::{DaemonError, is_newer, version};
@@ -53,6 +53,8 @@ pub struct StartOptions {
     pub log_level: String,
     /// The daemon's `--log-format` (`text` or `json`).
     pub log_format: String,
+    /// What the connection speaks.
+    pub front: Front,
 }
 
 /// An open connection to a daemon that has greeted.
@@ -170,11 +172,12 @@ impl Probe {
             })
     }
 
-    /// Asks for an LSP connection; `None` when the daemon is stopping.
-    fn lsp(mut self) -> Result<Option<Connected>, DaemonError> {
-        let request = Request::Lsp {
-            version: version(),
-            pid: std::process::id(),
+    /// Asks for an LSP or ACP connection; `None` when the daemon is stopping.
+    fn connect(mut self, front: Front) -> Result<Option<Connected>, DaemonError> {
+        let (version, pid) = (version(), std::process::id());
+        let request = match front {
+            Front::Lsp => Request::Lsp { version, pid },
+            Front::Acp => Request::Acp { version, pid },
         };
         match self.request(&request)? {
             Some(reply) if reply.ok => {
@@ -286,7 +289,7 @@ pub fn connect_or_start(opts: &StartOptions) -> Result<Connected, DaemonError> {
     // The common case: a daemon answers, and is not older than this client.
     if let Some(p) = probe(&paths)?
         && !is_newer(&mine, &p.greeting.version)
-        && let Some(c) = p.lsp()?
+        && let Some(c) = p.connect(opts.front)?
     {
         return Ok(c);
     }
@@ -309,7 +312,7 @@ pub fn connect_or_start(opts: &StartOptions) -> Result<Connected, DaemonError> {
                 replace(&paths, p)?;
             } else {
                 let pid = p.greeting.pid;
-                if let Some(c) = p.lsp()? {
+                if let Some(c) = p.connect(opts.front)? {
                     return Ok(c);
                 }
                 // It is stopping: let it finish, then start another.

@@ -8,6 +8,9 @@
 //!                   ...then LSP messages both ways, Content-Length framed
 //! ```
 //!
+//! `{"request":"acp",...}` asks for an ACP connection instead (`codelab-agent
+//! acp`): after `{"ok":true}` the bytes are ACP's newline-delimited JSON-RPC.
+//!
 //! The daemon speaks first, so a client knows the daemon's version before
 //! it commits to anything; what to do about a difference is the client's
 //! decision (a newer client replaces an idle older daemon). Other requests:
@@ -59,6 +62,14 @@ pub enum Request {
         /// The client's pid.
         pid: u32,
     },
+    /// An ACP connection: after `{"ok":true}` the bytes are ACP
+    /// (newline-delimited JSON-RPC), served by the daemon's ACP front end.
+    Acp {
+        /// The client's program version.
+        version: String,
+        /// The client's pid.
+        pid: u32,
+    },
     /// The daemon's [`Status`].
     Status,
     /// Stop, unless one of `refuse_if` holds.
@@ -67,6 +78,16 @@ pub enum Request {
         #[serde(default)]
         refuse_if: Vec<BusyKind>,
     },
+}
+
+/// Which front end a client connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Front {
+    /// LSP with the `codelab/*` extensions (`--stdio`).
+    #[default]
+    Lsp,
+    /// The Agent Client Protocol (`acp`).
+    Acp,
 }
 
 /// What keeps a daemon busy.

@@ -393,6 +393,48 @@ impl Daemon {
                 tracing::info!(client_pid = pid, ?end, "editor disconnected");
                 drop(registered);
             }
+            Request::Acp { version, pid } => {
+                let Some(registered) = self.register() else {
+                    let _ = write_line(
+                        &mut w,
+                        &Reply::refused(Refusal::Stopping, "the daemon is stopping"),
+                    )
+                    .await;
+                    return;
+                };
+                if write_line(&mut w, &Reply::ok()).await.is_err() {
+                    return;
+                }
+                tracing::info!(client_pid = pid, client_version = %version, "ACP editor connected");
+                // The ACP SDK's futures are not `Send`: the connection runs
+                // on a thread of its own, inside this runtime (so turns and
+                // I/O stay on the shared workers), and ends with the daemon.
+                let (done, ended) = tokio::sync::oneshot::channel();
+                let core = Arc::clone(&self.core);
+                let stop = self.stop.clone();
+                let handle = tokio::runtime::Handle::current();
+                let spawned = std::thread::Builder::new()
+                    .name("codelab-acp".into())
+                    .spawn(move || {
+                        let end = handle.block_on(async move {
+                            tokio::select! {
+                                end = crate::acp::serve_io(core, r, w) => Some(end),
+                                () = stop.cancelled() => None,
+                            }
+                        });
+                        let _ = done.send(end);
+                    });
+                match spawned {
+                    Ok(_) => {
+                        let end = ended.await.ok().flatten();
+                        tracing::info!(client_pid = pid, ?end, "ACP editor disconnected");
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot start a thread for an ACP connection")
+                    }
+                }
+                drop(registered);
+            }
             Request::Status => {
                 let reply = Reply {
                     status: Some(self.status()),

@@ -325,7 +325,9 @@ impl Decision {
 pub enum ApprovalScope {
     /// This call only.
     Once,
-    /// This call and the same tool and argument pattern for the rest of the session.
+    /// This call and the same tool and argument pattern for the rest of the
+    /// session; with a rejection, every later call of the tool in the session
+    /// is denied.
     Session,
 }
 

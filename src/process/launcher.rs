@@ -78,6 +78,10 @@ pub struct LaunchSpec {
     /// be made, and `RLIMIT_NPROC` in the sandbox (0: no limit).
     #[serde(default)]
     pub max_processes: u64,
+    /// Set by the init for the exec step: `/tmp` is the session's temp dir
+    /// (so `TMPDIR` is `/tmp`).
+    #[serde(default)]
+    pub private_tmp: bool,
 }
 
 /// Runs the launcher when the process was started as `codelab-agent
@@ -128,10 +132,13 @@ fn run(spec: LaunchSpec) -> ExitCode {
         let Some(sb) = &spec.sandbox else {
             return fail("init without a sandbox");
         };
-        if let Err(e) = sandbox::enter(sb, spec.max_processes) {
-            return fail(format!("cannot set up the sandbox: {e}"));
+        match sandbox::enter(sb, &spec.cwd, spec.max_processes) {
+            Ok(private) => shell(&LaunchSpec {
+                private_tmp: private,
+                ..spec.clone()
+            }),
+            Err(e) => return fail(format!("cannot set up the sandbox: {e}")),
         }
-        shell(&spec)
     } else {
         if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
             return fail(format!("cannot become a child subreaper: {e}"));
@@ -177,11 +184,74 @@ fn run(spec: LaunchSpec) -> ExitCode {
     let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
     // The child is reaped by `supervise` (waitpid), not through `Child`.
     drop(child);
-    let code = supervise(&sfd, pid, Duration::from_millis(spec.grace_ms));
+    let mut code = supervise(&sfd, pid, Duration::from_millis(spec.grace_ms));
     if spec.max_processes > 0 && !spec.init {
         super::cgroup::leave();
     }
+    if !spec.init
+        && let Some(sb) = &spec.sandbox
+        && quarantine_created(sb) > 0
+        && code == 0
+    {
+        code = 1;
+    }
     ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
+}
+
+/// Moves away the protected paths a sandboxed command created (see
+/// [`SandboxSpec::absent`]), into the session's temp dir (or, on another
+/// file system, beside themselves under a name nothing reads), and says so
+/// on stderr. Runs after the sandbox's last process has ended. Returns how
+/// many were moved.
+fn quarantine_created(sb: &SandboxSpec) -> usize {
+    let mut moved = 0;
+    for path in &sb.absent {
+        if path.symlink_metadata().is_err() {
+            continue;
+        }
+        let name = path
+            .file_name()
+            .map_or_else(|| "path".into(), |n| n.to_string_lossy().into_owned());
+        let stamp = format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        );
+        let kept = sb.tmpdir.join("quarantine").join(&stamp).join(&name);
+        let to = match kept
+            .parent()
+            .map(std::fs::create_dir_all)
+            .and_then(Result::ok)
+            .and_then(|()| std::fs::rename(path, &kept).ok())
+        {
+            Some(()) => kept,
+            None => {
+                let beside = path.with_file_name(format!("{name}.codelab-quarantine-{stamp}"));
+                if std::fs::rename(path, &beside).is_err() {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "{}the command created `{}`, a protected path, and it could not be moved away: remove it yourself.",
+                        sandbox::NOTE_PREFIX,
+                        path.display()
+                    );
+                    moved += 1;
+                    continue;
+                }
+                beside
+            }
+        };
+        moved += 1;
+        let _ = writeln!(
+            std::io::stderr(),
+            "{}the command created `{}`, a protected path (.git, .codelab and .codelabignore cannot be created or changed inside the sandbox), so it was moved to `{}`. Retry with `sandbox: false` to run outside the sandbox (the user is asked).",
+            sandbox::NOTE_PREFIX,
+            path.display(),
+            to.display()
+        );
+    }
+    moved
 }
 
 /// The server going away counts as a request to stop: `SIGTERM` when the
@@ -220,7 +290,9 @@ fn exec_shell(spec: &LaunchSpec) -> ExitCode {
     }
     let mut c = Command::new("sh");
     c.arg("-c").arg(&spec.command).current_dir(&spec.cwd);
-    if let Some(sb) = &spec.sandbox {
+    if spec.private_tmp {
+        c.env("TMPDIR", sandbox::SYSTEM_TMP);
+    } else if let Some(sb) = &spec.sandbox {
         c.env("TMPDIR", &sb.tmpdir);
     }
     let e = c.exec();
@@ -355,6 +427,7 @@ mod tests {
             init: false,
             exec: false,
             max_processes: 0,
+            private_tmp: false,
         };
         let json = serde_json::to_string(&spec).expect("json");
         assert_eq!(

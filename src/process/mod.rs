@@ -80,6 +80,7 @@ impl Launcher {
             init: false,
             exec: false,
             max_processes: 0,
+            private_tmp: false,
         };
         if let Err(why) = probe(&exe, &plain) {
             tracing::warn!(exe = %exe.display(), "the command launcher does not work ({why}); commands run directly, unsandboxed");
@@ -91,6 +92,8 @@ impl Launcher {
                 read_only: vec![],
                 network: false,
                 tmpdir: tmp.to_path_buf(),
+                mask_ignored: None,
+                absent: vec![],
             }),
             ..plain
         };
@@ -221,6 +224,7 @@ pub fn spawn(launcher: &Launcher, start: Start, sink: Option<Sink>) -> std::io::
                 init: false,
                 exec: false,
                 max_processes: start.max_processes,
+                private_tmp: false,
             };
             let json = serde_json::to_string(&spec).map_err(std::io::Error::other)?;
             let mut c = tokio::process::Command::new(exe);

@@ -28,6 +28,7 @@
 //! Landlock or user namespaces the server says so and runs every command
 //! unsandboxed, asking first.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -43,7 +44,25 @@ pub struct SandboxSpec {
     pub network: bool,
     /// The per-session temp dir, given as `TMPDIR` (and writable).
     pub tmpdir: PathBuf,
+    /// A workspace whose `.codelabignore`d files and directories the command
+    /// cannot see: each is covered by an unreadable mount.
+    #[serde(default)]
+    pub mask_ignored: Option<PathBuf>,
+    /// Protected paths that did not exist when the command started. A bind
+    /// mount needs something to cover, so these cannot be made read-only:
+    /// when the command has created one, the supervisor moves it away after
+    /// the sandbox has ended (every process of it is gone by then) and says
+    /// so in the command's output.
+    #[serde(default)]
+    pub absent: Vec<PathBuf>,
 }
+
+/// Entries of a workspace walked, at most, to find its ignored paths.
+pub const MASK_WALK_LIMIT: usize = 200_000;
+/// Ignored paths masked, at most.
+pub const MASK_LIMIT: usize = 4_096;
+/// The prefix of the sandbox's own notes in a command's output.
+pub const NOTE_PREFIX: &str = "codelab-agent sandbox: ";
 
 /// Why a sandbox could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +90,122 @@ pub enum SandboxError {
     /// no_new_privs could not be set.
     #[error("cannot set no_new_privs: {0}")]
     NoNewPrivs(nix::Error),
+    /// A mount point could not be made in the session's temp dir.
+    #[error("cannot prepare {path}: {error}")]
+    Prepare {
+        /// What was being made.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+}
+
+/// The system temporary directory, which a sandboxed command gets as its
+/// own: the session's temp dir is mounted over it.
+pub const SYSTEM_TMP: &str = "/tmp";
+
+/// What stays visible under a private `/tmp`: the outermost of the paths
+/// the command needs that lie under the system temp dir (its writable paths,
+/// the workspace it reads, the launcher binary). `None` when `/tmp` cannot be
+/// made private: it is a symlink, or one of those paths is `/tmp` itself or
+/// holds the session's temp dir.
+pub fn private_tmp_plan(
+    spec: &SandboxSpec,
+    exe: Option<&Path>,
+    cwd: Option<&Path>,
+) -> Option<Vec<PathBuf>> {
+    let tmp = Path::new(SYSTEM_TMP);
+    if tmp.symlink_metadata().ok()?.file_type().is_symlink() {
+        return None;
+    }
+    let mut keep: Vec<PathBuf> = spec
+        .writable
+        .iter()
+        .chain(spec.mask_ignored.as_ref())
+        .map(PathBuf::as_path)
+        .chain(exe)
+        .chain(cwd)
+        .filter(|p| p.starts_with(tmp))
+        .map(Path::to_path_buf)
+        .collect();
+    if keep
+        .iter()
+        .any(|k| k.as_path() == tmp || spec.tmpdir.starts_with(k))
+    {
+        return None;
+    }
+    keep.sort();
+    let mut outer: Vec<PathBuf> = Vec::new();
+    for k in keep {
+        if !outer.iter().any(|o| k.starts_with(o)) {
+            outer.push(k);
+        }
+    }
+    Some(outer)
+}
+
+/// Mounts the session's temp dir over `/tmp`, the paths of
+/// [`private_tmp_plan`] bound into it first at their places, so they stay
+/// where they were (read-only unless they are writable paths; a writable
+/// path nested in a read-only one is not kept apart). Other directories under `/tmp` (other programs' files,
+/// other sessions') are out of sight. Returns whether `/tmp` is private.
+fn private_tmp(spec: &SandboxSpec, cwd: &Path) -> Result<bool, SandboxError> {
+    use nix::mount::{MsFlags, mount};
+    let exe = std::env::current_exe().ok();
+    let Some(keep) = private_tmp_plan(spec, exe.as_deref(), Some(cwd)) else {
+        return Ok(false);
+    };
+    let none: Option<&str> = None;
+    let prepare = |path: &Path, error| SandboxError::Prepare {
+        path: path.to_path_buf(),
+        error,
+    };
+    std::fs::create_dir_all(&spec.tmpdir).map_err(|e| prepare(&spec.tmpdir, e))?;
+    for k in &keep {
+        let Ok(rel) = k.strip_prefix(SYSTEM_TMP) else {
+            continue;
+        };
+        let at = spec.tmpdir.join(rel);
+        if k.is_dir() {
+            std::fs::create_dir_all(&at).map_err(|e| prepare(&at, e))?;
+        } else {
+            if let Some(parent) = at.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| prepare(parent, e))?;
+            }
+            if at.symlink_metadata().is_err() {
+                std::fs::File::create(&at).map_err(|e| prepare(&at, e))?;
+            }
+        }
+        // Beneath the new /tmp, Landlock's writable /tmp would cover a kept
+        // path too: what the command may only read is bound read-only.
+        if spec.writable.iter().any(|w| k.starts_with(w)) {
+            mount(
+                Some(k.as_path()),
+                &at,
+                none,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                none,
+            )
+            .map_err(|error| SandboxError::Mount {
+                path: k.clone(),
+                error,
+            })?;
+        } else {
+            bind(k, &at, MsFlags::empty())?;
+        }
+    }
+    mount(
+        Some(spec.tmpdir.as_path()),
+        SYSTEM_TMP,
+        none,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        none,
+    )
+    .map_err(|error| SandboxError::Mount {
+        path: SYSTEM_TMP.into(),
+        error,
+    })?;
+    Ok(true)
 }
 
 /// Devices every command may write (besides its writable paths).
@@ -119,7 +254,7 @@ pub fn unshare(spec: &SandboxSpec) -> Result<(), SandboxError> {
 ///
 /// # Errors
 /// Any step that fails: the command does not run.
-pub fn enter(spec: &SandboxSpec, max_processes: u64) -> Result<(), SandboxError> {
+pub fn enter(spec: &SandboxSpec, cwd: &Path, max_processes: u64) -> Result<bool, SandboxError> {
     use nix::mount::{MsFlags, mount};
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(SandboxError::Namespaces)?;
     let none: Option<&str> = None;
@@ -140,8 +275,13 @@ pub fn enter(spec: &SandboxSpec, max_processes: u64) -> Result<(), SandboxError>
         path: "/proc".into(),
         error,
     })?;
+    // First: the mounts below resolve their paths through the new /tmp.
+    let private = private_tmp(spec, cwd)?;
     for path in &spec.read_only {
         read_only_bind(path)?;
+    }
+    if let Some(root) = &spec.mask_ignored {
+        mask_ignored(root)?;
     }
     // A fork bomb is capped: the limit counts the processes of this user
     // namespace (the kernel exempts a server running as root in the host,
@@ -156,7 +296,8 @@ pub fn enter(spec: &SandboxSpec, max_processes: u64) -> Result<(), SandboxError>
     }
     become_user()?;
     nix::sys::prctl::set_no_new_privs().map_err(SandboxError::NoNewPrivs)?;
-    landlock(spec)
+    landlock(spec, private)?;
+    Ok(private)
 }
 
 /// Leaves root of the sandbox's user namespace for a nested one where the
@@ -184,22 +325,72 @@ fn become_user() -> Result<(), SandboxError> {
 /// Bind-mounts `path` over itself, read-only (keeping the flags the kernel
 /// locks on mounts inherited into a user namespace).
 fn read_only_bind(path: &Path) -> Result<(), SandboxError> {
+    bind(path, path, nix::mount::MsFlags::empty())
+}
+
+/// Hides the workspace's `.codelabignore`d paths from the command: an
+/// ignored directory is covered by an empty read-only tmpfs, an ignored file
+/// by `/dev/null` mounted `nodev`, which makes every open of it fail with
+/// "Permission denied" (reads and writes alike; it cannot be removed or
+/// renamed either, being a mount point). Symlinks are left alone: what they
+/// lead to is masked where it is itself ignored. When the workspace is too
+/// large to walk whole, the command is told which part went unchecked.
+fn mask_ignored(root: &Path) -> Result<(), SandboxError> {
+    use nix::mount::{MsFlags, mount};
+    let Ok(ws) = crate::workspace::Workspace::new(root) else {
+        return Ok(()); // no workspace left to mask
+    };
+    let found = ws.ignored_entries(MASK_WALK_LIMIT, MASK_LIMIT);
+    let locked = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    for (path, is_dir) in &found.paths {
+        if *is_dir {
+            mount(
+                Some("tmpfs"),
+                path.as_path(),
+                Some("tmpfs"),
+                locked | MsFlags::MS_RDONLY,
+                Some("size=4k,mode=0555"),
+            )
+            .map_err(|error| SandboxError::Mount {
+                path: path.clone(),
+                error,
+            })?;
+        } else {
+            bind(Path::new("/dev/null"), path, locked)?;
+        }
+    }
+    if !found.complete {
+        let _ = writeln!(
+            std::io::stderr(),
+            "{NOTE_PREFIX}the workspace has more than {MASK_WALK_LIMIT} entries or {MASK_LIMIT} ignored paths; \
+             .codelabignore was applied to the first {} ignored paths only.",
+            found.paths.len()
+        );
+    }
+    Ok(())
+}
+
+/// Bind-mounts `src` over `dst`, then makes it read-only with `extra` flags
+/// (keeping the flags the kernel locks on mounts inherited into a user
+/// namespace).
+fn bind(src: &Path, dst: &Path, extra: nix::mount::MsFlags) -> Result<(), SandboxError> {
     use nix::mount::{MsFlags, mount};
     use nix::sys::statvfs::{FsFlags, statvfs};
     let none: Option<&str> = None;
+    let path = dst;
     let err = |error| SandboxError::Mount {
         path: path.to_path_buf(),
         error,
     };
     mount(
-        Some(path),
-        path,
+        Some(src),
+        dst,
         none,
         MsFlags::MS_BIND | MsFlags::MS_REC,
         none,
     )
     .map_err(err)?;
-    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | extra;
     if let Ok(st) = statvfs(path) {
         let f = st.flags();
         for (fs, ms) in [
@@ -220,7 +411,7 @@ fn read_only_bind(path: &Path) -> Result<(), SandboxError> {
 
 /// Restricts this process (and what it starts) with Landlock: read and
 /// execute everywhere, write only beneath the writable paths and devices.
-fn landlock(spec: &SandboxSpec) -> Result<(), SandboxError> {
+fn landlock(spec: &SandboxSpec, private_tmp: bool) -> Result<(), SandboxError> {
     use landlock::{
         ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetCreatedAttr,
         RulesetStatus, Scope, path_beneath_rules,
@@ -229,6 +420,9 @@ fn landlock(spec: &SandboxSpec) -> Result<(), SandboxError> {
     let err = |e: landlock::RulesetError| SandboxError::Landlock(e.to_string());
     let mut writable: Vec<&Path> = spec.writable.iter().map(PathBuf::as_path).collect();
     writable.push(&spec.tmpdir);
+    if private_tmp {
+        writable.push(Path::new(SYSTEM_TMP));
+    }
     let devices: Vec<&Path> = DEVICES
         .iter()
         .map(Path::new)
@@ -290,6 +484,11 @@ const FS_DENIALS: [&str; 3] = [
     "Read-only file system",
     "Operation not permitted",
 ];
+/// The error message of a path that does not exist (inside a hidden directory).
+const NOT_FOUND: &str = "No such file or directory";
+/// Every error message that means a path does not exist (`sh` and `dash`
+/// say the second when a redirection's directory is missing).
+const NOT_FOUND_ALL: [&str; 3] = [NOT_FOUND, "Directory nonexistent", "nonexistent directory"];
 /// Error messages that mean there was no network.
 const NET_DENIALS: [&str; 6] = [
     "Network is unreachable",
@@ -304,25 +503,49 @@ const NET_DENIALS: [&str; 6] = [
 /// and says it plainly for the model: which path could not be written and
 /// why, or that the network is off. `None` when nothing in the output looks
 /// like a refusal.
+///
+/// `ignored` tells whether a path the output names is excluded by
+/// `.codelabignore` (the sandbox hides those): such a path is reported as
+/// hidden, not as a refused write.
 pub fn explain_denials(
     output: &str,
     spec: &SandboxSpec,
     workspace_writable: bool,
+    ignored: &dyn Fn(&str) -> bool,
 ) -> Option<String> {
     let mut paths: Vec<String> = Vec::new();
+    let mut hidden: Vec<String> = Vec::new();
     let mut network = false;
+    // Under a private /tmp, other directories of /tmp do not exist.
+    let exe = std::env::current_exe().ok();
+    let tmp_kept = private_tmp_plan(spec, exe.as_deref(), None);
+    let mut tmp_hidden = false;
     for line in output.lines() {
         if NET_DENIALS.iter().any(|d| line.contains(d)) && !spec.network {
             network = true;
         }
-        if FS_DENIALS.iter().any(|d| line.contains(d))
+        let denied = FS_DENIALS.iter().any(|d| line.contains(d));
+        let missing = NOT_FOUND_ALL.iter().any(|d| line.contains(d));
+        if (denied || missing)
             && let Some(p) = path_in(line)
-            && !paths.contains(&p)
         {
-            paths.push(p);
+            let under_hidden_tmp = tmp_kept.as_ref().is_some_and(|kept| {
+                let path = Path::new(&p);
+                path.starts_with(SYSTEM_TMP)
+                    && !path.starts_with(&spec.tmpdir)
+                    && !kept.iter().any(|k| path.starts_with(k))
+            });
+            if spec.mask_ignored.is_some() && ignored(&p) {
+                if !hidden.contains(&p) {
+                    hidden.push(p);
+                }
+            } else if (denied || under_hidden_tmp) && !paths.contains(&p) {
+                tmp_hidden |= under_hidden_tmp;
+                paths.push(p);
+            }
         }
     }
-    if paths.is_empty() && !network {
+    if paths.is_empty() && hidden.is_empty() && !network {
         return None;
     }
     let mut writable: Vec<String> = spec
@@ -346,6 +569,16 @@ pub fn explain_denials(
             writable.join(", ")
         ));
     }
+    if tmp_hidden {
+        note.push_str(
+            " Inside the sandbox /tmp is this session's own temp dir ($TMPDIR): other directories under /tmp are out of sight.",
+        );
+    }
+    for p in hidden.iter().take(5) {
+        note.push_str(&format!(
+            " `{p}` is excluded by .codelabignore, so the sandbox hides it (reading and writing it are refused)."
+        ));
+    }
     if network {
         note.push_str(" Network access was refused: the network is off in the sandbox.");
     }
@@ -360,7 +593,12 @@ pub fn explain_denials(
 /// `touch: cannot touch '/root/x': Permission denied`), else the first
 /// quoted one, else the first absolute one.
 fn path_in(line: &str) -> Option<String> {
-    if let Some(at) = FS_DENIALS.iter().filter_map(|d| line.find(d)).min() {
+    if let Some(at) = FS_DENIALS
+        .iter()
+        .chain(NOT_FOUND_ALL.iter())
+        .filter_map(|d| line.find(d))
+        .min()
+    {
         let before = line[..at].trim_end().trim_end_matches(':');
         let field = before.rsplit(": ").next().unwrap_or(before).trim();
         let field = [
@@ -409,24 +647,49 @@ mod tests {
             read_only: vec![],
             network: false,
             tmpdir: "/data/tmp/s".into(),
+            mask_ignored: None,
+            absent: vec![],
         }
     }
 
     #[test]
     fn refusals_name_the_path_or_the_network() {
         let out = "sh: 1: cannot create /root/x: Permission denied\n";
-        let note = explain_denials(out, &spec(), true).expect("a refusal");
+        let note = explain_denials(out, &spec(), true, &|_| false).expect("a refusal");
         assert!(note.contains("Writing `/root/x` was refused"), "{note}");
         assert!(note.contains("/ws, /data/tmp/s ($TMPDIR)"), "{note}");
         let out = "touch: cannot touch '.git/hooks/x': Read-only file system\n";
-        let note = explain_denials(out, &spec(), true).expect("a refusal");
+        let note = explain_denials(out, &spec(), true, &|_| false).expect("a refusal");
         assert!(
             note.contains("Writing `.git/hooks/x` was refused"),
             "{note}"
         );
         let out = "curl: (6) Could not resolve host: example.com\n";
-        let note = explain_denials(out, &spec(), true).expect("a refusal");
+        let note = explain_denials(out, &spec(), true, &|_| false).expect("a refusal");
         assert!(note.contains("the network is off"), "{note}");
-        assert_eq!(explain_denials("all fine\n", &spec(), true), None);
+        assert_eq!(
+            explain_denials("all fine\n", &spec(), true, &|_| false),
+            None
+        );
+        let hidden = SandboxSpec {
+            mask_ignored: Some("/ws".into()),
+            ..spec()
+        };
+        let out = "cat: secret.env: Permission denied\ncat: keys/a: No such file or directory\n";
+        let note = explain_denials(out, &hidden, true, &|p| {
+            p == "secret.env" || p.starts_with("keys")
+        })
+        .expect("a refusal");
+        assert!(
+            note.contains("`secret.env` is excluded by .codelabignore"),
+            "{note}"
+        );
+        assert!(
+            note.contains("`keys/a` is excluded by .codelabignore"),
+            "{note}"
+        );
+        assert!(!note.contains("Writing"), "{note}");
+        let out = "cat: nothere: No such file or directory\n";
+        assert_eq!(explain_denials(out, &hidden, true, &|_| false), None);
     }
 }

@@ -361,15 +361,16 @@ impl Runtime {
     ) -> crate::process::SandboxSpec {
         let mut writable = Vec::new();
         let mut read_only = Vec::new();
+        let mut absent = Vec::new();
         if mode == crate::policy::SandboxMode::WorkspaceWrite {
             if let Some(root) = workspace {
                 writable.push(root.to_path_buf());
-                read_only.extend(
-                    crate::workspace::PROTECTED
-                        .iter()
-                        .map(|p| root.join(p))
-                        .filter(|p| p.symlink_metadata().is_ok()),
-                );
+                let (there, not): (Vec<_>, Vec<_>) = crate::workspace::PROTECTED
+                    .iter()
+                    .map(|p| root.join(p))
+                    .partition(|p| p.symlink_metadata().is_ok());
+                read_only = there;
+                absent = not;
             }
             writable.extend(self.settings.user().sandbox.writable_paths());
         }
@@ -378,6 +379,9 @@ impl Runtime {
             read_only,
             network,
             tmpdir: self.session_tmp_dir(session),
+            // Walked by the sandbox's init, off the server's threads.
+            mask_ignored: workspace.map(Path::to_path_buf),
+            absent,
         }
     }
 

@@ -509,7 +509,16 @@ pub(super) async fn decide_approval(
         return Err(not_pending());
     }
     let session = rt.store.get_session(approval.session_id).await?;
-    if decision != Decision::Reject && scope == Some(ApprovalScope::Session) {
+    if decision == Decision::Reject && scope == Some(ApprovalScope::Session) {
+        // Rejected for the session: every later call of the tool is denied.
+        let spec = crate::policy::RuleSpec {
+            action: crate::policy::Action::Deny,
+            ..crate::policy::session_rule(&approval.tool, &[], None)
+        };
+        if let Ok(rule) = crate::policy::Rule::new(spec, crate::policy::Scope::Session) {
+            rt.add_session_rule(session.id, rule);
+        }
+    } else if scope == Some(ApprovalScope::Session) {
         let ws = workspace_of(&session);
         if let Ok(subject) = rt.gate.subject(&approval.tool, &final_params, ws.as_ref()) {
             let mut spec = crate::policy::session_rule(

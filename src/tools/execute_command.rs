@@ -217,7 +217,14 @@ fn finish(
             .workspace
             .as_ref()
             .is_some_and(|w| sb.writable.iter().any(|p| p == w.root()));
-        if let Some(note) = process::sandbox::explain_denials(&output, sb, workspace_writable) {
+        let ignored = |p: &str| {
+            ctx.workspace
+                .as_ref()
+                .is_some_and(|w| w.is_ignored(&w.root().join(p)))
+        };
+        if let Some(note) =
+            process::sandbox::explain_denials(&output, sb, workspace_writable, &ignored)
+        {
             if !text.ends_with('\n') {
                 text.push('\n');
             }

@@ -45,10 +45,9 @@ const SCRIPT = {
     when("Created notes.txt", call("a2", "write_file", { path: "notes.txt", content: "two\n" })),
     when("Replaced the content of notes.txt", text("Both written.")),
     when("Write x1.txt then x2.txt", call("r1", "write_file", { path: "x1.txt", content: "1\n" })),
-    // Both rejections carry the same feedback: the first reply goes to the
-    // request after r1's, the second to the one after r2's.
+    // r1's rejection carries the feedback; r2 meets the session deny rule.
     when("rejects every write_file call", call("r2", "write_file", { path: "x2.txt", content: "2\n" })),
-    when("rejects every write_file call", text("No more writes.")),
+    when("session rule: deny write_file", text("No more writes.")),
     when("After the restart", text("Still here.")),
   ],
 };
@@ -126,6 +125,8 @@ function startAgent({ dataDir, mockUrl }) {
       OPENAI_BASE_URL: `${mockUrl}/v1`,
       OPENAI_API_KEY: "sk-test-key",
       CODELAB_MODEL: "gpt-4o-mini",
+      // Through the user's daemon, as editors run it: let it go soon after.
+      CODELAB_DAEMON_IDLE_SECS: "30",
     },
   });
   let stderr = "";
@@ -439,8 +440,11 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
       assert.equal(fs.existsSync(path.join(ws, "x2.txt")), false);
       const requests = await mock.requests();
       const messages = requests[requests.length - 1].body.messages;
+      const r1 = messages.find((m) => m.role === "tool" && m.tool_call_id === "r1");
+      assert.match(JSON.stringify(r1.content), /The user rejects every write_file call for the rest of this session/);
+      // A session deny rule, which any client of the session sees (getPolicy).
       const r2 = messages.find((m) => m.role === "tool" && m.tool_call_id === "r2");
-      assert.match(JSON.stringify(r2.content), /The user rejects every write_file call for the rest of this session/);
+      assert.match(JSON.stringify(r2.content), /session rule: deny write_file/);
     });
 
     await step("the agent exits cleanly when the client closes", async () => {

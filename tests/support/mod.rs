@@ -115,8 +115,41 @@ pub struct ServerProcess {
     stdout: Option<tokio::process::ChildStdout>,
 }
 
+/// `GET path` on a `serve` server (with the test token): status and body.
+pub async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nX-Internal-Auth: {}\r\n\r\n",
+        TOKEN
+    );
+    stream.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    stream.read_to_end(&mut buf).await.expect("read");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
 fn command(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(binary());
+    command_in(&[], data_dir)
+}
+
+/// The binary's command, run through `prefix` (a wrapper command and its
+/// arguments, the binary appended) when it is not empty.
+fn command_in(prefix: &[&str], data_dir: &Path) -> Command {
+    let mut cmd = match prefix.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(binary());
+            c
+        }
+        None => Command::new(binary()),
+    };
     cmd.arg("--data-dir")
         .arg(data_dir)
         .arg("--log-level")
@@ -189,7 +222,18 @@ impl ServerProcess {
 
     /// Starts `codelab-agent serve` with extra environment variables and arguments.
     pub async fn websocket_args(data_dir: &Path, env: &[(&str, String)], args: &[&str]) -> Self {
-        let mut cmd = command(data_dir);
+        Self::websocket_in(&[], data_dir, env, args).await
+    }
+
+    /// Starts `codelab-agent serve` through a wrapper command (`prefix`, the
+    /// binary and its arguments appended), e.g. `unshare`.
+    pub async fn websocket_in(
+        prefix: &[&str],
+        data_dir: &Path,
+        env: &[(&str, String)],
+        args: &[&str],
+    ) -> Self {
+        let mut cmd = command_in(prefix, data_dir);
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .env("CODELAB_AUTH_TOKEN", TOKEN);
