@@ -1358,7 +1358,12 @@ saveDocuments?: boolean,
  * The client shows the context window's fill and the session's cost:
  * the server sends it `codelab/contextUsage` after each model response.
  */
-contextUsage?: boolean, };
+contextUsage?: boolean, 
+/**
+ * The client shows a turn's combined diff: the server sends it
+ * `codelab/turnDiff` at the end of each turn that edited files.
+ */
+turnDiff?: boolean, };
 
 export type SaveDocumentsParams = { 
 /**

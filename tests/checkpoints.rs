@@ -68,7 +68,8 @@ async fn three_edit_turns_then_a_restore_of_the_first() {
         ),
         when("Applied 1 block", text("three done")),
     ];
-    let mut h = Harness::new(replies, "coder", false).await;
+    let mut h =
+        Harness::with_caps(replies, "coder", false, "", Some(json!({"turnDiff": true}))).await;
     let root = h.root();
     std::fs::write(root.join("a.txt"), A).unwrap();
     std::fs::write(root.join("b.txt"), B).unwrap();
@@ -180,7 +181,14 @@ async fn three_edit_turns_then_a_restore_of_the_first() {
 /// A turn that changed nothing cannot be restored: a clear error.
 #[tokio::test]
 async fn restoring_a_turn_without_edits_is_a_clear_error() {
-    let mut h = Harness::new(vec![when("hi", text("hello"))], "coder", false).await;
+    let mut h = Harness::with_caps(
+        vec![when("hi", text("hello"))],
+        "coder",
+        false,
+        "",
+        Some(json!({"turnDiff": true})),
+    )
+    .await;
     let log = h.turn("hi").await;
     assert!(
         log.all::<TurnDiffParams>().is_empty(),
@@ -219,7 +227,8 @@ async fn a_restore_can_truncate_the_conversation() {
         when("second task", text("second done")),
         when("third task", text("third done")),
     ];
-    let mut h = Harness::new(replies, "coder", false).await;
+    let mut h =
+        Harness::with_caps(replies, "coder", false, "", Some(json!({"turnDiff": true}))).await;
     std::fs::write(h.root().join("a.txt"), A).unwrap();
     let first = h.turn("first task").await;
     assert_eq!(

@@ -216,11 +216,16 @@ async fn a_300_turn_session_stays_within_a_small_window() {
         mock_llm::count_tokens(Format::Openai, &system_and_tools)
     };
     let msg = |text: &str| {
-        mock_llm::count_tokens(Format::Openai, &json!({"messages": [{"role": "user", "content": text}]}))
+        mock_llm::count_tokens(
+            Format::Openai,
+            &json!({"messages": [{"role": "user", "content": text}]}),
+        )
     };
     let (mut history_tokens, mut without) = (0u64, 0u64);
     for i in 1..=TURNS {
-        history_tokens += msg(&format!("[task {i:03}] read notes/file{i:03}.txt and tell me what it says"));
+        history_tokens += msg(&format!(
+            "[task {i:03}] read notes/file{i:03}.txt and tell me what it says"
+        ));
         without += fixed + history_tokens;
         history_tokens += msg(&format!("read_file notes/file{i:03}.txt call_{i}"));
         history_tokens += msg(&file_text(i));
@@ -232,7 +237,10 @@ async fn a_300_turn_session_stays_within_a_small_window() {
     eprintln!(
         "{TURNS} turns: {with} prompt tokens sent with compaction ({summaries} summaries, largest request {max_tokens}), about {without} without"
     );
-    assert!(with < without / 10, "compaction sends far less: {with} vs {without}");
+    assert!(
+        with < without / 10,
+        "compaction sends far less: {with} vs {without}"
+    );
     assert!(summaries >= 2, "summaries: {summaries}");
     assert!(
         compactions.iter().any(|c| c.summarized) && compactions.iter().any(|c| !c.summarized),

@@ -172,7 +172,8 @@ impl Notification for ContextUsageParams {
     const NAME: &'static str = "codelab/contextUsage";
     const SUMMARY: &'static str = "After each model response: how much of the model's context \
         window the request used, the request's tokens (with cache reads and writes), and the \
-        cost of the turn and of the session. Clients show it (Neovim: the chat's winbar).";
+        cost of the turn and of the session, to a client that offered \
+        `capabilities.experimental.codelab.contextUsage` (Neovim shows it in the chat's winbar).";
 
     fn example() -> Self {
         ContextUsageParams {
@@ -210,8 +211,9 @@ impl Notification for ContextCompactedParams {
 impl Notification for TurnDiffParams {
     const NAME: &'static str = "codelab/turnDiff";
     const SUMMARY: &'static str = "At the end of a turn whose agent edits changed files (just \
-        before `codelab/turnCompleted`): every file with its diff stat and the combined unified \
-        diff, from before the turn's first edit to after its last.";
+        before `codelab/turnCompleted`), to a client that offered \
+        `capabilities.experimental.codelab.turnDiff`: every file with its diff stat and the \
+        combined unified diff, from before the turn's first edit to after its last.";
 
     fn example() -> Self {
         TurnDiffParams {

@@ -353,6 +353,11 @@ pub struct ClientCodelabCapabilities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub context_usage: Option<bool>,
+    /// The client shows a turn's combined diff: the server sends it
+    /// `codelab/turnDiff` at the end of each turn that edited files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub turn_diff: Option<bool>,
 }
 
 /// `codelab/saveDocuments` parameters (server → client).

@@ -68,6 +68,8 @@ pub struct ConnState {
     client_saves: AtomicBool,
     /// The client asked for `codelab/contextUsage`.
     wants_usage: AtomicBool,
+    /// The client asked for `codelab/turnDiff`.
+    wants_diff: AtomicBool,
     editor_llm: Mutex<Option<LlmSettings>>,
     subscriptions: Mutex<Vec<u64>>,
     outgoing: mpsc::Sender<String>,
@@ -99,6 +101,7 @@ impl ConnState {
             client_apply_edit: AtomicBool::new(false),
             client_saves: AtomicBool::new(false),
             wants_usage: AtomicBool::new(false),
+            wants_diff: AtomicBool::new(false),
             editor_llm: Mutex::new(None),
             subscriptions: Mutex::new(Vec::new()),
             outgoing,
@@ -220,6 +223,12 @@ impl ConnState {
         self.wants_usage.load(Ordering::SeqCst)
     }
 
+    /// Records whether the client asked for `codelab/turnDiff`
+    /// (`experimental.codelab.turnDiff`).
+    pub fn set_wants_turn_diff(&self, wants: bool) {
+        self.wants_diff.store(wants, Ordering::SeqCst);
+    }
+
     /// Records an event subscription of this connection.
     pub fn add_subscription(&self, id: u64) {
         lock(&self.subscriptions).push(id);
@@ -286,9 +295,16 @@ pub async fn run_limited(
     let events_pump = tokio::spawn(async move {
         while let Some(event) = events.next(&mut events_rx).await {
             // Only clients that show it get the usage after every response.
-            if matches!(event.update, crate::domain::SessionUpdate::ContextUsage(_))
-                && !pump_conn.wants_context_usage()
-            {
+            // Only clients that show them get the usage after every
+            // response and the turn's diff.
+            let skip = match event.update {
+                crate::domain::SessionUpdate::ContextUsage(_) => !pump_conn.wants_context_usage(),
+                crate::domain::SessionUpdate::TurnDiff { .. } => {
+                    !pump_conn.wants_diff.load(Ordering::SeqCst)
+                }
+                _ => false,
+            };
+            if skip {
                 continue;
             }
             let (method, params) = super::notifications::encode(&event);

@@ -477,7 +477,7 @@ function M.connect()
     init_options = M.config.settings,
     -- Saving on request lets an agent's edit reach the disk before its next command.
     capabilities = vim.tbl_deep_extend("force", vim.lsp.protocol.make_client_capabilities(), {
-      experimental = { codelab = { saveDocuments = true, contextUsage = true } },
+      experimental = { codelab = { saveDocuments = true, contextUsage = true, turnDiff = true } },
     }),
     handlers = handlers,
     on_init = function()
