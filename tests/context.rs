@@ -4,7 +4,7 @@
 //! store and real files. `mock-llm` counts every request with its own
 //! tokenizer (o200k_base), never the server's code.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::print_stderr)] // the 300-turn test reports its figures
 
 mod support;
 
