@@ -88,3 +88,107 @@ fn apply_diff_20_blocks_on_10k_lines(b: divan::Bencher, fuzzy: bool) {
         out.len()
     });
 }
+
+/// A history of `n` messages in turns of four (user, a read call, its
+/// 2 KB output, the answer), as a long session's.
+fn history(n: usize) -> Vec<codelab_agent::domain::Message> {
+    use codelab_agent::domain::{Message, Role, ToolCall, TurnId};
+    let output = "fn parse(input: &str) -> Result<Header, Error> { /* … */ }\n".repeat(34);
+    (0..n)
+        .map(|i| {
+            let turn = Some(TurnId::new());
+            let mut m = match i % 4 {
+                0 => Message::new(Role::User, turn, format!("step {i}: read the parser")),
+                1 => {
+                    let mut m = Message::new(Role::Assistant, turn, String::new());
+                    m.tool_calls = vec![ToolCall {
+                        id: format!("call_{i}"),
+                        name: "read_file".into(),
+                        arguments: serde_json::json!({"path": "src/parser.rs"}),
+                    }];
+                    m
+                }
+                2 => Message::tool_result(
+                    TurnId::new(),
+                    &format!("call_{}", i - 1),
+                    output.clone(),
+                    false,
+                ),
+                _ => Message::new(Role::Assistant, turn, "Read it.".into()),
+            };
+            m.seq = i as u64 + 1;
+            m
+        })
+        .collect()
+}
+
+/// Building a model request (the history through the compaction marker, as
+/// chat messages) and estimating its tokens, at 10, 100 and 1,000 messages
+/// of history. What grows with the session is the request itself; nothing
+/// re-reads the store.
+#[divan::bench(args = [10, 100, 1000], sample_count = 20)]
+fn build_request(b: divan::Bencher, n: usize) {
+    use codelab_agent::llm::ChatRequest;
+    use codelab_agent::runtime::context;
+    let h = history(n);
+    b.bench_local(|| {
+        let req = ChatRequest {
+            model: "gpt-4o".into(),
+            system: "You are a coding agent.".into(),
+            messages: context::view(&h),
+            tools: Vec::new(),
+            max_tokens: None,
+        };
+        let tokens = codelab_agent::llm::context::raw_request_tokens(&req);
+        assert_eq!(req.messages.len(), n);
+        assert!(tokens > n as u64);
+        tokens
+    });
+}
+
+/// What a running turn reads from the store before each model request, at
+/// 10, 100 and 1,000 messages of history: the two messages appended since
+/// the last request (`incremental`, what the turn does), against the whole
+/// history (`full`, what it did before it kept the history in memory).
+#[divan::bench(args = [(10, false), (100, false), (1000, false), (10, true), (100, true), (1000, true)], sample_count = 20)]
+fn store_read_per_request(b: divan::Bencher, (n, full): (usize, bool)) {
+    use codelab_agent::store::{RedbStore, Store};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(dir.path()).unwrap();
+    let now = chrono::Utc::now();
+    let session = codelab_agent::domain::Session {
+        id: codelab_agent::domain::SessionId::new(),
+        title: "bench".into(),
+        workspace_folder: None,
+        agent: "coder".into(),
+        created_at: now,
+        updated_at: now,
+        message_count: 0,
+        last_seq: 0,
+        parent: None,
+    };
+    let sid = session.id;
+    let mut h = history(n);
+    for m in &mut h {
+        m.session_id = sid;
+    }
+    rt.block_on(async {
+        store.create_session(session).await.unwrap();
+        store.append_messages(sid, h).await.unwrap();
+    });
+    let after = if full { 0 } else { n as u64 - 2 };
+    b.bench_local(|| {
+        let got = rt
+            .block_on(store.history(sid, after, usize::MAX))
+            .unwrap()
+            .items;
+        assert_eq!(got.len(), if full { n } else { 2 });
+        got
+    });
+    rt.block_on(store.stop());
+}

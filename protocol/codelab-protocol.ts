@@ -118,7 +118,14 @@ context?: MessageContext,
 /**
  * When it was written.
  */
-createdAt: string, };
+createdAt: string, 
+/**
+ * Present on a compaction marker (role `user`, never sent to the model
+ * as itself): its `text` is the summary that replaces the messages up
+ * to `summarizedThrough`; tool results up to `elidedThrough` are sent as
+ * a short note. Nothing is deleted: the history still holds them all.
+ */
+compaction?: Compaction, };
 
 export type AgentInfo = { 
 /**
@@ -349,6 +356,192 @@ export type CancelTurnResult = {
  * The turn that was cancelled, or none if no turn was running.
  */
 turnId: TurnId | null, };
+
+export type Compaction = { 
+/**
+ * Messages up to this seq are summarised (0: none).
+ */
+summarizedThrough: number, 
+/**
+ * Tool results up to this seq are elided (0: none).
+ */
+elidedThrough: number, 
+/**
+ * The estimated tokens of the request before the compaction.
+ */
+tokensBefore: number, 
+/**
+ * The estimated tokens of the request after it.
+ */
+tokensAfter: number, 
+/**
+ * A restore truncated the conversation: messages from this seq up to
+ * the marker are hidden from the model (0: none). Each marker hides its
+ * own range; the messages stay in the history.
+ */
+rewoundFrom: number, };
+
+export type CompactSessionResult = { 
+/**
+ * What is now elided or summarised; `null` when there was nothing to
+ * compact (the history is the latest turn only).
+ */
+compaction: Compaction | null, };
+
+export type FileStat = { 
+/**
+ * The path, relative to the workspace folder.
+ */
+path: string, 
+/**
+ * `created`, `modified` or `deleted`.
+ */
+status: string, 
+/**
+ * Lines added.
+ */
+added: number, 
+/**
+ * Lines removed.
+ */
+removed: number, };
+
+export type TurnCheckpoint = { 
+/**
+ * The turn.
+ */
+turnId: TurnId, 
+/**
+ * Each file with its diff stat (before the turn's first edit, after
+ * its last).
+ */
+files: Array<FileStat>, };
+
+export type ListCheckpointsResult = { 
+/**
+ * The turns that changed files, oldest first.
+ */
+turns: Array<TurnCheckpoint>, };
+
+export type RestoreCheckpointParams = { 
+/**
+ * The session.
+ */
+sessionId: SessionId, 
+/**
+ * The turn: files are put back as they were before it.
+ */
+turnId: TurnId, 
+/**
+ * Also restore files changed since the agent's last edit (conflicts).
+ */
+overwrite?: boolean, 
+/**
+ * Also truncate the conversation to before the turn: its messages and
+ * every later one are hidden from the model by a marker (they stay in
+ * the history).
+ */
+truncateConversation?: boolean, };
+
+export type RestoreCheckpointResult = { 
+/**
+ * Files put back (written, or removed when the agent had created them).
+ */
+restored: Array<string>, 
+/**
+ * Files left alone: their content is not what the agent left (the user
+ * changed them since). Restore again with `overwrite: true` to put them
+ * back anyway.
+ */
+conflicts: Array<string>, 
+/**
+ * With `truncateConversation`: the first hidden message's seq.
+ */
+truncatedFromSeq?: number, };
+
+export type TurnDiffParams = { 
+/**
+ * The session.
+ */
+sessionId: SessionId, 
+/**
+ * The turn.
+ */
+turnId: TurnId, 
+/**
+ * The session's seq.
+ */
+seq: number, 
+/**
+ * Each file with its diff stat.
+ */
+files: Array<FileStat>, 
+/**
+ * The unified diff of every file the turn changed.
+ */
+diff: string, };
+
+export type ContextUsageParams = { 
+/**
+ * The session.
+ */
+sessionId: SessionId, 
+/**
+ * The turn.
+ */
+turnId: TurnId, 
+/**
+ * The session's seq.
+ */
+seq: number, 
+/**
+ * Tokens of the last request: the provider's count when it reported
+ * one, else the server's estimate.
+ */
+usedTokens: number, 
+/**
+ * The model's context window.
+ */
+contextWindow: number, 
+/**
+ * The last request's tokens (input, output, cache reads and writes).
+ */
+usage: TokenUsage, 
+/**
+ * The turn's cost so far, in US dollars.
+ */
+turnCostUsd: number, 
+/**
+ * The session's cost, in US dollars (of the requests this server made).
+ */
+sessionCostUsd: number, };
+
+export type ContextCompactedParams = { 
+/**
+ * The session.
+ */
+sessionId: SessionId, 
+/**
+ * The turn, when one was running.
+ */
+turnId?: TurnId, 
+/**
+ * The session's seq.
+ */
+seq: number, 
+/**
+ * What is now elided or summarised, with the estimated tokens of the
+ * request before and after.
+ */
+compaction: Compaction, 
+/**
+ * Tool results newly elided.
+ */
+elided: number, 
+/**
+ * Whether the older turns were summarised by the model.
+ */
+summarized: boolean, };
 
 export type AttachSessionParams = { 
 /**
@@ -1194,7 +1387,17 @@ export type ClientCodelabCapabilities = {
  * the document, so the file on disk holds the edit before the next tool
  * call runs. Without it, the server writes the same text on disk itself.
  */
-saveDocuments?: boolean, };
+saveDocuments?: boolean, 
+/**
+ * The client shows the context window's fill and the session's cost:
+ * the server sends it `codelab/contextUsage` after each model response.
+ */
+contextUsage?: boolean, 
+/**
+ * The client shows a turn's combined diff: the server sends it
+ * `codelab/turnDiff` at the end of each turn that edited files.
+ */
+turnDiff?: boolean, };
 
 export type SaveDocumentsParams = { 
 /**
@@ -1290,6 +1493,29 @@ role: Role,
  * Its seq.
  */
 seq: number, };
+
+export type ContextCompacted = { 
+/**
+ * Estimated tokens of the request before.
+ */
+tokensBefore: number, 
+/**
+ * Estimated tokens of the request after.
+ */
+tokensAfter: number, 
+/**
+ * Tool results newly elided.
+ */
+elided: number, 
+/**
+ * Whether the older turns were summarised by the model.
+ */
+summarized: boolean, 
+/**
+ * Why: `threshold`, `overflow` (the provider refused the request) or
+ * `request` (`codelab/compactSession`).
+ */
+reason: string, };
 
 export type AgentSwitched = { 
 /**
@@ -1534,6 +1760,9 @@ export interface CodelabRequests {
   "codelab/getHistory": [GetHistoryParams, GetHistoryResult];
   "codelab/sendMessage": [SendMessageParams, SendMessageResult];
   "codelab/cancelTurn": [SessionParams, CancelTurnResult];
+  "codelab/compactSession": [SessionParams, CompactSessionResult];
+  "codelab/listCheckpoints": [SessionParams, ListCheckpointsResult];
+  "codelab/restoreCheckpoint": [RestoreCheckpointParams, RestoreCheckpointResult];
   "codelab/attachSession": [AttachSessionParams, AttachSessionResult];
   "codelab/detachSession": [SessionParams, Ack];
   "codelab/answerQuestion": [AnswerQuestionParams, Ack];
@@ -1571,6 +1800,9 @@ export interface CodelabNotifications {
   "codelab/approvalResolved": ApprovalResolvedParams;
   "codelab/agentSwitched": AgentSwitchedParams;
   "codelab/turnCompleted": TurnCompletedParams;
+  "codelab/contextUsage": ContextUsageParams;
+  "codelab/contextCompacted": ContextCompactedParams;
+  "codelab/turnDiff": TurnDiffParams;
   "codelab/event": EventParams;
 }
 

@@ -250,6 +250,7 @@ impl Figures {
                 }
             }
             EventKind::ExecutionRequested(_)
+            | EventKind::ContextCompacted(_)
             | EventKind::ApprovalRequired(_)
             | EventKind::Cleanup(_) => {}
         }

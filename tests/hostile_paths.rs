@@ -226,6 +226,7 @@ fn ctx(ws: &Workspace, limits: ToolLimits) -> ToolContext {
         cancel: CancellationToken::new(),
         limits,
         commands: Default::default(),
+        checkpoints: Arc::new(codelab_agent::tools::NoCheckpoints),
     }
 }
 

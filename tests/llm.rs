@@ -320,7 +320,7 @@ async fn tool_calls_in_both_formats_and_history_pairing() {
                 assert_eq!(second.path, "/v1/messages");
                 assert_eq!(second.header("x-api-key"), Some(KEY));
                 assert_eq!(second.header("anthropic-version"), Some("2023-06-01"));
-                assert_eq!(second.body["system"], "You are a test.");
+                assert_eq!(second.body["system"][0]["text"], "You are a test.");
                 assert_eq!(
                     second.body["messages"][2]["content"][1]["tool_use_id"],
                     "call_2"

@@ -428,7 +428,9 @@ async fn a_client_that_stops_reading_is_dropped_without_stalling_others() {
     let ws = tempfile::tempdir().unwrap();
     std::fs::write(
         data.path().join("codelab.toml"),
-        "[[policy.rules]]\ntool = \"execute_command\"\naction = \"allow\"\n",
+        // The flood's ~90 MB of output fits no real window; this test is
+        // about a client that stops reading, so the window is made huge.
+        "[llm]\ncontext_window = 1000000000\n[[policy.rules]]\ntool = \"execute_command\"\naction = \"allow\"\n",
     )
     .unwrap();
     let server = ServerProcess::websocket_env(data.path(), &llm_env(&mock)).await;

@@ -14,6 +14,9 @@
 //! Control endpoints for a standalone process: `GET /_mock/requests` (the
 //! recorded requests), `GET /_mock/violations`, `POST /_mock/replies` (append
 //! replies: a JSON array of [`Reply`]).
+//!
+//! With a context window set ([`MockLlm::set_context_window`]) every request
+//! is counted with the mock's own tokenizer (o200k_base) and checked.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -189,6 +192,9 @@ pub struct RecordedRequest {
     pub body: Value,
     /// Whether the client went away before the stream was complete.
     pub disconnected_early: bool,
+    /// The prompt's tokens by the mock's own count (o200k_base), when a
+    /// context window is set.
+    pub prompt_tokens: Option<u64>,
     #[serde(skip)]
     received_at: Option<Instant>,
     #[serde(skip)]
@@ -217,6 +223,7 @@ impl RecordedRequest {
 
 #[derive(Default)]
 struct Inner {
+    context_window: Option<u64>,
     replies: VecDeque<Reply>,
     requests: Vec<RecordedRequest>,
     violations: Vec<String>,
@@ -269,11 +276,16 @@ impl MockLlm {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
-        shared.lock().replies = script.replies.into();
+        {
+            let mut inner = shared.lock();
+            inner.replies = script.replies.into();
+        }
         let app = Router::new()
             .route("/_mock/requests", get(list_requests))
             .route("/_mock/violations", get(list_violations))
             .route("/_mock/replies", post(add_replies))
+            .route("/v1/models", get(models))
+            .route("/props", get(props))
             .route("/{*path}", post(complete))
             // Real providers take large histories; so does the mock.
             .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
@@ -297,6 +309,17 @@ impl MockLlm {
     /// The base URL for Anthropic-style clients (`…/v1`).
     pub fn anthropic_base(&self) -> String {
         format!("{}/v1", self.url())
+    }
+
+    /// Sets (or clears) a context window, in tokens, which `GET /v1/models`
+    /// (vLLM's `max_model_len`) and `GET /props` (llama.cpp's `n_ctx`) then
+    /// report for the model `gpt-4o-mini`; every request is then
+    /// counted with the mock's own tokenizer (o200k_base, [`count_tokens`]);
+    /// one over the window is a violation and is answered with the
+    /// provider's real overflow error, and replies without scripted input
+    /// usage report the counted prompt tokens, as a real provider does.
+    pub fn set_context_window(&self, window: Option<u64>) {
+        self.shared.lock().context_window = window;
     }
 
     /// Appends replies.
@@ -352,6 +375,26 @@ async fn list_requests(State(shared): State<Arc<Shared>>) -> Json<Value> {
     Json(json!(shared.lock().requests))
 }
 
+/// vLLM's model list, with the context window set (404 without one).
+async fn models(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.lock().context_window {
+        Some(w) => Json(json!({"object": "list", "data": [
+            {"id": "gpt-4o-mini", "object": "model", "owned_by": "vllm", "max_model_len": w}
+        ]}))
+        .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// llama.cpp's server properties, with the context window set (404 without one).
+async fn props(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.lock().context_window {
+        Some(w) => Json(json!({"default_generation_settings": {"n_ctx": w}, "total_slots": 1}))
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 async fn list_violations(State(shared): State<Arc<Shared>>) -> Json<Value> {
     Json(json!(shared.lock().violations))
 }
@@ -381,6 +424,81 @@ fn last_text(format: Format, body: &Value) -> String {
             .join("\n"),
         _ => String::new(),
     }
+}
+
+fn bpe() -> &'static tiktoken_rs::CoreBPE {
+    tiktoken_rs::o200k_base_singleton()
+}
+
+fn tokens(text: &str) -> u64 {
+    bpe().encode_with_special_tokens(text).len() as u64
+}
+
+/// Tokens a message costs beyond its content (role and separators), as
+/// OpenAI documents for its chat format.
+const PER_MESSAGE: u64 = 3;
+
+/// A request's prompt tokens by the mock's own tokenizer (o200k_base): the
+/// system prompt, every message's text, tool calls with their arguments,
+/// tool results, and the tool definitions as JSON.
+pub fn count_tokens(format: Format, body: &Value) -> u64 {
+    let mut n = 0u64;
+    let text_of = |v: &Value| -> u64 {
+        match v {
+            Value::String(s) => tokens(s),
+            Value::Array(blocks) => blocks
+                .iter()
+                .map(|b| match b["type"].as_str() {
+                    Some("text") => tokens(b["text"].as_str().unwrap_or_default()),
+                    Some("tool_use") => {
+                        tokens(b["id"].as_str().unwrap_or_default())
+                            + tokens(b["name"].as_str().unwrap_or_default())
+                            + tokens(&b["input"].to_string())
+                    }
+                    Some("tool_result") => {
+                        tokens(b["tool_use_id"].as_str().unwrap_or_default())
+                            + match &b["content"] {
+                                Value::String(s) => tokens(s),
+                                other => tokens(&other.to_string()),
+                            }
+                    }
+                    _ => tokens(&b.to_string()),
+                })
+                .sum(),
+            Value::Null => 0,
+            other => tokens(&other.to_string()),
+        }
+    };
+    if format == Format::Anthropic {
+        n += PER_MESSAGE + text_of(&body["system"]);
+    }
+    for m in body["messages"].as_array().into_iter().flatten() {
+        n += PER_MESSAGE + text_of(&m["content"]);
+        for c in m["tool_calls"].as_array().into_iter().flatten() {
+            n += tokens(c["id"].as_str().unwrap_or_default())
+                + tokens(c["function"]["name"].as_str().unwrap_or_default())
+                + tokens(c["function"]["arguments"].as_str().unwrap_or_default());
+        }
+        if let Some(id) = m["tool_call_id"].as_str() {
+            n += tokens(id);
+        }
+    }
+    for t in body["tools"].as_array().into_iter().flatten() {
+        n += tokens(&t.to_string());
+    }
+    n
+}
+
+/// The provider's own error for a prompt longer than the window.
+pub fn overflow_body(format: Format, tokens: u64, window: u64) -> String {
+    match format {
+        Format::Openai => json!({"error": {
+            "message": format!("This model's maximum context length is {window} tokens. However, your messages resulted in {tokens} tokens. Please reduce the length of the messages."),
+            "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}),
+        Format::Anthropic => json!({"type": "error", "error": {"type": "invalid_request_error",
+            "message": format!("prompt is too long: {tokens} tokens > {window} maximum")}}),
+    }
+    .to_string()
 }
 
 /// Checks that each tool call has exactly one result, and every result a call.
@@ -456,6 +574,12 @@ async fn complete(
     let text = last_text(format, &body);
     let model = body["model"].as_str().unwrap_or("mock").to_owned();
     let pairing = check_tool_pairing(format, &body);
+    let window = shared.lock().context_window;
+    let prompt_tokens = window.map(|_| count_tokens(format, &body));
+    let overflow = match (prompt_tokens, window) {
+        (Some(t), Some(w)) if t > w => Some((t, w)),
+        _ => None,
+    };
     let (index, reply) = {
         let mut inner = shared.lock();
         let index = inner.requests.len();
@@ -473,11 +597,19 @@ async fn complete(
                 .collect(),
             body,
             disconnected_early: false,
+            prompt_tokens,
             received_at: Some(Instant::now()),
             disconnected_at: None,
         });
         if let Err(v) = &pairing {
             inner.violations.push(format!("request {index}: {v}"));
+        }
+        if let Some((t, w)) = overflow {
+            inner.violations.push(format!(
+                "request {index}: {t} prompt tokens, over the context window of {w}"
+            ));
+            shared.changed.notify_waiters();
+            return (StatusCode::BAD_REQUEST, overflow_body(format, t, w)).into_response();
         }
         let pos = inner
             .replies
@@ -526,6 +658,23 @@ async fn complete(
             resp.headers_mut().insert("retry-after", v);
         }
         return resp;
+    }
+    let mut reply = reply;
+    if let Some(t) = prompt_tokens {
+        // A real provider reports what it counted.
+        let mut usage = reply
+            .chunks
+            .iter()
+            .filter_map(|c| c.usage)
+            .next_back()
+            .unwrap_or_default();
+        if usage.input == 0 && usage.cache_read == 0 && usage.cache_write == 0 {
+            usage.input = t;
+            reply.chunks.push(Chunk {
+                usage: Some(usage),
+                ..Chunk::default()
+            });
+        }
     }
     let steps = render(format, &model, &reply);
     let guard = DisconnectGuard {

@@ -14,9 +14,11 @@ pub(super) fn from_runtime(e: &RuntimeError) -> acp::Error {
         | RuntimeError::NotPending(_)
         | RuntimeError::InvalidParams(_) => acp::ErrorCode::InvalidParams,
         RuntimeError::Busy { .. } => acp::ErrorCode::InvalidRequest,
-        RuntimeError::Store(_) | RuntimeError::Config(_) | RuntimeError::Overloaded(_) => {
-            acp::ErrorCode::InternalError
-        }
+        RuntimeError::Store(_)
+        | RuntimeError::Config(_)
+        | RuntimeError::Overloaded(_)
+        | RuntimeError::Compaction(_)
+        | RuntimeError::Model(_) => acp::ErrorCode::InternalError,
     };
     let message = match e {
         RuntimeError::Busy { session, .. } => format!(

@@ -370,7 +370,10 @@ impl SessionView {
             }
             // What was persisted arrives live as tokens and tool calls;
             // stored messages are shown only when a session is loaded.
-            SessionUpdate::MessageAdded(_) => Vec::new(),
+            SessionUpdate::MessageAdded(_)
+            | SessionUpdate::ContextUsage(_)
+            | SessionUpdate::Compacted { .. }
+            | SessionUpdate::TurnDiff { .. } => Vec::new(),
         }
     }
 
@@ -429,7 +432,8 @@ pub(super) fn replay(messages: &[Message], root: Option<&Path>) -> Vec<acp::Sess
         .filter_map(|m| m.tool_call_id.as_deref().map(|id| (id, m)))
         .collect();
     let mut out = Vec::new();
-    for m in messages {
+    // Compaction markers are the server's own, not the conversation's.
+    for m in messages.iter().filter(|m| m.compaction.is_none()) {
         match m.role {
             Role::User if !m.text.is_empty() => out.push(acp::SessionUpdate::UserMessageChunk(
                 acp::ContentChunk::new(text(m.text.clone())),

@@ -18,9 +18,9 @@ use serde_json::Value;
 use ts_rs::TS;
 
 use super::{
-    ApprovalId, ApprovalScope, Decision, EventId, FinishReason, Message, PendingApproval,
-    PendingQuestion, Role, SessionId, StopReason, TokenUsage, ToolCall, ToolCallStatus, ToolKind,
-    TurnId,
+    ApprovalId, ApprovalScope, Compaction, Decision, EventId, FinishReason, Message,
+    PendingApproval, PendingQuestion, Role, SessionId, StopReason, TokenUsage, ToolCall,
+    ToolCallStatus, ToolKind, TurnId,
 };
 
 /// What an event is about.
@@ -107,6 +107,23 @@ pub struct AgentSwitched {
     /// The new agent.
     pub to: String,
     /// Why.
+    pub reason: String,
+}
+
+/// `session.compacted`: a session's context was compacted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextCompacted {
+    /// Estimated tokens of the request before.
+    pub tokens_before: u64,
+    /// Estimated tokens of the request after.
+    pub tokens_after: u64,
+    /// Tool results newly elided.
+    pub elided: u64,
+    /// Whether the older turns were summarised by the model.
+    pub summarized: bool,
+    /// Why: `threshold`, `overflow` (the provider refused the request) or
+    /// `request` (`codelab/compactSession`).
     pub reason: String,
 }
 
@@ -383,6 +400,7 @@ event_kinds! {
     SessionCreated(SessionCreated) = Session, "created", "A session was created.";
     SessionDeleted(SessionDeleted) = Session, "deleted", "A session was deleted, by a client or for being idle.";
     MessageAdded(MessageAdded) = Session, "messageAdded", "A message was added to a session's history.";
+    ContextCompacted(ContextCompacted) = Session, "compacted", "A session's context was compacted (old tool outputs elided, older turns summarised).";
     AgentSwitched(AgentSwitched) = Agent, "switched", "A session's agent changed.";
     ProcessingStarted(ProcessingStarted) = Agent, "processingStarted", "A turn started.";
     ProcessingCompleted(TurnEnded) = Agent, "processingCompleted", "A turn ended without an error.";
@@ -494,7 +512,30 @@ pub enum SessionUpdate {
         text: String,
     },
     MessageAdded(Box<Message>),
+    /// After each model response: how full the context is, and the cost.
+    ContextUsage(ContextUsage),
+    /// The context was compacted (elided tool outputs, a summary).
+    Compacted {
+        /// The turn, if one was running.
+        turn_id: Option<TurnId>,
+        /// What was compacted.
+        compaction: Compaction,
+        /// Tool results newly elided.
+        elided: u64,
+        /// Whether a summary was made.
+        summarized: bool,
+    },
     ApprovalRequired(Box<PendingApproval>),
+    /// At the end of a turn that edited files: the combined diff.
+    TurnDiff {
+        /// The turn.
+        turn_id: TurnId,
+        /// Each file with its diff stat.
+        files: Vec<FileStat>,
+        /// The unified diff of every file, from before the turn's first edit
+        /// to after its last.
+        diff: String,
+    },
     ApprovalResolved {
         /// The approval.
         approval_id: ApprovalId,
@@ -505,12 +546,46 @@ pub enum SessionUpdate {
     },
 }
 
+/// What a turn's edits did to one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FileStat {
+    /// The path, relative to the workspace folder.
+    pub path: String,
+    /// `created`, `modified` or `deleted`.
+    pub status: String,
+    /// Lines added.
+    pub added: u64,
+    /// Lines removed.
+    pub removed: u64,
+}
+
+/// How full a session's context is, after a model response.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ContextUsage {
+    /// The turn.
+    pub turn_id: TurnId,
+    /// Tokens of the last request (the provider's count when it reported
+    /// one, else the runtime's estimate).
+    pub used_tokens: u64,
+    /// The model's context window.
+    pub context_window: u64,
+    /// The last request's tokens (with cache reads and writes).
+    pub usage: TokenUsage,
+    /// The cost of the turn so far.
+    pub turn_cost_usd: f64,
+    /// The cost of the session so far (since the server started, plus the
+    /// turns it ran).
+    pub session_cost_usd: f64,
+}
+
 impl SessionUpdate {
     pub fn weight(&self) -> usize {
         256 + match self {
             Self::Token { delta, .. } => delta.len(),
             Self::CommandOutput { text, .. } => text.len(),
             Self::MessageAdded(m) => m.text.len(),
+            Self::TurnDiff { diff, .. } => diff.len(),
             Self::ToolCall { result, .. } => result.as_ref().map_or(0, String::len),
             _ => 0,
         }

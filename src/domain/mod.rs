@@ -13,6 +13,7 @@
 //! serde (see `store::records`).
 
 pub mod events;
+pub use events::FileStat;
 mod ids;
 
 use chrono::{DateTime, Utc};
@@ -130,6 +131,35 @@ pub struct Message {
     pub context: Option<MessageContext>,
     /// When it was written.
     pub created_at: DateTime<Utc>,
+    /// For a compaction marker: what the model no longer sees verbatim.
+    /// Such a message is never sent as itself; its `text` is the summary of
+    /// everything up to `summarized_through` (empty when none).
+    pub compaction: Option<Compaction>,
+}
+
+/// A compaction of a session's context, recorded as a marker message: the
+/// history keeps everything, the marker says what requests replace.
+///
+/// Messages with `seq <= summarized_through` are replaced by the marker's
+/// summary; tool results with `seq <= elided_through` are sent as a short
+/// note (the call itself stays). The latest marker of a session is the one in
+/// force; each carries the whole summary so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Compaction {
+    /// Messages up to this seq are summarised (0: none).
+    pub summarized_through: u64,
+    /// Tool results up to this seq are elided (0: none).
+    pub elided_through: u64,
+    /// The estimated tokens of the request before the compaction.
+    pub tokens_before: u64,
+    /// The estimated tokens of the request after it.
+    pub tokens_after: u64,
+    /// A restore truncated the conversation: messages from this seq up to
+    /// the marker are hidden from the model (0: none). Each marker hides its
+    /// own range; the messages stay in the history.
+    #[serde(default)]
+    pub rewound_from: u64,
 }
 
 impl Message {
@@ -148,6 +178,7 @@ impl Message {
             is_error: false,
             context: None,
             created_at: Utc::now(),
+            compaction: None,
         }
     }
 
@@ -159,6 +190,43 @@ impl Message {
             ..Self::new(Role::Tool, Some(turn_id), text)
         }
     }
+}
+
+/// Content saved by a checkpoint, by its SHA-256 (hex) and length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentRef {
+    /// SHA-256 of the bytes, lower-case hex.
+    pub hash: String,
+    /// Their length.
+    pub len: u64,
+}
+
+/// What a turn's agent edits did to one file: its content before the turn's
+/// first edit and after its last (`None`: the file did not exist).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileCheckpoint {
+    /// The turn.
+    pub turn_id: TurnId,
+    /// The path, relative to the session's workspace folder.
+    pub path: String,
+    /// Before the turn's first edit of it.
+    pub before: Option<ContentRef>,
+    /// After the turn's last edit of it.
+    pub after: Option<ContentRef>,
+}
+
+/// Whether a checkpoint was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointOutcome {
+    /// Recorded (or updated).
+    Recorded,
+    /// Not recorded: the session's checkpoints would pass their limit.
+    SessionLimit {
+        /// Bytes the session's checkpoints hold.
+        used: u64,
+        /// The limit.
+        limit: u64,
+    },
 }
 
 /// One file an edit would change: what it holds now and what it would hold.

@@ -25,8 +25,19 @@ pub const DEFAULT_MAX_TOKENS: u32 = 8192;
 #[derive(Debug, Clone, Copy)]
 pub struct Anthropic;
 
+/// Marks a content block, tool or system block as a prompt-cache breakpoint.
+fn cache_breakpoint(v: &mut Value) {
+    v["cache_control"] = json!({"type": "ephemeral"});
+}
+
 /// The request body. Consecutive messages of one role are merged, since the
 /// API wants user and assistant to alternate; tool results are user content.
+///
+/// Prompt caching: three `cache_control` breakpoints (the API allows four):
+/// the last tool, the system prompt, and the last block of the last message.
+/// Tools, system prompt and history are serialised the same way on every
+/// request, so within a turn each request reads from the cache what the
+/// previous one wrote and pays full price only for what is new.
 pub fn body(req: &ChatRequest) -> Value {
     let mut messages: Vec<(String, Vec<Value>)> = Vec::new();
     let mut push = |role: &str, blocks: Vec<Value>| match messages.last_mut() {
@@ -59,6 +70,12 @@ pub fn body(req: &ChatRequest) -> Value {
             ),
         }
     }
+    if let Some(block) = messages
+        .last_mut()
+        .and_then(|(_, content)| content.last_mut())
+    {
+        cache_breakpoint(block);
+    }
     let mut body = json!({
         "model": req.model,
         "max_tokens": req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
@@ -66,14 +83,20 @@ pub fn body(req: &ChatRequest) -> Value {
         "messages": messages.into_iter().map(|(role, content)| json!({"role": role, "content": content})).collect::<Vec<_>>(),
     });
     if !req.system.is_empty() {
-        body["system"] = json!(req.system);
+        let mut block = json!({"type": "text", "text": req.system});
+        cache_breakpoint(&mut block);
+        body["system"] = json!([block]);
     }
     if !req.tools.is_empty() {
-        body["tools"] = req
+        let mut tools: Vec<Value> = req
             .tools
             .iter()
             .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters}))
             .collect();
+        if let Some(last) = tools.last_mut() {
+            cache_breakpoint(last);
+        }
+        body["tools"] = json!(tools);
     }
     body
 }
@@ -452,7 +475,10 @@ mod tests {
         assert_eq!(msgs.len(), 3);
         assert_eq!(msgs[2]["role"], "user");
         assert_eq!(msgs[2]["content"].as_array().map(Vec::len), Some(2));
-        assert_eq!(b["system"], "sys");
+        assert_eq!(b["system"][0]["text"], "sys");
+        assert_eq!(b["system"][0]["cache_control"]["type"], "ephemeral");
+        assert_eq!(msgs[2]["content"][1]["cache_control"]["type"], "ephemeral");
+        assert!(msgs[2]["content"][0].get("cache_control").is_none());
         assert_eq!(b["max_tokens"], DEFAULT_MAX_TOKENS);
     }
 }

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use super::breaker::{Breaker, BreakerState};
 use super::config::Target;
 use super::error::{LlmError, TimeoutPhase};
-use super::{ChatRequest, FinishReason, LlmEvent, Usage, provider_for};
+use super::{ChatRequest, FinishReason, LlmEvent, Usage, join_url, provider_for};
 use crate::domain::events::{RequestCompleted, RequestFailed, RequestStarted};
 use crate::domain::{SessionId, TurnId};
 use crate::events::{Event, EventBus, EventKind};
@@ -51,6 +51,8 @@ impl LlmStream {
 pub struct LlmClient {
     http: reqwest::Client,
     breakers: Mutex<HashMap<String, Arc<Breaker>>>,
+    /// Context windows servers reported, by base URL and model.
+    windows: Mutex<HashMap<String, Option<u64>>>,
     bus: Arc<EventBus>,
 }
 
@@ -73,6 +75,7 @@ impl LlmClient {
         Ok(Self {
             http,
             breakers: Mutex::new(HashMap::new()),
+            windows: Mutex::new(HashMap::new()),
             bus,
         })
     }
@@ -104,6 +107,65 @@ impl LlmClient {
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
+    }
+
+    /// The context window an OpenAI-compatible server reports for the
+    /// target's model, asked once per base URL and model: vLLM's
+    /// `max_model_len` in `GET /models`, else llama.cpp's `n_ctx` in
+    /// `GET /props`. `None` for OpenAI itself, Anthropic, and servers that
+    /// report nothing (within two seconds).
+    pub async fn server_window(&self, target: &Target) -> Option<u64> {
+        if target.kind != super::ProviderKind::Openai
+            || target.endpoint.base_url.contains("api.openai.com")
+        {
+            return None;
+        }
+        let key = format!("{}#{}", target.endpoint.base_url, target.model);
+        if let Some(known) = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+        {
+            return *known;
+        }
+        let get = |url: String| {
+            let mut rb = self.http.get(url).timeout(Duration::from_secs(2));
+            if let Some(k) = &target.endpoint.api_key {
+                rb = rb.bearer_auth(k);
+            }
+            async move {
+                let r = rb.send().await.ok()?;
+                if !r.status().is_success() {
+                    return None;
+                }
+                r.json::<serde_json::Value>().await.ok()
+            }
+        };
+        let base = &target.endpoint.base_url;
+        let mut found = get(join_url(base, "models")).await.and_then(|v| {
+            v["data"]
+                .as_array()?
+                .iter()
+                .find(|m| m["id"].as_str() == Some(target.model.as_str()))
+                .and_then(|m| m["max_model_len"].as_u64())
+        });
+        if found.is_none() {
+            let root = base.trim_end_matches('/').trim_end_matches("/v1");
+            found = get(join_url(root, "props")).await.and_then(|v| {
+                v["default_generation_settings"]["n_ctx"]
+                    .as_u64()
+                    .or_else(|| v["n_ctx"].as_u64())
+            });
+        }
+        if let Some(w) = found {
+            tracing::info!(model = %target.model, window = w, "the server reports its context window");
+        }
+        self.windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, found);
+        found
     }
 
     /// Starts a streamed request.
@@ -393,10 +455,13 @@ async fn http_error(response: reqwest::Response, idle: Duration) -> LlmError {
     let message = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| {
-            v["error"]["message"]
-                .as_str()
-                .or(v["message"].as_str())
-                .map(str::to_owned)
+            let message = v["error"]["message"].as_str().or(v["message"].as_str())?;
+            // The error's code (OpenAI's `context_length_exceeded`) says more
+            // than its message to whoever classifies it.
+            Some(match v["error"]["code"].as_str() {
+                Some(code) if !message.contains(code) => format!("{message} ({code})"),
+                _ => message.to_owned(),
+            })
         })
         .unwrap_or_else(|| text.trim().to_owned());
     match status {

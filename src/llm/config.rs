@@ -27,6 +27,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::context::ContextLimits;
 use super::pricing::{Price, PriceTable};
 use super::{Endpoint, LlmError, ProviderKind};
 use crate::config::env_var;
@@ -144,6 +145,30 @@ pub struct LlmSettings {
     /// Prices per model, overriding the built-in table.
     #[serde(default)]
     pub prices: BTreeMap<String, Price>,
+    /// The context window of the model, in tokens (default: by model family).
+    pub context_window: Option<u64>,
+    /// Tokens kept free for the reply (default: `max_tokens`, else a quarter
+    /// of the window up to 8192).
+    pub output_reserve: Option<u64>,
+    /// The fill of the window (0.1 to 1) past which the context is
+    /// compacted (default 0.8).
+    pub compact_threshold: Option<f64>,
+    /// The model that summarises older turns (default: the turn's own), of
+    /// the same provider.
+    pub compaction_model: Option<String>,
+    /// Per-model context settings, overriding the general ones.
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelSettings>,
+}
+
+/// One model's context settings (`[llm.models."<name>"]`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSettings {
+    /// Its context window, in tokens.
+    pub context_window: Option<u64>,
+    /// Tokens kept free for its reply.
+    pub output_reserve: Option<u64>,
 }
 
 macro_rules! take {
@@ -181,6 +206,19 @@ impl LlmSettings {
         take!(self, top, breaker.failure_threshold);
         take!(self, top, breaker.cooldown_secs);
         self.prices.extend(top.prices);
+        take!(self, top, context_window);
+        take!(self, top, output_reserve);
+        take!(self, top, compact_threshold);
+        take!(self, top, compaction_model);
+        for (name, m) in top.models {
+            let entry = self.models.entry(name).or_default();
+            if m.context_window.is_some() {
+                entry.context_window = m.context_window;
+            }
+            if m.output_reserve.is_some() {
+                entry.output_reserve = m.output_reserve;
+            }
+        }
     }
 
     /// The environment's settings.
@@ -313,6 +351,10 @@ pub struct Target {
     pub resilience: Resilience,
     /// Prices.
     pub prices: PriceTable,
+    /// The model's context window, reply reserve and compaction threshold.
+    pub context: ContextLimits,
+    /// The model that summarises older turns.
+    pub compaction_model: String,
 }
 
 fn secs(v: Option<f64>, default: f64) -> Duration {
@@ -406,6 +448,22 @@ impl LlmSettings {
             })?;
         let mut prices = PriceTable::default();
         prices.extend(self.prices.clone());
+        let per_model = self.models.get(&model);
+        let context = ContextLimits::new(
+            &model,
+            per_model
+                .and_then(|m| m.context_window)
+                .or(self.context_window),
+            per_model
+                .and_then(|m| m.output_reserve)
+                .or(self.output_reserve),
+            self.max_tokens,
+            self.compact_threshold,
+        );
+        let compaction_model = self
+            .compaction_model
+            .clone()
+            .unwrap_or_else(|| model.clone());
         Ok(Target {
             provider: name,
             kind,
@@ -418,6 +476,8 @@ impl LlmSettings {
             max_tokens: self.max_tokens,
             resilience: self.resilience(),
             prices,
+            context,
+            compaction_model,
         })
     }
 }

@@ -16,6 +16,7 @@ pub mod anthropic;
 pub mod breaker;
 pub mod client;
 pub mod config;
+pub mod context;
 pub mod error;
 pub mod openai;
 pub mod pricing;

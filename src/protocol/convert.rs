@@ -123,6 +123,7 @@ impl From<domain::Message> for Message {
             is_error: m.is_error,
             context: m.context.map(Into::into),
             created_at: m.created_at,
+            compaction: m.compaction,
         }
     }
 }

@@ -167,6 +167,7 @@ pub(super) fn user_message() -> Message {
         is_error: false,
         context: Some(context()),
         created_at: time(),
+        compaction: None,
     }
 }
 
@@ -193,6 +194,7 @@ pub(super) fn assistant_message() -> Message {
         is_error: false,
         context: None,
         created_at: time(),
+        compaction: None,
     }
 }
 
@@ -210,6 +212,7 @@ pub(super) fn tool_message() -> Message {
         is_error: false,
         context: None,
         created_at: time(),
+        compaction: None,
     }
 }
 
@@ -258,5 +261,26 @@ pub(super) fn usage() -> TokenUsage {
         output_tokens: 212,
         cache_read_tokens: 1024,
         cache_write_tokens: 0,
+    }
+}
+
+/// A compaction: a summary of the first 40 messages, tool outputs elided up to 52.
+pub(super) fn compaction() -> crate::domain::Compaction {
+    crate::domain::Compaction {
+        summarized_through: 40,
+        elided_through: 52,
+        tokens_before: 104_000,
+        tokens_after: 21_500,
+        rewound_from: 0,
+    }
+}
+
+/// One file a turn changed.
+pub(super) fn file_stat() -> crate::domain::FileStat {
+    crate::domain::FileStat {
+        path: "src/parser.rs".into(),
+        status: "modified".into(),
+        added: 1,
+        removed: 1,
     }
 }

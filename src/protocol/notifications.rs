@@ -168,6 +168,64 @@ impl Notification for TurnCompletedParams {
     }
 }
 
+impl Notification for ContextUsageParams {
+    const NAME: &'static str = "codelab/contextUsage";
+    const SUMMARY: &'static str = "After each model response: how much of the model's context \
+        window the request used, the request's tokens (with cache reads and writes), and the \
+        cost of the turn and of the session, to a client that offered \
+        `capabilities.experimental.codelab.contextUsage` (Neovim shows it in the chat's winbar).";
+
+    fn example() -> Self {
+        ContextUsageParams {
+            session_id: ex::session_id(),
+            turn_id: ex::turn_id(),
+            seq: 7,
+            used_tokens: 45_210,
+            context_window: 128_000,
+            usage: ex::usage(),
+            turn_cost_usd: 0.0123,
+            session_cost_usd: 0.4567,
+        }
+    }
+}
+
+impl Notification for ContextCompactedParams {
+    const NAME: &'static str = "codelab/contextCompacted";
+    const SUMMARY: &'static str = "The session's context was compacted: before a request that \
+        would pass the threshold of the window, after the provider refused one as too long, \
+        or on `codelab/compactSession`. Old tool outputs were elided and, if that was not \
+        enough, the older turns summarised; the history keeps everything.";
+
+    fn example() -> Self {
+        ContextCompactedParams {
+            session_id: ex::session_id(),
+            turn_id: Some(ex::turn_id()),
+            seq: 8,
+            compaction: ex::compaction(),
+            elided: 12,
+            summarized: true,
+        }
+    }
+}
+
+impl Notification for TurnDiffParams {
+    const NAME: &'static str = "codelab/turnDiff";
+    const SUMMARY: &'static str = "At the end of a turn whose agent edits changed files (just \
+        before `codelab/turnCompleted`), to a client that offered \
+        `capabilities.experimental.codelab.turnDiff`: every file with its diff stat and the \
+        combined unified diff, from before the turn's first edit to after its last.";
+
+    fn example() -> Self {
+        TurnDiffParams {
+            session_id: ex::session_id(),
+            turn_id: ex::turn_id(),
+            seq: 11,
+            files: vec![ex::file_stat()],
+            diff: "--- a/src/parser.rs\n+++ b/src/parser.rs\n@@ -3 +3 @@\n-    let line = input.split('\\n');\n+    let line = input.lines();\n".into(),
+        }
+    }
+}
+
 impl Notification for EventParams {
     const NAME: &'static str = "codelab/event";
     const SUMMARY: &'static str = "One runtime event for a `codelab/subscribeEvents` \

@@ -225,6 +225,107 @@ impl Method for CancelTurn {
     }
 }
 
+/// `codelab/compactSession`
+#[derive(Debug, Clone, Copy)]
+pub struct CompactSession;
+
+impl Method for CompactSession {
+    const NAME: &'static str = "codelab/compactSession";
+    const SUMMARY: &'static str = "Compacts the session's context now, as the server does on \
+        its own when a request would pass the threshold of the model's window: old tool \
+        outputs are elided, and the turns before the latest one are summarised by the model. \
+        Nothing leaves the history (`codelab/getHistory` still returns every message; the \
+        compaction is a marker message). Sends `codelab/contextCompacted`. Not while a turn \
+        runs.";
+    const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::SessionNotFound,
+        ErrorCode::SessionBusy,
+        ErrorCode::StoreFailure,
+        ErrorCode::InternalError,
+    ];
+    type Params = SessionParams;
+    type Result = CompactSessionResult;
+
+    fn example_params() -> SessionParams {
+        SessionParams {
+            session_id: ex::session_id(),
+        }
+    }
+
+    fn example_result() -> CompactSessionResult {
+        CompactSessionResult {
+            compaction: Some(ex::compaction()),
+        }
+    }
+}
+
+/// `codelab/listCheckpoints`
+#[derive(Debug, Clone, Copy)]
+pub struct ListCheckpoints;
+
+impl Method for ListCheckpoints {
+    const NAME: &'static str = "codelab/listCheckpoints";
+    const SUMMARY: &'static str = "The session's checkpoints: per turn whose agent edits \
+        (`write_file`, `apply_diff`) changed files, each file with its diff stat. Changes made \
+        by commands are not checkpointed.";
+    const ERRORS: &'static [ErrorCode] = &[ErrorCode::SessionNotFound, ErrorCode::StoreFailure];
+    type Params = SessionParams;
+    type Result = ListCheckpointsResult;
+
+    fn example_params() -> SessionParams {
+        SessionParams {
+            session_id: ex::session_id(),
+        }
+    }
+
+    fn example_result() -> ListCheckpointsResult {
+        ListCheckpointsResult {
+            turns: vec![TurnCheckpoint {
+                turn_id: ex::turn_id(),
+                files: vec![ex::file_stat()],
+            }],
+        }
+    }
+}
+
+/// `codelab/restoreCheckpoint`
+#[derive(Debug, Clone, Copy)]
+pub struct RestoreCheckpoint;
+
+impl Method for RestoreCheckpoint {
+    const NAME: &'static str = "codelab/restoreCheckpoint";
+    const SUMMARY: &'static str = "Puts the files the agent changed in `turnId` and later \
+        back as they were before that turn: written through the editor that has a file open \
+        (so its undo works), else atomically on disk; a file the agent created is removed. \
+        A file whose content is no longer what the agent left (the user changed it) is a \
+        conflict, left alone unless `overwrite` is true. Not while a turn runs.";
+    const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::SessionNotFound,
+        ErrorCode::SessionBusy,
+        ErrorCode::InvalidParams,
+        ErrorCode::StoreFailure,
+    ];
+    type Params = RestoreCheckpointParams;
+    type Result = RestoreCheckpointResult;
+
+    fn example_params() -> RestoreCheckpointParams {
+        RestoreCheckpointParams {
+            session_id: ex::session_id(),
+            turn_id: ex::turn_id(),
+            overwrite: None,
+            truncate_conversation: Some(true),
+        }
+    }
+
+    fn example_result() -> RestoreCheckpointResult {
+        RestoreCheckpointResult {
+            restored: vec!["src/parser.rs".into()],
+            conflicts: vec!["README.md".into()],
+            truncated_from_seq: Some(21),
+        }
+    }
+}
+
 /// `codelab/attachSession`
 #[derive(Debug, Clone, Copy)]
 pub struct AttachSession;

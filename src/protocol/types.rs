@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 pub use crate::domain::{
-    ApprovalScope, Decision, Role, StopReason, TokenUsage, ToolCallStatus, ToolKind,
+    ApprovalScope, Compaction, Decision, FileStat, Role, StopReason, TokenUsage, ToolCallStatus,
+    ToolKind,
 };
 pub use crate::metrics::{MetricsSnapshot, Percentiles, SessionMetrics};
 
@@ -99,6 +100,13 @@ pub struct Message {
     /// When it was written.
     #[ts(type = "string")]
     pub created_at: DateTime<Utc>,
+    /// Present on a compaction marker (role `user`, never sent to the model
+    /// as itself): its `text` is the summary that replaces the messages up
+    /// to `summarizedThrough`; tool results up to `elidedThrough` are sent as
+    /// a short note. Nothing is deleted: the history still holds them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub compaction: Option<Compaction>,
 }
 
 /// An agent as the server enforces it.
@@ -382,6 +390,16 @@ pub struct ClientCodelabCapabilities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub save_documents: Option<bool>,
+    /// The client shows the context window's fill and the session's cost:
+    /// the server sends it `codelab/contextUsage` after each model response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub context_usage: Option<bool>,
+    /// The client shows a turn's combined diff: the server sends it
+    /// `codelab/turnDiff` at the end of each turn that edited files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub turn_diff: Option<bool>,
 }
 
 /// `codelab/saveDocuments` parameters (server → client).
@@ -606,6 +624,130 @@ pub struct TurnCompletedParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub error: Option<String>,
+}
+
+/// `codelab/contextUsage` notification: after each model response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextUsageParams {
+    /// The session.
+    pub session_id: SessionId,
+    /// The turn.
+    pub turn_id: TurnId,
+    /// The session's seq.
+    pub seq: u64,
+    /// Tokens of the last request: the provider's count when it reported
+    /// one, else the server's estimate.
+    pub used_tokens: u64,
+    /// The model's context window.
+    pub context_window: u64,
+    /// The last request's tokens (input, output, cache reads and writes).
+    pub usage: TokenUsage,
+    /// The turn's cost so far, in US dollars.
+    pub turn_cost_usd: f64,
+    /// The session's cost, in US dollars (of the requests this server made).
+    pub session_cost_usd: f64,
+}
+
+/// `codelab/contextCompacted` notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextCompactedParams {
+    /// The session.
+    pub session_id: SessionId,
+    /// The turn, when one was running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub turn_id: Option<TurnId>,
+    /// The session's seq.
+    pub seq: u64,
+    /// What is now elided or summarised, with the estimated tokens of the
+    /// request before and after.
+    pub compaction: Compaction,
+    /// Tool results newly elided.
+    pub elided: u64,
+    /// Whether the older turns were summarised by the model.
+    pub summarized: bool,
+}
+
+/// One turn's checkpoint: the files its agent edits changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnCheckpoint {
+    /// The turn.
+    pub turn_id: TurnId,
+    /// Each file with its diff stat (before the turn's first edit, after
+    /// its last).
+    pub files: Vec<FileStat>,
+}
+
+/// `codelab/listCheckpoints` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ListCheckpointsResult {
+    /// The turns that changed files, oldest first.
+    pub turns: Vec<TurnCheckpoint>,
+}
+
+/// `codelab/restoreCheckpoint` parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreCheckpointParams {
+    /// The session.
+    pub session_id: SessionId,
+    /// The turn: files are put back as they were before it.
+    pub turn_id: TurnId,
+    /// Also restore files changed since the agent's last edit (conflicts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub overwrite: Option<bool>,
+    /// Also truncate the conversation to before the turn: its messages and
+    /// every later one are hidden from the model by a marker (they stay in
+    /// the history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub truncate_conversation: Option<bool>,
+}
+
+/// `codelab/restoreCheckpoint` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreCheckpointResult {
+    /// Files put back (written, or removed when the agent had created them).
+    pub restored: Vec<String>,
+    /// Files left alone: their content is not what the agent left (the user
+    /// changed them since). Restore again with `overwrite: true` to put them
+    /// back anyway.
+    pub conflicts: Vec<String>,
+    /// With `truncateConversation`: the first hidden message's seq.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub truncated_from_seq: Option<u64>,
+}
+
+/// `codelab/turnDiff` notification: at the end of a turn that edited files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnDiffParams {
+    /// The session.
+    pub session_id: SessionId,
+    /// The turn.
+    pub turn_id: TurnId,
+    /// The session's seq.
+    pub seq: u64,
+    /// Each file with its diff stat.
+    pub files: Vec<FileStat>,
+    /// The unified diff of every file the turn changed.
+    pub diff: String,
+}
+
+/// `codelab/compactSession` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CompactSessionResult {
+    /// What is now elided or summarised; `null` when there was nothing to
+    /// compact (the history is the latest turn only).
+    pub compaction: Option<Compaction>,
 }
 
 /// `codelab/agentSwitched` notification.

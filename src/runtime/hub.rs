@@ -161,6 +161,8 @@ struct SessionState {
     loaded: bool,
     running: Option<(TurnId, CancellationToken)>,
     watchers: Vec<Watcher>,
+    /// The cost of the model requests this process made for the session.
+    cost_usd: f64,
 }
 
 #[derive(Default)]
@@ -200,6 +202,15 @@ impl SessionHub {
             });
         }
         st
+    }
+
+    /// Adds a request's cost to a session's and returns the session's total
+    /// (of the requests this process made).
+    pub fn add_cost(&self, session: &Session, cost: f64) -> f64 {
+        let mut inner = self.lock();
+        let st = Self::state(&mut inner, session);
+        st.cost_usd += cost;
+        st.cost_usd
     }
 
     /// Allocates the next seq of a session without emitting anything (for

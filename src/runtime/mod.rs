@@ -21,6 +21,8 @@
 //! - Every tool call passes the gate before it runs. A tool's failure is a
 //!   result the model reads; only a broken runtime ends a turn with an error.
 
+pub mod checkpoints;
+pub mod context;
 pub mod editors;
 pub mod gate;
 pub mod hub;
@@ -88,6 +90,12 @@ pub enum RuntimeError {
     /// Too many turns are running.
     #[error("{0} turns are running, the most this server runs at once; retry later")]
     Overloaded(usize),
+    /// The context could not be compacted.
+    #[error(transparent)]
+    Compaction(#[from] context::CompactError),
+    /// No model is configured, or its settings are unusable.
+    #[error(transparent)]
+    Model(#[from] LlmError),
 }
 
 impl From<StoreError> for RuntimeError {
@@ -638,6 +646,82 @@ impl Runtime {
     pub async fn cancel_turn(&self, id: SessionId) -> Result<Option<TurnId>, RuntimeError> {
         self.store.get_session(id).await?;
         Ok(self.hub.cancel(id))
+    }
+
+    /// Compacts a session's context now (elides old tool outputs and
+    /// summarises the turns before the latest one); returns the marker in
+    /// force, `None` when there was nothing to compact. Not while a turn runs.
+    ///
+    /// # Errors
+    /// Not found, busy, the summary request failed, or a store failure.
+    pub async fn compact_session(
+        &self,
+        id: SessionId,
+    ) -> Result<Option<crate::domain::Compaction>, RuntimeError> {
+        let session = self.store.get_session(id).await?;
+        // Held like a turn, so that no turn starts meanwhile.
+        let hold = TurnId::new();
+        self.hub
+            .begin_turn(&session, hold, tokio_util::sync::CancellationToken::new())
+            .map_err(|turn| RuntimeError::Busy {
+                session: session.id,
+                turn,
+            })?;
+        let result = async {
+            let (target, base) = turn::request_base(self, &session, None).await?;
+            let history = self.store.history(id, 0, usize::MAX).await?.items;
+            let estimator = crate::llm::context::Estimator::default();
+            let compactor = context::Compactor {
+                rt: self,
+                session_id: id,
+                turn_id: None,
+                target: &target,
+                base: &base,
+                estimator: &estimator,
+            };
+            let done = compactor.run(&history, true).await?;
+            if let Some(c) = &done {
+                self.hub.add_cost(&session, c.cost);
+                turn::announce_compaction(self, &session, None, c, "request");
+            }
+            Ok(done.and_then(|c| c.marker.compaction))
+        }
+        .await;
+        self.hub.end_turn(id, hold);
+        result
+    }
+
+    /// A session's checkpoints: per turn, the files its edits changed.
+    ///
+    /// # Errors
+    /// Not found, or a store failure.
+    pub async fn list_checkpoints(
+        &self,
+        id: SessionId,
+    ) -> Result<Vec<checkpoints::TurnCheckpoint>, RuntimeError> {
+        self.store.get_session(id).await?;
+        checkpoints::list(self, id).await
+    }
+
+    /// Puts the files the agent changed in `turn_id` and later back as they
+    /// were before that turn; files changed since by someone else are
+    /// conflicts, left alone unless `overwrite`. With `truncate`, the
+    /// conversation from that turn on is hidden from the model by a marker
+    /// (the messages stay in the history). Edits go through the editor
+    /// of `conn` (or another that has the file open), else to disk.
+    ///
+    /// # Errors
+    /// Not found, no workspace, a turn that changed nothing, busy, a store
+    /// or file system failure.
+    pub async fn restore_checkpoint(
+        self: &Arc<Self>,
+        id: SessionId,
+        turn_id: TurnId,
+        overwrite: bool,
+        truncate: bool,
+        conn: Option<ConnId>,
+    ) -> Result<checkpoints::RestoreReport, RuntimeError> {
+        checkpoints::restore(self, id, turn_id, overwrite, truncate, conn).await
     }
 
     /// Switches a session's agent; returns the session.

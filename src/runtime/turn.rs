@@ -27,23 +27,26 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Runtime;
+use super::context;
 use super::gate;
 use super::hub::{Resolution, WaitKey};
 use super::interact::CallInteract;
 use super::prompt;
 use super::{ConnId, RuntimeError, TurnInput, TurnOutcome};
 use crate::agents::Agent;
+use crate::domain::events::ContextUsage;
 use crate::domain::events::{
-    AgentSwitched, ApprovalRequested, CallOutcomeKind, DecisionMade, ExecutionRequested,
-    MessageAdded, ProcessingStarted, ToolFinished, TurnEnded,
+    AgentSwitched, ApprovalRequested, CallOutcomeKind, ContextCompacted, DecisionMade,
+    ExecutionRequested, MessageAdded, ProcessingStarted, ToolFinished, TurnEnded,
 };
 use crate::domain::{
     ApprovalId, ApprovalScope, Decision, Message, PendingApproval, QuestionId, Role, Session,
     SessionId, SessionUpdate, StopReason, TokenUsage, ToolCall, ToolCallStatus, TurnId,
 };
 use crate::events::{Event, EventKind};
-use crate::llm::LlmEvent;
-use crate::llm::config::LlmSettings;
+use crate::llm::config::{LlmSettings, Target};
+use crate::llm::context::Estimator;
+use crate::llm::{ChatRequest, LlmEvent};
 use crate::store::StoreError;
 use crate::tools::{self, ToolContext, ToolKind};
 use crate::workspace::Workspace;
@@ -74,6 +77,9 @@ enum TurnError {
     /// The session's agent or configuration is unusable.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    /// The context could not be made to fit the model's window.
+    #[error(transparent)]
+    Compaction(context::CompactError),
     /// A wait for the user ended without a decision.
     #[error("{0}")]
     Interrupted(&'static str),
@@ -171,7 +177,7 @@ pub(super) async fn session_agent(rt: &Runtime, session: &Session) -> Result<Age
         .ok_or_else(|| RuntimeError::UnknownAgent(default.to_owned()))
 }
 
-fn workspace_of(session: &Session) -> Option<Workspace> {
+pub(super) fn workspace_of(session: &Session) -> Option<Workspace> {
     session
         .workspace_folder
         .as_deref()
@@ -604,6 +610,76 @@ pub(crate) async fn deliver_subtask(rt: &Arc<Runtime>, child: &Session, outcome:
     }
 }
 
+/// The model target of a session's requests and the request without its
+/// messages: the system prompt (byte-stable: no time, nothing volatile) and
+/// the agent's tools, in registry order.
+pub(super) async fn request_base(
+    rt: &Runtime,
+    session: &Session,
+    editor_llm: Option<&LlmSettings>,
+) -> Result<(Target, ChatRequest), RuntimeError> {
+    let agent = session_agent(rt, session).await?;
+    let mut target = rt.llm_target(
+        session.workspace_folder.as_deref(),
+        editor_llm,
+        Some(&agent.slug),
+    )?;
+    if !target.context.configured
+        && let Some(w) = rt.llm.server_window(&target).await
+    {
+        target.context = target.context.with_window(w);
+    }
+    let ws = workspace_of(session);
+    let env = prompt::Environment {
+        workspace: ws.as_ref().map(|w| w.root().display().to_string()),
+        open_files: ws
+            .as_ref()
+            .map(|w| {
+                tools::Buffers::all_under(&rt.docs, w.root())
+                    .into_iter()
+                    .map(|(p, _)| w.relative(&p))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        os: std::env::consts::OS.to_owned(),
+    };
+    let base = ChatRequest {
+        model: target.model.clone(),
+        system: prompt::system_prompt(&agent, &env),
+        messages: Vec::new(),
+        tools: prompt::tool_specs(&agent, &tools::registry()),
+        max_tokens: target.max_tokens,
+    };
+    Ok((target, base))
+}
+
+/// Announces a compaction to the clients and on the bus.
+pub(super) fn announce_compaction(
+    rt: &Runtime,
+    session: &Session,
+    turn_id: Option<TurnId>,
+    c: &context::Compacted,
+    reason: &str,
+) {
+    let compaction = c.marker.compaction.unwrap_or_default();
+    rt.hub.emit(session, |_| SessionUpdate::Compacted {
+        turn_id,
+        compaction,
+        elided: c.elided,
+        summarized: c.summarized,
+    });
+    rt.bus.publish(
+        Event::new(EventKind::ContextCompacted(ContextCompacted {
+            tokens_before: compaction.tokens_before,
+            tokens_after: compaction.tokens_after,
+            elided: c.elided,
+            summarized: c.summarized,
+            reason: reason.to_owned(),
+        }))
+        .in_turn(Some(session.id), turn_id),
+    );
+}
+
 /// One running turn.
 pub(crate) struct Turn {
     rt: Arc<Runtime>,
@@ -614,6 +690,10 @@ pub(crate) struct Turn {
     editor_llm: Option<LlmSettings>,
     usage: TokenUsage,
     cost: f64,
+    /// The session's history, read once and then only what was appended.
+    history: Vec<Message>,
+    /// The calibrated token estimate of this turn's requests.
+    estimator: Estimator,
     failures: usize,
     repetition: gate::Repetition,
     /// The gate over the tools of this turn's latest model request: the
@@ -647,6 +727,8 @@ impl Turn {
             editor_llm,
             usage: TokenUsage::default(),
             cost: 0.0,
+            history: Vec::new(),
+            estimator: Estimator::default(),
             failures: 0,
             repetition: gate::Repetition::default(),
             gate: gate::Gate::default(),
@@ -729,6 +811,7 @@ impl Turn {
             tracing::warn!(session = %self.session_id, "the session was deleted during its turn");
             return;
         };
+        super::checkpoints::announce_turn_diff(&self.rt, &session, self.turn_id).await;
         let usage = self.usage;
         self.emit(
             &session,
@@ -763,8 +846,8 @@ impl Turn {
             if self.cancel.is_cancelled() {
                 return Err(Stop::Cancelled);
             }
-            let history = full_history(&self.rt, self.session_id).await?;
-            let open = unanswered_calls(&history);
+            self.refresh_history().await?;
+            let open = unanswered_calls(&self.history);
             if !open.is_empty() {
                 if let Some(result) = self.run_calls(open).await? {
                     return Ok(TurnOutcome {
@@ -788,7 +871,7 @@ impl Turn {
                 });
             }
             iterations += 1;
-            let (text, calls) = self.model_step(&history).await?;
+            let (text, calls) = self.model_step().await?;
             if calls.is_empty() {
                 return Ok(TurnOutcome {
                     stop: StopReason::EndTurn,
@@ -797,6 +880,20 @@ impl Turn {
                 });
             }
         }
+    }
+
+    /// Brings the in-memory history up to date: the whole history once, then
+    /// only the messages appended since (by this turn or anything it ran).
+    async fn refresh_history(&mut self) -> Result<(), StoreError> {
+        let after = self.history.last().map_or(0, |m| m.seq);
+        let new = self
+            .rt
+            .store
+            .history(self.session_id, after, usize::MAX)
+            .await?
+            .items;
+        self.history.extend(new);
+        Ok(())
     }
 
     /// After repeated failures the user decides how to go on.
@@ -831,29 +928,47 @@ impl Turn {
         }
     }
 
-    /// One model request: streams text to the clients, persists the reply.
-    async fn model_step(&mut self, history: &[Message]) -> Result<(String, Vec<ToolCall>), Stop> {
-        let session = self.session().await?;
-        let agent = session_agent(&self.rt, &session).await?;
-        let target = self.rt.llm_target(
-            session.workspace_folder.as_deref(),
-            self.editor_llm.as_ref(),
-            Some(&agent.slug),
-        )?;
-        let ws = workspace_of(&session);
-        let env = prompt::Environment {
-            workspace: ws.as_ref().map(|w| w.root().display().to_string()),
-            open_files: ws
-                .as_ref()
-                .map(|w| {
-                    tools::Buffers::all_under(&self.rt.docs, w.root())
-                        .into_iter()
-                        .map(|(p, _)| w.relative(&p))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            os: std::env::consts::OS.to_owned(),
+    /// Compacts the context if the next request needs it (or always, with
+    /// `force`), announcing it; the marker joins the in-memory history.
+    async fn compact(
+        &mut self,
+        session: &Session,
+        target: &Target,
+        base: &ChatRequest,
+        force: bool,
+        reason: &str,
+    ) -> Result<(), Stop> {
+        let compactor = context::Compactor {
+            rt: &self.rt,
+            session_id: self.session_id,
+            turn_id: Some(self.turn_id),
+            target,
+            base,
+            estimator: &self.estimator,
         };
+        let done = compactor
+            .run(&self.history, force)
+            .await
+            .map_err(|e| Stop::Error(TurnError::Compaction(e)))?;
+        if let Some(c) = done {
+            self.usage.add(&c.usage);
+            self.cost += c.cost;
+            self.rt.hub.add_cost(session, c.cost);
+            announce_compaction(&self.rt, session, Some(self.turn_id), &c, reason);
+            self.history.push(c.marker);
+        }
+        Ok(())
+    }
+
+    /// One model request: streams text to the clients, persists the reply.
+    /// The request is compacted first when it would pass the threshold of
+    /// the window, and once more (then retried once) when the provider
+    /// refuses it as too long.
+    async fn model_step(&mut self) -> Result<(String, Vec<ToolCall>), Stop> {
+        let session = self.session().await?;
+        let (target, mut base) = request_base(&self.rt, &session, self.editor_llm.as_ref()).await?;
+        let agent = session_agent(&self.rt, &session).await?;
+        let ws = workspace_of(&session);
         let mut all = tools::registry();
         if agent.allows_mcp(true) {
             // Servers start here, on first use, within their start-up
@@ -873,18 +988,54 @@ impl Turn {
             }
         }
         self.gate = gate::Gate::new(all);
-        let request = crate::llm::ChatRequest {
-            model: target.model.clone(),
-            system: prompt::system_prompt(&agent, &env),
-            messages: prompt::chat_messages(history),
-            tools: prompt::tool_specs(&agent, self.gate.tools()),
-            max_tokens: target.max_tokens,
+        base.tools = prompt::tool_specs(&agent, self.gate.tools());
+        self.compact(&session, &target, &base, false, "threshold")
+            .await?;
+        let mut retried = false;
+        loop {
+            match self.model_request(&session, &target, &base).await {
+                Err(Stop::Error(TurnError::Model(e)))
+                    if !retried && crate::llm::context::is_overflow(&e) =>
+                {
+                    tracing::warn!(session = %self.session_id, "the provider refused the request as too long; compacting and retrying once: {e}");
+                    retried = true;
+                    self.compact(&session, &target, &base, true, "overflow")
+                        .await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn model_request(
+        &mut self,
+        session: &Session,
+        target: &Target,
+        base: &ChatRequest,
+    ) -> Result<(String, Vec<ToolCall>), Stop> {
+        let session = session.clone();
+        let request = ChatRequest {
+            messages: context::view(&self.history),
+            ..base.clone()
         };
+        let raw = crate::llm::context::raw_request_tokens(&request);
+        let estimate = self.estimator.calibrated(raw);
+        if estimate > target.context.hard_limit() {
+            return Err(Stop::Error(TurnError::Compaction(
+                context::CompactError::TooLarge {
+                    needed: estimate,
+                    limit: target.context.hard_limit(),
+                    window: target.context.window,
+                },
+            )));
+        }
+        let mut request_usage = TokenUsage::default();
+        let mut request_cost = 0.0;
         let ctx = crate::llm::client::CallContext {
             session_id: Some(self.session_id),
             turn_id: Some(self.turn_id),
         };
-        let mut stream = self.rt.llm.stream(&target, request, ctx);
+        let mut stream = self.rt.llm.stream(target, request, ctx);
         let mut text = String::new();
         let mut pending = String::new();
         let mut last_flush = Instant::now();
@@ -927,8 +1078,11 @@ impl Turn {
                         calls.push(ToolCall { id, name, arguments });
                     }
                     Some(Ok(LlmEvent::Usage(u))) => {
+                        let cost = target.prices.cost(&target.model, &u);
                         self.usage.add(&u);
-                        self.cost += target.prices.cost(&target.model, &u);
+                        self.cost += cost;
+                        request_usage.add(&u);
+                        request_cost += cost;
                     }
                     Some(Ok(_)) => {}
                     Some(Err(e)) => {
@@ -952,9 +1106,26 @@ impl Turn {
             }
             return Err(stop);
         }
+        let reported = request_usage.input_tokens
+            + request_usage.cache_read_tokens
+            + request_usage.cache_write_tokens;
+        self.estimator.observe(raw, reported);
+        let session_cost = self.rt.hub.add_cost(&session, request_cost);
+        self.emit(
+            &session,
+            SessionUpdate::ContextUsage(ContextUsage {
+                turn_id: self.turn_id,
+                used_tokens: if reported > 0 { reported } else { estimate },
+                context_window: target.context.window,
+                usage: request_usage,
+                turn_cost_usd: self.cost,
+                session_cost_usd: session_cost,
+            }),
+        );
         let mut m = new_message(Role::Assistant, Some(self.turn_id), text.clone());
         m.tool_calls = calls.clone();
-        persist(&self.rt, self.session_id, m).await?;
+        let m = persist(&self.rt, self.session_id, m).await?;
+        self.history.push(m);
         Ok((text, calls))
     }
 
@@ -1180,6 +1351,7 @@ impl Turn {
             run_in,
             sandbox,
         );
+        let root = ws.as_ref().map(|w| w.root().to_path_buf());
         let ctx = ToolContext {
             session_id: self.session_id,
             workspace: ws,
@@ -1193,6 +1365,12 @@ impl Turn {
             interact: Arc::new(self.interact(&call.id)),
             cancel: self.cancel.clone(),
             limits: self.rt.limits.clone(),
+            checkpoints: Arc::new(super::checkpoints::TurnCheckpoints {
+                rt: Arc::clone(&self.rt),
+                session_id: self.session_id,
+                turn_id: self.turn_id,
+                root,
+            }),
             commands,
         };
         let result = tokio::select! {
@@ -1279,10 +1457,10 @@ impl Turn {
 /// The connected editors as a turn's tools find them: the turn's own
 /// connection first, then the session's attached ones, then the others
 /// (the rule of [`super::editors`]).
-struct TurnEditors {
-    rt: Arc<Runtime>,
-    session_id: SessionId,
-    conn: Option<ConnId>,
+pub(super) struct TurnEditors {
+    pub(super) rt: Arc<Runtime>,
+    pub(super) session_id: SessionId,
+    pub(super) conn: Option<ConnId>,
 }
 
 impl tools::Editors for TurnEditors {

@@ -66,6 +66,10 @@ pub struct ConnState {
     documents: Arc<Mutex<Documents>>,
     client_apply_edit: AtomicBool,
     client_saves: AtomicBool,
+    /// The client asked for `codelab/contextUsage`.
+    wants_usage: AtomicBool,
+    /// The client asked for `codelab/turnDiff`.
+    wants_diff: AtomicBool,
     editor_llm: Mutex<Option<LlmSettings>>,
     subscriptions: Mutex<Vec<u64>>,
     outgoing: mpsc::Sender<String>,
@@ -96,6 +100,8 @@ impl ConnState {
             documents,
             client_apply_edit: AtomicBool::new(false),
             client_saves: AtomicBool::new(false),
+            wants_usage: AtomicBool::new(false),
+            wants_diff: AtomicBool::new(false),
             editor_llm: Mutex::new(None),
             subscriptions: Mutex::new(Vec::new()),
             outgoing,
@@ -206,6 +212,23 @@ impl ConnState {
         self.client_saves.load(Ordering::SeqCst)
     }
 
+    /// Records whether the client asked for `codelab/contextUsage`
+    /// (`experimental.codelab.contextUsage`).
+    pub fn set_wants_context_usage(&self, wants: bool) {
+        self.wants_usage.store(wants, Ordering::SeqCst);
+    }
+
+    /// Whether the client asked for `codelab/contextUsage`.
+    pub fn wants_context_usage(&self) -> bool {
+        self.wants_usage.load(Ordering::SeqCst)
+    }
+
+    /// Records whether the client asked for `codelab/turnDiff`
+    /// (`experimental.codelab.turnDiff`).
+    pub fn set_wants_turn_diff(&self, wants: bool) {
+        self.wants_diff.store(wants, Ordering::SeqCst);
+    }
+
     /// Records an event subscription of this connection.
     pub fn add_subscription(&self, id: u64) {
         lock(&self.subscriptions).push(id);
@@ -268,8 +291,22 @@ pub async fn run_limited(
     ));
     // Session events, as notifications, in the order the hub queued them.
     let events_out = outgoing.clone();
+    let pump_conn = Arc::clone(&conn);
     let events_pump = tokio::spawn(async move {
         while let Some(event) = events.next(&mut events_rx).await {
+            // Only clients that show it get the usage after every response.
+            // Only clients that show them get the usage after every
+            // response and the turn's diff.
+            let skip = match event.update {
+                crate::domain::SessionUpdate::ContextUsage(_) => !pump_conn.wants_context_usage(),
+                crate::domain::SessionUpdate::TurnDiff { .. } => {
+                    !pump_conn.wants_diff.load(Ordering::SeqCst)
+                }
+                _ => false,
+            };
+            if skip {
+                continue;
+            }
             let (method, params) = super::notifications::encode(&event);
             let msg = json!({"jsonrpc": "2.0", "method": method, "params": params});
             if events_out.send(msg.to_string()).await.is_err() {

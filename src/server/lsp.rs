@@ -122,9 +122,14 @@ impl LanguageServer for Backend {
         {
             tracing::warn!("ignoring invalid initializationOptions: {e}");
         }
-        let saves = client_codelab(&params).save_documents.unwrap_or(false);
+        let offered = client_codelab(&params);
+        let saves = offered.save_documents.unwrap_or(false);
         self.conn
             .set_initialized(encoding, folders, apply_edit, saves);
+        self.conn
+            .set_wants_context_usage(offered.context_usage.unwrap_or(false));
+        self.conn
+            .set_wants_turn_diff(offered.turn_diff.unwrap_or(false));
         // A client that applies edits edits the documents it has open.
         if let Some(editor) = self.conn.editor(self.core.config.client_request_timeout) {
             self.core.runtime.editors().register(self.conn.id, editor);

@@ -8,7 +8,8 @@ use crate::domain::{SessionEvent, SessionUpdate};
 use crate::protocol::Notification;
 use crate::protocol::types::{
     AgentSwitchedParams, ApprovalRequiredParams, ApprovalResolvedParams, CommandOutputParams,
-    MessageAddedParams, QuestionParams, TokenParams, ToolCallParams, TurnCompletedParams,
+    ContextCompactedParams, ContextUsageParams, MessageAddedParams, QuestionParams, TokenParams,
+    ToolCallParams, TurnCompletedParams, TurnDiffParams,
 };
 
 /// The notification's method and params.
@@ -80,6 +81,40 @@ pub(super) fn encode(event: &SessionEvent) -> (&'static str, Value) {
             session_id,
             seq,
             message: m.as_ref().clone().into(),
+        }),
+        SessionUpdate::ContextUsage(u) => notification(&ContextUsageParams {
+            session_id,
+            turn_id: u.turn_id,
+            seq,
+            used_tokens: u.used_tokens,
+            context_window: u.context_window,
+            usage: u.usage,
+            turn_cost_usd: u.turn_cost_usd,
+            session_cost_usd: u.session_cost_usd,
+        }),
+        SessionUpdate::Compacted {
+            turn_id,
+            compaction,
+            elided,
+            summarized,
+        } => notification(&ContextCompactedParams {
+            session_id,
+            turn_id: *turn_id,
+            seq,
+            compaction: *compaction,
+            elided: *elided,
+            summarized: *summarized,
+        }),
+        SessionUpdate::TurnDiff {
+            turn_id,
+            files,
+            diff,
+        } => notification(&TurnDiffParams {
+            session_id,
+            turn_id: *turn_id,
+            seq,
+            files: files.clone(),
+            diff: diff.clone(),
         }),
         SessionUpdate::ApprovalRequired(a) => notification(&ApprovalRequiredParams {
             session_id,

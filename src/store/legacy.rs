@@ -132,6 +132,7 @@ impl From<MessageV0> for Message {
                 diagnostics: c.diagnostics,
             }),
             created_at: m.created_at,
+            compaction: None,
         }
     }
 }

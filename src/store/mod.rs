@@ -28,9 +28,22 @@ pub use self::redb::RedbStore;
 pub use error::StoreError;
 
 use crate::domain::{
-    ApprovalId, AuditRecord, EventId, Message, PendingApproval, PendingQuestion, QuestionId,
-    Session, SessionId,
+    ApprovalId, AuditRecord, CheckpointOutcome, EventId, FileCheckpoint, Message, PendingApproval,
+    PendingQuestion, QuestionId, Session, SessionId, TurnId,
 };
+
+/// The SHA-256 of `bytes`, lower-case hex: how checkpoint contents are named.
+pub fn content_hash(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    digest
+        .as_ref()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
 
 /// The file name of the redb store inside the data directory.
 pub const STORE_FILE: &str = "codelab.redb";
@@ -153,6 +166,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         session: Option<SessionId>,
     ) -> Result<Vec<PendingQuestion>, StoreError>;
+
+    /// Records an agent edit of `path` in `turn`: the content before the
+    /// turn's first edit of it (kept from the first call) and after its
+    /// latest (`None`: no file). Contents are stored once per SHA-256
+    /// (deduplicated across files, turns and sessions); new bytes count
+    /// against the session's `session_limit`, and past it nothing is
+    /// written ([`CheckpointOutcome::SessionLimit`]).
+    async fn put_checkpoint(
+        &self,
+        session_id: SessionId,
+        turn_id: TurnId,
+        path: String,
+        before: Option<Vec<u8>>,
+        after: Option<Vec<u8>>,
+        session_limit: u64,
+    ) -> Result<CheckpointOutcome, StoreError>;
+
+    /// A session's file checkpoints, by turn (oldest first), then path.
+    async fn checkpoints(&self, session_id: SessionId) -> Result<Vec<FileCheckpoint>, StoreError>;
+
+    /// Saved content by its hash.
+    async fn checkpoint_content(&self, hash: String) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Ids of sessions last updated before `before`, at most `limit`.
     async fn idle_sessions(

@@ -134,6 +134,19 @@ pub(crate) struct MessageV1 {
     is_error: bool,
     context: Option<ContextV1>,
     created_at: DateTime<Utc>,
+    /// Added in 0.3 (same record version: absent reads as `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    compaction: Option<CompactionV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct CompactionV1 {
+    summarized_through: u64,
+    elided_through: u64,
+    tokens_before: u64,
+    tokens_after: u64,
+    #[serde(default)]
+    rewound_from: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -178,6 +191,13 @@ impl From<&Message> for MessageRec {
                 diagnostics: c.diagnostics.clone(),
             }),
             created_at: m.created_at,
+            compaction: m.compaction.map(|c| CompactionV1 {
+                summarized_through: c.summarized_through,
+                elided_through: c.elided_through,
+                tokens_before: c.tokens_before,
+                tokens_after: c.tokens_after,
+                rewound_from: c.rewound_from,
+            }),
         })
     }
 }
@@ -210,6 +230,66 @@ impl From<MessageRec> for Message {
                 diagnostics: c.diagnostics,
             }),
             created_at: m.created_at,
+            compaction: m.compaction.map(|c| crate::domain::Compaction {
+                summarized_through: c.summarized_through,
+                elided_through: c.elided_through,
+                tokens_before: c.tokens_before,
+                tokens_after: c.tokens_after,
+                rewound_from: c.rewound_from,
+            }),
+        }
+    }
+}
+
+/// A stored file checkpoint.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "v")]
+pub(crate) enum CheckpointRec {
+    #[serde(rename = "1")]
+    V1(CheckpointV1),
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct CheckpointV1 {
+    turn_id: Uuid,
+    path: String,
+    before: Option<ContentRefV1>,
+    after: Option<ContentRefV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ContentRefV1 {
+    hash: String,
+    len: u64,
+}
+
+impl From<&crate::domain::FileCheckpoint> for CheckpointRec {
+    fn from(c: &crate::domain::FileCheckpoint) -> Self {
+        let r = |c: &crate::domain::ContentRef| ContentRefV1 {
+            hash: c.hash.clone(),
+            len: c.len,
+        };
+        Self::V1(CheckpointV1 {
+            turn_id: c.turn_id.uuid(),
+            path: c.path.clone(),
+            before: c.before.as_ref().map(r),
+            after: c.after.as_ref().map(r),
+        })
+    }
+}
+
+impl From<CheckpointRec> for crate::domain::FileCheckpoint {
+    fn from(r: CheckpointRec) -> Self {
+        let CheckpointRec::V1(c) = r;
+        let r = |c: ContentRefV1| crate::domain::ContentRef {
+            hash: c.hash,
+            len: c.len,
+        };
+        Self {
+            turn_id: c.turn_id.into(),
+            path: c.path,
+            before: c.before.map(r),
+            after: c.after.map(r),
         }
     }
 }

@@ -23,13 +23,17 @@ use redb::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::records::{
-    ApprovalRec, AuditRec, MessageRec, QuestionRec, SessionRec, decode, from_bytes, to_bytes,
+    ApprovalRec, AuditRec, CheckpointRec, MessageRec, QuestionRec, SessionRec, decode, from_bytes,
+    to_bytes,
 };
-use super::schema::{self, APPROVALS, AUDIT, MESSAGES, QUESTIONS, SESSIONS};
+use super::schema::{
+    self, APPROVALS, AUDIT, CHECKPOINT_BLOBS, CHECKPOINT_REFS, CHECKPOINT_USAGE, CHECKPOINTS,
+    MESSAGES, QUESTIONS, SESSIONS,
+};
 use super::{AuditQuery, Page, StoreError};
 use crate::domain::{
-    ApprovalId, AuditRecord, Message, PendingApproval, PendingQuestion, QuestionId, Session,
-    SessionId,
+    ApprovalId, AuditRecord, CheckpointOutcome, ContentRef, FileCheckpoint, Message,
+    PendingApproval, PendingQuestion, QuestionId, Session, SessionId, TurnId,
 };
 
 /// The file name of the store inside the data directory.
@@ -456,6 +460,112 @@ impl super::Store for RedbStore {
         .await
     }
 
+    async fn put_checkpoint(
+        &self,
+        session_id: SessionId,
+        turn_id: TurnId,
+        path: String,
+        before: Option<Vec<u8>>,
+        after: Option<Vec<u8>>,
+        session_limit: u64,
+    ) -> Result<CheckpointOutcome, StoreError> {
+        // Hashing happens before the writer's transaction.
+        let before = before.map(|b| (super::content_hash(&b), b));
+        let after = after.map(|a| (super::content_hash(&a), a));
+        self.write(move |txn| {
+            session_in(txn, session_id)?;
+            let key = (session_id.as_u128(), turn_id.as_u128(), path.as_str());
+            let mut table = txn.open_table(CHECKPOINTS)?;
+            let existing: Option<FileCheckpoint> = match table.get(key)? {
+                Some(v) => Some(from_bytes::<CheckpointRec, _>(v.value())?),
+                None => None,
+            };
+            let mut blobs = txn.open_table(CHECKPOINT_BLOBS)?;
+            let mut refs = txn.open_table(CHECKPOINT_REFS)?;
+            let mut usage = txn.open_table(CHECKPOINT_USAGE)?;
+            let used = usage.get(session_id.as_u128())?.map_or(0, |v| v.value());
+            // What this write would add: contents not stored yet.
+            let mut sides: Vec<&(String, Vec<u8>)> = Vec::new();
+            if existing.is_none() {
+                sides.extend(before.as_ref());
+            }
+            sides.extend(after.as_ref());
+            let mut added = 0u64;
+            let mut seen: Vec<&str> = Vec::new();
+            for (hash, bytes) in &sides {
+                if !seen.contains(&hash.as_str()) && blobs.get(hash.as_bytes())?.is_none() {
+                    added += bytes.len() as u64;
+                }
+                seen.push(hash);
+            }
+            if used + added > session_limit {
+                return Ok(CheckpointOutcome::SessionLimit {
+                    used,
+                    limit: session_limit,
+                });
+            }
+            let content_ref = |(hash, bytes): &(String, Vec<u8>)| ContentRef {
+                hash: hash.clone(),
+                len: bytes.len() as u64,
+            };
+            let mut unref: Vec<String> = Vec::new();
+            let record = match existing {
+                Some(mut c) => {
+                    unref.extend(c.after.take().map(|r| r.hash));
+                    c.after = after.as_ref().map(content_ref);
+                    c
+                }
+                None => FileCheckpoint {
+                    turn_id,
+                    path: path.clone(),
+                    before: before.as_ref().map(content_ref),
+                    after: after.as_ref().map(content_ref),
+                },
+            };
+            for (hash, bytes) in sides {
+                let n = refs.get(hash.as_bytes())?.map_or(0, |v| v.value());
+                if n == 0 {
+                    blobs.insert(hash.as_bytes(), bytes.as_slice())?;
+                }
+                refs.insert(hash.as_bytes(), n + 1)?;
+            }
+            for hash in unref {
+                release(&mut blobs, &mut refs, &hash)?;
+            }
+            table.insert(key, to_bytes::<_, CheckpointRec>(&record)?.as_slice())?;
+            usage.insert(session_id.as_u128(), used + added)?;
+            Ok(CheckpointOutcome::Recorded)
+        })
+        .await
+    }
+
+    async fn checkpoints(&self, session_id: SessionId) -> Result<Vec<FileCheckpoint>, StoreError> {
+        self.read(move |txn| {
+            let key = session_id.as_u128();
+            let table = txn.open_table(CHECKPOINTS)?;
+            let mut out = Vec::new();
+            for entry in table.range((key, 0u128, "")..)? {
+                let (k, v) = entry?;
+                if k.value().0 != key {
+                    break;
+                }
+                out.push(from_bytes::<CheckpointRec, _>(v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn checkpoint_content(&self, hash: String) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(move |txn| {
+            Ok(txn
+                .open_table(CHECKPOINT_BLOBS)?
+                .get(hash.as_bytes())?
+                .map(|v| v.value().to_vec()))
+        })
+        .await
+    }
+
     async fn idle_sessions(
         &self,
         before: DateTime<Utc>,
@@ -540,7 +650,55 @@ impl super::Store for RedbStore {
 
 /// Removes sessions with their messages, pending approvals and questions, in
 /// the caller's transaction; returns how many messages went.
+/// Drops one reference to a content; the content goes with its last.
+fn release(
+    blobs: &mut redb::Table<&[u8], &[u8]>,
+    refs: &mut redb::Table<&[u8], u64>,
+    hash: &str,
+) -> Result<(), StoreError> {
+    let n = refs.get(hash.as_bytes())?.map_or(0, |v| v.value());
+    if n <= 1 {
+        refs.remove(hash.as_bytes())?;
+        blobs.remove(hash.as_bytes())?;
+    } else {
+        refs.insert(hash.as_bytes(), n - 1)?;
+    }
+    Ok(())
+}
+
+/// Deletes a session's checkpoints, releasing their contents.
+fn purge_checkpoints(txn: &WriteTransaction, id: SessionId) -> Result<(), StoreError> {
+    let key = id.as_u128();
+    let mut table = txn.open_table(CHECKPOINTS)?;
+    let mut hashes = Vec::new();
+    let mut keys = Vec::new();
+    for entry in table.range((key, 0u128, "")..)? {
+        let (k, v) = entry?;
+        let (s, t, p) = k.value();
+        if s != key {
+            break;
+        }
+        let c: FileCheckpoint = from_bytes::<CheckpointRec, _>(v.value())?;
+        hashes.extend(c.before.map(|r| r.hash));
+        hashes.extend(c.after.map(|r| r.hash));
+        keys.push((t, p.to_owned()));
+    }
+    for (t, p) in &keys {
+        table.remove((key, *t, p.as_str()))?;
+    }
+    let mut blobs = txn.open_table(CHECKPOINT_BLOBS)?;
+    let mut refs = txn.open_table(CHECKPOINT_REFS)?;
+    for h in hashes {
+        release(&mut blobs, &mut refs, &h)?;
+    }
+    txn.open_table(CHECKPOINT_USAGE)?.remove(key)?;
+    Ok(())
+}
+
 fn purge_sessions(txn: &WriteTransaction, ids: &[SessionId]) -> Result<u64, StoreError> {
+    for id in ids {
+        purge_checkpoints(txn, *id)?;
+    }
     let owners: std::collections::HashSet<uuid::Uuid> = ids.iter().map(|i| i.uuid()).collect();
     let mut sessions = txn.open_table(SESSIONS)?;
     let mut messages = txn.open_table(MESSAGES)?;

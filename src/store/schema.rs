@@ -11,7 +11,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTran
 use super::StoreError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// `key -> u64`: `schema_version`.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -29,13 +29,35 @@ pub const QUESTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("questi
 /// versions 1 to 3 stored the wire types of release 0.1 ([`super::legacy`]).
 pub const AUDIT: TableDefinition<u128, &[u8]> = TableDefinition::new("audit");
 
+/// `(session id, turn id, path) -> checkpoint record`: what a turn's edits
+/// did to a file. UUID v7 turn ids sort by time.
+pub const CHECKPOINTS: TableDefinition<(u128, u128, &str), &[u8]> =
+    TableDefinition::new("checkpoints");
+/// `SHA-256 -> content`: checkpointed contents, each stored once.
+pub const CHECKPOINT_BLOBS: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("checkpoint_blobs");
+/// `SHA-256 -> references`: how many checkpoint sides name a content.
+pub const CHECKPOINT_REFS: TableDefinition<&[u8], u64> = TableDefinition::new("checkpoint_refs");
+/// `session id -> bytes`: the new content a session's checkpoints stored.
+pub const CHECKPOINT_USAGE: TableDefinition<u128, u64> = TableDefinition::new("checkpoint_usage");
+
 const VERSION_KEY: &str = "schema_version";
 
 /// One migration step: from `version - 1` to `version`.
 type Migration = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// Migrations, indexed by the version they produce minus one.
-const MIGRATIONS: [Migration; SCHEMA_VERSION as usize] = [create_v1, v1_to_v2, v2_to_v3, v3_to_v4];
+const MIGRATIONS: [Migration; SCHEMA_VERSION as usize] =
+    [create_v1, v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5];
+
+/// Version 5: file checkpoints of agent edits, their contents by hash.
+fn v4_to_v5(txn: &WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(CHECKPOINTS)?;
+    txn.open_table(CHECKPOINT_BLOBS)?;
+    txn.open_table(CHECKPOINT_REFS)?;
+    txn.open_table(CHECKPOINT_USAGE)?;
+    Ok(())
+}
 
 /// Version 1: the four tables.
 fn create_v1(txn: &WriteTransaction) -> Result<(), StoreError> {

@@ -156,7 +156,7 @@ impl TypedTool for ApplyDiff {
         let report = plan.report();
         let total = plan.results.len();
         let shown = plan.shown;
-        let committed = ctx
+        let (committed, checkpoint) = ctx
             .commit_edit(
                 FileEdit {
                     path: plan.abs,
@@ -172,7 +172,7 @@ impl TypedTool for ApplyDiff {
                 "Applied {applied} of {total} blocks to {shown}; fix and resend the failed ones."
             )
         };
-        let note = committed.note(&shown);
+        let note = format!("{}{checkpoint}", committed.note(&shown));
         Ok(ToolOutput::text(format!("{summary}{note}\n{report}")))
     }
 }

@@ -357,6 +357,39 @@ pub struct ToolContext {
     pub limits: ToolLimits,
     /// How commands start, the background commands, and this call's sandbox.
     pub commands: crate::process::CommandEnv,
+    /// Where edits save what they change, so a turn can be rolled back.
+    pub checkpoints: Arc<dyn Checkpoints>,
+}
+
+/// Where an edit records a file's content before and after it (the
+/// runtime's checkpoints, in the store).
+#[async_trait::async_trait]
+pub trait Checkpoints: Send + Sync {
+    /// Records `path`'s content before and after an edit (`None`: no file).
+    /// Returns why it was not recorded (too large, the session's limit), a
+    /// sentence for the model and the user.
+    async fn record(
+        &self,
+        path: &Path,
+        before: Option<Vec<u8>>,
+        after: Option<Vec<u8>>,
+    ) -> Option<String>;
+}
+
+/// No checkpoints (tools used outside a turn).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCheckpoints;
+
+#[async_trait::async_trait]
+impl Checkpoints for NoCheckpoints {
+    async fn record(&self, _: &Path, _: Option<Vec<u8>>, _: Option<Vec<u8>>) -> Option<String> {
+        None
+    }
+}
+
+/// A file's bytes, `None` when it does not exist (or cannot be read).
+fn read_opt(path: &Path) -> Option<Vec<u8>> {
+    std::fs::read(path).ok()
 }
 
 impl ToolContext {
@@ -392,8 +425,28 @@ impl ToolContext {
     ///
     /// # Errors
     /// The editor's refusal or the I/O error.
-    pub async fn commit_edit(&self, edit: FileEdit, shown: &str) -> Result<Committed, ToolError> {
-        commit(&*self.editors, edit, shown).await
+    ///
+    /// The file's content before and after is checkpointed when the disk
+    /// changed; the string is a note (with a leading space) when that was
+    /// not possible, else empty.
+    pub async fn commit_edit(
+        &self,
+        edit: FileEdit,
+        shown: &str,
+    ) -> Result<(Committed, String), ToolError> {
+        let path = edit.path.clone();
+        let before = read_opt(&path);
+        let committed = commit(&*self.editors, edit, shown).await?;
+        let mut note = String::new();
+        if committed.on_disk() {
+            let after = read_opt(&path);
+            if after != before
+                && let Some(why) = self.checkpoints.record(&path, before, after).await
+            {
+                note = format!(" {why}");
+            }
+        }
+        Ok((committed, note))
     }
 }
 

@@ -79,7 +79,7 @@ impl TypedTool for WriteFile {
             )));
         }
         let lines = p.content.lines().count();
-        let committed = ctx
+        let (committed, checkpoint) = ctx
             .commit_edit(
                 FileEdit {
                     path: abs,
@@ -94,7 +94,7 @@ impl TypedTool for WriteFile {
             (_, false) => format!("Changed {shown} in the editor ({lines} lines)."),
         };
         Ok(ToolOutput::text(format!(
-            "{done}{}",
+            "{done}{}{checkpoint}",
             committed.note(&shown)
         )))
     }

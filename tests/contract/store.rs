@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use codelab_agent::domain::{
-    ApprovalId, AuditRecord, EditPreview, EventId, FileChange, Message, MessageContext, ParentLink,
-    PendingApproval, PendingQuestion, QuestionId, Role, Session, SessionId, ToolCall, TurnId,
+    ApprovalId, AuditRecord, CheckpointOutcome, Compaction, EditPreview, EventId, FileChange,
+    Message, MessageContext, ParentLink, PendingApproval, PendingQuestion, QuestionId, Role,
+    Session, SessionId, ToolCall, TurnId,
 };
 use codelab_agent::store::{AuditQuery, Store, StoreError};
 use serde_json::json;
@@ -40,6 +41,8 @@ macro_rules! store_contract {
             deleting_a_session_deletes_only_what_is_its_own,
             audit_pages_filter_and_keep_their_cursor,
             idle_sessions_and_old_audit_entries_are_found,
+            checkpoints_keep_the_first_before_dedupe_and_go_with_their_session,
+            checkpoints_stop_at_the_session_limit,
         );
     };
     (@cases $backend:ty; $($case:ident),* $(,)?) => {
@@ -310,8 +313,17 @@ pub async fn every_field_reads_back<B: Backend>(b: &B) {
     let mut r = message(child.id, 2, Role::Tool, "failed");
     r.tool_call_id = Some("call_1".into());
     r.is_error = true;
+    // A compaction marker: the summary as its text, what it covers.
+    let mut c = message(child.id, 3, Role::User, "the summary so far");
+    c.compaction = Some(Compaction {
+        summarized_through: 1,
+        elided_through: 2,
+        tokens_before: 9000,
+        tokens_after: 1200,
+        rewound_from: 1,
+    });
     store
-        .append_messages(child.id, vec![m.clone(), r.clone()])
+        .append_messages(child.id, vec![m.clone(), r.clone(), c.clone()])
         .await
         .unwrap();
     let a = approval(child.id, "call_1");
@@ -327,9 +339,9 @@ pub async fn every_field_reads_back<B: Backend>(b: &B) {
     let got = store.get_session(child.id).await.unwrap();
     assert_eq!(got.parent, child.parent);
     assert_eq!(got.workspace_folder, child.workspace_folder);
-    assert_eq!((got.message_count, got.last_seq), (2, 2));
+    assert_eq!((got.message_count, got.last_seq), (3, 3));
     let history = store.history(child.id, 0, 10).await.unwrap().items;
-    assert_eq!(history, vec![m, r]);
+    assert_eq!(history, vec![m, r, c]);
     assert_eq!(store.get_approval(a.id).await.unwrap(), Some(a));
     assert_eq!(store.list_questions(Some(child.id)).await.unwrap(), vec![q]);
     assert_eq!(
@@ -559,5 +571,139 @@ pub async fn idle_sessions_and_old_audit_entries_are_found<B: Backend>(b: &B) {
     assert_eq!(removed, 1);
     let left = store.audit_page(AuditQuery::default(), 10).await.unwrap();
     assert_eq!(left.items, vec![now]);
+    store.close().await;
+}
+
+pub async fn checkpoints_keep_the_first_before_dedupe_and_go_with_their_session<B: Backend>(b: &B) {
+    let store = b.open().await;
+    let s = store.create_session(session("edits")).await.unwrap();
+    let other = store.create_session(session("other")).await.unwrap();
+    let (t1, t2) = (TurnId::new(), TurnId::new());
+    let put = |sid, turn, path: &str, before: Option<&[u8]>, after: Option<&[u8]>| {
+        let store = std::sync::Arc::clone(&store);
+        let path = path.to_owned();
+        let (before, after) = (before.map(<[u8]>::to_vec), after.map(<[u8]>::to_vec));
+        async move {
+            store
+                .put_checkpoint(sid, turn, path, before, after, u64::MAX)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        put(s.id, t1, "a.rs", Some(b"v0"), Some(b"v1")).await,
+        CheckpointOutcome::Recorded
+    );
+    // A second edit in the same turn keeps the first `before`.
+    put(s.id, t1, "a.rs", Some(b"v1"), Some(b"v2")).await;
+    put(s.id, t1, "new.rs", None, Some(b"v0")).await;
+    put(s.id, t2, "a.rs", Some(b"v2"), None).await;
+    put(other.id, t1, "x.rs", Some(b"v0"), Some(b"v0")).await;
+    store.close().await;
+    drop(store);
+
+    let store = b.open().await;
+    let got = store.checkpoints(s.id).await.unwrap();
+    let hash = |b: &[u8]| codelab_agent::store::content_hash(b);
+    let view: Vec<_> = got
+        .iter()
+        .map(|c| {
+            (
+                c.turn_id,
+                c.path.as_str(),
+                c.before.as_ref().map(|r| (r.hash.clone(), r.len)),
+                c.after.as_ref().map(|r| r.hash.clone()),
+            )
+        })
+        .collect();
+    let mut turns = [t1, t2];
+    turns.sort_by_key(|t| t.as_u128());
+    assert_eq!(turns, [t1, t2], "turn ids are time-ordered");
+    assert_eq!(
+        view,
+        vec![
+            (t1, "a.rs", Some((hash(b"v0"), 2)), Some(hash(b"v2"))),
+            (t1, "new.rs", None, Some(hash(b"v0"))),
+            (t2, "a.rs", Some((hash(b"v2"), 2)), None),
+        ]
+    );
+    for c in [b"v0".as_slice(), b"v2"] {
+        assert_eq!(
+            store.checkpoint_content(hash(c)).await.unwrap().as_deref(),
+            Some(c)
+        );
+    }
+    // Deleting a session releases only what no other session names.
+    store.delete_sessions(vec![s.id]).await.unwrap();
+    assert!(matches!(
+        store.checkpoints(s.id).await.map(|c| c.is_empty()),
+        Ok(true) | Err(StoreError::SessionNotFound(_))
+    ));
+    assert_eq!(store.checkpoints(other.id).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .checkpoint_content(hash(b"v0"))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(b"v0".as_slice()),
+        "still named by the other session"
+    );
+    assert_eq!(store.checkpoint_content(hash(b"v2")).await.unwrap(), None);
+    store.close().await;
+}
+
+pub async fn checkpoints_stop_at_the_session_limit<B: Backend>(b: &B) {
+    let store = b.open().await;
+    let s = store.create_session(session("big")).await.unwrap();
+    let t = TurnId::new();
+    let r = store
+        .put_checkpoint(
+            s.id,
+            t,
+            "a".into(),
+            Some(vec![1; 60]),
+            Some(vec![2; 30]),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, CheckpointOutcome::Recorded);
+    let r = store
+        .put_checkpoint(
+            s.id,
+            t,
+            "b".into(),
+            Some(vec![3; 60]),
+            Some(vec![4; 1]),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        CheckpointOutcome::SessionLimit {
+            used: 90,
+            limit: 100
+        }
+    );
+    assert_eq!(
+        store.checkpoints(s.id).await.unwrap().len(),
+        1,
+        "nothing written"
+    );
+    // Content already stored costs nothing new.
+    let r = store
+        .put_checkpoint(
+            s.id,
+            t,
+            "c".into(),
+            Some(vec![1; 60]),
+            Some(vec![2; 30]),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, CheckpointOutcome::Recorded);
     store.close().await;
 }

@@ -121,6 +121,18 @@ impl Harness {
         apply_edit: bool,
         config: &str,
     ) -> Self {
+        Self::with_caps(replies, agent, apply_edit, config, None).await
+    }
+
+    /// Starts everything with `config` as the user's `codelab.toml`, the
+    /// client offering `codelab` as `capabilities.experimental.codelab`.
+    pub async fn with_caps(
+        replies: Vec<Reply>,
+        agent: &str,
+        apply_edit: bool,
+        config: &str,
+        codelab: Option<Value>,
+    ) -> Self {
         let mock = MockLlm::start(Script { replies }).await;
         let data = data_dir();
         if !config.is_empty() {
@@ -130,9 +142,18 @@ impl Harness {
         let mut server = ServerProcess::stdio_env(data.path(), &llm_env(&mock));
         let mut client = server.stdio_client();
         let root = ws.path().canonicalize().unwrap();
-        client
-            .initialize_with(&[], Some(&file_uri(&root)), apply_edit)
-            .await;
+        match codelab {
+            Some(c) => {
+                client
+                    .initialize_codelab(Some(&file_uri(&root)), apply_edit, c)
+                    .await
+            }
+            None => {
+                client
+                    .initialize_with(&[], Some(&file_uri(&root)), apply_edit)
+                    .await
+            }
+        };
         let session = client
             .call_typed::<CreateSession>(CreateSessionParams {
                 agent: Some(agent.to_owned()),

@@ -651,6 +651,18 @@ impl Client {
             .await
     }
 
+    /// `initialize` + `initialized` offering `codelab` as
+    /// `capabilities.experimental.codelab`.
+    pub async fn initialize_codelab(
+        &mut self,
+        workspace: Option<&str>,
+        apply_edit: bool,
+        codelab: Value,
+    ) -> Value {
+        self.initialize_caps(&[], workspace, apply_edit, None, Some(codelab))
+            .await
+    }
+
     /// `initialize` + `initialized` with `initializationOptions` (the
     /// editor's settings, `{"llm": {...}}`).
     pub async fn initialize_with_options(
@@ -670,8 +682,23 @@ impl Client {
         apply_edit: bool,
         options: Option<Value>,
     ) -> Value {
+        self.initialize_caps(encodings, workspace, apply_edit, options, None)
+            .await
+    }
+
+    async fn initialize_caps(
+        &mut self,
+        encodings: &[&str],
+        workspace: Option<&str>,
+        apply_edit: bool,
+        options: Option<Value>,
+        codelab: Option<Value>,
+    ) -> Value {
         let mut caps = json!({"workspace": {"applyEdit": apply_edit, "workspaceFolders": true,
                                             "workspaceEdit": {"documentChanges": true, "resourceOperations": ["create"]}}});
+        if let Some(codelab) = codelab {
+            caps["experimental"] = json!({"codelab": codelab});
+        }
         if !encodings.is_empty() {
             caps["general"] = json!({"positionEncodings": encodings});
         }

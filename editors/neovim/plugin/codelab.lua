@@ -13,4 +13,6 @@ vim.api.nvim_create_user_command("CodelabAgent", function(o) codelab().agent(o.a
 })
 vim.api.nvim_create_user_command("CodelabCancel", function() codelab().cancel() end, { desc = "Cancel the CodeLab turn" })
 vim.api.nvim_create_user_command("CodelabSessions", function() codelab().sessions() end, { desc = "Resume or delete CodeLab sessions" })
+vim.api.nvim_create_user_command("CodelabCompact", function() codelab().compact() end, { desc = "Compact the CodeLab session's context" })
+vim.api.nvim_create_user_command("CodelabCheckpoints", function() codelab().checkpoints() end, { desc = "Restore files from a CodeLab checkpoint" })
 vim.api.nvim_create_user_command("CodelabApprovals", function() codelab().approvals() end, { desc = "Pending CodeLab approvals" })

@@ -13,6 +13,7 @@
 mod answer_question;
 mod attach_session;
 mod cancel_turn;
+mod compact_session;
 mod create_session;
 mod decide_approval;
 mod delete_session;
@@ -25,11 +26,13 @@ mod get_metrics;
 mod get_policy;
 mod get_session;
 mod list_agents;
+mod list_checkpoints;
 mod list_mcp_servers;
 mod list_pending_approvals;
 mod list_processes;
 mod list_sessions;
 mod list_tools;
+mod restore_checkpoint;
 mod send_message;
 mod session_metrics;
 mod subscribe_events;
@@ -135,6 +138,8 @@ impl From<RuntimeError> for RpcError {
             R::InvalidParams(m) => RpcError::invalid_params("params", m),
             R::Store(s) => RpcError::store(&s),
             R::Config(c) => RpcError::new(ErrorCode::InternalError, c.to_string()),
+            R::Compaction(c) => RpcError::new(ErrorCode::InternalError, c.to_string()),
+            R::Model(m) => RpcError::new(ErrorCode::InternalError, m.to_string()),
             R::Overloaded(n) => RpcError::new(
                 ErrorCode::Overloaded,
                 format!("{n} turns are running, the most this server runs at once; retry later"),

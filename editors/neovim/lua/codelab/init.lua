@@ -93,10 +93,32 @@ local function new_block(st, header)
   append(st, "\n\n" .. header .. "\n")
 end
 
+---Tokens as a short figure: 950, 12.3k, 128k.
+---@param n number
+---@return string
+local function short(n)
+  if n < 1000 then return tostring(n) end
+  if n < 100000 then return string.format("%.1fk", n / 1000) end
+  return string.format("%dk", math.floor(n / 1000 + 0.5))
+end
+
+---The context used and the session's cost, as the winbar shows them.
+---@param st CodelabState
+---@return string
+function M.usage_text(st)
+  local u = st.usage
+  if not u then return "" end
+  local pct = u.window > 0 and math.floor(100 * u.used / u.window + 0.5) or 0
+  return string.format("ctx %s/%s (%d%%)  $%.4f", short(u.used), short(u.window), pct, u.cost)
+end
+
 ---@param st CodelabState
 local function update_title(st)
   if st.win and vim.api.nvim_win_is_valid(st.win) then
+    local usage = M.usage_text(st)
     vim.wo[st.win].winbar = "CodeLab — " .. (st.agent or "?") .. (st.turn and "  (working…)" or "")
+      -- `%` starts an item in a winbar: a literal one is `%%`.
+      .. (usage ~= "" and ("  " .. usage:gsub("%%", "%%%%")) or "")
   end
 end
 
@@ -387,6 +409,29 @@ M.handlers = {
     append(st, line)
     update_title(st)
   end,
+  ["codelab/contextUsage"] = function(_, p)
+    local st = by_session(p.sessionId)
+    if not st or seen(st, p) then return end
+    st.usage = { used = p.usedTokens, window = p.contextWindow, cost = p.sessionCostUsd }
+    update_title(st)
+  end,
+  ["codelab/contextCompacted"] = function(_, p)
+    local st = by_session(p.sessionId)
+    if not st or seen(st, p) then return end
+    local c = p.compaction
+    append(st, string.format("\n\n⋯ context compacted (%s): %s → %s tokens",
+      p.summarized and "summarised" or "tool outputs elided", short(c.tokensBefore), short(c.tokensAfter)))
+  end,
+  ["codelab/turnDiff"] = function(_, p)
+    local st = by_session(p.sessionId)
+    if not st or seen(st, p) then return end
+    local parts = {}
+    for _, f in ipairs(p.files) do
+      table.insert(parts, string.format("%s %s +%d -%d", f.status, f.path, f.added, f.removed))
+    end
+    st.last_diff = p.diff
+    append(st, "\n\nΔ " .. table.concat(parts, ", "))
+  end,
   ["codelab/agentSwitched"] = function(_, p)
     local st = by_session(p.sessionId)
     if not st or seen(st, p) then return end
@@ -432,7 +477,7 @@ function M.connect()
     init_options = M.config.settings,
     -- Saving on request lets an agent's edit reach the disk before its next command.
     capabilities = vim.tbl_deep_extend("force", vim.lsp.protocol.make_client_capabilities(), {
-      experimental = { codelab = { saveDocuments = true } },
+      experimental = { codelab = { saveDocuments = true, contextUsage = true, turnDiff = true } },
     }),
     handlers = handlers,
     on_init = function()
@@ -643,6 +688,74 @@ function M.approvals()
       return
     end
     for _, a in ipairs(r.approvals) do M.prompt_approval(st, a) end
+  end)
+end
+
+---Compacts the session's context now.
+function M.compact()
+  local st = M.connect()
+  if not st.session then
+    notify("no session", vim.log.levels.WARN)
+    return
+  end
+  request(st, "codelab/compactSession", { sessionId = st.session }, function(r)
+    if r.compaction == vim.NIL or not r.compaction then
+      notify("nothing to compact")
+    else
+      notify(string.format("compacted: %s → %s tokens", short(r.compaction.tokensBefore), short(r.compaction.tokensAfter)))
+    end
+  end)
+end
+
+---Restores the files as they were before `turn`; asks about conflicts.
+---@param st CodelabState
+---@param turn string
+---@param overwrite boolean
+---@param cb fun(result: table)|nil
+local function restore(st, turn, overwrite, cb)
+  request(st, "codelab/restoreCheckpoint", { sessionId = st.session, turnId = turn, overwrite = overwrite }, function(r)
+    if #r.restored > 0 then notify("restored " .. table.concat(r.restored, ", ")) end
+    if #r.conflicts == 0 or overwrite then
+      if cb then cb(r) end
+      return
+    end
+    vim.ui.select({ "Keep my changes", "Overwrite them" }, {
+      prompt = "Changed since the agent's edit: " .. table.concat(r.conflicts, ", "),
+    }, function(choice)
+      if choice == "Overwrite them" then
+        restore(st, turn, true, cb)
+      elseif cb then
+        cb(r)
+      end
+    end)
+  end)
+end
+
+---Lists the session's checkpoints; restores the files to before the chosen turn.
+---@param cb fun(result: table)|nil called after a restore
+function M.checkpoints(cb)
+  local st = M.connect()
+  if not st.session then
+    notify("no session", vim.log.levels.WARN)
+    return
+  end
+  request(st, "codelab/listCheckpoints", { sessionId = st.session }, function(r)
+    if #r.turns == 0 then
+      notify("no checkpoints: the agent changed no file")
+      return
+    end
+    vim.ui.select(r.turns, {
+      prompt = "Restore the files as they were before",
+      format_item = function(t)
+        local files = {}
+        for _, f in ipairs(t.files) do
+          table.insert(files, string.format("%s +%d -%d", f.path, f.added, f.removed))
+        end
+        return "turn " .. t.turnId:sub(-8) .. ": " .. table.concat(files, ", ")
+      end,
+    }, function(t)
+      if t then restore(st, t.turnId, false, cb) end
+    end)
   end)
 end
 

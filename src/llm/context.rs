@@ -1,0 +1,299 @@
+//! Context windows: how many tokens a model takes, how many a request holds,
+//! and whether a provider refused a request for being too long.
+//!
+//! - [`default_window`]: the context window of common model families, used
+//!   when the settings name none (`[llm] context_window`, or per model under
+//!   `[llm.models."<name>"]`).
+//! - [`Estimator`]: a calibrated token estimate. It counts bytes at a
+//!   conservative ratio (three bytes a token, where the BPE tokenizers of
+//!   GPT-4o, Claude, Llama and Qwen average about four on English and code)
+//!   plus a per-message overhead, and is corrected by the `prompt_tokens` the
+//!   provider reports for each request: the ratio between the two is kept
+//!   (smoothed, within bounds) and applied to the next estimate.
+//! - [`is_overflow`]: the overflow errors of OpenAI, Anthropic, vLLM and
+//!   llama.cpp. Ollama truncates silently instead, so there the estimate is
+//!   the only guard.
+
+use super::{ChatMessage, ChatRequest, LlmError};
+
+/// Tokens every message costs beyond its text (role, separators).
+pub const MESSAGE_OVERHEAD: u64 = 4;
+/// Bytes per token the raw estimate assumes (conservative).
+pub const BYTES_PER_TOKEN: u64 = 3;
+
+/// The context window of a model, by family; `None` for an unknown model.
+pub fn default_window(model: &str) -> Option<u64> {
+    let m = model.to_ascii_lowercase();
+    let m = m.rsplit('/').next().unwrap_or(&m);
+    let table: &[(&str, u64)] = &[
+        ("gpt-4.1", 1_047_576),
+        ("gpt-5", 400_000),
+        ("gpt-4o", 128_000),
+        ("gpt-4-turbo", 128_000),
+        ("gpt-4", 8_192),
+        ("gpt-3.5", 16_385),
+        ("o1", 200_000),
+        ("o3", 200_000),
+        ("o4", 200_000),
+        ("claude", 200_000),
+        ("llama-3", 128_000),
+        ("llama3", 128_000),
+        ("qwen2.5-coder", 32_768),
+        ("qwen", 32_768),
+        ("deepseek", 128_000),
+        ("codestral", 256_000),
+        ("mistral", 128_000),
+        ("devstral", 128_000),
+    ];
+    table
+        .iter()
+        .find(|(prefix, _)| m.starts_with(prefix))
+        .map(|(_, w)| *w)
+}
+
+/// The window used when neither the settings nor the table know the model.
+pub const FALLBACK_WINDOW: u64 = 32_768;
+
+/// The context limits of a model target.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ContextLimits {
+    /// The context window, in tokens.
+    pub window: u64,
+    /// Tokens kept free for the reply.
+    pub output_reserve: u64,
+    /// The fill (0 to 1) of the window past which the context is compacted.
+    pub threshold: f64,
+    /// Whether the window was configured (else it came from the model family
+    /// or the fallback, and a server that reports its own may correct it).
+    pub configured: bool,
+}
+
+impl ContextLimits {
+    /// Limits for `model`: the configured window, else the family's, else
+    /// [`FALLBACK_WINDOW`]; the reserve defaults to the output limit, else a
+    /// quarter of the window up to 8192.
+    pub fn new(
+        model: &str,
+        window: Option<u64>,
+        reserve: Option<u64>,
+        max_tokens: Option<u32>,
+        threshold: Option<f64>,
+    ) -> Self {
+        let configured = window.is_some();
+        let window = window
+            .or_else(|| default_window(model))
+            .unwrap_or(FALLBACK_WINDOW)
+            .max(256);
+        let reserve = reserve
+            .or(max_tokens.map(u64::from))
+            .unwrap_or((window / 4).min(8192))
+            .min(window / 2);
+        Self {
+            window,
+            output_reserve: reserve,
+            threshold: threshold.unwrap_or(0.8).clamp(0.1, 1.0),
+            configured,
+        }
+    }
+
+    /// The same limits for the window a server reported.
+    #[must_use]
+    pub fn with_window(self, window: u64) -> Self {
+        let window = window.max(256);
+        Self {
+            window,
+            output_reserve: self.output_reserve.min(window / 2),
+            ..self
+        }
+    }
+
+    /// The largest request that may be sent at all.
+    pub fn hard_limit(&self) -> u64 {
+        self.window.saturating_sub(self.output_reserve)
+    }
+
+    /// The request size past which the context is compacted.
+    pub fn compact_at(&self) -> u64 {
+        let t = (self.window as f64 * self.threshold) as u64;
+        t.min(self.hard_limit())
+    }
+}
+
+/// A calibrated token estimate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimator {
+    /// Reported tokens / raw estimate, smoothed.
+    factor: f64,
+}
+
+impl Default for Estimator {
+    fn default() -> Self {
+        Self { factor: 1.0 }
+    }
+}
+
+/// The raw estimate of a text's tokens.
+pub fn raw_tokens(text: &str) -> u64 {
+    (text.len() as u64).div_ceil(BYTES_PER_TOKEN)
+}
+
+/// The raw estimate of one message's tokens.
+pub fn raw_message_tokens(m: &ChatMessage) -> u64 {
+    MESSAGE_OVERHEAD
+        + match m {
+            ChatMessage::User { text } => raw_tokens(text),
+            ChatMessage::Assistant { text, tool_calls } => {
+                raw_tokens(text)
+                    + tool_calls
+                        .iter()
+                        .map(|c| {
+                            MESSAGE_OVERHEAD
+                                + raw_tokens(&c.id)
+                                + raw_tokens(&c.name)
+                                + raw_tokens(&c.arguments.to_string())
+                        })
+                        .sum::<u64>()
+            }
+            ChatMessage::Tool {
+                call_id, content, ..
+            } => raw_tokens(call_id) + raw_tokens(content),
+        }
+}
+
+/// The raw estimate of what a request holds besides its messages (the
+/// system prompt and the tools).
+pub fn raw_fixed_tokens(req: &ChatRequest) -> u64 {
+    MESSAGE_OVERHEAD
+        + raw_tokens(&req.system)
+        + req
+            .tools
+            .iter()
+            .map(|t| {
+                MESSAGE_OVERHEAD
+                    + raw_tokens(&t.name)
+                    + raw_tokens(&t.description)
+                    + raw_tokens(&t.parameters.to_string())
+            })
+            .sum::<u64>()
+}
+
+/// The raw estimate of a whole request.
+pub fn raw_request_tokens(req: &ChatRequest) -> u64 {
+    raw_fixed_tokens(req) + req.messages.iter().map(raw_message_tokens).sum::<u64>()
+}
+
+impl Estimator {
+    /// The calibrated estimate for a raw count.
+    pub fn calibrated(&self, raw: u64) -> u64 {
+        (raw as f64 * self.factor).ceil() as u64
+    }
+
+    /// The calibration factor in force.
+    pub fn factor(&self) -> f64 {
+        self.factor
+    }
+
+    /// Learns from a provider's count of a request whose raw estimate was
+    /// `raw`. Counts of zero (a server that reports nothing) are ignored. The
+    /// factor moves halfway to the observed ratio and stays within 0.5..2,
+    /// and it never goes below the observed ratio: an estimate may be high,
+    /// it must not be low.
+    pub fn observe(&mut self, raw: u64, reported: u64) {
+        if raw == 0 || reported == 0 {
+            return;
+        }
+        let ratio = reported as f64 / raw as f64;
+        let next = f64::midpoint(self.factor, ratio).max(ratio);
+        self.factor = next.clamp(0.5, 2.0);
+    }
+}
+
+/// Whether a provider refused a request for being longer than the model's
+/// context: OpenAI's `context_length_exceeded`, vLLM's "maximum context
+/// length", Anthropic's "prompt is too long", llama.cpp's "exceeds the
+/// available context size".
+pub fn is_overflow(e: &LlmError) -> bool {
+    let message = match e {
+        LlmError::Http { status, message } if *status == 400 || *status == 413 => message,
+        LlmError::Provider { message, .. } => message,
+        _ => return false,
+    };
+    let m = message.to_ascii_lowercase();
+    [
+        "context_length_exceeded",
+        "maximum context length",
+        "prompt is too long",
+        "exceeds the available context size",
+        "exceed_context_size_error",
+        "context window",
+        "too many tokens",
+        "input is too long",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_have_windows() {
+        assert_eq!(default_window("gpt-4o-mini"), Some(128_000));
+        assert_eq!(default_window("gpt-4.1-nano"), Some(1_047_576));
+        assert_eq!(default_window("claude-sonnet-4-5"), Some(200_000));
+        assert_eq!(
+            default_window("meta-llama/Llama-3.1-8B-Instruct"),
+            Some(128_000)
+        );
+        assert_eq!(
+            default_window("Qwen/Qwen2.5-Coder-7B-Instruct"),
+            Some(32_768)
+        );
+        assert_eq!(default_window("mystery-model"), None);
+    }
+
+    #[test]
+    fn limits_keep_a_reserve_and_a_threshold() {
+        let l = ContextLimits::new("x", Some(8000), None, None, None);
+        assert_eq!(l.output_reserve, 2000);
+        assert_eq!(l.hard_limit(), 6000);
+        assert_eq!(l.compact_at(), 6000);
+        let l = ContextLimits::new("gpt-4o", None, Some(4096), None, Some(0.5));
+        assert_eq!(l.compact_at(), 64_000);
+    }
+
+    #[test]
+    fn calibration_follows_the_provider_upwards_and_halfway_down() {
+        let mut e = Estimator::default();
+        e.observe(1000, 1500);
+        assert!((e.factor() - 1.5).abs() < 1e-9);
+        e.observe(1000, 500);
+        assert!((e.factor() - 1.0).abs() < 1e-9);
+        e.observe(1000, 0);
+        assert!((e.factor() - 1.0).abs() < 1e-9);
+        assert_eq!(e.calibrated(10), 10);
+    }
+
+    #[test]
+    fn overflow_errors_of_each_provider() {
+        let http = |m: &str| LlmError::Http {
+            status: 400,
+            message: m.into(),
+        };
+        assert!(is_overflow(&http(
+            "This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens."
+        )));
+        assert!(is_overflow(&http(
+            "prompt is too long: 208310 tokens > 200000 maximum"
+        )));
+        assert!(is_overflow(&http(
+            "request (14167 tokens) exceeds the available context size (2048 tokens), try increasing it"
+        )));
+        assert!(!is_overflow(&http("invalid api key")));
+        assert!(!is_overflow(&LlmError::Server {
+            status: 500,
+            message: "maximum context length".into()
+        }));
+    }
+}

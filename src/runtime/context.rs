@@ -1,0 +1,500 @@
+//! The context a request carries, and its compaction.
+//!
+//! The store keeps every message. What a request carries is the history
+//! seen through the latest compaction marker (a message whose `compaction`
+//! is set): messages up to `summarized_through` are replaced by the marker's
+//! summary, tool results up to `elided_through` by a short note (the call
+//! stays, so pairing holds). Markers are messages, so a compaction is
+//! persisted like any other step and `getHistory` still returns everything.
+//!
+//! Compacting, when the next request would pass the threshold of the window
+//! (or the provider refused one as too long, or a client asked):
+//! 1. elide the tool outputs before the latest turn; if that is enough, stop;
+//! 2. else summarise everything before the latest turn with the model (the
+//!    previous summary is updated, not rewritten), keeping the latest turn
+//!    verbatim; a single turn too long on its own is cut before its last
+//!    model reply instead;
+//! 3. at most one summary per request: if the request still does not fit the
+//!    window, the turn stops with [`CompactError::TooLarge`].
+//!
+//! Cut points are always before a user or assistant message, so a tool
+//! result never loses its call.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use super::Runtime;
+use super::prompt;
+use crate::domain::{Compaction, Message, Role, SessionId, TokenUsage, TurnId};
+use crate::llm::config::Target;
+use crate::llm::context::{Estimator, raw_message_tokens, raw_request_tokens};
+use crate::llm::{ChatMessage, ChatRequest, LlmError, LlmEvent};
+
+/// Tool outputs shorter than this are never elided.
+pub const ELIDE_MIN_BYTES: usize = 256;
+/// How the summary starts, as the model reads it.
+pub const SUMMARY_HEADER: &str = "[Summary of the earlier conversation, written when it was compacted to fit the context window]";
+/// The instruction that ends a summary request.
+pub const SUMMARY_INSTRUCTION: &str = "Summarise the conversation above for your own later use. Keep: the user's task and every requirement they stated; decisions made and why; every file read, created or changed (with what changed); commands run and what they showed; open todo items and the next step. Be concise and factual; use short bullet lists.";
+
+/// Why a context could not be compacted.
+#[derive(Debug, thiserror::Error)]
+pub enum CompactError {
+    /// Even compacted, the request does not fit the model's window.
+    #[error(
+        "the context does not fit the model's window: the request needs about {needed} tokens, at most {limit} fit (window {window}); a single message may be too large"
+    )]
+    TooLarge {
+        /// Estimated tokens after compaction.
+        needed: u64,
+        /// The largest request allowed.
+        limit: u64,
+        /// The window.
+        window: u64,
+    },
+    /// The summary request failed.
+    #[error("the summary request failed: {0}")]
+    Model(#[from] LlmError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// The seq ranges `[from, to)` that restores hid from the model.
+pub fn hidden_ranges(history: &[Message]) -> Vec<(u64, u64)> {
+    history
+        .iter()
+        .filter_map(|m| {
+            let c = m.compaction?;
+            (c.rewound_from > 0).then_some((c.rewound_from, m.seq))
+        })
+        .collect()
+}
+
+fn hidden(seq: u64, ranges: &[(u64, u64)]) -> bool {
+    ranges.iter().any(|&(from, to)| seq >= from && seq < to)
+}
+
+/// The marker in force: the last one in `history`.
+pub fn marker(history: &[Message]) -> Option<&Message> {
+    history.iter().rev().find(|m| m.compaction.is_some())
+}
+
+fn elided_note(m: &Message, tool: &str) -> String {
+    format!(
+        "[output of {tool} elided to save context ({} bytes); call the tool again if you need it]",
+        m.text.len()
+    )
+}
+
+/// The history as the model sees it under `compaction` and `summary`.
+pub fn view_with(history: &[Message], compaction: Compaction, summary: &str) -> Vec<ChatMessage> {
+    let mut out = Vec::with_capacity(history.len() + 1);
+    if compaction.summarized_through > 0 && !summary.is_empty() {
+        out.push(ChatMessage::User {
+            text: format!("{SUMMARY_HEADER}\n{summary}"),
+        });
+    }
+    let mut names: HashMap<&str, &str> = HashMap::new();
+    let ranges = hidden_ranges(history);
+    for m in history {
+        if m.compaction.is_some()
+            || m.seq <= compaction.summarized_through
+            || hidden(m.seq, &ranges)
+        {
+            continue;
+        }
+        for c in &m.tool_calls {
+            names.insert(c.id.as_str(), c.name.as_str());
+        }
+        let elide = m.role == Role::Tool
+            && m.seq <= compaction.elided_through
+            && m.text.len() > ELIDE_MIN_BYTES;
+        if elide {
+            let id = m.tool_call_id.clone().unwrap_or_default();
+            let tool = names.get(id.as_str()).copied().unwrap_or("the tool");
+            out.push(ChatMessage::Tool {
+                content: elided_note(m, tool),
+                call_id: id,
+                name: String::new(),
+                is_error: m.is_error,
+            });
+        } else {
+            out.extend(prompt::chat_messages(std::slice::from_ref(m)));
+        }
+    }
+    out
+}
+
+/// The history as the model sees it under the marker in force.
+pub fn view(history: &[Message]) -> Vec<ChatMessage> {
+    match marker(history) {
+        Some(m) => view_with(history, m.compaction.unwrap_or_default(), &m.text),
+        None => view_with(history, Compaction::default(), ""),
+    }
+}
+
+/// A request's estimated tokens.
+pub fn estimate(req: &ChatRequest, est: &Estimator) -> u64 {
+    est.calibrated(raw_request_tokens(req))
+}
+
+/// What a compaction did.
+#[derive(Debug, Clone)]
+pub struct Compacted {
+    /// The persisted marker.
+    pub marker: Message,
+    /// Tool results newly elided.
+    pub elided: u64,
+    /// Whether a summary was made.
+    pub summarized: bool,
+    /// The summary request's usage.
+    pub usage: TokenUsage,
+    /// Its cost.
+    pub cost: f64,
+}
+
+/// Everything a compaction needs besides the history.
+pub struct Compactor<'a> {
+    /// The runtime.
+    pub rt: &'a Runtime,
+    /// The session.
+    pub session_id: SessionId,
+    /// The running turn, if any.
+    pub turn_id: Option<TurnId>,
+    /// The target of the requests (its limits, its provider).
+    pub target: &'a Target,
+    /// The request without messages (system prompt, tools).
+    pub base: &'a ChatRequest,
+    /// The estimate.
+    pub estimator: &'a Estimator,
+}
+
+fn elided_count(history: &[Message], from: Compaction, to: Compaction) -> u64 {
+    history
+        .iter()
+        .filter(|m| {
+            m.role == Role::Tool
+                && m.compaction.is_none()
+                && m.text.len() > ELIDE_MIN_BYTES
+                && m.seq > from.elided_through.max(from.summarized_through)
+                && m.seq <= to.elided_through
+                && m.seq > to.summarized_through
+        })
+        .count() as u64
+}
+
+impl Compactor<'_> {
+    fn tokens(&self, messages: Vec<ChatMessage>) -> u64 {
+        let req = ChatRequest {
+            messages,
+            ..self.base.clone()
+        };
+        estimate(&req, self.estimator)
+    }
+
+    /// Compacts when the request for `history` would pass the threshold (or
+    /// always, with `force`). Returns `None` when nothing was (or could be)
+    /// compacted and the request fits.
+    ///
+    /// # Errors
+    /// The request cannot be made to fit, the summary request failed, or the
+    /// store failed.
+    pub async fn run(
+        &self,
+        history: &[Message],
+        force: bool,
+    ) -> Result<Option<Compacted>, CompactError> {
+        let limits = self.target.context;
+        let (current, summary) = marker(history)
+            .map(|m| (m.compaction.unwrap_or_default(), m.text.clone()))
+            .unwrap_or_default();
+        let before = self.tokens(view_with(history, current, &summary));
+        if !force && before <= limits.compact_at() {
+            return Ok(None);
+        }
+        let ranges = hidden_ranges(history);
+        let live: Vec<&Message> = history
+            .iter()
+            .filter(|m| m.compaction.is_none() && !hidden(m.seq, &ranges))
+            .collect();
+        // The latest turn starts at the last user message; a cut is always
+        // before a user or assistant message.
+        let turn_start = live.iter().rposition(|m| m.role == Role::User);
+        let last_reply = live.iter().rposition(|m| m.role == Role::Assistant);
+        let seq_before = |i: usize| if i == 0 { 0 } else { live[i - 1].seq };
+        let mut cuts: Vec<u64> = Vec::new();
+        if let Some(i) = turn_start {
+            cuts.push(seq_before(i));
+        }
+        if let Some(i) = last_reply
+            && turn_start.is_none_or(|t| i > t)
+        {
+            cuts.push(seq_before(i));
+        }
+        let mut best: Option<(Compaction, String, bool, u64)> = None;
+        // 1. Elision only.
+        for &cut in &cuts {
+            if cut <= current.elided_through.max(current.summarized_through) {
+                continue;
+            }
+            let next = Compaction {
+                elided_through: cut,
+                rewound_from: 0,
+                ..current
+            };
+            let tokens = self.tokens(view_with(history, next, &summary));
+            best = Some((next, summary.clone(), false, tokens));
+            if tokens <= limits.compact_at() && !force {
+                break;
+            }
+        }
+        let fits = |b: &Option<(Compaction, String, bool, u64)>| {
+            b.as_ref()
+                .is_some_and(|(_, _, _, t)| *t <= limits.compact_at())
+        };
+        let mut usage = TokenUsage::default();
+        let mut cost = 0.0;
+        if !fits(&best) || force {
+            // 2. One summary: up to the first cut that summarises something new.
+            if let Some(&cut) = cuts.iter().find(|&&c| c > current.summarized_through) {
+                let (text, u, c) = self.summarise(history, current, &summary, cut).await?;
+                usage = u;
+                cost = c;
+                let next = Compaction {
+                    summarized_through: cut,
+                    elided_through: best
+                        .as_ref()
+                        .map_or(current.elided_through, |b| b.0.elided_through)
+                        .max(cut),
+                    rewound_from: 0,
+                    ..current
+                };
+                let tokens = self.tokens(view_with(history, next, &text));
+                best = Some((next, text, true, tokens));
+            }
+        }
+        let Some((mut next, text, summarized, after)) = best.map(|mut b| {
+            b.0.rewound_from = 0;
+            b
+        }) else {
+            if before > limits.hard_limit() {
+                return Err(CompactError::TooLarge {
+                    needed: before,
+                    limit: limits.hard_limit(),
+                    window: limits.window,
+                });
+            }
+            return Ok(None);
+        };
+        if after > limits.hard_limit() {
+            return Err(CompactError::TooLarge {
+                needed: after,
+                limit: limits.hard_limit(),
+                window: limits.window,
+            });
+        }
+        next.tokens_before = before;
+        next.tokens_after = after;
+        let elided = elided_count(history, current, next);
+        let mut m = Message::new(Role::User, self.turn_id, text);
+        m.compaction = Some(next);
+        let marker = super::turn::persist(self.rt, self.session_id, m).await?;
+        Ok(Some(Compacted {
+            marker,
+            elided,
+            summarized,
+            usage,
+            cost,
+        }))
+    }
+
+    /// Asks the model for a summary of the messages up to `through`
+    /// (updating `previous`). The request is bounded to the window: long
+    /// tool outputs are cut, and the oldest part is left out if needed.
+    async fn summarise(
+        &self,
+        history: &[Message],
+        current: Compaction,
+        previous: &str,
+        through: u64,
+    ) -> Result<(String, TokenUsage, f64), CompactError> {
+        const PER_MESSAGE: usize = 1500;
+        let limits = self.target.context;
+        let ranges = hidden_ranges(history);
+        let part: Vec<Message> = history
+            .iter()
+            .filter(|m| {
+                m.compaction.is_none()
+                    && !hidden(m.seq, &ranges)
+                    && m.seq > current.summarized_through
+                    && m.seq <= through
+            })
+            .cloned()
+            .collect();
+        let mut lines: Vec<String> = Vec::new();
+        for m in view_with(&part, Compaction::default(), "") {
+            let mut s = String::new();
+            match m {
+                ChatMessage::User { text } => {
+                    let _ = write!(s, "USER: {}", cut(&text, PER_MESSAGE));
+                }
+                ChatMessage::Assistant { text, tool_calls } => {
+                    let _ = write!(s, "ASSISTANT: {}", cut(&text, PER_MESSAGE));
+                    for c in tool_calls {
+                        let _ = write!(
+                            s,
+                            "\n  CALL {} {}",
+                            c.name,
+                            cut(&c.arguments.to_string(), 300)
+                        );
+                    }
+                }
+                ChatMessage::Tool { content, .. } => {
+                    let _ = write!(s, "RESULT: {}", cut(&content, PER_MESSAGE));
+                }
+            }
+            lines.push(s);
+        }
+        // The budget: half the largest request, in raw tokens.
+        let budget = (limits.hard_limit() / 2).max(256);
+        let fixed = raw_message_tokens(&ChatMessage::User {
+            text: format!("{previous}\n{SUMMARY_INSTRUCTION}"),
+        });
+        let mut used = fixed;
+        let mut start = lines.len();
+        while start > 0 {
+            let t = crate::llm::context::raw_tokens(&lines[start - 1]) + 1;
+            if used + t > budget {
+                break;
+            }
+            used += t;
+            start -= 1;
+        }
+        let mut text = String::new();
+        if !previous.is_empty() {
+            let _ = writeln!(text, "The summary so far:\n{previous}\n");
+        }
+        text.push_str("The conversation since:\n");
+        if start > 0 {
+            let _ = writeln!(
+                text,
+                "[{start} earlier messages left out to fit the window]"
+            );
+        }
+        for l in &lines[start..] {
+            text.push_str(l);
+            text.push('\n');
+        }
+        text.push('\n');
+        text.push_str(SUMMARY_INSTRUCTION);
+        let request = ChatRequest {
+            model: self.target.compaction_model.clone(),
+            system: "You summarise a coding agent's conversation so that the agent can continue the task from the summary alone.".to_owned(),
+            messages: vec![ChatMessage::User { text }],
+            tools: Vec::new(),
+            max_tokens: Some(u32::try_from((limits.window / 8).clamp(256, 4096)).unwrap_or(4096)),
+        };
+        let mut target = self.target.clone();
+        target.model = self.target.compaction_model.clone();
+        let ctx = crate::llm::client::CallContext {
+            session_id: Some(self.session_id),
+            turn_id: self.turn_id,
+        };
+        let mut stream = self.rt.llm.stream(&target, request, ctx);
+        let mut summary = String::new();
+        let mut usage = TokenUsage::default();
+        while let Some(ev) = stream.next().await {
+            match ev? {
+                LlmEvent::TextDelta(d) => summary.push_str(&d),
+                LlmEvent::Usage(u) => usage.add(&u),
+                _ => {}
+            }
+        }
+        let cost = target.prices.cost(&target.model, &usage);
+        Ok((summary.trim().to_owned(), usage, cost))
+    }
+}
+
+fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… [{} more bytes]", &s[..end], s.len() - end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ToolCall, TurnId};
+
+    fn msg(seq: u64, role: Role, text: &str) -> Message {
+        let mut m = Message::new(role, Some(TurnId::new()), text.to_owned());
+        m.seq = seq;
+        m
+    }
+
+    fn history() -> Vec<Message> {
+        let mut a = msg(2, Role::Assistant, "");
+        a.tool_calls = vec![ToolCall {
+            id: "c1".into(),
+            name: "read_file".into(),
+            arguments: serde_json::json!({"path": "a"}),
+        }];
+        let mut r = msg(3, Role::Tool, &"x".repeat(1000));
+        r.tool_call_id = Some("c1".into());
+        vec![
+            msg(1, Role::User, "first"),
+            a,
+            r,
+            msg(4, Role::Assistant, "done"),
+            msg(5, Role::User, "second"),
+        ]
+    }
+
+    #[test]
+    fn elision_keeps_the_call_and_notes_the_output() {
+        let h = history();
+        let v = view_with(
+            &h,
+            Compaction {
+                elided_through: 4,
+                ..Default::default()
+            },
+            "",
+        );
+        assert_eq!(v.len(), 5);
+        match &v[2] {
+            ChatMessage::Tool {
+                call_id, content, ..
+            } => {
+                assert_eq!(call_id, "c1");
+                assert!(content.contains("elided"), "{content}");
+                assert!(content.contains("read_file"), "{content}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_summary_replaces_what_it_covers_and_markers_are_never_sent() {
+        let mut h = history();
+        let mut marker = msg(6, Role::User, "they asked for X");
+        marker.compaction = Some(Compaction {
+            summarized_through: 4,
+            elided_through: 4,
+            ..Default::default()
+        });
+        h.push(marker);
+        let v = view(&h);
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert!(
+            matches!(&v[0], ChatMessage::User { text } if text.starts_with(SUMMARY_HEADER) && text.ends_with("they asked for X"))
+        );
+        assert!(matches!(&v[1], ChatMessage::User { text } if text == "second"));
+    }
+}

@@ -1,0 +1,284 @@
+//! Checkpoints and rollback, with the real binary, a real store and real
+//! files: three edit turns, then a restore of the first puts every file back
+//! byte for byte (one the agent created is removed, one it emptied is
+//! filled again); a file the user changed since is a conflict.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use codelab_agent::protocol::requests::{ListCheckpoints, RestoreCheckpoint};
+use codelab_agent::protocol::types::{
+    RestoreCheckpointParams, SessionParams, StopReason, TurnDiffParams,
+};
+use serde_json::json;
+use support::agent::{Harness, calls, text, when};
+
+const A: &[u8] = b"alpha\r\nline two\n";
+const B: &[u8] = b"bravo content\nwith two lines\n";
+const KEEP: &[u8] = b"never touched\n";
+
+#[tokio::test]
+async fn three_edit_turns_then_a_restore_of_the_first() {
+    let replies = vec![
+        when(
+            "turn one",
+            calls(
+                "",
+                &[
+                    (
+                        "c1",
+                        "write_file",
+                        json!({"path": "a.txt", "content": "alpha changed\n"}),
+                    ),
+                    (
+                        "c2",
+                        "write_file",
+                        json!({"path": "sub/new.txt", "content": "created\n"}),
+                    ),
+                ],
+            ),
+        ),
+        when("Created sub/new.txt", text("one done")),
+        when(
+            "turn two",
+            calls(
+                "",
+                &[
+                    ("c3", "write_file", json!({"path": "b.txt", "content": ""})),
+                    (
+                        "c4",
+                        "write_file",
+                        json!({"path": "a.txt", "content": "alpha twice\n"}),
+                    ),
+                ],
+            ),
+        ),
+        when("Replaced the content of a.txt", text("two done")),
+        when(
+            "turn three",
+            calls(
+                "",
+                &[(
+                    "c5",
+                    "apply_diff",
+                    json!({"path": "a.txt", "diff": "<<<<<<< SEARCH\nalpha twice\n=======\nalpha thrice\n>>>>>>> REPLACE\n"}),
+                )],
+            ),
+        ),
+        when("Applied 1 block", text("three done")),
+    ];
+    let mut h =
+        Harness::with_caps(replies, "coder", false, "", Some(json!({"turnDiff": true}))).await;
+    let root = h.root();
+    std::fs::write(root.join("a.txt"), A).unwrap();
+    std::fs::write(root.join("b.txt"), B).unwrap();
+    std::fs::write(root.join("keep.txt"), KEEP).unwrap();
+
+    let mut turns = Vec::new();
+    for (t, done) in [
+        ("turn one", "one done"),
+        ("turn two", "two done"),
+        ("turn three", "three done"),
+    ] {
+        let log = h.turn(t).await;
+        assert_eq!(
+            log.stop(),
+            StopReason::EndTurn,
+            "{t}: {:?}",
+            log.completed.error
+        );
+        assert_eq!(log.completed.result.as_deref(), Some(done));
+        let diffs = log.all::<TurnDiffParams>();
+        assert_eq!(diffs.len(), 1, "{t}: one combined diff per turn");
+        turns.push((log.completed.turn_id, diffs.into_iter().next().unwrap()));
+    }
+    let d1 = &turns[0].1;
+    let files: Vec<(&str, &str)> = d1
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.status.as_str()))
+        .collect();
+    assert_eq!(files, [("a.txt", "modified"), ("sub/new.txt", "created")]);
+    assert!(
+        d1.diff.contains("+alpha changed") && d1.diff.contains("+created"),
+        "{}",
+        d1.diff
+    );
+    let d2 = &turns[1].1;
+    let b = d2.files.iter().find(|f| f.path == "b.txt").unwrap();
+    assert_eq!((b.added, b.removed), (0, 2), "b.txt emptied");
+    assert_eq!(
+        std::fs::read(root.join("a.txt")).unwrap(),
+        b"alpha thrice\n"
+    );
+    assert_eq!(std::fs::read(root.join("b.txt")).unwrap(), b"");
+
+    let listed = h
+        .client
+        .call_typed::<ListCheckpoints>(SessionParams {
+            session_id: h.session,
+        })
+        .await
+        .turns;
+    let ids: Vec<_> = listed.iter().map(|t| t.turn_id).collect();
+    assert_eq!(ids, turns.iter().map(|t| t.0).collect::<Vec<_>>());
+    assert_eq!(listed[1].files.len(), 2);
+    assert_eq!(listed[2].files[0].path, "a.txt");
+
+    // The user changes b.txt after the agent emptied it: a conflict.
+    std::fs::write(root.join("b.txt"), b"the user's own text\n").unwrap();
+    let r = h
+        .client
+        .call_typed::<RestoreCheckpoint>(RestoreCheckpointParams {
+            session_id: h.session,
+            turn_id: turns[0].0,
+            overwrite: None,
+            truncate_conversation: None,
+        })
+        .await;
+    assert_eq!(r.restored, ["a.txt", "sub/new.txt"]);
+    assert_eq!(r.conflicts, ["b.txt"]);
+    assert_eq!(
+        std::fs::read(root.join("a.txt")).unwrap(),
+        A,
+        "byte for byte, CRLF kept"
+    );
+    assert!(
+        !root.join("sub/new.txt").exists(),
+        "the created file is removed"
+    );
+    assert_eq!(
+        std::fs::read(root.join("b.txt")).unwrap(),
+        b"the user's own text\n"
+    );
+    assert_eq!(std::fs::read(root.join("keep.txt")).unwrap(), KEEP);
+
+    // The client says to overwrite: b.txt is filled again.
+    let r = h
+        .client
+        .call_typed::<RestoreCheckpoint>(RestoreCheckpointParams {
+            session_id: h.session,
+            turn_id: turns[0].0,
+            overwrite: Some(true),
+            truncate_conversation: None,
+        })
+        .await;
+    assert!(r.conflicts.is_empty(), "{r:?}");
+    assert_eq!(std::fs::read(root.join("b.txt")).unwrap(), B);
+    assert_eq!(std::fs::read(root.join("a.txt")).unwrap(), A);
+    assert!(!root.join("sub/new.txt").exists());
+    // Nothing but the files the agent touched (and the user's) is in the workspace.
+    let mut names: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a.txt", "b.txt", "keep.txt", "sub"]);
+    h.finish().await;
+}
+
+/// A turn that changed nothing cannot be restored: a clear error.
+#[tokio::test]
+async fn restoring_a_turn_without_edits_is_a_clear_error() {
+    let mut h = Harness::with_caps(
+        vec![when("hi", text("hello"))],
+        "coder",
+        false,
+        "",
+        Some(json!({"turnDiff": true})),
+    )
+    .await;
+    let log = h.turn("hi").await;
+    assert!(
+        log.all::<TurnDiffParams>().is_empty(),
+        "no diff without edits"
+    );
+    let e = h
+        .client
+        .error_typed::<RestoreCheckpoint>(RestoreCheckpointParams {
+            session_id: h.session,
+            turn_id: log.completed.turn_id,
+            overwrite: None,
+            truncate_conversation: None,
+        })
+        .await;
+    assert!(e.message.contains("changed no file"), "{e:?}");
+    h.finish().await;
+}
+
+/// A restore may also truncate the conversation: the model no longer sees
+/// the turn and what followed, while the history keeps every message.
+#[tokio::test]
+async fn a_restore_can_truncate_the_conversation() {
+    let replies = vec![
+        when(
+            "first task",
+            calls(
+                "",
+                &[(
+                    "c1",
+                    "write_file",
+                    json!({"path": "a.txt", "content": "agent\n"}),
+                )],
+            ),
+        ),
+        when("Replaced the content of a.txt", text("first done")),
+        when("second task", text("second done")),
+        when("third task", text("third done")),
+    ];
+    let mut h =
+        Harness::with_caps(replies, "coder", false, "", Some(json!({"turnDiff": true}))).await;
+    std::fs::write(h.root().join("a.txt"), A).unwrap();
+    let first = h.turn("first task").await;
+    assert_eq!(
+        first.stop(),
+        StopReason::EndTurn,
+        "{:?}",
+        first.completed.error
+    );
+    first.all::<TurnDiffParams>();
+    let second = h.turn("second task").await;
+    assert_eq!(second.stop(), StopReason::EndTurn);
+    let r = h
+        .client
+        .call_typed::<RestoreCheckpoint>(RestoreCheckpointParams {
+            session_id: h.session,
+            turn_id: first.completed.turn_id,
+            overwrite: None,
+            truncate_conversation: Some(true),
+        })
+        .await;
+    assert_eq!(r.restored, ["a.txt"]);
+    let from = r.truncated_from_seq.expect("truncated");
+    // The marker is announced like any message.
+    let added = h
+        .client
+        .expect::<codelab_agent::protocol::types::MessageAddedParams>()
+        .await;
+    assert_eq!(added.message.compaction.map(|c| c.rewound_from), Some(from));
+    assert_eq!(std::fs::read(h.root().join("a.txt")).unwrap(), A);
+    h.turn("third task").await;
+    let sent = h.mock.requests().pop().unwrap().body["messages"].to_string();
+    assert!(sent.contains("third task"), "{sent}");
+    for gone in ["first task", "first done", "second task", "second done"] {
+        assert!(!sent.contains(gone), "{gone} is hidden: {sent}");
+    }
+    let history = h
+        .client
+        .call_typed::<codelab_agent::protocol::requests::GetHistory>(
+            codelab_agent::protocol::types::GetHistoryParams {
+                session_id: h.session,
+                after_seq: None,
+                limit: None,
+            },
+        )
+        .await
+        .messages;
+    let texts: Vec<&str> = history.iter().map(|m| m.text.as_str()).collect();
+    assert!(
+        texts.contains(&"first task") && texts.contains(&"second done"),
+        "nothing lost: {texts:?}"
+    );
+    h.finish().await;
+}
