@@ -519,3 +519,140 @@ async fn the_everything_server_over_streamable_http() {
     h.finish().await;
     let _ = server.kill().await;
 }
+
+/// The npm MCP servers of the suite, installed by `scripts/mcp-deps.sh`.
+fn npm_server(package: &str) -> std::path::PathBuf {
+    let deps = std::process::Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mcp-deps.sh"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        deps.status.success(),
+        "installing the MCP test packages failed:\n{}",
+        String::from_utf8_lossy(&deps.stderr)
+    );
+    let modules = std::path::PathBuf::from(String::from_utf8_lossy(&deps.stdout).trim());
+    let entry = modules.join(format!("@modelcontextprotocol/{package}/dist/index.js"));
+    assert!(entry.is_file(), "{}", entry.display());
+    entry
+}
+
+/// The reference server over stdio: a tool, a tool error (arguments its
+/// schema refuses), and a long-running tool whose call is cancelled with
+/// the turn: the turn ends `cancelled` at once, not after the tool's 600 s.
+#[tokio::test]
+async fn the_everything_server_over_stdio_with_an_error_and_a_cancelled_long_call() {
+    let entry = npm_server("server-everything");
+    let mut h = Harness::with_config(
+        vec![
+            calls(
+                "",
+                &[
+                    ("s", "mcp__everything__get-sum", json!({"a": 2, "b": 3})),
+                    ("x", "mcp__everything__get-sum", json!({"a": "two"})),
+                ],
+            ),
+            complete("c", "done"),
+            call(
+                "long",
+                "mcp__everything__trigger-long-running-operation",
+                json!({"duration": 600, "steps": 600}),
+            ),
+        ],
+        "coder",
+        false,
+        &format!(
+            "[mcp.servers.everything]\ncommand = \"node\"\nargs = [{:?}, \"stdio\"]\n\n\
+             [[policy.rules]]\ntool = \"mcp__everything__*\"\naction = \"allow\"\n",
+            entry.display().to_string()
+        ),
+    )
+    .await;
+    let turn = h.send("sum").await;
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    let (status, sum) = result(&log, "s");
+    assert_eq!(status, ToolCallStatus::Completed, "{sum}");
+    assert!(sum.contains('5'), "{sum}");
+    let (status, error) = result(&log, "x");
+    assert_eq!(status, ToolCallStatus::Failed, "{error}");
+    let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+    assert_eq!(listed.servers[0].transport, "stdio");
+    assert_eq!(listed.servers[0].state, McpServerState::Running);
+
+    let turn = h.send("take long").await;
+    // Cancel once the call runs at the server.
+    loop {
+        let n = h.client.next_notification().await;
+        if n["method"] == "codelab/toolCall"
+            && n["params"]["toolCallId"] == "long"
+            && n["params"]["status"] == "in_progress"
+        {
+            break;
+        }
+    }
+    h.client
+        .call_typed::<CancelTurn>(SessionParams {
+            session_id: h.session,
+        })
+        .await;
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::Cancelled);
+    h.finish().await;
+}
+
+/// The reference filesystem server over stdio, allowed the workspace: it
+/// reads and lists there, and refuses a path outside with a tool error.
+#[tokio::test]
+async fn the_filesystem_server_reads_its_directory_and_refuses_others() {
+    let entry = npm_server("server-filesystem");
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "not yours\n").unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    std::fs::write(root.join("notes.md"), "# Notes from the workspace\n").unwrap();
+    let mut h = Harness::with_config(
+        vec![
+            calls(
+                "",
+                &[
+                    (
+                        "r",
+                        "mcp__fs__read_text_file",
+                        json!({"path": root.join("notes.md")}),
+                    ),
+                    ("l", "mcp__fs__list_directory", json!({"path": root})),
+                    (
+                        "o",
+                        "mcp__fs__read_text_file",
+                        json!({"path": outside.path().join("secret.txt")}),
+                    ),
+                ],
+            ),
+            complete("c", "done"),
+        ],
+        "coder",
+        false,
+        &format!(
+            "[mcp.servers.fs]\ncommand = \"node\"\nargs = [{:?}, {:?}]\n\n\
+             [[policy.rules]]\ntool = \"mcp__fs__*\"\naction = \"allow\"\n",
+            entry.display().to_string(),
+            root.display().to_string()
+        ),
+    )
+    .await;
+    let turn = h.send("read").await;
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    let (status, text) = result(&log, "r");
+    assert_eq!(status, ToolCallStatus::Completed, "{text}");
+    assert!(text.contains("# Notes from the workspace"), "{text}");
+    let (status, text) = result(&log, "l");
+    assert_eq!(status, ToolCallStatus::Completed, "{text}");
+    assert!(text.contains("notes.md"), "{text}");
+    let (status, text) = result(&log, "o");
+    assert_eq!(status, ToolCallStatus::Failed, "{text}");
+    assert!(text.contains("Access denied"), "{text}");
+    assert!(!text.contains("not yours"), "{text}");
+    h.finish().await;
+}
