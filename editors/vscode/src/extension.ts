@@ -27,7 +27,7 @@ import type {
   Session,
 } from "../../../protocol/codelab-protocol.ts";
 import { ChatModel, type ApprovalItem } from "./chat.ts";
-import { renderItem } from "./render.ts";
+import { renderItem, contextText, type ContextUsage } from "./render.ts";
 import { validate } from "./validate.ts";
 import { findExecutable } from "./server.ts";
 
@@ -41,6 +41,7 @@ const NOTIFICATIONS: (keyof CodelabNotifications)[] = [
   "codelab/approvalResolved",
   "codelab/agentSwitched",
   "codelab/turnCompleted",
+  "codelab/contextUsage",
 ];
 const LAST_SESSION = "codelab.lastSession";
 const APPROVAL_SCHEME = "codelab-approval";
@@ -57,6 +58,8 @@ function llmSettings(): { llm: Record<string, string> } {
 
 class Agent implements vscode.Disposable {
   client: LanguageClient | undefined;
+  /** The last `codelab/contextUsage` of the shown session. */
+  private context_: ContextUsage | undefined;
   chat: ChatModel | undefined;
   agents: AgentInfo[] = [];
   tools: ListToolsResult["tools"] = [];
@@ -146,7 +149,10 @@ class Agent implements vscode.Disposable {
     const client = new LanguageClient("codelab", "CodeLab", serverOptions, clientOptions);
     const saveFeature: StaticFeature = {
       fillClientCapabilities(caps) {
-        caps.experimental = { ...(caps.experimental as object | undefined), codelab: { saveDocuments: true } };
+        caps.experimental = {
+          ...(caps.experimental as object | undefined),
+          codelab: { saveDocuments: true, contextUsage: true },
+        };
       },
       initialize() {},
       getState() {
@@ -242,6 +248,13 @@ class Agent implements vscode.Disposable {
   }
 
   private notified(method: string, params: any): void {
+    if (method === "codelab/contextUsage") {
+      if (params.sessionId === this.chat?.sessionId) {
+        this.context_ = params as ContextUsage;
+        this.updateStatus();
+      }
+      return;
+    }
     const chat = this.chat;
     if (!chat || !chat.apply(method, params)) return;
     if (method === "codelab/approvalResolved") this.closeApprovalDocs(params.approvalId);
@@ -545,13 +558,22 @@ class Agent implements vscode.Disposable {
     });
   }
 
+  /** The last context usage, if it is of session `id`. */
+  private contextOf(id: string | undefined): ContextUsage | undefined {
+    return this.context_ && (this.context_ as { sessionId?: string }).sessionId === id ? this.context_ : undefined;
+  }
+
   updateStatus(): void {
     const chat = this.chat;
     const agent = chat?.agent ?? vscode.workspace.getConfiguration("codelab").get<string>("defaultAgent", "orchestrator");
     const running = Boolean(chat?.runningTurn);
     const connected = Boolean(this.client?.isRunning());
-    this.status.text = `${running ? "$(sync~spin)" : connected ? "$(hubot)" : "$(debug-disconnect)"} CodeLab: ${agent}${running ? " (working)" : ""}`;
-    this.status.tooltip = connected ? `CodeLab: ${agent}${running ? ", a turn is running" : ""}. Click to switch agent.` : "CodeLab: the server is not running";
+    const ctx = this.contextOf(chat?.sessionId);
+    const used = ctx ? ` · ${contextText(ctx)}` : "";
+    this.status.text = `${running ? "$(sync~spin)" : connected ? "$(hubot)" : "$(debug-disconnect)"} CodeLab: ${agent}${running ? " (working)" : ""}${used}`;
+    this.status.tooltip = connected
+      ? `CodeLab: ${agent}${running ? ", a turn is running" : ""}${used ? `; context used and the session's cost: ${used.slice(3)}` : ""}. Click to switch agent.`
+      : "CodeLab: the server is not running";
   }
 
   html(webview: vscode.Webview): string {

@@ -143,3 +143,17 @@ export function renderItem(item: Item, agent?: string, chat?: ChatModel): string
       return `<div class="agent-switch">→ ${escapeHtml(item.to)} <span class="reason">(${escapeHtml(item.reason)})</span></div>`;
   }
 }
+
+/** What `codelab/contextUsage` carries that the status bar shows. */
+export interface ContextUsage {
+  usedTokens: number;
+  contextWindow: number;
+  sessionCostUsd: number;
+}
+
+/** The status bar's context figure: "34% of 128k · $0.46". */
+export function contextText(u: ContextUsage): string {
+  const pct = u.contextWindow > 0 ? Math.round((100 * u.usedTokens) / u.contextWindow) : 0;
+  const window = u.contextWindow >= 1000 ? `${Math.round(u.contextWindow / 1000)}k` : String(u.contextWindow);
+  return `${pct}% of ${window} · $${u.sessionCostUsd.toFixed(2)}`;
+}

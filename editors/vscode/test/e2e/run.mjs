@@ -199,6 +199,8 @@ async function main() {
   const blocks = await chat.locator(".msg.assistant", { hasText: "w40" }).count();
   if (blocks !== 1) throw new Error(`the answer shows in ${blocks} blocks`);
   await expectStatus("CodeLab: coder", false);
+  // The context used and the session's cost (codelab/contextUsage) follow the agent.
+  await page.locator(".statusbar-item", { hasText: /CodeLab: coder · \d+% of \d+k · \$\d+\.\d\d/ }).waitFor({ timeout: T });
 
   // ---- an edit: open its diff, approve it; the buffer and the disk change ----
   await send(chat, "make it a binding");

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ChatModel, assistantText, type AssistantItem, type ToolItem } from "../../src/chat.ts";
-import { renderItem, renderTool, renderApproval, markdown, toolSummary } from "../../src/render.ts";
+import { renderItem, renderTool, renderApproval, markdown, toolSummary, contextText } from "../../src/render.ts";
 import { validate } from "../../src/validate.ts";
 
 const S = "s1";
@@ -219,4 +219,9 @@ test("the server is found on PATH or by its path, and missing means undefined", 
   assert.equal(findExecutable("not-executable", dir), undefined);
   assert.equal(findExecutable(dir, ""), undefined, "a folder is not a binary");
   fs.rmSync(dir, { recursive: true });
+});
+
+test("the status bar's context figure: share of the window and the session's cost", () => {
+  assert.equal(contextText({ usedTokens: 43520, contextWindow: 128000, sessionCostUsd: 0.4567 }), "34% of 128k · $0.46");
+  assert.equal(contextText({ usedTokens: 10, contextWindow: 0, sessionCostUsd: 0 }), "0% of 0 · $0.00");
 });
