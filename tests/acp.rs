@@ -942,6 +942,17 @@ async fn sessions_close_and_resume_without_replay() {
         .await;
     assert_eq!(r["stopReason"], "end_turn");
     agent.notification(|n| is_chunk(n, "One.")).await;
+    // After the model's response: the context used, the window, the cost.
+    let usage = agent
+        .notification(|n| n["params"]["update"]["sessionUpdate"] == "usage_update")
+        .await;
+    let u = &usage["params"]["update"];
+    assert!(u["used"].as_u64().unwrap() > 0, "{usage}");
+    assert!(
+        u["size"].as_u64().unwrap() >= u["used"].as_u64().unwrap(),
+        "{usage}"
+    );
+    assert_eq!(u["cost"]["currency"], "USD", "{usage}");
     let r = agent
         .call(3, "session/close", json!({"sessionId": session}))
         .await;

@@ -370,8 +370,12 @@ impl SessionView {
             }
             // What was persisted arrives live as tokens and tool calls;
             // stored messages are shown only when a session is loaded.
+            // The context used, the window and the session's cost.
+            SessionUpdate::ContextUsage(u) => vec![Out::Update(acp::SessionUpdate::UsageUpdate(
+                acp::UsageUpdate::new(u.used_tokens, u.context_window)
+                    .cost(acp::Cost::new(u.session_cost_usd, "USD")),
+            ))],
             SessionUpdate::MessageAdded(_)
-            | SessionUpdate::ContextUsage(_)
             | SessionUpdate::Compacted { .. }
             | SessionUpdate::TurnDiff { .. } => Vec::new(),
         }

@@ -294,7 +294,6 @@ pub async fn run_limited(
     let pump_conn = Arc::clone(&conn);
     let events_pump = tokio::spawn(async move {
         while let Some(event) = events.next(&mut events_rx).await {
-            // Only clients that show it get the usage after every response.
             // Only clients that show them get the usage after every
             // response and the turn's diff.
             let skip = match event.update {

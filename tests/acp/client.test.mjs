@@ -188,6 +188,8 @@ function summary(updates) {
         else rows.push([who, u.content.text]);
         break;
       }
+      case "usage_update":
+        break; // not part of the conversation (checked on its own)
       case "tool_call":
         rows.push(["tool", u.toolCallId, u.title, u.status ?? "pending"]);
         break;
@@ -325,6 +327,12 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
       assert.equal(last.content[0].type, "diff", "the diff stays on the completed call");
       assert.match(last.content[1].content.text, /Created hello.txt/);
       assert.deepEqual(summary(agent.updates.items.slice(from)).slice(-1), [["agent", "Done: hello.txt written."]]);
+      // After each model response: the context used, the window and the session's cost.
+      const usage = agent.updates.items.slice(from).filter((n) => n.update.sessionUpdate === "usage_update");
+      assert.ok(usage.length >= 2, JSON.stringify(usage));
+      for (const { update: u } of usage) {
+        assert.ok(u.used > 0 && u.size >= u.used && u.cost.currency === "USD", JSON.stringify(u));
+      }
     });
 
     await step("an edit rejected once is not run and the model reads why", async () => {
