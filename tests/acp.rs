@@ -1070,3 +1070,79 @@ async fn mcp_servers_of_session_new_are_the_sessions_tools() {
     );
     assert_eq!(agent.close().await, Some(0));
 }
+
+/// The runtime's operations without an ACP method are slash commands: offered
+/// with `available_commands_update` once the session exists, and run by a
+/// prompt that is one (`/agent NAME` switches the agent, `/compact`
+/// compacts); other prompts go to the model.
+#[tokio::test]
+async fn slash_commands_are_offered_and_run() {
+    let mock = MockLlm::start(Script {
+        replies: vec![
+            text("Hello", "Hi."),
+            text("", "Summary: the user said hello."),
+        ],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    agent.initialize().await;
+    let session = agent.new_session(1, &root).await;
+    let offered = agent
+        .notification(|n| n["params"]["update"]["sessionUpdate"] == "available_commands_update")
+        .await;
+    let names: Vec<&str> = offered["params"]["update"]["availableCommands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["compact", "agent"], "{offered}");
+    let r = agent
+        .call(2, "session/prompt", prompt(&session, "/agent architect"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    agent
+        .notification(|n| is_chunk(n, "Switched to the architect agent."))
+        .await;
+    agent
+        .notification(|n| {
+            n["params"]["update"]["sessionUpdate"] == "current_mode_update"
+                && n["params"]["update"]["currentModeId"] == "architect"
+        })
+        .await;
+    let (code, message) = agent
+        .call_err(3, "session/prompt", prompt(&session, "/agent nobody"))
+        .await;
+    assert_eq!(code, -32602, "{message}");
+    assert!(message.contains("unknown agent `nobody`"), "{message}");
+    let r = agent
+        .call(4, "session/prompt", prompt(&session, "Hello"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    agent.notification(|n| is_chunk(n, "Hi.")).await;
+    assert_eq!(
+        mock.requests().len(),
+        1,
+        "the commands did not reach the model"
+    );
+    let r = agent
+        .call(5, "session/prompt", prompt(&session, "/compact"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    let said = agent
+        .notification(|n| n["params"]["update"]["sessionUpdate"] == "agent_message_chunk")
+        .await;
+    let said = said["params"]["update"]["content"]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        said.starts_with("Compacted the conversation: about "),
+        "{said}"
+    );
+    assert_eq!(mock.requests().len(), 2, "one summary request");
+    assert_eq!(agent.close().await, Some(0));
+}

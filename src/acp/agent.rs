@@ -59,6 +59,70 @@ impl CodelabAgent {
         Ok(acp::SessionModeState::new(session.agent.clone(), modes))
     }
 
+    /// Offers the slash commands for what ACP has no method for, once the
+    /// client has the session (after this handler's answer).
+    fn offer_commands(&self, session: &acp::SessionId) {
+        let conn = Rc::clone(&self.conn);
+        let session = session.clone();
+        tokio::task::spawn_local(async move {
+            tokio::task::yield_now().await;
+            conn.notify(
+                &session,
+                acp::SessionUpdate::AvailableCommandsUpdate(acp::AvailableCommandsUpdate::new(
+                    slash_commands(),
+                )),
+            )
+            .await;
+        });
+    }
+
+    /// Runs a slash command (`/compact`, `/agent NAME`); `None` when the
+    /// prompt is not one (it goes to the model).
+    async fn slash_command(
+        &self,
+        args: &acp::PromptRequest,
+        id: SessionId,
+    ) -> Option<acp::Result<acp::PromptResponse>> {
+        let [acp::ContentBlock::Text(t)] = args.prompt.as_slice() else {
+            return None;
+        };
+        let text = t.text.trim();
+        let (name, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+        let said = match name {
+            "/compact" => match self.conn.rt.compact_session(id).await {
+                Ok(Some(c)) => format!(
+                    "Compacted the conversation: about {} tokens before, {} after.",
+                    c.tokens_before, c.tokens_after
+                ),
+                Ok(None) => "Nothing to compact yet.".to_owned(),
+                Err(e) => return Some(Err(from_runtime(&e))),
+            },
+            "/agent" => {
+                let want = rest.trim();
+                match self
+                    .conn
+                    .rt
+                    .switch_agent(id, want, "requested by the user")
+                    .await
+                {
+                    Ok(s) => format!("Switched to the {} agent.", s.agent),
+                    Err(crate::runtime::RuntimeError::UnknownAgent(m)) => {
+                        return Some(Err(invalid_params(format!("unknown agent `{m}`"))));
+                    }
+                    Err(e) => return Some(Err(from_runtime(&e))),
+                }
+            }
+            _ => return None,
+        };
+        self.conn
+            .notify(
+                &args.session_id,
+                acp::SessionUpdate::AgentMessageChunk(acp::ContentChunk::new(said.into())),
+            )
+            .await;
+        Some(Ok(acp::PromptResponse::new(acp::StopReason::EndTurn)))
+    }
+
     /// Fails with `auth_required` when no model provider is configured (for
     /// the workspace, when there is one).
     fn check_model(&self, workspace_folder: Option<&str>) -> acp::Result<()> {
@@ -90,6 +154,22 @@ impl CodelabAgent {
             Err(e) => Err(from_runtime(&e)),
         }
     }
+}
+
+/// The slash commands offered with `available_commands_update`: the
+/// runtime's operations that have no ACP method.
+fn slash_commands() -> Vec<acp::AvailableCommand> {
+    vec![
+        acp::AvailableCommand::new(
+            "compact",
+            "Compact the conversation now: elide old tool outputs and summarise older turns",
+        ),
+        acp::AvailableCommand::new("agent", "Switch the session's agent").input(
+            acp::AvailableCommandInput::Unstructured(acp::UnstructuredCommandInput::new(
+                "orchestrator, coder, architect, debug or ask",
+            )),
+        ),
+    ]
 }
 
 fn parse_session(id: &acp::SessionId) -> acp::Result<SessionId> {
@@ -283,6 +363,7 @@ impl acp::Agent for CodelabAgent {
             .map_err(|e| from_runtime(&e))?;
         let modes = self.modes(&session)?;
         tracing::info!(session = %session.id, "ACP session created");
+        self.offer_commands(&acp_id(session.id));
         Ok(acp::NewSessionResponse::new(acp_id(session.id)).modes(modes))
     }
 
@@ -315,6 +396,7 @@ impl acp::Agent for CodelabAgent {
             self.conn.notify(&args.session_id, update).await;
         }
         let modes = self.modes(&attached.session)?;
+        self.offer_commands(&args.session_id);
         Ok(acp::LoadSessionResponse::new().modes(modes))
     }
 
@@ -339,6 +421,7 @@ impl acp::Agent for CodelabAgent {
         self.conn.open(id, Some(root));
         let modes = self.modes(&attached.session)?;
         tracing::info!(session = %id, "ACP session resumed");
+        self.offer_commands(&args.session_id);
         Ok(acp::ResumeSessionResponse::new().modes(modes))
     }
 
@@ -396,6 +479,9 @@ impl acp::Agent for CodelabAgent {
 
     async fn prompt(&self, args: acp::PromptRequest) -> acp::Result<acp::PromptResponse> {
         let id = self.open_session(&args.session_id).await?;
+        if let Some(done) = self.slash_command(&args, id).await {
+            return done;
+        }
         let root = self.conn.root(id);
         let message = user_message(&args.prompt, root.as_deref())?;
         if !self.conn.rt.is_running(id) {

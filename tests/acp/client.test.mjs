@@ -189,7 +189,8 @@ function summary(updates) {
         break;
       }
       case "usage_update":
-        break; // not part of the conversation (checked on its own)
+      case "available_commands_update":
+        break; // not part of the conversation (checked on their own)
       case "tool_call":
         rows.push(["tool", u.toolCallId, u.title, u.status ?? "pending"]);
         break;
@@ -501,6 +502,12 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
         ["tool", "r2", "Write x2.txt", "failed"],
         ["agent", "No more writes."],
       ]);
+      // The slash commands are offered for the loaded session.
+      const offered = await agent.updates.waitFor(
+        (n) => n.sessionId === sessionId && n.update.sessionUpdate === "available_commands_update",
+        "available_commands_update",
+      );
+      assert.deepEqual(offered.update.availableCommands.map((c) => c.name), ["compact", "agent"]);
     });
 
     await step("a loaded session goes on with its history", async () => {
