@@ -19,9 +19,16 @@ nvim --version | head -n 1
 
 # git for tests/git.rs (real repositories) and Python 3 for the scripted MCP
 # server of tests/mcp.rs and tests/acp.rs.
+missing=()
 for tool in git python3; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "$tool is required by the tests" >&2; exit 1; }
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 
 # The official ACP TypeScript client for tests/acp.rs: its npm packages, in a
 # cache outside the clone keyed by tests/acp/package-lock.json (Node 20+).
