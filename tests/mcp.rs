@@ -439,18 +439,7 @@ async fn tool_list_changes_are_picked_up_and_an_idle_server_stops_and_restarts()
 /// an image result.
 #[tokio::test]
 async fn the_everything_server_over_streamable_http() {
-    let deps = std::process::Command::new("bash")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mcp-deps.sh"))
-        .output()
-        .expect("bash runs");
-    assert!(
-        deps.status.success(),
-        "installing the MCP test packages failed:\n{}",
-        String::from_utf8_lossy(&deps.stderr)
-    );
-    let modules = std::path::PathBuf::from(String::from_utf8_lossy(&deps.stdout).trim());
-    let entry = modules.join("@modelcontextprotocol/server-everything/dist/index.js");
-    assert!(entry.is_file(), "{}", entry.display());
+    let entry = npm_server("server-everything");
     // A free port for the server (it takes its port from PORT).
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

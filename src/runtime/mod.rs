@@ -668,7 +668,7 @@ impl Runtime {
                 turn,
             })?;
         let result = async {
-            let (target, base) = turn::request_base(self, &session, None).await?;
+            let (target, base, _) = turn::request_base(self, &session, None).await?;
             let history = self.store.history(id, 0, usize::MAX).await?.items;
             let estimator = crate::llm::context::Estimator::default();
             let compactor = context::Compactor {

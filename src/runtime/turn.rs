@@ -612,12 +612,12 @@ pub(crate) async fn deliver_subtask(rt: &Arc<Runtime>, child: &Session, outcome:
 
 /// The model target of a session's requests and the request without its
 /// messages: the system prompt (byte-stable: no time, nothing volatile) and
-/// the agent's tools, in registry order.
+/// the agent's built-in tools, in registry order; with the session's agent.
 pub(super) async fn request_base(
     rt: &Runtime,
     session: &Session,
     editor_llm: Option<&LlmSettings>,
-) -> Result<(Target, ChatRequest), RuntimeError> {
+) -> Result<(Target, ChatRequest, Agent), RuntimeError> {
     let agent = session_agent(rt, session).await?;
     let mut target = rt.llm_target(
         session.workspace_folder.as_deref(),
@@ -650,7 +650,7 @@ pub(super) async fn request_base(
         tools: prompt::tool_specs(&agent, &tools::registry()),
         max_tokens: target.max_tokens,
     };
-    Ok((target, base))
+    Ok((target, base, agent))
 }
 
 /// Announces a compaction to the clients and on the bus.
@@ -966,11 +966,12 @@ impl Turn {
     /// refuses it as too long.
     async fn model_step(&mut self) -> Result<(String, Vec<ToolCall>), Stop> {
         let session = self.session().await?;
-        let (target, mut base) = request_base(&self.rt, &session, self.editor_llm.as_ref()).await?;
-        let agent = session_agent(&self.rt, &session).await?;
-        let ws = workspace_of(&session);
+        let (target, mut base, agent) =
+            request_base(&self.rt, &session, self.editor_llm.as_ref()).await?;
         let mut all = tools::registry();
+        let builtin = all.len();
         if agent.allows_mcp(true) {
+            let ws = workspace_of(&session);
             // Servers start here, on first use, within their start-up
             // timeout. The session's own servers first: a name they share
             // with the user's is theirs.
@@ -988,7 +989,9 @@ impl Turn {
             }
         }
         self.gate = gate::Gate::new(all);
-        base.tools = prompt::tool_specs(&agent, self.gate.tools());
+        if self.gate.tools().len() > builtin {
+            base.tools = prompt::tool_specs(&agent, self.gate.tools());
+        }
         self.compact(&session, &target, &base, false, "threshold")
             .await?;
         let mut retried = false;
