@@ -283,9 +283,21 @@ export type McpServerInfo = {
  */
 name: string, 
 /**
- * Where it is configured: `user` (`codelab.toml`).
+ * Where it is configured: `user` (`codelab.toml`), `workspace` (a
+ * trusted workspace's `.codelab/config.toml`, named by `workspace`) or
+ * `session` (given to one session by its client, ACP's `mcpServers`;
+ * named by `sessionId`).
  */
 source: string, 
+/**
+ * The session it was given to, for `source: "session"`.
+ */
+sessionId?: SessionId, 
+/**
+ * The workspace folder (a `file://` URI) whose configuration adds it,
+ * for `source: "workspace"`.
+ */
+workspace?: string, 
 /**
  * `stdio` or `http`.
  */
@@ -301,7 +313,20 @@ error?: string,
 /**
  * Its tools, as the model sees their names, as last listed.
  */
-tools: Array<string>, };
+tools: Array<string>, 
+/**
+ * When `failed`: milliseconds until the next use starts it again (it
+ * backs off from 1 s, doubling after each failure, up to a minute).
+ */
+retryInMs?: number, };
+
+export type ListMcpServersParams = { 
+/**
+ * Only the servers this session may use (its own, its workspace's, the
+ * user's). Without it: every server known (the user's, the trusted
+ * workspaces' that sessions have used, each session's).
+ */
+sessionId?: SessionId, };
 
 export type ListMcpServersResult = { 
 /**
@@ -1774,7 +1799,7 @@ export interface CodelabRequests {
   "codelab/getCurrentAgent": [SessionParams, CurrentAgentResult];
   "codelab/switchAgent": [SwitchAgentParams, Session];
   "codelab/listTools": [Record<string, never>, ListToolsResult];
-  "codelab/listMcpServers": [Record<string, never>, ListMcpServersResult];
+  "codelab/listMcpServers": [ListMcpServersParams, ListMcpServersResult];
   "codelab/getDocument": [GetDocumentParams, DocumentSnapshot];
   "codelab/getMetrics": [Record<string, never>, MetricsSnapshot];
   "codelab/getSessionMetrics": [SessionParams, SessionMetrics];

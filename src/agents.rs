@@ -111,6 +111,21 @@ impl Agent {
     pub fn allows_mcp(&self, read_only: bool) -> bool {
         self.allows(MCP_TOOLS) || (read_only && self.allows(MCP_READ_ONLY_TOOLS))
     }
+
+    /// Its tools as the model reads them: tool names, and the MCP groups
+    /// (which are not tool names) said in words.
+    pub fn tools_described(&self) -> Vec<String> {
+        self.tools
+            .iter()
+            .map(|t| match t.as_str() {
+                MCP_TOOLS => "the tools of MCP servers (mcp__<server>__<tool>)".to_owned(),
+                MCP_READ_ONLY_TOOLS => {
+                    "the read-only tools of MCP servers (mcp__<server>__<tool>)".to_owned()
+                }
+                _ => t.clone(),
+            })
+            .collect()
+    }
 }
 
 fn tools(groups: &[&[&str]]) -> Vec<String> {

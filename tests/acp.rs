@@ -989,9 +989,14 @@ async fn sessions_close_and_resume_without_replay() {
 }
 
 /// ACP's `session/new` gives the session its own stdio MCP server (the
-/// scripted one of the test suite): its tools reach the model and run.
+/// scripted one of the test suite): its tools reach the model and run; a
+/// codelab editor on the same daemon sees it as the session's in
+/// `codelab/listMcpServers`; `session/close` stops it, and deleting the
+/// session forgets it.
 #[tokio::test]
 async fn mcp_servers_of_session_new_are_the_sessions_tools() {
+    use codelab_agent::protocol::requests::{DeleteSession, ListMcpServers};
+    use codelab_agent::protocol::types::{ListMcpServersParams, McpServerState, SessionParams};
     let mock = MockLlm::start(Script {
         replies: vec![
             Reply {
@@ -1021,7 +1026,7 @@ async fn mcp_servers_of_session_new_are_the_sessions_tools() {
     let ws = tempfile::tempdir().unwrap();
     let record = ws.path().join("record");
     let script = repo().join("tests/fixtures/mcp/scripted_server.py");
-    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    let mut agent = Agent::through_daemon(data.path(), &llm_env(&mock));
     let init = agent.initialize().await;
     assert_eq!(init["agentCapabilities"]["mcpCapabilities"]["http"], true);
     let r = agent
@@ -1068,6 +1073,107 @@ async fn mcp_servers_of_session_new_are_the_sessions_tools() {
             .iter()
             .any(|t| t["function"]["name"] == "mcp__scripted__echo")
     );
+    // A codelab editor on the same daemon sees the session's server.
+    let mut server = support::ServerProcess::daemon_client(data.path(), &llm_env(&mock));
+    let mut client = server.stdio_client();
+    client.initialize(&[], None).await;
+    let id: codelab_agent::domain::SessionId = serde_json::from_value(json!(session)).unwrap();
+    let of_session = |id| ListMcpServersParams {
+        session_id: Some(id),
+    };
+    let listed = client.call_typed::<ListMcpServers>(of_session(id)).await;
+    assert_eq!(listed.servers.len(), 1, "{listed:?}");
+    let s = &listed.servers[0];
+    assert_eq!(
+        (s.name.as_str(), s.source.as_str(), s.session_id, &s.state),
+        ("scripted", "session", Some(id), &McpServerState::Running),
+        "{listed:?}"
+    );
+    assert!(
+        s.tools.contains(&"mcp__scripted__echo".to_owned()),
+        "{listed:?}"
+    );
+    let all = client
+        .call_typed::<ListMcpServers>(ListMcpServersParams::default())
+        .await;
+    assert!(
+        all.servers.iter().any(|s| s.session_id == Some(id)),
+        "{all:?}"
+    );
+    // Another session does not get it.
+    let other = agent
+        .new_session(4, &ws.path().canonicalize().unwrap())
+        .await;
+    let other: codelab_agent::domain::SessionId = serde_json::from_value(json!(other)).unwrap();
+    let listed = client.call_typed::<ListMcpServers>(of_session(other)).await;
+    assert!(listed.servers.is_empty(), "{listed:?}");
+
+    // session/close stops it (the server sees its stdin close).
+    agent
+        .call(5, "session/close", json!({"sessionId": session}))
+        .await;
+    let mut stopped = false;
+    for _ in 0..1000 {
+        if std::fs::read_to_string(&record)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l == "exit")
+        {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(stopped, "the session's server was stopped on session/close");
+    let listed = client.call_typed::<ListMcpServers>(of_session(id)).await;
+    assert!(listed.servers.is_empty(), "{listed:?}");
+
+    // Loaded again with the server: known, not started; deleted: forgotten.
+    agent
+        .call(
+            6,
+            "session/load",
+            json!({"sessionId": session, "cwd": ws.path().canonicalize().unwrap(), "mcpServers": [{
+                "name": "scripted",
+                "command": "python3",
+                "args": [script, record],
+                "env": [],
+            }]}),
+        )
+        .await;
+    let listed = client.call_typed::<ListMcpServers>(of_session(id)).await;
+    assert_eq!(listed.servers.len(), 1, "{listed:?}");
+    assert_eq!(
+        listed.servers[0].state,
+        McpServerState::Stopped,
+        "{listed:?}"
+    );
+    agent
+        .call(7, "session/close", json!({"sessionId": session}))
+        .await;
+    agent
+        .call(
+            8,
+            "session/load",
+            json!({"sessionId": session, "cwd": ws.path().canonicalize().unwrap(), "mcpServers": [{
+                "name": "scripted",
+                "command": "python3",
+                "args": [script, record],
+                "env": [],
+            }]}),
+        )
+        .await;
+    client
+        .call_typed::<DeleteSession>(SessionParams { session_id: id })
+        .await;
+    let all = client
+        .call_typed::<ListMcpServers>(ListMcpServersParams::default())
+        .await;
+    assert!(
+        !all.servers.iter().any(|s| s.session_id == Some(id)),
+        "{all:?}"
+    );
+    client.finish().await;
     assert_eq!(agent.close().await, Some(0));
 }
 

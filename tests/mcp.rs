@@ -12,10 +12,10 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use codelab_agent::protocol::NoParams;
 use codelab_agent::protocol::requests::{CancelTurn, ListMcpServers};
 use codelab_agent::protocol::types::{
-    DecideApprovalParams, Decision, McpServerState, SessionParams, StopReason, ToolCallStatus,
+    DecideApprovalParams, Decision, ListMcpServersParams, McpServerState, SessionParams,
+    StopReason, ToolCallStatus,
 };
 use serde_json::json;
 use support::agent::{Harness, TurnLog, approve, call, calls, complete, decision, drive};
@@ -96,7 +96,10 @@ async fn mcp_tools_are_offered_gated_by_policy_and_called() {
     )
     .await;
     // Listed before any turn: configured, not started.
-    let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+    let listed = h
+        .client
+        .call_typed::<ListMcpServers>(ListMcpServersParams::default())
+        .await;
     assert_eq!(listed.servers.len(), 1);
     assert_eq!(listed.servers[0].name, "scripted");
     assert_eq!(listed.servers[0].transport, "stdio");
@@ -172,7 +175,10 @@ async fn mcp_tools_are_offered_gated_by_policy_and_called() {
     );
     let calls = std::fs::read_to_string(&record).unwrap();
     assert!(!calls.contains("call grow"), "{calls}");
-    let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+    let listed = h
+        .client
+        .call_typed::<ListMcpServers>(ListMcpServersParams::default())
+        .await;
     assert_eq!(listed.servers[0].state, McpServerState::Running);
     assert!(
         listed.servers[0]
@@ -269,13 +275,15 @@ async fn cancelling_the_turn_cancels_the_running_call_at_the_server() {
 }
 
 #[tokio::test]
-async fn a_server_that_crashes_mid_call_gives_a_tool_error_and_the_turn_goes_on() {
+async fn a_server_that_crashes_mid_call_gives_a_tool_error_and_returns_after_its_backoff() {
     let rec = tempfile::tempdir().unwrap();
     let record = rec.path().join("record");
     let mut h = Harness::with_config(
         vec![
             call("x", "mcp__scripted__crash", json!({})),
             complete("c", "noted"),
+            call("e", "mcp__scripted__echo", json!({"text": "back"})),
+            complete("c2", "done"),
         ],
         "coder",
         false,
@@ -298,13 +306,40 @@ async fn a_server_that_crashes_mid_call_gives_a_tool_error_and_the_turn_goes_on(
     // (it is started again after a backoff).
     let tools = offered(&h, 1);
     assert!(!tools.iter().any(|t| t.starts_with("mcp__")), "{tools:?}");
-    let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+    let listed = h
+        .client
+        .call_typed::<ListMcpServers>(ListMcpServersParams::default())
+        .await;
     assert_eq!(
         listed.servers[0].state,
         McpServerState::Failed,
         "{listed:?}"
     );
     assert!(listed.servers[0].error.is_some(), "{listed:?}");
+    // It is started again once its backoff (1 s after a first failure) has
+    // passed: the next turn offers its tools and the call runs.
+    let wait = listed.servers[0]
+        .retry_in_ms
+        .unwrap_or_else(|| panic!("a failed server says when it is retried: {listed:?}"));
+    assert!(wait <= 1000, "{listed:?}");
+    tokio::time::sleep(Duration::from_millis(wait + 1)).await;
+    let turn = h.send("echo").await;
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(
+        result(&log, "e"),
+        (ToolCallStatus::Completed, "echo: back".to_owned())
+    );
+    assert!(offered(&h, 2).iter().any(|t| t == "mcp__scripted__echo"));
+    let listed = h
+        .client
+        .call_typed::<ListMcpServers>(ListMcpServersParams::default())
+        .await;
+    assert_eq!(
+        listed.servers[0].state,
+        McpServerState::Running,
+        "{listed:?}"
+    );
+    assert_eq!(listed.servers[0].retry_in_ms, None, "{listed:?}");
     h.finish().await;
 }
 
@@ -416,7 +451,10 @@ async fn tool_list_changes_are_picked_up_and_an_idle_server_stops_and_restarts()
     // Idle at once (idle_timeout_secs = 0): stopped by the next sweep.
     let mut stopped = false;
     for _ in 0..400 {
-        let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+        let listed = h
+            .client
+            .call_typed::<ListMcpServers>(ListMcpServersParams::default())
+            .await;
         if listed.servers[0].state == McpServerState::Stopped {
             stopped = true;
             break;
@@ -502,7 +540,10 @@ async fn the_everything_server_over_streamable_http() {
     let (status, image) = result(&log, "i");
     assert_eq!(status, ToolCallStatus::Completed, "{image}");
     assert!(image.contains("[image: image/png, "), "{image}");
-    let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+    let listed = h
+        .client
+        .call_typed::<ListMcpServers>(ListMcpServersParams::default())
+        .await;
     assert_eq!(listed.servers[0].transport, "http");
     assert_eq!(listed.servers[0].state, McpServerState::Running);
     h.finish().await;
@@ -565,7 +606,10 @@ async fn the_everything_server_over_stdio_with_an_error_and_a_cancelled_long_cal
     assert!(sum.contains('5'), "{sum}");
     let (status, error) = result(&log, "x");
     assert_eq!(status, ToolCallStatus::Failed, "{error}");
-    let listed = h.client.call_typed::<ListMcpServers>(NoParams {}).await;
+    let listed = h
+        .client
+        .call_typed::<ListMcpServers>(ListMcpServersParams::default())
+        .await;
     assert_eq!(listed.servers[0].transport, "stdio");
     assert_eq!(listed.servers[0].state, McpServerState::Running);
 

@@ -418,6 +418,7 @@ impl acp::Agent for CodelabAgent {
             .as_deref()
             .and_then(uri_to_path)
             .unwrap_or_else(|| args.cwd.clone());
+        rt.set_session_mcp_servers(id, &mcp_specs(&args.mcp_servers)?);
         self.conn.open(id, Some(root));
         let modes = self.modes(&attached.session)?;
         tracing::info!(session = %id, "ACP session resumed");

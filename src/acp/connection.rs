@@ -132,12 +132,14 @@ impl Connection {
 
     /// Closes a session on this connection (`session/close`): its running
     /// turn is cancelled, a prompt still waiting is answered `cancelled`,
-    /// and its events stop reaching this connection. The session itself
-    /// stays (other editors may use it; `session/load` reopens it).
+    /// the MCP servers the client gave it stop, and its events stop
+    /// reaching this connection. The session itself stays (other editors
+    /// may use it; `session/load` reopens it with the servers it names).
     pub(super) async fn close_session(&self, session: SessionId) {
         if self.rt.is_running(session) {
             self.cancel_requested(session).await;
         }
+        self.rt.drop_session_mcp_servers(session).await;
         self.rt.detach(session, self.id);
         let open = self.sessions.borrow_mut().remove(&session);
         if let Some(mut open) = open {
@@ -350,6 +352,11 @@ impl Connection {
                 .is_err()
         {
             tracing::warn!("turns of a closed ACP connection did not end in time");
+        }
+        // The MCP servers this client gave its sessions go with it.
+        let open: Vec<SessionId> = self.sessions.borrow().keys().copied().collect();
+        for session in open {
+            self.rt.drop_session_mcp_servers(session).await;
         }
     }
 }

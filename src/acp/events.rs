@@ -189,6 +189,9 @@ pub(super) struct TurnEnd {
 #[derive(Debug, Default)]
 struct CallView {
     diffs: Vec<acp::ToolCallContent>,
+    /// Its kind as the runtime announced it (an MCP tool's comes from its
+    /// server's annotations, which the name alone does not tell).
+    kind: Option<ToolKind>,
     output: String,
     /// Completed or failed.
     done: bool,
@@ -238,7 +241,9 @@ impl SessionView {
                     name: a.tool.clone(),
                     arguments: a.params.clone(),
                 };
-                self.calls.entry(call.id.clone()).or_default().diffs = diffs.clone();
+                let view = self.calls.entry(call.id.clone()).or_default();
+                view.diffs.clone_from(&diffs);
+                let kind = view.kind.unwrap_or_else(|| domain_kind(&call.name));
                 let mut out = Vec::new();
                 if !diffs.is_empty() {
                     out.push(Out::Update(acp::SessionUpdate::ToolCallUpdate(
@@ -250,7 +255,7 @@ impl SessionView {
                 }
                 let fields = acp::ToolCallUpdateFields::new()
                     .title(title(&call))
-                    .kind(acp_tool_kind(&call.name, domain_kind(&call.name)))
+                    .kind(acp_tool_kind(&call.name, kind))
                     .status(acp::ToolCallStatus::Pending)
                     .content(diffs)
                     .locations(locations(&call, self.root.as_deref()))
@@ -390,6 +395,7 @@ impl SessionView {
     ) -> acp::SessionUpdate {
         let first = !self.calls.contains_key(&call.id);
         let view = self.calls.entry(call.id.clone()).or_default();
+        view.kind = Some(kind);
         view.done = matches!(s, ToolCallStatus::Completed | ToolCallStatus::Failed);
         if call.name == ASK_TOOL && s == ToolCallStatus::InProgress {
             self.asking = Some(call.id.clone());
@@ -686,6 +692,35 @@ mod tests {
             done[0]["content"],
             json!([diff, {"type": "content", "content": {"type": "text", "text": "wrote b.md"}}])
         );
+    }
+
+    #[test]
+    fn an_mcp_tools_approval_keeps_the_kind_the_runtime_announced() {
+        let mut v = SessionView::default();
+        let c = call("m1", "mcp__fs__read_text_file", json!({"path": "/a"}));
+        v.translate(&event(SessionUpdate::ToolCall {
+            turn_id: TurnId::new(),
+            call: c.clone(),
+            kind: ToolKind::Read,
+            status: ToolCallStatus::Pending,
+            result: None,
+        }));
+        let approval = PendingApproval {
+            id: ApprovalId::new(),
+            session_id: SessionId::new(),
+            turn_id: TurnId::new(),
+            tool_call_id: "m1".into(),
+            tool: c.name.clone(),
+            params: c.arguments.clone(),
+            rule: "ask".into(),
+            preview: None,
+            created_at: chrono::Utc::now(),
+        };
+        let out = v.translate(&event(SessionUpdate::ApprovalRequired(Box::new(approval))));
+        let Some(Out::Approval(_, tc)) = out.last() else {
+            panic!("no approval: {out:?}");
+        };
+        assert_eq!(serde_json::to_value(tc).expect("json")["kind"], "read");
     }
 
     #[test]

@@ -195,6 +195,8 @@ pub struct Status {
     pub state: State,
     /// Its tools (the names the model sees), as last listed.
     pub tools: Vec<String>,
+    /// After a failure: how long until the next use starts it again.
+    pub retry_in: Option<Duration>,
 }
 
 /// One tool of a server, as listed.
@@ -462,6 +464,12 @@ impl Server {
             (_, Some(e)) => State::Failed(e.clone()),
             _ => State::Stopped,
         };
+        let retry_in = match state {
+            State::Failed(_) => inner
+                .retry_at
+                .map(|at| at.saturating_duration_since(Instant::now())),
+            _ => None,
+        };
         Status {
             name: self.name.clone(),
             source: self.source,
@@ -476,6 +484,16 @@ impl Server {
                 .iter()
                 .map(|t| format!("{PREFIX}{}__{}", self.name, t.name))
                 .collect(),
+            retry_in,
+        }
+    }
+
+    /// Stops the server now (its session ended); a later use starts it again.
+    pub async fn stop(&self) {
+        let mut inner = self.inner.lock().await;
+        if let Some(r) = inner.running.take() {
+            tracing::info!(server = %self.name, "stopping the MCP server");
+            let _ = r.client.cancel().await;
         }
     }
 
@@ -746,6 +764,13 @@ impl McpServers {
             }
         }
         tools
+    }
+
+    /// Stops every server (the session they were given to ended).
+    pub async fn stop_all(&self) {
+        for s in self.all() {
+            s.stop().await;
+        }
     }
 
     /// Every server's status.

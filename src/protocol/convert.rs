@@ -38,8 +38,9 @@ impl From<&dyn Tool> for ToolInfo {
     }
 }
 
-impl From<crate::mcp::Status> for McpServerInfo {
-    fn from(s: crate::mcp::Status) -> Self {
+impl From<crate::runtime::McpServerStatus> for McpServerInfo {
+    fn from(m: crate::runtime::McpServerStatus) -> Self {
+        let s = m.status;
         let (state, error) = match s.state {
             crate::mcp::State::Stopped => (McpServerState::Stopped, None),
             crate::mcp::State::Running => (McpServerState::Running, None),
@@ -48,10 +49,21 @@ impl From<crate::mcp::Status> for McpServerInfo {
         Self {
             name: s.name,
             source: s.source.as_str().to_owned(),
+            session_id: match &m.scope {
+                crate::runtime::McpScope::Session(id) => Some(*id),
+                _ => None,
+            },
+            workspace: match &m.scope {
+                crate::runtime::McpScope::Workspace(root) => crate::workspace::path_to_uri(root),
+                _ => None,
+            },
             transport: s.transport.to_owned(),
             state,
             error,
             tools: s.tools,
+            retry_in_ms: s
+                .retry_in
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         }
     }
 }

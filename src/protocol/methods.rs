@@ -433,6 +433,7 @@ pub fn all_types() -> Vec<TypeEntry> {
         entry::<ListToolsResult>(),
         entry::<McpServerState>(),
         entry::<McpServerInfo>(),
+        entry::<ListMcpServersParams>(),
         entry::<ListMcpServersResult>(),
         entry::<MessageContext>(),
         entry::<SendMessageParams>(),

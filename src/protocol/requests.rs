@@ -719,16 +719,21 @@ pub struct ListMcpServers;
 
 impl Method for ListMcpServers {
     const NAME: &'static str = "codelab/listMcpServers";
-    const SUMMARY: &'static str = "Lists the configured MCP servers with their state \
-        (`stopped`, `running`, `failed` with the error) and the tools they offer, as the model \
-        sees their names (`mcp__<server>__<tool>`). Does not start a server: servers start on \
-        the first turn of an agent that may use MCP tools.";
-    const ERRORS: &'static [ErrorCode] = &[];
-    type Params = NoParams;
+    const SUMMARY: &'static str = "Lists the MCP servers with their state (`stopped`, \
+        `running`, `failed` with the error and when it is started again) and the tools they \
+        offer, as the model sees their names (`mcp__<server>__<tool>`): with `sessionId`, those \
+        the session may use (its own, its trusted workspace's, the user's); without, every \
+        server known (the user's, the trusted workspaces' that sessions used, each session's). \
+        Does not start a server: servers start on the first turn of an agent that may use MCP \
+        tools.";
+    const ERRORS: &'static [ErrorCode] = &[ErrorCode::SessionNotFound];
+    type Params = ListMcpServersParams;
     type Result = ListMcpServersResult;
 
-    fn example_params() -> NoParams {
-        NoParams {}
+    fn example_params() -> ListMcpServersParams {
+        ListMcpServersParams {
+            session_id: Some(ex::session_id()),
+        }
     }
 
     fn example_result() -> ListMcpServersResult {
@@ -744,6 +749,20 @@ impl Method for ListMcpServers {
                         "mcp__fs__read_text_file".into(),
                         "mcp__fs__list_directory".into(),
                     ],
+                    session_id: None,
+                    workspace: None,
+                    retry_in_ms: None,
+                },
+                McpServerInfo {
+                    name: "everything".into(),
+                    source: "session".into(),
+                    transport: "stdio".into(),
+                    state: McpServerState::Stopped,
+                    error: None,
+                    tools: vec![],
+                    session_id: Some(ex::session_id()),
+                    workspace: None,
+                    retry_in_ms: None,
                 },
                 McpServerInfo {
                     name: "github".into(),
@@ -754,6 +773,9 @@ impl Method for ListMcpServers {
                         "the MCP server github did not answer initialize within 30 s".into(),
                     ),
                     tools: vec![],
+                    session_id: None,
+                    workspace: None,
+                    retry_in_ms: Some(4000),
                 },
             ],
         }

@@ -277,8 +277,20 @@ pub enum McpServerState {
 pub struct McpServerInfo {
     /// Its name: its tools are `mcp__<name>__<tool>`.
     pub name: String,
-    /// Where it is configured: `user` (`codelab.toml`).
+    /// Where it is configured: `user` (`codelab.toml`), `workspace` (a
+    /// trusted workspace's `.codelab/config.toml`, named by `workspace`) or
+    /// `session` (given to one session by its client, ACP's `mcpServers`;
+    /// named by `sessionId`).
     pub source: String,
+    /// The session it was given to, for `source: "session"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub session_id: Option<SessionId>,
+    /// The workspace folder (a `file://` URI) whose configuration adds it,
+    /// for `source: "workspace"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub workspace: Option<String>,
     /// `stdio` or `http`.
     pub transport: String,
     /// Its state.
@@ -289,6 +301,23 @@ pub struct McpServerInfo {
     pub error: Option<String>,
     /// Its tools, as the model sees their names, as last listed.
     pub tools: Vec<String>,
+    /// When `failed`: milliseconds until the next use starts it again (it
+    /// backs off from 1 s, doubling after each failure, up to a minute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub retry_in_ms: Option<u64>,
+}
+
+/// `codelab/listMcpServers` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListMcpServersParams {
+    /// Only the servers this session may use (its own, its workspace's, the
+    /// user's). Without it: every server known (the user's, the trusted
+    /// workspaces' that sessions have used, each session's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub session_id: Option<SessionId>,
 }
 
 /// `codelab/listMcpServers` result.

@@ -270,7 +270,7 @@ pub fn allowed_for_agent(agent: &Agent, tool: &dyn Tool) -> Result<(), Refusal> 
     Err(Refusal::NotAllowed {
         agent: agent.slug.clone(),
         tool: tool.name().to_owned(),
-        tools: agent.tools.clone(),
+        tools: agent.tools_described(),
     })
 }
 
@@ -626,7 +626,8 @@ mod tests {
                 json!({"path": "a.md", "content": ""})
             ),
             "The debug agent cannot use write_file. Its tools are: read_file, list_files, \
-             search_in_code, git_status, git_diff, git_log, git_show, mcp:read-only, ask_followup_question, attempt_completion, switch_mode. Use \
+             search_in_code, git_status, git_diff, git_log, git_show, the read-only tools of MCP \
+             servers (mcp__<server>__<tool>), ask_followup_question, attempt_completion, switch_mode. Use \
              switch_mode if another agent should do this."
         );
         assert_eq!(

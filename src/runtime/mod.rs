@@ -199,6 +199,26 @@ type WorkspaceMcp = HashMap<
     ),
 >;
 
+/// Whose MCP servers a group is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum McpScope {
+    /// The user's `codelab.toml`.
+    User,
+    /// A trusted workspace's `.codelab/config.toml` (its root).
+    Workspace(std::path::PathBuf),
+    /// Given to one session by a front end (ACP's `mcpServers`).
+    Session(SessionId),
+}
+
+/// One MCP server's status and whose it is.
+#[derive(Debug, Clone)]
+pub struct McpServerStatus {
+    /// The server's status.
+    pub status: crate::mcp::Status,
+    /// Whose it is.
+    pub scope: McpScope,
+}
+
 /// The runtime. One per process, shared by every connection of every front end.
 pub struct Runtime {
     store: Arc<dyn Store>,
@@ -301,6 +321,18 @@ impl Runtime {
         session: SessionId,
         root: Option<&Path>,
     ) -> Vec<Arc<crate::mcp::McpServers>> {
+        self.mcp_groups(session, root)
+            .into_iter()
+            .map(|(servers, _)| servers)
+            .collect()
+    }
+
+    /// [`Runtime::mcp_for`], each group with whose it is.
+    fn mcp_groups(
+        &self,
+        session: SessionId,
+        root: Option<&Path>,
+    ) -> Vec<(Arc<crate::mcp::McpServers>, McpScope)> {
         let own = self
             .session_mcp
             .lock()
@@ -327,11 +359,78 @@ impl Runtime {
                 }
             }
         });
-        own.into_iter()
-            .chain(workspace)
-            .chain(std::iter::once(Arc::clone(&self.mcp)))
-            .filter(|m| !m.is_empty())
+        own.map(|s| (s, McpScope::Session(session)))
+            .into_iter()
+            .chain(workspace.map(|s| {
+                (
+                    s,
+                    McpScope::Workspace(root.map(Path::to_path_buf).unwrap_or_default()),
+                )
+            }))
+            .chain(std::iter::once((Arc::clone(&self.mcp), McpScope::User)))
+            .filter(|(m, _)| !m.is_empty())
             .collect()
+    }
+
+    /// The MCP servers' states: those `session` may use (its own, its
+    /// workspace's, the user's), or without a session every server known
+    /// (the user's, each trusted workspace's a session has used, each
+    /// session's). Starts none.
+    ///
+    /// # Errors
+    /// The session does not exist, or a store failure.
+    pub async fn mcp_statuses(
+        &self,
+        session: Option<SessionId>,
+    ) -> Result<Vec<McpServerStatus>, RuntimeError> {
+        let groups = match session {
+            Some(id) => {
+                let s = self.store.get_session(id).await?;
+                let ws = turn::workspace_of(&s);
+                self.mcp_groups(id, ws.as_ref().map(crate::workspace::Workspace::root))
+            }
+            None => {
+                let mut groups = vec![(Arc::clone(&self.mcp), McpScope::User)];
+                groups.extend(
+                    self.workspace_mcp
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .iter()
+                        .map(|(root, (_, s))| (Arc::clone(s), McpScope::Workspace(root.clone()))),
+                );
+                groups.extend(
+                    self.session_mcp
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .iter()
+                        .map(|(id, s)| (Arc::clone(s), McpScope::Session(*id))),
+                );
+                groups
+            }
+        };
+        let mut out = Vec::new();
+        for (servers, scope) in groups {
+            for status in servers.statuses().await {
+                out.push(McpServerStatus {
+                    status,
+                    scope: scope.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stops and forgets the MCP servers a front end gave a session (the
+    /// session was deleted, or closed by the client that gave them).
+    pub async fn drop_session_mcp_servers(&self, session: SessionId) {
+        let servers = self
+            .session_mcp
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&session);
+        if let Some(servers) = servers {
+            servers.stop_all().await;
+        }
     }
 
     /// The store (for health checks and tools that inspect it).
@@ -553,6 +652,7 @@ impl Runtime {
         }
         let n = self.store.delete_session(id).await?;
         self.processes.remove_session(id).await;
+        self.drop_session_mcp_servers(id).await;
         let _ = std::fs::remove_dir_all(self.session_tmp_dir(id));
         self.bus.publish(
             Event::new(EventKind::SessionDeleted(SessionDeleted {

@@ -27,7 +27,7 @@ pub fn system_prompt(agent: &Agent, env: &Environment) -> String {
     s.push_str("- Paths are relative to the workspace root. Nothing outside the workspace can be read or changed.\n");
     s.push_str("- A tool's error is a result like any other: read it and adapt; never repeat a failing call unchanged.\n");
     s.push_str("- When the task is done, call attempt_completion with the result.\n");
-    let _ = writeln!(s, "\n# Your tools\n{}", agent.tools.join(", "));
+    let _ = writeln!(s, "\n# Your tools\n{}", agent.tools_described().join(", "));
     if let Some(r) = &agent.file_restriction {
         let _ = writeln!(
             s,
