@@ -343,6 +343,63 @@ async fn a_server_that_crashes_mid_call_gives_a_tool_error_and_returns_after_its
     h.finish().await;
 }
 
+/// A server that hangs in `initialize` and one whose program does not exist:
+/// the turn goes on without their tools, a call to one of them is told why it
+/// is unavailable, and `listMcpServers` says why each failed.
+#[tokio::test]
+async fn servers_that_hang_or_cannot_start_give_a_status_and_a_clear_tool_error() {
+    let mut h = Harness::with_config(
+        vec![
+            call("h", "mcp__hang__anything", json!({})),
+            complete("c", "went on"),
+        ],
+        "coder",
+        false,
+        "[mcp.servers.hang]\ncommand = \"python3\"\nargs = [\"-c\", \"import time; time.sleep(600)\"]\n\
+         startup_timeout_secs = 1\n\n[mcp.servers.missing]\ncommand = \"/nonexistent/codelab-mcp-server\"\n",
+    )
+    .await;
+    let turn = h.send("use them").await;
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    let (status, text) = result(&log, "h");
+    assert_eq!(status, ToolCallStatus::Failed);
+    assert!(
+        text.starts_with("The tool `mcp__hang__anything` is unavailable: ")
+            && text.contains("did not answer initialize within 1 s"),
+        "{text}"
+    );
+    assert!(!offered(&h, 0).iter().any(|t| t.starts_with("mcp__")));
+    let listed = h
+        .client
+        .call_typed::<ListMcpServers>(ListMcpServersParams::default())
+        .await;
+    let by_name = |n: &str| {
+        listed
+            .servers
+            .iter()
+            .find(|s| s.name == n)
+            .unwrap_or_else(|| panic!("{n}: {listed:?}"))
+    };
+    assert_eq!(by_name("hang").state, McpServerState::Failed);
+    assert!(
+        by_name("hang")
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("did not answer initialize within 1 s")),
+        "{listed:?}"
+    );
+    assert_eq!(by_name("missing").state, McpServerState::Failed);
+    assert!(
+        by_name("missing")
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("the MCP server missing did not start")),
+        "{listed:?}"
+    );
+    h.finish().await;
+}
+
 #[tokio::test]
 async fn an_invalid_server_entry_stops_the_start_with_its_key() {
     let data = tempfile::tempdir().unwrap();

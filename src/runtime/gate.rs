@@ -79,6 +79,15 @@ pub enum Refusal {
     /// No tool has this name.
     #[error("There is no tool named `{0}`.")]
     UnknownTool(String),
+    /// The tool's MCP server could not be reached, so its tools are not
+    /// offered now.
+    #[error("The tool `{tool}` is unavailable: {reason}")]
+    Unavailable {
+        /// The tool.
+        tool: String,
+        /// Why its server is unavailable (and when it is tried again).
+        reason: String,
+    },
     /// The agent may not call the tool.
     #[error(
         "The {agent} agent cannot use {tool}. Its tools are: {}. Use switch_mode if another agent should do this.",
@@ -430,6 +439,9 @@ pub fn policy(
 #[derive(Clone)]
 pub struct Gate {
     tools: Vec<Arc<dyn Tool>>,
+    /// Tool-name prefixes (`mcp__<server>__`) of MCP servers that could not
+    /// be reached, with why: a call to one of their tools is told so.
+    unavailable: Vec<(String, String)>,
 }
 
 impl Default for Gate {
@@ -450,7 +462,29 @@ impl std::fmt::Debug for Gate {
 impl Gate {
     /// The gate over `tools`.
     pub fn new(tools: Vec<Arc<dyn Tool>>) -> Self {
-        Self { tools }
+        Self {
+            tools,
+            unavailable: Vec::new(),
+        }
+    }
+
+    /// The gate over `tools`, knowing which MCP servers (by tool-name
+    /// prefix) could not be reached and why.
+    pub fn with_unavailable(tools: Vec<Arc<dyn Tool>>, unavailable: Vec<(String, String)>) -> Self {
+        Self { tools, unavailable }
+    }
+
+    /// Step 1 with what the gate knows of unreachable MCP servers.
+    fn known(&self, name: &str) -> Result<&Arc<dyn Tool>, Refusal> {
+        known_tool(&self.tools, name).map_err(|e| {
+            self.unavailable
+                .iter()
+                .find(|(prefix, _)| name.starts_with(prefix.as_str()))
+                .map_or(e, |(_, reason)| Refusal::Unavailable {
+                    tool: name.to_owned(),
+                    reason: reason.clone(),
+                })
+        })
     }
 
     /// The tools it knows.
@@ -473,7 +507,7 @@ impl Gate {
         cx: &GateContext<'_>,
         repetition: &mut Repetition,
     ) -> Result<Cleared, Refusal> {
-        let tool = known_tool(&self.tools, call.tool)?;
+        let tool = self.known(call.tool)?;
         allowed_for_agent(cx.agent, &**tool)?;
         let subject = valid_arguments(&**tool, call)?;
         file_restriction(cx.agent, tool.kind(), &subject, cx.workspace)?;
@@ -507,7 +541,7 @@ impl Gate {
         args: &Value,
         workspace: Option<&Workspace>,
     ) -> Result<ResolvedSubject, Refusal> {
-        let t = known_tool(&self.tools, tool)?;
+        let t = self.known(tool)?;
         let subject = valid_arguments(&**t, &Proposal::new(tool, args))?;
         within_workspace(workspace, t.kind(), subject)
     }

@@ -970,6 +970,7 @@ impl Turn {
             request_base(&self.rt, &session, self.editor_llm.as_ref()).await?;
         let mut all = tools::registry();
         let builtin = all.len();
+        let mut unavailable = Vec::new();
         if agent.allows_mcp(true) {
             let ws = workspace_of(&session);
             // Servers start here, on first use, within their start-up
@@ -986,9 +987,20 @@ impl Turn {
                         all.push(t);
                     }
                 }
+                for status in servers.statuses().await {
+                    if let crate::mcp::State::Failed(why) = status.state {
+                        let again = status.retry_in.map_or(String::new(), |d| {
+                            format!(" (it is started again in {} s)", d.as_secs().max(1))
+                        });
+                        unavailable.push((
+                            format!("{}{}__", crate::mcp::PREFIX, status.name),
+                            format!("{why}{again}"),
+                        ));
+                    }
+                }
             }
         }
-        self.gate = gate::Gate::new(all);
+        self.gate = gate::Gate::with_unavailable(all, unavailable);
         if self.gate.tools().len() > builtin {
             base.tools = prompt::tool_specs(&agent, self.gate.tools());
         }
