@@ -625,6 +625,63 @@ async fn a_cancel_right_behind_its_prompt_cancels_it() {
     assert_eq!(agent.close().await, Some(0));
 }
 
+/// `$/cancel_request` naming a prompt request ends that prompt `cancelled`,
+/// sent right behind it or while the model streams; a cancel of an id that
+/// is no pending prompt is ignored and the connection goes on.
+#[tokio::test]
+async fn cancel_request_of_a_prompt_cancels_it() {
+    let stall = || Reply {
+        matches: Some("Stall".into()),
+        chunks: vec![
+            Chunk {
+                text: Some("Thinking".into()),
+                ..Default::default()
+            },
+            Chunk {
+                stall: true,
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    let mock = MockLlm::start(Script {
+        replies: vec![stall(), stall(), text("Now answer", "Answered.")],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    agent.initialize().await;
+    let session = agent
+        .new_session(1, &ws.path().canonicalize().unwrap())
+        .await;
+    // Right behind its prompt, with a string id.
+    let prompt_msg = json!({"jsonrpc": "2.0", "id": "p-1", "method": "session/prompt", "params": prompt(&session, "Stall")});
+    let cancel =
+        json!({"jsonrpc": "2.0", "method": "$/cancel_request", "params": {"requestId": "p-1"}});
+    agent.send_raw(&format!("{prompt_msg}\n{cancel}")).await;
+    let answer = agent.answer(&json!("p-1")).await;
+    assert_eq!(answer["result"]["stopReason"], "cancelled", "{answer}");
+    // While the model streams.
+    agent
+        .send(json!({"jsonrpc": "2.0", "id": 2, "method": "session/prompt", "params": prompt(&session, "Stall")}))
+        .await;
+    agent.notification(|n| is_chunk(n, "Thinking")).await;
+    agent
+        .send(json!({"jsonrpc": "2.0", "method": "$/cancel_request", "params": {"requestId": 77}}))
+        .await;
+    agent
+        .send(json!({"jsonrpc": "2.0", "method": "$/cancel_request", "params": {"requestId": 2}}))
+        .await;
+    let answer = agent.answer(&json!(2)).await;
+    assert_eq!(answer["result"]["stopReason"], "cancelled", "{answer}");
+    let r = agent
+        .call(3, "session/prompt", prompt(&session, "Now answer"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    assert_eq!(agent.close().await, Some(0));
+}
+
 /// ACP's terminal auth: offered to a client with `auth.terminal`; the client
 /// runs the agent's command with the method's args (`acp setup`) in a
 /// terminal, then reconnects, and the new connection has a provider.

@@ -8,6 +8,13 @@
 //! has one), and a line longer than the message limit is skipped without being
 //! buffered and answered `-32600`. Either way the connection goes on.
 //!
+//! `$/cancel_request` (which the SDK does not know) is handled here too: the
+//! framing remembers which session each recent `session/prompt` request
+//! was for, and a cancel of one of those ids goes on to the SDK as that
+//! session's `session/cancel`, in its place in the stream (so a cancel right
+//! behind its prompt is not lost, and the prompt answers `cancelled`); a
+//! cancel of any other id is dropped, as JSON-RPC asks.
+//!
 //! What goes to the client is written one whole line at a time from one
 //! channel: the SDK's output and the answers given here never interleave
 //! within a line, and nothing else reaches stdout.
@@ -106,8 +113,79 @@ pub(super) fn encode(value: &Value) -> Vec<u8> {
     line
 }
 
+/// How many recent `session/prompt` requests `$/cancel_request` can name.
+const PROMPTS_REMEMBERED: usize = 64;
+
+/// The recent prompt requests (id, session id), which `$/cancel_request`
+/// may name.
+#[derive(Debug, Default)]
+pub(super) struct Cancels {
+    prompts: std::collections::VecDeque<(Value, String)>,
+}
+
+/// What becomes of a well-formed message.
+enum Seen {
+    /// On to the SDK as it is.
+    Forward,
+    /// On to the SDK as this message instead.
+    Replace(Value),
+    /// Nowhere.
+    Drop,
+}
+
+impl Cancels {
+    /// Looks at a well-formed message on its way to the SDK: remembers a
+    /// prompt's session; turns a `$/cancel_request` of a prompt into its
+    /// session's `session/cancel`.
+    fn observe(&mut self, line: &[u8]) -> Seen {
+        if !contains(line, "session/prompt") && !contains(line, "$/cancel_request") {
+            return Seen::Forward;
+        }
+        let Ok(msg) = serde_json::from_slice::<Value>(line) else {
+            return Seen::Forward;
+        };
+        match msg["method"].as_str() {
+            Some("session/prompt") => {
+                if let (Some(id), Some(session)) =
+                    (msg.get("id"), msg["params"]["sessionId"].as_str())
+                {
+                    if self.prompts.len() == PROMPTS_REMEMBERED {
+                        self.prompts.pop_front();
+                    }
+                    self.prompts.push_back((id.clone(), session.to_owned()));
+                }
+                Seen::Forward
+            }
+            Some("$/cancel_request") => {
+                let id = &msg["params"]["requestId"];
+                match self.prompts.iter().position(|(p, _)| p == id) {
+                    Some(i) => {
+                        let (_, session) = self.prompts.remove(i).unwrap_or_default();
+                        tracing::debug!(%id, %session, "$/cancel_request of a prompt");
+                        Seen::Replace(json!({
+                            "jsonrpc": "2.0",
+                            "method": "session/cancel",
+                            "params": {"sessionId": session},
+                        }))
+                    }
+                    None => {
+                        tracing::debug!(%id, "$/cancel_request of no pending prompt: ignored");
+                        Seen::Drop
+                    }
+                }
+            }
+            _ => Seen::Forward,
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
 /// Reads the client's lines until `input` ends: well-formed messages go to
-/// `sdk` (each with its newline), answers to `out`. Lines longer than
+/// `sdk` (each with its newline), answers to `out`, cancels of prompt
+/// requests on as `session/cancel` (see [`Cancels`]). Lines longer than
 /// `max_bytes` are skipped as they arrive, never buffered whole.
 ///
 /// # Errors
@@ -122,6 +200,7 @@ where
     R: AsyncRead + Unpin,
     S: AsyncWrite + Unpin,
 {
+    let cancels = &mut Cancels::default();
     let mut reader = BufReader::with_capacity(64 * 1024, input);
     let mut line = Vec::new();
     let mut skipped: Option<usize> = None;
@@ -130,7 +209,7 @@ where
         if chunk.is_empty() {
             // The last line may lack its newline.
             if skipped.is_none() && !line.is_empty() {
-                handle(&line, &mut sdk, &out).await?;
+                handle(&line, &mut sdk, &out, cancels).await?;
             }
             break;
         }
@@ -160,7 +239,7 @@ where
                         ),
                     )));
                 }
-                None => handle(&line, &mut sdk, &out).await?,
+                None => handle(&line, &mut sdk, &out, cancels).await?,
             }
             line.clear();
         }
@@ -172,15 +251,23 @@ async fn handle<S: AsyncWrite + Unpin>(
     line: &[u8],
     sdk: &mut S,
     out: &mpsc::UnboundedSender<Vec<u8>>,
+    cancels: &mut Cancels,
 ) -> std::io::Result<()> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     match classify(line) {
         Line::Skip => Ok(()),
-        Line::Forward => {
-            sdk.write_all(line).await?;
-            sdk.write_all(b"\n").await?;
-            sdk.flush().await
-        }
+        Line::Forward => match cancels.observe(line) {
+            Seen::Forward => {
+                sdk.write_all(line).await?;
+                sdk.write_all(b"\n").await?;
+                sdk.flush().await
+            }
+            Seen::Replace(msg) => {
+                sdk.write_all(&encode(&msg)).await?;
+                sdk.flush().await
+            }
+            Seen::Drop => Ok(()),
+        },
         Line::Answer(error) => {
             tracing::debug!(%error, "answered a malformed ACP message");
             let _ = out.send(encode(&error));
@@ -280,6 +367,52 @@ mod tests {
             code(&classify(br#"{"jsonrpc":"2.0","id":6}"#)),
             (-32600, json!(6))
         );
+    }
+
+    #[tokio::test]
+    async fn a_cancel_request_of_a_prompt_becomes_its_sessions_cancel() {
+        let prompt = |id: &str, session: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"session/prompt","params":{{"sessionId":"{session}","prompt":[]}}}}"#
+            )
+        };
+        let cancel = |id: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","method":"$/cancel_request","params":{{"requestId":{id}}}}}"#
+            )
+        };
+        let input = [
+            prompt("1", "s1"),
+            prompt("\"two\"", "s2"),
+            cancel("\"two\""),
+            cancel("1"),
+            cancel("1"),
+            cancel("99"),
+        ]
+        .join("\n");
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+        let mut sdk = Vec::new();
+        read_lines(input.as_bytes(), 1000, &mut sdk, out_tx)
+            .await
+            .expect("reads");
+        let session_cancel = |s: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","method":"session/cancel","params":{{"sessionId":"{s}"}}}}"#
+            )
+        };
+        // Each prompt cancelled once, in its place; an unknown id is
+        // dropped, and nothing is answered.
+        assert_eq!(
+            String::from_utf8_lossy(&sdk),
+            format!(
+                "{}\n{}\n{}\n{}\n",
+                prompt("1", "s1"),
+                prompt("\"two\"", "s2"),
+                session_cancel("s2"),
+                session_cancel("s1")
+            )
+        );
+        assert!(out_rx.try_recv().is_err());
     }
 
     #[tokio::test]
