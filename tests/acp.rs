@@ -1262,7 +1262,11 @@ async fn slash_commands_are_offered_and_run() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["compact", "agent"], "{offered}");
+    assert_eq!(
+        names,
+        ["compact", "checkpoints", "restore", "agent"],
+        "{offered}"
+    );
     let r = agent
         .call(2, "session/prompt", prompt(&session, "/agent architect"))
         .await;
@@ -1307,5 +1311,125 @@ async fn slash_commands_are_offered_and_run() {
         "{said}"
     );
     assert_eq!(mock.requests().len(), 2, "one summary request");
+    assert_eq!(agent.close().await, Some(0));
+}
+
+/// `/checkpoints` lists the turns whose edits can be undone, `/restore N`
+/// puts the files back as they were before turn N; a checkpoint that does
+/// not exist is a clear error.
+#[tokio::test]
+async fn checkpoints_are_listed_and_restored_by_slash_commands() {
+    let mock = MockLlm::start(Script {
+        replies: vec![
+            Reply {
+                matches: Some("Rewrite".into()),
+                chunks: vec![Chunk {
+                    tool_call: Some(ToolCallChunk {
+                        id: "w1".into(),
+                        name: "write_file".into(),
+                        arguments: json!({"path": "notes.md", "content": "new\n"}),
+                        split: None,
+                        split_header: false,
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            Reply {
+                matches: None,
+                chunks: vec![Chunk {
+                    text: Some("Rewritten.".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        ],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("codelab.toml"),
+        "[[policy.rules]]\ntool = \"write_file\"\naction = \"allow\"\n",
+    )
+    .unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    std::fs::write(root.join("notes.md"), "old\n").unwrap();
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    agent.initialize().await;
+    let session = agent.new_session(1, &root).await;
+    let r = agent
+        .call(2, "session/prompt", prompt(&session, "/checkpoints"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    agent
+        .notification(|n| {
+            is_chunk(
+                n,
+                "No checkpoints yet: the agent has changed no file in this session.",
+            )
+        })
+        .await;
+    agent
+        .call(
+            3,
+            "session/set_mode",
+            json!({"sessionId": session, "modeId": "coder"}),
+        )
+        .await;
+    let r = agent
+        .call(4, "session/prompt", prompt(&session, "Rewrite notes"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    assert_eq!(
+        std::fs::read_to_string(root.join("notes.md")).unwrap(),
+        "new\n"
+    );
+    agent.notes.clear();
+    let r = agent
+        .call(5, "session/prompt", prompt(&session, "/checkpoints"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    let listed = agent
+        .notification(|n| n["params"]["update"]["sessionUpdate"] == "agent_message_chunk")
+        .await;
+    let listed = listed["params"]["update"]["content"]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        listed.contains("\n1. turn ") && listed.contains(": notes.md (modified, +1 -1)"),
+        "{listed}"
+    );
+    let (code, message) = agent
+        .call_err(6, "session/prompt", prompt(&session, "/restore 2"))
+        .await;
+    assert_eq!(code, -32602, "{message}");
+    assert!(message.contains("no checkpoint `2`"), "{message}");
+    agent.notes.clear();
+    let r = agent
+        .call(7, "session/prompt", prompt(&session, "/restore 1"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    let said = agent
+        .notification(|n| n["params"]["update"]["sessionUpdate"] == "agent_message_chunk")
+        .await;
+    let said = said["params"]["update"]["content"]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        said.starts_with("Restored 1 file(s) as they were before turn "),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("notes.md")).unwrap(),
+        "old\n"
+    );
+    assert_eq!(
+        mock.requests().len(),
+        2,
+        "the commands did not reach the model"
+    );
     assert_eq!(agent.close().await, Some(0));
 }

@@ -19,6 +19,7 @@
 //! - `session/cancel`: cancels the running turn; its prompt answers `cancelled`.
 //! - `session/set_mode`: agents are modes; switches the session's agent.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -76,7 +77,8 @@ impl CodelabAgent {
         });
     }
 
-    /// Runs a slash command (`/compact`, `/agent NAME`); `None` when the
+    /// Runs a slash command (`/compact`, `/agent NAME`, `/checkpoints`,
+    /// `/restore N [truncate]`); `None` when the
     /// prompt is not one (it goes to the model).
     async fn slash_command(
         &self,
@@ -108,6 +110,92 @@ impl CodelabAgent {
                     Ok(s) => format!("Switched to the {} agent.", s.agent),
                     Err(crate::runtime::RuntimeError::UnknownAgent(m)) => {
                         return Some(Err(invalid_params(format!("unknown agent `{m}`"))));
+                    }
+                    Err(e) => return Some(Err(from_runtime(&e))),
+                }
+            }
+            "/checkpoints" => match self.conn.rt.list_checkpoints(id).await {
+                Ok(list) if list.is_empty() => {
+                    "No checkpoints yet: the agent has changed no file in this session.".to_owned()
+                }
+                Ok(list) => {
+                    let mut out = String::from(
+                        "Checkpoints (the files as they were before each turn that changed \
+                         some; `/restore N` puts them back, `/restore N truncate` also hides \
+                         the conversation from that turn on from the model):\n",
+                    );
+                    for (n, c) in list.iter().enumerate() {
+                        let files: Vec<String> = c
+                            .files
+                            .iter()
+                            .map(|f| {
+                                format!("{} ({}, +{} -{})", f.path, f.status, f.added, f.removed)
+                            })
+                            .collect();
+                        let _ =
+                            writeln!(out, "{}. turn {}: {}", n + 1, c.turn_id, files.join(", "));
+                    }
+                    out
+                }
+                Err(e) => return Some(Err(from_runtime(&e))),
+            },
+            "/restore" => {
+                let mut words = rest.split_whitespace();
+                let which = words.next().unwrap_or_default();
+                let truncate = match words.next() {
+                    None => false,
+                    Some("truncate") => true,
+                    Some(other) => {
+                        return Some(Err(invalid_params(format!(
+                            "/restore N [truncate]: unexpected `{other}`"
+                        ))));
+                    }
+                };
+                let list = match self.conn.rt.list_checkpoints(id).await {
+                    Ok(l) => l,
+                    Err(e) => return Some(Err(from_runtime(&e))),
+                };
+                let Some(turn) = which
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|n| n.checked_sub(1))
+                    .and_then(|i| list.get(i))
+                    .or_else(|| list.iter().find(|c| c.turn_id.to_string() == which))
+                    .map(|c| c.turn_id)
+                else {
+                    return Some(Err(invalid_params(format!(
+                        "/restore N: no checkpoint `{which}`; /checkpoints lists them (1 to {})",
+                        list.len()
+                    ))));
+                };
+                match self
+                    .conn
+                    .rt
+                    .restore_checkpoint(id, turn, false, truncate, Some(self.conn.id))
+                    .await
+                {
+                    Ok(r) => {
+                        let mut out = format!(
+                            "Restored {} file(s) as they were before turn {turn}",
+                            r.restored.len()
+                        );
+                        if !r.restored.is_empty() {
+                            let _ = write!(out, ": {}", r.restored.join(", "));
+                        }
+                        out.push('.');
+                        if !r.conflicts.is_empty() {
+                            let _ = write!(
+                                out,
+                                " Left alone, changed since the agent's edit: {}.",
+                                r.conflicts.join(", ")
+                            );
+                        }
+                        if r.truncated_from_seq.is_some() {
+                            out.push_str(
+                                " The conversation from that turn on is hidden from the model.",
+                            );
+                        }
+                        out
                     }
                     Err(e) => return Some(Err(from_runtime(&e))),
                 }
@@ -164,6 +252,18 @@ fn slash_commands() -> Vec<acp::AvailableCommand> {
             "compact",
             "Compact the conversation now: elide old tool outputs and summarise older turns",
         ),
+        acp::AvailableCommand::new(
+            "checkpoints",
+            "List the checkpoints: the files as they were before each turn that changed some",
+        ),
+        acp::AvailableCommand::new(
+            "restore",
+            "Put the files back as they were before checkpoint N (`truncate`: also hide the \
+             conversation from that turn on from the model)",
+        )
+        .input(acp::AvailableCommandInput::Unstructured(
+            acp::UnstructuredCommandInput::new("N [truncate]"),
+        )),
         acp::AvailableCommand::new("agent", "Switch the session's agent").input(
             acp::AvailableCommandInput::Unstructured(acp::UnstructuredCommandInput::new(
                 "orchestrator, coder, architect, debug or ask",
