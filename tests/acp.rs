@@ -1433,3 +1433,124 @@ async fn checkpoints_are_listed_and_restored_by_slash_commands() {
     );
     assert_eq!(agent.close().await, Some(0));
 }
+
+/// The agent and the model as configuration options: listed with the
+/// session, set with `session/set_config_option` (the model's requests then
+/// name the chosen model; the agent switch is announced with
+/// `current_mode_update` and `config_option_update`); unknown options and
+/// values are clear errors.
+#[tokio::test]
+async fn agent_and_model_are_configuration_options() {
+    let mock = MockLlm::start(Script {
+        replies: vec![text("Hello", "Hi.")],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("codelab.toml"),
+        format!(
+            "[llm]\nprovider = \"mock\"\nmodel = \"model-a\"\n\n[llm.providers.mock]\nkind = \"openai\"\n\
+             base_url = \"{}\"\napi_key = \"sk-test\"\n\n[llm.models.\"model-b\"]\ncontext_window = 64000\n",
+            mock.openai_base()
+        ),
+    )
+    .unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    let mut agent = Agent::start(data.path(), &[]);
+    agent.initialize().await;
+    let r = agent
+        .call(1, "session/new", json!({"cwd": root, "mcpServers": []}))
+        .await;
+    let session = r["sessionId"].as_str().unwrap().to_owned();
+    let option = |options: &Value, id: &str| {
+        options
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == id)
+            .unwrap_or_else(|| panic!("no option {id}: {options}"))
+            .clone()
+    };
+    let values = |o: &Value| -> Vec<String> {
+        o["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["value"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mode = option(&r["configOptions"], "mode");
+    assert_eq!(
+        (&mode["type"], &mode["category"], &mode["currentValue"]),
+        (&json!("select"), &json!("mode"), &json!("orchestrator")),
+        "{mode}"
+    );
+    assert!(values(&mode).contains(&"coder".to_owned()), "{mode}");
+    let model = option(&r["configOptions"], "model");
+    assert_eq!(model["currentValue"], "mock/model-a", "{model}");
+    assert_eq!(values(&model), ["mock/model-a", "mock/model-b"], "{model}");
+
+    let r = agent
+        .call(
+            2,
+            "session/set_config_option",
+            json!({"sessionId": session, "configId": "model", "value": "mock/model-b"}),
+        )
+        .await;
+    assert_eq!(
+        option(&r["configOptions"], "model")["currentValue"],
+        "mock/model-b"
+    );
+    let r = agent
+        .call(3, "session/prompt", prompt(&session, "Hello"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    assert_eq!(mock.requests()[0].body["model"], "model-b");
+
+    agent.notes.clear();
+    let r = agent
+        .call(
+            4,
+            "session/set_config_option",
+            json!({"sessionId": session, "configId": "mode", "value": "coder"}),
+        )
+        .await;
+    assert_eq!(option(&r["configOptions"], "mode")["currentValue"], "coder");
+    agent
+        .notification(|n| {
+            n["params"]["update"]["sessionUpdate"] == "current_mode_update"
+                && n["params"]["update"]["currentModeId"] == "coder"
+        })
+        .await;
+    let update = agent
+        .notification(|n| n["params"]["update"]["sessionUpdate"] == "config_option_update")
+        .await;
+    assert_eq!(
+        option(&update["params"]["update"]["configOptions"], "mode")["currentValue"],
+        "coder"
+    );
+
+    let (code, message) = agent
+        .call_err(
+            5,
+            "session/set_config_option",
+            json!({"sessionId": session, "configId": "model", "value": "mock/nope"}),
+        )
+        .await;
+    assert_eq!(code, -32602);
+    assert!(message.contains("unknown model `mock/nope`"), "{message}");
+    let (code, message) = agent
+        .call_err(
+            6,
+            "session/set_config_option",
+            json!({"sessionId": session, "configId": "colour", "value": "red"}),
+        )
+        .await;
+    assert_eq!(code, -32602);
+    assert!(
+        message.contains("unknown configuration option `colour`"),
+        "{message}"
+    );
+    assert_eq!(agent.close().await, Some(0));
+}

@@ -30,6 +30,7 @@ use super::errors::{from_runtime, invalid_params, not_open, turn_failed, unknown
 use super::{CONFIG_AUTH_METHOD, SETUP_AUTH_METHOD, events};
 use crate::domain::{Session, SessionId, StopReason};
 use crate::llm::LlmError;
+use crate::llm::config::LlmSettings;
 use crate::runtime::TurnInput;
 use crate::workspace::{path_to_uri, uri_to_path};
 
@@ -48,16 +49,7 @@ impl CodelabAgent {
 
     /// The agents of a session's workspace as ACP modes.
     fn modes(&self, session: &Session) -> acp::Result<acp::SessionModeState> {
-        let agents = self
-            .conn
-            .rt
-            .agents_for(session.workspace_folder.as_deref())
-            .map_err(|e| from_runtime(&e))?;
-        let modes = agents
-            .into_iter()
-            .map(|a| acp::SessionMode::new(a.slug, a.name).description(a.description))
-            .collect();
-        Ok(acp::SessionModeState::new(session.agent.clone(), modes))
+        modes(&self.conn, session)
     }
 
     /// Offers the slash commands for what ACP has no method for, once the
@@ -272,6 +264,95 @@ fn slash_commands() -> Vec<acp::AvailableCommand> {
     ]
 }
 
+/// The agents of a session's workspace as ACP modes.
+fn modes(conn: &Connection, session: &Session) -> acp::Result<acp::SessionModeState> {
+    let agents = conn
+        .rt
+        .agents_for(session.workspace_folder.as_deref())
+        .map_err(|e| from_runtime(&e))?;
+    let modes = agents
+        .into_iter()
+        .map(|a| acp::SessionMode::new(a.slug, a.name).description(a.description))
+        .collect();
+    Ok(acp::SessionModeState::new(session.agent.clone(), modes))
+}
+
+/// The id of a model choice: `provider/model`.
+fn model_value(provider: &str, model: &str) -> String {
+    format!("{provider}/{model}")
+}
+
+/// The model settings a session's chosen model puts over the others (as an
+/// LSP editor's `initializationOptions` do).
+pub(super) fn chosen_llm((provider, model): &(String, String)) -> LlmSettings {
+    LlmSettings {
+        provider: Some(provider.clone()),
+        model: Some(model.clone()),
+        ..LlmSettings::default()
+    }
+}
+
+/// A session's configuration options: its agent (`mode`, the same as its
+/// modes) and its model (`model`: the configured models; the one in use
+/// first when the settings do not name it).
+pub(super) fn config_options(
+    conn: &Connection,
+    session: &Session,
+) -> acp::Result<Vec<acp::SessionConfigOption>> {
+    let modes = modes(conn, session)?;
+    let mut out = vec![
+        acp::SessionConfigOption::select(
+            "mode",
+            "Agent",
+            modes.current_mode_id.0.to_string(),
+            modes
+                .available_modes
+                .into_iter()
+                .map(|m| {
+                    acp::SessionConfigSelectOption::new(m.id.0.to_string(), m.name)
+                        .description(m.description)
+                })
+                .collect::<Vec<_>>(),
+        )
+        .category(acp::SessionConfigOptionCategory::Mode)
+        .description("The agent that answers: its role, tools and rules".to_owned()),
+    ];
+    let ws = session.workspace_folder.as_deref();
+    let chosen = conn.model(session.id).map(|c| chosen_llm(&c));
+    let current = conn
+        .rt
+        .llm_target(ws, chosen.as_ref(), Some(&session.agent))
+        .ok()
+        .map(|t| (t.provider, t.model));
+    let mut choices = conn.rt.model_choices(ws).unwrap_or_default();
+    if let Some(c) = &current {
+        if !choices.contains(c) {
+            choices.insert(0, c.clone());
+        }
+        out.push(
+            acp::SessionConfigOption::select(
+                "model",
+                "Model",
+                model_value(&c.0, &c.1),
+                choices
+                    .iter()
+                    .map(|(p, m)| {
+                        acp::SessionConfigSelectOption::new(model_value(p, m), m.clone())
+                            .description(format!("from {p}"))
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .category(acp::SessionConfigOptionCategory::Model)
+            .description(
+                "The model this session's turns use (an agent with its own model in \
+                 codelab.toml keeps it)"
+                    .to_owned(),
+            ),
+        );
+    }
+    Ok(out)
+}
+
 fn parse_session(id: &acp::SessionId) -> acp::Result<SessionId> {
     uuid::Uuid::parse_str(&id.0)
         .map(SessionId::from)
@@ -462,9 +543,12 @@ impl acp::Agent for CodelabAgent {
             .await
             .map_err(|e| from_runtime(&e))?;
         let modes = self.modes(&session)?;
+        let options = config_options(&self.conn, &session)?;
         tracing::info!(session = %session.id, "ACP session created");
         self.offer_commands(&acp_id(session.id));
-        Ok(acp::NewSessionResponse::new(acp_id(session.id)).modes(modes))
+        Ok(acp::NewSessionResponse::new(acp_id(session.id))
+            .modes(modes)
+            .config_options(options))
     }
 
     async fn load_session(
@@ -496,8 +580,11 @@ impl acp::Agent for CodelabAgent {
             self.conn.notify(&args.session_id, update).await;
         }
         let modes = self.modes(&attached.session)?;
+        let options = config_options(&self.conn, &attached.session)?;
         self.offer_commands(&args.session_id);
-        Ok(acp::LoadSessionResponse::new().modes(modes))
+        Ok(acp::LoadSessionResponse::new()
+            .modes(modes)
+            .config_options(options))
     }
 
     async fn resume_session(
@@ -521,9 +608,12 @@ impl acp::Agent for CodelabAgent {
         rt.set_session_mcp_servers(id, &mcp_specs(&args.mcp_servers)?);
         self.conn.open(id, Some(root));
         let modes = self.modes(&attached.session)?;
+        let options = config_options(&self.conn, &attached.session)?;
         tracing::info!(session = %id, "ACP session resumed");
         self.offer_commands(&args.session_id);
-        Ok(acp::ResumeSessionResponse::new().modes(modes))
+        Ok(acp::ResumeSessionResponse::new()
+            .modes(modes)
+            .config_options(options))
     }
 
     async fn close_session(
@@ -601,7 +691,7 @@ impl acp::Agent for CodelabAgent {
             agent: None,
             context: None,
             conn: Some(self.conn.id),
-            editor_llm: None,
+            editor_llm: self.conn.model(id).map(|c| chosen_llm(&c)),
         };
         self.conn.prompt_starting(id);
         let started = self
@@ -656,6 +746,48 @@ impl acp::Agent for CodelabAgent {
             }
             Err(e) => Err(from_runtime(&e)),
         }
+    }
+
+    async fn set_session_config_option(
+        &self,
+        args: acp::SetSessionConfigOptionRequest,
+    ) -> acp::Result<acp::SetSessionConfigOptionResponse> {
+        let id = self.open_session(&args.session_id).await?;
+        let rt = &self.conn.rt;
+        let value = args.value.0.as_ref();
+        match args.config_id.0.as_ref() {
+            "mode" => match rt.switch_agent(id, value, "requested by the user").await {
+                Ok(_) => {}
+                Err(crate::runtime::RuntimeError::UnknownAgent(m)) => {
+                    return Err(invalid_params(format!("unknown mode `{m}`")));
+                }
+                Err(e) => return Err(from_runtime(&e)),
+            },
+            "model" => {
+                let session = rt.get_session(id).await.map_err(|e| from_runtime(&e))?;
+                let choices = rt
+                    .model_choices(session.workspace_folder.as_deref())
+                    .map_err(|e| invalid_params(e.to_string()))?;
+                let Some(choice) = choices
+                    .into_iter()
+                    .find(|(p, m)| model_value(p, m) == value)
+                else {
+                    return Err(invalid_params(format!(
+                        "unknown model `{value}`: choose one of the `model` option's values"
+                    )));
+                };
+                self.conn.set_model(id, choice);
+            }
+            other => {
+                return Err(invalid_params(format!(
+                    "unknown configuration option `{other}` (options: mode, model)"
+                )));
+            }
+        }
+        let session = rt.get_session(id).await.map_err(|e| from_runtime(&e))?;
+        Ok(acp::SetSessionConfigOptionResponse::new(config_options(
+            &self.conn, &session,
+        )?))
     }
 }
 

@@ -47,6 +47,9 @@ struct Open {
     starting: bool,
     /// `session/cancel` came while a prompt was starting its turn.
     cancel_pending: bool,
+    /// The model chosen with the `model` configuration option (provider,
+    /// model), for this connection's prompts.
+    model: Option<(String, String)>,
 }
 
 /// The state of one ACP connection. Lives on the connection's `LocalSet`.
@@ -127,6 +130,7 @@ impl Connection {
                 questions: Vec::new(),
                 starting: false,
                 cancel_pending: false,
+                model: None,
             });
     }
 
@@ -152,6 +156,21 @@ impl Connection {
                     error: None,
                 });
             }
+        }
+    }
+
+    /// The model chosen for a session on this connection.
+    pub(super) fn model(&self, session: SessionId) -> Option<(String, String)> {
+        self.sessions
+            .borrow()
+            .get(&session)
+            .and_then(|o| o.model.clone())
+    }
+
+    /// Chooses the model for a session's prompts on this connection.
+    pub(super) fn set_model(&self, session: SessionId, model: (String, String)) {
+        if let Some(open) = self.sessions.borrow_mut().get_mut(&session) {
+            open.model = Some(model);
         }
     }
 
@@ -320,6 +339,21 @@ impl Connection {
                     }
                 }
                 Out::TurnEnded { turn, end } => self.turn_ended(event.session_id, turn, end),
+                Out::ConfigChanged => match self.rt.get_session(event.session_id).await {
+                    Ok(session) => match super::agent::config_options(self, &session) {
+                        Ok(options) => {
+                            self.notify(
+                                &sid,
+                                acp::SessionUpdate::ConfigOptionUpdate(
+                                    acp::ConfigOptionUpdate::new(options),
+                                ),
+                            )
+                            .await;
+                        }
+                        Err(e) => tracing::debug!("no configuration options: {e}"),
+                    },
+                    Err(e) => tracing::debug!("no configuration options: {e}"),
+                },
             }
         }
     }

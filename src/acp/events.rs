@@ -175,6 +175,8 @@ pub(super) enum Out {
     Resolved(ApprovalId),
     /// A turn ended: answer its prompt.
     TurnEnded { turn: TurnId, end: TurnEnd },
+    /// The session's configuration changed (its agent): send the options.
+    ConfigChanged,
 }
 
 /// How a turn ended, for its prompt's answer.
@@ -295,9 +297,12 @@ impl SessionView {
                 });
                 out
             }
-            SessionUpdate::AgentSwitched { to, .. } => vec![Out::Update(
-                acp::SessionUpdate::CurrentModeUpdate(acp::CurrentModeUpdate::new(to.clone())),
-            )],
+            SessionUpdate::AgentSwitched { to, .. } => vec![
+                Out::Update(acp::SessionUpdate::CurrentModeUpdate(
+                    acp::CurrentModeUpdate::new(to.clone()),
+                )),
+                Out::ConfigChanged,
+            ],
             SessionUpdate::CommandOutput {
                 tool_call_id,
                 text: chunk,

@@ -379,6 +379,41 @@ impl LlmSettings {
         }
     }
 
+    /// The models these settings name, each with its provider (the default
+    /// provider for a model named without one): the top-level model, each
+    /// provider's, each agent's, and those of `[llm.models]`. In order, without
+    /// repeats; a model whose provider cannot be told is left out.
+    pub fn model_choices(&self) -> Vec<(String, String)> {
+        let default = self.provider.clone().or_else(|| {
+            (self.providers.len() == 1)
+                .then(|| self.providers.keys().next().cloned())
+                .flatten()
+        });
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut push = |provider: Option<String>, model: Option<String>| {
+            if let (Some(p), Some(m)) = (provider, model)
+                && self.providers.contains_key(&p)
+                && !out.iter().any(|(a, b)| *a == p && *b == m)
+            {
+                out.push((p, m));
+            }
+        };
+        push(default.clone(), self.model.clone());
+        for (name, p) in &self.providers {
+            push(Some(name.clone()), p.model.clone());
+        }
+        for a in self.agents.values() {
+            push(
+                a.provider.clone().or_else(|| default.clone()),
+                a.model.clone(),
+            );
+        }
+        for m in self.models.keys() {
+            push(default.clone(), Some(m.clone()));
+        }
+        out
+    }
+
     /// Resolves the provider and model for `agent`.
     ///
     /// # Errors

@@ -962,6 +962,23 @@ impl Runtime {
             .resolve(agent)
     }
 
+    /// The models a session in `workspace_folder` may choose from, each with
+    /// its provider ([`LlmSettings::model_choices`]).
+    ///
+    /// # Errors
+    /// The workspace's configuration is invalid.
+    pub fn model_choices(
+        &self,
+        workspace_folder: Option<&str>,
+    ) -> Result<Vec<(String, String)>, LlmError> {
+        let root = workspace_folder.and_then(uri_to_path);
+        Ok(self
+            .settings
+            .llm(root.as_deref(), None)
+            .map_err(|e| LlmError::NotConfigured(format!("invalid workspace config: {e}")))?
+            .model_choices())
+    }
+
     // --- observability --------------------------------------------------
 
     /// A page of the audit log, newest first, with everything published
