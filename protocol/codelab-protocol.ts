@@ -1387,6 +1387,154 @@ languageId: string,
  */
 text: string, };
 
+export type FilePathParams = { 
+/**
+ * The session whose workspace folder holds the path.
+ */
+sessionId: SessionId, 
+/**
+ * A path relative to the workspace root (`/`-separated; `""` is the
+ * root), or an absolute path inside it.
+ */
+path: string, };
+
+export type FileKind = "file" | "directory" | "symlink";
+
+export type FileEntry = { 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * Its path relative to the workspace root.
+ */
+path: string, 
+/**
+ * What it is.
+ */
+kind: FileKind, 
+/**
+ * Its size in bytes (0 for directories).
+ */
+size: number, 
+/**
+ * Whether `.codelabignore` hides it from the agents (the user still sees it).
+ */
+ignored: boolean, 
+/**
+ * Whether an agent needs the user's approval to change it.
+ */
+protected: boolean, };
+
+export type ListFilesResult = { 
+/**
+ * The directory listed, relative to the root (`""` for the root).
+ */
+path: string, 
+/**
+ * Its entries: directories first, then files, each by name.
+ */
+entries: Array<FileEntry>, };
+
+export type ReadFileResult = { 
+/**
+ * The path relative to the workspace root.
+ */
+path: string, 
+/**
+ * The file's `file://` URI, as an editor names it in `textDocument/didOpen`.
+ */
+uri: string, 
+/**
+ * Its text.
+ */
+text: string, 
+/**
+ * Its version: the SHA-256 of its bytes. Pass it as `baseVersion` to
+ * change the file only if nobody changed it since.
+ */
+version: string, };
+
+export type WriteFileParams = { 
+/**
+ * The session whose workspace holds the file.
+ */
+sessionId: SessionId, 
+/**
+ * The file's path.
+ */
+path: string, 
+/**
+ * The new text.
+ */
+text: string, 
+/**
+ * The version the text is based on; when the file is no longer at it
+ * (or gone), nothing is written and the answer is `fileConflict`.
+ * Absent: written whatever is there.
+ */
+baseVersion?: string, };
+
+export type CreateFileParams = { 
+/**
+ * The session whose workspace gets the file.
+ */
+sessionId: SessionId, 
+/**
+ * The new file's or directory's path; missing parents are created.
+ */
+path: string, 
+/**
+ * `directory` for an empty directory; default `file`.
+ */
+kind?: FileKind, 
+/**
+ * The new file's text; default empty.
+ */
+text?: string, };
+
+export type RenameFileParams = { 
+/**
+ * The session whose workspace holds both paths.
+ */
+sessionId: SessionId, 
+/**
+ * The file or directory to move.
+ */
+from: string, 
+/**
+ * Where to; must not exist. Missing parents are created.
+ */
+to: string, 
+/**
+ * For a file: the version the move is based on (see `writeFile`).
+ */
+baseVersion?: string, };
+
+export type DeleteFileParams = { 
+/**
+ * The session whose workspace holds the path.
+ */
+sessionId: SessionId, 
+/**
+ * The file or directory (deleted with everything in it).
+ */
+path: string, 
+/**
+ * For a file: the version the deletion is based on (see `writeFile`).
+ */
+baseVersion?: string, };
+
+export type FileChanged = { 
+/**
+ * The path now (the target of a rename), relative to the workspace root.
+ */
+path: string, 
+/**
+ * The file's new version; absent for directories and deletions.
+ */
+version?: string, };
+
 export type CodelabCapabilities = { 
 /**
  * The protocol version, `MAJOR.MINOR`. See the versioning rule.
@@ -1807,6 +1955,12 @@ export interface CodelabRequests {
   "codelab/getAuditLog": [GetAuditLogParams, GetAuditLogResult];
   "codelab/subscribeEvents": [SubscribeEventsParams, SubscribeEventsResult];
   "codelab/unsubscribeEvents": [UnsubscribeEventsParams, Ack];
+  "codelab/listFiles": [FilePathParams, ListFilesResult];
+  "codelab/readFile": [FilePathParams, ReadFileResult];
+  "codelab/writeFile": [WriteFileParams, FileChanged];
+  "codelab/createFile": [CreateFileParams, FileChanged];
+  "codelab/renameFile": [RenameFileParams, FileChanged];
+  "codelab/deleteFile": [DeleteFileParams, FileChanged];
 }
 
 /** Requests the server sends to a client that offered them: method name to [params, result]. */
@@ -1848,4 +2002,8 @@ export const ErrorCodes = {
   notPending: -33007,
   rateLimited: -33008,
   overloaded: -33009,
+  pathRefused: -33010,
+  fileNotFound: -33011,
+  fileConflict: -33012,
+  fileFailed: -33013,
 } as const;

@@ -41,6 +41,11 @@ echo "MCP test packages: $(bash scripts/mcp-deps.sh)"
 echo "VS Code test dependencies:"
 bash scripts/vscode-deps.sh | sed 's/^/  /'
 
+# The web IDE's tests (tests/web.rs): Node 24, Chromium and the page's npm
+# packages (Vite, Monaco, Vitest, playwright-core), cached outside the clone.
+echo "Web IDE test dependencies:"
+bash scripts/web-deps.sh | sed 's/^/  /'
+
 echo "== format"
 cargo fmt --all -- --check
 echo "== clippy"

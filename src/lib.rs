@@ -14,6 +14,7 @@ pub mod diff;
 pub mod documents;
 pub mod domain;
 pub mod events;
+pub mod files;
 pub mod fuzzing;
 pub mod housekeeping;
 pub mod llm;

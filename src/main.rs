@@ -78,6 +78,10 @@ enum Command {
         /// Turns running at once, over all sessions.
         #[arg(long, default_value_t = 256)]
         max_turns: usize,
+        /// The folder the web IDE (at /) opens new sessions in [default: the
+        /// current directory].
+        #[arg(long, value_name = "DIR")]
+        workspace: Option<PathBuf>,
     },
     /// Speak the Agent Client Protocol (ACP v1) on stdin and stdout, for
     /// editors with an ACP client (Zed, JetBrains IDEs, CodeCompanion).
@@ -189,7 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     runtime.block_on(async move {
         let mut config = Config::new(data_dir.clone());
         let serve = match &cli.command {
-            Some(Command::Serve { listen, auth_token_file, allowed_origins, rate_limit, token_rate_limit, max_connections, max_turns }) => {
+            Some(Command::Serve { listen, auth_token_file, allowed_origins, rate_limit, token_rate_limit, max_connections, max_turns, workspace }) => {
                 let (token, explicit) = config::resolve_token(auth_token_file.as_deref(), &data_dir)
                     .map_err(|e| anyhow::anyhow!("cannot set up the websocket token: {e}"))?;
                 if !listen.ip().is_loopback() && !explicit {
@@ -208,6 +212,10 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     rate_per_connection: *rate_limit,
                     rate_per_token: *token_rate_limit,
                     max_connections: *max_connections,
+                    workspace: match workspace {
+                        Some(dir) => Some(dir.canonicalize().with_context(|| format!("--workspace {}", dir.display()))?),
+                        None => std::env::current_dir().ok(),
+                    },
                 }))
             }
             _ => None,

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a test failure
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -42,76 +44,6 @@ impl Interact for NoUser {
     fn command_output(&self, _: &'static str, _: String) {}
 }
 
-fn attacks(outside: &Path) -> Vec<String> {
-    let o = outside.display().to_string();
-    let mut v: Vec<String> = [
-        "..",
-        "../",
-        "../secret.txt",
-        "../../etc/passwd",
-        "../../../../../../../../etc/shadow",
-        "./../secret.txt",
-        "src/../../secret.txt",
-        "src/./../../secret.txt",
-        "src/../src/../../secret.txt",
-        "a/b/c/../../../../secret.txt",
-        "..//secret.txt",
-        ".../secret.txt/../../..",
-        "src/../..",
-        "/",
-        "/etc/passwd",
-        "/etc",
-        "/root/.ssh/id_rsa",
-        "/proc/self/environ",
-        "/dev/sda",
-        "/tmp",
-        "~",
-        "~/",
-        "~/.ssh/id_rsa",
-        "~root/.bashrc",
-        "link",
-        "link/",
-        "link/secret.txt",
-        "link/new.txt",
-        "chain",
-        "chain/secret.txt",
-        "chain/sub/new.txt",
-        "src/deeplink/secret.txt",
-        "dirlink_up",
-        "dirlink_up/secret.txt",
-        "abslink",
-        "abslink/passwd",
-        "a\0b",
-        "src/a.rs\0.md",
-        "\0",
-        "..\\secret.txt",
-        "src\\..\\..\\secret.txt",
-        "C:\\Windows\\System32",
-        "\\\\server\\share",
-        "%2e%2e/secret.txt",
-        "%2E%2E%2Fsecret.txt",
-        "src/%2e%2e/%2e%2e/secret.txt",
-        "..%2fsecret.txt",
-        ".git/config",
-        ".git/hooks/pre-commit",
-        ".git",
-        "secrets/key.pem",
-        "private.key",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
-    v.push(format!("{o}/secret.txt"));
-    v.push(o.clone());
-    v.push(format!(
-        "{o}/../{}",
-        outside.file_name().unwrap().to_string_lossy()
-    ));
-    v.push(format!("src/{}", "x".repeat(300)));
-    v.push("a/".repeat(3000));
-    v
-}
-
 fn args(tool: &str, path: &str) -> Value {
     match tool {
         "read_file" | "list_files" => json!({"path": path}),
@@ -130,24 +62,10 @@ async fn no_attack_escapes_any_file_tool() {
     let ws_dir = tempfile::tempdir().unwrap();
     let outside = tempfile::tempdir().unwrap();
     let root = ws_dir.path();
-    std::fs::write(outside.path().join("secret.txt"), "top secret\n").unwrap();
-    std::fs::create_dir_all(root.join("src")).unwrap();
-    std::fs::write(root.join("src/a.rs"), "fn a() {}\n").unwrap();
-    std::fs::create_dir_all(root.join(".git/hooks")).unwrap();
-    std::fs::write(root.join(".git/config"), "[core]\n").unwrap();
-    std::fs::create_dir_all(root.join("secrets")).unwrap();
-    std::fs::write(root.join("secrets/key.pem"), "secret key").unwrap();
-    std::fs::write(root.join("private.key"), "secret key").unwrap();
-    std::fs::write(root.join(".codelabignore"), "secrets/\n*.key\n").unwrap();
-    std::os::unix::fs::symlink(outside.path(), root.join("link")).unwrap();
-    std::os::unix::fs::symlink(root.join("link"), root.join("chain")).unwrap();
-    std::os::unix::fs::symlink("../../", root.join("src/deeplink")).unwrap();
-    std::os::unix::fs::symlink("..", root.join("dirlink_up")).unwrap();
-    std::os::unix::fs::symlink("/etc", root.join("abslink")).unwrap();
-
+    support::hostile::fixture(root, outside.path());
     let ws = Workspace::new(root).unwrap();
     let policy = Policy::default();
-    let table = attacks(outside.path());
+    let table = support::hostile::attacks(outside.path());
     assert!(table.len() >= 50, "{} attacks", table.len());
     let mut checked = 0;
     for tool_name in [

@@ -40,6 +40,9 @@ pub struct ServeConfig {
     pub rate_per_token: u32,
     /// Websocket connections at once, at most.
     pub max_connections: usize,
+    /// The folder the web IDE opens its new sessions in (`serve --workspace`,
+    /// default the current directory), named in the URL it prints.
+    pub workspace: Option<PathBuf>,
 }
 
 impl Config {

@@ -45,11 +45,19 @@ pub enum ErrorCode {
     RateLimited,
     /// The server runs as many turns as it may; retry later.
     Overloaded,
+    /// A file method's path leads outside the session's workspace or is malformed.
+    PathRefused,
+    /// Nothing exists at a file method's path.
+    FileNotFound,
+    /// The file changed since the given base version, or the target exists.
+    FileConflict,
+    /// A file method failed otherwise (not text, a directory, permissions).
+    FileFailed,
 }
 
 impl ErrorCode {
     /// Every code, in documentation order.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 20] = [
         Self::ParseError,
         Self::InvalidRequest,
         Self::MethodNotFound,
@@ -66,6 +74,10 @@ impl ErrorCode {
         Self::NotPending,
         Self::RateLimited,
         Self::Overloaded,
+        Self::PathRefused,
+        Self::FileNotFound,
+        Self::FileConflict,
+        Self::FileFailed,
     ];
 
     /// The numeric code on the wire.
@@ -87,6 +99,10 @@ impl ErrorCode {
             Self::NotPending => -33007,
             Self::RateLimited => -33008,
             Self::Overloaded => -33009,
+            Self::PathRefused => -33010,
+            Self::FileNotFound => -33011,
+            Self::FileConflict => -33012,
+            Self::FileFailed => -33013,
         }
     }
 
@@ -109,6 +125,10 @@ impl ErrorCode {
             Self::NotPending => "notPending",
             Self::RateLimited => "rateLimited",
             Self::Overloaded => "overloaded",
+            Self::PathRefused => "pathRefused",
+            Self::FileNotFound => "fileNotFound",
+            Self::FileConflict => "fileConflict",
+            Self::FileFailed => "fileFailed",
         }
     }
 
@@ -151,6 +171,16 @@ impl ErrorCode {
                 "Too many requests on this connection or token; `data.retryAfterMs` says when to retry. The connection stays open; notifications are not counted."
             }
             Self::Overloaded => "The server is running as many turns as it may; retry later.",
+            Self::PathRefused => {
+                "The path leads outside the session's workspace (`..`, an absolute path elsewhere, a symlink out) or is malformed; nothing was touched."
+            }
+            Self::FileNotFound => "Nothing exists at the path.",
+            Self::FileConflict => {
+                "The file changed since `baseVersion` (`data.detail` holds its current version, when it exists), or the target of a create or rename exists; nothing was changed."
+            }
+            Self::FileFailed => {
+                "The file cannot be used as asked: not UTF-8 text, too large, a directory where a file was expected, or an I/O error."
+            }
             Self::NotPending => {
                 "The question or approval is not pending: it was already answered or decided (the first decision wins), or never existed."
             }

@@ -284,3 +284,11 @@ pub(super) fn file_stat() -> crate::domain::FileStat {
         removed: 1,
     }
 }
+
+/// The version of `src/lib.rs` as read (the SHA-256 of its bytes).
+pub(super) const FILE_VERSION: &str =
+    "5f2b1c9e0d4a7b36e8f1a2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b";
+
+/// Its version after the user's save.
+pub(super) const FILE_VERSION_SAVED: &str =
+    "9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5";

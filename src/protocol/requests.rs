@@ -1037,6 +1037,237 @@ impl Method for UnsubscribeEvents {
     }
 }
 
+/// `codelab/listFiles`
+#[derive(Debug, Clone, Copy)]
+pub struct ListFiles;
+
+impl Method for ListFiles {
+    const NAME: &'static str = "codelab/listFiles";
+    const SUMMARY: &'static str = "Lists a directory of the session's workspace folder, for a \
+        client's file tree. The file methods serve the user, not the model: paths are confined \
+        to the workspace by the same checks as the tools (no `..` above the root, no absolute \
+        path elsewhere, no `~`, NUL, backslash or percent-encoding, no symlink leading out: \
+        `pathRefused`), but ignored and protected files (`.codelabignore`, `.codelab/**`, \
+        `.git/**`) are listed, read and written like any other, and marked. A symlink leading \
+        out is listed as `symlink` and never followed.";
+    const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::SessionNotFound,
+        ErrorCode::PathRefused,
+        ErrorCode::FileNotFound,
+        ErrorCode::FileFailed,
+    ];
+    type Params = FilePathParams;
+    type Result = ListFilesResult;
+
+    fn example_params() -> FilePathParams {
+        FilePathParams {
+            session_id: ex::session_id(),
+            path: String::new(),
+        }
+    }
+
+    fn example_result() -> ListFilesResult {
+        let entry = |name: &str, kind, size, ignored, protected| FileEntry {
+            name: name.into(),
+            path: name.into(),
+            kind,
+            size,
+            ignored,
+            protected,
+        };
+        ListFilesResult {
+            path: String::new(),
+            entries: vec![
+                entry(".codelab", FileKind::Directory, 0, false, true),
+                entry("src", FileKind::Directory, 0, false, false),
+                entry(".codelabignore", FileKind::File, 12, false, true),
+                entry(".env", FileKind::File, 48, true, false),
+                entry("Cargo.toml", FileKind::File, 231, false, false),
+            ],
+        }
+    }
+}
+
+/// `codelab/readFile`
+#[derive(Debug, Clone, Copy)]
+pub struct ReadFile;
+
+impl Method for ReadFile {
+    const NAME: &'static str = "codelab/readFile";
+    const SUMMARY: &'static str = "Reads a text file of the session's workspace (confined as \
+        `codelab/listFiles` says; ignored and protected files too) with its version, the \
+        SHA-256 of its bytes, to pass as `baseVersion` when changing it. What is on disk, not \
+        an editor's unsaved text. Binary, non-UTF-8 and files over the message size limit are \
+        `fileFailed`.";
+    const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::SessionNotFound,
+        ErrorCode::PathRefused,
+        ErrorCode::FileNotFound,
+        ErrorCode::FileFailed,
+    ];
+    type Params = FilePathParams;
+    type Result = ReadFileResult;
+
+    fn example_params() -> FilePathParams {
+        FilePathParams {
+            session_id: ex::session_id(),
+            path: "src/lib.rs".into(),
+        }
+    }
+
+    fn example_result() -> ReadFileResult {
+        ReadFileResult {
+            path: "src/lib.rs".into(),
+            uri: "file:///home/ada/src/parser/src/lib.rs".into(),
+            text: "pub fn parse() {}\n".into(),
+            version: ex::FILE_VERSION.into(),
+        }
+    }
+}
+
+/// `codelab/writeFile`
+#[derive(Debug, Clone, Copy)]
+pub struct WriteFile;
+
+impl Method for WriteFile {
+    const NAME: &'static str = "codelab/writeFile";
+    const SUMMARY: &'static str = "Writes a text file of the session's workspace atomically \
+        (created with its parents when missing), durably before answering. With \
+        `baseVersion`, only if the file is still at that version: otherwise nothing is written \
+        and the answer is `fileConflict`, so a save never overwrites an agent's or another \
+        tab's change unseen.";
+    const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::SessionNotFound,
+        ErrorCode::PathRefused,
+        ErrorCode::FileConflict,
+        ErrorCode::FileFailed,
+    ];
+    type Params = WriteFileParams;
+    type Result = FileChanged;
+
+    fn example_params() -> WriteFileParams {
+        WriteFileParams {
+            session_id: ex::session_id(),
+            path: "src/lib.rs".into(),
+            text: "pub fn parse(input: &str) {}\n".into(),
+            base_version: Some(ex::FILE_VERSION.into()),
+        }
+    }
+
+    fn example_result() -> FileChanged {
+        FileChanged {
+            path: "src/lib.rs".into(),
+            version: Some(ex::FILE_VERSION_SAVED.into()),
+        }
+    }
+}
+
+/// `codelab/createFile`
+#[derive(Debug, Clone, Copy)]
+pub struct CreateFile;
+
+impl Method for CreateFile {
+    const NAME: &'static str = "codelab/createFile";
+    const SUMMARY: &'static str = "Creates a file (with `text`) or an empty directory in the \
+        session's workspace, with its missing parents. Something already there is \
+        `fileConflict`; nothing is overwritten.";
+    const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::SessionNotFound,
+        ErrorCode::PathRefused,
+        ErrorCode::FileConflict,
+        ErrorCode::FileFailed,
+    ];
+    type Params = CreateFileParams;
+    type Result = FileChanged;
+
+    fn example_params() -> CreateFileParams {
+        CreateFileParams {
+            session_id: ex::session_id(),
+            path: "tests/crlf.rs".into(),
+            kind: Some(FileKind::File),
+            text: Some("#[test]\nfn crlf() {}\n".into()),
+        }
+    }
+
+    fn example_result() -> FileChanged {
+        FileChanged {
+            path: "tests/crlf.rs".into(),
+            version: Some(ex::FILE_VERSION.into()),
+        }
+    }
+}
+
+/// `codelab/renameFile`
+#[derive(Debug, Clone, Copy)]
+pub struct RenameFile;
+
+impl Method for RenameFile {
+    const NAME: &'static str = "codelab/renameFile";
+    const SUMMARY: &'static str = "Moves a file or directory within the session's workspace. \
+        The target must not exist (`fileConflict`); with `baseVersion`, a file moves only if \
+        still at that version. The workspace root cannot be moved.";
+    const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::SessionNotFound,
+        ErrorCode::PathRefused,
+        ErrorCode::FileNotFound,
+        ErrorCode::FileConflict,
+        ErrorCode::FileFailed,
+    ];
+    type Params = RenameFileParams;
+    type Result = FileChanged;
+
+    fn example_params() -> RenameFileParams {
+        RenameFileParams {
+            session_id: ex::session_id(),
+            from: "tests/crlf.rs".into(),
+            to: "tests/line_endings.rs".into(),
+            base_version: Some(ex::FILE_VERSION.into()),
+        }
+    }
+
+    fn example_result() -> FileChanged {
+        FileChanged {
+            path: "tests/line_endings.rs".into(),
+            version: None,
+        }
+    }
+}
+
+/// `codelab/deleteFile`
+#[derive(Debug, Clone, Copy)]
+pub struct DeleteFile;
+
+impl Method for DeleteFile {
+    const NAME: &'static str = "codelab/deleteFile";
+    const SUMMARY: &'static str = "Deletes a file, or a directory with everything in it, from \
+        the session's workspace; with `baseVersion`, a file only if still at that version. The \
+        workspace root cannot be deleted.";
+    const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::SessionNotFound,
+        ErrorCode::PathRefused,
+        ErrorCode::FileNotFound,
+        ErrorCode::FileConflict,
+        ErrorCode::FileFailed,
+    ];
+    type Params = DeleteFileParams;
+    type Result = FileChanged;
+
+    fn example_params() -> DeleteFileParams {
+        DeleteFileParams {
+            session_id: ex::session_id(),
+            path: "tests/line_endings.rs".into(),
+            base_version: Some(ex::FILE_VERSION.into()),
+        }
+    }
+
+    fn example_result() -> FileChanged {
+        FileChanged {
+            path: "tests/line_endings.rs".into(),
+            version: None,
+        }
+    }
+}
+
 /// `codelab/saveDocuments` (server → client)
 #[derive(Debug, Clone, Copy)]
 pub struct SaveDocuments;

@@ -1213,3 +1213,149 @@ pub struct EventParams {
     #[ts(optional)]
     pub turn_id: Option<TurnId>,
 }
+
+/// `codelab/listFiles` and `codelab/readFile` parameters: a path in a
+/// session's workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FilePathParams {
+    /// The session whose workspace folder holds the path.
+    pub session_id: SessionId,
+    /// A path relative to the workspace root (`/`-separated; `""` is the
+    /// root), or an absolute path inside it.
+    #[serde(default)]
+    pub path: String,
+}
+
+/// What a directory entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum FileKind {
+    /// A regular file (or a symlink to one inside the workspace).
+    File,
+    /// A directory (or a symlink to one inside the workspace).
+    Directory,
+    /// A symlink leading outside the workspace or nowhere: listed, never followed.
+    Symlink,
+}
+
+/// One entry of `codelab/listFiles`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FileEntry {
+    /// Its name.
+    pub name: String,
+    /// Its path relative to the workspace root.
+    pub path: String,
+    /// What it is.
+    pub kind: FileKind,
+    /// Its size in bytes (0 for directories).
+    pub size: u64,
+    /// Whether `.codelabignore` hides it from the agents (the user still sees it).
+    pub ignored: bool,
+    /// Whether an agent needs the user's approval to change it.
+    pub protected: bool,
+}
+
+/// `codelab/listFiles` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ListFilesResult {
+    /// The directory listed, relative to the root (`""` for the root).
+    pub path: String,
+    /// Its entries: directories first, then files, each by name.
+    pub entries: Vec<FileEntry>,
+}
+
+/// `codelab/readFile` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadFileResult {
+    /// The path relative to the workspace root.
+    pub path: String,
+    /// The file's `file://` URI, as an editor names it in `textDocument/didOpen`.
+    pub uri: String,
+    /// Its text.
+    pub text: String,
+    /// Its version: the SHA-256 of its bytes. Pass it as `baseVersion` to
+    /// change the file only if nobody changed it since.
+    pub version: String,
+}
+
+/// `codelab/writeFile` parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WriteFileParams {
+    /// The session whose workspace holds the file.
+    pub session_id: SessionId,
+    /// The file's path.
+    pub path: String,
+    /// The new text.
+    pub text: String,
+    /// The version the text is based on; when the file is no longer at it
+    /// (or gone), nothing is written and the answer is `fileConflict`.
+    /// Absent: written whatever is there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub base_version: Option<String>,
+}
+
+/// `codelab/createFile` parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateFileParams {
+    /// The session whose workspace gets the file.
+    pub session_id: SessionId,
+    /// The new file's or directory's path; missing parents are created.
+    pub path: String,
+    /// `directory` for an empty directory; default `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub kind: Option<FileKind>,
+    /// The new file's text; default empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub text: Option<String>,
+}
+
+/// `codelab/renameFile` parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenameFileParams {
+    /// The session whose workspace holds both paths.
+    pub session_id: SessionId,
+    /// The file or directory to move.
+    pub from: String,
+    /// Where to; must not exist. Missing parents are created.
+    pub to: String,
+    /// For a file: the version the move is based on (see `writeFile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub base_version: Option<String>,
+}
+
+/// `codelab/deleteFile` parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteFileParams {
+    /// The session whose workspace holds the path.
+    pub session_id: SessionId,
+    /// The file or directory (deleted with everything in it).
+    pub path: String,
+    /// For a file: the version the deletion is based on (see `writeFile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub base_version: Option<String>,
+}
+
+/// The result of `codelab/writeFile`, `createFile`, `renameFile` and `deleteFile`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FileChanged {
+    /// The path now (the target of a rename), relative to the workspace root.
+    pub path: String,
+    /// The file's new version; absent for directories and deletions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub version: Option<String>,
+}

@@ -1,7 +1,10 @@
-//! The HTTP server: `GET /health`, `GET /metrics` and the websocket endpoint
-//! `/lsp`, which carries the same protocol as stdio, one JSON-RPC message per
-//! text frame.
+//! The HTTP server: the web IDE at `/` (its page and assets, embedded),
+//! `GET /health`, `GET /metrics` and the websocket endpoint `/lsp`, which
+//! carries the same protocol as stdio, one JSON-RPC message per text frame.
 //!
+//! The page, its assets and `/health` need no token (like Jupyter's login
+//! page, the page holds no data: it reads the token from the URL's fragment,
+//! `/#token=...`, which browsers never send to the server).
 //! Access: every websocket upgrade must present the token (header
 //! `X-Internal-Auth`, or a `Sec-WebSocket-Protocol` entry `codelab-token.<token>`
 //! for browsers, which cannot set headers), compared in constant time; a
@@ -16,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use futures::{SinkExt, StreamExt};
@@ -62,6 +65,7 @@ pub fn router(core: Arc<Core>, serve: ServeConfig, addr: SocketAddr) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/lsp", get(lsp))
+        .fallback(asset)
         .with_state(state)
 }
 
@@ -75,12 +79,71 @@ pub async fn serve(
     listener: TcpListener,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    tracing::info!("listening on http://{addr} (GET /health, GET /metrics, websocket /lsp)");
+    tracing::info!(
+        "listening on http://{addr} (the web IDE at /, GET /health, GET /metrics, websocket /lsp)"
+    );
+    // As Jupyter does: the URL to open, the token in the fragment (never sent
+    // to the server, kept out of its logs). Only on loopback: beyond it the
+    // operator set the token and hands it out.
+    if addr.ip().is_loopback() {
+        tracing::info!(
+            "open the IDE: {}",
+            ide_url(addr, &serve.token, serve.workspace.as_deref())
+        );
+    }
     axum::serve(
         listener,
         router(core, serve, addr).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .await
+}
+
+/// The URL that opens the web IDE with `token`, new sessions in `workspace`.
+pub fn ide_url(addr: SocketAddr, token: &str, workspace: Option<&std::path::Path>) -> String {
+    let mut url = format!("http://{addr}/#token={token}");
+    if let Some(uri) = workspace.and_then(crate::workspace::path_to_uri) {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("folder", &uri);
+        url.push('&');
+        url.push_str(&query.finish());
+    }
+    url
+}
+
+/// Serves the embedded web IDE: `/` is its page, anything else a built file
+/// or 404. No token: the page and its assets hold no data.
+async fn asset(uri: Uri) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    let path = if path.is_empty() { "index.html" } else { path };
+    let Some(bytes) = super::assets::get(path) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    // Built assets carry a content hash in their names: cached for good.
+    // The page itself is revalidated, so a new binary serves a new page.
+    let cache = if path.starts_with("assets/") {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let mut res = (
+        [
+            (header::CONTENT_TYPE, super::assets::content_type(path)),
+            (header::CACHE_CONTROL, cache),
+        ],
+        bytes,
+    )
+        .into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
 }
 
 async fn health(State(s): State<AppState>) -> Json<serde_json::Value> {

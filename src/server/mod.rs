@@ -10,6 +10,7 @@
 //! - Notifications are handled in the order they arrive, one after another;
 //!   document changes are applied with no `.await` between receipt and apply.
 
+mod assets;
 pub mod connection;
 mod editor;
 pub mod http;

@@ -1,0 +1,437 @@
+// The CodeLab web IDE: files, tabs and Monaco editors on the left, the chat
+// on the right, over one websocket to `codelab-agent serve`. The chat's
+// state and rendering are the VS Code extension's (editors/vscode/src).
+
+import "./style.css";
+import { ChatModel, type ApprovalItem } from "../../vscode/src/chat.ts";
+import { renderItem } from "../../vscode/src/render.ts";
+import type { AgentInfo, FileEntry, Session } from "../../../protocol/codelab-protocol.ts";
+import { Connection, type ConnState } from "./connection.ts";
+import { takeLaunch, socketUrl } from "./launch.ts";
+import type { Workbench } from "./workbench.ts";
+import { showDashboard } from "./dashboard.ts";
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+const launch = takeLaunch(location, sessionStorage, history);
+const stateEl = $("conn-state");
+if (!launch.token) {
+  stateEl.dataset.state = "closed";
+  stateEl.textContent = "no token: open the URL `codelab-agent serve` printed (…/#token=…)";
+  throw new Error("no token");
+}
+
+function setState(state: ConnState, detail?: string) {
+  stateEl.dataset.state = state;
+  stateEl.textContent = detail ?? (state === "open" ? "connected" : state === "connecting" ? "connecting…" : "disconnected, reconnecting…");
+}
+
+let session: Session | undefined;
+let chat: ChatModel | undefined;
+let agents: AgentInfo[] = [];
+/** What the debug handle shows tests: each attach's afterSeq, in order. */
+const attaches: { sessionId: string; afterSeq: number }[] = [];
+/** The last seq shown at each socket close. */
+const closedAt: number[] = [];
+
+const conn: Connection = new Connection(socketUrl(location), launch.token, launch.folder, {
+  notification(method, params) {
+    if (!chat || !chat.apply(method, params)) return;
+    renderChat();
+    if (method === "codelab/approvalRequired") showApproval((params as any).approval.id);
+    if (method === "codelab/approvalResolved" && openApproval === (params as any).approvalId) closeApproval();
+    if (method === "codelab/turnCompleted" || method === "codelab/agentSwitched") void refreshSessions();
+  },
+  async request(method, params): Promise<unknown> {
+    if (method === "workspace/applyEdit") return (await workbench).docs.applyEdit(params);
+    throw new Error(`unsupported request ${method}`);
+  },
+  state: setState,
+  closed() {
+    // The last seq shown when the socket went: what the re-attach resumes from.
+    closedAt.push(chat?.lastSeq ?? 0);
+  },
+  async ready(reconnected) {
+    if (reconnected && wb) wb.docs.reopenAll();
+    await loadAgents();
+    await refreshSessions();
+    if (session) await attach(session.id, true);
+    else if (sessions.length > 0) await attach(sessions[0].id, false);
+  },
+});
+
+// ---- editor and tabs: Monaco, loaded after the first paint ------------------
+
+let wb: Workbench | undefined;
+const workbench: Promise<Workbench> = import("./workbench.ts").then((m) => {
+  wb = m.createWorkbench({ editor: $("editor"), tabs: $("tabs"), diff: $("diff-editor") }, conn, {
+    read: (path) => conn.request("codelab/readFile", { sessionId: session!.id, path }),
+    write: (path, text, baseVersion) => conn.request("codelab/writeFile", { sessionId: session!.id, path, text, baseVersion }),
+  });
+  return wb;
+});
+window.addEventListener("keydown", (e) => {
+  if ((e.ctrlKey || e.metaKey) && e.key === "s") {
+    e.preventDefault();
+    void wb?.tabs.saveActive();
+  }
+});
+
+// ---- files -----------------------------------------------------------------
+
+async function listDir(path: string, into: HTMLElement) {
+  if (!session) return;
+  const r = await conn.request("codelab/listFiles", { sessionId: session.id, path });
+  into.replaceChildren(...r.entries.map(fileNode));
+}
+
+function fileNode(e: FileEntry): HTMLElement {
+  const li = document.createElement("li");
+  const label = document.createElement("span");
+  label.className = `entry ${e.kind}${e.ignored ? " ignored" : ""}${e.protected ? " protected" : ""}`;
+  label.textContent = (e.kind === "directory" ? "▸ " : "") + e.name;
+  label.dataset.path = e.path;
+  label.title = e.path + (e.ignored ? " (hidden from the agents)" : "") + (e.protected ? " (agents need approval)" : "");
+  li.append(label);
+  if (e.kind === "directory") {
+    const children = document.createElement("ul");
+    li.append(children);
+    label.onclick = async () => {
+      if (li.classList.toggle("open")) await listDir(e.path, children);
+      else children.replaceChildren();
+      label.textContent = (li.classList.contains("open") ? "▾ " : "▸ ") + e.name;
+    };
+  } else if (e.kind === "file") {
+    label.onclick = () => void workbench.then((w) => w.tabs.open(e.path)).catch(showError);
+  }
+  return li;
+}
+
+$("refresh-files").onclick = () => void listDir("", $("files"));
+$("new-file").onclick = async () => {
+  const path = session && prompt("New file (a path in the workspace; end it with / for a folder):");
+  if (!path || !session) return;
+  const dir = path.endsWith("/");
+  try {
+    await conn.request("codelab/createFile", { sessionId: session.id, path: path.replace(/\/+$/, ""), kind: dir ? "directory" : "file" });
+    await listDir("", $("files"));
+    if (!dir) await (await workbench).tabs.open(path);
+  } catch (e) {
+    showError(e);
+  }
+};
+// Rename or delete: right-click an entry.
+$("files").oncontextmenu = async (e) => {
+  const label = (e.target as HTMLElement).closest<HTMLElement>(".entry");
+  if (!label || !session) return;
+  e.preventDefault();
+  const from = label.dataset.path!;
+  const to = prompt(`Rename ${from} to (empty: delete it):`, from);
+  if (to === null || to === from) return;
+  try {
+    if (to === "") {
+      if (!confirm(`Delete ${from}?`)) return;
+      wb?.tabs.close(from);
+      await conn.request("codelab/deleteFile", { sessionId: session.id, path: from });
+    } else {
+      wb?.tabs.close(from);
+      await conn.request("codelab/renameFile", { sessionId: session.id, from, to });
+    }
+    await listDir("", $("files"));
+  } catch (err) {
+    showError(err);
+  }
+};
+
+// ---- sessions and agents ---------------------------------------------------
+
+let sessions: Session[] = [];
+
+async function refreshSessions() {
+  sessions = (await conn.request("codelab/listSessions", { limit: 50 })).sessions.filter((s: Session) => !s.parentSessionId);
+  const ul = $("sessions");
+  ul.replaceChildren(
+    ...sessions.map((s) => {
+      const li = document.createElement("li");
+      li.textContent = s.title;
+      li.title = `${s.workspaceFolder ?? "no folder"} · ${s.agent} · ${s.messageCount} messages`;
+      li.dataset.session = s.id;
+      if (session?.id === s.id) li.className = "active";
+      li.onclick = () => void attach(s.id, false).catch(showError);
+      return li;
+    }),
+  );
+}
+
+async function loadAgents() {
+  agents = (await conn.request("codelab/listAgents", { workspaceFolder: launch.folder })).agents;
+  const select = $<HTMLSelectElement>("agent");
+  select.replaceChildren(
+    ...agents.map((a) => {
+      const o = document.createElement("option");
+      o.value = a.slug;
+      o.textContent = a.name;
+      o.title = a.description;
+      return o;
+    }),
+  );
+  if (chat?.agent) select.value = chat.agent;
+}
+
+$<HTMLSelectElement>("agent").onchange = async (e) => {
+  const agent = (e.target as HTMLSelectElement).value;
+  if (session) await conn.request("codelab/switchAgent", { sessionId: session.id, agent }).catch(showError);
+};
+
+async function newSession() {
+  const agent = $<HTMLSelectElement>("agent").value || undefined;
+  const s = await conn.request("codelab/createSession", { workspaceFolder: launch.folder, agent, title: "New session" });
+  await refreshSessions();
+  await attach(s.id, false);
+  return s;
+}
+$("new-session").onclick = () => void newSession().catch(showError);
+
+/** Attaches to a session: `resume` keeps what is shown and replays from its last seq. */
+async function attach(id: string, resume: boolean) {
+  const keep = resume && chat?.sessionId === id;
+  if (!keep) {
+    chat = new ChatModel(id);
+    rendered.clear();
+    $("messages").replaceChildren();
+    closeApproval();
+  }
+  const afterSeq = keep ? chat!.lastSeq : 0;
+  attaches.push({ sessionId: id, afterSeq });
+  const r = await conn.request("codelab/attachSession", { sessionId: id, afterSeq });
+  const changed = session?.id !== id;
+  session = r.session;
+  chat!.attached(r);
+  $("chat-title").textContent = r.session.title;
+  if (chat!.agent) $<HTMLSelectElement>("agent").value = chat!.agent;
+  renderChat();
+  for (const li of $("sessions").children) li.classList.toggle("active", (li as HTMLElement).dataset.session === id);
+  if (changed) await listDir("", $("files"));
+  const pending = chat!.pendingApprovals();
+  if (pending.length > 0 && !openApproval) showApproval(pending[pending.length - 1].approval.id);
+}
+
+// ---- chat ------------------------------------------------------------------
+
+const rendered = new Map<string, string>();
+
+function renderChat() {
+  if (!chat) return;
+  const box = $("messages");
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  const items = chat.list();
+  const wanted = new Set(items.map((i) => i.key));
+  for (const el of [...box.children] as HTMLElement[]) {
+    if (!wanted.has(el.dataset.key!)) {
+      el.remove();
+      rendered.delete(el.dataset.key!);
+    }
+  }
+  let prev: Element | null = null;
+  for (const item of items) {
+    const html = renderItem(item, chat.agent, chat);
+    let el = box.querySelector<HTMLElement>(`:scope > [data-key="${CSS.escape(item.key)}"]`);
+    if (!el) {
+      el = document.createElement("div");
+      el.dataset.key = item.key;
+    }
+    if (rendered.get(item.key) !== html) {
+      el.innerHTML = html;
+      rendered.set(item.key, html);
+    }
+    const expected: Element | null = prev ? prev.nextElementSibling : box.firstElementChild;
+    if (expected !== el) box.insertBefore(el, expected);
+    prev = el;
+  }
+  $<HTMLButtonElement>("cancel").disabled = !chat.runningTurn;
+  if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+$("composer").onsubmit = async (e) => {
+  e.preventDefault();
+  const input = $<HTMLTextAreaElement>("input");
+  const text = input.value.trim();
+  if (!text) return;
+  try {
+    if (!session) await newSession();
+    const active = wb?.tabs.activePath();
+    await conn.request("codelab/sendMessage", {
+      sessionId: session!.id,
+      text,
+      context: { openFiles: wb?.tabs.paths() ?? [], activeFile: active, diagnostics: [] },
+    });
+    input.value = "";
+  } catch (err) {
+    showError(err);
+  }
+};
+$("input").onkeydown = (e) => {
+  if (e.key === "Enter" && !e.shiftKey) {
+    e.preventDefault();
+    $<HTMLFormElement>("composer").requestSubmit();
+  }
+};
+$("cancel").onclick = () => session && void conn.request("codelab/cancelTurn", { sessionId: session.id }).catch(showError);
+
+$("messages").onclick = async (e) => {
+  const btn = (e.target as HTMLElement).closest<HTMLElement>("button[data-action]");
+  if (!btn || !chat) return;
+  const id = btn.dataset.id!;
+  switch (btn.dataset.action) {
+    case "approve":
+      return decide(id, "approve");
+    case "approveSession":
+      return decide(id, "approve", { scope: "session" });
+    case "reject": {
+      const fb = document.querySelector<HTMLInputElement>(`input[data-feedback-for="${CSS.escape(id)}"]`)?.value;
+      return decide(id, "reject", fb ? { feedback: fb } : {});
+    }
+    case "diff":
+      return showApproval(id, true);
+    case "edit":
+      return editParams(id);
+    case "answer":
+      return answer(id, btn.dataset.answer!);
+    case "answerText": {
+      const v = document.querySelector<HTMLInputElement>(`input[data-answer-for="${CSS.escape(id)}"]`)?.value ?? "";
+      return answer(id, v);
+    }
+  }
+};
+
+async function answer(questionId: string, text: string) {
+  if (!session || !chat) return;
+  await conn.request("codelab/answerQuestion", { sessionId: session.id, questionId, answer: text }).catch(showError);
+  chat.answered(questionId, text);
+  renderChat();
+}
+
+async function decide(approvalId: string, decision: "approve" | "reject" | "edit", extra: Record<string, unknown> = {}) {
+  try {
+    await conn.request("codelab/decideApproval", { approvalId, decision, ...extra } as any);
+    if (openApproval === approvalId) closeApproval();
+  } catch (e) {
+    showError(e);
+  }
+}
+
+// ---- approvals: Monaco's diff editor ---------------------------------------
+
+let openApproval: string | undefined;
+
+function approvalItem(id: string): ApprovalItem | undefined {
+  const item = chat?.get(`p:${id}`);
+  return item && item.kind === "approval" ? item : undefined;
+}
+
+/** Shows a pending edit's proposal against the file as it is. */
+function showApproval(id: string, force = false) {
+  const item = approvalItem(id);
+  if (!item || item.state !== "pending") return;
+  const files = item.approval.files ?? [];
+  if (files.length === 0 && !force) return;
+  openApproval = id;
+  const f = files[0];
+  $("diff-title").textContent = `${item.approval.tool}: ${files.map((x) => x.path).join(", ") || "no file"} — ${item.approval.rule}`;
+  $("diff-panel").hidden = false;
+  $("diff-panel").dataset.approval = id;
+  const current = f?.current ?? "";
+  const proposed = f?.proposed ?? JSON.stringify(item.approval.params, null, 2);
+  void workbench.then((w) => {
+    if (openApproval === id) w.showDiff(current, proposed, f?.path);
+  });
+}
+
+function closeApproval() {
+  openApproval = undefined;
+  $("diff-panel").hidden = true;
+  $("params-panel").hidden = true;
+}
+
+$("diff-actions").onclick = (e) => {
+  const btn = (e.target as HTMLElement).closest<HTMLElement>("button[data-diff-action]");
+  if (!btn || !openApproval) return;
+  const id = openApproval;
+  switch (btn.dataset.diffAction) {
+    case "approve":
+      return void decide(id, "approve");
+    case "approveSession":
+      return void decide(id, "approve", { scope: "session" });
+    case "reject": {
+      const fb = $<HTMLInputElement>("diff-feedback").value;
+      $<HTMLInputElement>("diff-feedback").value = "";
+      return void decide(id, "reject", fb ? { feedback: fb } : {});
+    }
+    case "edit":
+      return editParams(id);
+    case "close":
+      return closeApproval();
+  }
+};
+
+/** Lets the user change the call's parameters, then approves the edited call. */
+function editParams(id: string) {
+  const item = approvalItem(id);
+  if (!item) return;
+  openApproval = id;
+  $<HTMLTextAreaElement>("params-text").value = JSON.stringify(item.approval.params, null, 2);
+  $("params-panel").hidden = false;
+}
+$("params-send").onclick = () => {
+  if (!openApproval) return;
+  let params: unknown;
+  try {
+    params = JSON.parse($<HTMLTextAreaElement>("params-text").value);
+  } catch (e) {
+    return showError(`the parameters are not valid JSON: ${e}`);
+  }
+  void decide(openApproval, "edit", { params });
+};
+$("params-cancel").onclick = () => ($("params-panel").hidden = true);
+
+// ---- views -----------------------------------------------------------------
+
+for (const btn of document.querySelectorAll<HTMLButtonElement>(".tab-btn")) {
+  btn.onclick = () => {
+    for (const b of document.querySelectorAll(".tab-btn")) b.classList.toggle("active", b === btn);
+    const dash = btn.dataset.view === "dashboard";
+    $("ide").hidden = dash;
+    $("dashboard").hidden = !dash;
+    if (dash) void showDashboard($("dashboard"), conn).catch(showError);
+  };
+}
+
+function showError(e: unknown) {
+  const msg = (e as any)?.message ?? String(e);
+  const el = document.createElement("div");
+  el.className = "toast";
+  el.textContent = msg;
+  document.body.append(el);
+  setTimeout(() => el.remove(), 6000);
+}
+
+// A handle for the end-to-end tests and the console: what was attached with
+// which afterSeq, the last seq shown, and a way to drop the socket.
+(window as any).codelab = {
+  attaches,
+  closedAt,
+  lastSeq: () => chat?.lastSeq ?? 0,
+  session: () => session?.id,
+  drop: () => conn.drop(),
+  get editor() {
+    return wb?.editor;
+  },
+  get tabs() {
+    return wb?.tabs;
+  },
+  get monaco() {
+    return wb?.monaco;
+  },
+};
+
+conn.start();

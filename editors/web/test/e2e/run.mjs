@@ -1,0 +1,430 @@
+// End to end: the web IDE in Chromium (playwright-core with Debian's
+// Chromium, headless, --no-sandbox), served by the real `codelab-agent
+// serve` against the mock LLM process. Started by tests/web.rs, which passes:
+//   CODELAB_BIN, MOCK_LLM_BIN, CHROMIUM, WORK (a scratch folder),
+//   SCREENSHOTS (optional: where to save PNGs).
+// Prints PASS at the end; any failure throws with what the page showed.
+
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const { chromium } = require("playwright-core");
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is required`);
+  return v;
+};
+const BIN = env("CODELAB_BIN");
+const MOCK = env("MOCK_LLM_BIN");
+const CHROMIUM = env("CHROMIUM");
+const WORK = env("WORK");
+const SHOTS = process.env.SCREENSHOTS;
+const T = 60_000;
+
+const children = [];
+function start(cmd, args, opts, readyPattern, what) {
+  const child = spawn(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let out = "";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not start:\n${out}`)), 120_000);
+    const onData = (d) => {
+      out += d.toString();
+      const m = out.match(readyPattern);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, match: m, log: () => out });
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`${what} exited (${code}):\n${out}`)));
+  });
+}
+
+// ---- the model's script: one reply per model request, in order ----------
+const diff = (search, replace) => `<<<<<<< SEARCH\n${search}\n=======\n${replace}\n>>>>>>> REPLACE\n`;
+const paced = (prefix, n) => Array.from({ length: n }, (_, i) => ({ waitMs: 50, text: `${prefix}${i + 1} ` }));
+const replies = [
+  // 1. read_file while the buffer holds unsaved text
+  { chunks: [{ toolCall: { id: "r1", name: "read_file", arguments: { path: "lib.rs" } } }] },
+  { chunks: [{ text: "I read it." }] },
+  // 2. a streamed answer
+  { chunks: paced("w", 40) },
+  // 3. an edit approved after viewing its diff
+  { chunks: [{ toolCall: { id: "d1", name: "apply_diff", arguments: { path: "lib.rs", diff: diff("    1", "    let x = 1;\n    x") } } }] },
+  { chunks: [{ text: "Changed **lib.rs**." }] },
+  // 4. with a second tab: a streamed answer both see
+  { chunks: paced("v", 20) },
+  // 5. an edit decided in the first tab while the second shows it
+  { chunks: [{ toolCall: { id: "d2", name: "apply_diff", arguments: { path: "lib.rs", diff: diff("    x\n}", "    x + 1\n}") } } }] },
+  { chunks: [{ text: "Approved in the first tab." }] },
+  // 6. the page's socket closed mid-stream
+  { chunks: paced("z", 60) },
+  // 7. a turn cancelled while it runs
+  { chunks: [{ text: "Thinking hard" }, { stall: true }] },
+  // 8. a question answered with one of its suggestions
+  { chunks: [{ toolCall: { id: "q1", name: "ask_followup_question", arguments: { question: "Which colour?", suggestions: ["red", "blue"] } } }] },
+  { chunks: [{ toolCall: { id: "q2", name: "attempt_completion", arguments: { result: "Painted it blue." } } }] },
+  // 9. an edit rejected with feedback
+  { chunks: [{ toolCall: { id: "d3", name: "apply_diff", arguments: { path: "lib.rs", diff: diff("fn one() -> u32 {", "const fn one() -> u32 {") } } }] },
+  { chunks: [{ text: "Leaving it as it is." }] },
+  // 10. an edit whose parameters the user changes before approving
+  { chunks: [{ toolCall: { id: "d5", name: "apply_diff", arguments: { path: "lib.rs", diff: diff("    x + 1\n}", "    x + 100\n}") } } }] },
+  { chunks: [{ text: "Edited as you asked." }] },
+  // 11. an edit pending while the server restarts, approved after
+  { chunks: [{ toolCall: { id: "d4", name: "apply_diff", arguments: { path: "lib.rs", diff: diff("    x + 10\n}", "    x + 2\n}") } } }] },
+  { chunks: [{ text: "Back again." }, { usage: { input: 1200, output: 80 } }] },
+];
+
+fs.mkdirSync(WORK, { recursive: true });
+const scriptFile = path.join(WORK, "script.json");
+fs.writeFileSync(scriptFile, JSON.stringify({ replies }));
+fs.mkdirSync(path.join(WORK, "ws"), { recursive: true });
+const ws = fs.realpathSync(path.join(WORK, "ws"));
+const data = path.join(WORK, "data");
+fs.mkdirSync(data, { recursive: true });
+const lib = path.join(ws, "lib.rs");
+fs.writeFileSync(lib, "fn one() -> u32 {\n    1\n}\n");
+fs.mkdirSync(path.join(ws, "src"));
+fs.writeFileSync(path.join(ws, "src", "main.rs"), "fn main() {}\n");
+
+const serverEnv = {
+  ...process.env,
+  OPENAI_API_KEY: "sk-test",
+  CODELAB_MODEL: "gpt-4o-mini",
+  HOME: path.join(WORK, "home"),
+  XDG_CONFIG_HOME: path.join(WORK, "xdg-config"),
+  RUST_LOG: "info",
+};
+delete serverEnv.ANTHROPIC_API_KEY;
+fs.mkdirSync(serverEnv.HOME, { recursive: true });
+
+let port;
+let server;
+async function startServer() {
+  server = await start(
+    BIN,
+    ["--data-dir", data, "serve", "--listen", `127.0.0.1:${port ?? 0}`, "--workspace", ws, "--rate-limit", "100000", "--token-rate-limit", "100000"],
+    { env: serverEnv },
+    /open the IDE: (http:\/\/\S+)/,
+    "codelab-agent serve",
+  );
+  // The first start picks a free port; a restart takes the same one back.
+  port = Number(new URL(server.match[1]).port);
+  return server.match[1];
+}
+async function stopServer() {
+  const child = server.child;
+  child.removeAllListeners("exit");
+  const gone = new Promise((r) => child.once("exit", r));
+  child.kill("SIGKILL");
+  await gone;
+}
+
+let browser;
+let page;
+let page2;
+async function main() {
+  const mock = await start(MOCK, ["--script", scriptFile], {}, /listening on (http:\/\/\S+)/, "mock-llm");
+  const mockUrl = mock.match[1];
+  serverEnv.OPENAI_BASE_URL = `${mockUrl}/v1`;
+  const url = await startServer();
+  if (!/#token=[^&]+&folder=/.test(url)) throw new Error(`printed URL: ${url}`);
+
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"] });
+  const context = await browser.newContext({ viewport: { width: 1360, height: 800 } });
+  page = await context.newPage();
+  const frames = watchFrames(page);
+  const started = Date.now();
+  await page.goto(url);
+  await page.locator("#conn-state[data-state=open]").waitFor({ timeout: T });
+  const nav = await page.evaluate(() => performance.getEntriesByType("navigation")[0].toJSON());
+  console.log(`page loaded in ${Math.round(nav.loadEventEnd)} ms (DOMContentLoaded ${Math.round(nav.domContentLoadedEventEnd)} ms), connected in ${Date.now() - started} ms`);
+  // The token left the address bar (it stays in this tab's session storage).
+  if (page.url().includes("token")) throw new Error(`the token is still in the address bar: ${page.url()}`);
+
+  // ---- a session of the coder in the served folder; its files --------------
+  await page.locator("#agent option[value=coder]").waitFor({ state: "attached", timeout: T });
+  await page.selectOption("#agent", "coder");
+  await page.click("#new-session");
+  await page.locator("#files .entry", { hasText: "lib.rs" }).waitFor({ timeout: T });
+  await page.locator("#files .entry.directory", { hasText: "src" }).click();
+  await page.locator("#files .entry", { hasText: "main.rs" }).waitFor({ timeout: T });
+
+  // ---- open a file, type without saving: the agent reads the unsaved text ---
+  await page.locator("#files .entry", { hasText: "lib.rs" }).first().click();
+  await page.locator(".tab.active", { hasText: "lib.rs" }).waitFor({ timeout: T });
+  await page.locator("#editor .view-lines", { hasText: "fn one()" }).waitFor({ timeout: T });
+  await page.evaluate(() => {
+    const ed = window.codelab.editor;
+    ed.setPosition({ lineNumber: 1, column: 1 });
+    ed.focus();
+  });
+  await page.keyboard.type("// draft note\n");
+  await page.locator(".tab.dirty", { hasText: "lib.rs" }).waitFor({ timeout: T });
+  if (fs.readFileSync(lib, "utf8").includes("draft note")) throw new Error("typing saved the file");
+  await send(page, "read lib.rs");
+  await page.locator(".msg.assistant", { hasText: "I read it." }).waitFor({ timeout: T });
+  const readCard = page.locator(".tool.status-completed", { hasText: "read_file" });
+  await readCard.locator("summary", { hasText: "Result" }).click();
+  await readCard.locator(".result pre", { hasText: "// draft note" }).waitFor({ timeout: T });
+  const reqs = await (await fetch(`${mockUrl}/_mock/requests`)).json();
+  if (!JSON.stringify(reqs).includes("// draft note")) throw new Error("the model never saw the unsaved text");
+
+  // ---- save with Ctrl+S ------------------------------------------------------
+  await page.locator("#editor .view-lines").click();
+  await page.keyboard.press("Control+s");
+  await page.locator(".tab.dirty").waitFor({ state: "detached", timeout: T });
+  const saved = fs.readFileSync(lib, "utf8");
+  if (saved !== "// draft note\nfn one() -> u32 {\n    1\n}\n") throw new Error(`saved: ${JSON.stringify(saved)}`);
+
+  // ---- a streamed answer: part of it shows before the turn ends --------------
+  await send(page, "say hello slowly");
+  let partial = "";
+  await waitFor(async () => {
+    const texts = await page.locator(".msg.assistant.streaming .md").evaluateAll((els) => els.map((e) => e.textContent));
+    partial = texts.find((t) => /w\d+/.test(t)) ?? "";
+    return partial !== "";
+  }, "part of the answer to show while it streams");
+  if (partial.includes("w40")) throw new Error(`the whole answer was there at once: ${partial}`);
+  await page.locator(".turn-end").nth(1).waitFor({ timeout: T });
+  await expectOnce(page, "w40", "w1 w2 w3");
+  if (SHOTS) await shot(page, "streamed-answer.png");
+
+  // ---- an edit: view its diff, approve; the model changes with undo, the disk too
+  await send(page, "make it a binding");
+  const card = page.locator(".approval.pending", { hasText: "lib.rs" });
+  await card.waitFor({ timeout: T });
+  // The diff editor opened by itself with the proposal; "Show diff" opens it too.
+  await card.locator('button[data-action="diff"]').click();
+  await page.locator("#diff-panel:not([hidden])").waitFor({ timeout: T });
+  await page.locator("#diff-editor .modified .view-lines", { hasText: "let x = 1;" }).first().waitFor({ timeout: T });
+  await page.locator("#diff-editor .original .view-lines", { hasText: "fn one()" }).first().waitFor({ timeout: T });
+  if (SHOTS) await shot(page, "diff-approval.png");
+  await page.click('#diff-actions button[data-diff-action="approve"]');
+  await page.locator("#diff-panel").waitFor({ state: "hidden", timeout: T });
+  await page.locator(".msg.assistant", { hasText: "Changed lib.rs." }).waitFor({ timeout: T });
+  await page.locator(".tool.status-completed", { hasText: "apply_diff" }).waitFor({ timeout: T });
+  const edited = "// draft note\nfn one() -> u32 {\n    let x = 1;\n    x\n}\n";
+  const model = () => page.evaluate(() => window.codelab.editor.getModel().getValue());
+  if ((await model()) !== edited) throw new Error(`the model: ${JSON.stringify(await model())}`);
+  await waitFor(() => fs.readFileSync(lib, "utf8") === edited, "the edit on disk");
+  if ((await page.locator(".tab.dirty").count()) !== 0) throw new Error("the agent's edit left the tab dirty");
+  // Undo takes the agent's edit back in one step; redo puts it back.
+  const undone = await page.evaluate(() => {
+    const m = window.codelab.editor.getModel();
+    if (!m.canUndo()) return "cannot undo";
+    m.undo();
+    const before = m.getValue();
+    m.redo();
+    return before;
+  });
+  if (undone !== saved) throw new Error(`undo gave ${JSON.stringify(undone)}`);
+  if ((await model()) !== edited) throw new Error("redo did not restore the edit");
+  if (SHOTS) await shot(page, "tool-card.png");
+
+  // ---- a second tab on the same session ---------------------------------------
+  page2 = await context.newPage();
+  await page2.goto(url);
+  await page2.locator("#conn-state[data-state=open]").waitFor({ timeout: T });
+  await page2.locator(".msg.assistant", { hasText: "Changed lib.rs." }).waitFor({ timeout: T });
+  await send(page, "stream to both");
+  await page2.locator(".msg.assistant", { hasText: "v20" }).waitFor({ timeout: T });
+  await page.locator(".msg.assistant", { hasText: "v20" }).waitFor({ timeout: T });
+  await expectOnce(page2, "v20", "v1 v2");
+  await send(page, "edit again");
+  await page2.locator(".approval.pending", { hasText: "lib.rs" }).waitFor({ timeout: T });
+  await page2.locator("#diff-panel:not([hidden])").waitFor({ timeout: T });
+  await page.locator(".approval.pending", { hasText: "lib.rs" }).locator('button[data-action="approve"]').click();
+  await page2.locator(".approval.decided", { hasText: "approve" }).waitFor({ timeout: T });
+  await page2.locator("#diff-panel").waitFor({ state: "hidden", timeout: T });
+  if ((await page2.locator(".approval.pending").count()) !== 0) throw new Error("the second tab still shows the approval");
+  await page2.locator(".msg.assistant", { hasText: "Approved in the first tab." }).waitFor({ timeout: T });
+  await page2.close();
+
+  // ---- the page's socket closed mid-stream, the server running -----------------
+  await send(page, "a long answer");
+  await page.locator(".msg.assistant.streaming", { hasText: "z3" }).waitFor({ timeout: T });
+  const attachesBefore = frames.attaches.length;
+  const shownAtDrop = await page.evaluate(() => {
+    window.codelab.drop();
+    return window.codelab.lastSeq();
+  });
+  await page.locator(".msg.assistant", { hasText: "z60" }).waitFor({ timeout: T });
+  await page.locator(".turn-end").nth(5).waitFor({ timeout: T });
+  await expectOnce(page, "z60", "z1 z2 z3");
+  const closedAt = await page.evaluate(() => window.codelab.closedAt.at(-1));
+  const attach = frames.attaches[attachesBefore];
+  if (!attach) throw new Error("no attach after the reconnect");
+  if (attach.afterSeq !== closedAt || closedAt < shownAtDrop) {
+    throw new Error(`the attach after the drop carried afterSeq ${attach.afterSeq}; the page showed up to seq ${closedAt} (${shownAtDrop} when dropped)`);
+  }
+  if (closedAt <= 0) throw new Error("nothing was shown before the drop");
+
+  // ---- cancel, a question, a rejection with feedback ----------------------------
+  await send(page, "think about it");
+  await page.locator(".msg.assistant.streaming", { hasText: "Thinking hard" }).waitFor({ timeout: T });
+  await page.click("#cancel:not([disabled])");
+  await page.locator(".turn-end", { hasText: "cancelled" }).waitFor({ timeout: T });
+  await send(page, "paint it");
+  const question = page.locator(".question", { hasText: "Which colour?" });
+  await question.locator('button[data-answer="blue"]').click();
+  await page.locator(".turn-end", { hasText: "Painted it blue." }).waitFor({ timeout: T });
+  const beforeReject = fs.readFileSync(lib, "utf8");
+  await send(page, "make it const");
+  const rejected = page.locator(".approval.pending", { hasText: "lib.rs" });
+  await rejected.waitFor({ timeout: T });
+  await page.fill("#diff-feedback", "keep it a plain fn");
+  await page.click('#diff-actions button[data-diff-action="reject"]');
+  await page.locator(".msg.assistant", { hasText: "Leaving it as it is." }).waitFor({ timeout: T });
+  if (fs.readFileSync(lib, "utf8") !== beforeReject) throw new Error("a rejected edit changed lib.rs");
+  const seen = await (await fetch(`${mockUrl}/_mock/requests`)).json();
+  if (!JSON.stringify(seen).includes("keep it a plain fn")) throw new Error("the model never read the feedback");
+
+  // ---- edit the parameters, then approve ------------------------------------------
+  await send(page, "add a hundred");
+  await page.locator(".approval.pending", { hasText: "lib.rs" }).waitFor({ timeout: T });
+  await page.click('#diff-actions button[data-diff-action="edit"]');
+  await page.locator("#params-panel:not([hidden])").waitFor({ timeout: T });
+  const params = JSON.parse(await page.inputValue("#params-text"));
+  params.diff = params.diff.replace("x + 100", "x + 10");
+  await page.fill("#params-text", JSON.stringify(params, null, 2));
+  await page.click("#params-send");
+  await page.locator(".msg.assistant", { hasText: "Edited as you asked." }).waitFor({ timeout: T });
+  await waitFor(() => fs.readFileSync(lib, "utf8").includes("    x + 10\n}"), "the edited parameters' change on disk");
+  if (!(await page.locator("#params-panel").isHidden())) throw new Error("the parameters panel stayed open");
+
+  // ---- the server killed and restarted with an approval pending ------------------
+  await send(page, "one more edit");
+  await page.locator(".approval.pending", { hasText: "lib.rs" }).waitFor({ timeout: T });
+  await page.locator("#diff-panel:not([hidden])").waitFor({ timeout: T });
+  const shownBefore = await page.locator("#messages > div").count();
+  const closes = await page.evaluate(() => window.codelab.closedAt.length);
+  await stopServer();
+  await waitFor(async () => (await page.evaluate(() => window.codelab.closedAt.length)) > closes, "the page to see the server go");
+  await startServer();
+  await page.locator("#conn-state[data-state=open]").waitFor({ timeout: T });
+  await waitFor(async () => frames.attaches.length > attachesBefore + 1, "the attach after the restart");
+  const shownAfter = await page.locator("#messages > div").count();
+  if (shownAfter !== shownBefore) throw new Error(`the chat had ${shownBefore} items before the restart and ${shownAfter} after`);
+  await expectOnce(page, "w40", "w1 w2 w3");
+  // The approval is still there, its diff shown; approving it resumes the turn.
+  await page.locator(".approval.pending", { hasText: "lib.rs" }).waitFor({ timeout: T });
+  await page.locator("#diff-editor .modified .view-lines", { hasText: "x + 2" }).first().waitFor({ timeout: T });
+  await page.click('#diff-actions button[data-diff-action="approve"]');
+  await page.locator(".msg.assistant", { hasText: "Back again." }).waitFor({ timeout: T });
+  await expectOnce(page, "Back again.", "Back again.");
+  await waitFor(() => fs.readFileSync(lib, "utf8").includes("x + 2"), "the edit approved after the restart on disk");
+
+  // ---- a page of another origin cannot connect --------------------------------
+  const token = new URL(url).hash.match(/token=([^&]+)/)[1];
+  const other = http.createServer((_req, res) => {
+    res.setHeader("content-type", "text/html");
+    res.end(`<script>
+      const s = new WebSocket("ws://127.0.0.1:${port}/lsp", ["codelab-token.${token}"]);
+      s.onopen = () => { document.title = "opened"; };
+      s.onclose = () => { if (document.title !== "opened") document.title = "refused"; };
+    </script>`);
+  });
+  await new Promise((r) => other.listen(0, "127.0.0.1", r));
+  const evil = await context.newPage();
+  await evil.goto(`http://127.0.0.1:${other.address().port}/`);
+  await waitFor(async () => (await evil.title()) !== "", "the other origin's socket to settle");
+  if ((await evil.title()) !== "refused") throw new Error(`a page of another origin: ${await evil.title()}`);
+  other.close();
+
+  // ---- files: create, rename, delete from the tree ------------------------------
+  const answers = ["notes.md", "docs/notes.md", ""];
+  page.on("dialog", (d) => void (d.type() === "confirm" ? d.accept() : d.accept(answers.shift())));
+  await page.click("#new-file");
+  await page.locator(".tab.active", { hasText: "notes.md" }).waitFor({ timeout: T });
+  await waitFor(() => fs.existsSync(path.join(ws, "notes.md")), "notes.md on disk");
+  await page.locator("#files .entry", { hasText: "notes.md" }).click({ button: "right" });
+  await page.locator("#files .entry.directory", { hasText: "docs" }).waitFor({ timeout: T });
+  if (fs.existsSync(path.join(ws, "notes.md")) || !fs.existsSync(path.join(ws, "docs/notes.md"))) throw new Error("the rename did not move notes.md");
+  await page.locator("#files .entry.directory", { hasText: "docs" }).click({ button: "right" });
+  await page.locator("#files .entry.directory", { hasText: "docs" }).waitFor({ state: "detached", timeout: T });
+  if (fs.existsSync(path.join(ws, "docs"))) throw new Error("docs/ was not deleted");
+
+  // ---- the dashboard ------------------------------------------------------------
+  await page.click('.tab-btn[data-view="dashboard"]');
+  await page.locator('.figure[data-figure="turns"] .v').waitFor({ timeout: T });
+  const turns = Number(await page.locator('.figure[data-figure="turns"] .v').innerText());
+  // Totals since the restarted server started: the resumed turn's tokens.
+  if (!(turns >= 0)) throw new Error(`the dashboard shows turns: ${turns}`);
+  const tokens = await page.locator('.figure[data-figure="tokens"] .v').innerText();
+  if (tokens !== "1280") throw new Error(`the dashboard counts ${tokens} tokens`);
+  await page.locator("#dashboard canvas").first().waitFor({ timeout: T });
+  if ((await page.locator("#dashboard .chart-card").count()) < 5) throw new Error("the dashboard lacks charts");
+  if (SHOTS) await shot(page, "dashboard.png");
+  console.log("PASS");
+}
+
+/** Records every attach the page sends, on any of its sockets. */
+function watchFrames(p) {
+  const seen = { attaches: [] };
+  p.on("websocket", (socket) => {
+    socket.on("framesent", (f) => {
+      try {
+        const m = JSON.parse(f.payload);
+        if (m.method === "codelab/attachSession") seen.attaches.push(m.params);
+      } catch {}
+    });
+  });
+  return seen;
+}
+
+async function send(p, text) {
+  await p.fill("#input", text);
+  await p.click("#send");
+  await p.locator(".msg.user", { hasText: text }).last().waitFor({ timeout: T });
+}
+
+/** The answer holding `last` shows exactly once, in one block, starting with `first`. */
+async function expectOnce(p, last, first) {
+  const text = await p.locator("#messages").innerText();
+  const n = text.split(last).length - 1;
+  if (n !== 1) throw new Error(`"${last}" shows ${n} times:\n${text}`);
+  const block = await p.locator(".msg.assistant", { hasText: last }).innerText();
+  if (!block.includes(first)) throw new Error(`the block of "${last}": ${block}`);
+}
+
+async function shot(p, name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await p.screenshot({ path: path.join(SHOTS, name) });
+}
+
+async function waitFor(cond, what, ms = T) {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+try {
+  await main();
+} catch (e) {
+  console.error(e);
+  if (page) {
+    try {
+      console.error("page text:\n" + (await page.locator("body").innerText()).slice(0, 4000));
+      if (SHOTS) await page.screenshot({ path: path.join(SHOTS, "failure.png") });
+    } catch {}
+  }
+  if (server) console.error("server log (tail):\n" + server.log().slice(-4000));
+  process.exitCode = 1;
+} finally {
+  await browser?.close().catch(() => {});
+  for (const c of children) {
+    c.removeAllListeners("exit");
+    c.kill("SIGKILL");
+  }
+}
