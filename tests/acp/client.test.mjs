@@ -507,7 +507,7 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
         (n) => n.sessionId === sessionId && n.update.sessionUpdate === "available_commands_update",
         "available_commands_update",
       );
-      assert.deepEqual(offered.update.availableCommands.map((c) => c.name), ["compact", "agent"]);
+      assert.deepEqual(offered.update.availableCommands.map((c) => c.name), ["compact", "checkpoints", "restore", "agent"]);
     });
 
     await step("a loaded session goes on with its history", async () => {
