@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the npm packages of one test suite (tests/NAME/package-lock.json:
-# `acp` for the $name tests, `mcp` for the MCP servers) into a cache
+# `acp` for the official ACP SDK, `acpx` for a third-party ACP client, `mcp`
+# for the MCP servers) into a cache
 # outside the clone, keyed by the lockfile, and prints the path of their
 # node_modules. Cached: a second run with the same lockfile installs nothing.
 # Usage: scripts/npm-deps.sh NAME
@@ -26,7 +27,12 @@ if [ ! -f "$dir/.complete" ]; then
   mkdir -p "$root"
   tmp=$(mktemp -d "$root/.install.XXXXXX")
   cp "tests/$name/package.json" "$lock" "$tmp/"
-  if ! (cd "$tmp" && timeout 600 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2); then
+  # `npm ci`, or where npm 11 left a package's optional platform packages
+  # for other systems out of the lockfile (acpx's @openclaw/fs-safe), so
+  # that `npm ci` refuses it as out of sync: `npm install --no-save` from the
+  # same lockfile, which still pins every version.
+  if ! (cd "$tmp" && { timeout 600 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2 2>/dev/null \
+        || timeout 600 npm install --no-save --ignore-scripts --no-audit --no-fund --loglevel=error >&2; }); then
     rm -rf "$tmp"
     echo "npm ci failed for $lock" >&2
     exit 1

@@ -33,6 +33,9 @@ fi
 # The official ACP TypeScript client for tests/acp.rs: its npm packages, in a
 # cache outside the clone keyed by tests/acp/package-lock.json (Node 20+).
 echo "ACP test packages: $(bash scripts/acp-deps.sh)"
+# A third-party ACP client (acpx, Node 22.13+: Node 24 from PyPI) for tests/acp.rs.
+echo "acpx test packages: $(bash scripts/npm-deps.sh acpx)"
+echo "Node 24: $(bash scripts/node-deps.sh)"
 # The reference MCP servers for tests/mcp.rs, the same way (tests/mcp/package-lock.json).
 echo "MCP test packages: $(bash scripts/mcp-deps.sh)"
 

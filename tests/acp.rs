@@ -6,6 +6,9 @@
 //!   Node's test runner. Its npm packages are installed by
 //!   `scripts/acp-deps.sh` into a cache outside the clone, keyed by the
 //!   lockfile.
+//! - A third-party client, `acpx` (a headless ACP command line client from
+//!   npm, `tests/acpx/package-lock.json`, run with Node 24 from
+//!   `scripts/node-deps.sh`), runs one prompt with an approved edit.
 //! - Raw newline-delimited JSON for what a well-behaved client never sends,
 //!   and for the edges of a turn: invalid JSON, unknown methods, unknown
 //!   sessions, a second prompt while one runs, no model provider, a turn
@@ -1553,4 +1556,155 @@ async fn agent_and_model_are_configuration_options() {
         "{message}"
     );
     assert_eq!(agent.close().await, Some(0));
+}
+
+/// The output of a script of the repository (its last line), which must
+/// succeed.
+fn script_output(script: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("bash")
+        .arg(repo().join(script))
+        .args(args)
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// A third-party ACP client: `acpx` (a headless ACP command line client from
+/// npm, on the official SDK's TypeScript types but its own session and
+/// permission handling) runs one prompt against `codelab-agent acp`: the
+/// orchestrator hands over to the coder, whose `write_file` asks; acpx
+/// approves (`--approve-all`) and writes the file through its
+/// `fs/write_text_file`.
+#[tokio::test]
+async fn a_third_party_client_acpx_drives_a_prompt_with_an_approved_edit() {
+    let modules = PathBuf::from(script_output("scripts/npm-deps.sh", &["acpx"]));
+    let acpx = modules.join("acpx/dist/cli.js");
+    assert!(acpx.is_file(), "{acpx:?}");
+    let node = script_output("scripts/node-deps.sh", &[]);
+    let mock = MockLlm::start(Script {
+        replies: vec![
+            Reply {
+                matches: Some("Rewrite".into()),
+                chunks: vec![Chunk {
+                    tool_call: Some(ToolCallChunk {
+                        id: "s1".into(),
+                        name: "switch_mode".into(),
+                        arguments: json!({"mode": "coder", "reason": "an edit"}),
+                        split: None,
+                        split_header: false,
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            Reply {
+                matches: None,
+                chunks: vec![Chunk {
+                    tool_call: Some(ToolCallChunk {
+                        id: "w1".into(),
+                        name: "write_file".into(),
+                        arguments: json!({"path": "notes.md", "content": "new\n"}),
+                        split: None,
+                        split_header: false,
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            Reply {
+                matches: None,
+                chunks: vec![Chunk {
+                    text: Some("Rewritten notes.md.".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        ],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    std::fs::write(root.join("notes.md"), "old\n").unwrap();
+    let agent_cmd = format!(
+        "{} --data-dir {} acp --standalone",
+        env!("CARGO_BIN_EXE_codelab-agent"),
+        data.path().display()
+    );
+    let mut cmd = Command::new(node);
+    cmd.arg(&acpx)
+        .args(["--agent", &agent_cmd, "--cwd"])
+        .arg(&root)
+        .args([
+            "--approve-all",
+            "--format",
+            "json",
+            "--timeout",
+            "60",
+            "exec",
+            "Rewrite notes",
+        ])
+        // acpx keeps its own state under HOME.
+        .env("HOME", home.path())
+        .env_remove("CODELAB_DATA_DIR")
+        .env_remove("RUST_LOG")
+        .kill_on_drop(true);
+    for (k, v) in llm_env(&mock) {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .expect("acpx finishes")
+        .expect("acpx runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = || format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "acpx failed:\n{}", report());
+    // Its JSON output is the ACP traffic, one message per line.
+    let messages: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let methods: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m["method"].as_str())
+        .collect();
+    for m in [
+        "initialize",
+        "session/new",
+        "session/prompt",
+        "session/request_permission",
+        "fs/write_text_file",
+    ] {
+        assert!(methods.contains(&m), "no {m}:\n{}", report());
+    }
+    let prompt_id = messages
+        .iter()
+        .find(|m| m["method"] == "session/prompt")
+        .map(|m| m["id"].clone())
+        .unwrap();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["id"] == prompt_id && m["result"]["stopReason"] == "end_turn"),
+        "the prompt ended end_turn:\n{}",
+        report()
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("notes.md")).unwrap(),
+        "new\n",
+        "{}",
+        report()
+    );
+    assert_eq!(mock.requests().len(), 3, "{}", report());
 }
