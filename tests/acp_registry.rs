@@ -10,6 +10,10 @@ use std::path::PathBuf;
 use regex::Regex;
 use serde_json::Value;
 
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("editors/acp")
 }
@@ -166,4 +170,48 @@ fn the_icon_is_16_by_16_and_monochrome() {
             .is_match(&svg),
         "no hardcoded colors"
     );
+}
+
+/// The manifest names exactly the archives the release script builds (one
+/// per platform), and the release workflow builds each of them.
+#[test]
+fn the_release_script_and_workflow_build_every_archive_the_manifest_names() {
+    let out = std::process::Command::new("bash")
+        .arg(root().join("scripts/release.sh"))
+        .arg("--names")
+        .output()
+        .expect("bash runs");
+    assert!(out.status.success(), "{out:?}");
+    let mut built: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    built.sort();
+    let m = manifest();
+    let mut named: Vec<String> = m["distribution"]["binary"]
+        .as_object()
+        .expect("distribution.binary")
+        .values()
+        .map(|t| {
+            string(t, "archive")
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    named.sort();
+    assert_eq!(built, named);
+    let workflow =
+        std::fs::read_to_string(root().join(".github/workflows/release.yml")).expect("workflow");
+    for name in &named {
+        let target = name
+            .trim_start_matches(&format!("codelab-agent-{}-", string(&m, "version")))
+            .trim_end_matches(".tar.gz")
+            .trim_end_matches(".zip");
+        assert!(
+            workflow.contains(&format!("target: {target},")),
+            "the release workflow does not build {target}"
+        );
+    }
 }
