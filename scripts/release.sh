@@ -76,6 +76,7 @@ case "$target" in
 esac
 
 cargo build --release --locked --target "$target" --bin codelab-agent
+built="${CARGO_TARGET_DIR:-target}/$target/release"
 out=target/release-archives
 mkdir -p "$out"
 stage=$(mktemp -d)
@@ -83,12 +84,12 @@ trap 'rm -rf "$stage"' EXIT
 name=$(archive_name "$target")
 case "$target" in
   *-windows-*)
-    cp "target/$target/release/codelab-agent.exe" "$stage/"
+    cp "$built/codelab-agent.exe" "$stage/"
     (cd "$stage" && 7z a -tzip "$OLDPWD/$out/$name" codelab-agent.exe >/dev/null 2>&1 \
       || powershell -NoProfile -Command "Compress-Archive -Path codelab-agent.exe -DestinationPath '$OLDPWD/$out/$name' -Force")
     ;;
   *)
-    cp "target/$target/release/codelab-agent" "$stage/"
+    cp "$built/codelab-agent" "$stage/"
     # Reproducible: sorted, owner and times fixed.
     tar --sort=name --owner=0 --group=0 --numeric-owner --mtime='@0' \
       -C "$stage" -czf "$out/$name" codelab-agent 2>/dev/null \

@@ -148,6 +148,30 @@ fn check_base(abs: &Path, path: &str, base: Option<&str>) -> Result<(), FileErro
     })
 }
 
+/// The entry `path` names itself, not what it points to: a symlink is
+/// renamed or deleted as a link (its target left alone); any other path as
+/// [`Workspace::resolve`] resolves it. A link is confined like any path: one
+/// leading out of the workspace is refused, as the tools refuse it.
+fn entry_path(ws: &Workspace, path: &str) -> Result<PathBuf, FileError> {
+    let resolved = ws.resolve(path)?;
+    let given = Path::new(path);
+    if let (Some(name), Some(parent)) = (given.file_name(), given.parent())
+        && !path.ends_with('/')
+    {
+        let parent = parent.to_str().unwrap_or_default();
+        let link = ws
+            .resolve(if parent.is_empty() { "." } else { parent })?
+            .join(name);
+        if link
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return Ok(link);
+        }
+    }
+    Ok(resolved)
+}
+
 fn not_root(ws: &Workspace, abs: &Path, path: &str) -> Result<(), FileError> {
     if abs == ws.root() {
         return Err(FileError::Root(path.to_owned()));
@@ -324,12 +348,15 @@ pub fn rename(
     to: &str,
     base: Option<&str>,
 ) -> Result<String, FileError> {
-    let src = ws.resolve(from)?;
-    let dst = ws.resolve(to)?;
+    let src = entry_path(ws, from)?;
+    let dst = entry_path(ws, to)?;
     not_root(ws, &src, from)?;
     not_root(ws, &dst, to)?;
-    src.symlink_metadata().map_err(io(from))?;
-    check_base(&src, from, base)?;
+    let meta = src.symlink_metadata().map_err(io(from))?;
+    // A link has no content of its own to be at a version.
+    if !meta.file_type().is_symlink() {
+        check_base(&src, from, base)?;
+    }
     if dst.symlink_metadata().is_ok() {
         return Err(FileError::Conflict {
             path: to.to_owned(),
@@ -359,10 +386,12 @@ pub fn rename(
 /// # Errors
 /// A refused path, a missing file, a conflict, an I/O failure.
 pub fn delete(ws: &Workspace, path: &str, base: Option<&str>) -> Result<(), FileError> {
-    let abs = ws.resolve(path)?;
+    let abs = entry_path(ws, path)?;
     not_root(ws, &abs, path)?;
     let meta = abs.symlink_metadata().map_err(io(path))?;
-    check_base(&abs, path, base)?;
+    if !meta.file_type().is_symlink() {
+        check_base(&abs, path, base)?;
+    }
     if meta.is_dir() {
         std::fs::remove_dir_all(&abs).map_err(io(path))
     } else {
@@ -417,6 +446,46 @@ mod tests {
             read(&w, "src/a.rs", 1 << 20),
             Err(FileError::NotFound(_))
         ));
+    }
+
+    #[test]
+    fn symlinks_are_renamed_and_deleted_as_links() {
+        let (d, w) = ws();
+        let outside = tempfile::tempdir().expect("tempdir");
+        std::fs::write(outside.path().join("o.txt"), "o").expect("write");
+        std::os::unix::fs::symlink(d.path().join("src/a.rs"), d.path().join("in")).expect("link");
+        std::os::unix::fs::symlink(outside.path().join("o.txt"), d.path().join("out"))
+            .expect("link");
+        assert_eq!(
+            rename(&w, "in", "src/in2", None).expect("rename"),
+            "src/in2"
+        );
+        let moved = d.path().join("src/in2");
+        assert!(
+            moved
+                .symlink_metadata()
+                .expect("moved")
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("src/a.rs")).expect("target"),
+            "fn a() {}\n"
+        );
+        delete(&w, "src/in2", Some("a stale version")).expect("delete the link");
+        assert!(moved.symlink_metadata().is_err());
+        assert!(d.path().join("src/a.rs").is_file(), "the target stays");
+        // A link leading out is refused, as the tools refuse it.
+        assert!(matches!(delete(&w, "out", None), Err(FileError::Path(_))));
+        assert!(d.path().join("out").symlink_metadata().is_ok());
+        assert_eq!(
+            std::fs::read_to_string(outside.path().join("o.txt")).expect("outside"),
+            "o"
+        );
+        // Through a link: still confined.
+        std::os::unix::fs::symlink(outside.path(), d.path().join("dirout")).expect("link");
+        assert!(delete(&w, "dirout/o.txt", None).is_err());
+        assert!(outside.path().join("o.txt").is_file());
     }
 
     #[test]
