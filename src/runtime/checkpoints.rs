@@ -288,8 +288,15 @@ pub(super) async fn restore(
                 }
             };
             let now = std::fs::read(&abs).ok();
+            let now_hash = now.as_deref().map(content_hash);
+            // Already as it was before the turn (a restore interrupted after
+            // this file, or the user put it back): nothing to do, no conflict.
+            if now_hash == before.as_ref().map(|r| r.hash.clone()) {
+                report.restored.push(path);
+                continue;
+            }
             let agent_left = after.as_ref().map(|r| r.hash.clone());
-            if now.as_deref().map(content_hash) != agent_left && !overwrite {
+            if now_hash != agent_left && !overwrite {
                 report.conflicts.push(path);
                 continue;
             }
