@@ -366,8 +366,9 @@ async fn sigkill_during_a_restore_leaves_every_file_whole_and_the_store_consiste
         );
         back += usize::from(text == old(i));
     }
-    // Mostly mid-way (how far it got is not asserted: it depends on timing).
-    eprintln!("{back} of {FILES} files were back when the server was killed");
+    // How far it got depends on timing (one file of forty in the runs
+    // here); it is not asserted.
+    assert!(back >= 1);
 
     // The store opens again, with the checkpoint and the history; the
     // restore done again completes (files already back are not conflicts:
