@@ -909,6 +909,71 @@ async fn concurrency(rows: &mut Vec<Row>) {
     });
 }
 
+/// Durable appends on PostgreSQL (a throwaway cluster, fsync on) against
+/// redb, the same load: 100 sessions appending 50 messages each at once.
+async fn postgres(rows: &mut Vec<Row>) {
+    async fn load(store: Arc<dyn Store>) -> (f64, f64, usize) {
+        let s = store.create_session(session("seq")).await.unwrap();
+        let n = 500u64;
+        let t = Instant::now();
+        for seq in 1..=n {
+            store
+                .append_messages(s.id, vec![message(s.id, seq)])
+                .await
+                .unwrap();
+        }
+        let one = n as f64 / t.elapsed().as_secs_f64();
+        let mut ids = Vec::new();
+        for i in 0..100 {
+            ids.push(
+                store
+                    .create_session(session(&format!("c{i}")))
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for id in ids.clone() {
+            let store = Arc::clone(&store);
+            tasks.push(tokio::spawn(async move {
+                for seq in 1..=50 {
+                    store
+                        .append_messages(id, vec![message(id, seq)])
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let grouped = 5000.0 / t.elapsed().as_secs_f64();
+        let mut total = 0;
+        for id in &ids {
+            total += store.history(*id, 0, 1000).await.unwrap().items.len();
+        }
+        store.close().await;
+        (grouped, one, total)
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (redb, redb_one, redb_total) = load(Arc::new(RedbStore::open(dir.path()).unwrap())).await;
+    let url = support::postgres::cluster().fresh_database().await;
+    let pg = codelab_agent::store::PgStore::connect(&url).await.unwrap();
+    let (pg, pg_one, pg_total) = load(Arc::new(pg)).await;
+    rows.push(Row {
+        name:
+            "durable appends, 100 concurrent sessions: PostgreSQL 15 (Unix socket, batched) vs redb"
+                .into(),
+        ours: format!("{pg:.0} events/s (one at a time: {pg_one:.0}/s)"),
+        baseline: format!("redb {redb:.0} events/s (one at a time: {redb_one:.0}/s)"),
+        ratio: format!("{:.2}x", pg / redb),
+        target: "—".into(),
+        check: format!("{pg_total} and {redb_total} messages read back"),
+    });
+}
+
 fn main() {
     let only: Vec<String> = std::env::args()
         .skip(1)
@@ -928,6 +993,9 @@ fn main() {
     }
     if want("store") {
         rt.block_on(store(&mut rows));
+    }
+    if want("postgres") {
+        rt.block_on(postgres(&mut rows));
     }
     if want("relay") {
         rt.block_on(relay(&mut rows));

@@ -25,6 +25,9 @@ pub struct Config {
     /// `codelab-agent` by default); `None`: commands start directly,
     /// unsandboxed.
     pub launcher: Option<PathBuf>,
+    /// A PostgreSQL URL: the shared store of several instances instead of
+    /// the redb file in `data_dir` (`serve --store`, `CODELAB_STORE_URL`).
+    pub store_url: Option<String>,
 }
 
 /// Access and limits of the HTTP server (`serve`).
@@ -51,6 +54,7 @@ impl Config {
             client_request_timeout: Duration::from_secs(30),
             max_turns: 256,
             launcher: own_launcher(),
+            store_url: None,
         }
     }
 }

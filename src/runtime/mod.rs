@@ -22,6 +22,7 @@
 //!   result the model reads; only a broken runtime ends a turn with an error.
 
 pub mod checkpoints;
+pub mod cluster;
 pub mod context;
 pub mod editors;
 pub mod gate;
@@ -71,6 +72,14 @@ pub enum RuntimeError {
         session: SessionId,
         /// The running turn.
         turn: TurnId,
+    },
+    /// A turn of the session runs on another instance (a shared store).
+    #[error("session {session} is running a turn on instance {instance}")]
+    RunningElsewhere {
+        /// The session.
+        session: SessionId,
+        /// The instance running it.
+        instance: String,
     },
     /// No such agent.
     #[error("unknown agent `{0}`")]
@@ -645,7 +654,11 @@ impl Runtime {
     /// Not found, or a store failure.
     pub async fn cancel_turn(&self, id: SessionId) -> Result<Option<TurnId>, RuntimeError> {
         self.store.get_session(id).await?;
-        Ok(self.hub.cancel(id))
+        match self.hub.cancel(id) {
+            Some(turn) => Ok(Some(turn)),
+            // The turn may run on another instance: its owner cancels it.
+            None => cluster::cancel_elsewhere(self, id).await,
+        }
     }
 
     /// Compacts a session's context now (elides old tool outputs and

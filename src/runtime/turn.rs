@@ -252,6 +252,28 @@ pub(super) async fn send_message(
             session: session.id,
             turn,
         })?;
+    // A shared store: this instance takes the session's lease, unless a
+    // turn runs on another instance.
+    match super::cluster::take_lease(rt, session.id, Some(turn_id)).await {
+        Ok(super::cluster::Taken::Here { orphan }) => {
+            if let Some(orphan) = orphan
+                && let Err(e) = super::cluster::end_orphan(rt, session.id, orphan).await
+            {
+                tracing::warn!(session = %session.id, "cannot end the turn of a stopped instance: {e}");
+            }
+        }
+        Ok(super::cluster::Taken::Elsewhere { owner }) => {
+            rt.hub.end_turn(session.id, turn_id);
+            return Err(RuntimeError::RunningElsewhere {
+                session: session.id,
+                instance: owner,
+            });
+        }
+        Err(e) => {
+            rt.hub.end_turn(session.id, turn_id);
+            return Err(e);
+        }
+    }
     let started = async {
         if let Some(a) = &input.agent {
             switch_agent(rt, session.id, a, "requested by the user").await?;
@@ -271,6 +293,7 @@ pub(super) async fn send_message(
     };
     if let Err(e) = started.await {
         rt.hub.end_turn(session.id, turn_id);
+        super::cluster::release(rt, session.id).await;
         return Err(e);
     }
     let turn = Turn::new(
@@ -293,7 +316,16 @@ pub(crate) fn resume(
     session: &Session,
     presets: HashMap<String, Resolution>,
 ) -> Result<TurnId, RuntimeError> {
-    let turn_id = TurnId::new();
+    resume_as(rt, session, TurnId::new(), presets)
+}
+
+/// [`resume`] with the turn's id chosen (the lease names it).
+pub(crate) fn resume_as(
+    rt: &Arc<Runtime>,
+    session: &Session,
+    turn_id: TurnId,
+    presets: HashMap<String, Resolution>,
+) -> Result<TurnId, RuntimeError> {
     let cancel = CancellationToken::new();
     rt.hub
         .begin_turn(session, turn_id, cancel.clone())
@@ -309,7 +341,7 @@ pub(crate) fn resume(
 
 /// Gives every unanswered call of a session a result (`reason`), and drops
 /// pending approvals and questions that belonged to them.
-async fn close_open_calls(
+pub(super) async fn close_open_calls(
     rt: &Runtime,
     session_id: SessionId,
     turn_id: TurnId,
@@ -427,12 +459,15 @@ pub(super) async fn answer_question(
         .find(|c| c.name == "ask_followup_question")
     {
         Some(call) => {
-            resume(
+            super::cluster::resume_or_forward(
                 rt,
                 &session,
-                HashMap::from([(call.id, Resolution::Answer(answer))]),
-            )?;
-            Ok(())
+                WaitKey::Question(question_id),
+                call.id,
+                Resolution::Answer(answer),
+                None,
+            )
+            .await
         }
         None => Err(RuntimeError::NotPending(format!(
             "question {question_id} no longer has a waiting tool call"
@@ -551,11 +586,11 @@ pub(super) async fn decide_approval(
             }
         }
     }
-    rt.hub.emit(&session, |_| SessionUpdate::ApprovalResolved {
+    let announce = SessionUpdate::ApprovalResolved {
         approval_id,
         decision,
         by: by.to_owned(),
-    });
+    };
     rt.bus.publish(
         Event::new(EventKind::DecisionMade(made)).in_turn(Some(session.id), Some(approval.turn_id)),
     );
@@ -565,15 +600,33 @@ pub(super) async fn decide_approval(
         feedback,
         scope,
     };
-    if !rt
-        .hub
-        .resolve(WaitKey::Approval(approval_id), resolution.clone())
-    {
-        resume(
+    let key = WaitKey::Approval(approval_id);
+    if rt.hub.waits(key) {
+        rt.hub.emit(&session, |_| announce);
+        if rt.hub.resolve(key, resolution.clone()) {
+            return Ok(approval);
+        }
+        super::cluster::resume_or_forward(
             rt,
             &session,
-            HashMap::from([(approval.tool_call_id.clone(), resolution)]),
-        )?;
+            key,
+            approval.tool_call_id.clone(),
+            resolution,
+            None,
+        )
+        .await?;
+    } else {
+        // The turn waiting for it is on another instance (which announces the
+        // decision, allocating its seq), or gone (then this one announces it).
+        super::cluster::resume_or_forward(
+            rt,
+            &session,
+            key,
+            approval.tool_call_id.clone(),
+            resolution,
+            Some(announce),
+        )
+        .await?;
     }
     Ok(approval)
 }
@@ -838,6 +891,7 @@ impl Turn {
             EventKind::ProcessingCompleted(ended)
         };
         self.publish(kind);
+        super::cluster::release(&self.rt, self.session_id).await;
     }
 
     async fn drive(&mut self) -> Result<TurnOutcome, Stop> {
