@@ -5,6 +5,7 @@
 #
 #   pg-cluster.sh start DIR   initdb and start; returns once it accepts connections
 #   pg-cluster.sh stop DIR    stop (fast) and delete DIR
+#   pg-cluster.sh restart DIR stop (fast) and start again; returns once it accepts connections
 #   pg-cluster.sh hold DIR    start, print "ready", stop and delete DIR when
 #                             stdin closes (a test binary holds the pipe: the
 #                             cluster goes when the process does, even killed)
@@ -14,8 +15,8 @@
 # binaries are (default: the newest /usr/lib/postgresql/*/bin).
 set -euo pipefail
 
-cmd=${1:?usage: pg-cluster.sh start|stop|hold DIR}
-dir=${2:?usage: pg-cluster.sh start|stop|hold DIR}
+cmd=${1:?usage: pg-cluster.sh start|stop|restart|hold DIR}
+dir=${2:?usage: pg-cluster.sh start|stop|restart|hold DIR}
 bin=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
   echo "PostgreSQL server binaries not found (install Debian's postgresql package, or set PG_BIN)" >&2
@@ -46,6 +47,10 @@ stop() {
 case "$cmd" in
   start) start ;;
   stop) stop ;;
+  restart)
+    "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 restart >/dev/null \
+      || { cat "$dir/data/server.log" >&2; exit 1; }
+    ;;
   hold)
     start
     echo ready

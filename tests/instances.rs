@@ -36,8 +36,12 @@ struct Instances {
 
 impl Instances {
     async fn start(n: usize, replies: Vec<Reply>) -> Self {
+        Self::start_on(support::postgres::cluster(), n, replies).await
+    }
+
+    async fn start_on(cluster: &support::postgres::Cluster, n: usize, replies: Vec<Reply>) -> Self {
         let mock = MockLlm::start(Script { replies }).await;
-        let url = support::postgres::cluster().fresh_database().await;
+        let url = cluster.fresh_database().await;
         let mut me = Self {
             mock,
             url,
@@ -145,6 +149,20 @@ async fn three_instances_share_sessions_streams_and_approvals() {
     let mut a = cluster.client(0).await;
     let mut b = cluster.client(1).await;
     let mut c = cluster.client(2).await;
+
+    // Each instance serves its own metrics, labelled with its id, and says
+    // whether the database answers.
+    for (i, server) in cluster.servers.iter().enumerate() {
+        let addr = server.addr.as_deref().unwrap();
+        let (status, metrics) = support::http_get(addr, "/metrics").await;
+        assert_eq!(status, 200);
+        let label = format!("instance=\"{}\"", Instances::name(i));
+        assert!(metrics.contains(&label), "{label} in {metrics}");
+        let (status, health) = support::http_get(addr, "/health").await;
+        assert_eq!(status, 200);
+        let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+        assert_eq!(health["store"]["reachable"], true, "{health}");
+    }
 
     // A session created on A is listed on every instance.
     let s = a.call_typed::<CreateSession>(coder()).await;
@@ -342,5 +360,157 @@ async fn a_turn_streaming_on_a_killed_instance_ends_with_an_error_elsewhere() {
         "{ended:?}"
     );
     // The session is free again: B runs the next turn.
+    b.abandon();
+}
+
+/// Text, then a pause, then more text: a stream that is still open while
+/// the test acts.
+fn paused(first: &str, wait_ms: u64, rest: &str) -> Reply {
+    Reply {
+        chunks: vec![
+            Chunk {
+                text: Some(first.into()),
+                ..Default::default()
+            },
+            Chunk {
+                wait_ms: Some(wait_ms),
+                text: Some(rest.into()),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    }
+}
+
+fn signal(server: &ServerProcess, sig: nix::sys::signal::Signal) {
+    let pid = server.child.id().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_instance_that_lost_its_lease_cannot_write_afterwards() {
+    use nix::sys::signal::Signal;
+    let cluster = Instances::start(
+        2,
+        vec![
+            paused("stale ", 4000, "reply from a"),
+            support::agent::when("fresh start", support::agent::text("fresh reply from b")),
+        ],
+    )
+    .await;
+    let mut a = cluster.client(0).await;
+    let mut b = cluster.client(1).await;
+    let s = a.call_typed::<CreateSession>(coder()).await;
+    b.call_typed::<AttachSession>(attach(s.id)).await;
+    let stale = send(&mut a, s.id, "think slowly").await;
+    b.expect::<TokenParams>().await;
+    signal(&cluster.servers[0], Signal::SIGSTOP);
+    // A's lease runs out; B's sweeper ends A's turn and frees the session.
+    let ended = b
+        .expect_where::<TurnCompletedParams>(|t| t.turn_id == stale)
+        .await;
+    assert_eq!(ended.stop_reason, StopReason::Error);
+    // B takes the session over with a turn of its own.
+    let fresh = send(&mut b, s.id, "fresh start").await;
+    let lb = drive(&mut b, fresh, |_| None, |_| None).await;
+    assert_eq!(lb.completed.stop_reason, StopReason::EndTurn);
+    let before = history_seqs(&mut b, s.id).await;
+    // A wakes up with the rest of its stream: its writes are refused.
+    signal(&cluster.servers[0], Signal::SIGCONT);
+    let seen = cluster.servers[0]
+        .logs
+        .wait_for(|t| {
+            (t.contains("taken over by another instance") || t.contains("lost the lease"))
+                .then_some(())
+        })
+        .await;
+    let _ = seen;
+    let after = history_seqs(&mut b, s.id).await;
+    assert_eq!(
+        before, after,
+        "nothing of A's was written after the takeover"
+    );
+    assert!(
+        !after.iter().any(|m| m.2.contains("reply from a")),
+        "{after:?}"
+    );
+    assert!(
+        after.iter().any(|m| m.2.contains("fresh reply from b")),
+        "{after:?}"
+    );
+    assert!(after.windows(2).all(|w| w[0].0 < w[1].0), "{after:?}");
+    a.abandon();
+    b.abandon();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_instances_reconnect_after_the_database_restarts_during_a_turn() {
+    let pg = support::postgres::private();
+    let cluster = Instances::start_on(
+        &pg,
+        2,
+        vec![
+            paused("before the restart, ", 1500, "and after it"),
+            support::agent::when("second", support::agent::text("second reply")),
+        ],
+    )
+    .await;
+    let mut a = cluster.client(0).await;
+    let mut b = cluster.client(1).await;
+    let s = a.call_typed::<CreateSession>(coder()).await;
+    b.call_typed::<AttachSession>(attach(s.id)).await;
+    let turn = send(&mut a, s.id, "first").await;
+    b.expect::<TokenParams>().await;
+    pg.restart();
+    // The turn completes, or ends with a clear error: never hangs.
+    let done = drive(&mut a, turn, |_| None, |_| None).await;
+    match done.completed.stop_reason {
+        StopReason::EndTurn => {}
+        StopReason::Error => {
+            let e = done.completed.error.clone().unwrap_or_default();
+            assert!(e.contains("database"), "a clear error: {e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Both listeners are back (each says so once more after connecting again).
+    for server in &cluster.servers {
+        server
+            .logs
+            .wait_for(|t| {
+                (t.matches("listening for the other instances").count() >= 2).then_some(())
+            })
+            .await;
+    }
+    // What was acknowledged is there; the instances work again (the next
+    // turn may have to wait for the lease of a failed one to run out).
+    let h = history_seqs(&mut b, s.id).await;
+    assert_eq!(h.iter().filter(|m| m.2 == "first").count(), 1, "{h:?}");
+    let second = loop {
+        match b
+            .request_typed::<codelab_agent::protocol::requests::SendMessage>(
+                codelab_agent::protocol::types::SendMessageParams {
+                    session_id: s.id,
+                    text: "second".into(),
+                    agent: None,
+                    context: None,
+                },
+            )
+            .await
+        {
+            Ok(r) => break r.turn_id,
+            Err(e) => {
+                assert_eq!(e.code, ErrorCode::SessionBusy, "{e:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let lb = drive(&mut b, second, |_| None, |_| None).await;
+    assert_eq!(lb.completed.stop_reason, StopReason::EndTurn);
+    // A, attached through its own listener (reconnected), saw B's turn.
+    let la = drive(&mut a, second, |_| None, |_| None).await;
+    assert_eq!(la.completed.result, lb.completed.result);
+    let h = history_seqs(&mut a, s.id).await;
+    assert!(h.windows(2).all(|w| w[0].0 < w[1].0), "{h:?}");
+    a.abandon();
     b.abandon();
 }

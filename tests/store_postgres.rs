@@ -212,6 +212,7 @@ async fn a_lease_is_exclusive_and_fences_the_instance_that_lost_it() {
     let LeaseOutcome::Held {
         generation: g1,
         took_over_from: None,
+        handed_over: false,
         ..
     } = a
         .acquire_lease(s.id, Duration::from_secs(60), Some(turn))
@@ -241,6 +242,7 @@ async fn a_lease_is_exclusive_and_fences_the_instance_that_lost_it() {
         generation: g2,
         took_over_from,
         running_turn,
+        handed_over,
     } = take_over(&b, s.id).await
     else {
         unreachable!()
@@ -248,6 +250,7 @@ async fn a_lease_is_exclusive_and_fences_the_instance_that_lost_it() {
     assert!(g2 > g1, "{g2} > {g1}");
     assert_eq!(took_over_from.as_deref(), Some("instance-a"));
     assert_eq!(running_turn, Some(turn));
+    assert!(handed_over, "the session changed hands");
     b.append_messages(
         s.id,
         vec![contract::message(s.id, 2, Role::Assistant, "from b")],

@@ -79,13 +79,17 @@ pub(crate) async fn take_lease(
         LeaseOutcome::Held {
             took_over_from,
             running_turn,
+            handed_over,
             ..
         } => {
             rt.hub.unfence(session);
-            if let Some(from) = &took_over_from {
-                // Continue the seqs above whatever the old owner streamed.
+            if handed_over {
+                // Continue the seqs above whatever the last owner streamed
+                // (this instance may have missed some of it).
                 let s = rt.store.get_session(session).await?;
                 rt.hub.resync(&s);
+            }
+            if let Some(from) = &took_over_from {
                 tracing::info!(%session, from = %from, "took the session over from an expired lease");
             }
             Ok(Taken::Here {

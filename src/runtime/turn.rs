@@ -830,11 +830,22 @@ impl Turn {
                 result: None,
                 error: None,
             },
-            Err(Stop::Error(e)) => TurnOutcome {
-                stop: StopReason::Error,
-                result: None,
-                error: Some(e.to_string()),
-            },
+            Err(Stop::Error(e)) => {
+                if matches!(
+                    e,
+                    TurnError::Store(StoreError::Fenced { .. })
+                        | TurnError::Runtime(RuntimeError::Store(StoreError::Fenced { .. }))
+                ) {
+                    // Another instance took the session over: what this one
+                    // says about it from now on stays here.
+                    self.rt.hub.fence(self.session_id);
+                }
+                TurnOutcome {
+                    stop: StopReason::Error,
+                    result: None,
+                    error: Some(e.to_string()),
+                }
+            }
         };
         if outcome.stop != StopReason::EndTurn {
             let reason = match outcome.stop {

@@ -98,6 +98,9 @@ pub enum LeaseOutcome {
         took_over_from: Option<String>,
         /// The turn that instance had marked as running, if any.
         running_turn: Option<TurnId>,
+        /// Another instance held it last (the session's seqs must jump
+        /// past whatever that one streamed).
+        handed_over: bool,
     },
     /// Another instance holds it and has renewed it in time.
     HeldElsewhere {
@@ -266,6 +269,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             generation: 0,
             took_over_from: None,
             running_turn: None,
+            handed_over: false,
         })
     }
 

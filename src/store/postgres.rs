@@ -52,7 +52,7 @@ use crate::domain::{
 pub const SCHEMA_VERSION: i64 = 1;
 
 /// The advisory lock key migrations hold (`codelab` in ASCII).
-pub const MIGRATION_LOCK: i64 = 0x636f_6465_6c61_62;
+pub const MIGRATION_LOCK: i64 = 0x0063_6f64_656c_6162;
 
 /// How long one statement may run before the server cancels it.
 pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -74,7 +74,8 @@ CREATE TABLE codelab_sessions (
     lease_owner text,
     lease_until timestamptz,
     lease_gen bigint NOT NULL DEFAULT 0,
-    running_turn uuid
+    running_turn uuid,
+    last_owner text
 );
 CREATE INDEX codelab_sessions_updated ON codelab_sessions (updated_at);
 CREATE TABLE codelab_messages (
@@ -1185,13 +1186,14 @@ impl super::Store for PgStore {
         let st = c
             .prepare_cached(
                 "WITH prev AS (
-                     SELECT id, lease_owner, lease_until, running_turn FROM codelab_sessions
-                     WHERE id = $1 FOR UPDATE
+                     SELECT id, lease_owner, lease_until, running_turn, last_owner
+                     FROM codelab_sessions WHERE id = $1 FOR UPDATE
                  )
                  UPDATE codelab_sessions s SET
                      lease_gen = CASE WHEN s.lease_owner IS DISTINCT FROM $2
                                       THEN s.lease_gen + 1 ELSE s.lease_gen END,
                      lease_owner = $2,
+                     last_owner = $2,
                      lease_until = clock_timestamp() + $3::bigint * interval '1 millisecond',
                      running_turn = $4
                  FROM prev
@@ -1199,7 +1201,7 @@ impl super::Store for PgStore {
                    AND (prev.lease_owner IS NULL OR prev.lease_owner = $2
                         OR prev.lease_until < clock_timestamp())
                  RETURNING s.lease_gen, prev.lease_owner, prev.lease_until < clock_timestamp(),
-                           prev.running_turn",
+                           prev.running_turn, coalesce(prev.last_owner <> $2, false)",
             )
             .await?;
         let row = c
@@ -1218,6 +1220,7 @@ impl super::Store for PgStore {
             let previous: Option<String> = row.get(1);
             let expired: Option<bool> = row.get(2);
             let running: Option<Uuid> = row.get(3);
+            let handed_over: bool = row.get(4);
             self.held
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -1231,6 +1234,7 @@ impl super::Store for PgStore {
                     None
                 },
                 took_over_from: took_over,
+                handed_over,
             });
         }
         let row = c
@@ -1514,7 +1518,7 @@ async fn listen_loop(config: tokio_postgres::Config, tx: mpsc::Sender<String>) {
                 });
                 match client.batch_execute("LISTEN codelab").await {
                     Ok(()) => {
-                        tracing::debug!("listening for the other instances");
+                        tracing::info!("listening for the other instances");
                         let mut parts = Reassembly::default();
                         while let Some(payload) = nrx.recv().await {
                             if let Some(m) = parts.push(&payload)

@@ -35,6 +35,17 @@ pub fn cluster() -> &'static Cluster {
     })
 }
 
+/// A cluster of the caller's own (a test that restarts its database must
+/// not disturb the others); stopped and deleted when dropped, or when the
+/// process ends.
+pub fn private() -> Cluster {
+    start_own()
+}
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/pg-cluster.sh")
+}
+
 fn start_own() -> Cluster {
     // A short path: Unix socket paths are limited to about 100 bytes.
     let dir = PathBuf::from(format!(
@@ -42,7 +53,7 @@ fn start_own() -> Cluster {
         std::process::id(),
         uuid::Uuid::new_v4().simple()
     ));
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/pg-cluster.sh");
+    let script = script();
     let mut child = Command::new("bash")
         .arg(&script)
         .arg("hold")
@@ -71,7 +82,35 @@ fn start_own() -> Cluster {
     }
 }
 
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(holder) = self._holder.take() {
+            let mut child = holder.into_inner().unwrap_or_else(|e| e.into_inner());
+            // Closing its stdin stops the cluster; wait until it has.
+            drop(child.stdin.take());
+            let _ = child.wait();
+        }
+    }
+}
+
 impl Cluster {
+    /// Restarts the server (only a cluster of this process's own); returns
+    /// once it accepts connections again.
+    pub fn restart(&self) {
+        assert!(self._holder.is_some(), "restart only a private cluster");
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("restart")
+            .arg(&self.socket_dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "restart failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The URL of database `name` as the `postgres` role.
     pub fn url(&self, name: &str) -> String {
         format!(
