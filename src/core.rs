@@ -112,8 +112,8 @@ impl Core {
     pub async fn connect(config: Config) -> Result<Self, CoreError> {
         let store: Arc<dyn Store> = match &config.store_url {
             Some(url) => Arc::new(match crate::config::env_var("CODELAB_INSTANCE_ID") {
-                Some(id) => PgStore::connect_as(url, &id).await?,
-                None => PgStore::connect(url).await?,
+                Some(id) => PgStore::connect_as(&url.0, &id).await?,
+                None => PgStore::connect(&url.0).await?,
             }),
             None => Arc::new(RedbStore::open(&config.data_dir)?),
         };

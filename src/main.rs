@@ -81,7 +81,12 @@ enum Command {
         /// The shared store: a PostgreSQL URL (`postgres://user@host/db`), so
         /// that several instances serve the same sessions [default:
         /// $CODELAB_STORE_URL, else the redb file in the data directory]
-        #[arg(long = "store", env = "CODELAB_STORE_URL", value_name = "URL")]
+        #[arg(
+            long = "store",
+            env = "CODELAB_STORE_URL",
+            hide_env_values = true,
+            value_name = "URL"
+        )]
         store_url: Option<String>,
     },
     /// Speak the Agent Client Protocol (ACP v1) on stdin and stdout, for
@@ -207,7 +212,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     tracing::info!(file = %data_dir.join(config::TOKEN_FILE).display(), "websocket clients must present the token in this file");
                 }
                 config.max_turns = *max_turns;
-                config.store_url = store_url.clone().filter(|u| !u.trim().is_empty());
+                config.store_url = store_url.clone().filter(|u| !u.trim().is_empty()).map(config::StoreUrl);
                 Some((*listen, ServeConfig {
                     token,
                     allowed_origins: allowed_origins.clone(),

@@ -27,7 +27,17 @@ pub struct Config {
     pub launcher: Option<PathBuf>,
     /// A PostgreSQL URL: the shared store of several instances instead of
     /// the redb file in `data_dir` (`serve --store`, `CODELAB_STORE_URL`).
-    pub store_url: Option<String>,
+    pub store_url: Option<StoreUrl>,
+}
+
+/// A store URL. It may hold a password: `Debug` does not show it.
+#[derive(Clone)]
+pub struct StoreUrl(pub String);
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreUrl(..)")
+    }
 }
 
 /// Access and limits of the HTTP server (`serve`).

@@ -560,6 +560,12 @@ impl Runtime {
         if let Some(turn) = self.hub.running(id) {
             return Err(RuntimeError::Busy { session: id, turn });
         }
+        if let Some((instance, _)) = self.store.session_lease(id).await? {
+            return Err(RuntimeError::RunningElsewhere {
+                session: id,
+                instance,
+            });
+        }
         let n = self.store.delete_session(id).await?;
         self.processes.remove_session(id).await;
         let _ = std::fs::remove_dir_all(self.session_tmp_dir(id));
@@ -605,8 +611,13 @@ impl Runtime {
         let questions = self.store.list_questions(Some(id)).await?;
         let approvals = self.store.list_approvals(Some(id)).await?;
         let session = self.store.get_session(id).await?;
+        // A turn may run on another instance (a shared store).
+        let running_turn = match self.hub.running(session.id) {
+            Some(t) => Some(t),
+            None => self.store.session_lease(id).await?.and_then(|(_, t)| t),
+        };
         Ok(Attached {
-            running_turn: self.hub.running(session.id),
+            running_turn,
             session,
             messages,
             questions,
@@ -680,6 +691,21 @@ impl Runtime {
                 session: session.id,
                 turn,
             })?;
+        // And, over a shared store, under the session's lease.
+        match cluster::take_lease(self, id, None).await {
+            Ok(cluster::Taken::Here { .. }) => {}
+            Ok(cluster::Taken::Elsewhere { owner }) => {
+                self.hub.end_turn(id, hold);
+                return Err(RuntimeError::RunningElsewhere {
+                    session: id,
+                    instance: owner,
+                });
+            }
+            Err(e) => {
+                self.hub.end_turn(id, hold);
+                return Err(e);
+            }
+        }
         let result = async {
             let (target, base, _) = turn::request_base(self, &session, None).await?;
             let history = self.store.history(id, 0, usize::MAX).await?.items;
@@ -701,6 +727,7 @@ impl Runtime {
         }
         .await;
         self.hub.end_turn(id, hold);
+        cluster::release(self, id).await;
         result
     }
 
