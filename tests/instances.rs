@@ -417,14 +417,13 @@ async fn a_paused_instance_that_lost_its_lease_cannot_write_afterwards() {
     let before = history_seqs(&mut b, s.id).await;
     // A wakes up with the rest of its stream: its writes are refused.
     signal(&cluster.servers[0], Signal::SIGCONT);
-    let seen = cluster.servers[0]
+    cluster.servers[0]
         .logs
         .wait_for(|t| {
             (t.contains("taken over by another instance") || t.contains("lost the lease"))
                 .then_some(())
         })
         .await;
-    let _ = seen;
     let after = history_seqs(&mut b, s.id).await;
     assert_eq!(
         before, after,
