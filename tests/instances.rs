@@ -21,8 +21,10 @@ use serde_json::json;
 use support::agent::{SANDBOX_OFF, approve, call, complete, decision, drive, llm_env, send};
 use support::{Client, ServerProcess, file_uri};
 
-/// How long a lease lasts in these tests (the instances renew it every third).
-const LEASE_MS: u64 = 1500;
+/// How long a lease lasts in these tests (the instances renew it every
+/// third): short, for the failover tests, and long enough that a loaded
+/// machine still renews in time.
+const LEASE_MS: u64 = 3000;
 
 /// Instances named `a`, `b`, ... on one fresh database, each with a data
 /// directory of its own (for its token and settings), one mock model.

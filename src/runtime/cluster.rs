@@ -349,6 +349,10 @@ pub(crate) async fn sweep(rt: &Arc<Runtime>) -> Result<usize, RuntimeError> {
     // A grace of one lease: an instance taking a dead instance's session
     // over to resume a decided turn comes first.
     for session in rt.store.orphaned_turns(16, lease_ttl()).await? {
+        if rt.hub.running(session).is_some() {
+            // Ours, and alive: the heartbeat was late.
+            continue;
+        }
         if let Taken::Here {
             orphan: Some(orphan),
         } = take_lease(rt, session, None).await?
