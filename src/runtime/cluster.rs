@@ -823,3 +823,95 @@ impl UpdateRec {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::domain::{ApprovalId, Role};
+
+    fn roundtrip(update: SessionUpdate) {
+        let text = serde_json::to_string(&Wire::Event {
+            from: "a".into(),
+            session: Uuid::now_v7(),
+            seq: 7,
+            update: UpdateRec::from(&update),
+        })
+        .unwrap();
+        let Wire::Event { update: back, .. } = serde_json::from_str(&text).unwrap() else {
+            panic!("an event")
+        };
+        assert_eq!(back.into_domain().unwrap(), update);
+    }
+
+    #[test]
+    fn session_updates_travel_between_instances_unchanged() {
+        let turn_id = TurnId::new();
+        roundtrip(SessionUpdate::Token {
+            turn_id,
+            delta: "héllo".into(),
+        });
+        roundtrip(SessionUpdate::ToolCall {
+            turn_id,
+            call: ToolCall {
+                id: "c1".into(),
+                name: "read_file".into(),
+                arguments: serde_json::json!({"path": "a.rs"}),
+            },
+            kind: ToolKind::Read,
+            status: ToolCallStatus::Completed,
+            result: Some("fn main() {}".into()),
+        });
+        roundtrip(SessionUpdate::TurnCompleted {
+            turn_id,
+            stop_reason: StopReason::Error,
+            usage: TokenUsage {
+                input_tokens: 3,
+                output_tokens: 4,
+                cache_read_tokens: 1,
+                cache_write_tokens: 0,
+            },
+            cost_usd: 0.25,
+            result: None,
+            error: Some("gone".into()),
+        });
+        let mut m = Message::new(Role::Assistant, Some(turn_id), "text".into());
+        m.seq = 9;
+        roundtrip(SessionUpdate::MessageAdded(Box::new(m)));
+        roundtrip(SessionUpdate::ApprovalResolved {
+            approval_id: ApprovalId::new(),
+            decision: Decision::Reject,
+            by: "user".into(),
+        });
+        roundtrip(SessionUpdate::ContextUsage(ContextUsage {
+            turn_id,
+            used_tokens: 100,
+            context_window: 8000,
+            usage: TokenUsage::default(),
+            turn_cost_usd: 0.5,
+            session_cost_usd: 1.5,
+        }));
+        roundtrip(SessionUpdate::AgentSwitched {
+            from: "coder".into(),
+            to: "planner".into(),
+            reason: "asked".into(),
+        });
+    }
+
+    #[test]
+    fn decisions_travel_between_instances_unchanged() {
+        let r = Resolution::Decided {
+            decision: Decision::Edit,
+            params: Some(serde_json::json!({"path": "b.rs"})),
+            feedback: Some("smaller".into()),
+            scope: Some(ApprovalScope::Session),
+        };
+        let back: Resolution = serde_json::from_str::<ResolutionRec>(
+            &serde_json::to_string(&ResolutionRec::from(r.clone())).unwrap(),
+        )
+        .unwrap()
+        .into();
+        assert_eq!(back, r);
+    }
+}
