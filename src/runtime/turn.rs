@@ -871,30 +871,44 @@ impl Turn {
 
     async fn finish(&self, outcome: &TurnOutcome, started: Instant) {
         self.rt.hub.end_turn(self.session_id, self.turn_id);
-        let Ok(session) = self.rt.store.get_session(self.session_id).await else {
-            tracing::warn!(session = %self.session_id, "the session was deleted during its turn");
-            return;
+        let session = match self.rt.store.get_session(self.session_id).await {
+            Ok(s) => Some(s),
+            Err(StoreError::SessionNotFound(_)) => {
+                tracing::warn!(session = %self.session_id, "the session was deleted during its turn");
+                return;
+            }
+            // The store is unreachable (a database restarting): the clients
+            // still learn that the turn ended.
+            Err(e) => {
+                tracing::warn!(session = %self.session_id, "cannot read the session at the end of its turn: {e}");
+                None
+            }
         };
-        super::checkpoints::announce_turn_diff(&self.rt, &session, self.turn_id).await;
+        if let Some(session) = &session {
+            super::checkpoints::announce_turn_diff(&self.rt, session, self.turn_id).await;
+        }
         let usage = self.usage;
-        self.emit(
-            &session,
-            SessionUpdate::TurnCompleted {
-                turn_id: self.turn_id,
-                stop_reason: outcome.stop,
-                usage,
-                cost_usd: self.cost,
-                result: outcome.result.clone(),
-                error: outcome.error.clone(),
-            },
-        );
+        let completed = SessionUpdate::TurnCompleted {
+            turn_id: self.turn_id,
+            stop_reason: outcome.stop,
+            usage,
+            cost_usd: self.cost,
+            result: outcome.result.clone(),
+            error: outcome.error.clone(),
+        };
+        match &session {
+            Some(session) => self.emit(session, completed),
+            None => {
+                self.rt.hub.emit_loaded(self.session_id, |_| completed);
+            }
+        }
         let ended = TurnEnded {
             stop_reason: outcome.stop,
             error: outcome.error.clone(),
             duration_ms: started.elapsed().as_millis() as u64,
             usage,
             cost_usd: self.cost,
-            agent: session.agent.clone(),
+            agent: session.map(|s| s.agent).unwrap_or_default(),
         };
         let kind = if outcome.stop == StopReason::Error {
             EventKind::TurnFailed(ended)
