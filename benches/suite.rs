@@ -982,7 +982,7 @@ async fn pg_instances(n: usize, llm: &[(&str, String)]) -> Vec<support::ServerPr
         let data = tempfile::tempdir().unwrap();
         let mut env: Vec<(&str, String)> = llm.to_vec();
         env.push(("CODELAB_INSTANCE_ID", format!("i{i}")));
-        env.push(("RUST_LOG", "warn".into()));
+        env.push(("RUST_LOG", "warn,codelab_agent::server::http=info".into()));
         let server = support::ServerProcess::websocket_args(
             data.path(),
             &env,
