@@ -100,6 +100,29 @@ pub(crate) async fn take_lease(
     }
 }
 
+/// How long a new turn waits for a lease whose turn has just ended (its
+/// instance announces `turnCompleted`, then lets the lease go).
+const RELEASE_WAIT: Duration = Duration::from_secs(1);
+
+/// [`take_lease`] for a new turn: a lease held elsewhere is waited for
+/// briefly, so that a client that saw `turnCompleted` and sends at once
+/// through another instance is not refused.
+pub(crate) async fn take_lease_for_turn(
+    rt: &Runtime,
+    session: SessionId,
+    turn: TurnId,
+) -> Result<Taken, RuntimeError> {
+    let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
+    loop {
+        match take_lease(rt, session, Some(turn)).await? {
+            Taken::Elsewhere { .. } if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            taken => return Ok(taken),
+        }
+    }
+}
+
 /// Ends the turn of a dead instance: its open calls get a result and the
 /// clients get `turnCompleted` with an error stop reason.
 pub(crate) async fn end_orphan(

@@ -254,7 +254,7 @@ pub(super) async fn send_message(
         })?;
     // A shared store: this instance takes the session's lease, unless a
     // turn runs on another instance.
-    match super::cluster::take_lease(rt, session.id, Some(turn_id)).await {
+    match super::cluster::take_lease_for_turn(rt, session.id, turn_id).await {
         Ok(super::cluster::Taken::Here { orphan }) => {
             if let Some(orphan) = orphan
                 && let Err(e) = super::cluster::end_orphan(rt, session.id, orphan).await

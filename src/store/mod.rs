@@ -6,7 +6,8 @@
 //! storage migration.
 //!
 //! The contract, which every backend passes (the shared suite in
-//! `tests/support/store_contract.rs`):
+//! `tests/contract/store.rs`, run on redb by `tests/store.rs` and on
+//! PostgreSQL by `tests/store_postgres.rs`):
 //! - **Acknowledged means durable.** A write's future resolves only after
 //!   the write is committed durably; a crash after that loses nothing.
 //! - **All or nothing.** A write that fails leaves no partial change (an

@@ -469,8 +469,10 @@ async fn run_batch(pool: &Pool, batch: Vec<Job>) -> Result<(), StoreError> {
     let mut broken: Option<StoreError> = None;
     let mut all_ok = true;
     for job in batch {
-        if !several || broken.is_some() {
-        } else if let Err(e) = client.batch_execute("SAVEPOINT job").await {
+        if several
+            && broken.is_none()
+            && let Err(e) = client.batch_execute("SAVEPOINT job").await
+        {
             broken = Some(e.into());
         }
         if let Some(err) = &broken {
