@@ -909,6 +909,223 @@ async fn concurrency(rows: &mut Vec<Row>) {
     });
 }
 
+/// Durable appends on PostgreSQL (a throwaway cluster, fsync on) against
+/// redb, the same load: 100 sessions appending 50 messages each at once.
+async fn postgres(rows: &mut Vec<Row>) {
+    async fn load(store: Arc<dyn Store>) -> (f64, f64, usize) {
+        let s = store.create_session(session("seq")).await.unwrap();
+        let n = 500u64;
+        let t = Instant::now();
+        for seq in 1..=n {
+            store
+                .append_messages(s.id, vec![message(s.id, seq)])
+                .await
+                .unwrap();
+        }
+        let one = n as f64 / t.elapsed().as_secs_f64();
+        let mut ids = Vec::new();
+        for i in 0..100 {
+            ids.push(
+                store
+                    .create_session(session(&format!("c{i}")))
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for id in ids.clone() {
+            let store = Arc::clone(&store);
+            tasks.push(tokio::spawn(async move {
+                for seq in 1..=50 {
+                    store
+                        .append_messages(id, vec![message(id, seq)])
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let grouped = 5000.0 / t.elapsed().as_secs_f64();
+        let mut total = 0;
+        for id in &ids {
+            total += store.history(*id, 0, 1000).await.unwrap().items.len();
+        }
+        store.close().await;
+        (grouped, one, total)
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (redb, redb_one, redb_total) = load(Arc::new(RedbStore::open(dir.path()).unwrap())).await;
+    let url = support::postgres::cluster().fresh_database().await;
+    let pg = codelab_agent::store::PgStore::connect(&url).await.unwrap();
+    let (pg, pg_one, pg_total) = load(Arc::new(pg)).await;
+    rows.push(Row {
+        name:
+            "durable appends, 100 concurrent sessions: PostgreSQL 15 (Unix socket, batched) vs redb"
+                .into(),
+        ours: format!("{pg:.0} events/s (one at a time: {pg_one:.0}/s)"),
+        baseline: format!("redb {redb:.0} events/s (one at a time: {redb_one:.0}/s)"),
+        ratio: format!("{:.2}x", pg / redb),
+        target: "—".into(),
+        check: format!("{pg_total} and {redb_total} messages read back"),
+    });
+}
+
+/// `serve` instances on one PostgreSQL database (fresh), pointed at `llm`.
+async fn pg_instances(n: usize, llm: &[(&str, String)]) -> Vec<support::ServerProcess> {
+    let url = support::postgres::cluster().fresh_database().await;
+    let mut out = Vec::new();
+    for i in 0..n {
+        let data = tempfile::tempdir().unwrap();
+        let mut env: Vec<(&str, String)> = llm.to_vec();
+        env.push(("CODELAB_INSTANCE_ID", format!("i{i}")));
+        env.push(("RUST_LOG", "warn,codelab_agent::server::http=info".into()));
+        let server = support::ServerProcess::websocket_args(
+            data.path(),
+            &env,
+            &[
+                "--store",
+                &url,
+                "--rate-limit",
+                "1000000",
+                "--token-rate-limit",
+                "1000000",
+            ],
+        )
+        .await;
+        // The data dir only holds the token file; the store is the database.
+        std::mem::forget(data);
+        out.push(server);
+    }
+    out
+}
+
+/// Turns per second with 1, 2 and 3 instances on one database (clients
+/// spread over them), and the latency of a token from the model through
+/// the instance running the turn to a client attached on another.
+async fn instances(rows: &mut Vec<Row>) {
+    const N: usize = 60;
+    let answer: String = (0..50).map(|i| format!("w{i} ")).collect();
+    let mut per_instances = Vec::new();
+    for k in 1..=3usize {
+        let replies = (0..N).map(|_| support::agent::text(&answer)).collect();
+        let mock = mock_llm::MockLlm::start(mock_llm::Script { replies }).await;
+        let servers = pg_instances(k, &support::agent::llm_env(&mock)).await;
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..N {
+            let mut c = servers[i % k].ws_client().await;
+            tasks.push(tokio::spawn(async move {
+                c.initialize(&[], None).await;
+                let s = c
+                    .call("codelab/createSession", json!({"agent": "ask"}))
+                    .await;
+                let r = c
+                    .call(
+                        "codelab/sendMessage",
+                        json!({"sessionId": s["id"], "text": format!("client {i}")}),
+                    )
+                    .await;
+                let log = support::agent::drive(
+                    &mut c,
+                    r["turnId"].as_str().unwrap(),
+                    |_| None,
+                    |_| None,
+                )
+                .await;
+                c.done();
+                log.text().len()
+            }));
+        }
+        let mut chars = 0;
+        for t in tasks {
+            chars += t.await.unwrap();
+        }
+        let rate = N as f64 / t.elapsed().as_secs_f64();
+        per_instances.push((k, rate, chars));
+    }
+    let base = per_instances[0].1;
+    for (k, rate, chars) in per_instances {
+        rows.push(Row {
+            name: format!("{N} sessions, one turn each, {k} instance(s) on one PostgreSQL"),
+            ours: format!("{rate:.1} turns/s"),
+            baseline: if k == 1 {
+                "—".into()
+            } else {
+                format!("1 instance {base:.1} turns/s")
+            },
+            ratio: format!("{:.2}x", rate / base),
+            target: "—".into(),
+            check: format!("{chars} characters streamed to {N} clients"),
+        });
+    }
+
+    // Cross-instance latency: the turn runs on the first instance, the
+    // client measuring is attached on the second.
+    let (_mock, url, _script) = mock_process(1, 2_000, Some(1)).await;
+    let llm = vec![
+        ("OPENAI_BASE_URL", url),
+        ("OPENAI_API_KEY", "sk-test-key".to_owned()),
+        ("CODELAB_MODEL", "gpt-4o-mini".to_owned()),
+    ];
+    let servers = pg_instances(2, &llm).await;
+    let mut a = servers[0].ws_client().await;
+    let mut b = servers[1].ws_client().await;
+    a.initialize(&[], None).await;
+    b.initialize(&[], None).await;
+    let s = a
+        .call("codelab/createSession", json!({"agent": "ask"}))
+        .await;
+    b.call("codelab/attachSession", json!({"sessionId": s["id"]}))
+        .await;
+    a.call(
+        "codelab/sendMessage",
+        json!({"sessionId": s["id"], "text": "go"}),
+    )
+    .await;
+    // Both clients read at once: a stamp is measured when its token arrives.
+    let read = |mut c: support::Client| {
+        tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut n = 0;
+            loop {
+                let msg = c.next_notification().await;
+                match msg["method"].as_str() {
+                    Some("codelab/token") => {
+                        n += stamps(msg["params"]["delta"].as_str().unwrap_or(""), &mut lat);
+                    }
+                    Some("codelab/turnCompleted") => break,
+                    _ => {}
+                }
+            }
+            c.done();
+            (lat, n)
+        })
+    };
+    let (ta, tb) = (read(a), read(b));
+    let ((on_a, na), (on_b, nb)) = (ta.await.unwrap(), tb.await.unwrap());
+    rows.push(Row {
+        name: "stream latency, model token to a client on another instance (2,000 tokens, 1/ms)"
+            .into(),
+        ours: format!(
+            "p50 {:.2} ms, p99 {:.2} ms",
+            pct(on_b.clone(), 0.5) / 1000.0,
+            pct(on_b.clone(), 0.99) / 1000.0
+        ),
+        baseline: format!(
+            "client on the running instance: p50 {:.2} ms, p99 {:.2} ms",
+            pct(on_a.clone(), 0.5) / 1000.0,
+            pct(on_a.clone(), 0.99) / 1000.0
+        ),
+        ratio: "—".into(),
+        target: "—".into(),
+        check: format!("{nb} of {na} tokens reached the other instance"),
+    });
+}
+
 fn main() {
     let only: Vec<String> = std::env::args()
         .skip(1)
@@ -928,6 +1145,12 @@ fn main() {
     }
     if want("store") {
         rt.block_on(store(&mut rows));
+    }
+    if want("postgres") {
+        rt.block_on(postgres(&mut rows));
+    }
+    if want("instances") {
+        rt.block_on(instances(&mut rows));
     }
     if want("relay") {
         rt.block_on(relay(&mut rows));

@@ -30,6 +30,23 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# PostgreSQL for the shared store's tests (tests/store_postgres.rs,
+# tests/instances.rs): Debian's server package; one throwaway cluster for the
+# whole run (a Unix socket in a temp dir, no TCP), stopped and deleted at the
+# end. Tests run directly (`cargo nextest run --test store_postgres`) start
+# their own instead (tests/support/postgres.rs).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends postgresql
+fi
+pg_dir="$(mktemp -d /tmp/codelab-pg.XXXXXX)"
+trap 'bash scripts/pg-cluster.sh stop "$pg_dir"' EXIT
+bash scripts/pg-cluster.sh start "$pg_dir"
+export CODELAB_TEST_PG_SOCKET="$pg_dir"
+echo "PostgreSQL test cluster: $pg_dir"
+
 # The official ACP TypeScript client for tests/acp.rs: its npm packages, in a
 # cache outside the clone keyed by tests/acp/package-lock.json (Node 20+).
 echo "ACP test packages: $(bash scripts/acp-deps.sh)"

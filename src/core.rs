@@ -14,7 +14,7 @@ use crate::llm::{LlmClient, LlmError};
 use crate::metrics::Metrics;
 use crate::runtime::{Parts, Runtime};
 use crate::settings::{ConfigError, Settings};
-use crate::store::{RedbStore, Store, StoreError};
+use crate::store::{PgStore, RedbStore, Store, StoreError};
 use crate::tools::ToolLimits;
 
 pub use crate::settings::{USER_CONFIG_FILE, WORKSPACE_CONFIG_FILE};
@@ -100,6 +100,35 @@ impl Core {
     /// As [`Self::open`].
     pub fn open_with_env(config: Config, env: LlmSettings) -> Result<Self, CoreError> {
         let store: Arc<dyn Store> = Arc::new(RedbStore::open(&config.data_dir)?);
+        Self::with_store(config, env, store)
+    }
+
+    /// Opens the store `config.store_url` names (PostgreSQL), else the redb
+    /// file in the data directory, and builds the runtime as [`Self::open`].
+    ///
+    /// # Errors
+    /// As [`Self::open`]; for PostgreSQL also an unreachable database or a
+    /// malformed URL.
+    pub async fn connect(config: Config) -> Result<Self, CoreError> {
+        let store: Arc<dyn Store> = match &config.store_url {
+            Some(url) => Arc::new(match crate::config::env_var("CODELAB_INSTANCE_ID") {
+                Some(id) => PgStore::connect_as(&url.0, &id).await?,
+                None => PgStore::connect(&url.0).await?,
+            }),
+            None => Arc::new(RedbStore::open(&config.data_dir)?),
+        };
+        Self::with_store(config, LlmSettings::from_env(), store)
+    }
+
+    /// Builds the core over an open store.
+    ///
+    /// # Errors
+    /// When the user's config file is unreadable or invalid.
+    pub fn with_store(
+        config: Config,
+        env: LlmSettings,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, CoreError> {
         let settings = Settings::load(&config.data_dir, env)?;
         let llm_base = settings.llm_base();
         // Every secret the configuration knows is redacted from events.
@@ -152,6 +181,11 @@ impl Core {
     /// Starts the background work a serving process runs: housekeeping.
     pub fn start_background(&self) {
         crate::housekeeping::start(Arc::clone(&self.runtime), self.housekeeping.clone());
+        if self.runtime.store().shared() {
+            self.metrics
+                .set_instance(self.runtime.store().instance_id());
+            crate::runtime::cluster::start(&self.runtime);
+        }
     }
 
     /// A fresh connection id.

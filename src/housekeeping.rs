@@ -95,6 +95,16 @@ pub fn start(rt: Arc<Runtime>, s: Settings) {
         let mut tick = tokio::time::interval(Duration::from_secs(s.interval_secs.max(1)));
         loop {
             tick.tick().await;
+            // Several instances over one store: one of them at a time.
+            let ttl = Duration::from_secs(s.interval_secs.max(1) * 2);
+            match rt.store().try_singleton("housekeeping", ttl).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!("housekeeping skipped: {e}");
+                    continue;
+                }
+            }
             match run_once(&rt, Utc::now(), &s).await {
                 Ok(r) if !r.sessions.is_empty() || r.audit_entries > 0 => {
                     tracing::info!(

@@ -82,6 +82,16 @@ enum Command {
         /// current directory].
         #[arg(long, value_name = "DIR")]
         workspace: Option<PathBuf>,
+        /// The shared store: a PostgreSQL URL (`postgres://user@host/db`), so
+        /// that several instances serve the same sessions [default:
+        /// $CODELAB_STORE_URL, else the redb file in the data directory]
+        #[arg(
+            long = "store",
+            env = "CODELAB_STORE_URL",
+            hide_env_values = true,
+            value_name = "URL"
+        )]
+        store_url: Option<String>,
     },
     /// Speak the Agent Client Protocol (ACP v1) on stdin and stdout, for
     /// editors with an ACP client (Zed, JetBrains IDEs, CodeCompanion).
@@ -193,7 +203,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     runtime.block_on(async move {
         let mut config = Config::new(data_dir.clone());
         let serve = match &cli.command {
-            Some(Command::Serve { listen, auth_token_file, allowed_origins, rate_limit, token_rate_limit, max_connections, max_turns, workspace }) => {
+            Some(Command::Serve { listen, auth_token_file, allowed_origins, rate_limit, token_rate_limit, max_connections, max_turns, workspace, store_url }) => {
                 let (token, explicit) = config::resolve_token(auth_token_file.as_deref(), &data_dir)
                     .map_err(|e| anyhow::anyhow!("cannot set up the websocket token: {e}"))?;
                 if !listen.ip().is_loopback() && !explicit {
@@ -206,6 +216,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     tracing::info!(file = %data_dir.join(config::TOKEN_FILE).display(), "websocket clients must present the token in this file");
                 }
                 config.max_turns = *max_turns;
+                config.store_url = store_url.clone().filter(|u| !u.trim().is_empty()).map(config::StoreUrl);
                 Some((*listen, ServeConfig {
                     token,
                     allowed_origins: allowed_origins.clone(),
@@ -220,7 +231,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
             _ => None,
         };
-        let core = match Core::open(config) {
+        let core = match Core::connect(config).await {
             Ok(core) => Arc::new(core),
             Err(e) => {
                 // The store is the daemon's while one runs: say so.

@@ -264,6 +264,9 @@ pub struct Metrics {
     started: Instant,
     subscription: u64,
     breakers: Mutex<Vec<(String, BreakerState)>>,
+    /// With a shared store: this instance's id, a label on every series (each
+    /// instance serves its own figures).
+    instance: Mutex<Option<String>>,
 }
 
 impl Metrics {
@@ -275,6 +278,7 @@ impl Metrics {
             started: Instant::now(),
             subscription: sub.id,
             breakers: Mutex::new(Vec::new()),
+            instance: Mutex::new(None),
         });
         tokio::spawn(collect(Arc::clone(&metrics), sub));
         metrics
@@ -340,9 +344,33 @@ impl Metrics {
         )
     }
 
+    /// Labels every series with `instance` (several instances over one
+    /// shared store).
+    pub fn set_instance(&self, instance: String) {
+        *self
+            .instance
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(instance);
+    }
+
     /// The Prometheus text exposition of the same figures.
     pub fn prometheus(self: &Arc<Self>, bus: &Arc<EventBus>) -> String {
-        let mut registry = prometheus_client::registry::Registry::with_prefix("codelab");
+        let instance = self
+            .instance
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let mut registry = match instance {
+            Some(i) => prometheus_client::registry::Registry::with_prefix_and_labels(
+                "codelab",
+                [(
+                    std::borrow::Cow::Borrowed("instance"),
+                    std::borrow::Cow::Owned(i),
+                )]
+                .into_iter(),
+            ),
+            None => prometheus_client::registry::Registry::with_prefix("codelab"),
+        };
         registry.register_collector(Box::new(Exposition {
             metrics: Arc::clone(self),
             bus: Arc::clone(bus),

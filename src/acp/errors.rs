@@ -13,7 +13,9 @@ pub(super) fn from_runtime(e: &RuntimeError) -> acp::Error {
         RuntimeError::UnknownAgent(_)
         | RuntimeError::NotPending(_)
         | RuntimeError::InvalidParams(_) => acp::ErrorCode::InvalidParams,
-        RuntimeError::Busy { .. } => acp::ErrorCode::InvalidRequest,
+        RuntimeError::Busy { .. } | RuntimeError::RunningElsewhere { .. } => {
+            acp::ErrorCode::InvalidRequest
+        }
         RuntimeError::Store(_)
         | RuntimeError::Config(_)
         | RuntimeError::Overloaded(_)

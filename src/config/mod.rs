@@ -25,6 +25,19 @@ pub struct Config {
     /// `codelab-agent` by default); `None`: commands start directly,
     /// unsandboxed.
     pub launcher: Option<PathBuf>,
+    /// A PostgreSQL URL: the shared store of several instances instead of
+    /// the redb file in `data_dir` (`serve --store`, `CODELAB_STORE_URL`).
+    pub store_url: Option<StoreUrl>,
+}
+
+/// A store URL. It may hold a password: `Debug` does not show it.
+#[derive(Clone)]
+pub struct StoreUrl(pub String);
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreUrl(..)")
+    }
 }
 
 /// Access and limits of the HTTP server (`serve`).
@@ -54,6 +67,7 @@ impl Config {
             client_request_timeout: Duration::from_secs(30),
             max_turns: 256,
             launcher: own_launcher(),
+            store_url: None,
         }
     }
 }

@@ -254,6 +254,21 @@ pub(super) async fn restore(
             session: session.id,
             turn,
         })?;
+    // And, over a shared store, under the session's lease.
+    match super::cluster::take_lease(rt, session_id, None).await {
+        Ok(super::cluster::Taken::Here { .. }) => {}
+        Ok(super::cluster::Taken::Elsewhere { owner }) => {
+            rt.hub.end_turn(session_id, hold);
+            return Err(RuntimeError::RunningElsewhere {
+                session: session_id,
+                instance: owner,
+            });
+        }
+        Err(e) => {
+            rt.hub.end_turn(session_id, hold);
+            return Err(e);
+        }
+    }
     let result = async {
         // Per path: before the first restored turn, after the last.
         let mut files: BTreeMap<
@@ -339,6 +354,7 @@ pub(super) async fn restore(
     }
     .await;
     rt.hub.end_turn(session_id, hold);
+    super::cluster::release(rt, session_id).await;
     result
 }
 

@@ -163,12 +163,21 @@ struct SessionState {
     watchers: Vec<Watcher>,
     /// The cost of the model requests this process made for the session.
     cost_usd: f64,
+    /// The highest seq of another instance's event delivered here.
+    remote_seq: u64,
+    /// This instance lost the session's lease: its events stay local.
+    fenced: bool,
 }
 
 #[derive(Default)]
 struct Inner {
     sessions: HashMap<SessionId, SessionState>,
     waiters: HashMap<WaitKey, (SessionId, oneshot::Sender<Resolution>)>,
+    /// With a shared store: where this instance's events go to be fanned
+    /// out to the others, in seq order.
+    outbox: Option<mpsc::UnboundedSender<Arc<SessionEvent>>>,
+    /// Decisions forwarded to another instance, waiting for its receipt.
+    acks: HashMap<WaitKey, oneshot::Sender<()>>,
 }
 
 /// The hub. One per process.
@@ -226,6 +235,7 @@ impl SessionHub {
     /// every watcher.
     pub fn emit(&self, session: &Session, build: impl FnOnce(u64) -> SessionUpdate) -> u64 {
         let mut inner = self.lock();
+        let outbox = inner.outbox.clone();
         let st = Self::state(&mut inner, session);
         st.seq += 1;
         let seq = st.seq;
@@ -234,6 +244,7 @@ impl SessionHub {
             seq,
             update: build(seq),
         });
+        Self::fan_out(outbox.as_ref(), st, &event);
         Self::deliver(st, session.id, event);
         seq
     }
@@ -246,6 +257,7 @@ impl SessionHub {
         build: impl FnOnce(u64) -> SessionUpdate,
     ) -> Option<u64> {
         let mut inner = self.lock();
+        let outbox = inner.outbox.clone();
         let st = inner.sessions.get_mut(&session_id).filter(|s| s.loaded)?;
         st.seq += 1;
         let seq = st.seq;
@@ -254,6 +266,7 @@ impl SessionHub {
             seq,
             update: build(seq),
         });
+        Self::fan_out(outbox.as_ref(), st, &event);
         Self::deliver(st, session_id, event);
         Some(seq)
     }
@@ -261,13 +274,69 @@ impl SessionHub {
     /// Queues an update whose seq was allocated with [`Self::next_seq`].
     pub fn emit_allocated(&self, session: &Session, seq: u64, update: SessionUpdate) {
         let mut inner = self.lock();
+        let outbox = inner.outbox.clone();
         let st = Self::state(&mut inner, session);
         let event = Arc::new(SessionEvent {
             session_id: session.id,
             seq,
             update,
         });
+        Self::fan_out(outbox.as_ref(), st, &event);
         Self::deliver(st, session.id, event);
+    }
+
+    /// Sends this instance's events to `outbox` from now on (a shared store).
+    pub fn set_outbox(&self, outbox: mpsc::UnboundedSender<Arc<SessionEvent>>) {
+        self.lock().outbox = Some(outbox);
+    }
+
+    /// Delivers another instance's event to the connections attached here:
+    /// once, and only past the last seq delivered for the session. This
+    /// instance's own counter moves past it, so that seqs keep increasing
+    /// when the session's turns move here.
+    pub fn deliver_remote(&self, event: Arc<SessionEvent>) {
+        let mut inner = self.lock();
+        let st = inner.sessions.entry(event.session_id).or_default();
+        if event.seq <= st.remote_seq {
+            return;
+        }
+        st.remote_seq = event.seq;
+        st.seq = st.seq.max(event.seq);
+        Self::deliver(st, event.session_id, event);
+    }
+
+    /// After a takeover: seqs continue past everything the previous owner
+    /// may have streamed (its persisted last seq plus [`RESTART_GAP`]).
+    pub fn resync(&self, session: &Session) {
+        let mut inner = self.lock();
+        let st = Self::state(&mut inner, session);
+        st.seq = st.seq.max(session.last_seq + RESTART_GAP);
+    }
+
+    /// This instance lost the session's lease: its events no longer fan out.
+    pub fn fence(&self, session_id: SessionId) {
+        self.lock().sessions.entry(session_id).or_default().fenced = true;
+    }
+
+    /// This instance holds the session's lease (again).
+    pub fn unfence(&self, session_id: SessionId) {
+        if let Some(st) = self.lock().sessions.get_mut(&session_id) {
+            st.fenced = false;
+        }
+    }
+
+    /// Queues an event of this instance to the outbox (under the lock, so
+    /// in seq order) unless the session's lease was lost.
+    fn fan_out(
+        outbox: Option<&mpsc::UnboundedSender<Arc<SessionEvent>>>,
+        st: &SessionState,
+        event: &Arc<SessionEvent>,
+    ) {
+        if let Some(tx) = outbox
+            && !st.fenced
+        {
+            let _ = tx.send(Arc::clone(event));
+        }
     }
 
     fn deliver(st: &mut SessionState, session_id: SessionId, event: Arc<SessionEvent>) {
@@ -371,6 +440,30 @@ impl SessionHub {
         let (tx, rx) = oneshot::channel();
         self.lock().waiters.insert(id, (session_id, tx));
         rx
+    }
+
+    /// Waits for another instance's receipt of a decision forwarded to it.
+    pub fn expect_ack(&self, id: WaitKey) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        self.lock().acks.insert(id, tx);
+        rx
+    }
+
+    /// Another instance took a forwarded decision.
+    pub fn ack(&self, id: WaitKey) {
+        if let Some(tx) = self.lock().acks.remove(&id) {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Stops waiting for a receipt.
+    pub fn forget_ack(&self, id: WaitKey) {
+        self.lock().acks.remove(&id);
+    }
+
+    /// Whether a waiter of this process waits for `id`.
+    pub fn waits(&self, id: WaitKey) -> bool {
+        self.lock().waiters.contains_key(&id)
     }
 
     /// Removes a waiter without resolving it.

@@ -22,6 +22,7 @@
 //!   result the model reads; only a broken runtime ends a turn with an error.
 
 pub mod checkpoints;
+pub mod cluster;
 pub mod context;
 pub mod editors;
 pub mod gate;
@@ -71,6 +72,14 @@ pub enum RuntimeError {
         session: SessionId,
         /// The running turn.
         turn: TurnId,
+    },
+    /// A turn of the session runs on another instance (a shared store).
+    #[error("session {session} is running a turn on instance {instance}")]
+    RunningElsewhere {
+        /// The session.
+        session: SessionId,
+        /// The instance running it.
+        instance: String,
     },
     /// No such agent.
     #[error("unknown agent `{0}`")]
@@ -650,6 +659,12 @@ impl Runtime {
         if let Some(turn) = self.hub.running(id) {
             return Err(RuntimeError::Busy { session: id, turn });
         }
+        if let Some((instance, _)) = self.store.session_lease(id).await? {
+            return Err(RuntimeError::RunningElsewhere {
+                session: id,
+                instance,
+            });
+        }
         let n = self.store.delete_session(id).await?;
         self.processes.remove_session(id).await;
         self.drop_session_mcp_servers(id).await;
@@ -696,8 +711,13 @@ impl Runtime {
         let questions = self.store.list_questions(Some(id)).await?;
         let approvals = self.store.list_approvals(Some(id)).await?;
         let session = self.store.get_session(id).await?;
+        // A turn may run on another instance (a shared store).
+        let running_turn = match self.hub.running(session.id) {
+            Some(t) => Some(t),
+            None => self.store.session_lease(id).await?.and_then(|(_, t)| t),
+        };
         Ok(Attached {
-            running_turn: self.hub.running(session.id),
+            running_turn,
             session,
             messages,
             questions,
@@ -745,7 +765,11 @@ impl Runtime {
     /// Not found, or a store failure.
     pub async fn cancel_turn(&self, id: SessionId) -> Result<Option<TurnId>, RuntimeError> {
         self.store.get_session(id).await?;
-        Ok(self.hub.cancel(id))
+        match self.hub.cancel(id) {
+            Some(turn) => Ok(Some(turn)),
+            // The turn may run on another instance: its owner cancels it.
+            None => cluster::cancel_elsewhere(self, id).await,
+        }
     }
 
     /// Compacts a session's context now (elides old tool outputs and
@@ -767,6 +791,21 @@ impl Runtime {
                 session: session.id,
                 turn,
             })?;
+        // And, over a shared store, under the session's lease.
+        match cluster::take_lease(self, id, None).await {
+            Ok(cluster::Taken::Here { .. }) => {}
+            Ok(cluster::Taken::Elsewhere { owner }) => {
+                self.hub.end_turn(id, hold);
+                return Err(RuntimeError::RunningElsewhere {
+                    session: id,
+                    instance: owner,
+                });
+            }
+            Err(e) => {
+                self.hub.end_turn(id, hold);
+                return Err(e);
+            }
+        }
         let result = async {
             let (target, base, _) = turn::request_base(self, &session, None).await?;
             let history = self.store.history(id, 0, usize::MAX).await?.items;
@@ -788,6 +827,7 @@ impl Runtime {
         }
         .await;
         self.hub.end_turn(id, hold);
+        cluster::release(self, id).await;
         result
     }
 

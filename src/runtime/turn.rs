@@ -252,6 +252,28 @@ pub(super) async fn send_message(
             session: session.id,
             turn,
         })?;
+    // A shared store: this instance takes the session's lease, unless a
+    // turn runs on another instance.
+    match super::cluster::take_lease_for_turn(rt, session.id, turn_id).await {
+        Ok(super::cluster::Taken::Here { orphan }) => {
+            if let Some(orphan) = orphan
+                && let Err(e) = super::cluster::end_orphan(rt, session.id, orphan).await
+            {
+                tracing::warn!(session = %session.id, "cannot end the turn of a stopped instance: {e}");
+            }
+        }
+        Ok(super::cluster::Taken::Elsewhere { owner }) => {
+            rt.hub.end_turn(session.id, turn_id);
+            return Err(RuntimeError::RunningElsewhere {
+                session: session.id,
+                instance: owner,
+            });
+        }
+        Err(e) => {
+            rt.hub.end_turn(session.id, turn_id);
+            return Err(e);
+        }
+    }
     let started = async {
         if let Some(a) = &input.agent {
             switch_agent(rt, session.id, a, "requested by the user").await?;
@@ -271,6 +293,7 @@ pub(super) async fn send_message(
     };
     if let Err(e) = started.await {
         rt.hub.end_turn(session.id, turn_id);
+        super::cluster::release(rt, session.id).await;
         return Err(e);
     }
     let turn = Turn::new(
@@ -293,7 +316,16 @@ pub(crate) fn resume(
     session: &Session,
     presets: HashMap<String, Resolution>,
 ) -> Result<TurnId, RuntimeError> {
-    let turn_id = TurnId::new();
+    resume_as(rt, session, TurnId::new(), presets)
+}
+
+/// [`resume`] with the turn's id chosen (the lease names it).
+pub(crate) fn resume_as(
+    rt: &Arc<Runtime>,
+    session: &Session,
+    turn_id: TurnId,
+    presets: HashMap<String, Resolution>,
+) -> Result<TurnId, RuntimeError> {
     let cancel = CancellationToken::new();
     rt.hub
         .begin_turn(session, turn_id, cancel.clone())
@@ -309,7 +341,7 @@ pub(crate) fn resume(
 
 /// Gives every unanswered call of a session a result (`reason`), and drops
 /// pending approvals and questions that belonged to them.
-async fn close_open_calls(
+pub(super) async fn close_open_calls(
     rt: &Runtime,
     session_id: SessionId,
     turn_id: TurnId,
@@ -427,12 +459,15 @@ pub(super) async fn answer_question(
         .find(|c| c.name == "ask_followup_question")
     {
         Some(call) => {
-            resume(
+            super::cluster::resume_or_forward(
                 rt,
                 &session,
-                HashMap::from([(call.id, Resolution::Answer(answer))]),
-            )?;
-            Ok(())
+                WaitKey::Question(question_id),
+                call.id,
+                Resolution::Answer(answer),
+                None,
+            )
+            .await
         }
         None => Err(RuntimeError::NotPending(format!(
             "question {question_id} no longer has a waiting tool call"
@@ -551,11 +586,11 @@ pub(super) async fn decide_approval(
             }
         }
     }
-    rt.hub.emit(&session, |_| SessionUpdate::ApprovalResolved {
+    let announce = SessionUpdate::ApprovalResolved {
         approval_id,
         decision,
         by: by.to_owned(),
-    });
+    };
     rt.bus.publish(
         Event::new(EventKind::DecisionMade(made)).in_turn(Some(session.id), Some(approval.turn_id)),
     );
@@ -565,15 +600,33 @@ pub(super) async fn decide_approval(
         feedback,
         scope,
     };
-    if !rt
-        .hub
-        .resolve(WaitKey::Approval(approval_id), resolution.clone())
-    {
-        resume(
+    let key = WaitKey::Approval(approval_id);
+    if rt.hub.waits(key) {
+        rt.hub.emit(&session, |_| announce);
+        if rt.hub.resolve(key, resolution.clone()) {
+            return Ok(approval);
+        }
+        super::cluster::resume_or_forward(
             rt,
             &session,
-            HashMap::from([(approval.tool_call_id.clone(), resolution)]),
-        )?;
+            key,
+            approval.tool_call_id.clone(),
+            resolution,
+            None,
+        )
+        .await?;
+    } else {
+        // The turn waiting for it is on another instance (which announces the
+        // decision, allocating its seq), or gone (then this one announces it).
+        super::cluster::resume_or_forward(
+            rt,
+            &session,
+            key,
+            approval.tool_call_id.clone(),
+            resolution,
+            Some(announce),
+        )
+        .await?;
     }
     Ok(approval)
 }
@@ -777,11 +830,22 @@ impl Turn {
                 result: None,
                 error: None,
             },
-            Err(Stop::Error(e)) => TurnOutcome {
-                stop: StopReason::Error,
-                result: None,
-                error: Some(e.to_string()),
-            },
+            Err(Stop::Error(e)) => {
+                if matches!(
+                    e,
+                    TurnError::Store(StoreError::Fenced { .. })
+                        | TurnError::Runtime(RuntimeError::Store(StoreError::Fenced { .. }))
+                ) {
+                    // Another instance took the session over: what this one
+                    // says about it from now on stays here.
+                    self.rt.hub.fence(self.session_id);
+                }
+                TurnOutcome {
+                    stop: StopReason::Error,
+                    result: None,
+                    error: Some(e.to_string()),
+                }
+            }
         };
         if outcome.stop != StopReason::EndTurn {
             let reason = match outcome.stop {
@@ -807,30 +871,44 @@ impl Turn {
 
     async fn finish(&self, outcome: &TurnOutcome, started: Instant) {
         self.rt.hub.end_turn(self.session_id, self.turn_id);
-        let Ok(session) = self.rt.store.get_session(self.session_id).await else {
-            tracing::warn!(session = %self.session_id, "the session was deleted during its turn");
-            return;
+        let session = match self.rt.store.get_session(self.session_id).await {
+            Ok(s) => Some(s),
+            Err(StoreError::SessionNotFound(_)) => {
+                tracing::warn!(session = %self.session_id, "the session was deleted during its turn");
+                return;
+            }
+            // The store is unreachable (a database restarting): the clients
+            // still learn that the turn ended.
+            Err(e) => {
+                tracing::warn!(session = %self.session_id, "cannot read the session at the end of its turn: {e}");
+                None
+            }
         };
-        super::checkpoints::announce_turn_diff(&self.rt, &session, self.turn_id).await;
+        if let Some(session) = &session {
+            super::checkpoints::announce_turn_diff(&self.rt, session, self.turn_id).await;
+        }
         let usage = self.usage;
-        self.emit(
-            &session,
-            SessionUpdate::TurnCompleted {
-                turn_id: self.turn_id,
-                stop_reason: outcome.stop,
-                usage,
-                cost_usd: self.cost,
-                result: outcome.result.clone(),
-                error: outcome.error.clone(),
-            },
-        );
+        let completed = SessionUpdate::TurnCompleted {
+            turn_id: self.turn_id,
+            stop_reason: outcome.stop,
+            usage,
+            cost_usd: self.cost,
+            result: outcome.result.clone(),
+            error: outcome.error.clone(),
+        };
+        match &session {
+            Some(session) => self.emit(session, completed),
+            None => {
+                self.rt.hub.emit_loaded(self.session_id, |_| completed);
+            }
+        }
         let ended = TurnEnded {
             stop_reason: outcome.stop,
             error: outcome.error.clone(),
             duration_ms: started.elapsed().as_millis() as u64,
             usage,
             cost_usd: self.cost,
-            agent: session.agent.clone(),
+            agent: session.map(|s| s.agent).unwrap_or_default(),
         };
         let kind = if outcome.stop == StopReason::Error {
             EventKind::TurnFailed(ended)
@@ -838,6 +916,7 @@ impl Turn {
             EventKind::ProcessingCompleted(ended)
         };
         self.publish(kind);
+        super::cluster::release(&self.rt, self.session_id).await;
     }
 
     async fn drive(&mut self) -> Result<TurnOutcome, Stop> {

@@ -29,6 +29,19 @@ pub enum StoreError {
         /// The newest version this build understands.
         supported: u64,
     },
+    /// The database was migrated by a newer codelab-agent.
+    #[error(
+        "the database {store} has schema version {found}, newer than the {supported} this \
+         codelab-agent understands; upgrade codelab-agent or use another database"
+    )]
+    DatabaseTooNew {
+        /// The database (its URL without the password).
+        store: String,
+        /// The version in the database.
+        found: u64,
+        /// The newest version this build understands.
+        supported: u64,
+    },
     /// A file-system error.
     #[error("{path}: {reason}")]
     Io {
@@ -37,7 +50,7 @@ pub enum StoreError {
         /// What failed.
         reason: String,
     },
-    /// An error from redb.
+    /// An error from redb or PostgreSQL.
     #[error("storage error: {0}")]
     Storage(String),
     /// A stored value could not be read back.
@@ -49,6 +62,18 @@ pub enum StoreError {
     /// The write was refused because it would break an invariant.
     #[error("invalid write: {0}")]
     Invalid(String),
+    /// This instance lost the session's lease: another instance took the
+    /// session over, and the write was refused (fencing).
+    #[error(
+        "session {session} was taken over by another instance (this one held lease generation \
+         {generation}); the write was refused"
+    )]
+    Fenced {
+        /// The session.
+        session: SessionId,
+        /// The generation this instance held.
+        generation: u64,
+    },
     /// The writer thread is gone (the process is shutting down).
     #[error("the store writer has stopped")]
     WriterStopped,

@@ -6,7 +6,8 @@
 //! storage migration.
 //!
 //! The contract, which every backend passes (the shared suite in
-//! `tests/support/store_contract.rs`):
+//! `tests/contract/store.rs`, run on redb by `tests/store.rs` and on
+//! PostgreSQL by `tests/store_postgres.rs`):
 //! - **Acknowledged means durable.** A write's future resolves only after
 //!   the write is committed durably; a crash after that loses nothing.
 //! - **All or nothing.** A write that fails leaves no partial change (an
@@ -18,12 +19,14 @@
 
 mod error;
 mod legacy;
+pub mod postgres;
 pub(crate) mod records;
 mod redb;
 pub mod schema;
 
 use chrono::{DateTime, Utc};
 
+pub use self::postgres::PgStore;
 pub use self::redb::RedbStore;
 pub use error::StoreError;
 
@@ -81,6 +84,32 @@ impl AuditQuery {
             && self.category.as_ref().is_none_or(|c| &r.category == c)
             && self.kind.as_ref().is_none_or(|k| &r.kind == k)
     }
+}
+
+/// The outcome of [`Store::acquire_lease`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum LeaseOutcome {
+    /// This instance holds the lease now.
+    Held {
+        /// The fencing generation: it grows each time the session changes
+        /// hands, and every write of this instance checks it.
+        generation: u64,
+        /// The instance that held it before, when this was a takeover of an
+        /// expired lease (its turn died with it).
+        took_over_from: Option<String>,
+        /// The turn that instance had marked as running, if any.
+        running_turn: Option<TurnId>,
+        /// Another instance held it last (the session's seqs must jump
+        /// past whatever that one streamed).
+        handed_over: bool,
+    },
+    /// Another instance holds it and has renewed it in time.
+    HeldElsewhere {
+        /// That instance.
+        owner: String,
+        /// When its lease expires unless renewed.
+        until: DateTime<Utc>,
+    },
 }
 
 /// What the runtime needs from storage. Every backend passes the contract
@@ -212,6 +241,91 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         query: AuditQuery,
         limit: usize,
     ) -> Result<Page<AuditRecord>, StoreError>;
+
+    // --- leases: several instances over one shared store ----------------
+    //
+    // A store one process owns (redb) has nothing to share: the defaults say
+    // this process holds every lease.
+
+    /// This instance's id (in leases, metrics and logs).
+    fn instance_id(&self) -> String {
+        "local".into()
+    }
+
+    /// Whether several instances may share this store.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Takes (or renews) the lease of a session for `ttl`, with `turn` as
+    /// the turn running under it. Free, expired or already ours: taken;
+    /// held by another instance in time: [`LeaseOutcome::HeldElsewhere`].
+    async fn acquire_lease(
+        &self,
+        _session: SessionId,
+        _ttl: std::time::Duration,
+        _turn: Option<TurnId>,
+    ) -> Result<LeaseOutcome, StoreError> {
+        Ok(LeaseOutcome::Held {
+            generation: 0,
+            took_over_from: None,
+            running_turn: None,
+            handed_over: false,
+        })
+    }
+
+    /// Extends every lease this instance holds by `ttl`; returns the
+    /// sessions whose lease it has lost (taken over after expiring).
+    async fn renew_leases(&self, _ttl: std::time::Duration) -> Result<Vec<SessionId>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Lets a session's lease go (its turn ended).
+    async fn release_lease(&self, _session: SessionId) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The live lease of a session: its owner and the turn it runs.
+    async fn session_lease(
+        &self,
+        _session: SessionId,
+    ) -> Result<Option<(String, Option<TurnId>)>, StoreError> {
+        Ok(None)
+    }
+
+    /// Sessions whose lease expired more than `grace` ago while a turn ran
+    /// under it, with no approval or question pending (those resume when
+    /// answered): turns whose instance died. At most `limit`.
+    async fn orphaned_turns(
+        &self,
+        _limit: usize,
+        _grace: std::time::Duration,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Takes or renews the named singleton for `ttl` (housekeeping runs on
+    /// one instance at a time); false while another instance holds it.
+    async fn try_singleton(
+        &self,
+        _name: &str,
+        _ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    /// Sends a message to the other instances sharing the store, in the
+    /// order of the calls (nothing for a store of one process).
+    async fn broadcast(&self, _messages: Vec<String>) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The messages the instances broadcast (this one's included), in the
+    /// order each sent them; `None` for a store of one process. Called
+    /// once.
+    fn listen(&self) -> Option<tokio::sync::mpsc::Receiver<String>> {
+        None
+    }
 }
 
 /// Checks that `messages` may be appended to `session`: theirs, with seqs

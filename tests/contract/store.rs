@@ -98,6 +98,11 @@ fn audit(session: Option<SessionId>, category: &str, kind: &str) -> AuditRecord 
     }
 }
 
+/// A pending approval of `session`.
+pub fn pending_approval(session: SessionId) -> PendingApproval {
+    approval(session, "call_1")
+}
+
 fn approval(session: SessionId, call: &str) -> PendingApproval {
     PendingApproval {
         id: ApprovalId::new(),

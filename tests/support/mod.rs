@@ -800,5 +800,7 @@ pub mod daemon;
 pub mod editor;
 /// The in-process server.
 pub mod inprocess;
+/// A throwaway PostgreSQL cluster.
+pub mod postgres;
 /// The typed API of [`Client`].
 pub mod typed;

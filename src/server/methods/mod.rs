@@ -137,6 +137,11 @@ impl From<RuntimeError> for RpcError {
             )
             .with_session(session)
             .with_detail(format!("running turn: {turn}")),
+            R::RunningElsewhere { session, instance } => RpcError::new(
+                ErrorCode::SessionBusy,
+                format!("session {session} is running a turn on instance {instance}; wait for codelab/turnCompleted or cancel it"),
+            )
+            .with_session(session),
             R::UnknownAgent(a) => RpcError::new(
                 ErrorCode::AgentNotFound,
                 format!("unknown agent `{a}`; codelab/listAgents lists them"),

@@ -1,0 +1,940 @@
+//! Several instances over one shared store (PostgreSQL): leases, the
+//! fan-out of session events, forwarded decisions, failover.
+//!
+//! A store of one process (redb) is not shared: nothing here runs, and
+//! every lease is this process's.
+//!
+//! Invariants:
+//! - **A session's turn runs on one instance at a time**, the one holding
+//!   its lease (taken when a turn starts or resumes, renewed by the
+//!   heartbeat every third of [`lease_ttl`], let go when the turn ends).
+//!   Every write of a lease holder checks the fencing generation in the
+//!   store: an instance that lost the lease cannot write afterwards.
+//! - **Events fan out** through the store's broadcast (PostgreSQL `NOTIFY`),
+//!   sent by one task in the order the hub allocated their seqs; a receiver
+//!   delivers another instance's event to its own attached clients only if
+//!   its seq is past the last it delivered for that session (no duplicate,
+//!   no step back). Persisted messages stay the truth for replay.
+//! - **Decisions go to the owner.** A decision, answer or cancel made on an
+//!   instance that does not run the turn is forwarded to the owner; when
+//!   the lease has expired (the owner died), the deciding instance takes the
+//!   lease over and resumes the turn from the history, as restart recovery
+//!   does.
+//! - **No turn stays running forever.** An expired lease over a running
+//!   turn with nothing pending is taken over by the next instance whose
+//!   sweeper finds it: the open calls get results and the turn ends with
+//!   an error stop reason.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::hub::{Resolution, WaitKey};
+use super::{Runtime, RuntimeError, turn};
+use crate::domain::events::ContextUsage;
+use crate::domain::{
+    ApprovalScope, Compaction, Decision, FileStat, Message, PendingApproval, PendingQuestion,
+    Session, SessionEvent, SessionId, SessionUpdate, StopReason, TokenUsage, ToolCall,
+    ToolCallStatus, ToolKind, TurnId,
+};
+use crate::store::LeaseOutcome;
+use crate::store::records::{ApprovalRec, MessageRec, QuestionRec};
+
+/// How long a lease lasts without renewal, unless `CODELAB_LEASE_MS` says
+/// otherwise (tests use a short one).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+/// The lease time of this process.
+pub fn lease_ttl() -> Duration {
+    crate::config::env_var("CODELAB_LEASE_MS")
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|ms| *ms >= 100)
+        .map_or(DEFAULT_LEASE, Duration::from_millis)
+}
+
+/// Who runs a session's turns now.
+#[derive(Debug)]
+pub(crate) enum Taken {
+    /// This instance holds the lease; `orphan` is the turn of a dead
+    /// instance it took the session from, if one was running.
+    Here { orphan: Option<(TurnId, String)> },
+    /// Another instance runs a turn.
+    Elsewhere { owner: String },
+}
+
+/// Takes the lease of a session for a turn of this instance.
+pub(crate) async fn take_lease(
+    rt: &Runtime,
+    session: SessionId,
+    turn: Option<TurnId>,
+) -> Result<Taken, RuntimeError> {
+    if !rt.store.shared() {
+        return Ok(Taken::Here { orphan: None });
+    }
+    match rt.store.acquire_lease(session, lease_ttl(), turn).await? {
+        LeaseOutcome::Held {
+            took_over_from,
+            running_turn,
+            handed_over,
+            ..
+        } => {
+            rt.hub.unfence(session);
+            if handed_over {
+                // Continue the seqs above whatever the last owner streamed
+                // (this instance may have missed some of it).
+                let s = rt.store.get_session(session).await?;
+                rt.hub.resync(&s);
+            }
+            if let Some(from) = &took_over_from {
+                tracing::info!(%session, from = %from, "took the session over from an expired lease");
+            }
+            Ok(Taken::Here {
+                orphan: running_turn.zip(took_over_from),
+            })
+        }
+        LeaseOutcome::HeldElsewhere { owner, .. } => Ok(Taken::Elsewhere { owner }),
+    }
+}
+
+/// How long a new turn waits for a lease whose turn has just ended (its
+/// instance announces `turnCompleted`, then lets the lease go).
+const RELEASE_WAIT: Duration = Duration::from_secs(1);
+
+/// [`take_lease`] for a new turn: a lease held elsewhere is waited for
+/// briefly, so that a client that saw `turnCompleted` and sends at once
+/// through another instance is not refused.
+pub(crate) async fn take_lease_for_turn(
+    rt: &Runtime,
+    session: SessionId,
+    turn: TurnId,
+) -> Result<Taken, RuntimeError> {
+    let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
+    loop {
+        match take_lease(rt, session, Some(turn)).await? {
+            Taken::Elsewhere { .. } if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            taken => return Ok(taken),
+        }
+    }
+}
+
+/// Ends the turn of a dead instance: its open calls get a result and the
+/// clients get `turnCompleted` with an error stop reason.
+pub(crate) async fn end_orphan(
+    rt: &Arc<Runtime>,
+    session: SessionId,
+    (turn_id, owner): (TurnId, String),
+) -> Result<(), RuntimeError> {
+    let reason = format!("not run: the instance {owner} running the turn stopped");
+    turn::close_open_calls(rt, session, turn_id, &reason).await?;
+    let s = rt.store.get_session(session).await?;
+    rt.hub.emit(&s, |_| SessionUpdate::TurnCompleted {
+        turn_id,
+        stop_reason: StopReason::Error,
+        usage: TokenUsage::default(),
+        cost_usd: 0.0,
+        result: None,
+        error: Some(format!(
+            "the instance {owner} running this turn stopped (its lease expired)"
+        )),
+    });
+    tracing::warn!(%session, turn = %turn_id, %owner, "ended the turn of an instance that stopped");
+    Ok(())
+}
+
+/// Lets the lease of a session go after its turn.
+pub(crate) async fn release(rt: &Runtime, session: SessionId) {
+    // A turn started here since (the lease is the same) keeps it.
+    if rt.store.shared()
+        && rt.hub.running(session).is_none()
+        && let Err(e) = rt.store.release_lease(session).await
+    {
+        tracing::warn!(%session, "cannot release the lease (it expires on its own): {e}");
+    }
+}
+
+/// Resumes a session whose waiting call was resolved here while no turn of
+/// this process waits for it: forwarded to the instance whose turn waits,
+/// else resumed here (after a restart, or taking over a dead instance's
+/// lease).
+pub(crate) async fn resume_or_forward(
+    rt: &Arc<Runtime>,
+    session: &Session,
+    key: WaitKey,
+    call_id: String,
+    resolution: Resolution,
+    announce: Option<SessionUpdate>,
+) -> Result<(), RuntimeError> {
+    let presets = HashMap::from([(call_id, resolution.clone())]);
+    if !rt.store.shared() {
+        if let Some(a) = announce {
+            rt.hub.emit(session, |_| a);
+        }
+        turn::resume(rt, session, presets)?;
+        return Ok(());
+    }
+    let turn_id = TurnId::new();
+    match take_lease(rt, session.id, Some(turn_id)).await? {
+        Taken::Here { .. } => {
+            if let Some(a) = announce {
+                rt.hub.emit(session, |_| a);
+            }
+            if let Err(e) = turn::resume_as(rt, session, turn_id, presets) {
+                release(rt, session.id).await;
+                return Err(e);
+            }
+            Ok(())
+        }
+        Taken::Elsewhere { owner } => {
+            tracing::debug!(session = %session.id, %owner, "forwarding a decision to the instance running the turn");
+            let receipt = rt.hub.expect_ack(key);
+            send(
+                rt,
+                vec![Wire::Resolve {
+                    from: rt.store.instance_id(),
+                    session: session.id.uuid(),
+                    key: KeyRec::from(key),
+                    resolution: ResolutionRec::from(resolution),
+                    announce: announce.as_ref().map(UpdateRec::from),
+                }],
+            )
+            .await?;
+            // Without a receipt the owner is gone (or its turn no longer
+            // waits): take the session over once its lease runs out.
+            let rt = Arc::clone(rt);
+            let session = session.clone();
+            tokio::spawn(async move {
+                let ttl = lease_ttl();
+                if let Ok(Ok(())) = tokio::time::timeout(ttl, receipt).await {
+                    return;
+                }
+                rt.hub.forget_ack(key);
+                let deadline = tokio::time::Instant::now() + ttl * 3;
+                loop {
+                    match take_lease(&rt, session.id, Some(turn_id)).await {
+                        Ok(Taken::Here { .. }) => {
+                            tracing::info!(session = %session.id, %owner, "resuming here a turn whose instance stopped");
+                            if let Some(a) = announce {
+                                rt.hub.emit(&session, |_| a);
+                            }
+                            if let Err(e) = turn::resume_as(&rt, &session, turn_id, presets) {
+                                tracing::error!(session = %session.id, "cannot resume: {e}");
+                                release(&rt, session.id).await;
+                            }
+                            return;
+                        }
+                        Ok(Taken::Elsewhere { .. }) if tokio::time::Instant::now() < deadline => {
+                            tokio::time::sleep(ttl / 4).await;
+                        }
+                        Ok(Taken::Elsewhere { owner }) => {
+                            tracing::error!(session = %session.id, %owner, "a decision was not taken by the instance holding the session");
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::error!(session = %session.id, "cannot take the session over: {e}");
+                            return;
+                        }
+                    }
+                }
+            });
+            Ok(())
+        }
+    }
+}
+
+/// Cancels a turn running on another instance; returns it.
+pub(crate) async fn cancel_elsewhere(
+    rt: &Runtime,
+    session: SessionId,
+) -> Result<Option<TurnId>, RuntimeError> {
+    if !rt.store.shared() {
+        return Ok(None);
+    }
+    let Some((_, turn)) = rt.store.session_lease(session).await? else {
+        return Ok(None);
+    };
+    send(
+        rt,
+        vec![Wire::Cancel {
+            from: rt.store.instance_id(),
+            session: session.uuid(),
+        }],
+    )
+    .await?;
+    Ok(turn)
+}
+
+async fn send(rt: &Runtime, messages: Vec<Wire>) -> Result<(), RuntimeError> {
+    let encoded = messages
+        .iter()
+        .filter_map(|m| serde_json::to_string(m).ok())
+        .collect();
+    rt.store.broadcast(encoded).await?;
+    Ok(())
+}
+
+/// Starts the machinery of a shared store: the outbox of events, the
+/// listener, the heartbeat and the sweeper. Nothing for a store of one
+/// process.
+pub fn start(rt: &Arc<Runtime>) {
+    if !rt.store.shared() {
+        return;
+    }
+    let Some(mut inbox) = rt.store.listen() else {
+        return;
+    };
+    let me = rt.store.instance_id();
+    let (tx, mut outbox) = tokio::sync::mpsc::unbounded_channel::<Arc<SessionEvent>>();
+    rt.hub.set_outbox(tx);
+
+    // Outbox: this instance's events, in seq order, batched.
+    let out_rt = Arc::clone(rt);
+    let from = me.clone();
+    tokio::spawn(async move {
+        while let Some(first) = outbox.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 256
+                && let Ok(e) = outbox.try_recv()
+            {
+                batch.push(e);
+            }
+            let wire: Vec<Wire> = batch
+                .iter()
+                .map(|e| Wire::Event {
+                    from: from.clone(),
+                    session: e.session_id.uuid(),
+                    seq: e.seq,
+                    update: UpdateRec::from(&e.update),
+                })
+                .collect();
+            if let Err(e) = send(&out_rt, wire).await {
+                tracing::warn!(error = %e, events = batch.len(), "cannot fan events out to the other instances");
+            }
+        }
+    });
+
+    // Inbox: the other instances' events, decisions and cancels.
+    let in_rt = Arc::clone(rt);
+    tokio::spawn(async move {
+        while let Some(text) = inbox.recv().await {
+            let wire: Wire = match serde_json::from_str(&text) {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::warn!(error = %e, "an unreadable message from another instance");
+                    continue;
+                }
+            };
+            receive(&in_rt, &me, wire);
+        }
+    });
+
+    // Heartbeat: renew the leases; a lost one stops its turn here.
+    let hb_rt = Arc::clone(rt);
+    tokio::spawn(async move {
+        let ttl = lease_ttl();
+        let mut tick = tokio::time::interval(ttl / 3);
+        loop {
+            tick.tick().await;
+            match hb_rt.store.renew_leases(ttl).await {
+                Ok(lost) => {
+                    for s in lost {
+                        tracing::warn!(session = %s, "lost the lease of the session to another instance");
+                        hb_rt.hub.fence(s);
+                        hb_rt.hub.cancel(s);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot renew the leases"),
+            }
+        }
+    });
+
+    // Sweeper: end the turns of instances that died with nothing pending.
+    let sw_rt = Arc::clone(rt);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(lease_ttl() / 2);
+        loop {
+            tick.tick().await;
+            if let Err(e) = sweep(&sw_rt).await {
+                tracing::warn!(error = %e, "cannot look for the turns of stopped instances");
+            }
+        }
+    });
+}
+
+/// One pass of the sweeper.
+pub(crate) async fn sweep(rt: &Arc<Runtime>) -> Result<usize, RuntimeError> {
+    let mut ended = 0;
+    // A grace of one lease: an instance taking a dead instance's session
+    // over to resume a decided turn comes first.
+    for session in rt.store.orphaned_turns(16, lease_ttl()).await? {
+        if rt.hub.running(session).is_some() {
+            // Ours, and alive: the heartbeat was late.
+            continue;
+        }
+        if let Taken::Here {
+            orphan: Some(orphan),
+        } = take_lease(rt, session, None).await?
+        {
+            let r = end_orphan(rt, session, orphan).await;
+            release(rt, session).await;
+            r?;
+            ended += 1;
+        } else {
+            release(rt, session).await;
+        }
+    }
+    Ok(ended)
+}
+
+fn receive(rt: &Arc<Runtime>, me: &str, wire: Wire) {
+    match wire {
+        Wire::Event {
+            from,
+            session,
+            seq,
+            update,
+        } if from != me => match update.into_domain() {
+            Ok(update) => rt.hub.deliver_remote(Arc::new(SessionEvent {
+                session_id: session.into(),
+                seq,
+                update,
+            })),
+            Err(e) => tracing::warn!(%session, seq, "an unreadable event from {from}: {e}"),
+        },
+        Wire::Resolve {
+            from,
+            session,
+            key,
+            resolution,
+            announce,
+        } if from != me => {
+            let key = WaitKey::from(key);
+            // Only the instance whose turn waits has the waiter.
+            if !rt.hub.waits(key) {
+                return;
+            }
+            if let Some(a) = announce.and_then(|a| a.into_domain().ok()) {
+                rt.hub.emit_loaded(session.into(), |_| a);
+            }
+            if rt.hub.resolve(key, resolution.into()) {
+                tracing::debug!(?key, %from, "a decision made on another instance");
+                let rt = Arc::clone(rt);
+                tokio::spawn(async move {
+                    let ack = Wire::Ack {
+                        from: rt.store.instance_id(),
+                        key: KeyRec::from(key),
+                    };
+                    if let Err(e) = send(&rt, vec![ack]).await {
+                        tracing::warn!("cannot acknowledge a forwarded decision: {e}");
+                    }
+                });
+            }
+        }
+        Wire::Ack { from, key } if from != me => rt.hub.ack(key.into()),
+        Wire::Cancel { from, session } if from != me => {
+            rt.hub.cancel(session.into());
+        }
+        _ => {}
+    }
+}
+
+// --- what travels between instances ---------------------------------------
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum Wire {
+    Event {
+        from: String,
+        session: Uuid,
+        seq: u64,
+        update: UpdateRec,
+    },
+    Resolve {
+        from: String,
+        session: Uuid,
+        key: KeyRec,
+        resolution: ResolutionRec,
+        /// What the owner announces first (seqs are the owner's).
+        announce: Option<UpdateRec>,
+    },
+    Cancel {
+        from: String,
+        session: Uuid,
+    },
+    /// The owner took a forwarded decision.
+    Ack {
+        from: String,
+        key: KeyRec,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum KeyRec {
+    Approval(Uuid),
+    Question(Uuid),
+    Subtask(Uuid),
+}
+
+impl From<WaitKey> for KeyRec {
+    fn from(k: WaitKey) -> Self {
+        match k {
+            WaitKey::Approval(a) => Self::Approval(a.uuid()),
+            WaitKey::Question(q) => Self::Question(q.uuid()),
+            WaitKey::Subtask(s) => Self::Subtask(s.uuid()),
+        }
+    }
+}
+
+impl From<KeyRec> for WaitKey {
+    fn from(k: KeyRec) -> Self {
+        match k {
+            KeyRec::Approval(a) => Self::Approval(a.into()),
+            KeyRec::Question(q) => Self::Question(q.into()),
+            KeyRec::Subtask(s) => Self::Subtask(s.into()),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum ResolutionRec {
+    Answer {
+        text: String,
+    },
+    Decided {
+        decision: Decision,
+        params: Option<Value>,
+        feedback: Option<String>,
+        scope: Option<ApprovalScope>,
+    },
+}
+
+impl From<Resolution> for ResolutionRec {
+    fn from(r: Resolution) -> Self {
+        match r {
+            Resolution::Answer(text) => Self::Answer { text },
+            Resolution::Decided {
+                decision,
+                params,
+                feedback,
+                scope,
+            } => Self::Decided {
+                decision,
+                params,
+                feedback,
+                scope,
+            },
+        }
+    }
+}
+
+impl From<ResolutionRec> for Resolution {
+    fn from(r: ResolutionRec) -> Self {
+        match r {
+            ResolutionRec::Answer { text } => Self::Answer(text),
+            ResolutionRec::Decided {
+                decision,
+                params,
+                feedback,
+                scope,
+            } => Self::Decided {
+                decision,
+                params,
+                feedback,
+                scope,
+            },
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct CallRec {
+    id: String,
+    name: String,
+    arguments: Value,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "u", rename_all = "snake_case")]
+enum UpdateRec {
+    Token {
+        turn_id: Uuid,
+        delta: String,
+    },
+    ToolCall {
+        turn_id: Uuid,
+        call: CallRec,
+        kind: ToolKind,
+        status: ToolCallStatus,
+        result: Option<String>,
+    },
+    TurnCompleted {
+        turn_id: Uuid,
+        stop_reason: StopReason,
+        usage: TokenUsage,
+        cost_usd: f64,
+        result: Option<String>,
+        error: Option<String>,
+    },
+    AgentSwitched {
+        from: String,
+        to: String,
+        reason: String,
+    },
+    Question {
+        record: Value,
+    },
+    CommandOutput {
+        turn_id: Uuid,
+        tool_call_id: String,
+        stream: String,
+        text: String,
+    },
+    MessageAdded {
+        record: Value,
+    },
+    ContextUsage {
+        turn_id: Uuid,
+        used_tokens: u64,
+        context_window: u64,
+        usage: TokenUsage,
+        turn_cost_usd: f64,
+        session_cost_usd: f64,
+    },
+    Compacted {
+        turn_id: Option<Uuid>,
+        compaction: Compaction,
+        elided: u64,
+        summarized: bool,
+    },
+    ApprovalRequired {
+        record: Value,
+    },
+    TurnDiff {
+        turn_id: Uuid,
+        files: Vec<FileStat>,
+        diff: String,
+    },
+    ApprovalResolved {
+        approval_id: Uuid,
+        decision: Decision,
+        by: String,
+    },
+}
+
+fn record<R: Serialize>(r: R) -> Value {
+    serde_json::to_value(r).unwrap_or(Value::Null)
+}
+
+impl From<&SessionUpdate> for UpdateRec {
+    fn from(u: &SessionUpdate) -> Self {
+        match u.clone() {
+            SessionUpdate::Token { turn_id, delta } => Self::Token {
+                turn_id: turn_id.uuid(),
+                delta,
+            },
+            SessionUpdate::ToolCall {
+                turn_id,
+                call,
+                kind,
+                status,
+                result,
+            } => Self::ToolCall {
+                turn_id: turn_id.uuid(),
+                call: CallRec {
+                    id: call.id,
+                    name: call.name,
+                    arguments: call.arguments,
+                },
+                kind,
+                status,
+                result,
+            },
+            SessionUpdate::TurnCompleted {
+                turn_id,
+                stop_reason,
+                usage,
+                cost_usd,
+                result,
+                error,
+            } => Self::TurnCompleted {
+                turn_id: turn_id.uuid(),
+                stop_reason,
+                usage,
+                cost_usd,
+                result,
+                error,
+            },
+            SessionUpdate::AgentSwitched { from, to, reason } => {
+                Self::AgentSwitched { from, to, reason }
+            }
+            SessionUpdate::Question(q) => Self::Question {
+                record: record(QuestionRec::from(&q)),
+            },
+            SessionUpdate::CommandOutput {
+                turn_id,
+                tool_call_id,
+                stream,
+                text,
+            } => Self::CommandOutput {
+                turn_id: turn_id.uuid(),
+                tool_call_id,
+                stream,
+                text,
+            },
+            SessionUpdate::MessageAdded(m) => Self::MessageAdded {
+                record: record(MessageRec::from(&*m)),
+            },
+            SessionUpdate::ContextUsage(c) => Self::ContextUsage {
+                turn_id: c.turn_id.uuid(),
+                used_tokens: c.used_tokens,
+                context_window: c.context_window,
+                usage: c.usage,
+                turn_cost_usd: c.turn_cost_usd,
+                session_cost_usd: c.session_cost_usd,
+            },
+            SessionUpdate::Compacted {
+                turn_id,
+                compaction,
+                elided,
+                summarized,
+            } => Self::Compacted {
+                turn_id: turn_id.map(TurnId::uuid),
+                compaction,
+                elided,
+                summarized,
+            },
+            SessionUpdate::ApprovalRequired(a) => Self::ApprovalRequired {
+                record: record(ApprovalRec::from(&*a)),
+            },
+            SessionUpdate::TurnDiff {
+                turn_id,
+                files,
+                diff,
+            } => Self::TurnDiff {
+                turn_id: turn_id.uuid(),
+                files,
+                diff,
+            },
+            SessionUpdate::ApprovalResolved {
+                approval_id,
+                decision,
+                by,
+            } => Self::ApprovalResolved {
+                approval_id: approval_id.uuid(),
+                decision,
+                by,
+            },
+        }
+    }
+}
+
+impl UpdateRec {
+    fn into_domain(self) -> Result<SessionUpdate, serde_json::Error> {
+        Ok(match self {
+            Self::Token { turn_id, delta } => SessionUpdate::Token {
+                turn_id: turn_id.into(),
+                delta,
+            },
+            Self::ToolCall {
+                turn_id,
+                call,
+                kind,
+                status,
+                result,
+            } => SessionUpdate::ToolCall {
+                turn_id: turn_id.into(),
+                call: ToolCall {
+                    id: call.id,
+                    name: call.name,
+                    arguments: call.arguments,
+                },
+                kind,
+                status,
+                result,
+            },
+            Self::TurnCompleted {
+                turn_id,
+                stop_reason,
+                usage,
+                cost_usd,
+                result,
+                error,
+            } => SessionUpdate::TurnCompleted {
+                turn_id: turn_id.into(),
+                stop_reason,
+                usage,
+                cost_usd,
+                result,
+                error,
+            },
+            Self::AgentSwitched { from, to, reason } => {
+                SessionUpdate::AgentSwitched { from, to, reason }
+            }
+            Self::Question { record } => SessionUpdate::Question(PendingQuestion::from(
+                serde_json::from_value::<QuestionRec>(record)?,
+            )),
+            Self::CommandOutput {
+                turn_id,
+                tool_call_id,
+                stream,
+                text,
+            } => SessionUpdate::CommandOutput {
+                turn_id: turn_id.into(),
+                tool_call_id,
+                stream,
+                text,
+            },
+            Self::MessageAdded { record } => {
+                SessionUpdate::MessageAdded(Box::new(Message::from(serde_json::from_value::<
+                    MessageRec,
+                >(record)?)))
+            }
+            Self::ContextUsage {
+                turn_id,
+                used_tokens,
+                context_window,
+                usage,
+                turn_cost_usd,
+                session_cost_usd,
+            } => SessionUpdate::ContextUsage(ContextUsage {
+                turn_id: turn_id.into(),
+                used_tokens,
+                context_window,
+                usage,
+                turn_cost_usd,
+                session_cost_usd,
+            }),
+            Self::Compacted {
+                turn_id,
+                compaction,
+                elided,
+                summarized,
+            } => SessionUpdate::Compacted {
+                turn_id: turn_id.map(TurnId::from),
+                compaction,
+                elided,
+                summarized,
+            },
+            Self::ApprovalRequired { record } => SessionUpdate::ApprovalRequired(Box::new(
+                PendingApproval::from(serde_json::from_value::<ApprovalRec>(record)?),
+            )),
+            Self::TurnDiff {
+                turn_id,
+                files,
+                diff,
+            } => SessionUpdate::TurnDiff {
+                turn_id: turn_id.into(),
+                files,
+                diff,
+            },
+            Self::ApprovalResolved {
+                approval_id,
+                decision,
+                by,
+            } => SessionUpdate::ApprovalResolved {
+                approval_id: approval_id.into(),
+                decision,
+                by,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::domain::{ApprovalId, Role};
+
+    fn roundtrip(update: SessionUpdate) {
+        let text = serde_json::to_string(&Wire::Event {
+            from: "a".into(),
+            session: Uuid::now_v7(),
+            seq: 7,
+            update: UpdateRec::from(&update),
+        })
+        .unwrap();
+        let Wire::Event { update: back, .. } = serde_json::from_str(&text).unwrap() else {
+            panic!("an event")
+        };
+        assert_eq!(back.into_domain().unwrap(), update);
+    }
+
+    #[test]
+    fn session_updates_travel_between_instances_unchanged() {
+        let turn_id = TurnId::new();
+        roundtrip(SessionUpdate::Token {
+            turn_id,
+            delta: "héllo".into(),
+        });
+        roundtrip(SessionUpdate::ToolCall {
+            turn_id,
+            call: ToolCall {
+                id: "c1".into(),
+                name: "read_file".into(),
+                arguments: serde_json::json!({"path": "a.rs"}),
+            },
+            kind: ToolKind::Read,
+            status: ToolCallStatus::Completed,
+            result: Some("fn main() {}".into()),
+        });
+        roundtrip(SessionUpdate::TurnCompleted {
+            turn_id,
+            stop_reason: StopReason::Error,
+            usage: TokenUsage {
+                input_tokens: 3,
+                output_tokens: 4,
+                cache_read_tokens: 1,
+                cache_write_tokens: 0,
+            },
+            cost_usd: 0.25,
+            result: None,
+            error: Some("gone".into()),
+        });
+        let mut m = Message::new(Role::Assistant, Some(turn_id), "text".into());
+        m.seq = 9;
+        roundtrip(SessionUpdate::MessageAdded(Box::new(m)));
+        roundtrip(SessionUpdate::ApprovalResolved {
+            approval_id: ApprovalId::new(),
+            decision: Decision::Reject,
+            by: "user".into(),
+        });
+        roundtrip(SessionUpdate::ContextUsage(ContextUsage {
+            turn_id,
+            used_tokens: 100,
+            context_window: 8000,
+            usage: TokenUsage::default(),
+            turn_cost_usd: 0.5,
+            session_cost_usd: 1.5,
+        }));
+        roundtrip(SessionUpdate::AgentSwitched {
+            from: "coder".into(),
+            to: "planner".into(),
+            reason: "asked".into(),
+        });
+    }
+
+    #[test]
+    fn decisions_travel_between_instances_unchanged() {
+        let r = Resolution::Decided {
+            decision: Decision::Edit,
+            params: Some(serde_json::json!({"path": "b.rs"})),
+            feedback: Some("smaller".into()),
+            scope: Some(ApprovalScope::Session),
+        };
+        let back: Resolution = serde_json::from_str::<ResolutionRec>(
+            &serde_json::to_string(&ResolutionRec::from(r.clone())).unwrap(),
+        )
+        .unwrap()
+        .into();
+        assert_eq!(back, r);
+    }
+}
