@@ -1050,12 +1050,15 @@ async fn a_pending_question_survives_a_reconnect() {
     b.finish().await;
 }
 
+/// A flat-out stream: the notifications stay within the coalescing bound
+/// (one per `TOKEN_INTERVAL` of the stream, one per `TOKEN_BATCH_BYTES`, and
+/// the last), whatever the speed of the machine.
 #[tokio::test]
-async fn tokens_are_coalesced() {
+async fn a_flat_out_stream_is_coalesced_within_the_bound() {
+    use codelab_agent::runtime::{TOKEN_BATCH_BYTES, TOKEN_INTERVAL};
     use mock_llm::{Chunk, Reply};
-    let long: String = (0..400)
-        .map(|i| char::from(b'a' + (i % 26) as u8))
-        .collect();
+    const N: usize = 50_000;
+    let long: String = (0..N).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
     let reply = Reply {
         chunks: vec![Chunk {
             text: Some(long.clone()),
@@ -1065,12 +1068,60 @@ async fn tokens_are_coalesced() {
         ..Default::default()
     };
     let mut h = Harness::new(vec![reply], "ask", false).await;
+    let started = std::time::Instant::now();
     let log = h.turn("stream").await;
+    let elapsed = started.elapsed();
     assert_eq!(log.text(), long);
+    log.assert_seq_increasing();
     let tokens = log.all::<TokenParams>().len();
+    let bound =
+        (elapsed.as_micros() / TOKEN_INTERVAL.as_micros()) as usize + N / TOKEN_BATCH_BYTES + 2;
     assert!(
-        tokens < 400 / 4,
-        "400 deltas in one burst became {tokens} notifications"
+        tokens <= bound,
+        "{N} deltas in {elapsed:?} became {tokens} notifications; the bound is {bound}"
+    );
+    assert!(tokens < N / 10, "{N} deltas became {tokens} notifications");
+    h.finish().await;
+}
+
+/// Tokens paced 50 ms apart: each reaches the client in its own
+/// notification before the model sends the next (the mock sends the next
+/// only once the test has received the previous one).
+#[tokio::test]
+async fn a_paced_stream_sends_each_token_at_once() {
+    use mock_llm::{Chunk, Reply};
+    const N: usize = 12;
+    let words: Vec<String> = (0..N)
+        .map(|i| format!("{} ", char::from(b'a' + i as u8)))
+        .collect();
+    let reply = Reply {
+        chunks: vec![Chunk {
+            text: Some(words.concat()),
+            split: Some(2),
+            pace_ms: Some(50),
+            gated: true,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut h = Harness::new(vec![reply], "ask", false).await;
+    let turn = h.send("stream").await;
+    let mut seqs = Vec::new();
+    for w in &words {
+        h.mock.release(1);
+        let t = h.client.discard_until::<TokenParams>().await;
+        assert_eq!(t.turn_id, turn);
+        assert_eq!(&t.delta, w, "one token per notification, in order");
+        seqs.push(t.seq);
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    assert!(log.all::<TokenParams>().is_empty(), "nothing held back");
+    log.assert_seq_increasing();
+    assert!(
+        log.all::<MessageAddedParams>()[0].seq > *seqs.last().unwrap(),
+        "the reply's message after its last token"
     );
     h.finish().await;
 }

@@ -119,6 +119,13 @@ pub struct Chunk {
     /// Wait this many milliseconds before each stamped token (paced streams).
     #[serde(default)]
     pub stamp_every_ms: Option<u64>,
+    /// Wait this many milliseconds before each delta of `text` (paced streams).
+    #[serde(default)]
+    pub pace_ms: Option<u64>,
+    /// Before each delta of `text`, wait until the test releases it
+    /// ([`MockLlm::release`]): the test decides when the next one is sent.
+    #[serde(default)]
+    pub gated: bool,
 }
 
 /// A tool call in a stream.
@@ -229,10 +236,21 @@ struct Inner {
     violations: Vec<String>,
 }
 
-#[derive(Default)]
 struct Shared {
     inner: Mutex<Inner>,
     changed: Notify,
+    /// Permits for gated deltas.
+    gate: tokio::sync::Semaphore,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            changed: Notify::new(),
+            gate: tokio::sync::Semaphore::new(0),
+        }
+    }
 }
 
 impl Shared {
@@ -325,6 +343,11 @@ impl MockLlm {
     /// Appends replies.
     pub fn push(&self, replies: impl IntoIterator<Item = Reply>) {
         self.shared.lock().replies.extend(replies);
+    }
+
+    /// Lets `n` more gated deltas ([`Chunk::gated`]) go out.
+    pub fn release(&self, n: usize) {
+        self.shared.gate.add_permits(n);
     }
 
     /// Every request so far.
@@ -720,6 +743,11 @@ async fn complete(
                         return Some((Ok::<Bytes, std::io::Error>(Bytes::from(b)), (steps, guard)));
                     }
                     Some(Step::Wait(ms)) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                    Some(Step::Gate) => {
+                        if let Ok(permit) = guard.shared.gate.acquire().await {
+                            permit.forget();
+                        }
+                    }
                     Some(Step::Stall) => std::future::pending::<()>().await,
                     Some(Step::Drop) => {
                         guard.mark_finished(); // the server chose to end it; not a client disconnect
@@ -770,6 +798,8 @@ enum Step {
     /// A text delta stamped with the time it is written.
     Stamped(Format),
     Wait(u64),
+    /// Wait for a release by the test.
+    Gate,
     Stall,
     Drop,
 }
@@ -861,6 +891,12 @@ fn render(format: Format, model: &str, reply: &Reply) -> Vec<Step> {
                 text_open = true;
             }
             for p in pieces(text, split) {
+                if let Some(ms) = c.pace_ms {
+                    w.steps.push(Step::Wait(ms));
+                }
+                if c.gated {
+                    w.steps.push(Step::Gate);
+                }
                 match format {
                     Format::Openai => w.data(None, &oa(json!({"content": p}), Value::Null)),
                     Format::Anthropic => w.data(Some("content_block_delta"), &json!({"type": "content_block_delta", "index": block, "delta": {"type": "text_delta", "text": p}})),

@@ -30,8 +30,9 @@ impl Notification for MessageAddedParams {
 
 impl Notification for TokenParams {
     const NAME: &'static str = "codelab/token";
-    const SUMMARY: &'static str = "Streamed text of the turn's current reply, coalesced to \
-        about one notification per 20 ms: append `delta`. The whole reply follows as \
+    const SUMMARY: &'static str = "Streamed text of the turn's current reply: append `delta`. \
+        A delta after a pause is sent at once; faster deltas are coalesced (at most one \
+        notification per 4 ms, or per 16 KiB). The whole reply follows as \
         `codelab/message` once it is persisted.";
 
     fn example() -> Self {

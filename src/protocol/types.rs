@@ -559,7 +559,8 @@ pub struct ListAgentsParams {
 }
 
 /// `codelab/token` notification: streamed text of the turn's current reply,
-/// coalesced to about one notification per 20 ms.
+/// sent at once after a pause and coalesced when faster (at most one
+/// notification per 4 ms, or per 16 KiB).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenParams {

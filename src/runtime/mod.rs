@@ -22,6 +22,7 @@
 //!   result the model reads; only a broken runtime ends a turn with an error.
 
 pub mod checkpoints;
+mod coalesce;
 pub mod context;
 pub mod editors;
 pub mod gate;
@@ -55,7 +56,8 @@ use crate::workspace::uri_to_path;
 pub use editors::EditorRegistry;
 use hub::{EventQueue, SessionHub};
 
-pub use turn::{MAX_CONSECUTIVE_FAILURES, TOKEN_INTERVAL, unanswered_calls};
+pub use coalesce::{TOKEN_BATCH_BYTES, TOKEN_INTERVAL};
+pub use turn::{MAX_CONSECUTIVE_FAILURES, unanswered_calls};
 
 /// Errors of runtime operations requested by clients: the one client-facing
 /// error enum. Each front end maps it to its wire errors in one place.

@@ -27,6 +27,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Runtime;
+use super::coalesce::{Coalescer, DeltaKind};
 use super::context;
 use super::gate;
 use super::hub::{Resolution, WaitKey};
@@ -52,8 +53,6 @@ use crate::tools::{self, ToolContext, ToolKind};
 use crate::workspace::Workspace;
 use crate::workspace::uri_to_path;
 
-/// How often streamed text is sent at most, per session.
-pub const TOKEN_INTERVAL: Duration = Duration::from_millis(20);
 /// Consecutive failed tool calls after which the user is asked how to go on.
 pub const MAX_CONSECUTIVE_FAILURES: usize = 3;
 
@@ -98,16 +97,13 @@ pub(crate) async fn persist(
     mut message: Message,
 ) -> Result<Message, StoreError> {
     let session = rt.store.get_session(session_id).await?;
-    message.seq = rt.hub.next_seq(&session);
+    let reserved = rt.hub.reserve(&session);
+    message.seq = reserved.seq();
     message.session_id = session_id;
     rt.store
         .append_messages(session_id, vec![message.clone()])
         .await?;
-    rt.hub.emit_allocated(
-        &session,
-        message.seq,
-        SessionUpdate::MessageAdded(Box::new(message.clone())),
-    );
+    reserved.emit(SessionUpdate::MessageAdded(Box::new(message.clone())));
     rt.bus.publish(
         Event::new(EventKind::MessageAdded(MessageAdded {
             role: message.role,
@@ -1040,30 +1036,39 @@ impl Turn {
         };
         let mut stream = self.rt.llm.stream(target, request, ctx);
         let mut text = String::new();
-        let mut pending = String::new();
-        let mut last_flush = Instant::now();
+        let mut batch = Coalescer::new();
         let mut calls = Vec::new();
         let mut failure = None;
+        // One timer, moved only when the pending batch's deadline changes.
+        let timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(timer);
+        let mut armed: Option<Instant> = None;
         loop {
-            let flush_at = last_flush + TOKEN_INTERVAL;
+            let due = batch.deadline();
+            if due != armed {
+                if let Some(at) = due {
+                    timer.as_mut().reset(at);
+                }
+                armed = due;
+            }
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => {
                     failure = Some(Stop::Cancelled);
                     break;
                 }
-                () = tokio::time::sleep_until(flush_at), if !pending.is_empty() => {
-                    self.flush(&session, &mut pending);
-                    last_flush = Instant::now();
+                () = &mut timer, if armed.is_some() => {
+                    armed = None;
+                    if let Some(b) = batch.take(Instant::now()) {
+                        self.flush(&session, b);
+                    }
                 }
                 item = stream.next() => match item {
                     None => break,
                     Some(Ok(LlmEvent::TextDelta(d))) => {
                         text.push_str(&d);
-                        pending.push_str(&d);
-                        if last_flush.elapsed() >= TOKEN_INTERVAL {
-                            self.flush(&session, &mut pending);
-                            last_flush = Instant::now();
+                        for b in batch.push(DeltaKind::Text, &d, Instant::now()) {
+                            self.flush(&session, b);
                         }
                     }
                     Some(Ok(LlmEvent::ToolCallFinished { id, name, arguments })) => {
@@ -1096,7 +1101,9 @@ impl Turn {
             }
         }
         drop(stream);
-        self.flush(&session, &mut pending);
+        if let Some(b) = batch.take(Instant::now()) {
+            self.flush(&session, b);
+        }
         if let Some(stop) = failure {
             // Keep what was streamed; tool calls of an unfinished reply are dropped.
             if !text.is_empty() {
@@ -1132,16 +1139,14 @@ impl Turn {
         Ok((text, calls))
     }
 
-    fn flush(&self, session: &Session, pending: &mut String) {
-        if pending.is_empty() {
-            return;
-        }
-        let delta = std::mem::take(pending);
+    /// Sends one coalesced batch of streamed text.
+    fn flush(&self, session: &Session, (kind, delta): (DeltaKind, String)) {
+        let turn_id = self.turn_id;
         self.emit(
             session,
-            SessionUpdate::Token {
-                turn_id: self.turn_id,
-                delta,
+            match kind {
+                DeltaKind::Text => SessionUpdate::Token { turn_id, delta },
+                DeltaKind::Reasoning => SessionUpdate::Token { turn_id, delta },
             },
         );
     }
