@@ -513,6 +513,8 @@ async fn relay_with(
             messages: vec![codelab_agent::llm::ChatMessage::User { text: "go".into() }],
             tools: vec![],
             max_tokens: None,
+            reasoning: Default::default(),
+            thinking_budget: None,
         };
         let mut stream = client.stream(&target, req, Default::default());
         direct_lat = Vec::with_capacity(tokens);

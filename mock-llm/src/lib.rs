@@ -6,6 +6,11 @@
 //! recorded; on every request it checks that each tool call in the history has
 //! exactly one tool result, and records a violation (and answers 400) if not.
 //!
+//! Reasoning: OpenAI-compatible `reasoning_content` / `reasoning` deltas and
+//! Anthropic `thinking` blocks with `signature_delta` (a thinking block sent
+//! back without its signature is a violation), `redacted_thinking` blocks.
+//! Paced (`paceMs`) and gated (`MockLlm::release`) text deltas.
+//!
 //! Faults: any HTTP status with `Retry-After`, a connection dropped mid-stream,
 //! a stall (nothing more is sent until the client leaves), malformed events,
 //! unknown event types, error events, waits, comments, CRLF line endings and
@@ -119,6 +124,22 @@ pub struct Chunk {
     /// Wait this many milliseconds before each stamped token (paced streams).
     #[serde(default)]
     pub stamp_every_ms: Option<u64>,
+    /// Reasoning, before `text`, in deltas of `split` characters: OpenAI
+    /// `reasoning_content` deltas (or `reasoning`, see `reasoning_field`),
+    /// an Anthropic `thinking` block ending with a `signature_delta`.
+    #[serde(default)]
+    pub reasoning: Option<String>,
+    /// OpenAI: the delta field reasoning is sent in (`reasoning_content`,
+    /// the default, as DeepSeek and llama.cpp; `reasoning`, as vLLM and
+    /// OpenRouter).
+    #[serde(default)]
+    pub reasoning_field: Option<String>,
+    /// Anthropic: the thinking block's signature (default `sig-mock`).
+    #[serde(default)]
+    pub signature: Option<String>,
+    /// Anthropic: a `redacted_thinking` block with this data.
+    #[serde(default)]
+    pub redacted_thinking: Option<String>,
     /// Wait this many milliseconds before each delta of `text` (paced streams).
     #[serde(default)]
     pub pace_ms: Option<u64>,
@@ -540,6 +561,10 @@ pub fn check_tool_pairing(format: Format, body: &Value) -> Result<(), String> {
             }
             Format::Anthropic => {
                 for b in m["content"].as_array().into_iter().flatten() {
+                    if b["type"] == "thinking" && b["signature"].as_str().is_none_or(str::is_empty)
+                    {
+                        return Err("a thinking block without its signature".to_owned());
+                    }
                     match b["type"].as_str() {
                         Some("tool_use") => {
                             calls.push(b["id"].as_str().unwrap_or_default().to_owned())
@@ -883,6 +908,54 @@ fn render(format: Format, model: &str, reply: &Reply) -> Vec<Step> {
         }
         if let Some(comment) = &c.comment {
             w.raw(&format!(": {comment}\n\n"));
+        }
+        if let Some(reasoning) = &c.reasoning {
+            let split = c.split.unwrap_or(usize::MAX);
+            if format == Format::Anthropic {
+                if text_open {
+                    w.data(
+                        Some("content_block_stop"),
+                        &json!({"type": "content_block_stop", "index": block}),
+                    );
+                    text_open = false;
+                    block += 1;
+                }
+                w.data(Some("content_block_start"), &json!({"type": "content_block_start", "index": block, "content_block": {"type": "thinking", "thinking": ""}}));
+            }
+            let field = c.reasoning_field.as_deref().unwrap_or("reasoning_content");
+            for p in pieces(reasoning, split) {
+                match format {
+                    Format::Openai => w.data(None, &oa(json!({field: p}), Value::Null)),
+                    Format::Anthropic => w.data(Some("content_block_delta"), &json!({"type": "content_block_delta", "index": block, "delta": {"type": "thinking_delta", "thinking": p}})),
+                }
+            }
+            if format == Format::Anthropic {
+                let sig = c.signature.as_deref().unwrap_or("sig-mock");
+                w.data(Some("content_block_delta"), &json!({"type": "content_block_delta", "index": block, "delta": {"type": "signature_delta", "signature": sig}}));
+                w.data(
+                    Some("content_block_stop"),
+                    &json!({"type": "content_block_stop", "index": block}),
+                );
+                block += 1;
+            }
+        }
+        if let Some(data) = &c.redacted_thinking
+            && format == Format::Anthropic
+        {
+            if text_open {
+                w.data(
+                    Some("content_block_stop"),
+                    &json!({"type": "content_block_stop", "index": block}),
+                );
+                text_open = false;
+                block += 1;
+            }
+            w.data(Some("content_block_start"), &json!({"type": "content_block_start", "index": block, "content_block": {"type": "redacted_thinking", "data": data}}));
+            w.data(
+                Some("content_block_stop"),
+                &json!({"type": "content_block_stop", "index": block}),
+            );
+            block += 1;
         }
         if let Some(text) = &c.text {
             let split = c.split.unwrap_or(usize::MAX);

@@ -5,6 +5,10 @@
 //! in separate deltas and several calls may interleave. Arguments are parsed
 //! when the reply is complete. The final chunk carries `usage` and no
 //! choices (with `stream_options.include_usage`); `[DONE]` ends the stream.
+//!
+//! Reasoning arrives as `reasoning_content` deltas (DeepSeek, llama.cpp,
+//! older vLLM) or `reasoning` deltas (vLLM, OpenRouter, Ollama); it goes
+//! back as `reasoning_content` where the model's [`ReasoningReplay`] asks.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::{
     ChatMessage, ChatRequest, Decoder, Endpoint, FinishReason, LlmError, LlmEvent, Provider,
-    ProviderKind, Usage, join_url,
+    ProviderKind, ReasoningReplay, Usage, join_url,
 };
 
 /// The OpenAI Chat Completions format.
@@ -28,8 +32,22 @@ pub fn body(req: &ChatRequest) -> Value {
     for m in &req.messages {
         messages.push(match m {
             ChatMessage::User { text } => json!({"role": "user", "content": text}),
-            ChatMessage::Assistant { text, tool_calls } => {
+            ChatMessage::Assistant {
+                text,
+                tool_calls,
+                reasoning,
+            } => {
                 let mut msg = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
+                let replay = match req.reasoning {
+                    ReasoningReplay::Never => false,
+                    ReasoningReplay::ToolCalls => !tool_calls.is_empty(),
+                    ReasoningReplay::Always => true,
+                };
+                if replay {
+                    // DeepSeek's thinking mode wants the field on every
+                    // assistant message that made calls, even when empty.
+                    msg["reasoning_content"] = json!(crate::domain::Reasoning::text_of(reasoning));
+                }
                 if !tool_calls.is_empty() {
                     msg["tool_calls"] = tool_calls
                         .iter()
@@ -242,6 +260,13 @@ impl Decoder for OpenAiDecoder {
         if let Some(choices) = chunk["choices"].as_array() {
             for choice in choices {
                 let delta = &choice["delta"];
+                if let Some(r) = delta["reasoning_content"]
+                    .as_str()
+                    .or_else(|| delta["reasoning"].as_str())
+                    .filter(|t| !t.is_empty())
+                {
+                    out.push(LlmEvent::ReasoningDelta(r.to_owned()));
+                }
                 if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
                     out.push(LlmEvent::TextDelta(text.to_owned()));
                 }

@@ -45,6 +45,24 @@ impl Notification for TokenParams {
     }
 }
 
+impl Notification for ReasoningParams {
+    const NAME: &'static str = "codelab/reasoning";
+    const SUMMARY: &'static str = "Streamed reasoning of the turn's current reply (a \
+        reasoning model's thinking: OpenAI-compatible `reasoning_content`, Anthropic \
+        `thinking`), kept apart from its text: append `delta`. Coalesced like \
+        `codelab/token`; the whole reasoning follows in the reply's `codelab/message` \
+        (`message.reasoning`).";
+
+    fn example() -> Self {
+        ReasoningParams {
+            session_id: ex::session_id(),
+            turn_id: ex::turn_id(),
+            seq: 2,
+            delta: "The header parser splits on \"\\n\"; a CRLF line keeps its \"\\r\".".into(),
+        }
+    }
+}
+
 impl Notification for ToolCallParams {
     const NAME: &'static str = "codelab/toolCall";
     const SUMMARY: &'static str = "A tool call of the turn and each change of its status: \

@@ -41,8 +41,8 @@ use crate::domain::events::{
     ExecutionRequested, MessageAdded, ProcessingStarted, ToolFinished, TurnEnded,
 };
 use crate::domain::{
-    ApprovalId, ApprovalScope, Decision, Message, PendingApproval, QuestionId, Role, Session,
-    SessionId, SessionUpdate, StopReason, TokenUsage, ToolCall, ToolCallStatus, TurnId,
+    ApprovalId, ApprovalScope, Decision, Message, PendingApproval, QuestionId, Reasoning, Role,
+    Session, SessionId, SessionUpdate, StopReason, TokenUsage, ToolCall, ToolCallStatus, TurnId,
 };
 use crate::events::{Event, EventKind};
 use crate::llm::config::{LlmSettings, Target};
@@ -645,6 +645,8 @@ pub(super) async fn request_base(
         messages: Vec::new(),
         tools: prompt::tool_specs(&agent, &tools::registry()),
         max_tokens: target.max_tokens,
+        reasoning: target.reasoning,
+        thinking_budget: target.thinking_budget,
     };
     Ok((target, base, agent))
 }
@@ -1036,6 +1038,7 @@ impl Turn {
         };
         let mut stream = self.rt.llm.stream(target, request, ctx);
         let mut text = String::new();
+        let mut reasoning: Vec<Reasoning> = Vec::new();
         let mut batch = Coalescer::new();
         let mut calls = Vec::new();
         let mut failure = None;
@@ -1070,6 +1073,22 @@ impl Turn {
                         for b in batch.push(DeltaKind::Text, &d, Instant::now()) {
                             self.flush(&session, b);
                         }
+                    }
+                    Some(Ok(LlmEvent::ReasoningDelta(d))) => {
+                        match reasoning.last_mut() {
+                            Some(r) if r.signature.is_none() && r.redacted.is_none() => r.text.push_str(&d),
+                            _ => reasoning.push(Reasoning { text: d.clone(), ..Reasoning::default() }),
+                        }
+                        for b in batch.push(DeltaKind::Reasoning, &d, Instant::now()) {
+                            self.flush(&session, b);
+                        }
+                    }
+                    Some(Ok(LlmEvent::ReasoningSignature(s))) => match reasoning.last_mut() {
+                        Some(r) if r.signature.is_none() && r.redacted.is_none() => r.signature = Some(s),
+                        _ => reasoning.push(Reasoning { signature: Some(s), ..Reasoning::default() }),
+                    },
+                    Some(Ok(LlmEvent::RedactedReasoning(data))) => {
+                        reasoning.push(Reasoning { redacted: Some(data), ..Reasoning::default() });
                     }
                     Some(Ok(LlmEvent::ToolCallFinished { id, name, arguments })) => {
                         let arguments = match arguments {
@@ -1106,13 +1125,10 @@ impl Turn {
         }
         if let Some(stop) = failure {
             // Keep what was streamed; tool calls of an unfinished reply are dropped.
-            if !text.is_empty() {
-                persist(
-                    &self.rt,
-                    self.session_id,
-                    new_message(Role::Assistant, Some(self.turn_id), text),
-                )
-                .await?;
+            if !text.is_empty() || !reasoning.is_empty() {
+                let mut m = new_message(Role::Assistant, Some(self.turn_id), text);
+                m.reasoning = reasoning;
+                persist(&self.rt, self.session_id, m).await?;
             }
             return Err(stop);
         }
@@ -1134,6 +1150,7 @@ impl Turn {
         );
         let mut m = new_message(Role::Assistant, Some(self.turn_id), text.clone());
         m.tool_calls = calls.clone();
+        m.reasoning = reasoning;
         let m = persist(&self.rt, self.session_id, m).await?;
         self.history.push(m);
         Ok((text, calls))
@@ -1146,7 +1163,7 @@ impl Turn {
             session,
             match kind {
                 DeltaKind::Text => SessionUpdate::Token { turn_id, delta },
-                DeltaKind::Reasoning => SessionUpdate::Token { turn_id, delta },
+                DeltaKind::Reasoning => SessionUpdate::Reasoning { turn_id, delta },
             },
         );
     }
