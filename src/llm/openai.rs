@@ -112,6 +112,39 @@ impl Provider for OpenAi {
     }
 }
 
+/// A chunk without tool calls or usage: the shape of nearly every chunk of
+/// a stream. Any other (tool calls, usage, an error instead of choices)
+/// takes the general path.
+#[derive(serde::Deserialize)]
+struct FastChunk<'a> {
+    #[serde(borrow)]
+    choices: Option<Vec<FastChoice<'a>>>,
+    #[serde(default)]
+    usage: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(serde::Deserialize)]
+struct FastChoice<'a> {
+    #[serde(borrow, default)]
+    delta: FastDelta<'a>,
+    #[serde(borrow, default)]
+    finish_reason: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct FastDelta<'a> {
+    #[serde(borrow, default)]
+    content: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    tool_calls: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    function_call: Option<serde::de::IgnoredAny>,
+}
+
 #[derive(Debug, Default)]
 struct PendingCall {
     id: Option<String>,
@@ -237,6 +270,34 @@ impl Decoder for OpenAiDecoder {
         }
         if data.is_empty() {
             return Ok(Vec::new());
+        }
+        // The common chunk (text or reasoning deltas, no tool calls, no
+        // error) is read into borrowed fields without building a tree.
+        if let Ok(fast) = serde_json::from_str::<FastChunk<'_>>(data)
+            && let Some(choices) = fast.choices
+            && fast.usage.is_none()
+            && choices
+                .iter()
+                .all(|c| c.delta.tool_calls.is_none() && c.delta.function_call.is_none())
+        {
+            let mut out = Vec::new();
+            for choice in choices {
+                let delta = choice.delta;
+                if let Some(r) = delta
+                    .reasoning_content
+                    .or(delta.reasoning)
+                    .filter(|t| !t.is_empty())
+                {
+                    out.push(LlmEvent::ReasoningDelta(r.into_owned()));
+                }
+                if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
+                    out.push(LlmEvent::TextDelta(text.into_owned()));
+                }
+                if let Some(reason) = choice.finish_reason {
+                    self.finish = Some(finish_reason(&reason));
+                }
+            }
+            return Ok(out);
         }
         let chunk: Value = serde_json::from_str(data)
             .map_err(|e| LlmError::Malformed(format!("{e} in chunk {}", truncate(data, 200))))?;
