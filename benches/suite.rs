@@ -524,7 +524,7 @@ async fn stream(rows: &mut Vec<Row>) {
         ("1,000 tokens/s", 2_000, Some(1)),
         ("flat out", 50_000, None),
     ] {
-        let transports = ["stdio", "websocket"];
+        let transports = ["stdio", "websocket", "daemon"];
         let (_mock, url, _script) =
             mock_process(runs * (1 + transports.len()) + 2, tokens, every_ms).await;
         // Warm-up: the mock's first stream and the page cache.
