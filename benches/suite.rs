@@ -557,7 +557,6 @@ async fn stream(rows: &mut Vec<Row>) {
             ("OPENAI_BASE_URL", format!("{url}/v1")),
             ("OPENAI_API_KEY", "sk-bench".to_owned()),
             ("CODELAB_MODEL", "m".to_owned()),
-            ("RUST_LOG", "warn".to_owned()),
         ];
         for transport in transports {
             let (mut secs, mut add50, mut add99, mut cpu, mut nps, mut notes_all) =
