@@ -138,6 +138,8 @@ fn build_request(b: divan::Bencher, n: usize) {
             messages: context::view(&h),
             tools: Vec::new(),
             max_tokens: None,
+            reasoning: Default::default(),
+            thinking_budget: None,
         };
         let tokens = codelab_agent::llm::context::raw_request_tokens(&req);
         assert_eq!(req.messages.len(), n);

@@ -462,6 +462,145 @@ async fn mock_process(
     (child, url, script)
 }
 
+/// The stream read directly, by a whole process: `curl` reads the mock's
+/// SSE (the mock is its own process) into a pipe, and this process parses
+/// each event's JSON as it arrives, as a client of the server parses each
+/// notification. The time runs from starting curl to the end of the stream.
+async fn direct_process(url: &str) -> (f64, usize, Vec<f64>) {
+    use tokio::io::AsyncBufReadExt;
+    let t = Instant::now();
+    let mut child = tokio::process::Command::new("curl")
+        .args([
+            "-sN",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"go"}]}"#,
+        ])
+        .arg(format!("{url}/v1/chat/completions"))
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("curl is installed");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut n, mut lat) = (0, Vec::new());
+    while let Ok(Some(line)) = lines.next_line().await {
+        let Some(data) = line.strip_prefix("data: ") else {
+            continue;
+        };
+        if data == "[DONE]" {
+            break;
+        }
+        let v: serde_json::Value = serde_json::from_str(data).unwrap();
+        if let Some(d) = v["choices"][0]["delta"]["content"].as_str() {
+            n += stamps(d, &mut lat);
+        }
+    }
+    let elapsed = t.elapsed().as_secs_f64();
+    let _ = child.wait().await;
+    (elapsed, n, lat)
+}
+
+/// Median and range of `v`, formatted with `f`.
+fn range(v: &[f64], f: impl Fn(f64) -> String) -> String {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    if s.len() == 1 {
+        return format!("{} (single run)", f(s[0]));
+    }
+    format!("{} ({}–{})", f(s[s.len() / 2]), f(s[0]), f(s[s.len() - 1]))
+}
+
+/// Streaming, with both sides as whole processes against the mock in its
+/// own process: per-token added latency at 50, 200 and 1,000 tokens/s and
+/// flat out, notifications per second, server CPU per token, and the relay
+/// ratio (time of the direct read / time from sendMessage to
+/// turnCompleted). Each figure is the median (range) of `runs` runs.
+async fn stream(rows: &mut Vec<Row>) {
+    let runs = 5;
+    for (label, tokens, every_ms) in [
+        ("50 tokens/s", 150, Some(20)),
+        ("200 tokens/s", 600, Some(5)),
+        ("1,000 tokens/s", 2_000, Some(1)),
+        ("flat out", 50_000, None),
+    ] {
+        let transports = ["stdio", "websocket", "daemon"];
+        let (_mock, url, _script) =
+            mock_process(runs * (1 + transports.len()) + 2, tokens, every_ms).await;
+        // Warm-up: the mock's first stream and the page cache.
+        let _ = direct_process(&url).await;
+        let mut direct: Vec<(f64, Vec<f64>)> = Vec::new();
+        for _ in 0..runs {
+            let (secs, n, lat) = direct_process(&url).await;
+            assert_eq!(n, tokens, "the direct reader got every token");
+            direct.push((secs, lat));
+        }
+        let d_secs: Vec<f64> = direct.iter().map(|d| d.0).collect();
+        let d_p50: Vec<f64> = direct.iter().map(|d| pct(d.1.clone(), 0.5)).collect();
+        let d_p99: Vec<f64> = direct.iter().map(|d| pct(d.1.clone(), 0.99)).collect();
+        let d_secs_med = pct(d_secs.clone(), 0.5);
+        let (d_p50_med, d_p99_med) = (pct(d_p50.clone(), 0.5), pct(d_p99.clone(), 0.5));
+        rows.push(Row {
+            name: format!("stream {tokens} tokens, {label}: direct (curl process)"),
+            ours: "—".into(),
+            baseline: format!(
+                "{}; latency p50 {}, p99 {}",
+                range(&d_secs, |s| format!("{:.1} ms", s * 1000.0)),
+                range(&d_p50, |us| format!("{:.2} ms", us / 1000.0)),
+                range(&d_p99, |us| format!("{:.2} ms", us / 1000.0)),
+            ),
+            ratio: "—".into(),
+            target: "—".into(),
+            check: format!("{tokens} tokens each run"),
+        });
+        let env = vec![
+            ("OPENAI_BASE_URL", format!("{url}/v1")),
+            ("OPENAI_API_KEY", "sk-bench".to_owned()),
+            ("CODELAB_MODEL", "m".to_owned()),
+        ];
+        for transport in transports {
+            let (mut secs, mut add50, mut add99, mut cpu, mut nps, mut notes_all) =
+                (vec![], vec![], vec![], vec![], vec![], vec![]);
+            for _ in 0..runs {
+                let (m, n, notes, lat) = relay_once(transport, &env).await;
+                assert_eq!(n, tokens, "{transport}: every token relayed");
+                let s = n as f64 / m.rate;
+                secs.push(s);
+                add50.push(pct(lat.clone(), 0.5) - d_p50_med);
+                add99.push(pct(lat, 0.99) - d_p99_med);
+                cpu.push(m.server_cpu / n as f64 * 1e6);
+                nps.push(notes as f64 / s);
+                notes_all.push(notes as f64);
+            }
+            let ratios: Vec<f64> = secs.iter().map(|s| d_secs_med / s).collect();
+            rows.push(Row {
+                name: format!("stream {tokens} tokens, {label}: codelab-agent, {transport}"),
+                ours: format!(
+                    "{}; added latency p50 {}, p99 {}; {} notifications/s; {} CPU/token",
+                    range(&secs, |s| format!("{:.1} ms", s * 1000.0)),
+                    range(&add50, |us| format!("{:.2} ms", us / 1000.0)),
+                    range(&add99, |us| format!("{:.2} ms", us / 1000.0)),
+                    range(&nps, |x| format!("{x:.0}")),
+                    range(&cpu, |x| format!("{x:.2} µs")),
+                ),
+                baseline: format!("{:.1} ms direct (median)", d_secs_med * 1000.0),
+                ratio: range(&ratios, |r| format!("{r:.2}x")),
+                target: if every_ms.is_none() {
+                    "≥ 0.95x, < 1.5 µs CPU/token".into()
+                } else if tokens == 600 {
+                    "added p50 < 2 ms, p99 < 10 ms".into()
+                } else {
+                    "—".into()
+                },
+                check: format!(
+                    "{tokens} tokens each run, in {} notifications",
+                    range(&notes_all, |x| format!("{x:.0}"))
+                ),
+            });
+        }
+    }
+}
+
 async fn relay(rows: &mut Vec<Row>) {
     let all = ["stdio", "websocket", "daemon"];
     relay_with(rows, 100_000, None, "as fast as possible", &all).await;
@@ -513,6 +652,8 @@ async fn relay_with(
             messages: vec![codelab_agent::llm::ChatMessage::User { text: "go".into() }],
             tools: vec![],
             max_tokens: None,
+            reasoning: Default::default(),
+            thinking_budget: None,
         };
         let mut stream = client.stream(&target, req, Default::default());
         direct_lat = Vec::with_capacity(tokens);
@@ -1151,6 +1292,9 @@ fn main() {
     }
     if want("instances") {
         rt.block_on(instances(&mut rows));
+    }
+    if want("stream") {
+        rt.block_on(stream(&mut rows));
     }
     if want("relay") {
         rt.block_on(relay(&mut rows));

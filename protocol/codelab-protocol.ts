@@ -125,7 +125,12 @@ createdAt: string,
  * to `summarizedThrough`; tool results up to `elidedThrough` are sent as
  * a short note. Nothing is deleted: the history still holds them all.
  */
-compaction?: Compaction, };
+compaction?: Compaction, 
+/**
+ * For an assistant message: the model's reasoning, as it streamed it
+ * (`codelab/reasoning`), kept apart from `text`.
+ */
+reasoning?: string, };
 
 export type AgentInfo = { 
 /**
@@ -670,6 +675,24 @@ turnId: TurnId,
 seq: number, 
 /**
  * Text to append.
+ */
+delta: string, };
+
+export type ReasoningParams = { 
+/**
+ * The session.
+ */
+sessionId: SessionId, 
+/**
+ * The turn.
+ */
+turnId: TurnId, 
+/**
+ * The session's seq.
+ */
+seq: number, 
+/**
+ * Reasoning text to append.
  */
 delta: string, };
 
@@ -1972,6 +1995,7 @@ export interface CodelabClientRequests {
 export interface CodelabNotifications {
   "codelab/message": MessageAddedParams;
   "codelab/token": TokenParams;
+  "codelab/reasoning": ReasoningParams;
   "codelab/toolCall": ToolCallParams;
   "codelab/commandOutput": CommandOutputParams;
   "codelab/question": QuestionParams;

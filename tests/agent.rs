@@ -1050,12 +1050,15 @@ async fn a_pending_question_survives_a_reconnect() {
     b.finish().await;
 }
 
+/// A flat-out stream: the notifications stay within the coalescing bound
+/// (one per `TOKEN_INTERVAL` of the stream, one per `TOKEN_BATCH_BYTES`, and
+/// the last), whatever the speed of the machine.
 #[tokio::test]
-async fn tokens_are_coalesced() {
+async fn a_flat_out_stream_is_coalesced_within_the_bound() {
+    use codelab_agent::runtime::{TOKEN_BATCH_BYTES, TOKEN_INTERVAL};
     use mock_llm::{Chunk, Reply};
-    let long: String = (0..400)
-        .map(|i| char::from(b'a' + (i % 26) as u8))
-        .collect();
+    const N: usize = 50_000;
+    let long: String = (0..N).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
     let reply = Reply {
         chunks: vec![Chunk {
             text: Some(long.clone()),
@@ -1065,12 +1068,60 @@ async fn tokens_are_coalesced() {
         ..Default::default()
     };
     let mut h = Harness::new(vec![reply], "ask", false).await;
+    let started = std::time::Instant::now();
     let log = h.turn("stream").await;
+    let elapsed = started.elapsed();
     assert_eq!(log.text(), long);
+    log.assert_seq_increasing();
     let tokens = log.all::<TokenParams>().len();
+    let bound =
+        (elapsed.as_micros() / TOKEN_INTERVAL.as_micros()) as usize + N / TOKEN_BATCH_BYTES + 2;
     assert!(
-        tokens < 400 / 4,
-        "400 deltas in one burst became {tokens} notifications"
+        tokens <= bound,
+        "{N} deltas in {elapsed:?} became {tokens} notifications; the bound is {bound}"
+    );
+    assert!(tokens < N / 10, "{N} deltas became {tokens} notifications");
+    h.finish().await;
+}
+
+/// Tokens paced 50 ms apart: each reaches the client in its own
+/// notification before the model sends the next (the mock sends the next
+/// only once the test has received the previous one).
+#[tokio::test]
+async fn a_paced_stream_sends_each_token_at_once() {
+    use mock_llm::{Chunk, Reply};
+    const N: usize = 12;
+    let words: Vec<String> = (0..N)
+        .map(|i| format!("{} ", char::from(b'a' + i as u8)))
+        .collect();
+    let reply = Reply {
+        chunks: vec![Chunk {
+            text: Some(words.concat()),
+            split: Some(2),
+            pace_ms: Some(50),
+            gated: true,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut h = Harness::new(vec![reply], "ask", false).await;
+    let turn = h.send("stream").await;
+    let mut seqs = Vec::new();
+    for w in &words {
+        h.mock.release(1);
+        let t = h.client.discard_until::<TokenParams>().await;
+        assert_eq!(t.turn_id, turn);
+        assert_eq!(&t.delta, w, "one token per notification, in order");
+        seqs.push(t.seq);
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    assert!(log.all::<TokenParams>().is_empty(), "nothing held back");
+    log.assert_seq_increasing();
+    assert!(
+        log.all::<MessageAddedParams>()[0].seq > *seqs.last().unwrap(),
+        "the reply's message after its last token"
     );
     h.finish().await;
 }
@@ -1160,4 +1211,185 @@ async fn the_iteration_limit_ends_a_looping_turn() {
     assert_eq!(mock.requests().len(), 2);
     assert_eq!(log.all::<TurnCompletedParams>().len(), 1);
     c.finish().await;
+}
+
+/// A reply that reasons first (OpenAI-compatible `field`, or an Anthropic
+/// thinking block signed `sig-1`), then goes on as `then`.
+fn reasoning_then(
+    field: Option<&str>,
+    reasoning: &str,
+    mut then: mock_llm::Reply,
+) -> mock_llm::Reply {
+    then.chunks.insert(
+        0,
+        mock_llm::Chunk {
+            reasoning: Some(reasoning.into()),
+            reasoning_field: field.map(Into::into),
+            signature: Some("sig-1".into()),
+            split: Some(5),
+            ..Default::default()
+        },
+    );
+    then
+}
+
+fn reasoning_of(log: &support::agent::TurnLog) -> String {
+    log.of("codelab/reasoning")
+        .iter()
+        .map(|p| p["delta"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn reasoning_streams_apart_from_the_answer_and_is_persisted() {
+    const THOUGHT: &str = "The user says hi; a short greeting will do.";
+    let mut h = Harness::new(
+        vec![
+            reasoning_then(None, THOUGHT, text("Hello!")),
+            reasoning_then(Some("reasoning"), "Again.", text("Hi again.")),
+        ],
+        "ask",
+        false,
+    )
+    .await;
+    let log = h.turn("hi").await;
+    log.assert_seq_increasing();
+    assert_eq!(reasoning_of(&log), THOUGHT);
+    assert_eq!(log.text(), "Hello!");
+    let first_token = log.all::<TokenParams>()[0].seq;
+    assert!(
+        log.of("codelab/reasoning")
+            .iter()
+            .all(|p| p["seq"].as_u64().unwrap() < first_token),
+        "the reasoning came first"
+    );
+    let reply = &log.all::<MessageAddedParams>()[1].message;
+    assert_eq!(reply.text, "Hello!");
+    assert_eq!(reply.reasoning.as_deref(), Some(THOUGHT));
+    // vLLM's and OpenRouter's `reasoning` field too.
+    let log = h.turn("again").await;
+    assert_eq!(reasoning_of(&log), "Again.");
+    assert_eq!(log.text(), "Hi again.");
+    // Persisted with the message.
+    let history = h.client.call_typed::<GetHistory>(history(h.session)).await;
+    let replies: Vec<Option<&str>> = history
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::Assistant)
+        .map(|m| m.reasoning.as_deref())
+        .collect();
+    assert_eq!(replies, [Some(THOUGHT), Some("Again.")]);
+    // gpt-4o-mini is not sent its reasoning back.
+    let second = &h.mock.requests()[1];
+    let assistant = second.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "assistant")
+        .unwrap();
+    assert!(assistant.get("reasoning_content").is_none(), "{assistant}");
+    h.finish().await;
+}
+
+/// The assistant message of `request` that made the call `id`.
+fn assistant_with_call(mock: &mock_llm::MockLlm, request: usize, id: &str) -> serde_json::Value {
+    mock.requests()[request].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            m["tool_calls"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["id"] == id))
+        })
+        .unwrap_or_else(|| panic!("no assistant message with call {id}"))
+        .clone()
+}
+
+/// DeepSeek's thinking mode answers 400 unless every assistant message that
+/// made tool calls carries its `reasoning_content`; the older
+/// `deepseek-reasoner` answered 400 when it was sent.
+#[tokio::test]
+async fn deepseek_models_get_their_reasoning_back_as_each_requires() {
+    for (model, sent) in [("deepseek-chat", true), ("deepseek-reasoner", false)] {
+        let config = format!("[llm.agents.ask]\nmodel = \"{model}\"\n");
+        let mut h = Harness::with_config(
+            vec![
+                reasoning_then(
+                    None,
+                    "I need the file first.",
+                    call("c1", "read_file", json!({"path": "a.txt"})),
+                ),
+                text("It says hello."),
+            ],
+            "ask",
+            false,
+            &config,
+        )
+        .await;
+        std::fs::write(h.root().join("a.txt"), "hello\n").unwrap();
+        let log = h.turn("what does a.txt say?").await;
+        assert_eq!(log.stop(), StopReason::EndTurn);
+        assert_eq!(reasoning_of(&log), "I need the file first.");
+        assert_eq!(h.mock.requests()[1].body["model"], model);
+        let m = assistant_with_call(&h.mock, 1, "c1");
+        if sent {
+            assert_eq!(m["reasoning_content"], "I need the file first.", "{model}");
+        } else {
+            assert!(m.get("reasoning_content").is_none(), "{model}: {m}");
+        }
+        h.finish().await;
+    }
+}
+
+/// Anthropic extended thinking: the budget is requested, the thinking
+/// streams as reasoning, and the signed block goes back first in its
+/// assistant message during tool use (the mock refuses a thinking block
+/// without its signature).
+#[tokio::test]
+async fn anthropic_thinking_blocks_go_back_signed_during_tool_use() {
+    let mock = mock_llm::MockLlm::start(mock_llm::Script::default()).await;
+    let config = format!(
+        "[llm.providers.anthropic]\nbase_url = \"{}\"\napi_key = \"k\"\n\
+         [llm.agents.ask]\nprovider = \"anthropic\"\nmodel = \"claude-sonnet-4-5\"\n\
+         [llm.models.\"claude-sonnet-4-5\"]\nthinking_budget = 2048\n",
+        mock.anthropic_base()
+    );
+    mock.push([
+        reasoning_then(
+            None,
+            "Read it, then answer.",
+            call("c1", "read_file", json!({"path": "a.txt"})),
+        ),
+        text("It says hello."),
+    ]);
+    // The harness's own mock (OpenAI) gets no request: the agent's provider is this one.
+    let mut h = Harness::with_config(vec![], "ask", false, &config).await;
+    std::fs::write(h.root().join("a.txt"), "hello\n").unwrap();
+    let log = h.turn("what does a.txt say?").await;
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    assert_eq!(reasoning_of(&log), "Read it, then answer.");
+    let reqs = mock.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].path, "/v1/messages");
+    assert_eq!(
+        reqs[0].body["thinking"],
+        json!({"type": "enabled", "budget_tokens": 2048})
+    );
+    assert!(reqs[0].body["max_tokens"].as_u64().unwrap() > 2048);
+    let assistant = reqs[1].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "assistant")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        assistant["content"][0],
+        json!({"type": "thinking", "thinking": "Read it, then answer.", "signature": "sig-1"})
+    );
+    assert_eq!(assistant["content"][1]["type"], "tool_use");
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+    assert!(h.mock.requests().is_empty());
+    h.finish().await;
 }

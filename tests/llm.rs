@@ -55,6 +55,8 @@ fn request(messages: Vec<ChatMessage>) -> ChatRequest {
             parameters: json!({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}),
         }],
         max_tokens: None,
+        reasoning: Default::default(),
+        thinking_budget: None,
     }
 }
 
@@ -294,6 +296,7 @@ async fn tool_calls_in_both_formats_and_history_pairing() {
                     arguments: args.clone(),
                 })
                 .collect(),
+            reasoning: vec![],
         });
         for (id, name, _) in &calls {
             history.push(ChatMessage::Tool {
@@ -337,6 +340,7 @@ async fn tool_calls_in_both_formats_and_history_pairing() {
                 name: "read_file".into(),
                 arguments: json!({}),
             }],
+            reasoning: vec![],
         });
         let (_, err) = collect(&client, &t, request(broken)).await;
         assert!(

@@ -6,6 +6,11 @@
 //! recorded; on every request it checks that each tool call in the history has
 //! exactly one tool result, and records a violation (and answers 400) if not.
 //!
+//! Reasoning: OpenAI-compatible `reasoning_content` / `reasoning` deltas and
+//! Anthropic `thinking` blocks with `signature_delta` (a thinking block sent
+//! back without its signature is a violation), `redacted_thinking` blocks.
+//! Paced (`paceMs`) and gated (`MockLlm::release`) text deltas.
+//!
 //! Faults: any HTTP status with `Retry-After`, a connection dropped mid-stream,
 //! a stall (nothing more is sent until the client leaves), malformed events,
 //! unknown event types, error events, waits, comments, CRLF line endings and
@@ -119,6 +124,29 @@ pub struct Chunk {
     /// Wait this many milliseconds before each stamped token (paced streams).
     #[serde(default)]
     pub stamp_every_ms: Option<u64>,
+    /// Reasoning, before `text`, in deltas of `split` characters: OpenAI
+    /// `reasoning_content` deltas (or `reasoning`, see `reasoning_field`),
+    /// an Anthropic `thinking` block ending with a `signature_delta`.
+    #[serde(default)]
+    pub reasoning: Option<String>,
+    /// OpenAI: the delta field reasoning is sent in (`reasoning_content`,
+    /// the default, as DeepSeek and llama.cpp; `reasoning`, as vLLM and
+    /// OpenRouter).
+    #[serde(default)]
+    pub reasoning_field: Option<String>,
+    /// Anthropic: the thinking block's signature (default `sig-mock`).
+    #[serde(default)]
+    pub signature: Option<String>,
+    /// Anthropic: a `redacted_thinking` block with this data.
+    #[serde(default)]
+    pub redacted_thinking: Option<String>,
+    /// Wait this many milliseconds before each delta of `text` (paced streams).
+    #[serde(default)]
+    pub pace_ms: Option<u64>,
+    /// Before each delta of `text`, wait until the test releases it
+    /// ([`MockLlm::release`]): the test decides when the next one is sent.
+    #[serde(default)]
+    pub gated: bool,
 }
 
 /// A tool call in a stream.
@@ -229,10 +257,21 @@ struct Inner {
     violations: Vec<String>,
 }
 
-#[derive(Default)]
 struct Shared {
     inner: Mutex<Inner>,
     changed: Notify,
+    /// Permits for gated deltas.
+    gate: tokio::sync::Semaphore,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            changed: Notify::new(),
+            gate: tokio::sync::Semaphore::new(0),
+        }
+    }
 }
 
 impl Shared {
@@ -325,6 +364,11 @@ impl MockLlm {
     /// Appends replies.
     pub fn push(&self, replies: impl IntoIterator<Item = Reply>) {
         self.shared.lock().replies.extend(replies);
+    }
+
+    /// Lets `n` more gated deltas ([`Chunk::gated`]) go out.
+    pub fn release(&self, n: usize) {
+        self.shared.gate.add_permits(n);
     }
 
     /// Every request so far.
@@ -517,6 +561,10 @@ pub fn check_tool_pairing(format: Format, body: &Value) -> Result<(), String> {
             }
             Format::Anthropic => {
                 for b in m["content"].as_array().into_iter().flatten() {
+                    if b["type"] == "thinking" && b["signature"].as_str().is_none_or(str::is_empty)
+                    {
+                        return Err("a thinking block without its signature".to_owned());
+                    }
                     match b["type"].as_str() {
                         Some("tool_use") => {
                             calls.push(b["id"].as_str().unwrap_or_default().to_owned())
@@ -720,6 +768,11 @@ async fn complete(
                         return Some((Ok::<Bytes, std::io::Error>(Bytes::from(b)), (steps, guard)));
                     }
                     Some(Step::Wait(ms)) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                    Some(Step::Gate) => {
+                        if let Ok(permit) = guard.shared.gate.acquire().await {
+                            permit.forget();
+                        }
+                    }
                     Some(Step::Stall) => std::future::pending::<()>().await,
                     Some(Step::Drop) => {
                         guard.mark_finished(); // the server chose to end it; not a client disconnect
@@ -770,6 +823,8 @@ enum Step {
     /// A text delta stamped with the time it is written.
     Stamped(Format),
     Wait(u64),
+    /// Wait for a release by the test.
+    Gate,
     Stall,
     Drop,
 }
@@ -854,6 +909,54 @@ fn render(format: Format, model: &str, reply: &Reply) -> Vec<Step> {
         if let Some(comment) = &c.comment {
             w.raw(&format!(": {comment}\n\n"));
         }
+        if let Some(reasoning) = &c.reasoning {
+            let split = c.split.unwrap_or(usize::MAX);
+            if format == Format::Anthropic {
+                if text_open {
+                    w.data(
+                        Some("content_block_stop"),
+                        &json!({"type": "content_block_stop", "index": block}),
+                    );
+                    text_open = false;
+                    block += 1;
+                }
+                w.data(Some("content_block_start"), &json!({"type": "content_block_start", "index": block, "content_block": {"type": "thinking", "thinking": ""}}));
+            }
+            let field = c.reasoning_field.as_deref().unwrap_or("reasoning_content");
+            for p in pieces(reasoning, split) {
+                match format {
+                    Format::Openai => w.data(None, &oa(json!({field: p}), Value::Null)),
+                    Format::Anthropic => w.data(Some("content_block_delta"), &json!({"type": "content_block_delta", "index": block, "delta": {"type": "thinking_delta", "thinking": p}})),
+                }
+            }
+            if format == Format::Anthropic {
+                let sig = c.signature.as_deref().unwrap_or("sig-mock");
+                w.data(Some("content_block_delta"), &json!({"type": "content_block_delta", "index": block, "delta": {"type": "signature_delta", "signature": sig}}));
+                w.data(
+                    Some("content_block_stop"),
+                    &json!({"type": "content_block_stop", "index": block}),
+                );
+                block += 1;
+            }
+        }
+        if let Some(data) = &c.redacted_thinking
+            && format == Format::Anthropic
+        {
+            if text_open {
+                w.data(
+                    Some("content_block_stop"),
+                    &json!({"type": "content_block_stop", "index": block}),
+                );
+                text_open = false;
+                block += 1;
+            }
+            w.data(Some("content_block_start"), &json!({"type": "content_block_start", "index": block, "content_block": {"type": "redacted_thinking", "data": data}}));
+            w.data(
+                Some("content_block_stop"),
+                &json!({"type": "content_block_stop", "index": block}),
+            );
+            block += 1;
+        }
         if let Some(text) = &c.text {
             let split = c.split.unwrap_or(usize::MAX);
             if format == Format::Anthropic && !text_open {
@@ -861,6 +964,12 @@ fn render(format: Format, model: &str, reply: &Reply) -> Vec<Step> {
                 text_open = true;
             }
             for p in pieces(text, split) {
+                if let Some(ms) = c.pace_ms {
+                    w.steps.push(Step::Wait(ms));
+                }
+                if c.gated {
+                    w.steps.push(Step::Gate);
+                }
                 match format {
                     Format::Openai => w.data(None, &oa(json!({"content": p}), Value::Null)),
                     Format::Anthropic => w.data(Some("content_block_delta"), &json!({"type": "content_block_delta", "index": block, "delta": {"type": "text_delta", "text": p}})),

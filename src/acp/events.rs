@@ -224,6 +224,9 @@ impl SessionView {
             SessionUpdate::Token { delta, .. } => vec![Out::Update(
                 acp::SessionUpdate::AgentMessageChunk(acp::ContentChunk::new(text(delta.clone()))),
             )],
+            SessionUpdate::Reasoning { delta, .. } => vec![Out::Update(
+                acp::SessionUpdate::AgentThoughtChunk(acp::ContentChunk::new(text(delta.clone()))),
+            )],
             SessionUpdate::ToolCall {
                 call,
                 kind,
@@ -438,7 +441,8 @@ impl SessionView {
 }
 
 /// A stored history as the updates that show it: each user message as a
-/// `user_message_chunk`, each reply's text as an `agent_message_chunk`, each
+/// `user_message_chunk`, each reply's reasoning as an `agent_thought_chunk`
+/// and its text as an `agent_message_chunk`, each
 /// tool call as one `tool_call` with its final status and result.
 pub(super) fn replay(messages: &[Message], root: Option<&Path>) -> Vec<acp::SessionUpdate> {
     let results: HashMap<&str, &Message> = messages
@@ -454,6 +458,12 @@ pub(super) fn replay(messages: &[Message], root: Option<&Path>) -> Vec<acp::Sess
                 acp::ContentChunk::new(text(m.text.clone())),
             )),
             Role::Assistant => {
+                let thought = crate::domain::Reasoning::text_of(&m.reasoning);
+                if !thought.is_empty() {
+                    out.push(acp::SessionUpdate::AgentThoughtChunk(
+                        acp::ContentChunk::new(text(thought)),
+                    ));
+                }
                 if !m.text.is_empty() {
                     out.push(acp::SessionUpdate::AgentMessageChunk(
                         acp::ContentChunk::new(text(m.text.clone())),
@@ -591,6 +601,21 @@ mod tests {
             updates(&out),
             [
                 json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "Hel"}})
+            ]
+        );
+    }
+
+    #[test]
+    fn reasoning_becomes_thought_chunks() {
+        let mut v = SessionView::default();
+        let out = v.translate(&event(SessionUpdate::Reasoning {
+            turn_id: TurnId::new(),
+            delta: "Hmm".into(),
+        }));
+        assert_eq!(
+            updates(&out),
+            [
+                json!({"sessionUpdate": "agent_thought_chunk", "content": {"type": "text", "text": "Hmm"}})
             ]
         );
     }

@@ -466,6 +466,13 @@ pub enum SessionUpdate {
         /// Text to append.
         delta: String,
     },
+    /// Streamed reasoning of the turn's current reply, apart from its text.
+    Reasoning {
+        /// The turn.
+        turn_id: TurnId,
+        /// Reasoning text to append.
+        delta: String,
+    },
     ToolCall {
         /// The turn.
         turn_id: TurnId,
@@ -582,7 +589,7 @@ pub struct ContextUsage {
 impl SessionUpdate {
     pub fn weight(&self) -> usize {
         256 + match self {
-            Self::Token { delta, .. } => delta.len(),
+            Self::Token { delta, .. } | Self::Reasoning { delta, .. } => delta.len(),
             Self::CommandOutput { text, .. } => text.len(),
             Self::MessageAdded(m) => m.text.len(),
             Self::TurnDiff { diff, .. } => diff.len(),

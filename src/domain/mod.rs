@@ -135,6 +135,28 @@ pub struct Message {
     /// Such a message is never sent as itself; its `text` is the summary of
     /// everything up to `summarized_through` (empty when none).
     pub compaction: Option<Compaction>,
+    /// For an assistant message: the model's reasoning, as it streamed it,
+    /// in order (sent back to the provider as its API requires).
+    pub reasoning: Vec<Reasoning>,
+}
+
+/// One block of a model's reasoning.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reasoning {
+    /// The reasoning text (empty for a redacted block).
+    pub text: String,
+    /// Anthropic: the block's signature, which the API checks when the
+    /// block is sent back during tool use.
+    pub signature: Option<String>,
+    /// Anthropic: the opaque data of a `redacted_thinking` block.
+    pub redacted: Option<String>,
+}
+
+impl Reasoning {
+    /// The text of every block, joined.
+    pub fn text_of(blocks: &[Reasoning]) -> String {
+        blocks.iter().map(|b| b.text.as_str()).collect()
+    }
 }
 
 /// A compaction of a session's context, recorded as a marker message: the
@@ -179,6 +201,7 @@ impl Message {
             context: None,
             created_at: Utc::now(),
             compaction: None,
+            reasoning: Vec::new(),
         }
     }
 

@@ -5,6 +5,13 @@
 //! `input_json_delta`), `content_block_stop` (a tool call is complete),
 //! `message_delta` (stop reason, output usage), `message_stop`, `ping`, and
 //! `error`. Unknown event types are ignored, as Anthropic asks.
+//!
+//! Extended thinking (a model's `thinking_budget`): `thinking` blocks stream
+//! `thinking_delta`s and end with a `signature_delta`; `redacted_thinking`
+//! blocks carry opaque `data`. Both go back, signed, before the text and
+//! tool calls of their assistant message (the API requires them during tool
+//! use); a block without a signature (another provider's reasoning) never
+//! does.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +20,7 @@ use serde_json::{Value, json};
 use super::openai::truncate;
 use super::{
     ChatMessage, ChatRequest, Decoder, Endpoint, FinishReason, LlmError, LlmEvent, Provider,
-    ProviderKind, Usage, join_url,
+    ProviderKind, ReasoningReplay, Usage, join_url,
 };
 
 /// The API version sent in `anthropic-version`.
@@ -47,8 +54,23 @@ pub fn body(req: &ChatRequest) -> Value {
     for m in &req.messages {
         match m {
             ChatMessage::User { text } => push("user", vec![json!({"type": "text", "text": text})]),
-            ChatMessage::Assistant { text, tool_calls } => {
+            ChatMessage::Assistant {
+                text,
+                tool_calls,
+                reasoning,
+            } => {
                 let mut blocks = Vec::new();
+                if req.reasoning != ReasoningReplay::Never {
+                    for r in reasoning {
+                        if let Some(data) = &r.redacted {
+                            blocks.push(json!({"type": "redacted_thinking", "data": data}));
+                        } else if let Some(sig) = r.signature.as_ref().filter(|s| !s.is_empty()) {
+                            blocks.push(
+                                json!({"type": "thinking", "thinking": r.text, "signature": sig}),
+                            );
+                        }
+                    }
+                }
                 if !text.is_empty() {
                     blocks.push(json!({"type": "text", "text": text}));
                 }
@@ -76,12 +98,20 @@ pub fn body(req: &ChatRequest) -> Value {
     {
         cache_breakpoint(block);
     }
+    let mut max_tokens = req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
+    if let Some(budget) = req.thinking_budget {
+        // The budget counts within max_tokens; leave room for the answer.
+        max_tokens = max_tokens.max(budget.saturating_add(DEFAULT_MAX_TOKENS / 2));
+    }
     let mut body = json!({
         "model": req.model,
-        "max_tokens": req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+        "max_tokens": max_tokens,
         "stream": true,
         "messages": messages.into_iter().map(|(role, content)| json!({"role": role, "content": content})).collect::<Vec<_>>(),
     });
+    if let Some(budget) = req.thinking_budget {
+        body["thinking"] = json!({"type": "enabled", "budget_tokens": budget});
+    }
     if !req.system.is_empty() {
         let mut block = json!({"type": "text", "text": req.system});
         cache_breakpoint(&mut block);
@@ -199,6 +229,18 @@ impl Decoder for AnthropicDecoder {
                         }
                         self.blocks.insert(index, Block::Text);
                     }
+                    Some("thinking") => {
+                        if let Some(t) = block["thinking"].as_str().filter(|t| !t.is_empty()) {
+                            out.push(LlmEvent::ReasoningDelta(t.to_owned()));
+                        }
+                        self.blocks.insert(index, Block::Other);
+                    }
+                    Some("redacted_thinking") => {
+                        out.push(LlmEvent::RedactedReasoning(
+                            block["data"].as_str().unwrap_or_default().to_owned(),
+                        ));
+                        self.blocks.insert(index, Block::Other);
+                    }
                     Some("tool_use") => {
                         let id = block["id"].as_str().unwrap_or_default().to_owned();
                         let name = block["name"].as_str().unwrap_or_default().to_owned();
@@ -232,6 +274,16 @@ impl Decoder for AnthropicDecoder {
                     (Some("text_delta"), _) => {
                         if let Some(t) = delta["text"].as_str().filter(|t| !t.is_empty()) {
                             out.push(LlmEvent::TextDelta(t.to_owned()));
+                        }
+                    }
+                    (Some("thinking_delta"), _) => {
+                        if let Some(t) = delta["thinking"].as_str().filter(|t| !t.is_empty()) {
+                            out.push(LlmEvent::ReasoningDelta(t.to_owned()));
+                        }
+                    }
+                    (Some("signature_delta"), _) => {
+                        if let Some(s) = delta["signature"].as_str().filter(|s| !s.is_empty()) {
+                            out.push(LlmEvent::ReasoningSignature(s.to_owned()));
                         }
                     }
                     (Some("input_json_delta"), Some(Block::Tool { id, json, .. })) => {
@@ -453,6 +505,7 @@ mod tests {
                             arguments: json!({"k": 1}),
                         },
                     ],
+                    reasoning: vec![],
                 },
                 ChatMessage::Tool {
                     call_id: "a".into(),
@@ -469,6 +522,8 @@ mod tests {
             ],
             tools: vec![],
             max_tokens: None,
+            reasoning: Default::default(),
+            thinking_budget: None,
         };
         let b = body(&req);
         let msgs = b["messages"].as_array().expect("messages");

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use eventsource_stream::{EventStreamError, Eventsource};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -33,16 +33,30 @@ pub struct CallContext {
     pub turn_id: Option<TurnId>,
 }
 
+/// A batch of events: everything decoded from the bytes that were ready.
+type Batch = Vec<Result<LlmEvent, LlmError>>;
+
+/// The most events sent in one batch.
+const MAX_BATCH: usize = 1024;
+
 /// The events of one request. Drop it to cancel the request.
 #[derive(Debug)]
 pub struct LlmStream {
-    rx: mpsc::Receiver<Result<LlmEvent, LlmError>>,
+    rx: mpsc::Receiver<Batch>,
+    ready: std::collections::VecDeque<Result<LlmEvent, LlmError>>,
 }
 
 impl LlmStream {
-    /// The next event; `None` after the last. An `Err` is always the last item.
+    /// The next event; `None` after the last. An `Err` is always the last
+    /// item. Cancel-safe.
     pub async fn next(&mut self) -> Option<Result<LlmEvent, LlmError>> {
-        self.rx.recv().await
+        loop {
+            if let Some(e) = self.ready.pop_front() {
+                return Some(e);
+            }
+            let batch = self.rx.recv().await?;
+            self.ready.extend(batch);
+        }
     }
 }
 
@@ -170,7 +184,9 @@ impl LlmClient {
 
     /// Starts a streamed request.
     pub fn stream(&self, target: &Target, request: ChatRequest, ctx: CallContext) -> LlmStream {
-        let (tx, rx) = mpsc::channel(256);
+        // Batches, not events: one hand-off between the tasks per network
+        // read rather than per token.
+        let (tx, rx) = mpsc::channel(64);
         let job = Job {
             http: self.http.clone(),
             breaker: self.breaker(target),
@@ -181,7 +197,10 @@ impl LlmClient {
             tx,
         };
         tokio::spawn(job.run());
-        LlmStream { rx }
+        LlmStream {
+            rx,
+            ready: std::collections::VecDeque::new(),
+        }
     }
 }
 
@@ -192,7 +211,7 @@ struct Job {
     target: Target,
     request: ChatRequest,
     ctx: CallContext,
-    tx: mpsc::Sender<Result<LlmEvent, LlmError>>,
+    tx: mpsc::Sender<Batch>,
 }
 
 /// What one successful attempt saw.
@@ -261,7 +280,7 @@ impl Job {
                     retry_in,
                 };
                 self.failed(attempt, err.reason(), err.to_string(), false, None, None);
-                let _ = self.tx.send(Err(err)).await;
+                let _ = self.tx.send(vec![Err(err)]).await;
                 return;
             }
             self.publish(EventKind::RequestStarted(RequestStarted {
@@ -335,7 +354,7 @@ impl Job {
                             }
                         }
                         None => {
-                            let _ = self.tx.send(Err(err)).await;
+                            let _ = self.tx.send(vec![Err(err)]).await;
                             return;
                         }
                     }
@@ -366,6 +385,7 @@ impl Job {
         let mut events = response.bytes_stream().eventsource();
         let mut decoder = provider.decoder();
         let mut outcome = Outcome::default();
+        let mut batch: Batch = Vec::new();
         loop {
             let wait = if outcome.first_output.is_some() {
                 r.idle
@@ -373,47 +393,72 @@ impl Job {
                 r.idle
                     .min(deadline.saturating_duration_since(Instant::now()))
             };
-            let next = match tokio::time::timeout(wait, events.next()).await {
+            let mut next = match tokio::time::timeout(wait, events.next()).await {
                 Ok(n) => n,
                 Err(_) if outcome.first_output.is_none() && Instant::now() >= deadline => {
                     return Err(LlmError::Timeout(TimeoutPhase::FirstToken));
                 }
                 Err(_) => return Err(LlmError::Timeout(TimeoutPhase::Idle)),
             };
-            let decoded = match next {
-                None => decoder.finish()?,
-                Some(Ok(ev)) => decoder.event(&ev.event, &ev.data)?,
-                Some(Err(EventStreamError::Transport(e))) => {
-                    return Err(LlmError::StreamDropped(error_chain(&e)));
+            // Decode this event and every one already received, then hand
+            // them over at once.
+            let ended = loop {
+                let decoded = match decode(decoder.as_mut(), next) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        // What was decoded before the error reaches the consumer first.
+                        if !batch.is_empty() && self.tx.send(batch).await.is_err() {
+                            return Err(LlmError::Cancelled);
+                        }
+                        return Err(e);
+                    }
+                };
+                let ended = next_is_end(&decoded) || decoder.done();
+                for ev in decoded {
+                    if ev.is_output() {
+                        *streamed = true;
+                        outcome
+                            .first_output
+                            .get_or_insert_with(|| started.elapsed());
+                    }
+                    match &ev {
+                        LlmEvent::Usage(u) => outcome.usage = *u,
+                        LlmEvent::Finish(f) => outcome.finish = Some(f.clone()),
+                        _ => {}
+                    }
+                    batch.push(Ok(ev));
                 }
-                Some(Err(EventStreamError::Utf8(e))) => {
-                    return Err(LlmError::Malformed(format!("invalid UTF-8: {e}")));
+                if ended || outcome.finish.is_some() || batch.len() >= MAX_BATCH {
+                    break ended;
                 }
-                Some(Err(EventStreamError::Parser(e))) => {
-                    return Err(LlmError::Malformed(e.to_string()));
+                match events.next().now_or_never() {
+                    Some(n) => next = n,
+                    None => break false,
                 }
             };
-            let ended = next_is_end(&decoded) || decoder.done();
-            for ev in decoded {
-                if ev.is_output() {
-                    *streamed = true;
-                    outcome
-                        .first_output
-                        .get_or_insert_with(|| started.elapsed());
-                }
-                match &ev {
-                    LlmEvent::Usage(u) => outcome.usage = *u,
-                    LlmEvent::Finish(f) => outcome.finish = Some(f.clone()),
-                    _ => {}
-                }
-                if self.tx.send(Ok(ev)).await.is_err() {
-                    return Err(LlmError::Cancelled);
-                }
+            if !batch.is_empty() && self.tx.send(std::mem::take(&mut batch)).await.is_err() {
+                return Err(LlmError::Cancelled);
             }
             if ended || outcome.finish.is_some() {
                 return Ok(outcome);
             }
         }
+    }
+}
+
+/// Decodes one item of the SSE stream (`None`: its end).
+fn decode<E: std::error::Error>(
+    decoder: &mut dyn super::Decoder,
+    next: Option<Result<eventsource_stream::Event, EventStreamError<E>>>,
+) -> Result<Vec<LlmEvent>, LlmError> {
+    match next {
+        None => decoder.finish(),
+        Some(Ok(ev)) => decoder.event(&ev.event, &ev.data),
+        Some(Err(EventStreamError::Transport(e))) => Err(LlmError::StreamDropped(error_chain(&e))),
+        Some(Err(EventStreamError::Utf8(e))) => {
+            Err(LlmError::Malformed(format!("invalid UTF-8: {e}")))
+        }
+        Some(Err(EventStreamError::Parser(e))) => Err(LlmError::Malformed(e.to_string())),
     }
 }
 

@@ -161,7 +161,7 @@ pub struct LlmSettings {
     pub models: BTreeMap<String, ModelSettings>,
 }
 
-/// One model's context settings (`[llm.models."<name>"]`).
+/// One model's settings (`[llm.models."<name>"]`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSettings {
@@ -169,6 +169,11 @@ pub struct ModelSettings {
     pub context_window: Option<u64>,
     /// Tokens kept free for its reply.
     pub output_reserve: Option<u64>,
+    /// Which of its earlier reasoning is sent back with the history
+    /// (`never`, `tool_calls`, `always`; default by model family).
+    pub reasoning: Option<super::ReasoningReplay>,
+    /// Anthropic: extended thinking, with this budget of tokens.
+    pub thinking_budget: Option<u32>,
 }
 
 macro_rules! take {
@@ -217,6 +222,12 @@ impl LlmSettings {
             }
             if m.output_reserve.is_some() {
                 entry.output_reserve = m.output_reserve;
+            }
+            if m.reasoning.is_some() {
+                entry.reasoning = m.reasoning;
+            }
+            if m.thinking_budget.is_some() {
+                entry.thinking_budget = m.thinking_budget;
             }
         }
     }
@@ -355,6 +366,10 @@ pub struct Target {
     pub context: ContextLimits,
     /// The model that summarises older turns.
     pub compaction_model: String,
+    /// Which earlier reasoning is sent back to the model.
+    pub reasoning: super::ReasoningReplay,
+    /// Anthropic: the extended-thinking budget, if enabled.
+    pub thinking_budget: Option<u32>,
 }
 
 fn secs(v: Option<f64>, default: f64) -> Duration {
@@ -499,6 +514,10 @@ impl LlmSettings {
             .compaction_model
             .clone()
             .unwrap_or_else(|| model.clone());
+        let reasoning = per_model
+            .and_then(|m| m.reasoning)
+            .unwrap_or_else(|| super::ReasoningReplay::default_for(kind, &model));
+        let thinking_budget = per_model.and_then(|m| m.thinking_budget);
         Ok(Target {
             provider: name,
             kind,
@@ -513,6 +532,8 @@ impl LlmSettings {
             prices,
             context,
             compaction_model,
+            reasoning,
+            thinking_budget,
         })
     }
 }

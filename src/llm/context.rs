@@ -142,8 +142,16 @@ pub fn raw_message_tokens(m: &ChatMessage) -> u64 {
     MESSAGE_OVERHEAD
         + match m {
             ChatMessage::User { text } => raw_tokens(text),
-            ChatMessage::Assistant { text, tool_calls } => {
+            ChatMessage::Assistant {
+                text,
+                tool_calls,
+                reasoning,
+            } => {
                 raw_tokens(text)
+                    + reasoning
+                        .iter()
+                        .map(|r| raw_tokens(&r.text) + r.signature.as_deref().map_or(0, raw_tokens))
+                        .sum::<u64>()
                     + tool_calls
                         .iter()
                         .map(|c| {

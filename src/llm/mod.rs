@@ -40,6 +40,43 @@ pub struct ChatRequest {
     pub tools: Vec<ToolSpec>,
     /// An output token limit, if any.
     pub max_tokens: Option<u32>,
+    /// Which earlier reasoning is sent back (the model's setting).
+    pub reasoning: ReasoningReplay,
+    /// Anthropic: extended thinking with this budget of tokens.
+    pub thinking_budget: Option<u32>,
+}
+
+/// Which of a model's earlier reasoning goes back to it with the history,
+/// as its API requires: a per-model setting (`[llm.models."<name>"]
+/// reasoning = "..."`) with defaults by model family
+/// ([`ReasoningReplay::default_for`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasoningReplay {
+    /// Never (most OpenAI-compatible servers drop it; the older
+    /// `deepseek-reasoner` answers 400 when it is sent).
+    #[default]
+    Never,
+    /// OpenAI-compatible `reasoning_content` on every assistant message that
+    /// made tool calls (DeepSeek's thinking mode answers 400 without it).
+    ToolCalls,
+    /// All of it: `reasoning_content` on every assistant message; for
+    /// Anthropic, thinking blocks with their signatures (required during
+    /// tool use; blocks without a signature are never sent).
+    Always,
+}
+
+impl ReasoningReplay {
+    /// The default for a model of a provider kind.
+    pub fn default_for(kind: ProviderKind, model: &str) -> Self {
+        let m = model.to_ascii_lowercase();
+        match kind {
+            ProviderKind::Anthropic => Self::Always,
+            ProviderKind::Openai if m.contains("deepseek-reasoner") => Self::Never,
+            ProviderKind::Openai if m.contains("deepseek") => Self::ToolCalls,
+            ProviderKind::Openai => Self::Never,
+        }
+    }
 }
 
 /// One message of the conversation.
@@ -56,6 +93,8 @@ pub enum ChatMessage {
         text: String,
         /// The tool calls it made.
         tool_calls: Vec<ToolCallRequest>,
+        /// Its reasoning, sent back as [`ChatRequest::reasoning`] says.
+        reasoning: Vec<crate::domain::Reasoning>,
     },
     /// The result of a tool call.
     Tool {
@@ -129,6 +168,13 @@ impl ArgumentsError {
 pub enum LlmEvent {
     /// Text to append to the reply.
     TextDelta(String),
+    /// Reasoning to append (OpenAI-compatible `reasoning_content` or
+    /// `reasoning`, an Anthropic `thinking_delta`).
+    ReasoningDelta(String),
+    /// Anthropic: the signature that ends the current thinking block.
+    ReasoningSignature(String),
+    /// Anthropic: a `redacted_thinking` block's data.
+    RedactedReasoning(String),
     /// A tool call began.
     ToolCallStarted {
         /// The call's id.
@@ -165,6 +211,7 @@ impl LlmEvent {
         matches!(
             self,
             Self::TextDelta(_)
+                | Self::ReasoningDelta(_)
                 | Self::ToolCallStarted { .. }
                 | Self::ToolCallDelta { .. }
                 | Self::ToolCallFinished { .. }

@@ -5,6 +5,10 @@
 //! in separate deltas and several calls may interleave. Arguments are parsed
 //! when the reply is complete. The final chunk carries `usage` and no
 //! choices (with `stream_options.include_usage`); `[DONE]` ends the stream.
+//!
+//! Reasoning arrives as `reasoning_content` deltas (DeepSeek, llama.cpp,
+//! older vLLM) or `reasoning` deltas (vLLM, OpenRouter, Ollama); it goes
+//! back as `reasoning_content` where the model's [`ReasoningReplay`] asks.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::{
     ChatMessage, ChatRequest, Decoder, Endpoint, FinishReason, LlmError, LlmEvent, Provider,
-    ProviderKind, Usage, join_url,
+    ProviderKind, ReasoningReplay, Usage, join_url,
 };
 
 /// The OpenAI Chat Completions format.
@@ -28,8 +32,22 @@ pub fn body(req: &ChatRequest) -> Value {
     for m in &req.messages {
         messages.push(match m {
             ChatMessage::User { text } => json!({"role": "user", "content": text}),
-            ChatMessage::Assistant { text, tool_calls } => {
+            ChatMessage::Assistant {
+                text,
+                tool_calls,
+                reasoning,
+            } => {
                 let mut msg = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
+                let replay = match req.reasoning {
+                    ReasoningReplay::Never => false,
+                    ReasoningReplay::ToolCalls => !tool_calls.is_empty(),
+                    ReasoningReplay::Always => true,
+                };
+                if replay {
+                    // DeepSeek's thinking mode wants the field on every
+                    // assistant message that made calls, even when empty.
+                    msg["reasoning_content"] = json!(crate::domain::Reasoning::text_of(reasoning));
+                }
                 if !tool_calls.is_empty() {
                     msg["tool_calls"] = tool_calls
                         .iter()
@@ -92,6 +110,39 @@ impl Provider for OpenAi {
     fn decoder(&self) -> Box<dyn Decoder> {
         Box::new(OpenAiDecoder::default())
     }
+}
+
+/// A chunk without tool calls or usage: the shape of nearly every chunk of
+/// a stream. Any other (tool calls, usage, an error instead of choices)
+/// takes the general path.
+#[derive(serde::Deserialize)]
+struct FastChunk<'a> {
+    #[serde(borrow)]
+    choices: Option<Vec<FastChoice<'a>>>,
+    #[serde(default)]
+    usage: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(serde::Deserialize)]
+struct FastChoice<'a> {
+    #[serde(borrow, default)]
+    delta: FastDelta<'a>,
+    #[serde(borrow, default)]
+    finish_reason: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct FastDelta<'a> {
+    #[serde(borrow, default)]
+    content: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    tool_calls: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    function_call: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Default)]
@@ -220,6 +271,34 @@ impl Decoder for OpenAiDecoder {
         if data.is_empty() {
             return Ok(Vec::new());
         }
+        // The common chunk (text or reasoning deltas, no tool calls, no
+        // error) is read into borrowed fields without building a tree.
+        if let Ok(fast) = serde_json::from_str::<FastChunk<'_>>(data)
+            && let Some(choices) = fast.choices
+            && fast.usage.is_none()
+            && choices
+                .iter()
+                .all(|c| c.delta.tool_calls.is_none() && c.delta.function_call.is_none())
+        {
+            let mut out = Vec::new();
+            for choice in choices {
+                let delta = choice.delta;
+                if let Some(r) = delta
+                    .reasoning_content
+                    .or(delta.reasoning)
+                    .filter(|t| !t.is_empty())
+                {
+                    out.push(LlmEvent::ReasoningDelta(r.into_owned()));
+                }
+                if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
+                    out.push(LlmEvent::TextDelta(text.into_owned()));
+                }
+                if let Some(reason) = choice.finish_reason {
+                    self.finish = Some(finish_reason(&reason));
+                }
+            }
+            return Ok(out);
+        }
         let chunk: Value = serde_json::from_str(data)
             .map_err(|e| LlmError::Malformed(format!("{e} in chunk {}", truncate(data, 200))))?;
         if let Some(err) = chunk.get("error") {
@@ -242,6 +321,13 @@ impl Decoder for OpenAiDecoder {
         if let Some(choices) = chunk["choices"].as_array() {
             for choice in choices {
                 let delta = &choice["delta"];
+                if let Some(r) = delta["reasoning_content"]
+                    .as_str()
+                    .or_else(|| delta["reasoning"].as_str())
+                    .filter(|t| !t.is_empty())
+                {
+                    out.push(LlmEvent::ReasoningDelta(r.to_owned()));
+                }
                 if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
                     out.push(LlmEvent::TextDelta(text.to_owned()));
                 }

@@ -136,6 +136,9 @@ impl From<domain::Message> for Message {
             context: m.context.map(Into::into),
             created_at: m.created_at,
             compaction: m.compaction,
+            reasoning: (!m.reasoning.is_empty())
+                .then(|| domain::Reasoning::text_of(&m.reasoning))
+                .filter(|t| !t.is_empty()),
         }
     }
 }

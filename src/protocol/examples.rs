@@ -168,6 +168,7 @@ pub(super) fn user_message() -> Message {
         context: Some(context()),
         created_at: time(),
         compaction: None,
+        reasoning: None,
     }
 }
 
@@ -195,6 +196,9 @@ pub(super) fn assistant_message() -> Message {
         context: None,
         created_at: time(),
         compaction: None,
+        reasoning: Some(
+            "The failure is about line endings; the parser is where headers are split.".into(),
+        ),
     }
 }
 
@@ -213,6 +217,7 @@ pub(super) fn tool_message() -> Message {
         context: None,
         created_at: time(),
         compaction: None,
+        reasoning: None,
     }
 }
 

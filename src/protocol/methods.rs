@@ -164,6 +164,7 @@ macro_rules! for_each_notification {
         $callback! {
             $crate::protocol::types::MessageAddedParams,
             $crate::protocol::types::TokenParams,
+            $crate::protocol::types::ReasoningParams,
             $crate::protocol::types::ToolCallParams,
             $crate::protocol::types::CommandOutputParams,
             $crate::protocol::types::QuestionParams,
@@ -463,6 +464,7 @@ pub fn all_types() -> Vec<TypeEntry> {
         entry::<ListAgentsParams>(),
         entry::<TokenUsage>(),
         entry::<TokenParams>(),
+        entry::<ReasoningParams>(),
         entry::<ToolCallStatus>(),
         entry::<ToolCallParams>(),
         entry::<StopReason>(),

@@ -30,8 +30,9 @@ impl Notification for MessageAddedParams {
 
 impl Notification for TokenParams {
     const NAME: &'static str = "codelab/token";
-    const SUMMARY: &'static str = "Streamed text of the turn's current reply, coalesced to \
-        about one notification per 20 ms: append `delta`. The whole reply follows as \
+    const SUMMARY: &'static str = "Streamed text of the turn's current reply: append `delta`. \
+        A delta after a pause is sent at once; faster deltas are coalesced (at most one \
+        notification per 4 ms, or per 16 KiB). The whole reply follows as \
         `codelab/message` once it is persisted.";
 
     fn example() -> Self {
@@ -40,6 +41,24 @@ impl Notification for TokenParams {
             turn_id: ex::turn_id(),
             seq: 2,
             delta: "Let me read the ".into(),
+        }
+    }
+}
+
+impl Notification for ReasoningParams {
+    const NAME: &'static str = "codelab/reasoning";
+    const SUMMARY: &'static str = "Streamed reasoning of the turn's current reply (a \
+        reasoning model's thinking: OpenAI-compatible `reasoning_content`, Anthropic \
+        `thinking`), kept apart from its text: append `delta`. Coalesced like \
+        `codelab/token`; the whole reasoning follows in the reply's `codelab/message` \
+        (`message.reasoning`).";
+
+    fn example() -> Self {
+        ReasoningParams {
+            session_id: ex::session_id(),
+            turn_id: ex::turn_id(),
+            seq: 2,
+            delta: "The header parser splits on \"\\n\"; a CRLF line keeps its \"\\r\".".into(),
         }
     }
 }

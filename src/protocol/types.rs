@@ -107,6 +107,11 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub compaction: Option<Compaction>,
+    /// For an assistant message: the model's reasoning, as it streamed it
+    /// (`codelab/reasoning`), kept apart from `text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub reasoning: Option<String>,
 }
 
 /// An agent as the server enforces it.
@@ -588,7 +593,8 @@ pub struct ListAgentsParams {
 }
 
 /// `codelab/token` notification: streamed text of the turn's current reply,
-/// coalesced to about one notification per 20 ms.
+/// sent at once after a pause and coalesced when faster (at most one
+/// notification per 4 ms, or per 16 KiB).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenParams {
@@ -599,6 +605,21 @@ pub struct TokenParams {
     /// The session's seq.
     pub seq: u64,
     /// Text to append.
+    pub delta: String,
+}
+
+/// `codelab/reasoning` notification: streamed reasoning of the turn's current
+/// reply, kept apart from its text and coalesced the same way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReasoningParams {
+    /// The session.
+    pub session_id: SessionId,
+    /// The turn.
+    pub turn_id: TurnId,
+    /// The session's seq.
+    pub seq: u64,
+    /// Reasoning text to append.
     pub delta: String,
 }
 

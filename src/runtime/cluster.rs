@@ -567,6 +567,10 @@ enum UpdateRec {
         turn_id: Uuid,
         delta: String,
     },
+    Reasoning {
+        turn_id: Uuid,
+        delta: String,
+    },
     ToolCall {
         turn_id: Uuid,
         call: CallRec,
@@ -636,6 +640,10 @@ impl From<&SessionUpdate> for UpdateRec {
     fn from(u: &SessionUpdate) -> Self {
         match u.clone() {
             SessionUpdate::Token { turn_id, delta } => Self::Token {
+                turn_id: turn_id.uuid(),
+                delta,
+            },
+            SessionUpdate::Reasoning { turn_id, delta } => Self::Reasoning {
                 turn_id: turn_id.uuid(),
                 delta,
             },
@@ -739,6 +747,10 @@ impl UpdateRec {
     fn into_domain(self) -> Result<SessionUpdate, serde_json::Error> {
         Ok(match self {
             Self::Token { turn_id, delta } => SessionUpdate::Token {
+                turn_id: turn_id.into(),
+                delta,
+            },
+            Self::Reasoning { turn_id, delta } => SessionUpdate::Reasoning {
                 turn_id: turn_id.into(),
                 delta,
             },
@@ -874,6 +886,10 @@ mod tests {
         roundtrip(SessionUpdate::Token {
             turn_id,
             delta: "héllo".into(),
+        });
+        roundtrip(SessionUpdate::Reasoning {
+            turn_id,
+            delta: "thinking…".into(),
         });
         roundtrip(SessionUpdate::ToolCall {
             turn_id,

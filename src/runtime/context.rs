@@ -339,7 +339,9 @@ impl Compactor<'_> {
                 ChatMessage::User { text } => {
                     let _ = write!(s, "USER: {}", cut(&text, PER_MESSAGE));
                 }
-                ChatMessage::Assistant { text, tool_calls } => {
+                ChatMessage::Assistant {
+                    text, tool_calls, ..
+                } => {
                     let _ = write!(s, "ASSISTANT: {}", cut(&text, PER_MESSAGE));
                     for c in tool_calls {
                         let _ = write!(
@@ -394,6 +396,8 @@ impl Compactor<'_> {
             messages: vec![ChatMessage::User { text }],
             tools: Vec::new(),
             max_tokens: Some(u32::try_from((limits.window / 8).clamp(256, 4096)).unwrap_or(4096)),
+            reasoning: crate::llm::ReasoningReplay::Never,
+            thinking_budget: None,
         };
         let mut target = self.target.clone();
         target.model = self.target.compaction_model.clone();

@@ -1,7 +1,11 @@
 //! The session hub: per-session state shared by turns and connections.
 //!
 //! - `seq`: every event about a session gets the next number, allocated under
-//!   the hub's lock and queued to every watcher in that order. After a
+//!   the hub's lock and queued to every watcher in that order. A number
+//!   reserved ahead of its event ([`SessionHub::reserve`], for a message
+//!   that is stored before it is announced) holds back every later event
+//!   until it is emitted or dropped, so each connection receives a session's
+//!   events strictly in seq order. After a
 //!   restart a session's counter resumes [`RESTART_GAP`] above its last
 //!   persisted seq, so a number a client saw for a streamed (unpersisted)
 //!   event is never reused.
@@ -11,7 +15,7 @@
 //!   again with the last seq it saw;
 //! - the waiters for answers and approval decisions.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
@@ -150,6 +154,38 @@ impl EventQueue {
     }
 }
 
+/// A seq reserved for an event announced later. Dropping it without
+/// [`Reservation::emit`] gives the number up (no event carries it) and lets
+/// the events held behind it go.
+#[must_use = "a reservation holds back the session's later events until it is emitted or dropped"]
+pub struct Reservation<'a> {
+    hub: &'a SessionHub,
+    session: Session,
+    seq: u64,
+    done: bool,
+}
+
+impl Reservation<'_> {
+    /// The reserved seq.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Queues the event with the reserved seq to every watcher.
+    pub fn emit(mut self, update: SessionUpdate) {
+        self.done = true;
+        self.hub.release(&self.session, self.seq, Some(update));
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.hub.release(&self.session, self.seq, None);
+        }
+    }
+}
+
 struct Watcher {
     conn: u64,
     queue: Arc<EventQueue>,
@@ -161,6 +197,10 @@ struct SessionState {
     loaded: bool,
     running: Option<(TurnId, CancellationToken)>,
     watchers: Vec<Watcher>,
+    /// Seqs reserved and not yet emitted or released.
+    reserved: BTreeSet<u64>,
+    /// Events held back behind a reserved seq, by seq.
+    held: BTreeMap<u64, Arc<SessionEvent>>,
     /// The cost of the model requests this process made for the session.
     cost_usd: f64,
     /// The highest seq of another instance's event delivered here.
@@ -222,13 +262,49 @@ impl SessionHub {
         st.cost_usd
     }
 
-    /// Allocates the next seq of a session without emitting anything (for
-    /// persisted messages, which are emitted once stored).
-    pub fn next_seq(&self, session: &Session) -> u64 {
+    /// Reserves the next seq of a session for an event announced later (a
+    /// persisted message, emitted once stored). Until the reservation is
+    /// emitted or dropped, later events of the session are held back, so
+    /// they never reach a client before it.
+    pub fn reserve(&self, session: &Session) -> Reservation<'_> {
         let mut inner = self.lock();
         let st = Self::state(&mut inner, session);
         st.seq += 1;
-        st.seq
+        let seq = st.seq;
+        st.reserved.insert(seq);
+        Reservation {
+            hub: self,
+            session: session.clone(),
+            seq,
+            done: false,
+        }
+    }
+
+    /// Ends a reservation: queues its event (if any), then every held event
+    /// no reservation stands before.
+    fn release(&self, session: &Session, seq: u64, update: Option<SessionUpdate>) {
+        let mut inner = self.lock();
+        let outbox = inner.outbox.clone();
+        let st = Self::state(&mut inner, session);
+        st.reserved.remove(&seq);
+        if let Some(update) = update {
+            st.held.insert(
+                seq,
+                Arc::new(SessionEvent {
+                    session_id: session.id,
+                    seq,
+                    update,
+                }),
+            );
+        }
+        let first_reserved = st.reserved.first().copied().unwrap_or(u64::MAX);
+        while let Some(entry) = st.held.first_entry() {
+            if *entry.key() > first_reserved {
+                break;
+            }
+            let event = entry.remove();
+            Self::deliver_now(outbox.as_ref(), st, session.id, event);
+        }
     }
 
     /// Allocates a seq, builds the update with it and queues the event to
@@ -244,8 +320,7 @@ impl SessionHub {
             seq,
             update: build(seq),
         });
-        Self::fan_out(outbox.as_ref(), st, &event);
-        Self::deliver(st, session.id, event);
+        Self::deliver(outbox.as_ref(), st, session.id, event);
         seq
     }
 
@@ -266,23 +341,8 @@ impl SessionHub {
             seq,
             update: build(seq),
         });
-        Self::fan_out(outbox.as_ref(), st, &event);
-        Self::deliver(st, session_id, event);
+        Self::deliver(outbox.as_ref(), st, session_id, event);
         Some(seq)
-    }
-
-    /// Queues an update whose seq was allocated with [`Self::next_seq`].
-    pub fn emit_allocated(&self, session: &Session, seq: u64, update: SessionUpdate) {
-        let mut inner = self.lock();
-        let outbox = inner.outbox.clone();
-        let st = Self::state(&mut inner, session);
-        let event = Arc::new(SessionEvent {
-            session_id: session.id,
-            seq,
-            update,
-        });
-        Self::fan_out(outbox.as_ref(), st, &event);
-        Self::deliver(st, session.id, event);
     }
 
     /// Sends this instance's events to `outbox` from now on (a shared store).
@@ -302,7 +362,7 @@ impl SessionHub {
         }
         st.remote_seq = event.seq;
         st.seq = st.seq.max(event.seq);
-        Self::deliver(st, event.session_id, event);
+        Self::deliver(None, st, event.session_id, event);
     }
 
     /// After a takeover: seqs continue past everything the previous owner
@@ -339,7 +399,29 @@ impl SessionHub {
         }
     }
 
-    fn deliver(st: &mut SessionState, session_id: SessionId, event: Arc<SessionEvent>) {
+    /// Queues a new event to every watcher (and, for this instance's own
+    /// events, to the outbox), or holds it back behind a reserved seq: the
+    /// watchers and the outbox both get a session's events in seq order.
+    fn deliver(
+        outbox: Option<&mpsc::UnboundedSender<Arc<SessionEvent>>>,
+        st: &mut SessionState,
+        session_id: SessionId,
+        event: Arc<SessionEvent>,
+    ) {
+        if st.reserved.first().is_some_and(|r| *r < event.seq) {
+            st.held.insert(event.seq, event);
+            return;
+        }
+        Self::deliver_now(outbox, st, session_id, event);
+    }
+
+    fn deliver_now(
+        outbox: Option<&mpsc::UnboundedSender<Arc<SessionEvent>>>,
+        st: &mut SessionState,
+        session_id: SessionId,
+        event: Arc<SessionEvent>,
+    ) {
+        Self::fan_out(outbox, st, &event);
         st.watchers.retain(|w| {
             let kept = w.queue.push(Arc::clone(&event));
             if !kept && w.queue.kick.is_cancelled() {
@@ -477,5 +559,71 @@ impl SessionHub {
             Some((_, tx)) => tx.send(resolution).is_ok(),
             None => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::domain::TurnId;
+
+    fn session() -> Session {
+        Session {
+            id: SessionId::new(),
+            title: String::new(),
+            workspace_folder: None,
+            agent: "ask".to_owned(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+            message_count: 0,
+            last_seq: 0,
+            parent: None,
+        }
+    }
+
+    fn token(delta: &str) -> SessionUpdate {
+        SessionUpdate::Token {
+            turn_id: TurnId::new(),
+            delta: delta.to_owned(),
+        }
+    }
+
+    fn drain(rx: &mut mpsc::Receiver<Arc<SessionEvent>>) -> Vec<u64> {
+        let mut seqs = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            seqs.push(e.seq);
+        }
+        seqs
+    }
+
+    /// A message's seq is reserved before it is stored and emitted after;
+    /// an event emitted meanwhile (a command's output, another
+    /// connection's decision) must not reach the client before it.
+    #[test]
+    fn events_behind_a_reserved_seq_wait_for_it() {
+        let hub = SessionHub::default();
+        let s = session();
+        let (queue, mut rx) = EventQueue::new(16, 1 << 20, CancellationToken::new());
+        hub.attach(&s, 1, queue);
+        hub.emit(&s, |_| token("a"));
+        let first = hub.reserve(&s);
+        let second = hub.reserve(&s);
+        hub.emit(&s, |_| token("b"));
+        assert_eq!(drain(&mut rx), [1], "held behind the reservations");
+        second.emit(token("message 2"));
+        assert_eq!(drain(&mut rx), Vec::<u64>::new(), "still behind seq 2");
+        assert_eq!(first.seq(), 2);
+        first.emit(token("message 1"));
+        assert_eq!(drain(&mut rx), [2, 3, 4]);
+        // A dropped reservation lets the events behind it go.
+        let dropped = hub.reserve(&s);
+        hub.emit(&s, |_| token("c"));
+        assert_eq!(drain(&mut rx), Vec::<u64>::new());
+        drop(dropped);
+        assert_eq!(drain(&mut rx), [6]);
+        hub.emit(&s, |_| token("d"));
+        assert_eq!(drain(&mut rx), [7]);
     }
 }

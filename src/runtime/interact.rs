@@ -46,7 +46,8 @@ impl Interact for CallInteract {
                 .map_err(err)?;
             let id = QuestionId::new();
             let rx = self.rt.hub.wait_for(self.session_id, WaitKey::Question(id));
-            let seq = self.rt.hub.next_seq(&session);
+            let reserved = self.rt.hub.reserve(&session);
+            let seq = reserved.seq();
             let q = PendingQuestion {
                 id,
                 session_id: self.session_id,
@@ -57,9 +58,7 @@ impl Interact for CallInteract {
             };
             // Persisted before anyone is told, so that a reconnect or a restart still shows it.
             self.rt.store.put_question(q.clone()).await.map_err(err)?;
-            self.rt
-                .hub
-                .emit_allocated(&session, seq, SessionUpdate::Question(q));
+            reserved.emit(SessionUpdate::Question(q));
             tokio::select! {
                 r = rx => match r {
                     Ok(Resolution::Answer(a)) => Ok(a),

@@ -23,6 +23,7 @@
 
 pub mod checkpoints;
 pub mod cluster;
+mod coalesce;
 pub mod context;
 pub mod editors;
 pub mod gate;
@@ -56,7 +57,8 @@ use crate::workspace::uri_to_path;
 pub use editors::EditorRegistry;
 use hub::{EventQueue, SessionHub};
 
-pub use turn::{MAX_CONSECUTIVE_FAILURES, TOKEN_INTERVAL, unanswered_calls};
+pub use coalesce::{TOKEN_BATCH_BYTES, TOKEN_INTERVAL};
+pub use turn::{MAX_CONSECUTIVE_FAILURES, unanswered_calls};
 
 /// Errors of runtime operations requested by clients: the one client-facing
 /// error enum. Each front end maps it to its wire errors in one place.

@@ -108,6 +108,7 @@ pub fn chat_messages(history: &[Message]) -> Vec<ChatMessage> {
                         arguments: c.arguments.clone(),
                     })
                     .collect(),
+                reasoning: m.reasoning.clone(),
             },
             Role::Tool => ChatMessage::Tool {
                 call_id: m.tool_call_id.clone().unwrap_or_default(),

@@ -27,6 +27,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Runtime;
+use super::coalesce::{Coalescer, DeltaKind};
 use super::context;
 use super::gate;
 use super::hub::{Resolution, WaitKey};
@@ -40,8 +41,8 @@ use crate::domain::events::{
     ExecutionRequested, MessageAdded, ProcessingStarted, ToolFinished, TurnEnded,
 };
 use crate::domain::{
-    ApprovalId, ApprovalScope, Decision, Message, PendingApproval, QuestionId, Role, Session,
-    SessionId, SessionUpdate, StopReason, TokenUsage, ToolCall, ToolCallStatus, TurnId,
+    ApprovalId, ApprovalScope, Decision, Message, PendingApproval, QuestionId, Reasoning, Role,
+    Session, SessionId, SessionUpdate, StopReason, TokenUsage, ToolCall, ToolCallStatus, TurnId,
 };
 use crate::events::{Event, EventKind};
 use crate::llm::config::{LlmSettings, Target};
@@ -52,8 +53,6 @@ use crate::tools::{self, ToolContext, ToolKind};
 use crate::workspace::Workspace;
 use crate::workspace::uri_to_path;
 
-/// How often streamed text is sent at most, per session.
-pub const TOKEN_INTERVAL: Duration = Duration::from_millis(20);
 /// Consecutive failed tool calls after which the user is asked how to go on.
 pub const MAX_CONSECUTIVE_FAILURES: usize = 3;
 
@@ -98,16 +97,13 @@ pub(crate) async fn persist(
     mut message: Message,
 ) -> Result<Message, StoreError> {
     let session = rt.store.get_session(session_id).await?;
-    message.seq = rt.hub.next_seq(&session);
+    let reserved = rt.hub.reserve(&session);
+    message.seq = reserved.seq();
     message.session_id = session_id;
     rt.store
         .append_messages(session_id, vec![message.clone()])
         .await?;
-    rt.hub.emit_allocated(
-        &session,
-        message.seq,
-        SessionUpdate::MessageAdded(Box::new(message.clone())),
-    );
+    reserved.emit(SessionUpdate::MessageAdded(Box::new(message.clone())));
     rt.bus.publish(
         Event::new(EventKind::MessageAdded(MessageAdded {
             role: message.role,
@@ -702,6 +698,8 @@ pub(super) async fn request_base(
         messages: Vec::new(),
         tools: prompt::tool_specs(&agent, &tools::registry()),
         max_tokens: target.max_tokens,
+        reasoning: target.reasoning,
+        thinking_budget: target.thinking_budget,
     };
     Ok((target, base, agent))
 }
@@ -1131,31 +1129,57 @@ impl Turn {
         };
         let mut stream = self.rt.llm.stream(target, request, ctx);
         let mut text = String::new();
-        let mut pending = String::new();
-        let mut last_flush = Instant::now();
+        let mut reasoning: Vec<Reasoning> = Vec::new();
+        let mut batch = Coalescer::new();
         let mut calls = Vec::new();
         let mut failure = None;
+        // One timer, moved only when the pending batch's deadline changes.
+        let timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(timer);
+        let mut armed: Option<Instant> = None;
         loop {
-            let flush_at = last_flush + TOKEN_INTERVAL;
+            let due = batch.deadline();
+            if due != armed {
+                if let Some(at) = due {
+                    timer.as_mut().reset(at);
+                }
+                armed = due;
+            }
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => {
                     failure = Some(Stop::Cancelled);
                     break;
                 }
-                () = tokio::time::sleep_until(flush_at), if !pending.is_empty() => {
-                    self.flush(&session, &mut pending);
-                    last_flush = Instant::now();
+                () = &mut timer, if armed.is_some() => {
+                    armed = None;
+                    if let Some(b) = batch.take(Instant::now()) {
+                        self.flush(&session, b);
+                    }
                 }
                 item = stream.next() => match item {
                     None => break,
                     Some(Ok(LlmEvent::TextDelta(d))) => {
                         text.push_str(&d);
-                        pending.push_str(&d);
-                        if last_flush.elapsed() >= TOKEN_INTERVAL {
-                            self.flush(&session, &mut pending);
-                            last_flush = Instant::now();
+                        for b in batch.push(DeltaKind::Text, &d, Instant::now()) {
+                            self.flush(&session, b);
                         }
+                    }
+                    Some(Ok(LlmEvent::ReasoningDelta(d))) => {
+                        match reasoning.last_mut() {
+                            Some(r) if r.signature.is_none() && r.redacted.is_none() => r.text.push_str(&d),
+                            _ => reasoning.push(Reasoning { text: d.clone(), ..Reasoning::default() }),
+                        }
+                        for b in batch.push(DeltaKind::Reasoning, &d, Instant::now()) {
+                            self.flush(&session, b);
+                        }
+                    }
+                    Some(Ok(LlmEvent::ReasoningSignature(s))) => match reasoning.last_mut() {
+                        Some(r) if r.signature.is_none() && r.redacted.is_none() => r.signature = Some(s),
+                        _ => reasoning.push(Reasoning { signature: Some(s), ..Reasoning::default() }),
+                    },
+                    Some(Ok(LlmEvent::RedactedReasoning(data))) => {
+                        reasoning.push(Reasoning { redacted: Some(data), ..Reasoning::default() });
                     }
                     Some(Ok(LlmEvent::ToolCallFinished { id, name, arguments })) => {
                         let arguments = match arguments {
@@ -1187,16 +1211,15 @@ impl Turn {
             }
         }
         drop(stream);
-        self.flush(&session, &mut pending);
+        if let Some(b) = batch.take(Instant::now()) {
+            self.flush(&session, b);
+        }
         if let Some(stop) = failure {
             // Keep what was streamed; tool calls of an unfinished reply are dropped.
-            if !text.is_empty() {
-                persist(
-                    &self.rt,
-                    self.session_id,
-                    new_message(Role::Assistant, Some(self.turn_id), text),
-                )
-                .await?;
+            if !text.is_empty() || !reasoning.is_empty() {
+                let mut m = new_message(Role::Assistant, Some(self.turn_id), text);
+                m.reasoning = reasoning;
+                persist(&self.rt, self.session_id, m).await?;
             }
             return Err(stop);
         }
@@ -1218,21 +1241,20 @@ impl Turn {
         );
         let mut m = new_message(Role::Assistant, Some(self.turn_id), text.clone());
         m.tool_calls = calls.clone();
+        m.reasoning = reasoning;
         let m = persist(&self.rt, self.session_id, m).await?;
         self.history.push(m);
         Ok((text, calls))
     }
 
-    fn flush(&self, session: &Session, pending: &mut String) {
-        if pending.is_empty() {
-            return;
-        }
-        let delta = std::mem::take(pending);
+    /// Sends one coalesced batch of streamed text.
+    fn flush(&self, session: &Session, (kind, delta): (DeltaKind, String)) {
+        let turn_id = self.turn_id;
         self.emit(
             session,
-            SessionUpdate::Token {
-                turn_id: self.turn_id,
-                delta,
+            match kind {
+                DeltaKind::Text => SessionUpdate::Token { turn_id, delta },
+                DeltaKind::Reasoning => SessionUpdate::Reasoning { turn_id, delta },
             },
         );
     }

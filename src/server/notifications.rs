@@ -8,8 +8,8 @@ use crate::domain::{SessionEvent, SessionUpdate};
 use crate::protocol::Notification;
 use crate::protocol::types::{
     AgentSwitchedParams, ApprovalRequiredParams, ApprovalResolvedParams, CommandOutputParams,
-    ContextCompactedParams, ContextUsageParams, MessageAddedParams, QuestionParams, TokenParams,
-    ToolCallParams, TurnCompletedParams, TurnDiffParams,
+    ContextCompactedParams, ContextUsageParams, MessageAddedParams, QuestionParams,
+    ReasoningParams, TokenParams, ToolCallParams, TurnCompletedParams, TurnDiffParams,
 };
 
 /// The notification's method and params.
@@ -17,6 +17,12 @@ pub(super) fn encode(event: &SessionEvent) -> (&'static str, Value) {
     let (session_id, seq) = (event.session_id, event.seq);
     match &event.update {
         SessionUpdate::Token { turn_id, delta } => notification(&TokenParams {
+            session_id,
+            turn_id: *turn_id,
+            seq,
+            delta: delta.clone(),
+        }),
+        SessionUpdate::Reasoning { turn_id, delta } => notification(&ReasoningParams {
             session_id,
             turn_id: *turn_id,
             seq,

@@ -133,6 +133,7 @@ impl From<MessageV0> for Message {
             }),
             created_at: m.created_at,
             compaction: None,
+            reasoning: Vec::new(),
         }
     }
 }

@@ -137,6 +137,18 @@ pub(crate) struct MessageV1 {
     /// Added in 0.3 (same record version: absent reads as `None`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     compaction: Option<CompactionV1>,
+    /// Added in 0.4 (same record version: absent reads as none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    reasoning: Vec<ReasoningV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ReasoningV1 {
+    text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signature: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    redacted: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -198,6 +210,15 @@ impl From<&Message> for MessageRec {
                 tokens_after: c.tokens_after,
                 rewound_from: c.rewound_from,
             }),
+            reasoning: m
+                .reasoning
+                .iter()
+                .map(|r| ReasoningV1 {
+                    text: r.text.clone(),
+                    signature: r.signature.clone(),
+                    redacted: r.redacted.clone(),
+                })
+                .collect(),
         })
     }
 }
@@ -237,6 +258,15 @@ impl From<MessageRec> for Message {
                 tokens_after: c.tokens_after,
                 rewound_from: c.rewound_from,
             }),
+            reasoning: m
+                .reasoning
+                .into_iter()
+                .map(|r| crate::domain::Reasoning {
+                    text: r.text,
+                    signature: r.signature,
+                    redacted: r.redacted,
+                })
+                .collect(),
         }
     }
 }
