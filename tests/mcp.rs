@@ -274,6 +274,45 @@ async fn cancelling_the_turn_cancels_the_running_call_at_the_server() {
     h.finish().await;
 }
 
+/// A call the server does not answer within `call_timeout_secs` is a tool
+/// error the model reads, the server is told the call is cancelled (with its
+/// request id), and the turn goes on.
+#[tokio::test]
+async fn a_call_past_its_timeout_is_cancelled_and_the_turn_goes_on() {
+    let rec = tempfile::tempdir().unwrap();
+    let record = rec.path().join("record");
+    let mut h = Harness::with_config(
+        vec![
+            call("w", "mcp__scripted__wait", json!({})),
+            complete("c", "gave up waiting"),
+        ],
+        "coder",
+        false,
+        &config(
+            &record,
+            "[[policy.rules]]\ntool = \"mcp__scripted__*\"\naction = \"allow\"\n",
+        )
+        .replace("args = [", "call_timeout_secs = 1\nargs = ["),
+    )
+    .await;
+    let turn = h.send("wait").await;
+    let log = drive(&mut h.client, turn, |_| None, |_| None).await;
+    assert_eq!(log.stop(), StopReason::EndTurn);
+    let (status, text) = result(&log, "w");
+    assert_eq!(status, ToolCallStatus::Failed);
+    assert_eq!(
+        text,
+        "the MCP tool wait of scripted did not answer within 1 s; the call was cancelled"
+    );
+    let started = recorded(&record, "call wait ").await;
+    let id = started.rsplit(' ').next().unwrap().to_owned();
+    assert_eq!(
+        recorded(&record, "cancelled ").await,
+        format!("cancelled {id}")
+    );
+    h.finish().await;
+}
+
 #[tokio::test]
 async fn a_server_that_crashes_mid_call_gives_a_tool_error_and_returns_after_its_backoff() {
     let rec = tempfile::tempdir().unwrap();
