@@ -328,6 +328,24 @@ fn text(m: &str, t: &str) -> Reply {
     }
 }
 
+/// A reply that is one tool call (`matches`: the prompt text it answers).
+fn tool_reply(matches: Option<&str>, id: &str, name: &str, arguments: Value) -> Reply {
+    Reply {
+        matches: matches.map(Into::into),
+        chunks: vec![Chunk {
+            tool_call: Some(ToolCallChunk {
+                id: id.into(),
+                name: name.into(),
+                arguments,
+                split: None,
+                split_header: false,
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
 fn prompt(session: &str, text: &str) -> Value {
     json!({"sessionId": session, "prompt": [{"type": "text", "text": text}]})
 }
@@ -535,20 +553,7 @@ async fn a_failed_turn_is_an_error_and_the_iteration_limit_is_max_turn_requests(
                 body: Some(r#"{"error": {"message": "bad request from the mock"}}"#.into()),
                 ..Default::default()
             },
-            Reply {
-                matches: Some("Loop".into()),
-                chunks: vec![Chunk {
-                    tool_call: Some(ToolCallChunk {
-                        id: "r1".into(),
-                        name: "list_files".into(),
-                        arguments: json!({}),
-                        split: None,
-                        split_header: false,
-                    }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            },
+            tool_reply(Some("Loop"), "r1", "list_files", json!({})),
         ],
     })
     .await;
@@ -1059,20 +1064,12 @@ async fn mcp_servers_of_session_new_are_the_sessions_tools() {
     use codelab_agent::protocol::types::{ListMcpServersParams, McpServerState, SessionParams};
     let mock = MockLlm::start(Script {
         replies: vec![
-            Reply {
-                matches: Some("Echo".into()),
-                chunks: vec![Chunk {
-                    tool_call: Some(ToolCallChunk {
-                        id: "m1".into(),
-                        name: "mcp__scripted__echo".into(),
-                        arguments: json!({"text": "from acp"}),
-                        split: None,
-                        split_header: false,
-                    }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            },
+            tool_reply(
+                Some("Echo"),
+                "m1",
+                "mcp__scripted__echo",
+                json!({"text": "from acp"}),
+            ),
             text("echo: from acp", "Done."),
         ],
     })
@@ -1324,20 +1321,12 @@ async fn slash_commands_are_offered_and_run() {
 async fn checkpoints_are_listed_and_restored_by_slash_commands() {
     let mock = MockLlm::start(Script {
         replies: vec![
-            Reply {
-                matches: Some("Rewrite".into()),
-                chunks: vec![Chunk {
-                    tool_call: Some(ToolCallChunk {
-                        id: "w1".into(),
-                        name: "write_file".into(),
-                        arguments: json!({"path": "notes.md", "content": "new\n"}),
-                        split: None,
-                        split_header: false,
-                    }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            },
+            tool_reply(
+                Some("Rewrite"),
+                "w1",
+                "write_file",
+                json!({"path": "notes.md", "content": "new\n"}),
+            ),
             Reply {
                 matches: None,
                 chunks: vec![Chunk {
@@ -1593,34 +1582,18 @@ async fn a_third_party_client_acpx_drives_a_prompt_with_an_approved_edit() {
     let node = script_output("scripts/node-deps.sh", &[]);
     let mock = MockLlm::start(Script {
         replies: vec![
-            Reply {
-                matches: Some("Rewrite".into()),
-                chunks: vec![Chunk {
-                    tool_call: Some(ToolCallChunk {
-                        id: "s1".into(),
-                        name: "switch_mode".into(),
-                        arguments: json!({"mode": "coder", "reason": "an edit"}),
-                        split: None,
-                        split_header: false,
-                    }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            },
-            Reply {
-                matches: None,
-                chunks: vec![Chunk {
-                    tool_call: Some(ToolCallChunk {
-                        id: "w1".into(),
-                        name: "write_file".into(),
-                        arguments: json!({"path": "notes.md", "content": "new\n"}),
-                        split: None,
-                        split_header: false,
-                    }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            },
+            tool_reply(
+                Some("Rewrite"),
+                "s1",
+                "switch_mode",
+                json!({"mode": "coder", "reason": "an edit"}),
+            ),
+            tool_reply(
+                None,
+                "w1",
+                "write_file",
+                json!({"path": "notes.md", "content": "new\n"}),
+            ),
             Reply {
                 matches: None,
                 chunks: vec![Chunk {
