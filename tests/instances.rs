@@ -243,7 +243,7 @@ async fn three_instances_share_sessions_streams_and_approvals() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_turn_running_on_another_instance_refuses_a_second_message() {
+async fn a_turn_running_on_another_instance_refuses_a_second_message_and_an_agent_switch() {
     let hang = Reply {
         chunks: vec![
             Chunk {
@@ -273,6 +273,18 @@ async fn a_turn_running_on_another_instance_refuses_a_second_message() {
                 text: "me too".into(),
                 agent: None,
                 context: None,
+            },
+        )
+        .await;
+    assert_eq!(err.code, ErrorCode::SessionBusy);
+    assert!(err.message.contains("instance a"), "{}", err.message);
+    // Nor may B switch the agent under A's turn (its announcement would take
+    // seqs of B's that A's stream also uses).
+    let err = b
+        .error_typed::<codelab_agent::protocol::requests::SwitchAgent>(
+            codelab_agent::protocol::types::SwitchAgentParams {
+                session_id: s.id,
+                agent: "architect".into(),
             },
         )
         .await;

@@ -663,10 +663,12 @@ impl Method for SwitchAgent {
     const NAME: &'static str = "codelab/switchAgent";
     const SUMMARY: &'static str = "Switches the session to another agent and returns the \
         session. Attached clients get `codelab/agentSwitched` (unless the agent was already \
-        the session's).";
+        the session's). Over a shared store, refused with `sessionBusy` while a turn of the \
+        session runs on another instance.";
     const ERRORS: &'static [ErrorCode] = &[
         ErrorCode::SessionNotFound,
         ErrorCode::AgentNotFound,
+        ErrorCode::SessionBusy,
         ErrorCode::StoreFailure,
     ];
     type Params = SwitchAgentParams;

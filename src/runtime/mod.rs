@@ -876,7 +876,27 @@ impl Runtime {
         agent: &str,
         reason: &str,
     ) -> Result<Session, RuntimeError> {
-        turn::switch_agent(self, id, agent, reason).await?;
+        // Over a shared store the switch is announced with the seqs of the
+        // instance holding the session's lease: taken here when no turn runs
+        // (a turn running here holds it already), refused while a turn runs
+        // on another instance.
+        let mut took = false;
+        if self.hub.running(id).is_none() {
+            match cluster::take_lease(self, id, None).await? {
+                cluster::Taken::Here { .. } => took = true,
+                cluster::Taken::Elsewhere { owner } => {
+                    return Err(RuntimeError::RunningElsewhere {
+                        session: id,
+                        instance: owner,
+                    });
+                }
+            }
+        }
+        let switched = turn::switch_agent(self, id, agent, reason).await;
+        if took {
+            cluster::release(self, id).await;
+        }
+        switched?;
         Ok(self.store.get_session(id).await?)
     }
 
