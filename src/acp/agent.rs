@@ -670,6 +670,12 @@ impl acp::Agent for CodelabAgent {
 
     async fn prompt(&self, args: acp::PromptRequest) -> acp::Result<acp::PromptResponse> {
         let id = self.open_session(&args.session_id).await?;
+        // The runtime finds a turn's editor (and a restore's) by its
+        // connection: this one's writes go through the client, for the
+        // session prompting now.
+        if let Some(editor) = self.conn.editor(id) {
+            self.conn.rt.editors().register(self.conn.id, editor);
+        }
         if let Some(done) = self.slash_command(&args, id).await {
             return done;
         }
@@ -679,11 +685,6 @@ impl acp::Agent for CodelabAgent {
             self.conn
                 .read_buffers(&args.session_id, message.files)
                 .await;
-        }
-        // The runtime finds a turn's editor by its connection: this one's
-        // writes go through the client, for the session prompting now.
-        if let Some(editor) = self.conn.editor(id) {
-            self.conn.rt.editors().register(self.conn.id, editor);
         }
         let input = TurnInput {
             session_id: id,
