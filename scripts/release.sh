@@ -75,7 +75,10 @@ case "$target" in
     ;;
 esac
 
-cargo build --release --locked --target "$target" --bin codelab-agent
+# Shipped without debug info and symbols (the release profile keeps line
+# tables for profiling): 34 MB instead of 174 MB for x86_64 Linux.
+CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=symbols \
+  cargo build --release --locked --target "$target" --bin codelab-agent
 built="${CARGO_TARGET_DIR:-target}/$target/release"
 out=target/release-archives
 mkdir -p "$out"
@@ -96,5 +99,12 @@ case "$target" in
       || tar -C "$stage" -czf "$out/$name" codelab-agent
     ;;
 esac
-(cd "$out" && (sha256sum "$name" 2>/dev/null || shasum -a 256 "$name") >>SHA256SUMS)
+# One line per archive: a rebuilt archive replaces its line.
+(
+  cd "$out"
+  touch SHA256SUMS
+  grep -v "  $name\$" SHA256SUMS >SHA256SUMS.tmp || true
+  (sha256sum "$name" 2>/dev/null || shasum -a 256 "$name") >>SHA256SUMS.tmp
+  mv SHA256SUMS.tmp SHA256SUMS
+)
 echo "$out/$name"
