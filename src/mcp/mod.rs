@@ -753,17 +753,22 @@ impl McpServers {
             .is_empty()
     }
 
-    /// Every server's tools (servers start as needed); a server that cannot
-    /// be reached gives none, and its state says why.
-    pub async fn tools(&self) -> Vec<Arc<dyn Tool>> {
+    /// Every server's tools (servers start as needed), and for each server
+    /// that cannot be reached its tools' name prefix (`mcp__<server>__`) and
+    /// why (its state says so too).
+    pub async fn tools(&self) -> (Vec<Arc<dyn Tool>>, Vec<(String, String)>) {
         let mut tools = Vec::new();
+        let mut unavailable = Vec::new();
         for s in self.all() {
             match s.tools().await {
                 Ok(t) => tools.extend(t),
-                Err(e) => tracing::debug!(server = %s.name, "no tools: {e}"),
+                Err(e) => {
+                    tracing::debug!(server = %s.name, "no tools: {e}");
+                    unavailable.push((format!("{PREFIX}{}__", s.name), e.0));
+                }
             }
         }
-        tools
+        (tools, unavailable)
     }
 
     /// Stops every server (the session they were given to ended).

@@ -1055,7 +1055,7 @@ impl Turn {
             // with the user's is theirs.
             let root = ws.as_ref().map(Workspace::root);
             for servers in self.rt.mcp_for(self.session_id, root) {
-                let tools = tokio::select! {
+                let (tools, failed) = tokio::select! {
                     t = servers.tools() => t,
                     () = self.cancel.cancelled() => return Err(Stop::Cancelled),
                 };
@@ -1064,17 +1064,7 @@ impl Turn {
                         all.push(t);
                     }
                 }
-                for status in servers.statuses().await {
-                    if let crate::mcp::State::Failed(why) = status.state {
-                        let again = status.retry_in.map_or(String::new(), |d| {
-                            format!(" (it is started again in {} s)", d.as_secs().max(1))
-                        });
-                        unavailable.push((
-                            format!("{}{}__", crate::mcp::PREFIX, status.name),
-                            format!("{why}{again}"),
-                        ));
-                    }
-                }
+                unavailable.extend(failed);
             }
         }
         self.gate = gate::Gate::with_unavailable(all, unavailable);
