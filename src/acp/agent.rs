@@ -299,7 +299,15 @@ pub(super) fn config_options(
     conn: &Connection,
     session: &Session,
 ) -> acp::Result<Vec<acp::SessionConfigOption>> {
-    let modes = modes(conn, session)?;
+    Ok(config_options_of(conn, session, modes(conn, session)?))
+}
+
+/// [`config_options`] with the session's modes already read.
+fn config_options_of(
+    conn: &Connection,
+    session: &Session,
+    modes: acp::SessionModeState,
+) -> Vec<acp::SessionConfigOption> {
     let mut out = vec![
         acp::SessionConfigOption::select(
             "mode",
@@ -350,7 +358,7 @@ pub(super) fn config_options(
             ),
         );
     }
-    Ok(out)
+    out
 }
 
 fn parse_session(id: &acp::SessionId) -> acp::Result<SessionId> {
@@ -543,7 +551,7 @@ impl acp::Agent for CodelabAgent {
             .await
             .map_err(|e| from_runtime(&e))?;
         let modes = self.modes(&session)?;
-        let options = config_options(&self.conn, &session)?;
+        let options = config_options_of(&self.conn, &session, modes.clone());
         tracing::info!(session = %session.id, "ACP session created");
         self.offer_commands(&acp_id(session.id));
         Ok(acp::NewSessionResponse::new(acp_id(session.id))
@@ -580,7 +588,7 @@ impl acp::Agent for CodelabAgent {
             self.conn.notify(&args.session_id, update).await;
         }
         let modes = self.modes(&attached.session)?;
-        let options = config_options(&self.conn, &attached.session)?;
+        let options = config_options_of(&self.conn, &attached.session, modes.clone());
         self.offer_commands(&args.session_id);
         Ok(acp::LoadSessionResponse::new()
             .modes(modes)
@@ -608,7 +616,7 @@ impl acp::Agent for CodelabAgent {
         rt.set_session_mcp_servers(id, &mcp_specs(&args.mcp_servers)?);
         self.conn.open(id, Some(root));
         let modes = self.modes(&attached.session)?;
-        let options = config_options(&self.conn, &attached.session)?;
+        let options = config_options_of(&self.conn, &attached.session, modes.clone());
         tracing::info!(session = %id, "ACP session resumed");
         self.offer_commands(&args.session_id);
         Ok(acp::ResumeSessionResponse::new()
