@@ -27,30 +27,12 @@ use std::time::Duration;
 
 use mock_llm::{Chunk, MockLlm, Reply, Script, ToolCallChunk};
 use serde_json::{Value, json};
+use support::host::{mock_llm_bin, repo, script_output};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn mock_llm_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_default();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("mock-llm"))
-        .unwrap_or_default();
-    assert!(
-        bin.exists(),
-        "build it first: cargo build -p mock-llm --bins ({} missing)",
-        bin.display()
-    );
-    bin
-}
 
 /// The TAP count `# <what> N` of Node's test runner.
 fn tap_count(tap: &str, what: &str) -> Option<usize> {
@@ -61,16 +43,7 @@ fn tap_count(tap: &str, what: &str) -> Option<usize> {
 
 #[test]
 fn the_official_typescript_client_drives_a_whole_session() {
-    let deps = std::process::Command::new("bash")
-        .arg(repo().join("scripts/acp-deps.sh"))
-        .output()
-        .expect("bash runs");
-    assert!(
-        deps.status.success(),
-        "installing the ACP test packages failed:\n{}",
-        String::from_utf8_lossy(&deps.stderr)
-    );
-    let modules = PathBuf::from(String::from_utf8_lossy(&deps.stdout).trim());
+    let modules = PathBuf::from(script_output("scripts/acp-deps.sh", &[]));
     assert!(
         modules.join("@agentclientprotocol/sdk").is_dir(),
         "{modules:?}"
@@ -285,6 +258,25 @@ impl Agent {
             .call(id, "session/new", json!({"cwd": cwd, "mcpServers": []}))
             .await;
         r["sessionId"].as_str().unwrap().to_owned()
+    }
+
+    /// Switches a session's mode (its agent).
+    async fn set_mode(&mut self, id: u64, session: &str, mode: &str) {
+        self.call(
+            id,
+            "session/set_mode",
+            json!({"sessionId": session, "modeId": mode}),
+        )
+        .await;
+    }
+
+    /// Waits for the update that says tool call `call` completed.
+    async fn completed(&mut self, call: &str) {
+        self.notification(|n| {
+            n["params"]["update"]["toolCallId"] == call
+                && n["params"]["update"]["status"] == "completed"
+        })
+        .await;
     }
 
     /// Closes stdin; the exit code.
@@ -578,23 +570,12 @@ async fn a_failed_turn_is_an_error_and_the_iteration_limit_is_max_turn_requests(
         "{message}"
     );
     assert!(message.contains("400"), "{message}");
-    agent
-        .call(
-            3,
-            "session/set_mode",
-            json!({"sessionId": session, "modeId": "coder"}),
-        )
-        .await;
+    agent.set_mode(3, &session, "coder").await;
     let r = agent
         .call(4, "session/prompt", prompt(&session, "Loop"))
         .await;
     assert_eq!(r["stopReason"], "max_turn_requests");
-    agent
-        .notification(|n| {
-            n["params"]["update"]["toolCallId"] == "r1"
-                && n["params"]["update"]["status"] == "completed"
-        })
-        .await;
+    agent.completed("r1").await;
     assert_eq!(agent.close().await, Some(0));
 }
 
@@ -1099,23 +1080,12 @@ async fn mcp_servers_of_session_new_are_the_sessions_tools() {
         )
         .await;
     let session = r["sessionId"].as_str().unwrap().to_owned();
-    agent
-        .call(
-            2,
-            "session/set_mode",
-            json!({"sessionId": session, "modeId": "coder"}),
-        )
-        .await;
+    agent.set_mode(2, &session, "coder").await;
     let r = agent
         .call(3, "session/prompt", prompt(&session, "Echo"))
         .await;
     assert_eq!(r["stopReason"], "end_turn");
-    agent
-        .notification(|n| {
-            n["params"]["update"]["toolCallId"] == "m1"
-                && n["params"]["update"]["status"] == "completed"
-        })
-        .await;
+    agent.completed("m1").await;
     assert!(
         std::fs::read_to_string(&record)
             .unwrap()
@@ -1362,13 +1332,7 @@ async fn checkpoints_are_listed_and_restored_by_slash_commands() {
             )
         })
         .await;
-    agent
-        .call(
-            3,
-            "session/set_mode",
-            json!({"sessionId": session, "modeId": "coder"}),
-        )
-        .await;
+    agent.set_mode(3, &session, "coder").await;
     let r = agent
         .call(4, "session/prompt", prompt(&session, "Rewrite notes"))
         .await;
@@ -1545,27 +1509,6 @@ async fn agent_and_model_are_configuration_options() {
         "{message}"
     );
     assert_eq!(agent.close().await, Some(0));
-}
-
-/// The output of a script of the repository (its last line), which must
-/// succeed.
-fn script_output(script: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new("bash")
-        .arg(repo().join(script))
-        .args(args)
-        .output()
-        .expect("bash runs");
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
 }
 
 /// A third-party ACP client: `acpx` (a headless ACP command line client from

@@ -36,6 +36,29 @@ fn config(record: &Path, extra: &str) -> String {
     )
 }
 
+/// A coder's harness whose user file has the scripted server (`keys` added
+/// to its entry, e.g. `"idle_timeout_secs = 0\n"`) recording into a temp
+/// file (returned with its folder), every one of its tools allowed.
+async fn allowed_scripted(
+    replies: Vec<mock_llm::Reply>,
+    keys: &str,
+) -> (tempfile::TempDir, std::path::PathBuf, Harness) {
+    let rec = tempfile::tempdir().unwrap();
+    let record = rec.path().join("record");
+    let h = Harness::with_config(
+        replies,
+        "coder",
+        false,
+        &config(
+            &record,
+            "[[policy.rules]]\ntool = \"mcp__scripted__*\"\naction = \"allow\"\n",
+        )
+        .replace("args = [", &format!("{keys}args = [")),
+    )
+    .await;
+    (rec, record, h)
+}
+
 fn result(log: &TurnLog, id: &str) -> (ToolCallStatus, String) {
     let (_, s, t) = log
         .tool_results()
@@ -245,18 +268,8 @@ async fn read_only_agents_get_only_read_only_mcp_tools_and_the_orchestrator_none
 
 #[tokio::test]
 async fn cancelling_the_turn_cancels_the_running_call_at_the_server() {
-    let rec = tempfile::tempdir().unwrap();
-    let record = rec.path().join("record");
-    let mut h = Harness::with_config(
-        vec![call("w", "mcp__scripted__wait", json!({}))],
-        "coder",
-        false,
-        &config(
-            &record,
-            "[[policy.rules]]\ntool = \"mcp__scripted__*\"\naction = \"allow\"\n",
-        ),
-    )
-    .await;
+    let (_rec, record, mut h) =
+        allowed_scripted(vec![call("w", "mcp__scripted__wait", json!({}))], "").await;
     let turn = h.send("wait").await;
     let started = recorded(&record, "call wait ").await;
     let id = started.rsplit(' ').next().unwrap().to_owned();
@@ -279,20 +292,12 @@ async fn cancelling_the_turn_cancels_the_running_call_at_the_server() {
 /// request id), and the turn goes on.
 #[tokio::test]
 async fn a_call_past_its_timeout_is_cancelled_and_the_turn_goes_on() {
-    let rec = tempfile::tempdir().unwrap();
-    let record = rec.path().join("record");
-    let mut h = Harness::with_config(
+    let (_rec, record, mut h) = allowed_scripted(
         vec![
             call("w", "mcp__scripted__wait", json!({})),
             complete("c", "gave up waiting"),
         ],
-        "coder",
-        false,
-        &config(
-            &record,
-            "[[policy.rules]]\ntool = \"mcp__scripted__*\"\naction = \"allow\"\n",
-        )
-        .replace("args = [", "call_timeout_secs = 1\nargs = ["),
+        "call_timeout_secs = 1\n",
     )
     .await;
     let turn = h.send("wait").await;
@@ -315,21 +320,14 @@ async fn a_call_past_its_timeout_is_cancelled_and_the_turn_goes_on() {
 
 #[tokio::test]
 async fn a_server_that_crashes_mid_call_gives_a_tool_error_and_returns_after_its_backoff() {
-    let rec = tempfile::tempdir().unwrap();
-    let record = rec.path().join("record");
-    let mut h = Harness::with_config(
+    let (_rec, _record, mut h) = allowed_scripted(
         vec![
             call("x", "mcp__scripted__crash", json!({})),
             complete("c", "noted"),
             call("e", "mcp__scripted__echo", json!({"text": "back"})),
             complete("c2", "done"),
         ],
-        "coder",
-        false,
-        &config(
-            &record,
-            "[[policy.rules]]\ntool = \"mcp__scripted__*\"\naction = \"allow\"\n",
-        ),
+        "",
     )
     .await;
     let turn = h.send("crash").await;
@@ -521,22 +519,14 @@ async fn a_workspace_adds_servers_only_when_trusted() {
 /// for its idle time stops, and starts again on the next use.
 #[tokio::test]
 async fn tool_list_changes_are_picked_up_and_an_idle_server_stops_and_restarts() {
-    let rec = tempfile::tempdir().unwrap();
-    let record = rec.path().join("record");
-    let mut h = Harness::with_config(
+    let (_rec, _record, mut h) = allowed_scripted(
         vec![
             call("g", "mcp__scripted__grow", json!({})),
             complete("c", "grown"),
             call("a", "mcp__scripted__echo", json!({"text": "again"})),
             complete("c2", "done"),
         ],
-        "coder",
-        false,
-        &config(
-            &record,
-            "[[policy.rules]]\ntool = \"mcp__scripted__*\"\naction = \"allow\"\n",
-        )
-        .replace("args = [", "idle_timeout_secs = 0\nargs = ["),
+        "idle_timeout_secs = 0\n",
     )
     .await;
     let turn = h.send("grow").await;
@@ -570,7 +560,8 @@ async fn tool_list_changes_are_picked_up_and_an_idle_server_stops_and_restarts()
 
 /// The reference MCP server from npm (`@modelcontextprotocol/server-everything`,
 /// installed by `scripts/mcp-deps.sh`) over Streamable HTTP: a text tool and
-/// an image result.
+/// an image result; every request carries the configured header and the
+/// bearer token named by `bearer_token_env` (seen by a recording proxy).
 #[tokio::test]
 async fn the_everything_server_over_streamable_http() {
     let entry = npm_server("server-everything");
@@ -603,7 +594,26 @@ async fn the_everything_server_over_streamable_http() {
         }
     }
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let mut h = Harness::with_config(
+    // In front of it, a proxy of the suite that records the headers it gets.
+    let rec = tempfile::tempdir().unwrap();
+    let record = rec.path().join("record");
+    let mut proxy = tokio::process::Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mcp/recording_proxy.py"))
+        .arg(&record)
+        .arg(port.to_string())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(proxy.stdout.take().unwrap()));
+    let proxy_port = out
+        .next_line()
+        .await
+        .unwrap()
+        .and_then(|l| l.strip_prefix("listening on ").map(str::to_owned))
+        .expect("the proxy listens");
+    let mut h = Harness::with_env(
         vec![
             calls(
                 "",
@@ -621,9 +631,12 @@ async fn the_everything_server_over_streamable_http() {
         "coder",
         false,
         &format!(
-            "[mcp.servers.everything]\nurl = \"http://127.0.0.1:{port}/mcp\"\n\n\
+            "[mcp.servers.everything]\nurl = \"http://127.0.0.1:{proxy_port}/mcp\"\n\
+             bearer_token_env = \"CODELAB_TEST_MCP_TOKEN\"\nheaders = {{ \"X-Team\" = \"core\" }}\n\n\
              [[policy.rules]]\ntool = \"mcp__everything__*\"\naction = \"allow\"\n"
         ),
+        None,
+        &[("CODELAB_TEST_MCP_TOKEN", "s3cret-token".to_owned())],
     )
     .await;
     let turn = h.send("use http").await;
@@ -642,7 +655,18 @@ async fn the_everything_server_over_streamable_http() {
         .await;
     assert_eq!(listed.servers[0].transport, "http");
     assert_eq!(listed.servers[0].state, McpServerState::Running);
+    // Every request carried the bearer token read from the environment and
+    // the configured header.
+    let seen = std::fs::read_to_string(&record).unwrap();
+    assert!(seen.lines().any(|l| l.starts_with("POST ")), "{seen}");
+    for line in seen.lines() {
+        assert!(
+            line.ends_with(" Bearer s3cret-token core"),
+            "a request without the token or the header: {line}"
+        );
+    }
     h.finish().await;
+    let _ = proxy.kill().await;
     let _ = server.kill().await;
 }
 

@@ -2,22 +2,11 @@
 //! binary and the mock LLM process. Each `editors/neovim/tests/test_*.lua`
 //! exits 0 after printing PASS, or fails with its error and the chat buffer.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
-fn mock_llm_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_default();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("mock-llm"))
-        .unwrap_or_default();
-    assert!(
-        bin.exists(),
-        "build it first: cargo build -p mock-llm ({} missing)",
-        bin.display()
-    );
-    bin
-}
+use support::host::mock_llm_bin;
 
 fn nvim_version() -> String {
     let out = std::process::Command::new("nvim")

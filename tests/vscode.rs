@@ -10,81 +10,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn mock_llm_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_default();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("mock-llm"))
-        .unwrap_or_default();
-    assert!(
-        bin.exists(),
-        "build it first: cargo build -p mock-llm --bins ({} missing)",
-        bin.display()
-    );
-    bin
-}
-
-/// Runs `cmd` under coreutils' `timeout`; panics with its output on failure.
-fn run(what: &str, secs: u32, cmd: &mut Command) -> String {
-    let program = cmd.get_program().to_owned();
-    let args: Vec<_> = cmd.get_args().map(ToOwned::to_owned).collect();
-    let mut bounded = Command::new("timeout");
-    bounded
-        .arg("--kill-after=10")
-        .arg(secs.to_string())
-        .arg(program)
-        .args(args);
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => bounded.env(k, v),
-            None => bounded.env_remove(k),
-        };
-    }
-    if let Some(dir) = cmd.get_current_dir() {
-        bounded.current_dir(dir);
-    }
-    let out = bounded
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == "node_modules" || name == "dist" || name.to_string_lossy().ends_with(".vsix") {
-            continue;
-        }
-        let path = entry.path();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&path, &to.join(&name));
-        } else {
-            std::fs::copy(&path, to.join(&name)).unwrap();
-        }
-    }
-}
+use support::host::{copy_dir, mock_llm_bin, repo, run_bounded};
 
 #[test]
 fn the_extension_works_in_a_real_vscode() {
-    let deps = run(
+    let deps = run_bounded(
         "scripts/vscode-deps.sh",
         2400,
         Command::new("bash").arg(repo().join("scripts/vscode-deps.sh")),
@@ -106,7 +42,9 @@ fn the_extension_works_in_a_real_vscode() {
     // The extension and the protocol types it imports, copied side by side.
     let work = tempfile::tempdir().unwrap();
     let ext = work.path().join("editors/vscode");
-    copy_dir(&repo().join("editors/vscode"), &ext);
+    copy_dir(&repo().join("editors/vscode"), &ext, &|name| {
+        name == "node_modules" || name == "dist" || name.ends_with(".vsix")
+    });
     std::fs::create_dir_all(work.path().join("protocol")).unwrap();
     std::fs::copy(
         repo().join("protocol/codelab-protocol.ts"),
@@ -115,7 +53,7 @@ fn the_extension_works_in_a_real_vscode() {
     .unwrap();
     std::os::unix::fs::symlink(&modules, ext.join("node_modules")).unwrap();
     let npx = |what: &str, secs: u32, args: &[&str]| {
-        run(
+        run_bounded(
             what,
             secs,
             Command::new(&node)
@@ -169,7 +107,7 @@ fn the_extension_works_in_a_real_vscode() {
     if let Some(dir) = std::env::var_os("CODELAB_VSCODE_SCREENSHOTS") {
         e2e.env("SCREENSHOTS", dir);
     }
-    let out = run(
+    let out = run_bounded(
         "the end-to-end test in code-server",
         900,
         e2e.arg(ext.join("test/e2e/run.mjs"))

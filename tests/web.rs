@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
+use support::host::{copy_dir, mock_llm_bin, repo, run_bounded};
 use support::{ServerProcess, TOKEN, data_dir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -371,72 +372,6 @@ async fn the_file_methods_refuse_the_hostile_path_corpus() {
 
 // ---- the page: build, unit tests, end to end in Chromium ------------------
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn mock_llm_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_default();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("mock-llm"))
-        .unwrap_or_default();
-    assert!(
-        bin.exists(),
-        "build it first: cargo build -p mock-llm --bins ({} missing)",
-        bin.display()
-    );
-    bin
-}
-
-/// Runs `cmd` under coreutils' `timeout`; panics with its output on failure.
-fn run(what: &str, secs: u32, cmd: &mut Command) -> String {
-    let mut bounded = Command::new("timeout");
-    bounded
-        .arg("--kill-after=10")
-        .arg(secs.to_string())
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => bounded.env(k, v),
-            None => bounded.env_remove(k),
-        };
-    }
-    if let Some(dir) = cmd.get_current_dir() {
-        bounded.current_dir(dir);
-    }
-    let out = bounded
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn copy_dir(from: &Path, to: &Path, skip: &[&str]) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if skip.iter().any(|s| name == *s) {
-            continue;
-        }
-        let path = entry.path();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&path, &to.join(&name), skip);
-        } else {
-            std::fs::copy(&path, to.join(&name)).unwrap();
-        }
-    }
-}
-
 /// Every file below `dir`, by relative path.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
@@ -458,7 +393,7 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn the_page_builds_as_committed_and_works_in_chromium() {
-    let deps = run(
+    let deps = run_bounded(
         "scripts/web-deps.sh",
         1800,
         Command::new("bash").arg(repo().join("scripts/web-deps.sh")),
@@ -481,15 +416,13 @@ fn the_page_builds_as_committed_and_works_in_chromium() {
     // protocol types, side by side as in the clone.
     let work = tempfile::tempdir().unwrap();
     let web = work.path().join("editors/web");
-    copy_dir(
-        &repo().join("editors/web"),
-        &web,
-        &["node_modules", "dist", "screenshots"],
-    );
+    copy_dir(&repo().join("editors/web"), &web, &|name| {
+        ["node_modules", "dist", "screenshots"].contains(&name)
+    });
     copy_dir(
         &repo().join("editors/vscode/src"),
         &work.path().join("editors/vscode/src"),
-        &[],
+        &|_| false,
     );
     std::fs::create_dir_all(work.path().join("protocol")).unwrap();
     std::fs::copy(
@@ -499,7 +432,7 @@ fn the_page_builds_as_committed_and_works_in_chromium() {
     .unwrap();
     std::os::unix::fs::symlink(&modules, web.join("node_modules")).unwrap();
     let npx = |what: &str, secs: u32, args: &[&str]| {
-        run(
+        run_bounded(
             what,
             secs,
             Command::new(&node)
@@ -563,7 +496,7 @@ fn the_page_builds_as_committed_and_works_in_chromium() {
     if let Some(dir) = std::env::var_os("CODELAB_WEB_SCREENSHOTS") {
         e2e.env("SCREENSHOTS", dir);
     }
-    let out = run(
+    let out = run_bounded(
         "the end-to-end test in Chromium",
         900,
         e2e.arg(web.join("test/e2e/run.mjs"))

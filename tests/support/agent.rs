@@ -133,13 +133,27 @@ impl Harness {
         config: &str,
         codelab: Option<Value>,
     ) -> Self {
+        Self::with_env(replies, agent, apply_edit, config, codelab, &[]).await
+    }
+
+    /// [`Self::with_caps`], with `env` added to the server's environment.
+    pub async fn with_env(
+        replies: Vec<Reply>,
+        agent: &str,
+        apply_edit: bool,
+        config: &str,
+        codelab: Option<Value>,
+        env: &[(&'static str, String)],
+    ) -> Self {
         let mock = MockLlm::start(Script { replies }).await;
         let data = data_dir();
         if !config.is_empty() {
             std::fs::write(data.path().join("codelab.toml"), config).unwrap();
         }
         let ws = tempfile::tempdir().unwrap();
-        let mut server = ServerProcess::stdio_env(data.path(), &llm_env(&mock));
+        let mut vars = llm_env(&mock);
+        vars.extend(env.iter().cloned());
+        let mut server = ServerProcess::stdio_env(data.path(), &vars);
         let mut client = server.stdio_client();
         let root = ws.path().canonicalize().unwrap();
         match codelab {

@@ -28,6 +28,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
+pub mod host;
 pub mod hostile;
 
 /// How long a test waits for any single expected message.
