@@ -122,29 +122,78 @@ fn history(n: usize) -> Vec<codelab_agent::domain::Message> {
         .collect()
 }
 
-/// Building a model request (the history through the compaction marker, as
-/// chat messages) and estimating its tokens, at 10, 100 and 1,000 messages
-/// of history. What grows with the session is the request itself; nothing
-/// re-reads the store.
+/// The fixed part of a request: a system prompt and tools of the size of
+/// the coder agent's.
+fn base_request() -> codelab_agent::llm::ChatRequest {
+    use codelab_agent::llm::{ChatRequest, ToolSpec};
+    ChatRequest {
+        model: "gpt-4o".into(),
+        system: "You are a coding agent working in the user's workspace. ".repeat(40),
+        messages: Default::default(),
+        tools: (0..16)
+            .map(|i| ToolSpec {
+                name: format!("tool_{i}"),
+                description: "Reads, searches or edits files of the workspace.".repeat(3),
+                parameters: serde_json::json!({"type": "object", "properties": {"path": {"type": "string", "description": "A path relative to the workspace"}}, "required": ["path"]}),
+            })
+            .collect(),
+        max_tokens: None,
+        reasoning: Default::default(),
+        thinking_budget: None,
+    }
+}
+
+/// Building a model request as a running turn does, at 10, 100 and 1,000
+/// messages of history: the turn keeps the view of its history, so only the
+/// messages appended since the last request (a tool call and its 2 KB
+/// output) are converted and counted, here with GPT-4o's exact tokenizer;
+/// the request shares the view.
 #[divan::bench(args = [10, 100, 1000], sample_count = 20)]
 fn build_request(b: divan::Bencher, n: usize) {
     use codelab_agent::llm::ChatRequest;
-    use codelab_agent::runtime::context;
+    use codelab_agent::llm::context::{Counter, Estimator};
+    use codelab_agent::runtime::context::ContextView;
     let h = history(n);
-    b.bench_local(|| {
+    let base = base_request();
+    let counter = Counter::for_model(&base.model);
+    let estimator = Estimator::new(counter);
+    b.with_inputs(|| {
+        let mut v = ContextView::new(counter);
+        v.sync(&h[..n - 2]);
+        v
+    })
+    .bench_local_values(|mut v| {
+        v.sync(&h);
+        let tokens = estimator.calibrated(v.request_tokens(&base));
         let req = ChatRequest {
-            model: "gpt-4o".into(),
-            system: "You are a coding agent.".into(),
-            messages: context::view(&h),
-            tools: Vec::new(),
-            max_tokens: None,
-            reasoning: Default::default(),
-            thinking_budget: None,
+            messages: v.messages(),
+            ..base.clone()
         };
-        let tokens = codelab_agent::llm::context::raw_request_tokens(&req);
         assert_eq!(req.messages.len(), n);
         assert!(tokens > n as u64);
-        tokens
+        (req, v)
+    });
+}
+
+/// The same request built from scratch each time, as a turn did before it
+/// kept the view: every message converted and counted again.
+#[divan::bench(args = [10, 100, 1000], sample_count = 20)]
+fn build_request_from_scratch(b: divan::Bencher, n: usize) {
+    use codelab_agent::llm::ChatRequest;
+    use codelab_agent::llm::context::{Counter, Estimator};
+    use codelab_agent::runtime::context;
+    let h = history(n);
+    let base = base_request();
+    let estimator = Estimator::new(Counter::for_model(&base.model));
+    b.bench_local(|| {
+        let req = ChatRequest {
+            messages: context::view(&h).into(),
+            ..base.clone()
+        };
+        let tokens = estimator.request(&req);
+        assert_eq!(req.messages.len(), n);
+        assert!(tokens > n as u64);
+        (req, tokens)
     });
 }
 

@@ -649,7 +649,7 @@ async fn relay_with(
         let req = codelab_agent::llm::ChatRequest {
             model: "m".into(),
             system: String::new(),
-            messages: vec![codelab_agent::llm::ChatMessage::User { text: "go".into() }],
+            messages: vec![codelab_agent::llm::ChatMessage::User { text: "go".into() }].into(),
             tools: vec![],
             max_tokens: None,
             reasoning: Default::default(),

@@ -398,3 +398,133 @@ async fn sigkill_during_a_restore_leaves_every_file_whole_and_the_store_consiste
     client.finish().await;
     let _ = server.wait().await;
 }
+
+/// A 300-turn editing session (a whole-file write per turn, round-robin over
+/// ten 4 KB files in a tree of 200, every 30th turn writing back an earlier
+/// version): the store keeps each distinct content once, only of the files
+/// edited, whatever the number of turns. Prints the storage figures for
+/// BENCHMARKS.md (`--no-capture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::print_stderr)]
+async fn a_300_turn_editing_session_stores_each_content_once() {
+    const TURNS: usize = 300;
+    const EDITED: usize = 10;
+    const TREE: usize = 200;
+    let content = |file: usize, version: usize| {
+        let mut s = format!("// file {file}, version {version}\n");
+        while s.len() < 4096 {
+            s.push_str(&format!(
+                "fn step_{file}_{}() -> u32 {{ {version} }}\n",
+                s.len()
+            ));
+        }
+        s
+    };
+    // What turn i writes: version i of file i % 10, or on every 30th turn
+    // the version of 20 turns before (stored already).
+    let written = |i: usize| {
+        let version = if i.is_multiple_of(30) { i - 20 } else { i };
+        (i % EDITED, content(i % EDITED, version))
+    };
+    let mut h = Harness::with_caps(
+        Vec::new(),
+        "coder",
+        false,
+        // A small window: the session compacts (as a long one does), so
+        // requests stay small; tests/context.rs checks the compaction.
+        "[llm]\ncontext_window = 16000\n\n[[policy.rules]]\ntool = \"write_file\"\naction = \"allow\"\n",
+        None,
+    )
+    .await;
+    // Summaries first in the queue: they match only a summary request.
+    h.mock.push((0..TURNS).map(|n| {
+        when(
+            "Summarise the conversation above",
+            text(&format!("- Task: rewrite files on request; summary {n}.")),
+        )
+    }));
+    let root = h.root();
+    let mut tree_bytes = 0;
+    for f in 0..TREE {
+        let initial = content(f, 0);
+        tree_bytes += initial.len();
+        std::fs::write(root.join(format!("f{f:03}.rs")), initial).unwrap();
+    }
+    let mut distinct: std::collections::HashSet<String> =
+        (0..EDITED).map(|f| content(f, 0)).collect();
+    for i in 1..=TURNS {
+        let tag = format!("[edit {i:03}]");
+        let (file, text_written) = written(i);
+        h.mock.push([
+            when(
+                &tag,
+                support::agent::call(
+                    &format!("w{i}"),
+                    "write_file",
+                    json!({"path": format!("f{file:03}.rs"), "content": text_written}),
+                ),
+            ),
+            when(&format!("f{file:03}.rs"), text(&format!("edit {i} done"))),
+        ]);
+        let log = h.turn(&format!("{tag} rewrite f{file:03}.rs")).await;
+        assert_eq!(
+            log.stop(),
+            StopReason::EndTurn,
+            "turn {i}: {:?}",
+            log.completed.error
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join(format!("f{file:03}.rs"))).unwrap(),
+            text_written
+        );
+        distinct.insert(text_written);
+    }
+    let listed = h
+        .client
+        .call_typed::<ListCheckpoints>(SessionParams {
+            session_id: h.session,
+        })
+        .await;
+    assert_eq!(listed.turns.len(), TURNS, "one checkpoint per edit turn");
+    let session = h.session;
+    let data = h.data;
+    h.client.finish().await;
+    assert_eq!(h.server.wait().await, Some(0));
+
+    let store = codelab_agent::store::RedbStore::open(data.path()).unwrap();
+    let checkpoints = codelab_agent::store::Store::checkpoints(&store, session)
+        .await
+        .unwrap();
+    let mut stored: std::collections::HashMap<String, u64> = Default::default();
+    for c in &checkpoints {
+        assert!(
+            c.path.starts_with('f') && c.path.ends_with(".rs"),
+            "only edited files: {}",
+            c.path
+        );
+        for r in c.before.iter().chain(&c.after) {
+            stored.insert(r.hash.clone(), r.len);
+        }
+    }
+    let stored_bytes: u64 = stored.values().sum();
+    let expected: u64 = distinct.iter().map(|c| c.len() as u64).sum();
+    assert_eq!(stored.len(), distinct.len(), "each content once");
+    assert_eq!(stored_bytes, expected);
+    for (hash, len) in &stored {
+        let bytes = codelab_agent::store::Store::checkpoint_content(&store, hash.clone())
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("content {hash} is missing"));
+        assert_eq!(bytes.len() as u64, *len);
+    }
+    let file_len = std::fs::metadata(data.path().join("codelab.redb"))
+        .map(|m| m.len())
+        .unwrap_or_default();
+    let per_turn_copy: usize = (1..=TURNS).map(|i| written(i).1.len()).sum();
+    eprintln!(
+        "{TURNS} edit turns over {EDITED} of {TREE} files: checkpoints hold {} distinct contents, {stored_bytes} bytes; a copy of the edited file per turn would be {per_turn_copy} bytes, a copy of the tree per turn {} bytes; the whole store file is {file_len} bytes",
+        stored.len(),
+        tree_bytes * TURNS
+    );
+    store.stop().await;
+}

@@ -48,7 +48,7 @@ fn request(messages: Vec<ChatMessage>) -> ChatRequest {
     ChatRequest {
         model: "gpt-4o".into(),
         system: "You are a test.".into(),
-        messages,
+        messages: messages.into(),
         tools: vec![ToolSpec {
             name: "read_file".into(),
             description: "Reads a file".into(),

@@ -51,7 +51,7 @@ pub fn body(req: &ChatRequest) -> Value {
         Some((r, content)) if r == role => content.extend(blocks),
         _ => messages.push((role.to_owned(), blocks)),
     };
-    for m in &req.messages {
+    for m in req.messages.iter() {
         match m {
             ChatMessage::User { text } => push("user", vec![json!({"type": "text", "text": text})]),
             ChatMessage::Assistant {
@@ -519,7 +519,8 @@ mod tests {
                     content: "2".into(),
                     is_error: true,
                 },
-            ],
+            ]
+            .into(),
             tools: vec![],
             max_tokens: None,
             reasoning: Default::default(),

@@ -4,12 +4,18 @@
 //! - [`default_window`]: the context window of common model families, used
 //!   when the settings name none (`[llm] context_window`, or per model under
 //!   `[llm.models."<name>"]`).
-//! - [`Estimator`]: a calibrated token estimate. It counts bytes at a
-//!   conservative ratio (three bytes a token, where the BPE tokenizers of
-//!   GPT-4o, Claude, Llama and Qwen average about four on English and code)
-//!   plus a per-message overhead, and is corrected by the `prompt_tokens` the
-//!   provider reports for each request: the ratio between the two is kept
-//!   (smoothed, within bounds) and applied to the next estimate.
+//! - [`Counter`]: how a model's tokens are counted. Exactly, with the
+//!   model's own BPE, where a maintained tokenizer crate has it (tiktoken-rs:
+//!   `o200k_base` for GPT-4o, GPT-4.1, GPT-5 and the o-series, `cl100k_base`
+//!   for GPT-4 and GPT-3.5); elsewhere (Claude, Llama, Qwen, DeepSeek,
+//!   Mistral: their tokenizers ship with the model weights, not in a crate)
+//!   by bytes at a conservative ratio (three bytes a token, where the BPE
+//!   tokenizers of those families average about four on English and code).
+//!   Either way each message costs a fixed overhead besides its text.
+//! - [`Estimator`]: the count corrected by the `prompt_tokens` the provider
+//!   reports for each request (chat templates add tokens no count sees):
+//!   the ratio between the two is kept (smoothed, within bounds) and applied
+//!   to the next estimate.
 //! - [`is_overflow`]: the overflow errors of OpenAI, Anthropic, vLLM and
 //!   llama.cpp. Ollama truncates silently instead, so there the estimate is
 //!   the only guard.
@@ -119,16 +125,130 @@ impl ContextLimits {
     }
 }
 
+/// How a model's tokens are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Counter {
+    /// Bytes at [`BYTES_PER_TOKEN`] (models without a tokenizer crate).
+    #[default]
+    Bytes,
+    /// tiktoken's `o200k_base` (GPT-4o, GPT-4.1, GPT-5, o1, o3, o4).
+    O200k,
+    /// tiktoken's `cl100k_base` (GPT-4, GPT-3.5).
+    Cl100k,
+}
+
+impl Counter {
+    /// The counter for `model` (a router's `vendor/model` name counts as
+    /// `model`; a fine-tuned `ft:base:...` as its base).
+    pub fn for_model(model: &str) -> Self {
+        use tiktoken_rs::tokenizer::{Tokenizer, get_tokenizer};
+        let name = model
+            .rsplit('/')
+            .next()
+            .unwrap_or(model)
+            .to_ascii_lowercase();
+        match get_tokenizer(&name) {
+            Some(Tokenizer::O200kBase | Tokenizer::O200kHarmony) => Self::O200k,
+            Some(Tokenizer::Cl100kBase) => Self::Cl100k,
+            _ => Self::Bytes,
+        }
+    }
+
+    fn bpe(self) -> Option<&'static tiktoken_rs::CoreBPE> {
+        match self {
+            Self::Bytes => None,
+            Self::O200k => Some(tiktoken_rs::o200k_base_singleton()),
+            Self::Cl100k => Some(tiktoken_rs::cl100k_base_singleton()),
+        }
+    }
+
+    /// Loads the tokenizer's tables (a few hundred milliseconds, once per
+    /// process) on a blocking thread, so that the first count does not stall
+    /// the async threads.
+    pub async fn load(self) {
+        if self != Self::Bytes {
+            // A panic while loading shows again at the first count.
+            let _ = tokio::task::spawn_blocking(move || self.bpe().is_some()).await;
+        }
+    }
+
+    /// A text's tokens.
+    pub fn text(self, text: &str) -> u64 {
+        match self.bpe() {
+            Some(bpe) => bpe.encode_ordinary(text).len() as u64,
+            None => raw_tokens(text),
+        }
+    }
+
+    /// One message's tokens, its overhead included.
+    pub fn message(self, m: &ChatMessage) -> u64 {
+        MESSAGE_OVERHEAD
+            + match m {
+                ChatMessage::User { text } => self.text(text),
+                ChatMessage::Assistant {
+                    text,
+                    tool_calls,
+                    reasoning,
+                } => {
+                    self.text(text)
+                        + reasoning
+                            .iter()
+                            .map(|r| {
+                                self.text(&r.text)
+                                    + r.signature.as_deref().map_or(0, |s| self.text(s))
+                            })
+                            .sum::<u64>()
+                        + tool_calls
+                            .iter()
+                            .map(|c| {
+                                MESSAGE_OVERHEAD
+                                    + self.text(&c.id)
+                                    + self.text(&c.name)
+                                    + self.text(&c.arguments.to_string())
+                            })
+                            .sum::<u64>()
+                }
+                ChatMessage::Tool {
+                    call_id, content, ..
+                } => self.text(call_id) + self.text(content),
+            }
+    }
+
+    /// What a request holds besides its messages (the system prompt and the
+    /// tools).
+    pub fn fixed(self, req: &ChatRequest) -> u64 {
+        MESSAGE_OVERHEAD
+            + self.text(&req.system)
+            + req
+                .tools
+                .iter()
+                .map(|t| {
+                    MESSAGE_OVERHEAD
+                        + self.text(&t.name)
+                        + self.text(&t.description)
+                        + self.text(&t.parameters.to_string())
+                })
+                .sum::<u64>()
+    }
+
+    /// A whole request's tokens.
+    pub fn request(self, req: &ChatRequest) -> u64 {
+        self.fixed(req) + req.messages.iter().map(|m| self.message(m)).sum::<u64>()
+    }
+}
+
 /// A calibrated token estimate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Estimator {
-    /// Reported tokens / raw estimate, smoothed.
+    /// Reported tokens / counted tokens, smoothed.
     factor: f64,
+    /// How tokens are counted.
+    counter: Counter,
 }
 
 impl Default for Estimator {
     fn default() -> Self {
-        Self { factor: 1.0 }
+        Self::new(Counter::Bytes)
     }
 }
 
@@ -139,58 +259,33 @@ pub fn raw_tokens(text: &str) -> u64 {
 
 /// The raw estimate of one message's tokens.
 pub fn raw_message_tokens(m: &ChatMessage) -> u64 {
-    MESSAGE_OVERHEAD
-        + match m {
-            ChatMessage::User { text } => raw_tokens(text),
-            ChatMessage::Assistant {
-                text,
-                tool_calls,
-                reasoning,
-            } => {
-                raw_tokens(text)
-                    + reasoning
-                        .iter()
-                        .map(|r| raw_tokens(&r.text) + r.signature.as_deref().map_or(0, raw_tokens))
-                        .sum::<u64>()
-                    + tool_calls
-                        .iter()
-                        .map(|c| {
-                            MESSAGE_OVERHEAD
-                                + raw_tokens(&c.id)
-                                + raw_tokens(&c.name)
-                                + raw_tokens(&c.arguments.to_string())
-                        })
-                        .sum::<u64>()
-            }
-            ChatMessage::Tool {
-                call_id, content, ..
-            } => raw_tokens(call_id) + raw_tokens(content),
-        }
-}
-
-/// The raw estimate of what a request holds besides its messages (the
-/// system prompt and the tools).
-pub fn raw_fixed_tokens(req: &ChatRequest) -> u64 {
-    MESSAGE_OVERHEAD
-        + raw_tokens(&req.system)
-        + req
-            .tools
-            .iter()
-            .map(|t| {
-                MESSAGE_OVERHEAD
-                    + raw_tokens(&t.name)
-                    + raw_tokens(&t.description)
-                    + raw_tokens(&t.parameters.to_string())
-            })
-            .sum::<u64>()
+    Counter::Bytes.message(m)
 }
 
 /// The raw estimate of a whole request.
 pub fn raw_request_tokens(req: &ChatRequest) -> u64 {
-    raw_fixed_tokens(req) + req.messages.iter().map(raw_message_tokens).sum::<u64>()
+    Counter::Bytes.request(req)
 }
 
 impl Estimator {
+    /// An estimator counting with `counter`, not yet calibrated.
+    pub fn new(counter: Counter) -> Self {
+        Self {
+            factor: 1.0,
+            counter,
+        }
+    }
+
+    /// How it counts.
+    pub fn counter(&self) -> Counter {
+        self.counter
+    }
+
+    /// A request's calibrated estimate.
+    pub fn request(&self, req: &ChatRequest) -> u64 {
+        self.calibrated(self.counter.request(req))
+    }
+
     /// The calibrated estimate for a raw count.
     pub fn calibrated(&self, raw: u64) -> u64 {
         (raw as f64 * self.factor).ceil() as u64
@@ -303,5 +398,33 @@ mod tests {
             status: 500,
             message: "maximum context length".into()
         }));
+    }
+
+    #[test]
+    fn openai_families_are_counted_exactly_others_estimated() {
+        assert_eq!(Counter::for_model("gpt-4o-mini"), Counter::O200k);
+        assert_eq!(Counter::for_model("gpt-4.1"), Counter::O200k);
+        assert_eq!(Counter::for_model("gpt-5-codex"), Counter::O200k);
+        assert_eq!(Counter::for_model("o3-mini"), Counter::O200k);
+        assert_eq!(Counter::for_model("openai/gpt-4o"), Counter::O200k);
+        assert_eq!(Counter::for_model("ft:gpt-4o-mini:acme::1"), Counter::O200k);
+        assert_eq!(Counter::for_model("gpt-4"), Counter::Cl100k);
+        assert_eq!(Counter::for_model("gpt-3.5-turbo"), Counter::Cl100k);
+        assert_eq!(Counter::for_model("claude-sonnet-4-5"), Counter::Bytes);
+        assert_eq!(
+            Counter::for_model("Qwen/Qwen2.5-Coder-7B-Instruct"),
+            Counter::Bytes
+        );
+        // tiktoken's own counts: "hello world" is two tokens in both.
+        assert_eq!(Counter::O200k.text("hello world"), 2);
+        assert_eq!(Counter::Cl100k.text("hello world"), 2);
+        // The estimate stays conservative against the exact count on code.
+        let code = "fn parse(input: &str) -> Result<Header, Error> { todo!() }\n".repeat(50);
+        assert!(Counter::Bytes.text(&code) >= Counter::O200k.text(&code));
+        let m = ChatMessage::User { text: code.clone() };
+        assert_eq!(
+            Counter::O200k.message(&m),
+            MESSAGE_OVERHEAD + Counter::O200k.text(&code)
+        );
     }
 }

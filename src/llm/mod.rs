@@ -34,8 +34,9 @@ pub struct ChatRequest {
     pub model: String,
     /// The system prompt.
     pub system: String,
-    /// The conversation so far.
-    pub messages: Vec<ChatMessage>,
+    /// The conversation so far: shared, so that a turn hands the history it
+    /// keeps to each request without copying it.
+    pub messages: std::sync::Arc<Vec<ChatMessage>>,
     /// The tools the model may call.
     pub tools: Vec<ToolSpec>,
     /// An output token limit, if any.

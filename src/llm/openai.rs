@@ -29,7 +29,7 @@ pub fn body(req: &ChatRequest) -> Value {
     if !req.system.is_empty() {
         messages.push(json!({"role": "system", "content": req.system}));
     }
-    for m in &req.messages {
+    for m in req.messages.iter() {
         messages.push(match m {
             ChatMessage::User { text } => json!({"role": "user", "content": text}),
             ChatMessage::Assistant {

@@ -22,12 +22,13 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use super::Runtime;
 use super::prompt;
 use crate::domain::{Compaction, Message, Role, SessionId, TokenUsage, TurnId};
 use crate::llm::config::Target;
-use crate::llm::context::{Estimator, raw_message_tokens, raw_request_tokens};
+use crate::llm::context::{Counter, Estimator, raw_message_tokens};
 use crate::llm::{ChatMessage, ChatRequest, LlmError, LlmEvent};
 
 /// Tool outputs shorter than this are never elided.
@@ -136,7 +137,88 @@ pub fn view(history: &[Message]) -> Vec<ChatMessage> {
 
 /// A request's estimated tokens.
 pub fn estimate(req: &ChatRequest, est: &Estimator) -> u64 {
-    est.calibrated(raw_request_tokens(req))
+    est.request(req)
+}
+
+/// What the next request of a turn carries, kept up to date as the turn's
+/// history grows, so that building a request costs the same at 10 messages
+/// and at 1,000: messages appended since the last request are converted and
+/// counted once (the exact tokenizer costs a few microseconds per kilobyte);
+/// the view is shared with the request, not copied. A compaction or restore
+/// marker changes how earlier messages are seen, so it rebuilds the view,
+/// as does a change of tokenizer (another model).
+#[derive(Debug, Clone, Default)]
+pub struct ContextView {
+    messages: Arc<Vec<ChatMessage>>,
+    /// Counted tokens of `messages`, uncalibrated.
+    tokens: u64,
+    /// How many messages of the history are folded in.
+    folded: usize,
+    counter: Counter,
+    /// The fixed part of the last request counted: its system prompt and
+    /// tools, and their tokens.
+    fixed: Option<(String, Vec<crate::llm::ToolSpec>, u64)>,
+}
+
+impl ContextView {
+    /// An empty view counting with `counter`.
+    pub fn new(counter: Counter) -> Self {
+        Self {
+            counter,
+            ..Self::default()
+        }
+    }
+
+    /// How it counts.
+    pub fn counter(&self) -> Counter {
+        self.counter
+    }
+
+    /// Counts with `counter` from now on (recounting what it holds).
+    pub fn set_counter(&mut self, counter: Counter) {
+        if counter != self.counter {
+            *self = Self::new(counter);
+        }
+    }
+
+    /// Brings the view up to `history`, of which the view has seen a
+    /// prefix.
+    pub fn sync(&mut self, history: &[Message]) {
+        if self.folded == history.len() {
+            return;
+        }
+        let new = history.get(self.folded..).unwrap_or_default();
+        if self.folded > history.len() || new.iter().any(|m| m.compaction.is_some()) {
+            let messages = view(history);
+            self.tokens = messages.iter().map(|m| self.counter.message(m)).sum();
+            self.messages = Arc::new(messages);
+        } else {
+            let added = prompt::chat_messages(new);
+            self.tokens += added.iter().map(|m| self.counter.message(m)).sum::<u64>();
+            // Copies only when a request still holds the previous view.
+            Arc::make_mut(&mut self.messages).extend(added);
+        }
+        self.folded = history.len();
+    }
+
+    /// The messages of the next request.
+    pub fn messages(&self) -> Arc<Vec<ChatMessage>> {
+        Arc::clone(&self.messages)
+    }
+
+    /// The counted (uncalibrated) tokens of `base` carrying this view's
+    /// messages: the fixed part is counted again only when it changed.
+    pub fn request_tokens(&mut self, base: &ChatRequest) -> u64 {
+        let fixed = match &self.fixed {
+            Some((system, tools, n)) if *system == base.system && *tools == base.tools => *n,
+            _ => {
+                let n = self.counter.fixed(base);
+                self.fixed = Some((base.system.clone(), base.tools.clone(), n));
+                n
+            }
+        };
+        fixed + self.tokens
+    }
 }
 
 /// What a compaction did.
@@ -187,7 +269,7 @@ fn elided_count(history: &[Message], from: Compaction, to: Compaction) -> u64 {
 impl Compactor<'_> {
     fn tokens(&self, messages: Vec<ChatMessage>) -> u64 {
         let req = ChatRequest {
-            messages,
+            messages: Arc::new(messages),
             ..self.base.clone()
         };
         estimate(&req, self.estimator)
@@ -393,7 +475,7 @@ impl Compactor<'_> {
         let request = ChatRequest {
             model: self.target.compaction_model.clone(),
             system: "You summarise a coding agent's conversation so that the agent can continue the task from the summary alone.".to_owned(),
-            messages: vec![ChatMessage::User { text }],
+            messages: Arc::new(vec![ChatMessage::User { text }]),
             tools: Vec::new(),
             max_tokens: Some(u32::try_from((limits.window / 8).clamp(256, 4096)).unwrap_or(4096)),
             reasoning: crate::llm::ReasoningReplay::Never,
@@ -500,5 +582,53 @@ mod tests {
             matches!(&v[0], ChatMessage::User { text } if text.starts_with(SUMMARY_HEADER) && text.ends_with("they asked for X"))
         );
         assert!(matches!(&v[1], ChatMessage::User { text } if text == "second"));
+    }
+
+    #[test]
+    fn the_view_kept_in_step_equals_the_view_built_from_scratch() {
+        let full = history();
+        let mut marker = msg(6, Role::User, "they asked for X");
+        marker.compaction = Some(Compaction {
+            summarized_through: 4,
+            elided_through: 4,
+            ..Default::default()
+        });
+        let mut grown = full.clone();
+        grown.push(marker);
+        grown.push(msg(7, Role::Assistant, "on it"));
+        let base = ChatRequest {
+            model: "gpt-4o".into(),
+            system: "sys".into(),
+            messages: Arc::default(),
+            tools: Vec::new(),
+            max_tokens: None,
+            reasoning: crate::llm::ReasoningReplay::Never,
+            thinking_budget: None,
+        };
+        for counter in [Counter::Bytes, Counter::O200k] {
+            let mut v = ContextView::new(counter);
+            // One message at a time, through the marker (a rebuild) and past it.
+            for n in 1..=grown.len() {
+                let h = &grown[..n];
+                v.sync(h);
+                let expected = view(h);
+                assert_eq!(*v.messages(), expected, "after {n} messages");
+                let req = ChatRequest {
+                    messages: Arc::new(expected),
+                    ..base.clone()
+                };
+                assert_eq!(v.request_tokens(&base), counter.request(&req), "after {n}");
+            }
+            // A request that still holds the view does not see later messages.
+            let held = v.messages();
+            let mut more = grown.clone();
+            more.push(msg(8, Role::User, "third"));
+            v.sync(&more);
+            assert_eq!(held.len() + 1, v.messages().len());
+            // Another counter recounts.
+            v.set_counter(Counter::Cl100k);
+            v.sync(&more);
+            assert_eq!(*v.messages(), view(&more));
+        }
     }
 }

@@ -811,7 +811,9 @@ impl Runtime {
         let result = async {
             let (target, base, _) = turn::request_base(self, &session, None).await?;
             let history = self.store.history(id, 0, usize::MAX).await?.items;
-            let estimator = crate::llm::context::Estimator::default();
+            let counter = crate::llm::context::Counter::for_model(&target.model);
+            counter.load().await;
+            let estimator = crate::llm::context::Estimator::new(counter);
             let compactor = context::Compactor {
                 rt: self,
                 session_id: id,

@@ -46,7 +46,7 @@ use crate::domain::{
 };
 use crate::events::{Event, EventKind};
 use crate::llm::config::{LlmSettings, Target};
-use crate::llm::context::Estimator;
+use crate::llm::context::{Counter, Estimator};
 use crate::llm::{ChatRequest, LlmEvent};
 use crate::store::StoreError;
 use crate::tools::{self, ToolContext, ToolKind};
@@ -695,7 +695,7 @@ pub(super) async fn request_base(
     let base = ChatRequest {
         model: target.model.clone(),
         system: prompt::system_prompt(&agent, &env),
-        messages: Vec::new(),
+        messages: Arc::default(),
         tools: prompt::tool_specs(&agent, &tools::registry()),
         max_tokens: target.max_tokens,
         reasoning: target.reasoning,
@@ -745,6 +745,8 @@ pub(crate) struct Turn {
     history: Vec<Message>,
     /// The calibrated token estimate of this turn's requests.
     estimator: Estimator,
+    /// What the next request carries, kept up to date with `history`.
+    view: context::ContextView,
     failures: usize,
     repetition: gate::Repetition,
     /// The gate over the tools of this turn's latest model request: the
@@ -780,6 +782,7 @@ impl Turn {
             cost: 0.0,
             history: Vec::new(),
             estimator: Estimator::default(),
+            view: context::ContextView::default(),
             failures: 0,
             repetition: gate::Repetition::default(),
             gate: gate::Gate::default(),
@@ -1015,6 +1018,11 @@ impl Turn {
         force: bool,
         reason: &str,
     ) -> Result<(), Stop> {
+        self.view.sync(&self.history);
+        let tokens = self.estimator.calibrated(self.view.request_tokens(base));
+        if !force && tokens <= target.context.compact_at() {
+            return Ok(());
+        }
         let compactor = context::Compactor {
             rt: &self.rt,
             session_id: self.session_id,
@@ -1071,6 +1079,12 @@ impl Turn {
         if self.gate.tools().len() > builtin {
             base.tools = prompt::tool_specs(&agent, self.gate.tools());
         }
+        let counter = Counter::for_model(&target.model);
+        if self.estimator.counter() != counter {
+            counter.load().await;
+            self.estimator = Estimator::new(counter);
+            self.view.set_counter(counter);
+        }
         self.compact(&session, &target, &base, false, "threshold")
             .await?;
         let mut retried = false;
@@ -1096,12 +1110,13 @@ impl Turn {
         base: &ChatRequest,
     ) -> Result<(String, Vec<ToolCall>), Stop> {
         let session = session.clone();
+        self.view.sync(&self.history);
+        let raw = self.view.request_tokens(base);
+        let estimate = self.estimator.calibrated(raw);
         let request = ChatRequest {
-            messages: context::view(&self.history),
+            messages: self.view.messages(),
             ..base.clone()
         };
-        let raw = crate::llm::context::raw_request_tokens(&request);
-        let estimate = self.estimator.calibrated(raw);
         if estimate > target.context.hard_limit() {
             return Err(Stop::Error(TurnError::Compaction(
                 context::CompactError::TooLarge {
