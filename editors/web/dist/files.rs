@@ -25,16 +25,16 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/go-C-y9NEjX.js")),
     ),
     (
-        "assets/html-CMycLL3M.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/html-CMycLL3M.js")),
+        "assets/html-CONyMLpA.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/html-CONyMLpA.js")),
     ),
     (
-        "assets/index-BlPkLyND.css",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-BlPkLyND.css")),
+        "assets/index-B9yazsxT.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-B9yazsxT.js")),
     ),
     (
-        "assets/index-DCaxrDSi.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-DCaxrDSi.js")),
+        "assets/index-ByoHyTqN.css",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-ByoHyTqN.css")),
     ),
     (
         "assets/ini-sBoK_t0W.js",
@@ -45,16 +45,16 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/java-BEtHBSE6.js")),
     ),
     (
-        "assets/javascript-lS4Rmmja.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/javascript-lS4Rmmja.js")),
+        "assets/javascript-CR0KschC.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/javascript-CR0KschC.js")),
     ),
     (
         "assets/markdown-Cimd5fb3.js",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/markdown-Cimd5fb3.js")),
     ),
     (
-        "assets/python-UDAK7HLS.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/python-UDAK7HLS.js")),
+        "assets/python-Bq9AGQA9.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/python-Bq9AGQA9.js")),
     ),
     (
         "assets/rust-DdL9SqIa.js",
@@ -65,20 +65,20 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/shell-CC2rA5mh.js")),
     ),
     (
-        "assets/typescript-B7vi1t0Z.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/typescript-B7vi1t0Z.js")),
+        "assets/typescript-CQUq0-ph.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/typescript-CQUq0-ph.js")),
     ),
     (
         "assets/workbench-CNcX9wdk.css",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-CNcX9wdk.css")),
     ),
     (
-        "assets/workbench-DsJbF3w3.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-DsJbF3w3.js")),
+        "assets/workbench-CtyrUjGk.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-CtyrUjGk.js")),
     ),
     (
-        "assets/yaml-D3oeTMH4.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/yaml-D3oeTMH4.js")),
+        "assets/yaml-f6nwOeBT.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/yaml-f6nwOeBT.js")),
     ),
     (
         "index.html",

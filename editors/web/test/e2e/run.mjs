@@ -80,6 +80,8 @@ const replies = [
   // 11. an edit pending while the server restarts, approved after
   { chunks: [{ toolCall: { id: "d4", name: "apply_diff", arguments: { path: "lib.rs", diff: diff("    x + 10\n}", "    x + 2\n}") } } }] },
   { chunks: [{ text: "Back again." }, { usage: { input: 1200, output: 80 } }] },
+  // 12. the Compact button: the summary of the older turns
+  { chunks: [{ text: "Summary: lib.rs was edited in several turns." }] },
 ];
 
 fs.mkdirSync(WORK, { recursive: true });
@@ -301,6 +303,7 @@ async function main() {
   if (!(await page.locator("#params-panel").isHidden())) throw new Error("the parameters panel stayed open");
 
   // ---- the server killed and restarted with an approval pending ------------------
+  const beforeLast = fs.readFileSync(lib, "utf8");
   await send(page, "one more edit");
   await page.locator(".approval.pending", { hasText: "lib.rs" }).waitFor({ timeout: T });
   await page.locator("#diff-panel:not([hidden])").waitFor({ timeout: T });
@@ -363,6 +366,56 @@ async function main() {
   await page.locator("#dashboard canvas").first().waitFor({ timeout: T });
   if ((await page.locator("#dashboard .chart-card").count()) < 5) throw new Error("the dashboard lacks charts");
   if (SHOTS) await shot(page, "dashboard.png");
+  await page.click('.tab-btn[data-view="ide"]');
+
+  // ---- the context used and the session's cost in the chat header ----------------
+  await waitFor(async () => /^\d+% of \d+k · \$\d+\.\d\d$/.test(await page.locator("#context-usage").innerText()), "the context used in the chat header");
+
+  // ---- Compact: the tokens before and after, a marker in the chat -----------------
+  await page.click("#compact");
+  await page.locator(".toast.info", { hasText: /context compacted: [\d.]+k? → [\d.]+k? tokens/ }).waitFor({ timeout: T });
+  await page.locator("#messages .compaction", { hasText: "context compacted (summarised)" }).waitFor({ timeout: T });
+  if ((await page.locator(".msg.user", { hasText: "Summary:" }).count()) !== 0) throw new Error("the compaction marker shows as a message of the user");
+
+  // ---- checkpoints: the user saved a change after the agent's edit; restore asks ---
+  await page.locator("#files .entry", { hasText: "lib.rs" }).first().click();
+  await page.locator(".tab.active", { hasText: "lib.rs" }).waitFor({ timeout: T });
+  await waitFor(async () => (await model()).includes("x + 2"), "the agent's last edit in the model");
+  await page.evaluate(() => {
+    const ed = window.codelab.editor;
+    ed.setPosition({ lineNumber: 1, column: 1 });
+    ed.focus();
+  });
+  await page.keyboard.type("// mine\n");
+  await page.keyboard.press("Control+s");
+  await page.locator(".tab.dirty").waitFor({ state: "detached", timeout: T });
+  const userSaved = fs.readFileSync(lib, "utf8");
+  if (!userSaved.startsWith("// mine\n")) throw new Error(`the user's save: ${JSON.stringify(userSaved)}`);
+  await page.click("#checkpoints-btn");
+  const last = page.locator("#checkpoint-list .checkpoint", { hasText: "one more edit" });
+  await last.waitFor({ timeout: T });
+  if (!(await last.locator(".files").innerText()).includes("lib.rs +1 -1")) throw new Error(`its diff stat: ${await last.innerText()}`);
+  if ((await page.locator("#checkpoint-list .checkpoint", { hasText: "make it a binding" }).count()) !== 1) throw new Error("the first edit turn is not listed");
+  await page.check("#restore-truncate");
+  await last.locator("button", { hasText: "Restore" }).click();
+  await page.locator("#restore-conflict:not([hidden])", { hasText: "Changed since the agent's edit: lib.rs" }).waitFor({ timeout: T });
+  if (SHOTS) await shot(page, "restore-conflict.png");
+  if (fs.readFileSync(lib, "utf8") !== userSaved) throw new Error("a conflicting file was restored before the user said so");
+  await page.click("#conflict-overwrite");
+  await page.locator("#checkpoints-panel").waitFor({ state: "hidden", timeout: T });
+  await waitFor(() => fs.readFileSync(lib, "utf8") === beforeLast, "lib.rs on disk as before the restored turn");
+  if ((await model()) !== beforeLast) throw new Error(`the model after the restore: ${JSON.stringify(await model())}`);
+  if ((await page.locator(".tab.dirty").count()) !== 0) throw new Error("the restore left the tab dirty");
+  // Through the editor: one undo step gives the user's text back.
+  const undoneRestore = await page.evaluate(() => {
+    const m = window.codelab.editor.getModel();
+    m.undo();
+    const before = m.getValue();
+    m.redo();
+    return before;
+  });
+  if (undoneRestore !== userSaved) throw new Error(`undoing the restore gave ${JSON.stringify(undoneRestore)}`);
+  await page.locator("#messages .compaction.rewound").waitFor({ timeout: T });
   console.log("PASS");
 }
 
