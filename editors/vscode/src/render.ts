@@ -82,6 +82,7 @@ export function renderApproval(item: ApprovalItem): string {
   return `<div class="card approval pending" data-approval="${id}">
 <div class="head"><span class="badge">approval</span><span class="name">${escapeHtml(a.tool)}</span> <span class="summary">${escapeHtml(what)}</span><span class="status">waiting</span></div>
 <div class="rule">${escapeHtml(a.rule)}</div>
+${files.length > 1 ? `<div class="files">${files.map((f, i) => `<button data-action="diff" data-id="${id}" data-file="${i}" class="secondary file">${escapeHtml(f)}</button>`).join(" ")}</div>` : ""}
 ${a.diff ? `<details class="diff"><summary>Diff</summary><pre>${escapeHtml(a.diff)}</pre></details>` : `<details class="params"><summary>Parameters</summary><pre>${escapeHtml(json(a.params))}</pre></details>`}
 <div class="buttons">
 <button data-action="approve" data-id="${id}">Approve</button>

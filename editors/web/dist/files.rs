@@ -25,16 +25,16 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/go-C-y9NEjX.js")),
     ),
     (
-        "assets/html-CONyMLpA.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/html-CONyMLpA.js")),
+        "assets/html-CJIJEynv.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/html-CJIJEynv.js")),
     ),
     (
-        "assets/index-B9yazsxT.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-B9yazsxT.js")),
+        "assets/index-DLcDhKeB.css",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-DLcDhKeB.css")),
     ),
     (
-        "assets/index-ByoHyTqN.css",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-ByoHyTqN.css")),
+        "assets/index-Z2gsD5ut.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-Z2gsD5ut.js")),
     ),
     (
         "assets/ini-sBoK_t0W.js",
@@ -45,16 +45,16 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/java-BEtHBSE6.js")),
     ),
     (
-        "assets/javascript-CR0KschC.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/javascript-CR0KschC.js")),
+        "assets/javascript-DSeISJbK.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/javascript-DSeISJbK.js")),
     ),
     (
         "assets/markdown-Cimd5fb3.js",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/markdown-Cimd5fb3.js")),
     ),
     (
-        "assets/python-Bq9AGQA9.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/python-Bq9AGQA9.js")),
+        "assets/python-KNfLaqMq.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/python-KNfLaqMq.js")),
     ),
     (
         "assets/rust-DdL9SqIa.js",
@@ -65,20 +65,20 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/shell-CC2rA5mh.js")),
     ),
     (
-        "assets/typescript-CQUq0-ph.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/typescript-CQUq0-ph.js")),
+        "assets/typescript-CFJXoveK.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/typescript-CFJXoveK.js")),
     ),
     (
         "assets/workbench-CNcX9wdk.css",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-CNcX9wdk.css")),
     ),
     (
-        "assets/workbench-CtyrUjGk.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-CtyrUjGk.js")),
+        "assets/workbench-cW9N3Xvh.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-cW9N3Xvh.js")),
     ),
     (
-        "assets/yaml-f6nwOeBT.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/yaml-f6nwOeBT.js")),
+        "assets/yaml-BcbdX9nD.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/yaml-BcbdX9nD.js")),
     ),
     (
         "index.html",

@@ -7,6 +7,7 @@ import { ChatModel, type ApprovalItem } from "../../vscode/src/chat.ts";
 import { renderItem, contextText, shortTokens } from "../../vscode/src/render.ts";
 import type { AgentInfo, FileEntry, Session, TurnCheckpoint } from "../../../protocol/codelab-protocol.ts";
 import { Connection, type ConnState } from "./connection.ts";
+import { approvalFiles } from "./approval-files.ts";
 import { takeLaunch, socketUrl } from "./launch.ts";
 import type { Workbench } from "./workbench.ts";
 import { showDashboard } from "./dashboard.ts";
@@ -293,7 +294,7 @@ $("messages").onclick = async (e) => {
       return decide(id, "reject", fb ? { feedback: fb } : {});
     }
     case "diff":
-      return showApproval(id, true);
+      return showApproval(id, true, Number(btn.dataset.file ?? 0));
     case "edit":
       return editParams(id);
     case "answer":
@@ -330,22 +331,43 @@ function approvalItem(id: string): ApprovalItem | undefined {
   return item && item.kind === "approval" ? item : undefined;
 }
 
-/** Shows a pending edit's proposal against the file as it is. */
-function showApproval(id: string, force = false) {
+/**
+ * Shows a pending edit's proposal against the files as they are: one tab per
+ * file above the diff editor (an edit may touch several), `file` shown first.
+ */
+function showApproval(id: string, force = false, file = 0) {
   const item = approvalItem(id);
   if (!item || item.state !== "pending") return;
-  const files = item.approval.files ?? [];
+  const files = approvalFiles(item.approval);
   if (files.length === 0 && !force) return;
   openApproval = id;
-  const f = files[0];
   $("diff-title").textContent = `${item.approval.tool}: ${files.map((x) => x.path).join(", ") || "no file"} — ${item.approval.rule}`;
   $("diff-panel").hidden = false;
   $("diff-panel").dataset.approval = id;
-  const current = f?.current ?? "";
-  const proposed = f?.proposed ?? JSON.stringify(item.approval.params, null, 2);
-  void workbench.then((w) => {
-    if (openApproval === id) w.showDiff(current, proposed, f?.path);
-  });
+  const tabs = $("diff-files");
+  const show = (i: number) => {
+    const f = files[i];
+    for (const b of tabs.children) b.classList.toggle("active", (b as HTMLElement).dataset.file === String(i));
+    const current = f?.current ?? "";
+    const proposed = f?.proposed ?? JSON.stringify(item.approval.params, null, 2);
+    void workbench.then((w) => {
+      if (openApproval === id) w.showDiff(current, proposed, f?.path);
+    });
+  };
+  tabs.replaceChildren(
+    ...(files.length > 1
+      ? files.map((f, i) => {
+          const b = document.createElement("button");
+          b.className = "diff-file";
+          b.dataset.file = String(i);
+          b.textContent = f.path;
+          b.title = `${f.path}: the file as it is (left) and as the edit leaves it (right)`;
+          b.onclick = () => show(i);
+          return b;
+        })
+      : []),
+  );
+  show(Math.min(file, Math.max(files.length - 1, 0)));
 }
 
 function closeApproval() {

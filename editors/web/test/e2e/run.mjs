@@ -5,7 +5,7 @@
 //   SCREENSHOTS (optional: where to save PNGs).
 // Prints PASS at the end; any failure throws with what the page showed.
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
@@ -82,6 +82,9 @@ const replies = [
   { chunks: [{ text: "Back again." }, { usage: { input: 1200, output: 80 } }] },
   // 12. the Compact button: the summary of the older turns
   { chunks: [{ text: "Summary: lib.rs was edited in several turns." }] },
+  // 13. an approval of several files: a commit of two
+  { chunks: [{ toolCall: { id: "g1", name: "git_commit", arguments: { message: "Both files", paths: ["lib.rs", "src/main.rs"] } } }] },
+  { chunks: [{ text: "Committed both." }] },
 ];
 
 fs.mkdirSync(WORK, { recursive: true });
@@ -95,6 +98,17 @@ const lib = path.join(ws, "lib.rs");
 fs.writeFileSync(lib, "fn one() -> u32 {\n    1\n}\n");
 fs.mkdirSync(path.join(ws, "src"));
 fs.writeFileSync(path.join(ws, "src", "main.rs"), "fn main() {}\n");
+// A repository, for the commit of two files at the end.
+const git = (...args) => {
+  const r = spawnSync("git", args, { cwd: ws, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+};
+git("init", "-q");
+git("config", "user.name", "CodeLab Test");
+git("config", "user.email", "test@codelab.invalid");
+git("add", ".");
+git("commit", "-q", "-m", "init");
 
 const serverEnv = {
   ...process.env,
@@ -416,6 +430,26 @@ async function main() {
   });
   if (undoneRestore !== userSaved) throw new Error(`undoing the restore gave ${JSON.stringify(undoneRestore)}`);
   await page.locator("#messages .compaction.rewound").waitFor({ timeout: T });
+
+  // ---- an approval of several files: each has its tab in the diff editor ------------
+  fs.writeFileSync(path.join(ws, "src", "main.rs"), 'fn main() {\n    println!("hi");\n}\n');
+  await send(page, "commit both");
+  await page.locator(".approval.pending", { hasText: "git_commit" }).waitFor({ timeout: T });
+  await page.locator("#diff-panel:not([hidden])").waitFor({ timeout: T });
+  const fileTabs = page.locator("#diff-files .diff-file");
+  await waitFor(async () => (await fileTabs.allInnerTexts()).join(",") === "lib.rs,src/main.rs", "a tab per file of the commit");
+  await page.locator("#diff-editor .modified .view-lines", { hasText: "let x = 1;" }).first().waitFor({ timeout: T });
+  await fileTabs.filter({ hasText: "src/main.rs" }).click();
+  await page.locator("#diff-files .diff-file.active", { hasText: "src/main.rs" }).waitFor({ timeout: T });
+  await page.locator("#diff-editor .modified .view-lines", { hasText: 'println!("hi");' }).first().waitFor({ timeout: T });
+  await page.locator("#diff-editor .original .view-lines", { hasText: "fn main() {}" }).first().waitFor({ timeout: T });
+  if (SHOTS) await shot(page, "multi-file-approval.png");
+  await fileTabs.filter({ hasText: "lib.rs" }).click();
+  await page.locator("#diff-editor .modified .view-lines", { hasText: "let x = 1;" }).first().waitFor({ timeout: T });
+  await page.click('#diff-actions button[data-diff-action="approve"]');
+  await page.locator(".msg.assistant", { hasText: "Committed both." }).waitFor({ timeout: T });
+  const committed = git("show", "--stat", "--format=%s", "HEAD");
+  if (!committed.startsWith("Both files") || !committed.includes("lib.rs") || !committed.includes("src/main.rs")) throw new Error(`the commit: ${committed}`);
   console.log("PASS");
 }
 
