@@ -159,10 +159,19 @@ export class ChatModel {
     return [...this.items.values()].some((i) => i.kind === "assistant" && i.turnId === turn && assistantText(i).trim() === item.result?.trim());
   }
 
-  /** What the user asked in a turn (its first message), if shown here. */
+  /**
+   * What the user asked in a turn (its first message), if shown here. A turn
+   * resumed after a restart has a new id: its prompt is the last message of
+   * the user before the turn's first item.
+   */
   prompt(turnId: string): string | undefined {
-    for (const i of this.items.values()) if (i.kind === "user" && i.turnId === turnId) return i.text;
-    return undefined;
+    const list = this.list();
+    const own = list.find((i) => i.kind === "user" && i.turnId === turnId);
+    if (own && own.kind === "user") return own.text;
+    const first = list.find((i) => (i.kind === "assistant" && i.turnId === turnId) || i.key === `e:${turnId}`);
+    if (!first) return undefined;
+    const before = list.filter((i): i is UserItem => i.kind === "user" && i.seq < first.seq);
+    return before[before.length - 1]?.text;
   }
 
   pendingApprovals(): ApprovalItem[] {

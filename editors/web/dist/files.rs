@@ -25,16 +25,16 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/go-C-y9NEjX.js")),
     ),
     (
-        "assets/html-CJIJEynv.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/html-CJIJEynv.js")),
+        "assets/html-IAefDdk-.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/html-IAefDdk-.js")),
     ),
     (
-        "assets/index-DLcDhKeB.css",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-DLcDhKeB.css")),
+        "assets/index-BtC0tQmF.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-BtC0tQmF.js")),
     ),
     (
-        "assets/index-Z2gsD5ut.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-Z2gsD5ut.js")),
+        "assets/index-CaB1z0u5.css",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-CaB1z0u5.css")),
     ),
     (
         "assets/ini-sBoK_t0W.js",
@@ -45,16 +45,16 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/java-BEtHBSE6.js")),
     ),
     (
-        "assets/javascript-DSeISJbK.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/javascript-DSeISJbK.js")),
+        "assets/javascript-BsAm6HsC.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/javascript-BsAm6HsC.js")),
     ),
     (
         "assets/markdown-Cimd5fb3.js",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/markdown-Cimd5fb3.js")),
     ),
     (
-        "assets/python-KNfLaqMq.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/python-KNfLaqMq.js")),
+        "assets/python-bAodIueA.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/python-bAodIueA.js")),
     ),
     (
         "assets/rust-DdL9SqIa.js",
@@ -65,20 +65,20 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/shell-CC2rA5mh.js")),
     ),
     (
-        "assets/typescript-CFJXoveK.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/typescript-CFJXoveK.js")),
+        "assets/typescript-CIxpsFzI.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/typescript-CIxpsFzI.js")),
     ),
     (
         "assets/workbench-CNcX9wdk.css",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-CNcX9wdk.css")),
     ),
     (
-        "assets/workbench-cW9N3Xvh.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-cW9N3Xvh.js")),
+        "assets/workbench-DFWwYNv9.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-DFWwYNv9.js")),
     ),
     (
-        "assets/yaml-BcbdX9nD.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/yaml-BcbdX9nD.js")),
+        "assets/yaml-CPFFGxh0.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/yaml-CPFFGxh0.js")),
     ),
     (
         "index.html",

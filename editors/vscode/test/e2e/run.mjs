@@ -264,6 +264,7 @@ async function main() {
   if (!JSON.stringify(await (await fetch(`${mockUrl}/_mock/requests`)).json()).includes("blue")) throw new Error("the model never got the answer");
 
   // ---- Edit: the parameters open as JSON; the edited ones are what runs ---------
+  const beforeDouble = fs.readFileSync(lib, "utf8");
   await send(chat, "double it");
   const card4 = chat.locator(".approval.pending", { hasText: "lib.rs" });
   await card4.waitFor({ timeout: T });
@@ -300,7 +301,6 @@ async function main() {
   await waitFor(() => fs.readFileSync(lib, "utf8").includes("// reviewed"), "lib.rs to hold the edit approved elsewhere");
 
   // ---- reload the window: the session and its pending approval are back --------
-  const beforePublic = fs.readFileSync(lib, "utf8");
   await send(chat, "make it public");
   await chat.locator(".approval.pending", { hasText: "lib.rs" }).waitFor({ timeout: T });
   await page.reload();
@@ -346,11 +346,13 @@ async function main() {
   fs.writeFileSync(lib, userChange);
   await editorHas("the user's line");
   await runCommand("CodeLab: Checkpoints: Restore Files");
-  const turnRow = page.locator(".quick-input-list .monaco-list-row", { hasText: "make it public" });
+  // Every turn that changed files is listed, with what was asked and its diff stat.
+  const turnRow = page.locator(".quick-input-list .monaco-list-row", { hasText: "double it" });
   await turnRow.waitFor({ timeout: T });
-  // Every turn that changed files is listed, with its diff stat.
   if (!(await turnRow.innerText()).includes("lib.rs +1 -1")) throw new Error(`the checkpoint row: ${await turnRow.innerText()}`);
-  if ((await page.locator(".quick-input-list .monaco-list-row", { hasText: "make it a binding" }).count()) !== 1) throw new Error("the first edit turn is not listed");
+  for (const asked of ["make it public", "review it", "make it a binding"]) {
+    if ((await page.locator(".quick-input-list .monaco-list-row", { hasText: asked }).count()) !== 1) throw new Error(`the turn "${asked}" is not listed`);
+  }
   await turnRow.click();
   await page.locator(".quick-input-list .monaco-list-row", { hasText: "truncate the conversation" }).click();
   const dialog = page.locator(".monaco-dialog-box", { hasText: "Changed since the agent's edit: lib.rs" });
@@ -358,11 +360,12 @@ async function main() {
   if (SHOTS) await shot("restore-conflict.png", true);
   if (fs.readFileSync(lib, "utf8") !== userChange) throw new Error("a conflicting file was restored before the user said so");
   await dialog.getByRole("button", { name: "Overwrite", exact: true }).click();
-  await waitFor(() => fs.readFileSync(lib, "utf8") === beforePublic, "lib.rs on disk as before the restored turn");
+  // Restoring a turn puts back what it and every later turn changed.
+  await waitFor(() => fs.readFileSync(lib, "utf8") === beforeDouble, "lib.rs on disk as before the restored turn");
   const editorText = async () => (await page.locator(".editor-group-container .monaco-editor .view-lines").first().innerText()).replace(/\u00a0/g, " ");
   await waitFor(async () => {
     const t = await editorText();
-    return t.includes("fn one() -> u32 {") && !t.includes("pub fn") && !t.includes("the user's line");
+    return t.includes("fn one() -> u32 {") && !t.includes("pub fn") && !t.includes("the user's line") && !t.includes("x + 1");
   }, "the editor to show lib.rs as before the restored turn");
   await page.locator(".notification-toast", { hasText: "restored lib.rs" }).first().waitFor({ timeout: T });
   await chat2.locator(".compaction.rewound").waitFor({ timeout: T });

@@ -242,6 +242,10 @@ test("a compaction marker is a note, not a message of the user; a restore's mark
   // A turn's prompt, for the checkpoints' list.
   assert.equal(chat.prompt(T), "make it public");
   assert.equal(chat.prompt("other"), undefined);
+  // A turn resumed after a restart (a new id): the user's last message before it.
+  chat.apply("codelab/message", msg(4, "user", "one more edit", { turnId: "t2" }));
+  chat.apply("codelab/token", { sessionId: S, turnId: "t3", seq: 5, delta: "Back again." });
+  assert.equal(chat.prompt("t3"), "one more edit");
 });
 
 test("the latest context usage wins; an older one replayed late changes nothing", () => {

@@ -304,6 +304,7 @@ async function main() {
   if (!JSON.stringify(seen).includes("keep it a plain fn")) throw new Error("the model never read the feedback");
 
   // ---- edit the parameters, then approve ------------------------------------------
+  const beforeHundred = fs.readFileSync(lib, "utf8");
   await send(page, "add a hundred");
   await page.locator(".approval.pending", { hasText: "lib.rs" }).waitFor({ timeout: T });
   await page.click('#diff-actions button[data-diff-action="edit"]');
@@ -317,7 +318,6 @@ async function main() {
   if (!(await page.locator("#params-panel").isHidden())) throw new Error("the parameters panel stayed open");
 
   // ---- the server killed and restarted with an approval pending ------------------
-  const beforeLast = fs.readFileSync(lib, "utf8");
   await send(page, "one more edit");
   await page.locator(".approval.pending", { hasText: "lib.rs" }).waitFor({ timeout: T });
   await page.locator("#diff-panel:not([hidden])").waitFor({ timeout: T });
@@ -406,19 +406,24 @@ async function main() {
   const userSaved = fs.readFileSync(lib, "utf8");
   if (!userSaved.startsWith("// mine\n")) throw new Error(`the user's save: ${JSON.stringify(userSaved)}`);
   await page.click("#checkpoints-btn");
-  const last = page.locator("#checkpoint-list .checkpoint", { hasText: "one more edit" });
-  await last.waitFor({ timeout: T });
-  if (!(await last.locator(".files").innerText()).includes("lib.rs +1 -1")) throw new Error(`its diff stat: ${await last.innerText()}`);
-  if ((await page.locator("#checkpoint-list .checkpoint", { hasText: "make it a binding" }).count()) !== 1) throw new Error("the first edit turn is not listed");
+  // Newest first: the turn resumed after the restart (a new turn id, named
+  // by the message that started it), then the edit with changed parameters.
+  const rows = page.locator("#checkpoint-list .checkpoint");
+  await rows.first().waitFor({ timeout: T });
+  const prompts = await page.locator("#checkpoint-list .checkpoint .prompt").allInnerTexts();
+  if (prompts.join("|") !== "one more edit|add a hundred|edit again|make it a binding") throw new Error(`the checkpoints: ${prompts.join("|")}`);
+  const hundred = rows.filter({ hasText: "add a hundred" });
+  if ((await hundred.locator(".files").innerText()) !== "lib.rs +1 -1") throw new Error(`its diff stat: ${await hundred.innerText()}`);
+  // Restoring a turn puts back what it and every later turn changed.
   await page.check("#restore-truncate");
-  await last.locator("button", { hasText: "Restore" }).click();
+  await hundred.locator("button", { hasText: "Restore" }).click();
   await page.locator("#restore-conflict:not([hidden])", { hasText: "Changed since the agent's edit: lib.rs" }).waitFor({ timeout: T });
   if (SHOTS) await shot(page, "restore-conflict.png");
   if (fs.readFileSync(lib, "utf8") !== userSaved) throw new Error("a conflicting file was restored before the user said so");
   await page.click("#conflict-overwrite");
   await page.locator("#checkpoints-panel").waitFor({ state: "hidden", timeout: T });
-  await waitFor(() => fs.readFileSync(lib, "utf8") === beforeLast, "lib.rs on disk as before the restored turn");
-  if ((await model()) !== beforeLast) throw new Error(`the model after the restore: ${JSON.stringify(await model())}`);
+  await waitFor(() => fs.readFileSync(lib, "utf8") === beforeHundred, "lib.rs on disk as before the restored turn");
+  if ((await model()) !== beforeHundred) throw new Error(`the model after the restore: ${JSON.stringify(await model())}`);
   if ((await page.locator(".tab.dirty").count()) !== 0) throw new Error("the restore left the tab dirty");
   // Through the editor: one undo step gives the user's text back.
   const undoneRestore = await page.evaluate(() => {
