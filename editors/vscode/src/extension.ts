@@ -405,7 +405,7 @@ class Agent implements vscode.Disposable {
       const OVERWRITE = "Overwrite";
       const choice = await vscode.window.showWarningMessage(
         `Changed since the agent's edit: ${r.conflicts.join(", ")}. Overwrite these changes with the checkpoint?`,
-        { modal: true, detail: "Keeping them leaves these files as they are now; the other files were restored." },
+        { modal: true, detail: "Cancel keeps your changes; every other file of the checkpoint was restored." },
         OVERWRITE,
       );
       if (choice === OVERWRITE) {
