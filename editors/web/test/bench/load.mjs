@@ -139,7 +139,7 @@ async function main() {
   fs.mkdirSync(ws, { recursive: true });
   fs.writeFileSync(path.join(ws, "lib.rs"), "fn one() -> u32 {\n    1\n}\n");
   const mock = await start(MOCK, ["--script", scriptFile], {}, /listening on (http:\/\/\S+)/, "mock-llm");
-  const serverEnv = { ...process.env, OPENAI_API_KEY: "sk-bench", CODELAB_MODEL: "gpt-4o-mini", OPENAI_BASE_URL: `${mock.match[1]}/v1`, HOME: path.join(WORK, "home"), XDG_CONFIG_HOME: path.join(WORK, "xdg"), RUST_LOG: "warn" };
+  const serverEnv = { ...process.env, OPENAI_API_KEY: "sk-bench", CODELAB_MODEL: "gpt-4o-mini", OPENAI_BASE_URL: `${mock.match[1]}/v1`, HOME: path.join(WORK, "home"), XDG_CONFIG_HOME: path.join(WORK, "xdg"), RUST_LOG: "warn,codelab_agent::server::http=info" };
   delete serverEnv.ANTHROPIC_API_KEY;
   const server = await start(
     BIN,
