@@ -1267,6 +1267,94 @@ async fn instances(rows: &mut Vec<Row>) {
     });
 }
 
+/// The web IDE: its load time on loopback, idle and while the server
+/// streams to other sessions (`editors/web/test/bench/load.mjs` in
+/// Chromium, a cold cache each load), and the size of `editors/web/dist`.
+fn web(rows: &mut Vec<Row>) {
+    let repo = support::host::repo();
+    let deps = support::host::run_bounded(
+        "scripts/web-deps.sh",
+        1800,
+        Command::new("bash").arg(repo.join("scripts/web-deps.sh")),
+    );
+    let dep = |k: &str| -> String {
+        deps.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("web-deps.sh did not print {k}"))
+            .to_owned()
+    };
+    let work = tempfile::tempdir().unwrap();
+    let out = support::host::run_bounded(
+        "the web IDE's load benchmark",
+        900,
+        Command::new(dep("NODE"))
+            .arg(repo.join("editors/web/test/bench/load.mjs"))
+            .env("CODELAB_BIN", env!("CARGO_BIN_EXE_codelab-agent"))
+            .env("MOCK_LLM_BIN", support::host::mock_llm_bin())
+            .env("CHROMIUM", dep("CHROMIUM"))
+            .env("WEB_MODULES", dep("WEB_MODULES"))
+            .env("DIST", repo.join("editors/web/dist"))
+            .env("WORK", work.path())
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("ANTHROPIC_API_KEY"),
+    );
+    let r: serde_json::Value = serde_json::from_str(out.lines().last().unwrap_or("{}")).unwrap();
+    let loads = r["loads"].as_u64().unwrap();
+    let series = |set: &str, k: &str| -> Vec<f64> {
+        r[set]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l[k].as_f64().unwrap() / 1000.0)
+            .collect()
+    };
+    for (set, name) in [
+        ("idle", "web IDE: page load, idle".to_owned()),
+        (
+            "loaded",
+            format!(
+                "web IDE: page load while {} other sessions stream",
+                r["streams"]
+            ),
+        ),
+    ] {
+        let check = if set == "idle" {
+            format!("{loads} loads, each with an empty cache")
+        } else {
+            format!(
+                "{loads} loads; {} tokens streamed to the other sessions meanwhile ({} tokens/s)",
+                r["streamedTokens"], r["tokensPerSec"]
+            )
+        };
+        rows.push(Row {
+            name,
+            ours: format!(
+                "load {}; DOMContentLoaded {}; connected {}; editor ready {}",
+                fmt_ms(stats(series(set, "load"))),
+                fmt_ms(stats(series(set, "dcl"))),
+                fmt_ms(stats(series(set, "connected"))),
+                fmt_ms(stats(series(set, "editor"))),
+            ),
+            baseline: "—".into(),
+            ratio: "—".into(),
+            target: "load < 1 s".into(),
+            check,
+        });
+    }
+    let b = &r["bundle"];
+    rows.push(Row {
+        name: "web IDE: the bundle (editors/web/dist)".into(),
+        ours: format!(
+            "{} bytes in {} files ({} gzip -9); the first paint's: {} bytes ({} gzip -9)",
+            b["bytes"], b["files"], b["gzip"], b["firstPaintBytes"], b["firstPaintGzip"]
+        ),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "—".into(),
+        check: "the committed build".into(),
+    });
+}
+
 fn main() {
     let only: Vec<String> = std::env::args()
         .skip(1)
@@ -1304,6 +1392,9 @@ fn main() {
     }
     if want("concurrency") {
         rt.block_on(concurrency(&mut rows));
+    }
+    if want("web") {
+        web(&mut rows);
     }
     println!("| benchmark | codelab-agent | baseline | ratio | target | check |");
     println!("|---|---|---|---|---|---|");

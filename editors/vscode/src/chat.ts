@@ -9,6 +9,8 @@ import type {
   ApprovalResolvedParams,
   AttachSessionResult,
   CommandOutputParams,
+  Compaction,
+  ContextUsageParams,
   Decision,
   Message,
   MessageAddedParams,
@@ -24,6 +26,7 @@ export interface UserItem {
   kind: "user";
   key: string;
   seq: number;
+  turnId?: string;
   text: string;
   context?: Message["context"];
 }
@@ -97,7 +100,15 @@ export interface AgentItem {
   reason: string;
 }
 
-export type Item = UserItem | AssistantItem | ToolItem | ApprovalItem | QuestionItem | TurnEndItem | AgentItem;
+/** A compaction marker: older turns summarised or tool outputs elided, or (`rewoundFrom`) the conversation truncated by a restore. */
+export interface CompactionItem {
+  kind: "compaction";
+  key: string;
+  seq: number;
+  compaction: Compaction;
+}
+
+export type Item = UserItem | AssistantItem | ToolItem | ApprovalItem | QuestionItem | TurnEndItem | AgentItem | CompactionItem;
 
 /** The text an assistant item shows. */
 export function assistantText(item: AssistantItem): string {
@@ -120,6 +131,8 @@ export class ChatModel {
   runningTurn: string | undefined;
   /** The largest seq applied (what `attachSession`'s `afterSeq` resumes from). */
   lastSeq = 0;
+  /** The latest `codelab/contextUsage`: context used, window and the session's cost. */
+  usage: ContextUsageParams | undefined;
   private readonly seen = new Set<number>();
   private readonly items = new Map<string, Item>();
   /** The seqs of each turn's persisted replies (assistant messages). */
@@ -144,6 +157,21 @@ export class ChatModel {
   resultIsReply(item: TurnEndItem): boolean {
     const turn = item.key.slice(2);
     return [...this.items.values()].some((i) => i.kind === "assistant" && i.turnId === turn && assistantText(i).trim() === item.result?.trim());
+  }
+
+  /**
+   * What the user asked in a turn (its first message), if shown here. A turn
+   * resumed after a restart has a new id: its prompt is the last message of
+   * the user before the turn's first item.
+   */
+  prompt(turnId: string): string | undefined {
+    const list = this.list();
+    const own = list.find((i) => i.kind === "user" && i.turnId === turnId);
+    if (own && own.kind === "user") return own.text;
+    const first = list.find((i) => (i.kind === "assistant" && i.turnId === turnId) || i.key === `e:${turnId}`);
+    if (!first) return undefined;
+    const before = list.filter((i): i is UserItem => i.kind === "user" && i.seq < first.seq);
+    return before[before.length - 1]?.text;
   }
 
   pendingApprovals(): ApprovalItem[] {
@@ -181,6 +209,8 @@ export class ChatModel {
         return this.agentSwitched(params as AgentSwitchedParams);
       case "codelab/turnCompleted":
         return this.turnCompleted(params as TurnCompletedParams);
+      case "codelab/contextUsage":
+        return this.contextUsage(params as ContextUsageParams);
       default:
         return false;
     }
@@ -200,8 +230,11 @@ export class ChatModel {
 
   message(m: Message, seq: number): boolean {
     if (!this.fresh(seq)) return false;
-    if (m.role === "user") {
-      this.items.set(`m:${m.id}`, { kind: "user", key: `m:${m.id}`, seq, text: m.text, context: m.context });
+    if (m.compaction) {
+      // A marker, not something the user said: its text is the summary the model reads.
+      this.items.set(`c:${m.id}`, { kind: "compaction", key: `c:${m.id}`, seq, compaction: m.compaction });
+    } else if (m.role === "user") {
+      this.items.set(`m:${m.id}`, { kind: "user", key: `m:${m.id}`, seq, turnId: m.turnId ?? undefined, text: m.text, context: m.context });
     } else if (m.role === "assistant") {
       if (m.turnId) this.replies.set(m.turnId, [...(this.replies.get(m.turnId) ?? []), seq]);
       // The streamed block of this turn that this message completes, if any:
@@ -339,6 +372,13 @@ export class ChatModel {
     if (!this.fresh(p.seq)) return false;
     this.agent = p.to;
     this.items.set(`g:${p.seq}`, { kind: "agent", key: `g:${p.seq}`, seq: p.seq, from: p.from, to: p.to, reason: p.reason });
+    return true;
+  }
+
+  /** The latest usage wins (an older one, replayed late, changes nothing). */
+  contextUsage(p: ContextUsageParams): boolean {
+    if (this.usage && this.usage.seq > p.seq) return false;
+    this.usage = p;
     return true;
   }
 

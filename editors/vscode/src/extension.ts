@@ -18,6 +18,9 @@ import type {
   Approval,
   AttachSessionResult,
   CodelabNotifications,
+  CompactSessionResult,
+  ListCheckpointsResult,
+  RestoreCheckpointResult,
   ListAgentsResult,
   ListSessionsResult,
   ListToolsResult,
@@ -27,7 +30,7 @@ import type {
   Session,
 } from "../../../protocol/codelab-protocol.ts";
 import { ChatModel, type ApprovalItem } from "./chat.ts";
-import { renderItem, contextText, type ContextUsage } from "./render.ts";
+import { renderItem, contextText, shortTokens, type ContextUsage } from "./render.ts";
 import { validate } from "./validate.ts";
 import { findExecutable } from "./server.ts";
 
@@ -335,6 +338,86 @@ class Agent implements vscode.Disposable {
     this.sessionsChanged.fire();
   }
 
+  // ---- context and checkpoints ----------------------------------------------
+
+  /** `codelab/compactSession`: summarises the older turns now; says how many tokens it saved. */
+  async compact(): Promise<void> {
+    const chat = this.chat;
+    if (!chat) {
+      void vscode.window.showInformationMessage("CodeLab: no session to compact.");
+      return;
+    }
+    const r = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: "CodeLab: compacting the session's context…" },
+      () => this.request<CompactSessionResult>("codelab/compactSession", { sessionId: chat.sessionId }),
+    );
+    const c = r.compaction;
+    void vscode.window.showInformationMessage(
+      c
+        ? `CodeLab: context compacted: ${shortTokens(c.tokensBefore)} → ${shortTokens(c.tokensAfter)} tokens.`
+        : "CodeLab: nothing to compact (the history is the latest turn only).",
+    );
+  }
+
+  /**
+   * The session's checkpoints in a quick pick (each turn that changed files,
+   * with its diff stat, newest first); the chosen one is restored, with the
+   * conversation truncated if asked. Files the user changed after the agent
+   * are a modal question: overwrite them, or keep them.
+   */
+  async checkpoints(): Promise<void> {
+    const chat = this.chat;
+    if (!chat) {
+      void vscode.window.showInformationMessage("CodeLab: no session.");
+      return;
+    }
+    const { turns } = await this.request<ListCheckpointsResult>("codelab/listCheckpoints", { sessionId: chat.sessionId });
+    if (turns.length === 0) {
+      void vscode.window.showInformationMessage("CodeLab: no checkpoints: the agent changed no file in this session.");
+      return;
+    }
+    const picked = await vscode.window.showQuickPick(
+      turns
+        .map((t, i) => ({
+          label: `$(history) ${firstLine(chat.prompt(t.turnId) ?? `turn ${i + 1}`)}`,
+          description: t.files.map((f) => `${f.path} +${f.added} -${f.removed}`).join(", "),
+          detail: `Restore ${t.files.map((f) => `${f.path} (${f.status})`).join(", ")} as before this turn`,
+          turnId: t.turnId,
+        }))
+        .reverse(),
+      { placeHolder: "Restore the files as they were before a turn", matchOnDescription: true },
+    );
+    if (!picked) return;
+    const FILES = "Restore the files";
+    const BOTH = "Restore the files and truncate the conversation";
+    const how = await vscode.window.showQuickPick(
+      [
+        { label: FILES, detail: "The conversation stays as it is." },
+        { label: BOTH, detail: "This turn and every later one are hidden from the model (they stay in the history)." },
+      ],
+      { placeHolder: `Restore before "${picked.label.replace("$(history) ", "")}"` },
+    );
+    if (!how) return;
+    const params = { sessionId: chat.sessionId, turnId: picked.turnId };
+    let r = await this.request<RestoreCheckpointResult>("codelab/restoreCheckpoint", { ...params, truncateConversation: how.label === BOTH });
+    const restored = [...r.restored];
+    if (r.conflicts.length > 0) {
+      const OVERWRITE = "Overwrite";
+      const choice = await vscode.window.showWarningMessage(
+        `Changed since the agent's edit: ${r.conflicts.join(", ")}. Overwrite these changes with the checkpoint?`,
+        { modal: true, detail: "Cancel keeps your changes; every other file of the checkpoint was restored." },
+        OVERWRITE,
+      );
+      if (choice === OVERWRITE) {
+        r = await this.request<RestoreCheckpointResult>("codelab/restoreCheckpoint", { ...params, overwrite: true });
+        for (const f of r.restored) if (!restored.includes(f)) restored.push(f);
+      }
+    }
+    void vscode.window.showInformationMessage(
+      restored.length > 0 ? `CodeLab: restored ${restored.join(", ")}.` : "CodeLab: nothing was restored.",
+    );
+  }
+
   // ---- approvals and questions --------------------------------------------
 
   private approval(id: string): ApprovalItem | undefined {
@@ -591,6 +674,11 @@ class Agent implements vscode.Disposable {
   }
 }
 
+function firstLine(s: string): string {
+  const line = s.split("\n", 1)[0];
+  return line.length > 60 ? `${line.slice(0, 59)}…` : line;
+}
+
 class SessionsTree implements vscode.TreeDataProvider<Session> {
   readonly onDidChangeTreeData: vscode.Event<void>;
   constructor(private readonly agent: Agent) {
@@ -614,6 +702,10 @@ class SessionsTree implements vscode.TreeDataProvider<Session> {
     const norm = (u: string | null | undefined) => (u ? vscode.Uri.parse(u).fsPath : undefined);
     return r.sessions.filter((s) => !s.parentSessionId && (!folder || !s.workspaceFolder || norm(s.workspaceFolder) === norm(folder)));
   }
+}
+
+function showError(e: unknown): void {
+  void vscode.window.showErrorMessage(`CodeLab: ${(e as { message?: string })?.message ?? e}`);
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
@@ -662,6 +754,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     vscode.commands.registerCommand("codelab.submitApprovalEdit", () => agent.submitApprovalEdit()),
     vscode.commands.registerCommand("codelab.restartServer", () => agent.restart()),
+    vscode.commands.registerCommand("codelab.compactSession", () => agent.compact().catch(showError)),
+    vscode.commands.registerCommand("codelab.checkpoints", () => agent.checkpoints().catch(showError)),
     vscode.commands.registerCommand("codelab.showLog", () => agent.showLog()),
     vscode.languages.registerCodeActionsProvider(
       { scheme: "file" },

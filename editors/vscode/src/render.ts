@@ -4,7 +4,7 @@
 // `data-action` and the ids the extension needs; nothing here runs script.
 
 import { Marked } from "marked";
-import { assistantText, type ChatModel, type Item, type ToolItem, type ApprovalItem, type QuestionItem, type TurnEndItem } from "./chat.ts";
+import { assistantText, type ChatModel, type Item, type ToolItem, type ApprovalItem, type QuestionItem, type TurnEndItem, type CompactionItem } from "./chat.ts";
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
@@ -82,6 +82,7 @@ export function renderApproval(item: ApprovalItem): string {
   return `<div class="card approval pending" data-approval="${id}">
 <div class="head"><span class="badge">approval</span><span class="name">${escapeHtml(a.tool)}</span> <span class="summary">${escapeHtml(what)}</span><span class="status">waiting</span></div>
 <div class="rule">${escapeHtml(a.rule)}</div>
+${files.length > 1 ? `<div class="files">${files.map((f, i) => `<button data-action="diff" data-id="${id}" data-file="${i}" class="secondary file">${escapeHtml(f)}</button>`).join(" ")}</div>` : ""}
 ${a.diff ? `<details class="diff"><summary>Diff</summary><pre>${escapeHtml(a.diff)}</pre></details>` : `<details class="params"><summary>Parameters</summary><pre>${escapeHtml(json(a.params))}</pre></details>`}
 <div class="buttons">
 <button data-action="approve" data-id="${id}">Approve</button>
@@ -122,6 +123,20 @@ export function renderTurnEnd(item: TurnEndItem, showResult = true): string {
   return `<div class="turn-end stop-${escapeHtml(item.stopReason)}">${result}<div>— ${parts.join(" · ")}</div></div>`;
 }
 
+/** A token count as "12.3k" (or "850"). */
+export function shortTokens(n: number): string {
+  return n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(n);
+}
+
+export function renderCompaction(item: CompactionItem): string {
+  const c = item.compaction;
+  if (c.rewoundFrom > 0) {
+    return `<div class="compaction rewound">⋯ conversation truncated by a restore: the messages above, from that turn on, are hidden from the model</div>`;
+  }
+  const what = c.summarizedThrough > 0 ? "summarised" : "tool outputs elided";
+  return `<div class="compaction">⋯ context compacted (${what}): ${shortTokens(c.tokensBefore)} → ${shortTokens(c.tokensAfter)} tokens</div>`;
+}
+
 /** `chat` tells whether a turn's result repeats one of its replies. */
 export function renderItem(item: Item, agent?: string, chat?: ChatModel): string {
   switch (item.kind) {
@@ -139,6 +154,8 @@ export function renderItem(item: Item, agent?: string, chat?: ChatModel): string
       return renderQuestion(item);
     case "turnEnd":
       return renderTurnEnd(item, !chat?.resultIsReply(item));
+    case "compaction":
+      return renderCompaction(item);
     case "agent":
       return `<div class="agent-switch">→ ${escapeHtml(item.to)} <span class="reason">(${escapeHtml(item.reason)})</span></div>`;
   }

@@ -25,16 +25,16 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/go-C-y9NEjX.js")),
     ),
     (
-        "assets/html-CMycLL3M.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/html-CMycLL3M.js")),
+        "assets/html-IAefDdk-.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/html-IAefDdk-.js")),
     ),
     (
-        "assets/index-BlPkLyND.css",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-BlPkLyND.css")),
+        "assets/index-BtC0tQmF.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-BtC0tQmF.js")),
     ),
     (
-        "assets/index-DCaxrDSi.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-DCaxrDSi.js")),
+        "assets/index-CaB1z0u5.css",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-CaB1z0u5.css")),
     ),
     (
         "assets/ini-sBoK_t0W.js",
@@ -45,16 +45,16 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/java-BEtHBSE6.js")),
     ),
     (
-        "assets/javascript-lS4Rmmja.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/javascript-lS4Rmmja.js")),
+        "assets/javascript-BsAm6HsC.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/javascript-BsAm6HsC.js")),
     ),
     (
         "assets/markdown-Cimd5fb3.js",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/markdown-Cimd5fb3.js")),
     ),
     (
-        "assets/python-UDAK7HLS.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/python-UDAK7HLS.js")),
+        "assets/python-bAodIueA.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/python-bAodIueA.js")),
     ),
     (
         "assets/rust-DdL9SqIa.js",
@@ -65,20 +65,20 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/shell-CC2rA5mh.js")),
     ),
     (
-        "assets/typescript-B7vi1t0Z.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/typescript-B7vi1t0Z.js")),
+        "assets/typescript-CIxpsFzI.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/typescript-CIxpsFzI.js")),
     ),
     (
         "assets/workbench-CNcX9wdk.css",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-CNcX9wdk.css")),
     ),
     (
-        "assets/workbench-DsJbF3w3.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-DsJbF3w3.js")),
+        "assets/workbench-DFWwYNv9.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-DFWwYNv9.js")),
     ),
     (
-        "assets/yaml-D3oeTMH4.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/yaml-D3oeTMH4.js")),
+        "assets/yaml-CPFFGxh0.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/yaml-CPFFGxh0.js")),
     ),
     (
         "index.html",

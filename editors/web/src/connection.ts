@@ -118,6 +118,8 @@ export class Connection {
           general: { positionEncodings: ["utf-16"] },
           workspace: { applyEdit: true, workspaceEdit: { documentChanges: true } },
           textDocument: { synchronization: { didSave: true, dynamicRegistration: false } },
+          // The chat header shows the context used and the session's cost.
+          experimental: { codelab: { contextUsage: true } },
         },
       });
       this.capabilities = result?.capabilities?.experimental?.codelab;

@@ -4,9 +4,10 @@
 
 import "./style.css";
 import { ChatModel, type ApprovalItem } from "../../vscode/src/chat.ts";
-import { renderItem } from "../../vscode/src/render.ts";
-import type { AgentInfo, FileEntry, Session } from "../../../protocol/codelab-protocol.ts";
+import { renderItem, contextText, shortTokens } from "../../vscode/src/render.ts";
+import type { AgentInfo, FileEntry, Session, TurnCheckpoint } from "../../../protocol/codelab-protocol.ts";
 import { Connection, type ConnState } from "./connection.ts";
+import { approvalFiles } from "./approval-files.ts";
 import { takeLaunch, socketUrl } from "./launch.ts";
 import type { Workbench } from "./workbench.ts";
 import { showDashboard } from "./dashboard.ts";
@@ -249,6 +250,7 @@ function renderChat() {
     prev = el;
   }
   $<HTMLButtonElement>("cancel").disabled = !chat.runningTurn;
+  $("context-usage").textContent = chat.usage ? contextText(chat.usage) : "";
   if (atBottom) box.scrollTop = box.scrollHeight;
 }
 
@@ -292,7 +294,7 @@ $("messages").onclick = async (e) => {
       return decide(id, "reject", fb ? { feedback: fb } : {});
     }
     case "diff":
-      return showApproval(id, true);
+      return showApproval(id, true, Number(btn.dataset.file ?? 0));
     case "edit":
       return editParams(id);
     case "answer":
@@ -329,22 +331,43 @@ function approvalItem(id: string): ApprovalItem | undefined {
   return item && item.kind === "approval" ? item : undefined;
 }
 
-/** Shows a pending edit's proposal against the file as it is. */
-function showApproval(id: string, force = false) {
+/**
+ * Shows a pending edit's proposal against the files as they are: one tab per
+ * file above the diff editor (an edit may touch several), `file` shown first.
+ */
+function showApproval(id: string, force = false, file = 0) {
   const item = approvalItem(id);
   if (!item || item.state !== "pending") return;
-  const files = item.approval.files ?? [];
+  const files = approvalFiles(item.approval);
   if (files.length === 0 && !force) return;
   openApproval = id;
-  const f = files[0];
   $("diff-title").textContent = `${item.approval.tool}: ${files.map((x) => x.path).join(", ") || "no file"} — ${item.approval.rule}`;
   $("diff-panel").hidden = false;
   $("diff-panel").dataset.approval = id;
-  const current = f?.current ?? "";
-  const proposed = f?.proposed ?? JSON.stringify(item.approval.params, null, 2);
-  void workbench.then((w) => {
-    if (openApproval === id) w.showDiff(current, proposed, f?.path);
-  });
+  const tabs = $("diff-files");
+  const show = (i: number) => {
+    const f = files[i];
+    for (const b of tabs.children) b.classList.toggle("active", (b as HTMLElement).dataset.file === String(i));
+    const current = f?.current ?? "";
+    const proposed = f?.proposed ?? JSON.stringify(item.approval.params, null, 2);
+    void workbench.then((w) => {
+      if (openApproval === id) w.showDiff(current, proposed, f?.path);
+    });
+  };
+  tabs.replaceChildren(
+    ...(files.length > 1
+      ? files.map((f, i) => {
+          const b = document.createElement("button");
+          b.className = "diff-file";
+          b.dataset.file = String(i);
+          b.textContent = f.path;
+          b.title = `${f.path}: the file as it is (left) and as the edit leaves it (right)`;
+          b.onclick = () => show(i);
+          return b;
+        })
+      : []),
+  );
+  show(Math.min(file, Math.max(files.length - 1, 0)));
 }
 
 function closeApproval() {
@@ -394,6 +417,80 @@ $("params-send").onclick = () => {
 };
 $("params-cancel").onclick = () => ($("params-panel").hidden = true);
 
+// ---- context and checkpoints -----------------------------------------------
+
+$("compact").onclick = async () => {
+  if (!session) return;
+  const btn = $<HTMLButtonElement>("compact");
+  btn.disabled = true;
+  try {
+    const r = await conn.request("codelab/compactSession", { sessionId: session.id });
+    const c = r.compaction;
+    showInfo(c ? `context compacted: ${shortTokens(c.tokensBefore)} → ${shortTokens(c.tokensAfter)} tokens` : "nothing to compact: the history is the latest turn only");
+  } catch (e) {
+    showError(e);
+  } finally {
+    btn.disabled = false;
+  }
+};
+
+/** The turns that changed files, newest first, each with its diff stat and a Restore button. */
+async function showCheckpoints() {
+  if (!session) return;
+  const { turns } = await conn.request("codelab/listCheckpoints", { sessionId: session.id });
+  $("restore-conflict").hidden = true;
+  const list = $("checkpoint-list");
+  list.replaceChildren(
+    ...(turns.length === 0 ? [emptyCheckpoints()] : [...turns].reverse().map((t: TurnCheckpoint) => checkpointRow(t))),
+  );
+  $("checkpoints-panel").hidden = false;
+}
+
+function emptyCheckpoints(): HTMLElement {
+  const li = document.createElement("li");
+  li.textContent = "No checkpoints: the agent changed no file in this session.";
+  return li;
+}
+
+function checkpointRow(t: TurnCheckpoint): HTMLElement {
+  const li = document.createElement("li");
+  li.className = "checkpoint";
+  li.dataset.turn = t.turnId;
+  const prompt = document.createElement("span");
+  prompt.className = "prompt";
+  prompt.textContent = chat?.prompt(t.turnId)?.split("\n", 1)[0] ?? `turn ${t.turnId.slice(-8)}`;
+  const files = document.createElement("span");
+  files.className = "files";
+  files.textContent = t.files.map((f) => `${f.path} +${f.added} -${f.removed}`).join(", ");
+  files.title = t.files.map((f) => `${f.path}: ${f.status}`).join("\n");
+  const btn = document.createElement("button");
+  btn.textContent = "Restore";
+  btn.onclick = () => void restore(t.turnId, false, $<HTMLInputElement>("restore-truncate").checked).catch(showError);
+  li.append(prompt, files, btn);
+  return li;
+}
+
+/** Restores before `turnId`; files the user changed since the agent are asked about. */
+async function restore(turnId: string, overwrite: boolean, truncateConversation: boolean) {
+  if (!session) return;
+  const r = await conn.request("codelab/restoreCheckpoint", { sessionId: session.id, turnId, overwrite, truncateConversation });
+  if (r.restored.length > 0) showInfo(`restored ${r.restored.join(", ")}`);
+  if (r.conflicts.length > 0 && !overwrite) {
+    $("conflict-text").textContent = `Changed since the agent's edit: ${r.conflicts.join(", ")}. Overwrite them with the checkpoint?`;
+    $("restore-conflict").hidden = false;
+    $("conflict-overwrite").onclick = () => {
+      $("restore-conflict").hidden = true;
+      void restore(turnId, true, false).catch(showError);
+    };
+    $("conflict-keep").onclick = () => ($("restore-conflict").hidden = true);
+    return;
+  }
+  $("checkpoints-panel").hidden = true;
+}
+
+$("checkpoints-btn").onclick = () => void showCheckpoints().catch(showError);
+$("checkpoints-close").onclick = () => ($("checkpoints-panel").hidden = true);
+
 // ---- views -----------------------------------------------------------------
 
 for (const btn of document.querySelectorAll<HTMLButtonElement>(".tab-btn")) {
@@ -404,6 +501,14 @@ for (const btn of document.querySelectorAll<HTMLButtonElement>(".tab-btn")) {
     $("dashboard").hidden = !dash;
     if (dash) void showDashboard($("dashboard"), conn).catch(showError);
   };
+}
+
+function showInfo(msg: string) {
+  const el = document.createElement("div");
+  el.className = "toast info";
+  el.textContent = msg;
+  document.body.append(el);
+  setTimeout(() => el.remove(), 6000);
 }
 
 function showError(e: unknown) {

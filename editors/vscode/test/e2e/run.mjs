@@ -78,6 +78,8 @@ const replies = [
   { chunks: [{ text: "Made it public." }] },
   // 9. after the server was killed and restarted
   { chunks: [{ text: "Back again." }] },
+  // 10. "CodeLab: Compact Session": the summary of the older turns
+  { chunks: [{ text: "Summary: the user had lib.rs edited several times; it is public now." }] },
 ];
 
 fs.mkdirSync(WORK, { recursive: true });
@@ -262,6 +264,7 @@ async function main() {
   if (!JSON.stringify(await (await fetch(`${mockUrl}/_mock/requests`)).json()).includes("blue")) throw new Error("the model never got the answer");
 
   // ---- Edit: the parameters open as JSON; the edited ones are what runs ---------
+  const beforeDouble = fs.readFileSync(lib, "utf8");
   await send(chat, "double it");
   const card4 = chat.locator(".approval.pending", { hasText: "lib.rs" });
   await card4.waitFor({ timeout: T });
@@ -328,6 +331,50 @@ async function main() {
   await send(chat2, "are you there?");
   await chat2.locator(".msg.assistant", { hasText: "Back again." }).waitFor({ timeout: T });
   if ((await chat2.locator(".msg.assistant", { hasText: "Back again." }).count()) !== 1) throw new Error("an answer rendered twice after the restart");
+
+  // ---- compact on demand: the tokens before and after, a marker in the chat -------
+  await runCommand("CodeLab: Compact Session");
+  await page.locator(".notification-toast", { hasText: /context compacted: [\d.]+k? → [\d.]+k? tokens/ }).first().waitFor({ timeout: T });
+  await chat2.locator(".compaction", { hasText: "context compacted (summarised)" }).waitFor({ timeout: T });
+  if ((await chat2.locator(".msg.user", { hasText: "Summary:" }).count()) !== 0) throw new Error("the compaction marker shows as a message of the user");
+
+  // ---- checkpoints: the user changed lib.rs after the agent; restore asks, then overwrites
+  await runCommand("Go to File...", "lib.rs");
+  await page.locator(".tab.active", { hasText: "lib.rs" }).waitFor({ timeout: T });
+  await editorHas("pub fn one()");
+  const userChange = fs.readFileSync(lib, "utf8") + "// the user's line\n";
+  fs.writeFileSync(lib, userChange);
+  await editorHas("the user's line");
+  await runCommand("CodeLab: Checkpoints: Restore Files");
+  // Every turn that changed files is listed, with what was asked and its diff stat.
+  const turnRow = page.locator(".quick-input-list .monaco-list-row", { hasText: "double it" });
+  await turnRow.waitFor({ timeout: T });
+  if (!(await turnRow.innerText()).includes("lib.rs +1 -1")) throw new Error(`the checkpoint row: ${await turnRow.innerText()}`);
+  for (const asked of ["make it public", "review it", "make it a binding"]) {
+    if ((await page.locator(".quick-input-list .monaco-list-row", { hasText: asked }).count()) !== 1) throw new Error(`the turn "${asked}" is not listed`);
+  }
+  await turnRow.click();
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: "truncate the conversation" }).click();
+  const dialog = page.locator(".monaco-dialog-box", { hasText: "Changed since the agent's edit: lib.rs" });
+  await dialog.waitFor({ timeout: T });
+  if (SHOTS) await shot("restore-conflict.png", true);
+  if (fs.readFileSync(lib, "utf8") !== userChange) throw new Error("a conflicting file was restored before the user said so");
+  await dialog.getByRole("button", { name: "Overwrite", exact: true }).click();
+  // Restoring a turn puts back what it and every later turn changed.
+  await waitFor(() => fs.readFileSync(lib, "utf8") === beforeDouble, "lib.rs on disk as before the restored turn");
+  const editorText = async () => (await page.locator(".editor-group-container .monaco-editor .view-lines").first().innerText()).replace(/\u00a0/g, " ");
+  await waitFor(async () => {
+    const t = await editorText();
+    return t.includes("fn one() -> u32 {") && !t.includes("pub fn") && !t.includes("the user's line") && !t.includes("x + 1");
+  }, "the editor to show lib.rs as before the restored turn");
+  await page.locator(".notification-toast", { hasText: "restored lib.rs" }).first().waitFor({ timeout: T });
+  await chat2.locator(".compaction.rewound").waitFor({ timeout: T });
+  // Through the editor: undo takes the restore back.
+  await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
+  await page.keyboard.press("Control+Z");
+  await editorHas("pub fn one()");
+  await page.keyboard.press("Control+Shift+Z");
+  await waitFor(async () => !(await editorText()).includes("pub fn"), "redo to put the restore back");
 
   // ---- the agent picker switches the session's agent; the status bar follows ----
   await chat2.locator("#agent").selectOption("architect");

@@ -225,3 +225,35 @@ test("the status bar's context figure: share of the window and the session's cos
   assert.equal(contextText({ usedTokens: 43520, contextWindow: 128000, sessionCostUsd: 0.4567 }), "34% of 128k · $0.46");
   assert.equal(contextText({ usedTokens: 10, contextWindow: 0, sessionCostUsd: 0 }), "0% of 0 · $0.00");
 });
+
+test("a compaction marker is a note, not a message of the user; a restore's marker says the conversation was truncated", () => {
+  const chat = new ChatModel(S);
+  chat.apply("codelab/message", msg(1, "user", "make it public"));
+  const compaction = { summarizedThrough: 1, elidedThrough: 0, tokensBefore: 12_345, tokensAfter: 850, rewoundFrom: 0 };
+  assert.equal(chat.apply("codelab/message", msg(2, "user", "Summary: …", { turnId: undefined, compaction })), true);
+  const items = chat.list();
+  assert.deepEqual(items.map((i) => i.kind), ["user", "compaction"]);
+  const html = renderItem(items[1]);
+  assert.match(html, /class="compaction"/);
+  assert.match(html, /context compacted \(summarised\): 12\.3k → 850 tokens/);
+  assert.doesNotMatch(html, /Summary/);
+  chat.apply("codelab/message", msg(3, "user", "Summary: …", { turnId: undefined, compaction: { ...compaction, rewoundFrom: 1 } }));
+  assert.match(renderItem(chat.list()[2]), /compaction rewound.*conversation truncated/);
+  // A turn's prompt, for the checkpoints' list.
+  assert.equal(chat.prompt(T), "make it public");
+  assert.equal(chat.prompt("other"), undefined);
+  // A turn resumed after a restart (a new id): the user's last message before it.
+  chat.apply("codelab/message", msg(4, "user", "one more edit", { turnId: "t2" }));
+  chat.apply("codelab/token", { sessionId: S, turnId: "t3", seq: 5, delta: "Back again." });
+  assert.equal(chat.prompt("t3"), "one more edit");
+});
+
+test("the latest context usage wins; an older one replayed late changes nothing", () => {
+  const chat = new ChatModel(S);
+  const usage = (seq: number, usedTokens: number) => ({ sessionId: S, turnId: T, seq, usedTokens, contextWindow: 128_000, usage: {}, turnCostUsd: 0, sessionCostUsd: 0.5 });
+  assert.equal(chat.apply("codelab/contextUsage", usage(5, 40_000)), true);
+  assert.equal(chat.apply("codelab/contextUsage", usage(3, 1_000)), false);
+  assert.equal(chat.usage?.usedTokens, 40_000);
+  assert.equal(contextText(chat.usage!), "31% of 128k · $0.50");
+  assert.equal(chat.apply("codelab/contextUsage", { ...usage(9, 1), sessionId: "other" }), false);
+});

@@ -5,7 +5,7 @@
 //   SCREENSHOTS (optional: where to save PNGs).
 // Prints PASS at the end; any failure throws with what the page showed.
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
@@ -80,6 +80,11 @@ const replies = [
   // 11. an edit pending while the server restarts, approved after
   { chunks: [{ toolCall: { id: "d4", name: "apply_diff", arguments: { path: "lib.rs", diff: diff("    x + 10\n}", "    x + 2\n}") } } }] },
   { chunks: [{ text: "Back again." }, { usage: { input: 1200, output: 80 } }] },
+  // 12. the Compact button: the summary of the older turns
+  { chunks: [{ text: "Summary: lib.rs was edited in several turns." }] },
+  // 13. an approval of several files: a commit of two
+  { chunks: [{ toolCall: { id: "g1", name: "git_commit", arguments: { message: "Both files", paths: ["lib.rs", "src/main.rs"] } } }] },
+  { chunks: [{ text: "Committed both." }] },
 ];
 
 fs.mkdirSync(WORK, { recursive: true });
@@ -93,6 +98,17 @@ const lib = path.join(ws, "lib.rs");
 fs.writeFileSync(lib, "fn one() -> u32 {\n    1\n}\n");
 fs.mkdirSync(path.join(ws, "src"));
 fs.writeFileSync(path.join(ws, "src", "main.rs"), "fn main() {}\n");
+// A repository, for the commit of two files at the end.
+const git = (...args) => {
+  const r = spawnSync("git", args, { cwd: ws, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+};
+git("init", "-q");
+git("config", "user.name", "CodeLab Test");
+git("config", "user.email", "test@codelab.invalid");
+git("add", ".");
+git("commit", "-q", "-m", "init");
 
 const serverEnv = {
   ...process.env,
@@ -288,6 +304,7 @@ async function main() {
   if (!JSON.stringify(seen).includes("keep it a plain fn")) throw new Error("the model never read the feedback");
 
   // ---- edit the parameters, then approve ------------------------------------------
+  const beforeHundred = fs.readFileSync(lib, "utf8");
   await send(page, "add a hundred");
   await page.locator(".approval.pending", { hasText: "lib.rs" }).waitFor({ timeout: T });
   await page.click('#diff-actions button[data-diff-action="edit"]');
@@ -363,6 +380,81 @@ async function main() {
   await page.locator("#dashboard canvas").first().waitFor({ timeout: T });
   if ((await page.locator("#dashboard .chart-card").count()) < 5) throw new Error("the dashboard lacks charts");
   if (SHOTS) await shot(page, "dashboard.png");
+  await page.click('.tab-btn[data-view="ide"]');
+
+  // ---- the context used and the session's cost in the chat header ----------------
+  await waitFor(async () => /^\d+% of \d+k · \$\d+\.\d\d$/.test(await page.locator("#context-usage").innerText()), "the context used in the chat header");
+
+  // ---- Compact: the tokens before and after, a marker in the chat -----------------
+  await page.click("#compact");
+  await page.locator(".toast.info", { hasText: /context compacted: [\d.]+k? → [\d.]+k? tokens/ }).waitFor({ timeout: T });
+  await page.locator("#messages .compaction", { hasText: "context compacted (summarised)" }).waitFor({ timeout: T });
+  if ((await page.locator(".msg.user", { hasText: "Summary:" }).count()) !== 0) throw new Error("the compaction marker shows as a message of the user");
+
+  // ---- checkpoints: the user saved a change after the agent's edit; restore asks ---
+  await page.locator("#files .entry", { hasText: "lib.rs" }).first().click();
+  await page.locator(".tab.active", { hasText: "lib.rs" }).waitFor({ timeout: T });
+  await waitFor(async () => (await model()).includes("x + 2"), "the agent's last edit in the model");
+  await page.evaluate(() => {
+    const ed = window.codelab.editor;
+    ed.setPosition({ lineNumber: 1, column: 1 });
+    ed.focus();
+  });
+  await page.keyboard.type("// mine\n");
+  await page.keyboard.press("Control+s");
+  await page.locator(".tab.dirty").waitFor({ state: "detached", timeout: T });
+  const userSaved = fs.readFileSync(lib, "utf8");
+  if (!userSaved.startsWith("// mine\n")) throw new Error(`the user's save: ${JSON.stringify(userSaved)}`);
+  await page.click("#checkpoints-btn");
+  // Newest first: the turn resumed after the restart (a new turn id, named
+  // by the message that started it), then the edit with changed parameters.
+  const rows = page.locator("#checkpoint-list .checkpoint");
+  await rows.first().waitFor({ timeout: T });
+  const prompts = await page.locator("#checkpoint-list .checkpoint .prompt").allInnerTexts();
+  if (prompts.join("|") !== "one more edit|add a hundred|edit again|make it a binding") throw new Error(`the checkpoints: ${prompts.join("|")}`);
+  const hundred = rows.filter({ hasText: "add a hundred" });
+  if ((await hundred.locator(".files").innerText()) !== "lib.rs +1 -1") throw new Error(`its diff stat: ${await hundred.innerText()}`);
+  // Restoring a turn puts back what it and every later turn changed.
+  await page.check("#restore-truncate");
+  await hundred.locator("button", { hasText: "Restore" }).click();
+  await page.locator("#restore-conflict:not([hidden])", { hasText: "Changed since the agent's edit: lib.rs" }).waitFor({ timeout: T });
+  if (SHOTS) await shot(page, "restore-conflict.png");
+  if (fs.readFileSync(lib, "utf8") !== userSaved) throw new Error("a conflicting file was restored before the user said so");
+  await page.click("#conflict-overwrite");
+  await page.locator("#checkpoints-panel").waitFor({ state: "hidden", timeout: T });
+  await waitFor(() => fs.readFileSync(lib, "utf8") === beforeHundred, "lib.rs on disk as before the restored turn");
+  if ((await model()) !== beforeHundred) throw new Error(`the model after the restore: ${JSON.stringify(await model())}`);
+  if ((await page.locator(".tab.dirty").count()) !== 0) throw new Error("the restore left the tab dirty");
+  // Through the editor: one undo step gives the user's text back.
+  const undoneRestore = await page.evaluate(() => {
+    const m = window.codelab.editor.getModel();
+    m.undo();
+    const before = m.getValue();
+    m.redo();
+    return before;
+  });
+  if (undoneRestore !== userSaved) throw new Error(`undoing the restore gave ${JSON.stringify(undoneRestore)}`);
+  await page.locator("#messages .compaction.rewound").waitFor({ timeout: T });
+
+  // ---- an approval of several files: each has its tab in the diff editor ------------
+  fs.writeFileSync(path.join(ws, "src", "main.rs"), 'fn main() {\n    println!("hi");\n}\n');
+  await send(page, "commit both");
+  await page.locator(".approval.pending", { hasText: "git_commit" }).waitFor({ timeout: T });
+  await page.locator("#diff-panel:not([hidden])").waitFor({ timeout: T });
+  const fileTabs = page.locator("#diff-files .diff-file");
+  await waitFor(async () => (await fileTabs.allInnerTexts()).join(",") === "lib.rs,src/main.rs", "a tab per file of the commit");
+  await page.locator("#diff-editor .modified .view-lines", { hasText: "let x = 1;" }).first().waitFor({ timeout: T });
+  await fileTabs.filter({ hasText: "src/main.rs" }).click();
+  await page.locator("#diff-files .diff-file.active", { hasText: "src/main.rs" }).waitFor({ timeout: T });
+  await page.locator("#diff-editor .modified .view-lines", { hasText: 'println!("hi");' }).first().waitFor({ timeout: T });
+  await page.locator("#diff-editor .original .view-lines", { hasText: "fn main() {}" }).first().waitFor({ timeout: T });
+  if (SHOTS) await shot(page, "multi-file-approval.png");
+  await fileTabs.filter({ hasText: "lib.rs" }).click();
+  await page.locator("#diff-editor .modified .view-lines", { hasText: "let x = 1;" }).first().waitFor({ timeout: T });
+  await page.click('#diff-actions button[data-diff-action="approve"]');
+  await page.locator(".msg.assistant", { hasText: "Committed both." }).waitFor({ timeout: T });
+  const committed = git("show", "--stat", "--format=%s", "HEAD");
+  if (!committed.startsWith("Both files") || !committed.includes("lib.rs") || !committed.includes("src/main.rs")) throw new Error(`the commit: ${committed}`);
   console.log("PASS");
 }
 
