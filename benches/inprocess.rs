@@ -197,6 +197,24 @@ fn build_request_from_scratch(b: divan::Bencher, n: usize) {
     });
 }
 
+/// Encoding the request for the wire (OpenAI-compatible JSON), at the same
+/// sizes: this grows with the bytes the request carries (it is the request),
+/// which compaction keeps within the model's window.
+#[divan::bench(args = [10, 100, 1000], sample_count = 20)]
+fn encode_request(b: divan::Bencher, n: usize) {
+    use codelab_agent::llm::ChatRequest;
+    use codelab_agent::runtime::context;
+    let req = ChatRequest {
+        messages: context::view(&history(n)).into(),
+        ..base_request()
+    };
+    b.bench_local(|| {
+        let bytes = serde_json::to_vec(&codelab_agent::llm::openai::body(&req)).unwrap();
+        assert!(bytes.len() > n * 10);
+        bytes
+    });
+}
+
 /// What a running turn reads from the store before each model request, at
 /// 10, 100 and 1,000 messages of history: the two messages appended since
 /// the last request (`incremental`, what the turn does), against the whole

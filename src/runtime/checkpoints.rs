@@ -361,17 +361,30 @@ pub(super) async fn restore(
 /// Hides the conversation from `turn_id` on from the model: a marker that
 /// carries the summary and elisions in force and hides the turn's first
 /// message and everything after it. Returns that message's seq.
+/// Where truncating the conversation to before `turn_id` starts: the
+/// user's message that began the exchange. A turn resumed after a restart
+/// (an approval decided then) has a new id and begins with the result of
+/// the call its predecessor made; cutting there would leave that call
+/// without its result, so the cut goes back to the user's message before.
+fn rewind_start(history: &[crate::domain::Message], turn_id: TurnId) -> Option<u64> {
+    use crate::domain::Role;
+    let first = history
+        .iter()
+        .position(|m| m.turn_id == Some(turn_id) && m.compaction.is_none())?;
+    let start = history[..=first]
+        .iter()
+        .rposition(|m| m.role == Role::User && m.compaction.is_none())
+        .unwrap_or(first);
+    Some(history[start].seq)
+}
+
 async fn truncate_conversation(
     rt: &Runtime,
     session_id: SessionId,
     turn_id: TurnId,
 ) -> Result<Option<u64>, RuntimeError> {
     let history = rt.store.history(session_id, 0, usize::MAX).await?.items;
-    let Some(from) = history
-        .iter()
-        .find(|m| m.turn_id == Some(turn_id) && m.compaction.is_none())
-        .map(|m| m.seq)
-    else {
+    let Some(from) = rewind_start(&history, turn_id) else {
         return Ok(None);
     };
     let (current, summary) = super::context::marker(&history)
@@ -417,5 +430,55 @@ pub(super) async fn announce_turn_diff(
         }
         Ok(None) => {}
         Err(e) => tracing::warn!(session = %session.id, "cannot build the turn's diff: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Compaction, Message, Role, ToolCall};
+    use crate::llm::ChatMessage;
+
+    fn at(seq: u64, mut m: Message) -> Message {
+        m.seq = seq;
+        m
+    }
+
+    #[test]
+    fn a_resumed_turn_is_rewound_from_the_users_message_so_no_result_loses_its_call() {
+        let (t1, t2, t3) = (TurnId::new(), TurnId::new(), TurnId::new());
+        let mut call = Message::new(Role::Assistant, Some(t1), String::new());
+        call.tool_calls = vec![ToolCall {
+            id: "c1".into(),
+            name: "write_file".into(),
+            arguments: serde_json::json!({"path": "a"}),
+        }];
+        let mut history = vec![
+            at(1, Message::new(Role::User, Some(t1), "edit a".into())),
+            at(2, call),
+            // After a restart the approval resumed the turn under a new id.
+            at(3, Message::tool_result(t2, "c1", "Wrote a".into(), false)),
+            at(4, Message::new(Role::Assistant, Some(t2), "done".into())),
+            at(5, Message::new(Role::User, Some(t3), "next".into())),
+            at(6, Message::new(Role::Assistant, Some(t3), "ok".into())),
+        ];
+        assert_eq!(rewind_start(&history, t2), Some(1));
+        assert_eq!(rewind_start(&history, t1), Some(1));
+        assert_eq!(rewind_start(&history, t3), Some(5));
+        assert_eq!(rewind_start(&history, TurnId::new()), None);
+        // The conversation truncated to before the resumed turn: no result
+        // without its call.
+        let mut marker = at(7, Message::new(Role::User, None, String::new()));
+        marker.compaction = Some(Compaction {
+            rewound_from: 1,
+            ..Compaction::default()
+        });
+        history.push(marker);
+        let view = super::super::context::view(&history);
+        assert!(
+            !view.iter().any(|m| matches!(m, ChatMessage::Tool { .. })),
+            "{view:?}"
+        );
+        assert!(view.is_empty(), "{view:?}");
     }
 }
