@@ -90,10 +90,11 @@ pub(super) async fn run(
         tracing::debug!(terminal = %id, "terminal/release failed: {e}");
     }
     let output = output.map_err(|_| late("terminal/output", timeout))??;
-    let status = output.exit_status.or_else(|| match exited {
+    let waited = match exited {
         Some(Ok(r)) => Some(r.exit_status),
         _ => None,
-    });
+    };
+    let status = output.exit_status.or(waited);
     Ok(TerminalRun {
         output: output.output,
         truncated: output.truncated,
