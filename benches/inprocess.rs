@@ -240,6 +240,7 @@ fn store_read_per_request(b: divan::Bencher, (n, full): (usize, bool)) {
         message_count: 0,
         last_seq: 0,
         parent: None,
+        model: None,
     };
     let sid = session.id;
     let mut h = history(n);

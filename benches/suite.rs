@@ -270,6 +270,7 @@ fn session(title: &str) -> codelab_agent::domain::Session {
         message_count: 0,
         last_seq: 0,
         parent: None,
+        model: None,
     }
 }
 

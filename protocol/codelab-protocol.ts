@@ -55,7 +55,22 @@ parentSessionId?: SessionId,
 /**
  * For a subtask's session: the parent's `new_task` call it answers.
  */
-parentToolCallId?: string, };
+parentToolCallId?: string, 
+/**
+ * The model chosen for the session's turns (an ACP client's `model`
+ * option), when one was; else its turns use the configured model.
+ */
+model?: ChosenModel, };
+
+export type ChosenModel = { 
+/**
+ * The provider, as `codelab.toml` names it (`openai`, `anthropic`...).
+ */
+provider: string, 
+/**
+ * The model.
+ */
+model: string, };
 
 export type Role = "user" | "assistant" | "tool";
 
@@ -165,7 +180,8 @@ workspaceFolder?: string,
  */
 agent?: string, 
 /**
- * A title; defaults to "New session".
+ * A title; defaults to "New session", which the session's first message
+ * replaces.
  */
 title?: string, };
 

@@ -805,6 +805,8 @@ async fn acp_sessions_are_codelab_sessions_and_the_reverse() {
         .find(|s| s["id"] == from_acp.as_str())
         .unwrap_or_else(|| panic!("{list}"));
     assert_eq!(listed["workspaceFolder"], uri.as_str());
+    // Titled by its first message, for every client.
+    assert_eq!(listed["title"], "Hello over ACP");
     let history = client
         .call("codelab/getHistory", json!({"sessionId": from_acp}))
         .await;
@@ -855,6 +857,18 @@ async fn acp_sessions_are_codelab_sessions_and_the_reverse() {
     let from_codelab = from_codelab.to_string();
     assert!(ids.contains(&from_codelab.as_str()), "{list}");
     assert!(ids.contains(&from_acp.as_str()), "{list}");
+    let title_of = |id: &str| {
+        list["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["sessionId"] == id)
+            .map(|s| s["title"].clone())
+    };
+    // A title given at creation stays; an untitled session took its first
+    // message's.
+    assert_eq!(title_of(&from_codelab), Some(json!("From codelab")));
+    assert_eq!(title_of(&from_acp), Some(json!("Hello over ACP")));
     agent
         .call(
             4,
@@ -961,6 +975,91 @@ async fn acp_and_codelab_editors_share_sessions_live_through_the_daemon() {
     assert_eq!(agent.close().await, Some(0));
     client.finish().await;
     assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+}
+
+/// `session/delete` (ACP v1, carried past the pinned SDK as
+/// `_codelab/session/delete`): advertised, refused while the session answers
+/// a prompt, then the session is gone for every request; an unknown or
+/// malformed id is a clear error.
+#[tokio::test]
+async fn sessions_are_deleted_with_session_delete() {
+    let mock = MockLlm::start(Script {
+        replies: vec![Reply {
+            matches: Some("Stall".into()),
+            chunks: vec![Chunk {
+                stall: true,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    let init = agent.initialize().await;
+    assert_eq!(
+        init["agentCapabilities"]["sessionCapabilities"]["delete"],
+        json!({}),
+        "{init}"
+    );
+    let session = agent.new_session(1, &root).await;
+    let kept = agent.new_session(2, &root).await;
+    agent
+        .send(json!({"jsonrpc": "2.0", "id": 3, "method": "session/prompt", "params": prompt(&session, "Stall")}))
+        .await;
+    // The turn runs: the model was asked.
+    tokio::time::timeout(TIMEOUT, mock.wait_requests(1))
+        .await
+        .expect("the turn asks the model");
+    let (code, message) = agent
+        .call_err(4, "session/delete", json!({"sessionId": session}))
+        .await;
+    assert_eq!(code, -32600, "{message}");
+    assert!(message.contains("already answering a prompt"), "{message}");
+    agent
+        .send(
+            json!({"jsonrpc": "2.0", "method": "session/cancel", "params": {"sessionId": session}}),
+        )
+        .await;
+    assert_eq!(
+        agent.answer(&json!(3)).await["result"]["stopReason"],
+        "cancelled"
+    );
+
+    let r = agent
+        .call(5, "session/delete", json!({"sessionId": session}))
+        .await;
+    assert_eq!(r, json!({}));
+    let list = agent.call(6, "session/list", json!({})).await;
+    let ids: Vec<&str> = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sessionId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [kept.as_str()], "{list}");
+    for (id, method) in [(7, "session/delete"), (8, "session/prompt")] {
+        let params = if method == "session/prompt" {
+            prompt(&session, "Stall")
+        } else {
+            json!({"sessionId": session})
+        };
+        let (code, message) = agent.call_err(id, method, params).await;
+        assert_eq!(code, -32002, "{method}: {message}");
+        assert!(message.contains("not found"), "{method}: {message}");
+    }
+    let (code, message) = agent
+        .call_err(9, "session/delete", json!({"sessionId": "nope"}))
+        .await;
+    assert_eq!(code, -32002, "{message}");
+    let (code, message) = agent.call_err(10, "session/delete", json!({})).await;
+    assert_eq!(code, -32602, "{message}");
+    assert!(message.contains("sessionId"), "{message}");
+    // The connection goes on.
+    agent.call(11, "session/list", json!({})).await;
+    assert_eq!(agent.close().await, Some(0));
 }
 
 /// `session/close` ends a session on the connection (a prompt after it is
@@ -1398,7 +1497,7 @@ async fn checkpoints_are_listed_and_restored_by_slash_commands() {
 #[tokio::test]
 async fn agent_and_model_are_configuration_options() {
     let mock = MockLlm::start(Script {
-        replies: vec![text("Hello", "Hi.")],
+        replies: vec![text("Hello again", "Hi again."), text("Hello", "Hi.")],
     })
     .await;
     let data = tempfile::tempdir().unwrap();
@@ -1463,6 +1562,14 @@ async fn agent_and_model_are_configuration_options() {
         .await;
     assert_eq!(r["stopReason"], "end_turn");
     assert_eq!(mock.requests()[0].body["model"], "model-b");
+    // The first message titled the session: said before the prompt's answer.
+    let info: Vec<&Value> = agent
+        .notes
+        .iter()
+        .filter(|n| n["params"]["update"]["sessionUpdate"] == "session_info_update")
+        .collect();
+    assert_eq!(info.len(), 1, "{info:?}");
+    assert_eq!(info[0]["params"]["update"]["title"], "Hello");
 
     agent.notes.clear();
     let r = agent
@@ -1507,6 +1614,40 @@ async fn agent_and_model_are_configuration_options() {
     assert!(
         message.contains("unknown configuration option `colour`"),
         "{message}"
+    );
+    assert_eq!(agent.close().await, Some(0));
+
+    // The model chosen is kept with the session: another connection loads
+    // it with that model, and its prompts use it.
+    let mut agent = Agent::start(data.path(), &[]);
+    agent.initialize().await;
+    let r = agent
+        .call(
+            7,
+            "session/load",
+            json!({"sessionId": session, "cwd": root, "mcpServers": []}),
+        )
+        .await;
+    assert_eq!(
+        option(&r["configOptions"], "model")["currentValue"],
+        "mock/model-b"
+    );
+    let r = agent
+        .call(8, "session/prompt", prompt(&session, "Hello again"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    assert_eq!(mock.requests()[1].body["model"], "model-b");
+    let r = agent.call(9, "session/list", json!({})).await;
+    assert_eq!(r["sessions"][0]["sessionId"], session.as_str());
+    assert_eq!(r["sessions"][0]["title"], "Hello");
+    // A title is announced when it changes only: not again.
+    assert!(
+        !agent
+            .notes
+            .iter()
+            .any(|n| n["params"]["update"]["sessionUpdate"] == "session_info_update"),
+        "{:?}",
+        agent.notes
     );
     assert_eq!(agent.close().await, Some(0));
 }

@@ -136,6 +136,7 @@ async fn no_attack_escapes_any_file_tool() {
 fn ctx(ws: &Workspace, limits: ToolLimits) -> ToolContext {
     ToolContext {
         session_id: codelab_agent::domain::SessionId::default(),
+        call_id: "call_1".into(),
         workspace: Some(ws.clone()),
         agent: agents::find("coder").unwrap(),
         buffers: Arc::new(NoBuffers),

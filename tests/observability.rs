@@ -368,6 +368,7 @@ fn session_at(updated: chrono::DateTime<Utc>) -> Session {
         message_count: 0,
         last_seq: 0,
         parent: None,
+        model: None,
     }
 }
 

@@ -28,7 +28,7 @@ use agent_client_protocol as acp;
 use super::connection::{Connection, acp_id};
 use super::errors::{from_runtime, invalid_params, not_open, turn_failed, unknown_session};
 use super::{CONFIG_AUTH_METHOD, SETUP_AUTH_METHOD, events};
-use crate::domain::{Session, SessionId, StopReason};
+use crate::domain::{ModelChoice, Session, SessionId, StopReason};
 use crate::llm::LlmError;
 use crate::llm::config::LlmSettings;
 use crate::runtime::TurnInput;
@@ -284,10 +284,10 @@ fn model_value(provider: &str, model: &str) -> String {
 
 /// The model settings a session's chosen model puts over the others (as an
 /// LSP editor's `initializationOptions` do).
-pub(super) fn chosen_llm((provider, model): &(String, String)) -> LlmSettings {
+pub(super) fn chosen_llm(chosen: &ModelChoice) -> LlmSettings {
     LlmSettings {
-        provider: Some(provider.clone()),
-        model: Some(model.clone()),
+        provider: Some(chosen.provider.clone()),
+        model: Some(chosen.model.clone()),
         ..LlmSettings::default()
     }
 }
@@ -326,7 +326,7 @@ fn config_options_of(
         .description("The agent that answers: its role, tools and rules".to_owned()),
     ];
     let ws = session.workspace_folder.as_deref();
-    let chosen = conn.model(session.id).map(|c| chosen_llm(&c));
+    let chosen = session.model.as_ref().map(chosen_llm);
     let current = conn
         .rt
         .llm_target(ws, chosen.as_ref(), Some(&session.agent))
@@ -359,6 +359,13 @@ fn config_options_of(
         );
     }
     out
+}
+
+/// The params of `session/delete`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteSession {
+    session_id: acp::SessionId,
 }
 
 fn parse_session(id: &acp::SessionId) -> acp::Result<SessionId> {
@@ -546,7 +553,7 @@ impl acp::Agent for CodelabAgent {
             .await
             .map_err(|e| from_runtime(&e))?;
         rt.set_session_mcp_servers(session.id, &mcp);
-        self.conn.open(session.id, Some(args.cwd));
+        self.conn.open(&session, Some(args.cwd));
         rt.attach(session.id, self.conn.id, self.conn.queue.clone(), u64::MAX)
             .await
             .map_err(|e| from_runtime(&e))?;
@@ -583,7 +590,7 @@ impl acp::Agent for CodelabAgent {
                 "session/load with another cwd than the session's workspace folder; the session keeps its own");
         }
         rt.set_session_mcp_servers(id, &mcp_specs(&args.mcp_servers)?);
-        self.conn.open(id, Some(root.clone()));
+        self.conn.open(&attached.session, Some(root.clone()));
         for update in events::replay(&attached.messages, Some(&root)) {
             self.conn.notify(&args.session_id, update).await;
         }
@@ -614,7 +621,7 @@ impl acp::Agent for CodelabAgent {
             .and_then(uri_to_path)
             .unwrap_or_else(|| args.cwd.clone());
         rt.set_session_mcp_servers(id, &mcp_specs(&args.mcp_servers)?);
-        self.conn.open(id, Some(root));
+        self.conn.open(&attached.session, Some(root));
         let modes = self.modes(&attached.session)?;
         let options = config_options_of(&self.conn, &attached.session, modes.clone());
         tracing::info!(session = %id, "ACP session resumed");
@@ -632,6 +639,33 @@ impl acp::Agent for CodelabAgent {
         self.conn.close_session(id).await;
         tracing::info!(session = %id, "ACP session closed");
         Ok(acp::CloseSessionResponse::new())
+    }
+
+    /// `session/delete` (ACP v1), which reaches the agent as the extension
+    /// method `_codelab/session/delete` (see `transport.rs`): the session,
+    /// its history, approvals and checkpoints go, for every client. A
+    /// session answering a prompt is not deleted (cancel it first).
+    async fn ext_method(&self, args: acp::ExtRequest) -> acp::Result<acp::ExtResponse> {
+        // The SDK hands an extension method over without its underscore.
+        if Some(&*args.method) != super::transport::DELETE_EXT.strip_prefix('_') {
+            return Err(acp::Error::method_not_found());
+        }
+        let params: DeleteSession = serde_json::from_str(args.params.get())
+            .map_err(|e| invalid_params(format!("session/delete: {e}")))?;
+        let id = parse_session(&params.session_id)?;
+        let messages = self
+            .conn
+            .rt
+            .delete_session(id)
+            .await
+            .map_err(|e| from_runtime(&e))?;
+        if self.conn.is_open(id) {
+            self.conn.close_session(id).await;
+        }
+        tracing::info!(session = %id, messages, "ACP session deleted");
+        let empty = serde_json::value::to_raw_value(&serde_json::json!({}))
+            .map_err(|e| acp::Error::new(acp::ErrorCode::InternalError.into(), e.to_string()))?;
+        Ok(acp::ExtResponse::new(empty.into()))
     }
 
     async fn list_sessions(
@@ -689,6 +723,16 @@ impl acp::Agent for CodelabAgent {
         }
         let root = self.conn.root(id);
         let message = user_message(&args.prompt, root.as_deref())?;
+        // From here a `session/cancel` is kept for the turn this starts.
+        self.conn.prompt_starting(id);
+        // The model chosen for the session (by any client), kept with it.
+        let chosen = match self.conn.rt.get_session(id).await {
+            Ok(session) => session.model,
+            Err(e) => {
+                self.conn.prompt_started(id);
+                return Err(from_runtime(&e));
+            }
+        };
         if !self.conn.rt.is_running(id) {
             self.conn
                 .read_buffers(&args.session_id, message.files)
@@ -700,9 +744,8 @@ impl acp::Agent for CodelabAgent {
             agent: None,
             context: None,
             conn: Some(self.conn.id),
-            editor_llm: self.conn.model(id).map(|c| chosen_llm(&c)),
+            editor_llm: chosen.as_ref().map(chosen_llm),
         };
-        self.conn.prompt_starting(id);
         let started = self
             .conn
             .rt
@@ -785,7 +828,10 @@ impl acp::Agent for CodelabAgent {
                         "unknown model `{value}`: choose one of the `model` option's values"
                     )));
                 };
-                self.conn.set_model(id, choice);
+                let (provider, model) = choice;
+                rt.set_session_model(id, Some(ModelChoice { provider, model }))
+                    .await
+                    .map_err(|e| from_runtime(&e))?;
             }
             other => {
                 return Err(invalid_params(format!(

@@ -3,11 +3,14 @@
 //! The runtime's tools see unsaved text through the shared registry of open
 //! documents (`Runtime::docs`). An ACP client tells nothing about its buffers
 //! until asked, so when it offers `fs/read_text_file`, each prompt reads the
-//! files it references (resource links in the workspace) from the client and
-//! holds them as this connection's open documents for the turn: `read_file`,
-//! the edit previews and `apply_diff` then work on the text in the editor,
-//! unsaved changes included. Edits written through the client replace the
-//! held text; the next prompt reads afresh.
+//! files it references (resource links in the workspace) from the client,
+//! and each tool call reads the files it names (`read_file`, `write_file`,
+//! `apply_diff`: [`Editor::refresh`](crate::tools::Editor::refresh)) before
+//! its preview and its run. What the client answers is held as this
+//! connection's open documents: the tools then work on the text in the
+//! editor, unsaved changes included; a file the client cannot read is
+//! read from disk. Edits written through the client replace the held text;
+//! the next prompt reads afresh.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -67,8 +70,14 @@ impl ClientBuffers {
         }
     }
 
-    /// Reads `paths` from the client, replacing what was held. A file the
-    /// client cannot read (not open, not text) is left to the disk.
+    /// Forgets the held buffer of `path`: the tools read the disk.
+    fn forget(&self, path: &Path) {
+        if let Some(uri) = path_to_uri(path) {
+            self.lock().close(&uri);
+        }
+    }
+
+    /// Reads `paths` from the client, replacing everything held.
     pub(super) async fn refresh(
         &self,
         peer: &acp::AgentSideConnection,
@@ -77,15 +86,30 @@ impl ClientBuffers {
         timeout: Duration,
     ) {
         self.clear();
+        self.read(peer, session, &paths, timeout).await;
+    }
+
+    /// Reads `paths` from the client and holds what it answers, in place
+    /// of what was held for them. A file the client cannot read (not
+    /// there, not text) is left to the disk.
+    pub(super) async fn read(
+        &self,
+        peer: &acp::AgentSideConnection,
+        session: &acp::SessionId,
+        paths: &[PathBuf],
+        timeout: Duration,
+    ) {
         for path in paths {
             let request = acp::ReadTextFileRequest::new(session.clone(), path.clone());
             match tokio::time::timeout(timeout, peer.read_text_file(request)).await {
-                Ok(Ok(r)) => self.hold(&path, &r.content),
+                Ok(Ok(r)) => self.hold(path, &r.content),
                 Ok(Err(e)) => {
                     tracing::debug!(path = %path.display(), "the client did not read a file: {e}");
+                    self.forget(path);
                 }
                 Err(_) => {
-                    tracing::warn!(path = %path.display(), "the client did not answer fs/read_text_file in time")
+                    tracing::warn!(path = %path.display(), "the client did not answer fs/read_text_file in time");
+                    self.forget(path);
                 }
             }
         }

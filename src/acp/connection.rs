@@ -23,11 +23,11 @@ use tokio_util::compat::{TokioAsyncReadCompatExt as _, TokioAsyncWriteCompatExt 
 use tokio_util::sync::CancellationToken;
 
 use super::buffers::ClientBuffers;
-use super::editor::{AcpEditor, FsWrite};
+use super::editor::{AcpEditor, FsRequest};
 use super::events::{Out, SessionView, TurnEnd};
 use super::{AcpError, agent, editor, permission, transport};
 use crate::core::Core;
-use crate::domain::{ApprovalId, SessionEvent, SessionId, TurnId};
+use crate::domain::{ApprovalId, Session, SessionEvent, SessionId, TurnId};
 use crate::runtime::hub::EventQueue;
 use crate::runtime::{ConnId, Runtime};
 use crate::tools::Editor;
@@ -47,9 +47,8 @@ struct Open {
     starting: bool,
     /// `session/cancel` came while a prompt was starting its turn.
     cancel_pending: bool,
-    /// The model chosen with the `model` configuration option (provider,
-    /// model), for this connection's prompts.
-    model: Option<(String, String)>,
+    /// The session's title as this client last heard it.
+    title: String,
 }
 
 /// The state of one ACP connection. Lives on the connection's `LocalSet`.
@@ -66,8 +65,9 @@ pub(super) struct Connection {
     client: RefCell<acp::ClientCapabilities>,
     sessions: RefCell<HashMap<SessionId, Open>>,
     approvals: RefCell<HashMap<ApprovalId, oneshot::Sender<()>>>,
-    fs: mpsc::UnboundedSender<FsWrite>,
-    buffers: ClientBuffers,
+    fs: mpsc::UnboundedSender<FsRequest>,
+    /// The client's buffers held for the tools.
+    pub(super) buffers: ClientBuffers,
 }
 
 /// The ACP id of a session.
@@ -91,17 +91,24 @@ impl Connection {
         *self.client.borrow_mut() = caps;
     }
 
-    /// The editor of a session: the client's `fs/write_text_file` when it
-    /// offers it, else none (the tools write the disk).
+    /// The editor of a session: the client's `fs/read_text_file`,
+    /// `fs/write_text_file` and `terminal/*`, those it offers; none when it
+    /// offers none (the tools read and write the disk, commands run here).
     pub(super) fn editor(&self, session: SessionId) -> Option<Arc<dyn Editor>> {
-        if !self.client.borrow().fs.write_text_file {
+        let client = self.client.borrow();
+        let fs = &client.fs;
+        if !fs.read_text_file && !fs.write_text_file && !client.terminal {
             return None;
         }
         Some(Arc::new(AcpEditor {
             session: acp_id(session),
+            session_id: session,
             tx: self.fs.clone(),
             timeout: self.request_timeout,
             buffers: self.buffers.clone(),
+            reads: fs.read_text_file,
+            writes: fs.write_text_file,
+            terminal: client.terminal,
         }))
     }
 
@@ -119,10 +126,10 @@ impl Connection {
 
     /// Opens a session on this connection (idempotent): its events are
     /// translated from now on.
-    pub(super) fn open(&self, session: SessionId, root: Option<PathBuf>) {
+    pub(super) fn open(&self, session: &Session, root: Option<PathBuf>) {
         self.sessions
             .borrow_mut()
-            .entry(session)
+            .entry(session.id)
             .or_insert_with(|| Open {
                 view: SessionView::new(root),
                 waiting: HashMap::new(),
@@ -130,8 +137,58 @@ impl Connection {
                 questions: Vec::new(),
                 starting: false,
                 cancel_pending: false,
-                model: None,
+                title: session.title.clone(),
             });
+    }
+
+    /// Shows the client's terminal in the tool call whose command it runs.
+    pub(super) async fn show_terminal(
+        &self,
+        session: SessionId,
+        acp_session: &acp::SessionId,
+        call: &str,
+        terminal: acp::TerminalId,
+    ) {
+        let update = self
+            .sessions
+            .borrow_mut()
+            .get_mut(&session)
+            .and_then(|open| open.view.terminal(call, terminal));
+        if let Some(update) = update {
+            self.notify(acp_session, update).await;
+        }
+    }
+
+    /// After a turn: a `session_info_update` when the session's title
+    /// changed since the client last heard it (an untitled session takes
+    /// its first message's), before the prompt's answer.
+    async fn announce_title(&self, session: SessionId) {
+        let s = match self.rt.get_session(session).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(%session, "cannot read the session's title: {e}");
+                return;
+            }
+        };
+        let changed = self
+            .sessions
+            .borrow_mut()
+            .get_mut(&session)
+            .is_some_and(|open| {
+                let changed = open.title != s.title;
+                open.title.clone_from(&s.title);
+                changed
+            });
+        if changed {
+            let info = acp::SessionInfoUpdate::new()
+                .title(s.title)
+                .updated_at(s.updated_at.to_rfc3339());
+            self.notify(
+                &acp_id(session),
+                acp::SessionUpdate::SessionInfoUpdate(info),
+            )
+            .await;
+        }
     }
 
     /// Closes a session on this connection (`session/close`): its running
@@ -156,21 +213,6 @@ impl Connection {
                     error: None,
                 });
             }
-        }
-    }
-
-    /// The model chosen for a session on this connection.
-    pub(super) fn model(&self, session: SessionId) -> Option<(String, String)> {
-        self.sessions
-            .borrow()
-            .get(&session)
-            .and_then(|o| o.model.clone())
-    }
-
-    /// Chooses the model for a session's prompts on this connection.
-    pub(super) fn set_model(&self, session: SessionId, model: (String, String)) {
-        if let Some(open) = self.sessions.borrow_mut().get_mut(&session) {
-            open.model = Some(model);
         }
     }
 
@@ -338,7 +380,10 @@ impl Connection {
                         let _ = tx.send(());
                     }
                 }
-                Out::TurnEnded { turn, end } => self.turn_ended(event.session_id, turn, end),
+                Out::TurnEnded { turn, end } => {
+                    self.announce_title(event.session_id).await;
+                    self.turn_ended(event.session_id, turn, end);
+                }
                 Out::ConfigChanged => match self.rt.get_session(event.session_id).await {
                     Ok(session) => match super::agent::config_options(self, &session) {
                         Ok(options) => {
@@ -446,7 +491,7 @@ where
     let _ = conn.peer.set(Rc::clone(&peer));
     let io = tokio::task::spawn_local(io);
     let pump = tokio::task::spawn_local(pump(Rc::clone(&conn), events));
-    let fs = tokio::task::spawn_local(editor::serve(peer, fs_rx));
+    let fs = tokio::task::spawn_local(editor::serve(Rc::clone(&conn), peer, fs_rx));
 
     let reading = transport::read_lines(input, core.config.max_message_bytes, to_sdk, out);
     let end = tokio::select! {

@@ -190,7 +190,11 @@ pub(super) struct TurnEnd {
 
 #[derive(Debug, Default)]
 struct CallView {
+    /// Content every update of the call carries: its diffs, the client's
+    /// terminal that runs its command.
     diffs: Vec<acp::ToolCallContent>,
+    /// Its `tool_call` was sent.
+    announced: bool,
     /// Its kind as the runtime announced it (an MCP tool's comes from its
     /// server's annotations, which the name alone does not tell).
     kind: Option<ToolKind>,
@@ -247,6 +251,8 @@ impl SessionView {
                     arguments: a.params.clone(),
                 };
                 let view = self.calls.entry(call.id.clone()).or_default();
+                // The permission request shows the call: no `tool_call` after.
+                view.announced = true;
                 view.diffs.clone_from(&diffs);
                 let kind = view.kind.unwrap_or_else(|| domain_kind(&call.name));
                 let mut out = Vec::new();
@@ -312,6 +318,7 @@ impl SessionView {
                 ..
             } => {
                 let view = self.calls.entry(tool_call_id.clone()).or_default();
+                view.announced = true;
                 view.output.push_str(chunk);
                 if view.output.len() > OUTPUT_TAIL_BYTES {
                     let mut cut = view.output.len() - OUTPUT_TAIL_BYTES;
@@ -394,6 +401,25 @@ impl SessionView {
         }
     }
 
+    /// The client's terminal runs a call's command: the call shows it from
+    /// now on; the update to send now, when the call is shown already (else
+    /// its `tool_call` will carry it).
+    pub fn terminal(
+        &mut self,
+        call: &str,
+        terminal: acp::TerminalId,
+    ) -> Option<acp::SessionUpdate> {
+        let view = self.calls.entry(call.to_owned()).or_default();
+        view.diffs
+            .push(acp::ToolCallContent::Terminal(acp::Terminal::new(terminal)));
+        view.announced.then(|| {
+            acp::SessionUpdate::ToolCallUpdate(acp::ToolCallUpdate::new(
+                call.to_owned(),
+                acp::ToolCallUpdateFields::new().content(view.diffs.clone()),
+            ))
+        })
+    }
+
     fn tool_call(
         &mut self,
         call: &ToolCall,
@@ -401,8 +427,8 @@ impl SessionView {
         s: ToolCallStatus,
         result: Option<&str>,
     ) -> acp::SessionUpdate {
-        let first = !self.calls.contains_key(&call.id);
         let view = self.calls.entry(call.id.clone()).or_default();
+        let first = !std::mem::replace(&mut view.announced, true);
         view.kind = Some(kind);
         view.done = matches!(s, ToolCallStatus::Completed | ToolCallStatus::Failed);
         if call.name == ASK_TOOL && s == ToolCallStatus::InProgress {

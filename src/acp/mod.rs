@@ -19,9 +19,13 @@
 //!   runtime's events for the sessions it opened, in `seq` order).
 //! - `events.rs`: session events and history as ACP `session/update`s (pure).
 //! - `permission.rs`: approvals and questions as `session/request_permission`.
-//! - `editor.rs`: edits as `fs/write_text_file` when the client offers it.
-//! - `buffers.rs`: the files a prompt references, read from the client's
-//!   buffers with `fs/read_text_file` when it offers it.
+//! - `editor.rs`: the connection's editor port: edits as
+//!   `fs/write_text_file`, the files a tool call names read afresh, and
+//!   commands in the client's terminal, those the client offers.
+//! - `buffers.rs`: the files a prompt references and those a tool call
+//!   names, read from the client's buffers with `fs/read_text_file`.
+//! - `terminal.rs`: `execute_command` in the client's terminal
+//!   (`terminal/*`), wrapped by the command launcher.
 //! - `errors.rs`: runtime errors as JSON-RPC errors, in one place.
 //! - `setup.rs`: `codelab-agent acp setup`, the terminal auth method: the
 //!   model provider chosen interactively, saved in `codelab.toml`.
@@ -39,6 +43,7 @@ mod errors;
 mod events;
 mod permission;
 pub mod setup;
+mod terminal;
 mod transport;
 
 use std::sync::Arc;

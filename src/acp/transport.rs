@@ -15,6 +15,14 @@
 //! behind its prompt is not lost, and the prompt answers `cancelled`); a
 //! cancel of any other id is dropped, as JSON-RPC asks.
 //!
+//! `session/delete` is part of ACP v1, stabilised after the schema the pinned
+//! SDK speaks (agent-client-protocol 0.10.4 has neither the method nor its
+//! capability; see the pin in Cargo.toml). So it is carried here too: the
+//! request goes on to the SDK as the extension method
+//! [`DELETE_EXT`] (same id, same params), which the agent serves, and the
+//! `initialize` answer gains `sessionCapabilities.delete` on its way out.
+//! When the SDK learns the method, both rewrites go.
+//!
 //! What goes to the client is written one whole line at a time from one
 //! channel: the SDK's output and the answers given here never interleave
 //! within a line, and nothing else reaches stdout.
@@ -113,6 +121,12 @@ pub(super) fn encode(value: &Value) -> Vec<u8> {
     line
 }
 
+/// ACP's `session/delete`, which the pinned SDK does not route.
+const DELETE: &str = "session/delete";
+/// The extension method `session/delete` reaches the SDK as; the SDK hands
+/// it to the agent's `ext_method` without its leading underscore.
+pub(super) const DELETE_EXT: &str = "_codelab/session/delete";
+
 /// How many recent `session/prompt` requests `$/cancel_request` can name.
 const PROMPTS_REMEMBERED: usize = 64;
 
@@ -136,9 +150,13 @@ enum Seen {
 impl Cancels {
     /// Looks at a well-formed message on its way to the SDK: remembers a
     /// prompt's session; turns a `$/cancel_request` of a prompt into its
-    /// session's `session/cancel`.
+    /// session's `session/cancel`, and `session/delete` into
+    /// [`DELETE_EXT`].
     fn observe(&mut self, line: &[u8]) -> Seen {
-        if !contains(line, "session/prompt") && !contains(line, "$/cancel_request") {
+        if !contains(line, "session/prompt")
+            && !contains(line, "$/cancel_request")
+            && !contains(line, DELETE)
+        {
             return Seen::Forward;
         }
         let Ok(msg) = serde_json::from_slice::<Value>(line) else {
@@ -155,6 +173,11 @@ impl Cancels {
                     self.prompts.push_back((id.clone(), session.to_owned()));
                 }
                 Seen::Forward
+            }
+            Some(DELETE) => {
+                let mut msg = msg;
+                msg["method"] = Value::from(DELETE_EXT);
+                Seen::Replace(msg)
             }
             Some("$/cancel_request") => {
                 let id = &msg["params"]["requestId"];
@@ -293,9 +316,32 @@ pub(super) async fn forward_lines<R: AsyncRead + Unpin>(
         if !line.ends_with(b"\n") {
             line.push(b'\n');
         }
-        if out.send(line).is_err() {
+        if out.send(advertise_delete(line)).is_err() {
             return Ok(());
         }
+    }
+}
+
+/// The `initialize` answer (the only message with `agentCapabilities`) with
+/// `sessionCapabilities.delete` (see [`DELETE`]); any other line as it is.
+fn advertise_delete(line: Vec<u8>) -> Vec<u8> {
+    if !contains(&line, "\"agentCapabilities\"") {
+        return line;
+    }
+    let Ok(mut msg) = serde_json::from_slice::<Value>(&line) else {
+        return line;
+    };
+    match msg
+        .get_mut("result")
+        .and_then(|r| r.get_mut("agentCapabilities"))
+        .and_then(|c| c.get_mut("sessionCapabilities"))
+        .and_then(Value::as_object_mut)
+    {
+        Some(caps) => {
+            caps.insert("delete".into(), json!({}));
+            encode(&msg)
+        }
+        None => line,
     }
 }
 
@@ -443,5 +489,32 @@ mod tests {
             serde_json::from_slice(&out_rx.recv().await.expect("answer")).expect("json");
         assert_eq!(second["error"]["code"], -32700);
         assert!(out_rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn session_delete_goes_on_as_the_extension_method_and_is_advertised() {
+        let input =
+            r#"{"jsonrpc":"2.0","id":3,"method":"session/delete","params":{"sessionId":"s1"}}"#;
+        let (out_tx, _out_rx) = mpsc::unbounded_channel();
+        let mut sdk = Vec::new();
+        read_lines(input.as_bytes(), 1000, &mut sdk, out_tx)
+            .await
+            .expect("reads");
+        let forwarded: Value = serde_json::from_slice(&sdk).expect("json");
+        assert_eq!(
+            forwarded,
+            json!({"jsonrpc": "2.0", "id": 3, "method": DELETE_EXT, "params": {"sessionId": "s1"}})
+        );
+
+        let init = br#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":1,"agentCapabilities":{"sessionCapabilities":{"list":{}}}}}
+"#;
+        let patched: Value =
+            serde_json::from_slice(&advertise_delete(init.to_vec())).expect("json");
+        assert_eq!(
+            patched["result"]["agentCapabilities"]["sessionCapabilities"],
+            json!({"list": {}, "delete": {}})
+        );
+        let other = b"{\"jsonrpc\":\"2.0\",\"method\":\"session/update\",\"params\":{}}\n".to_vec();
+        assert_eq!(advertise_delete(other.clone()), other);
     }
 }

@@ -27,6 +27,45 @@ pub use ids::{ApprovalId, EventId, MessageId, QuestionId, SessionId, TurnId};
 /// The agent a new session starts with.
 pub const DEFAULT_AGENT: &str = "orchestrator";
 
+/// The title of a session nobody named: its first message names it.
+pub const UNTITLED: &str = "New session";
+
+/// The longest title taken from a first message, in characters.
+const TITLE_CHARS: usize = 60;
+
+/// A session's title from its first message: the first line with text,
+/// spaces collapsed, cut at a word to [`TITLE_CHARS`] characters; `None`
+/// when the message has no text.
+pub fn title_from(message: &str) -> Option<String> {
+    let line = message.lines().find(|l| !l.trim().is_empty())?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let mut title = String::new();
+    for word in &words {
+        let len = title.chars().count() + usize::from(!title.is_empty()) + word.chars().count();
+        if len > TITLE_CHARS {
+            if title.is_empty() {
+                title = word.chars().take(TITLE_CHARS).collect();
+            }
+            title.push('…');
+            return Some(title);
+        }
+        if !title.is_empty() {
+            title.push(' ');
+        }
+        title.push_str(word);
+    }
+    Some(title)
+}
+
+/// The model chosen for a session's turns (the ACP `model` option).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelChoice {
+    /// The provider, as `codelab.toml` names it.
+    pub provider: String,
+    /// The model.
+    pub model: String,
+}
+
 /// A chat session: one conversation with the agents, bound to a workspace folder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
@@ -48,6 +87,8 @@ pub struct Session {
     pub last_seq: u64,
     /// For a subtask: the session that delegated it, and the `new_task` call it answers.
     pub parent: Option<ParentLink>,
+    /// The model chosen for its turns, if one was.
+    pub model: Option<ModelChoice>,
 }
 
 /// Where a subtask's result goes.
@@ -475,4 +516,24 @@ pub struct AuditRecord {
     pub kind: String,
     /// Details, as the event serializes them.
     pub payload: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::title_from;
+
+    #[test]
+    fn a_title_is_the_first_line_with_text_cut_at_a_word() {
+        assert_eq!(
+            title_from("\n  Fix   the parser\nand more").as_deref(),
+            Some("Fix the parser")
+        );
+        let long = "word ".repeat(30);
+        let t = title_from(&long).expect("a title");
+        assert!(t.ends_with("word…"), "{t}");
+        assert!(t.chars().count() <= 61, "{t}");
+        let one = "x".repeat(100);
+        assert_eq!(title_from(&one), Some(format!("{}…", "x".repeat(60))));
+        assert_eq!(title_from(" \n \t"), None);
+    }
 }

@@ -209,12 +209,15 @@ impl std::fmt::Debug for Spawned {
     }
 }
 
-/// Starts a command; `sink` receives its live output.
+/// The program and arguments that run `start`'s command as [`spawn`] does:
+/// `exe __launch SPEC` (supervised, and sandboxed when `start` says so) when
+/// there is a launcher, else `sh -c COMMAND`. For a command another process
+/// starts: an ACP client's terminal.
 ///
 /// # Errors
-/// When the process cannot be started.
-pub fn spawn(launcher: &Launcher, start: Start, sink: Option<Sink>) -> std::io::Result<Spawned> {
-    let mut cmd = match &launcher.exe {
+/// When the launch spec cannot be encoded.
+pub fn argv(launcher: &Launcher, start: &Start) -> std::io::Result<(PathBuf, Vec<String>)> {
+    match &launcher.exe {
         Some(exe) => {
             let spec = LaunchSpec {
                 command: start.command.clone(),
@@ -227,16 +230,23 @@ pub fn spawn(launcher: &Launcher, start: Start, sink: Option<Sink>) -> std::io::
                 private_tmp: false,
             };
             let json = serde_json::to_string(&spec).map_err(std::io::Error::other)?;
-            let mut c = tokio::process::Command::new(exe);
-            c.arg(launcher::LAUNCH_ARG).arg(json);
-            c
+            Ok((exe.clone(), vec![launcher::LAUNCH_ARG.to_owned(), json]))
         }
-        None => {
-            let mut c = tokio::process::Command::new("sh");
-            c.arg("-c").arg(&start.command);
-            c
-        }
-    };
+        None => Ok((
+            PathBuf::from("sh"),
+            vec!["-c".to_owned(), start.command.clone()],
+        )),
+    }
+}
+
+/// Starts a command; `sink` receives its live output.
+///
+/// # Errors
+/// When the process cannot be started.
+pub fn spawn(launcher: &Launcher, start: Start, sink: Option<Sink>) -> std::io::Result<Spawned> {
+    let (program, args) = argv(launcher, &start)?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args);
     let mut child = cmd
         .current_dir(&start.cwd)
         .stdin(Stdio::null())

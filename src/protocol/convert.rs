@@ -9,8 +9,8 @@ use crate::domain;
 use crate::tools::Tool;
 
 use super::types::{
-    AgentInfo, Approval, ApprovalFile, AuditEntry, McpServerInfo, McpServerState, Message,
-    MessageContext, QuestionParams, Session, ToolCall, ToolInfo,
+    AgentInfo, Approval, ApprovalFile, AuditEntry, ChosenModel, McpServerInfo, McpServerState,
+    Message, MessageContext, QuestionParams, Session, ToolCall, ToolInfo,
 };
 
 impl From<&Agent> for AgentInfo {
@@ -85,6 +85,10 @@ impl From<domain::Session> for Session {
             last_seq: s.last_seq,
             parent_session_id,
             parent_tool_call_id,
+            model: s.model.map(|m| ChosenModel {
+                provider: m.provider,
+                model: m.model,
+            }),
         }
     }
 }

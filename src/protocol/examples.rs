@@ -78,6 +78,7 @@ pub(super) fn session() -> Session {
         last_seq: 2,
         parent_session_id: None,
         parent_tool_call_id: None,
+        model: None,
     }
 }
 
@@ -94,6 +95,7 @@ pub(super) fn subtask_session() -> Session {
         last_seq: 1,
         parent_session_id: Some(session_id()),
         parent_tool_call_id: Some("call_2".into()),
+        model: None,
     }
 }
 

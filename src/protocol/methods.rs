@@ -422,6 +422,7 @@ pub fn all_types() -> Vec<TypeEntry> {
         entry::<crate::domain::QuestionId>(),
         entry::<crate::domain::EventId>(),
         entry::<Session>(),
+        entry::<ChosenModel>(),
         entry::<Role>(),
         entry::<ToolCall>(),
         entry::<Message>(),

@@ -24,7 +24,8 @@ impl Method for CreateSession {
     const NAME: &'static str = "codelab/createSession";
     const SUMMARY: &'static str = "Creates a session and persists it before answering. \
         `workspaceFolder` defaults to the connection's first workspace folder, `agent` to \
-        `orchestrator`, `title` to \"New session\".";
+        `orchestrator`, `title` to \"New session\", which the session's first message \
+        replaces (its first line, at most 60 characters).";
     const ERRORS: &'static [ErrorCode] = &[ErrorCode::AgentNotFound, ErrorCode::StoreFailure];
     type Params = CreateSessionParams;
     type Result = Session;

@@ -49,6 +49,21 @@ pub struct Session {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub parent_tool_call_id: Option<String>,
+    /// The model chosen for the session's turns (an ACP client's `model`
+    /// option), when one was; else its turns use the configured model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub model: Option<ChosenModel>,
+}
+
+/// A model chosen for a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ChosenModel {
+    /// The provider, as `codelab.toml` names it (`openai`, `anthropic`...).
+    pub provider: String,
+    /// The model.
+    pub model: String,
 }
 
 /// A tool call made by the model.
@@ -145,7 +160,8 @@ pub struct CreateSessionParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub agent: Option<String>,
-    /// A title; defaults to "New session".
+    /// A title; defaults to "New session", which the session's first message
+    /// replaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub title: Option<String>,

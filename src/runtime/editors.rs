@@ -13,7 +13,7 @@
 //!
 //! When no editor has the file open, the runtime writes it on disk itself.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::ConnId;
@@ -52,6 +52,31 @@ impl EditorRegistry {
     /// Forgets a connection's editor.
     pub fn unregister(&self, conn: ConnId) {
         self.lock().retain(|(c, _)| *c != conn);
+    }
+
+    /// The editor of a connection, if it registered one.
+    pub fn of(&self, conn: ConnId) -> Option<Arc<dyn Editor>> {
+        self.lock()
+            .iter()
+            .find(|(c, _)| *c == conn)
+            .map(|(_, e)| Arc::clone(e))
+    }
+
+    /// Brings the buffers of `paths` up to date from the editors of
+    /// `conns` (see [`Editor::refresh`]), one after the other.
+    pub async fn refresh(&self, paths: &[PathBuf], conns: &[ConnId]) {
+        if paths.is_empty() {
+            return;
+        }
+        let editors: Vec<Arc<dyn Editor>> = self
+            .lock()
+            .iter()
+            .filter(|(c, _)| conns.contains(c))
+            .map(|(_, e)| Arc::clone(e))
+            .collect();
+        for editor in editors {
+            editor.refresh(paths).await;
+        }
     }
 
     /// The editor that applies an edit to `path`: the first connection of

@@ -580,6 +580,7 @@ mod tests {
             message_count: 0,
             last_seq: 0,
             parent: None,
+            model: None,
         }
     }
 

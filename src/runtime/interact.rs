@@ -120,6 +120,7 @@ impl Interact for CallInteract {
                     session_id: parent.id,
                     tool_call_id: self.tool_call_id.clone(),
                 }),
+                model: None,
             };
             // The link is persisted with the child: a restart still finds the parent.
             let child = self.rt.store.create_session(child).await.map_err(err)?;

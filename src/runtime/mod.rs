@@ -611,7 +611,7 @@ impl Runtime {
             title: title
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty())
-                .unwrap_or_else(|| "New session".to_owned()),
+                .unwrap_or_else(|| crate::domain::UNTITLED.to_owned()),
             workspace_folder,
             agent,
             created_at: now,
@@ -619,6 +619,7 @@ impl Runtime {
             message_count: 0,
             last_seq: 0,
             parent: None,
+            model: None,
         };
         let session = self.store.create_session(session).await?;
         self.bus.publish(
@@ -638,6 +639,23 @@ impl Runtime {
     /// Not found, or a store failure.
     pub async fn get_session(&self, id: SessionId) -> Result<Session, RuntimeError> {
         Ok(self.store.get_session(id).await?)
+    }
+
+    /// Chooses the model of a session's turns (`None`: the configured
+    /// one) and keeps the choice with the session.
+    ///
+    /// # Errors
+    /// Not found, or a store failure.
+    pub async fn set_session_model(
+        &self,
+        id: SessionId,
+        model: Option<crate::domain::ModelChoice>,
+    ) -> Result<Session, RuntimeError> {
+        let change = crate::store::SessionChange {
+            model: Some(model),
+            ..Default::default()
+        };
+        Ok(self.store.update_session(id, change).await?)
     }
 
     /// Sessions newest first, strictly before `before`.

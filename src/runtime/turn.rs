@@ -282,9 +282,20 @@ pub(super) async fn send_message(
             "not run: the conversation moved on",
         )
         .await?;
+        // An untitled session takes its title from its first message.
+        let title = (session.title == crate::domain::UNTITLED)
+            .then(|| crate::domain::title_from(&input.text))
+            .flatten();
         let mut m = new_message(Role::User, Some(turn_id), input.text);
         m.context = input.context;
         persist(rt, session.id, m).await?;
+        if let Some(title) = title {
+            let change = crate::store::SessionChange {
+                title: Some(title),
+                ..Default::default()
+            };
+            rt.store.update_session(session.id, change).await?;
+        }
         Ok::<(), RuntimeError>(())
     };
     if let Err(e) = started.await {
@@ -1414,12 +1425,20 @@ impl Turn {
         let tool = cleared.tool;
         let mut run_in = cleared.run_in;
         let mut args = call.arguments.clone();
+        // The files it names, as the editors have them now: the preview and
+        // the run read the user's unsaved text.
+        let files = named_files(ws.as_ref(), &cleared.subject.paths);
+        self.refresh_buffers(&files).await;
         let decision = match (preset, cleared.verdict) {
             (Some(r), _) => Some(r),
-            (None, gate::Verdict::Ask { rule, timeout_secs }) => Some(
-                self.ask_approval(session, call, &*tool, &rule, timeout_secs, ws.as_ref())
-                    .await?,
-            ),
+            (None, gate::Verdict::Ask { rule, timeout_secs }) => {
+                let asked = self
+                    .ask_approval(session, call, &*tool, &rule, timeout_secs, ws.as_ref())
+                    .await?;
+                // The user may have edited them while deciding.
+                self.refresh_buffers(&files).await;
+                Some(asked)
+            }
             _ => None,
         };
         match decision {
@@ -1475,6 +1494,7 @@ impl Turn {
         let root = ws.as_ref().map(|w| w.root().to_path_buf());
         let ctx = ToolContext {
             session_id: self.session_id,
+            call_id: call.id.clone(),
             workspace: ws,
             agent,
             buffers: Arc::new(DocsView(Arc::clone(&self.rt))),
@@ -1505,6 +1525,21 @@ impl Turn {
             Ok(o) => CallOutcome::Done(o),
             Err(e) => CallOutcome::Failed(e.0),
         })
+    }
+
+    /// Asks the editors of the turn's connection and of the session's
+    /// attached ones for their buffers of `files` (see
+    /// [`tools::Editor::refresh`]); a cancel stops waiting.
+    async fn refresh_buffers(&self, files: &[std::path::PathBuf]) {
+        if files.is_empty() {
+            return;
+        }
+        let mut conns: Vec<ConnId> = self.conn.into_iter().collect();
+        conns.extend(self.rt.hub.watchers(self.session_id));
+        tokio::select! {
+            () = self.rt.editors.refresh(files, &conns) => {}
+            () = self.cancel.cancelled() => {}
+        }
     }
 
     /// Persists an approval, announces it and waits for the decision.
@@ -1575,6 +1610,18 @@ impl Turn {
     }
 }
 
+/// The files (not directories) among a call's workspace-relative paths,
+/// absolute.
+fn named_files(ws: Option<&Workspace>, paths: &[String]) -> Vec<std::path::PathBuf> {
+    let Some(ws) = ws else { return Vec::new() };
+    paths
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| ws.root().join(p))
+        .filter(|p| !p.is_dir())
+        .collect()
+}
+
 /// The connected editors as a turn's tools find them: the turn's own
 /// connection first, then the session's attached ones, then the others
 /// (the rule of [`super::editors`]).
@@ -1589,6 +1636,10 @@ impl tools::Editors for TurnEditors {
         let mut preferred: Vec<ConnId> = self.conn.into_iter().collect();
         preferred.extend(self.rt.hub.watchers(self.session_id));
         self.rt.editors.editor_for(path, &preferred)
+    }
+
+    fn terminal(&self) -> Option<Arc<dyn tools::Editor>> {
+        self.rt.editors.of(self.conn?).filter(|e| e.has_terminal())
     }
 }
 

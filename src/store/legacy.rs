@@ -48,6 +48,7 @@ impl From<SessionV0> for Session {
                 }),
                 _ => None,
             },
+            model: None,
         }
     }
 }

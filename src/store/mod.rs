@@ -31,9 +31,32 @@ pub use self::redb::RedbStore;
 pub use error::StoreError;
 
 use crate::domain::{
-    ApprovalId, AuditRecord, CheckpointOutcome, EventId, FileCheckpoint, Message, PendingApproval,
-    PendingQuestion, QuestionId, Session, SessionId, TurnId,
+    ApprovalId, AuditRecord, CheckpointOutcome, EventId, FileCheckpoint, Message, ModelChoice,
+    PendingApproval, PendingQuestion, QuestionId, Session, SessionId, TurnId,
 };
+
+/// A change to a session's title and chosen model: the fields it names
+/// (`Some`) change, the others stay.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionChange {
+    /// The new title.
+    pub title: Option<String>,
+    /// The new model choice (`Some(None)`: none, the configured model).
+    pub model: Option<Option<ModelChoice>>,
+}
+
+impl SessionChange {
+    /// Applies the change, and stamps `updated_at` with `now`.
+    pub fn apply(self, session: &mut Session, now: DateTime<Utc>) {
+        if let Some(title) = self.title {
+            session.title = title;
+        }
+        if let Some(model) = self.model {
+            session.model = model;
+        }
+        session.updated_at = now;
+    }
+}
 
 /// The SHA-256 of `bytes`, lower-case hex: how checkpoint contents are named.
 pub fn content_hash(bytes: &[u8]) -> String {
@@ -130,6 +153,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Changes a session's agent; returns the updated session.
     async fn set_session_agent(&self, id: SessionId, agent: String) -> Result<Session, StoreError>;
+
+    /// Changes a session's title and chosen model (what `change` names);
+    /// returns the updated session.
+    async fn update_session(
+        &self,
+        id: SessionId,
+        change: SessionChange,
+    ) -> Result<Session, StoreError>;
 
     /// Deletes a session with its history, pending approvals and questions;
     /// returns how many messages went with it.

@@ -42,7 +42,7 @@ use uuid::Uuid;
 use super::records::{
     ApprovalRec, AuditRec, CheckpointRec, MessageRec, QuestionRec, SessionRec, from_bytes, to_bytes,
 };
-use super::{AuditQuery, Page, StoreError};
+use super::{AuditQuery, Page, SessionChange, StoreError};
 use crate::domain::{
     ApprovalId, AuditRecord, CheckpointOutcome, ContentRef, FileCheckpoint, Message,
     PendingApproval, PendingQuestion, QuestionId, Session, SessionId, TurnId,
@@ -741,6 +741,23 @@ impl super::Store for PgStore {
                 let mut session = session_for_update(c, id, &fence).await?;
                 session.agent = agent;
                 session.updated_at = Utc::now();
+                put_session(c, &session).await?;
+                Ok(session)
+            })
+        })
+        .await
+    }
+
+    async fn update_session(
+        &self,
+        id: SessionId,
+        change: SessionChange,
+    ) -> Result<Session, StoreError> {
+        let fence = self.fence(id);
+        self.write(move |c| {
+            Box::pin(async move {
+                let mut session = session_for_update(c, id, &fence).await?;
+                change.apply(&mut session, Utc::now());
                 put_session(c, &session).await?;
                 Ok(session)
             })

@@ -16,8 +16,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::domain::{
-    AuditRecord, EditPreview, FileChange, Message, MessageContext, ParentLink, PendingApproval,
-    PendingQuestion, Role, Session, ToolCall,
+    AuditRecord, EditPreview, FileChange, Message, MessageContext, ModelChoice, ParentLink,
+    PendingApproval, PendingQuestion, Role, Session, ToolCall,
 };
 
 use super::StoreError;
@@ -42,6 +42,12 @@ pub(crate) struct SessionV1 {
     last_seq: u64,
     parent_session_id: Option<Uuid>,
     parent_tool_call_id: Option<String>,
+    /// The chosen model's provider and name (both or neither); absent in
+    /// records written before the choice was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    model_provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    model: Option<String>,
 }
 
 impl From<&Session> for SessionRec {
@@ -57,6 +63,8 @@ impl From<&Session> for SessionRec {
             last_seq: s.last_seq,
             parent_session_id: s.parent.as_ref().map(|p| p.session_id.uuid()),
             parent_tool_call_id: s.parent.as_ref().map(|p| p.tool_call_id.clone()),
+            model_provider: s.model.as_ref().map(|m| m.provider.clone()),
+            model: s.model.as_ref().map(|m| m.model.clone()),
         })
     }
 }
@@ -78,6 +86,10 @@ impl From<SessionRec> for Session {
                     session_id: p.into(),
                     tool_call_id: c,
                 }),
+                _ => None,
+            },
+            model: match (s.model_provider, s.model) {
+                (Some(provider), Some(model)) => Some(ModelChoice { provider, model }),
                 _ => None,
             },
         }

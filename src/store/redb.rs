@@ -30,7 +30,7 @@ use super::schema::{
     self, APPROVALS, AUDIT, CHECKPOINT_BLOBS, CHECKPOINT_REFS, CHECKPOINT_USAGE, CHECKPOINTS,
     MESSAGES, QUESTIONS, SESSIONS,
 };
-use super::{AuditQuery, Page, StoreError};
+use super::{AuditQuery, Page, SessionChange, StoreError};
 use crate::domain::{
     ApprovalId, AuditRecord, CheckpointOutcome, ContentRef, FileCheckpoint, Message,
     PendingApproval, PendingQuestion, QuestionId, Session, SessionId, TurnId,
@@ -231,6 +231,20 @@ impl super::Store for RedbStore {
             let mut session = session_in(txn, id)?;
             session.agent = agent;
             session.updated_at = Utc::now();
+            put_session(txn, &session)?;
+            Ok(session)
+        })
+        .await
+    }
+
+    async fn update_session(
+        &self,
+        id: SessionId,
+        change: SessionChange,
+    ) -> Result<Session, StoreError> {
+        self.write(move |txn| {
+            let mut session = session_in(txn, id)?;
+            change.apply(&mut session, Utc::now());
             put_session(txn, &session)?;
             Ok(session)
         })

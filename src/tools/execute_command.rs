@@ -169,6 +169,9 @@ impl TypedTool for ExecuteCommand {
                 .unwrap_or(ctx.limits.command_timeout_secs)
                 .clamp(1, 3600),
         );
+        if let Some(editor) = ctx.editors.terminal() {
+            return in_terminal(ctx, &*editor, &start, timeout).await;
+        }
         let spawned =
             process::spawn(&env.launcher, start, Some(live_sink(ctx))).map_err(spawn_err)?;
         // Dropped with the call (a cancelled turn): the command is stopped.
@@ -190,6 +193,73 @@ impl TypedTool for ExecuteCommand {
             describe_exit(Some(exit)),
             spawned.render()
         )))
+    }
+}
+
+/// Runs a foreground command in the editor's terminal (an ACP client's
+/// `terminal/*`), wrapped by the launcher as a local one is, so the sandbox
+/// and the approval that allowed it hold: the user watches it there. A
+/// timeout or a cancel (the call dropped with its turn) kills it.
+async fn in_terminal(
+    ctx: &ToolContext,
+    editor: &dyn super::Editor,
+    start: &Start,
+    timeout: Duration,
+) -> Result<ToolOutput, ToolError> {
+    let (program, args) = process::argv(&ctx.commands.launcher, start)
+        .map_err(|e| ToolError::new(format!("cannot start the command: {e}")))?;
+    let command = super::TerminalCommand {
+        call_id: ctx.call_id.clone(),
+        program,
+        args,
+        cwd: start.cwd.clone(),
+        output_limit: u64::try_from(ctx.limits.output_bytes).unwrap_or(u64::MAX),
+    };
+    let stop = ctx.cancel.child_token();
+    // Dropped with the call (a cancelled turn): the command is killed.
+    let _kill_on_drop = stop.clone().drop_guard();
+    let running = editor.run_in_terminal(command, stop.clone());
+    tokio::pin!(running);
+    let why = tokio::select! {
+        run = &mut running => return terminal_result(run, None),
+        () = tokio::time::sleep(timeout) => format!("timed out after {}s", timeout.as_secs()),
+        () = ctx.cancel.cancelled() => "was cancelled".to_owned(),
+    };
+    stop.cancel();
+    terminal_result(running.await, Some(why))
+}
+
+/// The result of a command run in the editor's terminal; `stopped` says
+/// why it was killed, if it was.
+fn terminal_result(
+    run: Result<super::TerminalRun, super::EditorError>,
+    stopped: Option<String>,
+) -> Result<ToolOutput, ToolError> {
+    let run = run.map_err(|e| {
+        ToolError::new(format!(
+            "the command did not run in the editor's terminal: {e}"
+        ))
+    })?;
+    let ended = match (run.exit_code, &run.signal) {
+        (Some(code), _) => format!("Exit code: {code}"),
+        (None, Some(signal)) => format!("Killed ({signal})"),
+        (None, None) => "Killed".to_owned(),
+    };
+    let mut output = run.output;
+    if run.truncated {
+        output.insert_str(0, "[… the beginning was cut by the editor's terminal …]\n");
+    }
+    let shown = if output.is_empty() {
+        "(no output)"
+    } else {
+        output.as_str()
+    };
+    match stopped {
+        Some(why) => Err(ToolError::new(format!(
+            "The command {why} and was killed in the editor's terminal ({ended}). Output so far:\n{shown}"
+        ))),
+        None if run.exit_code == Some(0) => Ok(ToolOutput::text(format!("{ended}\n{shown}"))),
+        None => Err(ToolError::new(format!("{ended}\n{shown}"))),
     }
 }
 

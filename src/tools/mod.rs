@@ -206,6 +206,62 @@ pub trait Editor: Send + Sync {
     fn apply(&self, edit: &FileEdit) -> BoxFuture<'_, Result<(), EditorError>>;
     /// Asks the editor to save its buffer of `path`; resolves once it has.
     fn save(&self, path: &Path) -> BoxFuture<'_, Result<(), EditorError>>;
+    /// Brings the text the tools see for `paths` up to date with the
+    /// editor's buffers before a tool reads them, for an editor that tells
+    /// nothing of its buffers until asked (an ACP client's
+    /// `fs/read_text_file`). Resolves once done; never fails (a file the
+    /// editor cannot read is read from disk). By default nothing: an LSP
+    /// editor's buffers are already known (`didOpen`, `didChange`).
+    fn refresh<'a>(&'a self, paths: &'a [PathBuf]) -> BoxFuture<'a, ()> {
+        let _ = paths;
+        Box::pin(async {})
+    }
+    /// Whether `execute_command` runs in this editor's terminal (an ACP
+    /// client offering `terminal/*`). By default not: commands run here.
+    fn has_terminal(&self) -> bool {
+        false
+    }
+    /// Runs a command in the editor's terminal until it exits, or until
+    /// `stop` is cancelled (then it is killed); the terminal is released
+    /// either way.
+    fn run_in_terminal(
+        &self,
+        command: TerminalCommand,
+        stop: CancellationToken,
+    ) -> BoxFuture<'_, Result<TerminalRun, EditorError>> {
+        let _ = (command, stop);
+        Box::pin(async { Err(EditorError::Failed("this editor has no terminal".into())) })
+    }
+}
+
+/// A command for an editor's terminal, for one tool call: the program and
+/// arguments that run it (through the launcher, sandboxed as the call is:
+/// [`crate::process::argv`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalCommand {
+    /// The tool call it runs for (the editor shows the terminal in it).
+    pub call_id: String,
+    /// The program.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// The working directory.
+    pub cwd: PathBuf,
+    /// Bytes of output the editor keeps (its end).
+    pub output_limit: u64,
+}
+
+/// How a command in an editor's terminal ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalRun {
+    /// Its output, as the editor kept it.
+    pub output: String,
+    /// The editor dropped the beginning of the output.
+    pub truncated: bool,
+    /// Its exit code, when it exited.
+    pub exit_code: Option<u32>,
+    /// The signal that ended it, when one did.
+    pub signal: Option<String>,
 }
 
 /// The connected editors, as an edit tool finds the one that holds a file.
@@ -215,6 +271,11 @@ pub trait Editors: Send + Sync {
     /// turn first); `None` when no editor has it open, and the file is
     /// written on disk.
     fn editor_for(&self, path: &Path) -> Option<Arc<dyn Editor>>;
+    /// The editor whose terminal runs the call's commands: the turn's
+    /// connection's, when it has one ([`Editor::has_terminal`]).
+    fn terminal(&self) -> Option<Arc<dyn Editor>> {
+        None
+    }
 }
 
 /// No editor at all: every edit is written on disk.
@@ -340,6 +401,8 @@ impl Default for ToolLimits {
 pub struct ToolContext {
     /// The session.
     pub session_id: crate::domain::SessionId,
+    /// The tool call being run.
+    pub call_id: String,
     /// The session's workspace, if it has one.
     pub workspace: Option<Workspace>,
     /// The agent making the call (for its file restriction).

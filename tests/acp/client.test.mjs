@@ -41,6 +41,11 @@ const SCRIPT = {
     when("Write pending.txt please", call("w3", "write_file", { path: "pending.txt", content: "p\n" })),
     when("Read the draft @draft.txt", call("d1", "read_file", { path: "draft.txt" })),
     when("unsaved in the editor", text("The draft is unsaved.")),
+    when("Read plan.txt please", call("p1", "read_file", { path: "plan.txt" })),
+    when("only in the editor buffer", text("The plan is only in the buffer.")),
+    when("Run the echo please", call("t1", "execute_command", { command: "echo from-terminal; echo $((40+2))" })),
+    when("from-terminal", text("The terminal said 42.")),
+    when("Run the sleeper please", call("t2", "execute_command", { command: "echo sleeping; exec sleep 600" })),
     when("Write notes.txt twice", call("a1", "write_file", { path: "notes.txt", content: "one\n" })),
     when("Created notes.txt", call("a2", "write_file", { path: "notes.txt", content: "two\n" })),
     when("Replaced the content of notes.txt", text("Both written.")),
@@ -137,11 +142,55 @@ function startAgent({ dataDir, mockUrl }) {
   const reads = [];
   /** Unsaved editor buffers by absolute path; other files are read from disk. */
   const buffers = new Map();
+  /** The client's terminals by id: real processes, as an editor runs them. */
+  const terminals = new Map();
+  const terminalCalls = new Inbox(); // [method, params]
+  /** Tool calls whose permission requests are allowed at once (if asked). */
+  const allowed = new Set();
   const app = acp
     .client({ name: "codelab-acp-test" })
     .onNotification(acp.methods.client.session.update, ({ params }) => updates.push(params))
     .onRequest(acp.methods.client.session.requestPermission, ({ params }) => {
+      if (allowed.has(params.toolCall.toolCallId)) return { outcome: { outcome: "selected", optionId: "allow_once" } };
       return new Promise((resolve) => permissions.push({ params, answer: (outcome) => resolve({ outcome }) }));
+    })
+    .onRequest(acp.methods.client.terminal.create, ({ params }) => {
+      const terminalId = `term-${terminals.size + 1}`;
+      const child = spawn(params.command, params.args ?? [], { cwd: params.cwd, stdio: ["ignore", "pipe", "pipe"] });
+      const t = { child, output: "", status: null, released: false };
+      const add = (d) => (t.output += d);
+      child.stdout.on("data", add);
+      child.stderr.on("data", add);
+      t.exited = new Promise((resolve) =>
+        child.on("exit", (code, signal) => {
+          t.status = { exitCode: code, signal };
+          resolve(t.status);
+        }),
+      );
+      terminals.set(terminalId, t);
+      terminalCalls.push(["create", { ...params, terminalId }]);
+      return { terminalId };
+    })
+    .onRequest(acp.methods.client.terminal.output, ({ params }) => {
+      terminalCalls.push(["output", params]);
+      const t = terminals.get(params.terminalId);
+      return { output: t.output, truncated: false, exitStatus: t.status };
+    })
+    .onRequest(acp.methods.client.terminal.waitForExit, async ({ params }) => {
+      terminalCalls.push(["waitForExit", params]);
+      return terminals.get(params.terminalId).exited;
+    })
+    .onRequest(acp.methods.client.terminal.kill, ({ params }) => {
+      terminalCalls.push(["kill", params]);
+      terminals.get(params.terminalId).child.kill("SIGTERM");
+      return {};
+    })
+    .onRequest(acp.methods.client.terminal.release, ({ params }) => {
+      terminalCalls.push(["release", params]);
+      const t = terminals.get(params.terminalId);
+      t.released = true;
+      if (t.status === null) t.child.kill("SIGKILL");
+      return {};
     })
     .onRequest(acp.methods.client.fs.readTextFile, ({ params }) => {
       reads.push(params);
@@ -163,11 +212,15 @@ function startAgent({ dataDir, mockUrl }) {
     writes,
     reads,
     buffers,
+    terminals,
+    terminalCalls,
+    allowed,
     logs: () => stderr,
     request: (method, params) => bounded(agent.request(method, params), method),
     notify: (method, params) => agent.notify(method, params),
     /** Ends stdin and waits for the process to exit; its exit code. */
     async close() {
+      for (const t of terminals.values()) if (t.status === null) t.child.kill("SIGKILL");
       child.stdin.end();
       const [code] = await bounded(once(child, "exit"), "the agent to exit");
       return code;
@@ -190,6 +243,7 @@ function summary(updates) {
       }
       case "usage_update":
       case "available_commands_update":
+      case "session_info_update":
         break; // not part of the conversation (checked on their own)
       case "tool_call":
         rows.push(["tool", u.toolCallId, u.title, u.status ?? "pending"]);
@@ -208,7 +262,7 @@ function summary(updates) {
 
 const INIT = {
   protocolVersion: acp.PROTOCOL_VERSION,
-  clientCapabilities: { fs: { readTextFile: true, writeTextFile: true }, terminal: false },
+  clientCapabilities: { fs: { readTextFile: true, writeTextFile: true }, terminal: true },
   clientInfo: { name: "codelab-acp-test", version: "1.0.0" },
 };
 
@@ -248,6 +302,7 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
       assert.equal(init.agentCapabilities.promptCapabilities.embeddedContext, true);
       assert.equal(init.agentCapabilities.promptCapabilities.image, false);
       assert.deepEqual(init.agentCapabilities.sessionCapabilities.list, {});
+      assert.deepEqual(init.agentCapabilities.sessionCapabilities.delete, {});
       assert.equal(init.agentInfo.name, "codelab-agent");
       assert.deepEqual(init.authMethods.map((m) => m.id), ["codelab-config"]);
       assert.deepEqual(await agent.request(acp.methods.agent.authenticate, { methodId: "codelab-config" }), {});
@@ -283,6 +338,13 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
         .filter((n) => n.sessionId === sessionId && n.update.sessionUpdate === "agent_message_chunk");
       assert.equal(chunks.map((n) => n.update.content.text).join(""), "Hello from the mock.");
       assert.ok(chunks.length >= 2, `streamed in ${chunks.length} chunk(s)`);
+      // The first message titles the session, announced before the answer.
+      const info = agent.updates.items
+        .slice(from)
+        .filter((n) => n.sessionId === sessionId && n.update.sessionUpdate === "session_info_update");
+      assert.equal(info.length, 1, JSON.stringify(info));
+      assert.equal(info[0].update.title, "Say hello");
+      assert.ok(!Number.isNaN(Date.parse(info[0].update.updatedAt)), JSON.stringify(info[0]));
     });
 
     await step("an edit allowed once is written through the client", async () => {
@@ -409,12 +471,91 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
         ],
       });
       assert.equal(res.stopReason, "end_turn");
-      assert.deepEqual(agent.reads, [{ sessionId, path: draft }]);
+      // Read when the prompt linked it, and again when read_file read it.
+      assert.deepEqual(
+        agent.reads.filter((r) => r.path === draft),
+        [{ sessionId, path: draft }, { sessionId, path: draft }],
+      );
       // The model read the buffer, not the disk (its reply matched on it).
       const requests = await mock.requests();
       const result = requests[requests.length - 1].body.messages.find((m) => m.tool_call_id === "d1");
       assert.match(JSON.stringify(result.content), /unsaved in the editor/);
       assert.doesNotMatch(JSON.stringify(result.content), /saved on disk/);
+    });
+
+    await step("read_file of a file the prompt does not link reads the editor's unsaved buffer", async () => {
+      const plan = path.join(ws, "plan.txt");
+      fs.writeFileSync(plan, "the plan as saved on disk\n");
+      agent.buffers.set(plan, "plan kept only in the editor buffer\n");
+      const before = agent.reads.length;
+      assert.equal((await prompt("Read plan.txt please")).stopReason, "end_turn");
+      assert.deepEqual(agent.reads.slice(before), [{ sessionId, path: plan }]);
+      const requests = await mock.requests();
+      const result = requests[requests.length - 1].body.messages.find((m) => m.tool_call_id === "p1");
+      assert.match(JSON.stringify(result.content), /plan kept only in the editor buffer/);
+      assert.doesNotMatch(JSON.stringify(result.content), /saved on disk/);
+      // The editor saves: the next read sees what it now holds.
+      agent.buffers.delete(plan);
+    });
+
+    await step("execute_command runs in the client's terminal, through the launcher", async () => {
+      agent.allowed.add("t1");
+      const from = agent.updates.items.length;
+      assert.equal((await prompt("Run the echo please")).stopReason, "end_turn");
+      const [, created] = await agent.terminalCalls.waitFor(([m]) => m === "create", "terminal/create");
+      assert.equal(created.sessionId, sessionId);
+      assert.equal(created.cwd, ws);
+      // Wrapped by the command launcher, as a command run here is.
+      assert.equal(created.args[0], "__launch");
+      assert.equal(JSON.parse(created.args[1]).command, "echo from-terminal; echo $((40+2))");
+      const id = created.terminalId;
+      const shown = agent.updates.items
+        .slice(from)
+        .map((n) => n.update)
+        .filter((u) => u.toolCallId === "t1" && (u.content ?? []).some((c) => c.type === "terminal"));
+      assert.ok(shown.length >= 1, "the tool call shows the terminal");
+      assert.deepEqual(shown[0].content.find((c) => c.type === "terminal"), { type: "terminal", terminalId: id });
+      const done = shown[shown.length - 1];
+      assert.equal(done.status, "completed", JSON.stringify(shown));
+      assert.deepEqual(
+        agent.terminalCalls.items.filter(([, p]) => p.terminalId === id).map(([m]) => m),
+        ["create", "waitForExit", "output", "release"],
+      );
+      const requests = await mock.requests();
+      const result = requests[requests.length - 1].body.messages.find((m) => m.tool_call_id === "t1");
+      assert.match(JSON.stringify(result.content), /Exit code: 0\\nfrom-terminal\\n42/);
+      assert.equal(agent.terminals.get(id).status.exitCode, 0);
+    });
+
+    await step("a cancel kills the command in the client's terminal and releases it", async () => {
+      agent.allowed.add("t2");
+      const answered = prompt("Run the sleeper please");
+      const [, created] = await agent.terminalCalls.waitFor(
+        ([m, p]) => m === "create" && JSON.parse(p.args[1]).command.includes("sleep 600"),
+        "terminal/create of the sleeper",
+      );
+      const t = agent.terminals.get(created.terminalId);
+      // Running: its first line is out.
+      await bounded(
+        new Promise((resolve) => {
+          const check = () => (t.output.includes("sleeping") ? resolve() : t.child.stdout.once("data", check));
+          check();
+        }),
+        "the sleeper to start",
+      );
+      await agent.notify(acp.methods.agent.session.cancel, { sessionId });
+      assert.equal((await answered).stopReason, "cancelled");
+      await agent.terminalCalls.waitFor(
+        ([m, p]) => m === "release" && p.terminalId === created.terminalId,
+        "terminal/release of the sleeper",
+      );
+      const calls = agent.terminalCalls.items.filter(([, p]) => p.terminalId === created.terminalId).map(([m]) => m);
+      assert.ok(calls.includes("kill"), JSON.stringify(calls));
+      assert.ok(calls.indexOf("kill") < calls.indexOf("release"), JSON.stringify(calls));
+      // Killed by terminal/kill (SIGTERM), not by the release.
+      const status = await bounded(t.exited, "the sleeper to exit");
+      assert.notEqual(status.exitCode, 0, JSON.stringify(status));
+      await agent.updates.waitFor((n) => n.update.toolCallId === "t2" && n.update.status === "failed", "t2 failed");
     });
 
     await step("allow_always lets the same edit run again without asking", async () => {
@@ -456,6 +597,11 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
       assert.match(JSON.stringify(r2.content), /session rule: deny write_file/);
     });
 
+    await step("the title was announced once: the later prompts kept it", async () => {
+      const all = agent.updates.items.filter((n) => n.update.sessionUpdate === "session_info_update");
+      assert.deepEqual(all.map((n) => n.update.title), ["Say hello"]);
+    });
+
     await step("the agent exits cleanly when the client closes", async () => {
       assert.equal(await agent.close(), 0, agent.logs());
     });
@@ -468,6 +614,7 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
       const found = list.sessions.find((s) => s.sessionId === sessionId);
       assert.ok(found, JSON.stringify(list));
       assert.equal(found.cwd, ws);
+      assert.equal(found.title, "Say hello");
     });
 
     await step("session/load replays exactly the history before answering", async () => {
@@ -493,6 +640,14 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
         ["user", "Read the draft @draft.txt"],
         ["tool", "d1", "Read draft.txt", "completed"],
         ["agent", "The draft is unsaved."],
+        ["user", "Read plan.txt please"],
+        ["tool", "p1", "Read plan.txt", "completed"],
+        ["agent", "The plan is only in the buffer."],
+        ["user", "Run the echo please"],
+        ["tool", "t1", "Run `echo from-terminal; echo $((40+2))`", "completed"],
+        ["agent", "The terminal said 42."],
+        ["user", "Run the sleeper please"],
+        ["tool", "t2", "Run `echo sleeping; exec sleep 600`", "failed"],
         ["user", "Write notes.txt twice"],
         ["tool", "a1", "Write notes.txt", "completed"],
         ["tool", "a2", "Write notes.txt", "completed"],
@@ -519,6 +674,19 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
       for (const earlier of ["Say hello", "Write secret.txt please", "Stream forever"]) {
         assert.ok(sent.includes(earlier), `the model sees "${earlier}"`);
       }
+    });
+
+    await step("session/delete deletes the session for every client", async () => {
+      assert.deepEqual(await agent.request(acp.methods.agent.session.delete, { sessionId }), {});
+      const list = await agent.request(acp.methods.agent.session.list, { cwd: ws });
+      assert.equal(list.sessions.find((s) => s.sessionId === sessionId), undefined, JSON.stringify(list));
+      // Deleting it again: the agent answers -32002 (not found; tests/acp.rs
+      // checks the wire), which ACP and the SDK take as the same end state.
+      assert.deepEqual(await agent.request(acp.methods.agent.session.delete, { sessionId }), {});
+      await assert.rejects(
+        agent.request(acp.methods.agent.session.load, { sessionId, cwd: ws, mcpServers: [] }),
+        (e) => e.code === -32002,
+      );
       assert.equal(await agent.close(), 0, agent.logs());
       assert.deepEqual(await mock.violations(), []);
     });

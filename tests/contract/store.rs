@@ -12,10 +12,10 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use codelab_agent::domain::{
     ApprovalId, AuditRecord, CheckpointOutcome, Compaction, EditPreview, EventId, FileChange,
-    Message, MessageContext, ParentLink, PendingApproval, PendingQuestion, QuestionId, Role,
-    Session, SessionId, ToolCall, TurnId,
+    Message, MessageContext, ModelChoice, ParentLink, PendingApproval, PendingQuestion, QuestionId,
+    Role, Session, SessionId, ToolCall, TurnId,
 };
-use codelab_agent::store::{AuditQuery, Store, StoreError};
+use codelab_agent::store::{AuditQuery, SessionChange, Store, StoreError};
 use serde_json::json;
 
 /// How a test opens a backend's storage.
@@ -35,6 +35,7 @@ macro_rules! store_contract {
             concurrent_writers_are_group_committed_and_all_durable,
             sessions_list_newest_first_in_pages,
             changing_the_agent_persists,
+            changing_the_title_and_model_persists,
             every_field_reads_back,
             approvals_resolve_once_with_their_audit_entry,
             questions_are_taken_once,
@@ -67,6 +68,7 @@ pub fn session(title: &str) -> Session {
         message_count: 0,
         last_seq: 0,
         parent: None,
+        model: None,
     }
 }
 
@@ -294,6 +296,74 @@ pub async fn changing_the_agent_persists<B: Backend>(b: &B) {
     drop(store);
     let store = b.open().await;
     assert_eq!(store.get_session(s.id).await.unwrap().agent, "architect");
+    store.close().await;
+}
+
+pub async fn changing_the_title_and_model_persists<B: Backend>(b: &B) {
+    let store = b.open().await;
+    let s = store.create_session(session("a")).await.unwrap();
+    let chosen = ModelChoice {
+        provider: "anthropic".into(),
+        model: "claude-sonnet-4-5".into(),
+    };
+    let titled = store
+        .update_session(
+            s.id,
+            SessionChange {
+                title: Some("Fix the parser".into()),
+                ..SessionChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (titled.title.as_str(), &titled.model),
+        ("Fix the parser", &None)
+    );
+    assert!(titled.updated_at >= s.updated_at);
+    // Only what the change names changes.
+    let chose = store
+        .update_session(
+            s.id,
+            SessionChange {
+                model: Some(Some(chosen.clone())),
+                ..SessionChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(chose.title, "Fix the parser");
+    assert_eq!(chose.model.as_ref(), Some(&chosen));
+    assert_eq!(chose.agent, "coder");
+    assert!(matches!(
+        store
+            .update_session(SessionId::new(), SessionChange::default())
+            .await,
+        Err(StoreError::SessionNotFound(_))
+    ));
+    let other = store.create_session(session("b")).await.unwrap();
+    store.close().await;
+    drop(store);
+    let store = b.open().await;
+    let back = store.get_session(s.id).await.unwrap();
+    assert_eq!(back.title, "Fix the parser");
+    assert_eq!(back.model, Some(chosen));
+    let listed = store.list_sessions(None, 10).await.unwrap();
+    let found = listed.items.iter().find(|x| x.id == s.id).unwrap();
+    assert_eq!(found.title, "Fix the parser");
+    assert_eq!(store.get_session(other.id).await.unwrap().model, None);
+    // Choosing none again: the configured model.
+    let cleared = store
+        .update_session(
+            s.id,
+            SessionChange {
+                model: Some(None),
+                ..SessionChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(cleared.model, None);
     store.close().await;
 }
 
