@@ -49,7 +49,7 @@ use crate::domain::{
 };
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The advisory lock key migrations hold (`codelab` in ASCII).
 pub const MIGRATION_LOCK: i64 = 0x0063_6f64_656c_6162;
@@ -65,7 +65,8 @@ const POOL_SIZE: usize = 16;
 
 /// The migrations, indexed by the version they produce minus one. Each runs
 /// inside the migration transaction.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [r#"
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    r#"
 CREATE TABLE codelab_sessions (
     id uuid PRIMARY KEY,
     updated_at timestamptz NOT NULL,
@@ -126,7 +127,18 @@ CREATE TABLE codelab_checkpoint_usage (
     session_id uuid PRIMARY KEY,
     bytes bigint NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE codelab_decisions (
+    session_id uuid NOT NULL REFERENCES codelab_sessions (id) ON DELETE CASCADE,
+    call_id text NOT NULL,
+    at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    payload text NOT NULL,
+    PRIMARY KEY (session_id, call_id)
+);
+ALTER TABLE codelab_sessions ADD COLUMN cancel_turn uuid;
+"#,
+];
 
 type Completion = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 /// A write: runs on the writer's connection inside the batch transaction (or
@@ -1356,6 +1368,111 @@ impl super::Store for PgStore {
             .iter()
             .map(|r| SessionId::from(r.get::<_, Uuid>(0)))
             .collect())
+    }
+
+    async fn finish_turn(&self, session: SessionId, turn: TurnId) -> Result<(), StoreError> {
+        let fence = self.fence(session);
+        self.write(move |c| {
+            Box::pin(async move {
+                fence_only(c, session, &fence).await?;
+                c.execute(
+                    "UPDATE codelab_sessions SET running_turn = NULL, cancel_turn = NULL
+                     WHERE id = $1 AND running_turn = $2",
+                    &[&session.uuid(), &turn.uuid()],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn request_cancel(&self, session: SessionId, turn: TurnId) -> Result<(), StoreError> {
+        let c = self.reader().await?;
+        c.execute(
+            "UPDATE codelab_sessions SET cancel_turn = $2 WHERE id = $1 AND running_turn = $2",
+            &[&session.uuid(), &turn.uuid()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn cancel_requests(&self) -> Result<Vec<(SessionId, TurnId)>, StoreError> {
+        let c = self.reader().await?;
+        let rows = c
+            .query(
+                "SELECT id, cancel_turn FROM codelab_sessions
+                 WHERE lease_owner = $1 AND cancel_turn IS NOT NULL AND cancel_turn = running_turn",
+                &[&&*self.instance],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    SessionId::from(r.get::<_, Uuid>(0)),
+                    TurnId::from(r.get::<_, Uuid>(1)),
+                )
+            })
+            .collect())
+    }
+
+    async fn put_decision(&self, d: super::ForwardedDecision) -> Result<(), StoreError> {
+        self.write(move |c| {
+            Box::pin(async move {
+                let n = c
+                    .execute(
+                        "INSERT INTO codelab_decisions (session_id, call_id, payload)
+                         SELECT id, $2, $3 FROM codelab_sessions WHERE id = $1
+                         ON CONFLICT (session_id, call_id) DO UPDATE SET payload = EXCLUDED.payload",
+                        &[&d.session_id.uuid(), &d.call_id, &d.payload],
+                    )
+                    .await?;
+                if n == 0 {
+                    return Err(StoreError::SessionNotFound(d.session_id));
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn decisions(
+        &self,
+        session: SessionId,
+    ) -> Result<Vec<super::ForwardedDecision>, StoreError> {
+        let c = self.reader().await?;
+        let rows = c
+            .query(
+                "SELECT call_id, payload FROM codelab_decisions WHERE session_id = $1
+                 ORDER BY at, call_id",
+                &[&session.uuid()],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| super::ForwardedDecision {
+                session_id: session,
+                call_id: r.get(0),
+                payload: r.get(1),
+            })
+            .collect())
+    }
+
+    async fn drop_decisions(&self, session: SessionId) -> Result<(), StoreError> {
+        let fence = self.fence(session);
+        self.write(move |c| {
+            Box::pin(async move {
+                fence_only(c, session, &fence).await?;
+                c.execute(
+                    "DELETE FROM codelab_decisions WHERE session_id = $1",
+                    &[&session.uuid()],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn try_singleton(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
