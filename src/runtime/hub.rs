@@ -365,6 +365,15 @@ impl SessionHub {
         Self::deliver(None, st, event.session_id, event);
     }
 
+    /// The highest seq of another instance's event delivered here for a
+    /// session (0: none yet).
+    pub fn remote_seq(&self, session_id: SessionId) -> u64 {
+        self.lock()
+            .sessions
+            .get(&session_id)
+            .map_or(0, |st| st.remote_seq)
+    }
+
     /// After a takeover: seqs continue past everything the previous owner
     /// may have streamed (its persisted last seq plus [`RESTART_GAP`]).
     pub fn resync(&self, session: &Session) {

@@ -140,7 +140,10 @@ pub fn unanswered_calls(history: &[Message]) -> Vec<ToolCall> {
         .collect()
 }
 
-async fn full_history(rt: &Runtime, session_id: SessionId) -> Result<Vec<Message>, StoreError> {
+pub(super) async fn full_history(
+    rt: &Runtime,
+    session_id: SessionId,
+) -> Result<Vec<Message>, StoreError> {
     Ok(rt.store.history(session_id, 0, usize::MAX).await?.items)
 }
 
@@ -648,10 +651,21 @@ pub(crate) async fn deliver_subtask(rt: &Arc<Runtime>, child: &Session, outcome:
     {
         return;
     }
-    // The parent's turn is gone: resume it from its new_task call.
+    // The parent's turn is gone (a restart, or it waits on another
+    // instance): resume it from its new_task call, under the parent's lease
+    // like any turn, or forward the result to the instance holding it.
     match rt.store.get_session(parent).await {
         Ok(p) => {
-            if let Err(e) = resume(rt, &p, HashMap::from([(call_id, resolution)])) {
+            if let Err(e) = super::cluster::resume_or_forward(
+                rt,
+                &p,
+                WaitKey::Subtask(child.id),
+                call_id,
+                resolution,
+                None,
+            )
+            .await
+            {
                 tracing::error!(%parent, "cannot resume the parent of a finished subtask: {e}");
             }
         }
@@ -869,6 +883,47 @@ impl Turn {
 
     async fn finish(&self, outcome: &TurnOutcome, started: Instant) {
         self.rt.hub.end_turn(self.session_id, self.turn_id);
+        if self.rt.store.shared() {
+            // Every call has its result: the decisions kept for them are spent.
+            if let Err(e) = self.rt.store.drop_decisions(self.session_id).await
+                && !matches!(e, StoreError::Fenced { .. })
+            {
+                tracing::warn!(session = %self.session_id, "cannot drop the spent decisions: {e}");
+            }
+            // The turn is no longer running in the store before its end is
+            // announced: an instance taking an expired lease over finds no
+            // turn to end, and the turn ends once.
+            match self
+                .rt
+                .store
+                .finish_turn(self.session_id, self.turn_id)
+                .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Fenced { .. }) => {
+                    // Another instance took the session over: it announces
+                    // the end of this turn.
+                    self.rt.hub.fence(self.session_id);
+                    tracing::warn!(session = %self.session_id, turn = %self.turn_id, "the session was taken over by another instance; it announces the end of the turn");
+                    return;
+                }
+                Err(e) => {
+                    // The database is away: the clients learn that the turn
+                    // ended; the lease is kept (renewed) until the store
+                    // knows it too, so no other instance ends it again.
+                    tracing::warn!(session = %self.session_id, "cannot mark the turn as ended in the store (retrying): {e}");
+                    self.announce_end(outcome, started).await;
+                    super::cluster::finish_later(&self.rt, self.session_id, self.turn_id);
+                    return;
+                }
+            }
+        }
+        self.announce_end(outcome, started).await;
+        super::cluster::release(&self.rt, self.session_id).await;
+    }
+
+    /// Announces the end of the turn (`turnCompleted`) and publishes it.
+    async fn announce_end(&self, outcome: &TurnOutcome, started: Instant) {
         let session = match self.rt.store.get_session(self.session_id).await {
             Ok(s) => Some(s),
             Err(StoreError::SessionNotFound(_)) => {
@@ -914,7 +969,6 @@ impl Turn {
             EventKind::ProcessingCompleted(ended)
         };
         self.publish(kind);
-        super::cluster::release(&self.rt, self.session_id).await;
     }
 
     async fn drive(&mut self) -> Result<TurnOutcome, Stop> {
