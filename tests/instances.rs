@@ -647,3 +647,100 @@ async fn a_message_larger_than_a_notification_reaches_a_client_on_another_instan
     a.finish().await;
     b.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subtask_resumed_elsewhere_resumes_its_parent_there_under_the_parent_s_lease() {
+    use codelab_agent::protocol::requests::AnswerQuestion;
+    use codelab_agent::protocol::types::{AnswerQuestionParams, QuestionParams};
+    use support::agent::when;
+    let mut cluster = Instances::start(
+        2,
+        vec![
+            when(
+                "plan the release",
+                call(
+                    "o1",
+                    "new_task",
+                    json!({"mode": "coder", "message": "CHILD: bump the version"}),
+                ),
+            ),
+            when(
+                "CHILD: bump the version",
+                call(
+                    "c1",
+                    "ask_followup_question",
+                    json!({"question": "Which version?"}),
+                ),
+            ),
+            when(
+                "The user answered: 2.0.0",
+                complete("c2", "bumped to 2.0.0"),
+            ),
+            when("bumped to 2.0.0", complete("o2", "release planned")),
+        ],
+    )
+    .await;
+    let mut a = cluster.client(0).await;
+    let mut b = cluster.client(1).await;
+    let s = a
+        .call_typed::<CreateSession>(CreateSessionParams::default())
+        .await;
+    b.call_typed::<AttachSession>(attach(s.id)).await;
+    let parent_turn = send(&mut a, s.id, "plan the release").await;
+    cluster.mock.wait_requests(2).await;
+    // The child session, listed on B, waits for its question (asked on A).
+    let child = loop {
+        let list = b
+            .call_typed::<ListSessions>(ListSessionsParams::default())
+            .await;
+        if let Some(child) = list
+            .sessions
+            .into_iter()
+            .find(|x| x.parent_session_id == Some(s.id))
+        {
+            break child;
+        }
+    };
+    let attached = loop {
+        let att = b.call_typed::<AttachSession>(attach(child.id)).await;
+        if !att.pending_questions.is_empty() {
+            break att;
+        }
+        b.expect::<QuestionParams>().await;
+    };
+    // A dies with both turns, the parent waiting for the child, the child
+    // for its answer.
+    cluster.servers[0].kill().await; // SIGKILL
+    a.abandon();
+    b.call_typed::<AnswerQuestion>(AnswerQuestionParams {
+        session_id: child.id,
+        question_id: attached.pending_questions[0].question_id,
+        answer: "2.0.0".into(),
+    })
+    .await;
+    // The child goes on on B, and its result resumes the parent there: the
+    // parent's turn ends once, with its result (not ended for a dead
+    // instance meanwhile).
+    let done = b
+        .expect_where::<TurnCompletedParams>(|t| t.session_id == s.id)
+        .await;
+    assert_eq!(done.turn_id, parent_turn);
+    assert_eq!(done.stop_reason, StopReason::EndTurn, "{done:?}");
+    assert_eq!(done.result.as_deref(), Some("release planned"));
+    let history = b
+        .call_typed::<GetHistory>(GetHistoryParams {
+            session_id: s.id,
+            after_seq: None,
+            limit: None,
+        })
+        .await
+        .messages;
+    let results: Vec<&str> = history
+        .iter()
+        .filter(|m| m.tool_call_id.as_deref() == Some("o1"))
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(results.len(), 1, "{history:?}");
+    assert!(results[0].contains("bumped to 2.0.0"), "{results:?}");
+    b.abandon();
+}

@@ -156,6 +156,17 @@ pub(crate) async fn end_orphan(
         )),
     });
     tracing::warn!(%session, turn = %turn_id, %owner, "ended the turn of an instance that stopped");
+    if s.parent.is_some() {
+        // A subtask: its parent learns that it ended without a result.
+        let outcome = super::TurnOutcome {
+            stop: StopReason::Error,
+            result: None,
+            error: Some(format!("the instance {owner} running it stopped")),
+        };
+        keep_subtask_result(rt, &s, &outcome).await;
+        let rt = Arc::clone(rt);
+        tokio::spawn(async move { turn::deliver_subtask(&rt, &s, &outcome).await });
+    }
     Ok(())
 }
 
@@ -275,6 +286,30 @@ pub(crate) async fn resume_or_forward(
             });
             Ok(())
         }
+    }
+}
+
+/// Keeps a finished subtask's result for its parent (a shared store), so
+/// that the parent resumes with it wherever it resumes.
+pub(crate) async fn keep_subtask_result(
+    rt: &Runtime,
+    child: &Session,
+    outcome: &super::TurnOutcome,
+) {
+    let Some(link) = child.parent.as_ref().filter(|_| rt.store.shared()) else {
+        return;
+    };
+    if let Err(e) = keep_decision(
+        rt,
+        link.session_id,
+        WaitKey::Subtask(child.id),
+        link.tool_call_id.clone(),
+        &turn::subtask_resolution(outcome),
+        None,
+    )
+    .await
+    {
+        tracing::warn!(parent = %link.session_id, child = %child.id, "cannot keep the result of a subtask: {e}");
     }
 }
 

@@ -630,21 +630,25 @@ pub(super) async fn decide_approval(
     Ok(approval)
 }
 
-/// Delivers a finished subtask's result to the parent's `new_task` call.
-pub(crate) async fn deliver_subtask(rt: &Arc<Runtime>, child: &Session, outcome: &TurnOutcome) {
-    let Some(link) = &child.parent else {
-        return;
-    };
-    let (parent, call_id) = (link.session_id, link.tool_call_id.clone());
-    let text = match outcome.stop {
+/// What a finished subtask answers its parent's `new_task` call.
+pub(crate) fn subtask_resolution(outcome: &TurnOutcome) -> Resolution {
+    Resolution::Answer(match outcome.stop {
         StopReason::EndTurn => outcome.result.clone().unwrap_or_default(),
         _ => format!(
             "The subtask ended without a result ({:?}): {}",
             outcome.stop,
             outcome.error.clone().unwrap_or_default()
         ),
+    })
+}
+
+/// Delivers a finished subtask's result to the parent's `new_task` call.
+pub(crate) async fn deliver_subtask(rt: &Arc<Runtime>, child: &Session, outcome: &TurnOutcome) {
+    let Some(link) = &child.parent else {
+        return;
     };
-    let resolution = Resolution::Answer(text);
+    let (parent, call_id) = (link.session_id, link.tool_call_id.clone());
+    let resolution = subtask_resolution(outcome);
     if rt
         .hub
         .resolve(WaitKey::Subtask(child.id), resolution.clone())
@@ -870,14 +874,21 @@ impl Turn {
                 tracing::error!(session = %self.session_id, "cannot close the open tool calls: {e}");
             }
         }
+        let child = match self.rt.store.get_session(self.session_id).await {
+            Ok(s) if s.parent.is_some() => Some(s),
+            _ => None,
+        };
+        if let Some(child) = &child {
+            // Kept for the parent before this turn ends in the store: an
+            // instance taking the parent over resumes it with the result.
+            super::cluster::keep_subtask_result(&self.rt, child, &outcome).await;
+        }
         self.finish(&outcome, started).await;
         if let Some(done) = done {
             let _ = done.send(outcome.clone());
         }
-        if let Ok(session) = self.rt.store.get_session(self.session_id).await
-            && session.parent.is_some()
-        {
-            deliver_subtask(&self.rt, &session, &outcome).await;
+        if let Some(child) = &child {
+            deliver_subtask(&self.rt, child, &outcome).await;
         }
     }
 

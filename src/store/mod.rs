@@ -310,7 +310,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Sessions whose lease expired more than `grace` ago while a turn ran
     /// under it, with no approval or question pending (those resume when
-    /// answered): turns whose instance died. At most `limit`.
+    /// answered) and no subtask of theirs running or waiting (its result
+    /// resumes them): turns whose instance died. At most `limit`.
     async fn orphaned_turns(
         &self,
         _limit: usize,

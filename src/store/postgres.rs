@@ -137,6 +137,9 @@ CREATE TABLE codelab_decisions (
     PRIMARY KEY (session_id, call_id)
 );
 ALTER TABLE codelab_sessions ADD COLUMN cancel_turn uuid;
+-- The parent of a subtask's session (sessions created before stay NULL).
+ALTER TABLE codelab_sessions ADD COLUMN parent_id uuid;
+CREATE INDEX codelab_sessions_parent ON codelab_sessions (parent_id);
 "#,
 ];
 
@@ -617,7 +620,8 @@ async fn fence_only(c: &ClientWrapper, id: SessionId, fence: &Fence) -> Result<(
 async fn put_session(c: &ClientWrapper, s: &Session) -> Result<(), StoreError> {
     let st = c
         .prepare_cached(
-            "INSERT INTO codelab_sessions (id, updated_at, last_seq, record) VALUES ($1, $2, $3, $4)
+            "INSERT INTO codelab_sessions (id, updated_at, last_seq, record, parent_id)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (id) DO UPDATE SET updated_at = EXCLUDED.updated_at,
                  last_seq = EXCLUDED.last_seq, record = EXCLUDED.record",
         )
@@ -625,7 +629,13 @@ async fn put_session(c: &ClientWrapper, s: &Session) -> Result<(), StoreError> {
     let record = to_bytes::<_, SessionRec>(s)?;
     c.execute(
         &st,
-        &[&s.id.uuid(), &s.updated_at, &big(s.last_seq)?, &record],
+        &[
+            &s.id.uuid(),
+            &s.updated_at,
+            &big(s.last_seq)?,
+            &record,
+            &s.parent.as_ref().map(|p| p.session_id.uuid()),
+        ],
     )
     .await?;
     Ok(())
@@ -1360,6 +1370,13 @@ impl super::Store for PgStore {
                    AND s.lease_until < clock_timestamp() - $2::bigint * interval '1 millisecond'
                    AND NOT EXISTS (SELECT 1 FROM codelab_approvals a WHERE a.session_id = s.id)
                    AND NOT EXISTS (SELECT 1 FROM codelab_questions q WHERE q.session_id = s.id)
+                   -- A parent waits for its subtask while the child's turn
+                   -- runs or waits (the child is swept first).
+                   AND NOT EXISTS (
+                       SELECT 1 FROM codelab_sessions c WHERE c.parent_id = s.id
+                         AND (c.running_turn IS NOT NULL
+                              OR EXISTS (SELECT 1 FROM codelab_approvals a WHERE a.session_id = c.id)
+                              OR EXISTS (SELECT 1 FROM codelab_questions q WHERE q.session_id = c.id)))
                  LIMIT $1",
                 &[&i64::try_from(limit).unwrap_or(i64::MAX), &grace_ms],
             )
