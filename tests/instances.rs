@@ -449,6 +449,25 @@ async fn a_paused_instance_that_lost_its_lease_cannot_write_afterwards() {
                 .then_some(())
         })
         .await;
+    // A's client sees the turn end once: B's end of it, relayed by A; A,
+    // which lost the session, announces no end of its own.
+    let relayed = a
+        .expect_where::<TurnCompletedParams>(|t| t.turn_id == stale)
+        .await;
+    assert_eq!(relayed, ended);
+    cluster.servers[0]
+        .logs
+        .wait_for(|t| t.contains("it announces the end of the turn").then_some(()))
+        .await;
+    a.call_typed::<ListSessions>(ListSessionsParams::default())
+        .await;
+    let stale_id = serde_json::to_value(stale).unwrap();
+    let again: Vec<_> = a
+        .take_queued()
+        .into_iter()
+        .filter(|m| m["method"] == "codelab/turnCompleted" && m["params"]["turnId"] == stale_id)
+        .collect();
+    assert!(again.is_empty(), "a second end of the turn: {again:?}");
     let after = history_seqs(&mut b, s.id).await;
     assert_eq!(
         before, after,

@@ -292,6 +292,22 @@ async fn a_lease_is_exclusive_and_fences_the_instance_that_lost_it() {
             .unwrap()
             .is_empty()
     );
+    // Knowing it, A still cannot write (its turn may not have stopped yet),
+    // and hears of the loss once.
+    let err = a
+        .append_messages(
+            s.id,
+            vec![contract::message(s.id, 3, Role::User, "later a")],
+        )
+        .await
+        .expect_err("still fenced");
+    assert!(matches!(err, StoreError::Fenced { .. }), "{err:?}");
+    assert!(
+        a.renew_leases(Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Nothing written after the takeover comes from A.
     let texts: Vec<String> = b
@@ -423,6 +439,19 @@ async fn a_turn_ended_in_the_store_is_not_ended_again_and_decisions_outlive_thei
     };
     assert_eq!(running_turn, Some(t2));
     // B, waking up, can neither end that turn nor drop the decision.
+    assert!(matches!(
+        b.finish_turn(s.id, t2).await,
+        Err(StoreError::Fenced { .. })
+    ));
+    assert!(matches!(
+        b.drop_decisions(s.id).await,
+        Err(StoreError::Fenced { .. })
+    ));
+    // Nor once its heartbeat has learnt that it lost the lease.
+    assert_eq!(
+        b.renew_leases(Duration::from_secs(60)).await.unwrap(),
+        [s.id]
+    );
     assert!(matches!(
         b.finish_turn(s.id, t2).await,
         Err(StoreError::Fenced { .. })

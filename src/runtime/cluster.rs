@@ -617,7 +617,8 @@ const GAP_READ: u64 = 256;
 /// while its listener reconnected), in seq order, each once.
 async fn receive_stored(rt: &Runtime, session: SessionId, seq: u64) {
     let last = rt.hub.remote_seq(session);
-    if seq <= last {
+    if seq <= last || rt.hub.pass_remote(session, seq) {
+        // Delivered already, or nobody here watches the session: no read.
         return;
     }
     // A session this instance has delivered nothing of yet: only this row.

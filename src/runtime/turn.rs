@@ -916,6 +916,9 @@ impl Turn {
                     // the end of this turn.
                     self.rt.hub.fence(self.session_id);
                     tracing::warn!(session = %self.session_id, turn = %self.turn_id, "the session was taken over by another instance; it announces the end of the turn");
+                    // Forget the lost lease (this instance's other writes
+                    // to the session need none).
+                    super::cluster::release(&self.rt, self.session_id).await;
                     return;
                 }
                 Err(e) => {

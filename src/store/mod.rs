@@ -323,8 +323,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Marks `turn` as no longer running under this instance's lease (the
     /// turn ended here), before its end is announced: an instance taking an
     /// expired lease over then finds no turn to end, so a turn ends once.
-    /// [`StoreError::Fenced`] when another instance took the session over
-    /// (that one announces the end).
+    /// [`StoreError::Fenced`] when this instance no longer holds the lease
+    /// (another instance took the session over and announces the end).
     async fn finish_turn(&self, _session: SessionId, _turn: TurnId) -> Result<(), StoreError> {
         Ok(())
     }
@@ -358,7 +358,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
 
     /// Drops the forwarded decisions of a session (its turn ended: every call
-    /// has a result); checks the lease like any write of its holder.
+    /// has a result); [`StoreError::Fenced`] unless this instance holds the
+    /// session's lease.
     async fn drop_decisions(&self, _session: SessionId) -> Result<(), StoreError> {
         Ok(())
     }

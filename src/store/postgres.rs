@@ -177,6 +177,11 @@ pub struct PgStore {
     held: Arc<std::sync::Mutex<std::collections::HashMap<SessionId, i64>>>,
 }
 
+/// The generation remembered for a session whose lease the heartbeat found
+/// lost: every write of this instance to it fails the fence check until it
+/// takes the lease again or lets it go (its turn ended).
+const LOST: i64 = -1;
+
 /// What a write checks before touching a session: this instance holds the
 /// lease at this generation (`None`: it holds none, nothing to check).
 type Fence = Option<(Arc<str>, i64)>;
@@ -1282,6 +1287,7 @@ impl super::Store for PgStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
+            .filter(|(_, g)| **g != LOST)
             .map(|(s, g)| (*s, *g))
             .collect();
         if held.is_empty() {
@@ -1312,7 +1318,7 @@ impl super::Store for PgStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for s in &lost {
-            map.remove(s);
+            map.insert(*s, LOST);
         }
         Ok(lost)
     }
@@ -1326,6 +1332,9 @@ impl super::Store for PgStore {
         else {
             return Ok(());
         };
+        if generation == LOST {
+            return Ok(());
+        }
         let c = self.reader().await?;
         c.execute(
             "UPDATE codelab_sessions SET lease_owner = NULL, lease_until = NULL, running_turn = NULL
@@ -1388,7 +1397,15 @@ impl super::Store for PgStore {
     }
 
     async fn finish_turn(&self, session: SessionId, turn: TurnId) -> Result<(), StoreError> {
-        let fence = self.fence(session);
+        // A turn runs under its lease: without it (lost, the heartbeat
+        // found), another instance took the session over.
+        let Some(fence) = self.fence(session) else {
+            return Err(StoreError::Fenced {
+                session,
+                generation: 0,
+            });
+        };
+        let fence = Some(fence);
         self.write(move |c| {
             Box::pin(async move {
                 fence_only(c, session, &fence).await?;
@@ -1477,7 +1494,14 @@ impl super::Store for PgStore {
     }
 
     async fn drop_decisions(&self, session: SessionId) -> Result<(), StoreError> {
-        let fence = self.fence(session);
+        // Only the lease holder's turn spends decisions.
+        let Some(fence) = self.fence(session) else {
+            return Err(StoreError::Fenced {
+                session,
+                generation: 0,
+            });
+        };
+        let fence = Some(fence);
         self.write(move |c| {
             Box::pin(async move {
                 fence_only(c, session, &fence).await?;
