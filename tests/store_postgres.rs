@@ -502,3 +502,38 @@ async fn a_cancel_asked_on_one_instance_is_read_by_the_one_running_the_turn() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_not_let_go_while_a_turn_is_marked_running_under_it() {
+    let (_url, a, b) = two_instances().await;
+    let s = a.create_session(contract::session("kept")).await.unwrap();
+    let turn = TurnId::new();
+    a.acquire_lease(s.id, Duration::from_secs(60), Some(turn))
+        .await
+        .unwrap();
+    // A release racing a turn that took the lease: the turn keeps it.
+    a.release_lease(s.id).await.unwrap();
+    assert!(matches!(
+        b.acquire_lease(s.id, Duration::from_secs(60), None)
+            .await
+            .unwrap(),
+        LeaseOutcome::HeldElsewhere { .. }
+    ));
+    a.append_messages(
+        s.id,
+        vec![contract::message(s.id, 1, Role::User, "still a")],
+    )
+    .await
+    .unwrap();
+    // Once the turn has ended, the lease goes.
+    a.finish_turn(s.id, turn).await.unwrap();
+    a.release_lease(s.id).await.unwrap();
+    assert!(matches!(
+        b.acquire_lease(s.id, Duration::from_secs(60), None)
+            .await
+            .unwrap(),
+        LeaseOutcome::Held { .. }
+    ));
+    a.close().await;
+    b.close().await;
+}

@@ -144,6 +144,8 @@ pub(crate) async fn end_orphan(
 ) -> Result<(), RuntimeError> {
     let reason = format!("not run: the instance {owner} running the turn stopped");
     turn::close_open_calls(rt, session, turn_id, &reason).await?;
+    // Ended in the store before it is announced (once).
+    rt.store.finish_turn(session, turn_id).await?;
     let s = rt.store.get_session(session).await?;
     rt.hub.emit(&s, |_| SessionUpdate::TurnCompleted {
         turn_id,
@@ -168,6 +170,17 @@ pub(crate) async fn end_orphan(
         tokio::spawn(async move { turn::deliver_subtask(&rt, &s, &outcome).await });
     }
     Ok(())
+}
+
+/// Lets the lease of a session go after `turn`, marked running under it,
+/// did not run after all.
+pub(crate) async fn release_turn(rt: &Runtime, session: SessionId, turn: TurnId) {
+    if rt.store.shared()
+        && let Err(e) = rt.store.finish_turn(session, turn).await
+    {
+        tracing::debug!(%session, "cannot mark the turn as not running: {e}");
+    }
+    release(rt, session).await;
 }
 
 /// Lets the lease of a session go after its turn.
@@ -419,7 +432,7 @@ async fn resume_kept_or_release(
 ) -> Result<bool, RuntimeError> {
     let resumed = resume_kept(rt, session, turn_id).await;
     if !matches!(resumed, Ok(true)) {
-        release(rt, session.id).await;
+        release_turn(rt, session.id, turn_id).await;
     }
     resumed
 }
@@ -592,12 +605,12 @@ pub(crate) async fn sweep(rt: &Arc<Runtime>) -> Result<usize, RuntimeError> {
                 }
                 Ok(false) => {}
                 Err(e) => {
-                    release(rt, session).await;
-                    return Err(e);
+                    tracing::warn!(%session, "cannot resume a decided turn of an instance that stopped; ending it: {e}");
                 }
             }
+            let turn = orphan.0;
             let r = end_orphan(rt, session, orphan).await;
-            release(rt, session).await;
+            release_turn(rt, session, turn).await;
             r?;
             ended += 1;
         } else {

@@ -292,7 +292,7 @@ pub(super) async fn send_message(
     };
     if let Err(e) = started.await {
         rt.hub.end_turn(session.id, turn_id);
-        super::cluster::release(rt, session.id).await;
+        super::cluster::release_turn(rt, session.id, turn_id).await;
         return Err(e);
     }
     let turn = Turn::new(

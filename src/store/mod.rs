@@ -295,7 +295,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Ok(Vec::new())
     }
 
-    /// Lets a session's lease go (its turn ended).
+    /// Lets a session's lease go (its turn ended): not while a turn is
+    /// marked running under it ([`Store::finish_turn`] first).
     async fn release_lease(&self, _session: SessionId) -> Result<(), StoreError> {
         Ok(())
     }

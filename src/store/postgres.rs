@@ -1328,20 +1328,44 @@ impl super::Store for PgStore {
             .held
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&session)
+            .get(&session)
+            .copied()
         else {
             return Ok(());
         };
-        if generation == LOST {
-            return Ok(());
+        if generation != LOST {
+            // Not while a turn runs under it (one that took it meanwhile:
+            // it lets it go when it ends).
+            let c = self.reader().await?;
+            let n = c
+                .execute(
+                    "UPDATE codelab_sessions SET lease_owner = NULL, lease_until = NULL
+                     WHERE id = $1 AND lease_owner = $2 AND lease_gen = $3
+                       AND running_turn IS NULL",
+                    &[&session.uuid(), &&*self.instance, &generation],
+                )
+                .await?;
+            if n == 0 {
+                let still = c
+                    .query_opt(
+                        "SELECT 1 FROM codelab_sessions
+                         WHERE id = $1 AND lease_owner = $2 AND lease_gen = $3",
+                        &[&session.uuid(), &&*self.instance, &generation],
+                    )
+                    .await?;
+                if still.is_some() {
+                    return Ok(());
+                }
+            }
         }
-        let c = self.reader().await?;
-        c.execute(
-            "UPDATE codelab_sessions SET lease_owner = NULL, lease_until = NULL, running_turn = NULL
-             WHERE id = $1 AND lease_owner = $2 AND lease_gen = $3",
-            &[&session.uuid(), &&*self.instance, &generation],
-        )
-        .await?;
+        // Forgotten unless taken again meanwhile (a new generation).
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held.get(&session) == Some(&generation) {
+            held.remove(&session);
+        }
         Ok(())
     }
 
