@@ -335,7 +335,10 @@ struct KeptRec {
     announce: Option<UpdateRec>,
 }
 
-async fn keep_decision(
+/// Keeps a decision in the shared store (nothing for a store of one
+/// process): acknowledged, it is acted on by whichever instance runs the
+/// turn next, even if the one whose turn waits for it dies first.
+pub(crate) async fn keep_decision(
     rt: &Runtime,
     session: SessionId,
     key: WaitKey,
@@ -343,6 +346,9 @@ async fn keep_decision(
     resolution: &Resolution,
     announce: Option<&SessionUpdate>,
 ) -> Result<(), RuntimeError> {
+    if !rt.store.shared() {
+        return Ok(());
+    }
     let rec = KeptRec {
         key: KeyRec::from(key),
         resolution: ResolutionRec::from(resolution.clone()),

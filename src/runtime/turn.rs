@@ -444,6 +444,25 @@ pub(super) async fn answer_question(
             "question {question_id} belongs to another session"
         )));
     }
+    if rt.store.shared() && rt.hub.waits(WaitKey::Question(question_id)) {
+        // Kept before the turn here acts on it (and before the client is
+        // answered): acted on even if this instance dies first.
+        let history = full_history(rt, session_id).await?;
+        if let Some(call) = unanswered_calls(&history)
+            .into_iter()
+            .find(|c| c.name == "ask_followup_question")
+        {
+            super::cluster::keep_decision(
+                rt,
+                session_id,
+                WaitKey::Question(question_id),
+                call.id,
+                &Resolution::Answer(answer.clone()),
+                None,
+            )
+            .await?;
+        }
+    }
     if rt.hub.resolve(
         WaitKey::Question(question_id),
         Resolution::Answer(answer.clone()),
@@ -601,6 +620,17 @@ pub(super) async fn decide_approval(
     };
     let key = WaitKey::Approval(approval_id);
     if rt.hub.waits(key) {
+        // Kept before the turn here acts on it (and before the client is
+        // answered): acted on even if this instance dies first.
+        super::cluster::keep_decision(
+            rt,
+            session.id,
+            key,
+            approval.tool_call_id.clone(),
+            &resolution,
+            None,
+        )
+        .await?;
         rt.hub.emit(&session, |_| announce);
         if rt.hub.resolve(key, resolution.clone()) {
             return Ok(approval);
