@@ -13,8 +13,8 @@ use codelab_agent::protocol::requests::{
 };
 use codelab_agent::protocol::types::{
     ApprovalRequiredParams, AttachSessionParams, CreateSessionParams, DecideApprovalParams,
-    Decision, GetHistoryParams, ListSessionsParams, Role, StopReason, TokenParams,
-    TurnCompletedParams,
+    Decision, GetHistoryParams, ListSessionsParams, MessageAddedParams, Role, StopReason,
+    TokenParams, TurnCompletedParams,
 };
 use mock_llm::{Chunk, MockLlm, Reply, Script};
 use serde_json::json;
@@ -243,7 +243,8 @@ async fn three_instances_share_sessions_streams_and_approvals() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_turn_running_on_another_instance_refuses_a_second_message_and_an_agent_switch() {
+async fn a_turn_running_on_another_instance_refuses_a_second_message_and_an_agent_switch_and_is_cancelled_from_there()
+ {
     let hang = Reply {
         chunks: vec![
             Chunk {
@@ -262,7 +263,7 @@ async fn a_turn_running_on_another_instance_refuses_a_second_message_and_an_agen
     let mut b = cluster.client(1).await;
     let s = a.call_typed::<CreateSession>(coder()).await;
     b.call_typed::<AttachSession>(attach(s.id)).await;
-    send(&mut a, s.id, "go").await;
+    let running = send(&mut a, s.id, "go").await;
     // B sees the stream of A's turn ...
     b.expect::<TokenParams>().await;
     // ... and refuses a message while it runs there.
@@ -290,6 +291,16 @@ async fn a_turn_running_on_another_instance_refuses_a_second_message_and_an_agen
         .await;
     assert_eq!(err.code, ErrorCode::SessionBusy);
     assert!(err.message.contains("instance a"), "{}", err.message);
+    // A cancel asked on B stops the turn on A, which B sees end once.
+    let cancelled = b
+        .call_typed::<codelab_agent::protocol::requests::CancelTurn>(
+            codelab_agent::protocol::types::SessionParams { session_id: s.id },
+        )
+        .await;
+    assert_eq!(cancelled.turn_id, Some(running));
+    let ended = b.expect::<TurnCompletedParams>().await;
+    assert_eq!(ended.turn_id, running);
+    assert_eq!(ended.stop_reason, StopReason::Cancelled, "{ended:?}");
     a.abandon();
     b.abandon();
 }
@@ -438,6 +449,25 @@ async fn a_paused_instance_that_lost_its_lease_cannot_write_afterwards() {
                 .then_some(())
         })
         .await;
+    // A's client sees the turn end once: B's end of it, relayed by A; A,
+    // which lost the session, announces no end of its own.
+    let relayed = a
+        .expect_where::<TurnCompletedParams>(|t| t.turn_id == stale)
+        .await;
+    assert_eq!(relayed, ended);
+    cluster.servers[0]
+        .logs
+        .wait_for(|t| t.contains("it announces the end of the turn").then_some(()))
+        .await;
+    a.call_typed::<ListSessions>(ListSessionsParams::default())
+        .await;
+    let stale_id = serde_json::to_value(stale).unwrap();
+    let again: Vec<_> = a
+        .take_queued()
+        .into_iter()
+        .filter(|m| m["method"] == "codelab/turnCompleted" && m["params"]["turnId"] == stale_id)
+        .collect();
+    assert!(again.is_empty(), "a second end of the turn: {again:?}");
     let after = history_seqs(&mut b, s.id).await;
     assert_eq!(
         before, after,
@@ -525,5 +555,211 @@ async fn the_instances_reconnect_after_the_database_restarts_during_a_turn() {
     let h = history_seqs(&mut a, s.id).await;
     assert!(h.windows(2).all(|w| w[0].0 < w[1].0), "{h:?}");
     a.abandon();
+    b.abandon();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_decision_outlives_the_owner_and_the_deciding_instance() {
+    use nix::sys::signal::Signal;
+    let mut cluster = Instances::start(
+        3,
+        vec![
+            call(
+                "d1",
+                "execute_command",
+                json!({"command": "echo ran >> decided.txt"}),
+            ),
+            complete("d2", "done on c"),
+        ],
+    )
+    .await;
+    let mut a = cluster.client(0).await;
+    let mut b = cluster.client(1).await;
+    let mut c = cluster.client(2).await;
+    let s = a.call_typed::<CreateSession>(coder()).await;
+    c.call_typed::<AttachSession>(attach(s.id)).await;
+    let turn = send(&mut a, s.id, "decide elsewhere").await;
+    let pending = c.expect::<ApprovalRequiredParams>().await;
+    // A stops before it hears of the decision; B decides (forwarding it to
+    // A, the owner) and dies as soon as it has answered.
+    signal(&cluster.servers[0], Signal::SIGSTOP);
+    b.call_typed::<DecideApproval>(DecideApprovalParams {
+        approval_id: pending.approval.id,
+        ..approve()
+    })
+    .await;
+    cluster.servers[1].kill().await; // SIGKILL
+    b.abandon();
+    cluster.servers[0].kill().await;
+    a.abandon();
+    // The decision was acknowledged, so it is kept: C takes the session
+    // over once A's lease has run out and the turn goes on there (under its
+    // own id, ending once), running the approved command once.
+    let log = drive(&mut c, turn, |_| None, |_| None).await;
+    assert_eq!(log.completed.stop_reason, StopReason::EndTurn, "{log:?}");
+    assert_eq!(log.completed.result.as_deref(), Some("done on c"));
+    seqs_increase(&log);
+    let ran = std::fs::read_to_string(cluster.ws.path().join("decided.txt")).unwrap();
+    assert_eq!(ran, "ran\n", "the approved command ran exactly once");
+    let history = c
+        .call_typed::<GetHistory>(GetHistoryParams {
+            session_id: s.id,
+            after_seq: None,
+            limit: None,
+        })
+        .await
+        .messages;
+    assert_eq!(
+        history
+            .iter()
+            .filter(|m| m.tool_call_id.as_deref() == Some("d1"))
+            .count(),
+        1,
+        "one result for the decided call: {history:?}"
+    );
+    c.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_larger_than_a_notification_reaches_a_client_on_another_instance() {
+    // 16,500 bytes of output: over PostgreSQL's 8,000-byte NOTIFY payload.
+    let cluster = Instances::start(
+        2,
+        vec![
+            call(
+                "big1",
+                "execute_command",
+                json!({"command": "yes 0123456789 | head -n 1500"}),
+            ),
+            complete("big2", "big done"),
+        ],
+    )
+    .await;
+    let mut a = cluster.client(0).await;
+    let mut b = cluster.client(1).await;
+    let s = a.call_typed::<CreateSession>(coder()).await;
+    b.call_typed::<AttachSession>(attach(s.id)).await;
+    let turn = send(&mut a, s.id, "print a lot").await;
+    let la = drive(&mut a, turn, |_| Some(approve()), |_| None).await;
+    let lb = drive(&mut b, turn, |_| None, |_| None).await;
+    assert_eq!(lb.completed.result.as_deref(), Some("big done"));
+    seqs_increase(&lb);
+    let result = |log: &support::agent::TurnLog| {
+        log.all::<MessageAddedParams>()
+            .into_iter()
+            .find(|m| m.message.tool_call_id.as_deref() == Some("big1"))
+            .map(|m| (m.seq, m.message.text))
+            .expect("the tool's result message")
+    };
+    let (seq_a, text_a) = result(&la);
+    let (seq_b, text_b) = result(&lb);
+    assert!(
+        text_a.matches("0123456789").count() >= 1500,
+        "the whole output: {} bytes",
+        text_a.len()
+    );
+    assert_eq!(
+        (seq_b, &text_b),
+        (seq_a, &text_a),
+        "B got A's message whole"
+    );
+    a.finish().await;
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subtask_resumed_elsewhere_resumes_its_parent_there_under_the_parent_s_lease() {
+    use codelab_agent::protocol::requests::AnswerQuestion;
+    use codelab_agent::protocol::types::{AnswerQuestionParams, QuestionParams};
+    use support::agent::when;
+    let mut cluster = Instances::start(
+        2,
+        vec![
+            when(
+                "plan the release",
+                call(
+                    "o1",
+                    "new_task",
+                    json!({"mode": "coder", "message": "CHILD: bump the version"}),
+                ),
+            ),
+            when(
+                "CHILD: bump the version",
+                call(
+                    "c1",
+                    "ask_followup_question",
+                    json!({"question": "Which version?"}),
+                ),
+            ),
+            when(
+                "The user answered: 2.0.0",
+                complete("c2", "bumped to 2.0.0"),
+            ),
+            when("bumped to 2.0.0", complete("o2", "release planned")),
+        ],
+    )
+    .await;
+    let mut a = cluster.client(0).await;
+    let mut b = cluster.client(1).await;
+    let s = a
+        .call_typed::<CreateSession>(CreateSessionParams::default())
+        .await;
+    b.call_typed::<AttachSession>(attach(s.id)).await;
+    let parent_turn = send(&mut a, s.id, "plan the release").await;
+    cluster.mock.wait_requests(2).await;
+    // The child session, listed on B, waits for its question (asked on A).
+    let child = loop {
+        let list = b
+            .call_typed::<ListSessions>(ListSessionsParams::default())
+            .await;
+        if let Some(child) = list
+            .sessions
+            .into_iter()
+            .find(|x| x.parent_session_id == Some(s.id))
+        {
+            break child;
+        }
+    };
+    let attached = loop {
+        let att = b.call_typed::<AttachSession>(attach(child.id)).await;
+        if !att.pending_questions.is_empty() {
+            break att;
+        }
+        b.expect::<QuestionParams>().await;
+    };
+    // A dies with both turns, the parent waiting for the child, the child
+    // for its answer.
+    cluster.servers[0].kill().await; // SIGKILL
+    a.abandon();
+    b.call_typed::<AnswerQuestion>(AnswerQuestionParams {
+        session_id: child.id,
+        question_id: attached.pending_questions[0].question_id,
+        answer: "2.0.0".into(),
+    })
+    .await;
+    // The child goes on on B, and its result resumes the parent there: the
+    // parent's turn ends once, with its result (not ended for a dead
+    // instance meanwhile).
+    let done = b
+        .expect_where::<TurnCompletedParams>(|t| t.session_id == s.id)
+        .await;
+    assert_eq!(done.turn_id, parent_turn);
+    assert_eq!(done.stop_reason, StopReason::EndTurn, "{done:?}");
+    assert_eq!(done.result.as_deref(), Some("release planned"));
+    let history = b
+        .call_typed::<GetHistory>(GetHistoryParams {
+            session_id: s.id,
+            after_seq: None,
+            limit: None,
+        })
+        .await
+        .messages;
+    let results: Vec<&str> = history
+        .iter()
+        .filter(|m| m.tool_call_id.as_deref() == Some("o1"))
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(results.len(), 1, "{history:?}");
+    assert!(results[0].contains("bumped to 2.0.0"), "{results:?}");
     b.abandon();
 }

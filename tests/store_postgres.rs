@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use codelab_agent::domain::{Role, SessionId, TurnId};
 use codelab_agent::store::postgres::{self, SCHEMA_VERSION};
-use codelab_agent::store::{LeaseOutcome, PgStore, Store, StoreError};
+use codelab_agent::store::{ForwardedDecision, LeaseOutcome, PgStore, Store, StoreError};
 
 /// A database of its own on the test cluster.
 struct Pg(String);
@@ -292,6 +292,22 @@ async fn a_lease_is_exclusive_and_fences_the_instance_that_lost_it() {
             .unwrap()
             .is_empty()
     );
+    // Knowing it, A still cannot write (its turn may not have stopped yet),
+    // and hears of the loss once.
+    let err = a
+        .append_messages(
+            s.id,
+            vec![contract::message(s.id, 3, Role::User, "later a")],
+        )
+        .await
+        .expect_err("still fenced");
+    assert!(matches!(err, StoreError::Fenced { .. }), "{err:?}");
+    assert!(
+        a.renew_leases(Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Nothing written after the takeover comes from A.
     let texts: Vec<String> = b
@@ -355,6 +371,169 @@ async fn two_instances_racing_for_a_lease_one_wins() {
         .filter(|o| matches!(o, LeaseOutcome::Held { .. }))
         .count();
     assert_eq!(held, 1);
+    a.close().await;
+    b.close().await;
+}
+
+fn decision(session_id: SessionId, call_id: &str, payload: &str) -> ForwardedDecision {
+    ForwardedDecision {
+        session_id,
+        call_id: call_id.into(),
+        payload: payload.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_ended_in_the_store_is_not_ended_again_and_decisions_outlive_their_instance() {
+    let (_url, a, b) = two_instances().await;
+    let s = a
+        .create_session(contract::session("decided"))
+        .await
+        .unwrap();
+    let t1 = TurnId::new();
+    a.acquire_lease(s.id, Duration::from_secs(60), Some(t1))
+        .await
+        .unwrap();
+    // B decides for the turn waiting on A: kept, read by any instance; a
+    // second decision for the same call replaces the first.
+    for payload in ["first", "second"] {
+        b.put_decision(decision(s.id, "c1", payload)).await.unwrap();
+    }
+    let kept = a.decisions(s.id).await.unwrap();
+    assert_eq!(kept, [decision(s.id, "c1", "second")]);
+    let unknown = SessionId::new();
+    assert!(matches!(
+        b.put_decision(decision(unknown, "c1", "x")).await,
+        Err(StoreError::SessionNotFound(id)) if id == unknown
+    ));
+
+    // A's turn ends in the store, but its lease is not let go (a release
+    // that failed): once it expires, B takes the session over and finds no
+    // turn to end a second time.
+    a.finish_turn(s.id, t1).await.unwrap();
+    assert_eq!(
+        a.session_lease(s.id).await.unwrap(),
+        Some(("instance-a".to_owned(), None))
+    );
+    a.renew_leases(Duration::from_millis(1)).await.unwrap();
+    let LeaseOutcome::Held {
+        took_over_from,
+        running_turn,
+        ..
+    } = take_over(&b, s.id).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(took_over_from.as_deref(), Some("instance-a"));
+    assert_eq!(running_turn, None, "no turn is left to end");
+
+    // B's next turn dies with it: A takes over the turn to end, and the
+    // decision kept for it.
+    let t2 = TurnId::new();
+    b.acquire_lease(s.id, Duration::from_secs(60), Some(t2))
+        .await
+        .unwrap();
+    b.renew_leases(Duration::from_millis(1)).await.unwrap();
+    let LeaseOutcome::Held { running_turn, .. } = take_over(&a, s.id).await else {
+        unreachable!()
+    };
+    assert_eq!(running_turn, Some(t2));
+    // B, waking up, can neither end that turn nor drop the decision.
+    assert!(matches!(
+        b.finish_turn(s.id, t2).await,
+        Err(StoreError::Fenced { .. })
+    ));
+    assert!(matches!(
+        b.drop_decisions(s.id).await,
+        Err(StoreError::Fenced { .. })
+    ));
+    // Nor once its heartbeat has learnt that it lost the lease.
+    assert_eq!(
+        b.renew_leases(Duration::from_secs(60)).await.unwrap(),
+        [s.id]
+    );
+    assert!(matches!(
+        b.finish_turn(s.id, t2).await,
+        Err(StoreError::Fenced { .. })
+    ));
+    assert!(matches!(
+        b.drop_decisions(s.id).await,
+        Err(StoreError::Fenced { .. })
+    ));
+    assert_eq!(b.decisions(s.id).await.unwrap().len(), 1);
+    a.drop_decisions(s.id).await.unwrap();
+    assert!(b.decisions(s.id).await.unwrap().is_empty());
+    // A deleted session takes its decisions along.
+    b.put_decision(decision(s.id, "c2", "late")).await.unwrap();
+    a.delete_session(s.id).await.unwrap();
+    assert!(a.decisions(s.id).await.unwrap().is_empty());
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_asked_on_one_instance_is_read_by_the_one_running_the_turn() {
+    let (_url, a, b) = two_instances().await;
+    let s = a.create_session(contract::session("cancel")).await.unwrap();
+    let turn = TurnId::new();
+    // No turn runs: nothing to ask.
+    b.request_cancel(s.id, turn).await.unwrap();
+    assert!(a.cancel_requests().await.unwrap().is_empty());
+    a.acquire_lease(s.id, Duration::from_secs(60), Some(turn))
+        .await
+        .unwrap();
+    b.request_cancel(s.id, turn).await.unwrap();
+    assert_eq!(a.cancel_requests().await.unwrap(), [(s.id, turn)]);
+    assert!(
+        b.cancel_requests().await.unwrap().is_empty(),
+        "only the owner is asked"
+    );
+    // The next turn under the same lease is not cancelled by the old request.
+    let next = TurnId::new();
+    a.acquire_lease(s.id, Duration::from_secs(60), Some(next))
+        .await
+        .unwrap();
+    assert!(a.cancel_requests().await.unwrap().is_empty());
+    b.request_cancel(s.id, next).await.unwrap();
+    assert_eq!(a.cancel_requests().await.unwrap(), [(s.id, next)]);
+    // Once the turn has ended, the request is spent.
+    a.finish_turn(s.id, next).await.unwrap();
+    assert!(a.cancel_requests().await.unwrap().is_empty());
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_not_let_go_while_a_turn_is_marked_running_under_it() {
+    let (_url, a, b) = two_instances().await;
+    let s = a.create_session(contract::session("kept")).await.unwrap();
+    let turn = TurnId::new();
+    a.acquire_lease(s.id, Duration::from_secs(60), Some(turn))
+        .await
+        .unwrap();
+    // A release racing a turn that took the lease: the turn keeps it.
+    a.release_lease(s.id).await.unwrap();
+    assert!(matches!(
+        b.acquire_lease(s.id, Duration::from_secs(60), None)
+            .await
+            .unwrap(),
+        LeaseOutcome::HeldElsewhere { .. }
+    ));
+    a.append_messages(
+        s.id,
+        vec![contract::message(s.id, 1, Role::User, "still a")],
+    )
+    .await
+    .unwrap();
+    // Once the turn has ended, the lease goes.
+    a.finish_turn(s.id, turn).await.unwrap();
+    a.release_lease(s.id).await.unwrap();
+    assert!(matches!(
+        b.acquire_lease(s.id, Duration::from_secs(60), None)
+            .await
+            .unwrap(),
+        LeaseOutcome::Held { .. }
+    ));
     a.close().await;
     b.close().await;
 }

@@ -14,16 +14,28 @@
 //!   sent by one task in the order the hub allocated their seqs; a receiver
 //!   delivers another instance's event to its own attached clients only if
 //!   its seq is past the last it delivered for that session (no duplicate,
-//!   no step back). Persisted messages stay the truth for replay.
-//! - **Decisions go to the owner.** A decision, answer or cancel made on an
-//!   instance that does not run the turn is forwarded to the owner; when
-//!   the lease has expired (the owner died), the deciding instance takes the
-//!   lease over and resumes the turn from the history, as restart recovery
-//!   does.
-//! - **No turn stays running forever.** An expired lease over a running
-//!   turn with nothing pending is taken over by the next instance whose
-//!   sweeper finds it: the open calls get results and the turn ends with
-//!   an error stop reason.
+//!   no step back). A persisted event (a message, committed before it is
+//!   announced) travels as its session and seq, and the receivers read the
+//!   row, with the rows they missed since the last event they delivered (a
+//!   gap of at most [`GAP_READ`]); the others (token deltas, tool call
+//!   progress, ...) travel whole, split under PostgreSQL's payload limit.
+//!   Persisted messages stay the truth for replay.
+//! - **Decisions go to the owner, through the store.** A decision, answer
+//!   or subtask result for a turn no turn of this instance waits for is
+//!   first kept in the store (committed before the client is answered),
+//!   then the owner is told; when the lease has expired (the owner died),
+//!   the deciding instance, or the sweeper of any instance, takes the lease
+//!   over and resumes the turn, under its own id, from the history and the
+//!   kept decisions, as restart recovery does. A decision acts once: a
+//!   kept decision whose call has a result is spent (dropped when the turn
+//!   ends), and only the lease holder writes results.
+//! - **No turn stays running forever, and a turn ends once.** A turn's end
+//!   is written to the store (fenced) before it is announced; an expired
+//!   lease over a turn still running in the store with nothing pending is
+//!   taken over by the next instance whose sweeper finds it (the takeover
+//!   claims the turn atomically): the open calls get results and the turn
+//!   ends with an error stop reason. An instance that lost the lease does
+//!   not announce the end of its turn.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,8 +53,8 @@ use crate::domain::{
     Session, SessionEvent, SessionId, SessionUpdate, StopReason, TokenUsage, ToolCall,
     ToolCallStatus, ToolKind, TurnId,
 };
-use crate::store::LeaseOutcome;
 use crate::store::records::{ApprovalRec, MessageRec, QuestionRec};
+use crate::store::{ForwardedDecision, LeaseOutcome, StoreError};
 
 /// How long a lease lasts without renewal, unless `CODELAB_LEASE_MS` says
 /// otherwise (tests use a short one).
@@ -132,6 +144,8 @@ pub(crate) async fn end_orphan(
 ) -> Result<(), RuntimeError> {
     let reason = format!("not run: the instance {owner} running the turn stopped");
     turn::close_open_calls(rt, session, turn_id, &reason).await?;
+    // Ended in the store before it is announced (once).
+    rt.store.finish_turn(session, turn_id).await?;
     let s = rt.store.get_session(session).await?;
     rt.hub.emit(&s, |_| SessionUpdate::TurnCompleted {
         turn_id,
@@ -144,7 +158,29 @@ pub(crate) async fn end_orphan(
         )),
     });
     tracing::warn!(%session, turn = %turn_id, %owner, "ended the turn of an instance that stopped");
+    if s.parent.is_some() {
+        // A subtask: its parent learns that it ended without a result.
+        let outcome = super::TurnOutcome {
+            stop: StopReason::Error,
+            result: None,
+            error: Some(format!("the instance {owner} running it stopped")),
+        };
+        keep_subtask_result(rt, &s, &outcome).await;
+        let rt = Arc::clone(rt);
+        tokio::spawn(async move { turn::deliver_subtask(&rt, &s, &outcome).await });
+    }
     Ok(())
+}
+
+/// Lets the lease of a session go after `turn`, marked running under it,
+/// did not run after all.
+pub(crate) async fn release_turn(rt: &Runtime, session: SessionId, turn: TurnId) {
+    if rt.store.shared()
+        && let Err(e) = rt.store.finish_turn(session, turn).await
+    {
+        tracing::debug!(%session, "cannot mark the turn as not running: {e}");
+    }
+    release(rt, session).await;
 }
 
 /// Lets the lease of a session go after its turn.
@@ -158,10 +194,38 @@ pub(crate) async fn release(rt: &Runtime, session: SessionId) {
     }
 }
 
+/// Marks a turn that ended here as ended in the store once the database
+/// answers again, then lets the lease go; until then the heartbeat keeps
+/// the lease, so no other instance takes the turn for a dead one and
+/// announces its end a second time.
+pub(crate) fn finish_later(rt: &Arc<Runtime>, session: SessionId, turn: TurnId) {
+    let rt = Arc::clone(rt);
+    tokio::spawn(async move {
+        let ttl = lease_ttl();
+        for _ in 0..40 {
+            tokio::time::sleep(ttl / 4).await;
+            match rt.store.finish_turn(session, turn).await {
+                Ok(()) => {
+                    release(&rt, session).await;
+                    return;
+                }
+                Err(StoreError::Fenced { .. }) => return,
+                Err(e) => tracing::debug!(%session, "cannot mark the turn as ended yet: {e}"),
+            }
+        }
+        tracing::warn!(%session, %turn, "gave up marking the turn as ended in the store");
+    });
+}
+
 /// Resumes a session whose waiting call was resolved here while no turn of
 /// this process waits for it: forwarded to the instance whose turn waits,
 /// else resumed here (after a restart, or taking over a dead instance's
 /// lease).
+///
+/// Over a shared store the decision is first kept in the store (committed
+/// before the deciding client is answered): whichever instance runs the
+/// turn next acts on it, so a decision is not lost when the instance it was
+/// forwarded to dies before acting, nor when the deciding one dies.
 pub(crate) async fn resume_or_forward(
     rt: &Arc<Runtime>,
     session: &Session,
@@ -170,27 +234,21 @@ pub(crate) async fn resume_or_forward(
     resolution: Resolution,
     announce: Option<SessionUpdate>,
 ) -> Result<(), RuntimeError> {
-    let presets = HashMap::from([(call_id, resolution.clone())]);
     if !rt.store.shared() {
         if let Some(a) = announce {
             rt.hub.emit(session, |_| a);
         }
+        let presets = HashMap::from([(call_id, resolution)]);
         turn::resume(rt, session, presets)?;
         return Ok(());
     }
-    let turn_id = TurnId::new();
-    match take_lease(rt, session.id, Some(turn_id)).await? {
-        Taken::Here { .. } => {
-            if let Some(a) = announce {
-                rt.hub.emit(session, |_| a);
-            }
-            if let Err(e) = turn::resume_as(rt, session, turn_id, presets) {
-                release(rt, session.id).await;
-                return Err(e);
-            }
+    keep_decision(rt, session.id, key, call_id, &resolution, announce.as_ref()).await?;
+    match take_for_resume(rt, session.id).await? {
+        Ok(turn_id) => {
+            resume_kept_or_release(rt, session, turn_id).await?;
             Ok(())
         }
-        Taken::Elsewhere { owner } => {
+        Err(owner) => {
             tracing::debug!(session = %session.id, %owner, "forwarding a decision to the instance running the turn");
             let receipt = rt.hub.expect_ack(key);
             send(
@@ -205,7 +263,8 @@ pub(crate) async fn resume_or_forward(
             )
             .await?;
             // Without a receipt the owner is gone (or its turn no longer
-            // waits): take the session over once its lease runs out.
+            // waits): take the session over once its lease runs out (the
+            // sweeper of any instance does too, from the kept decision).
             let rt = Arc::clone(rt);
             let session = session.clone();
             tokio::spawn(async move {
@@ -216,23 +275,19 @@ pub(crate) async fn resume_or_forward(
                 rt.hub.forget_ack(key);
                 let deadline = tokio::time::Instant::now() + ttl * 3;
                 loop {
-                    match take_lease(&rt, session.id, Some(turn_id)).await {
-                        Ok(Taken::Here { .. }) => {
+                    match take_for_resume(&rt, session.id).await {
+                        Ok(Ok(turn_id)) => {
                             tracing::info!(session = %session.id, %owner, "resuming here a turn whose instance stopped");
-                            if let Some(a) = announce {
-                                rt.hub.emit(&session, |_| a);
-                            }
-                            if let Err(e) = turn::resume_as(&rt, &session, turn_id, presets) {
+                            if let Err(e) = resume_kept_or_release(&rt, &session, turn_id).await {
                                 tracing::error!(session = %session.id, "cannot resume: {e}");
-                                release(&rt, session.id).await;
                             }
                             return;
                         }
-                        Ok(Taken::Elsewhere { .. }) if tokio::time::Instant::now() < deadline => {
+                        Ok(Err(_)) if tokio::time::Instant::now() < deadline => {
                             tokio::time::sleep(ttl / 4).await;
                         }
-                        Ok(Taken::Elsewhere { owner }) => {
-                            tracing::error!(session = %session.id, %owner, "a decision was not taken by the instance holding the session");
+                        Ok(Err(owner)) => {
+                            tracing::info!(session = %session.id, %owner, "a forwarded decision is left to the instance holding the session");
                             return;
                         }
                         Err(e) => {
@@ -247,6 +302,147 @@ pub(crate) async fn resume_or_forward(
     }
 }
 
+/// Keeps a finished subtask's result for its parent (a shared store), so
+/// that the parent resumes with it wherever it resumes.
+pub(crate) async fn keep_subtask_result(
+    rt: &Runtime,
+    child: &Session,
+    outcome: &super::TurnOutcome,
+) {
+    let Some(link) = child.parent.as_ref().filter(|_| rt.store.shared()) else {
+        return;
+    };
+    if let Err(e) = keep_decision(
+        rt,
+        link.session_id,
+        WaitKey::Subtask(child.id),
+        link.tool_call_id.clone(),
+        &turn::subtask_resolution(outcome),
+        None,
+    )
+    .await
+    {
+        tracing::warn!(parent = %link.session_id, child = %child.id, "cannot keep the result of a subtask: {e}");
+    }
+}
+
+/// A decision kept in the shared store until its turn has the call's result.
+#[derive(Serialize, Deserialize)]
+struct KeptRec {
+    key: KeyRec,
+    resolution: ResolutionRec,
+    /// What the instance resuming the turn announces first.
+    announce: Option<UpdateRec>,
+}
+
+/// Keeps a decision in the shared store (nothing for a store of one
+/// process): acknowledged, it is acted on by whichever instance runs the
+/// turn next, even if the one whose turn waits for it dies first.
+pub(crate) async fn keep_decision(
+    rt: &Runtime,
+    session: SessionId,
+    key: WaitKey,
+    call_id: String,
+    resolution: &Resolution,
+    announce: Option<&SessionUpdate>,
+) -> Result<(), RuntimeError> {
+    if !rt.store.shared() {
+        return Ok(());
+    }
+    let rec = KeptRec {
+        key: KeyRec::from(key),
+        resolution: ResolutionRec::from(resolution.clone()),
+        announce: announce.map(UpdateRec::from),
+    };
+    let payload = serde_json::to_string(&rec)
+        .map_err(|e| StoreError::Invalid(format!("cannot encode a decision: {e}")))?;
+    rt.store
+        .put_decision(ForwardedDecision {
+            session_id: session,
+            call_id,
+            payload,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Takes the lease of a session to resume its turn here: the turn of a
+/// dead instance goes on under its own id (it ends once, here). `Err`
+/// names the instance that holds the lease.
+async fn take_for_resume(
+    rt: &Runtime,
+    session: SessionId,
+) -> Result<Result<TurnId, String>, RuntimeError> {
+    let fresh = TurnId::new();
+    match take_lease(rt, session, Some(fresh)).await? {
+        Taken::Here {
+            orphan: Some((turn, _)),
+        } => {
+            // Ours now: name the turn that goes on.
+            take_lease(rt, session, Some(turn)).await?;
+            Ok(Ok(turn))
+        }
+        Taken::Here { orphan: None } => Ok(Ok(fresh)),
+        Taken::Elsewhere { owner } => Ok(Err(owner)),
+    }
+}
+
+/// Resumes, under the lease this instance holds, the turn of a session
+/// waiting for the decisions kept in the store for its unanswered calls;
+/// false when none is kept (the caller still holds the lease).
+async fn resume_kept(
+    rt: &Arc<Runtime>,
+    session: &Session,
+    turn_id: TurnId,
+) -> Result<bool, RuntimeError> {
+    let kept = rt.store.decisions(session.id).await?;
+    if kept.is_empty() {
+        return Ok(false);
+    }
+    let history = turn::full_history(rt, session.id).await?;
+    let open: Vec<String> = turn::unanswered_calls(&history)
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let mut presets = HashMap::new();
+    let mut announces = Vec::new();
+    for d in kept {
+        if !open.contains(&d.call_id) {
+            continue; // acted on already
+        }
+        match serde_json::from_str::<KeptRec>(&d.payload) {
+            Ok(rec) => {
+                presets.insert(d.call_id, Resolution::from(rec.resolution));
+                announces.extend(rec.announce.and_then(|a| a.into_domain().ok()));
+            }
+            Err(e) => {
+                tracing::warn!(session = %session.id, call = %d.call_id, "an unreadable kept decision: {e}");
+            }
+        }
+    }
+    if presets.is_empty() {
+        return Ok(false);
+    }
+    for a in announces {
+        rt.hub.emit(session, |_| a);
+    }
+    turn::resume_as(rt, session, turn_id, presets)?;
+    Ok(true)
+}
+
+/// [`resume_kept`] that lets the lease go when nothing was resumed.
+async fn resume_kept_or_release(
+    rt: &Arc<Runtime>,
+    session: &Session,
+    turn_id: TurnId,
+) -> Result<bool, RuntimeError> {
+    let resumed = resume_kept(rt, session, turn_id).await;
+    if !matches!(resumed, Ok(true)) {
+        release_turn(rt, session.id, turn_id).await;
+    }
+    resumed
+}
+
 /// Cancels a turn running on another instance; returns it.
 pub(crate) async fn cancel_elsewhere(
     rt: &Runtime,
@@ -258,6 +454,10 @@ pub(crate) async fn cancel_elsewhere(
     let Some((_, turn)) = rt.store.session_lease(session).await? else {
         return Ok(None);
     };
+    // Kept in the store (the owner's heartbeat reads it), then announced.
+    if let Some(t) = turn {
+        rt.store.request_cancel(session, t).await?;
+    }
     send(
         rt,
         vec![Wire::Cancel {
@@ -305,11 +505,20 @@ pub fn start(rt: &Arc<Runtime>) {
             }
             let wire: Vec<Wire> = batch
                 .iter()
-                .map(|e| Wire::Event {
-                    from: from.clone(),
-                    session: e.session_id.uuid(),
-                    seq: e.seq,
-                    update: UpdateRec::from(&e.update),
+                .map(|e| match &e.update {
+                    // Persisted (committed before it is announced): the
+                    // receivers read the row.
+                    SessionUpdate::MessageAdded(_) => Wire::Stored {
+                        from: from.clone(),
+                        session: e.session_id.uuid(),
+                        seq: e.seq,
+                    },
+                    update => Wire::Event {
+                        from: from.clone(),
+                        session: e.session_id.uuid(),
+                        seq: e.seq,
+                        update: UpdateRec::from(update),
+                    },
                 })
                 .collect();
             if let Err(e) = send(&out_rt, wire).await {
@@ -329,7 +538,7 @@ pub fn start(rt: &Arc<Runtime>) {
                     continue;
                 }
             };
-            receive(&in_rt, &me, wire);
+            receive(&in_rt, &me, wire).await;
         }
     });
 
@@ -349,6 +558,18 @@ pub fn start(rt: &Arc<Runtime>) {
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot renew the leases"),
+            }
+            // Cancels asked through the store (their notification may have
+            // been lost while the listener reconnected).
+            match hb_rt.store.cancel_requests().await {
+                Ok(asked) => {
+                    for (s, t) in asked {
+                        if hb_rt.hub.running(s) == Some(t) {
+                            hb_rt.hub.cancel(s);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read the cancel requests"),
             }
         }
     });
@@ -380,8 +601,22 @@ pub(crate) async fn sweep(rt: &Arc<Runtime>) -> Result<usize, RuntimeError> {
             orphan: Some(orphan),
         } = take_lease(rt, session, None).await?
         {
+            // A decision kept for it: the turn goes on here.
+            let s = rt.store.get_session(session).await?;
+            take_lease(rt, session, Some(orphan.0)).await?;
+            match resume_kept(rt, &s, orphan.0).await {
+                Ok(true) => {
+                    tracing::info!(%session, turn = %orphan.0, from = %orphan.1, "resumed a decided turn of an instance that stopped");
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(%session, "cannot resume a decided turn of an instance that stopped; ending it: {e}");
+                }
+            }
+            let turn = orphan.0;
             let r = end_orphan(rt, session, orphan).await;
-            release(rt, session).await;
+            release_turn(rt, session, turn).await;
             r?;
             ended += 1;
         } else {
@@ -391,8 +626,51 @@ pub(crate) async fn sweep(rt: &Arc<Runtime>) -> Result<usize, RuntimeError> {
     Ok(ended)
 }
 
-fn receive(rt: &Arc<Runtime>, me: &str, wire: Wire) {
+/// How many persisted messages a receiver reads at most to fill a gap in
+/// what it delivered (notifications lost while its listener reconnected).
+const GAP_READ: u64 = 256;
+
+/// Delivers another instance's persisted message `seq` to the clients
+/// attached here, read from the store, after the messages of the session
+/// it missed since the last event it delivered (their notifications lost
+/// while its listener reconnected), in seq order, each once.
+async fn receive_stored(rt: &Runtime, session: SessionId, seq: u64) {
+    let last = rt.hub.remote_seq(session);
+    if seq <= last || rt.hub.pass_remote(session, seq) {
+        // Delivered already, or nobody here watches the session: no read.
+        return;
+    }
+    // A session this instance has delivered nothing of yet: only this row.
+    let after = if last == 0 || seq - last > GAP_READ {
+        seq - 1
+    } else {
+        last
+    };
+    let limit = usize::try_from(seq - after).unwrap_or(usize::MAX);
+    match rt.store.history(session, after, limit).await {
+        Ok(page) => {
+            if !page.items.iter().any(|m| m.seq == seq) {
+                tracing::debug!(%session, seq, "a message announced by another instance is gone (its session was deleted?)");
+            }
+            for m in page.items.into_iter().filter(|m| m.seq <= seq) {
+                rt.hub.deliver_remote(Arc::new(SessionEvent {
+                    session_id: session,
+                    seq: m.seq,
+                    update: SessionUpdate::MessageAdded(Box::new(m)),
+                }));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(%session, seq, "cannot read a message announced by another instance: {e}")
+        }
+    }
+}
+
+async fn receive(rt: &Arc<Runtime>, me: &str, wire: Wire) {
     match wire {
+        Wire::Stored { from, session, seq } if from != me => {
+            receive_stored(rt, session.into(), seq).await;
+        }
         Wire::Event {
             from,
             session,
@@ -448,6 +726,15 @@ fn receive(rt: &Arc<Runtime>, me: &str, wire: Wire) {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 enum Wire {
+    /// A persisted event (a message): its row is the truth, read by the
+    /// receivers.
+    Stored {
+        from: String,
+        session: Uuid,
+        seq: u64,
+    },
+    /// An event that is not stored (streamed tokens, tool call progress,
+    /// ...): it travels whole, split under PostgreSQL's payload limit.
     Event {
         from: String,
         session: Uuid,

@@ -365,6 +365,29 @@ impl SessionHub {
         Self::deliver(None, st, event.session_id, event);
     }
 
+    /// The highest seq of another instance's event delivered here for a
+    /// session (0: none yet).
+    pub fn remote_seq(&self, session_id: SessionId) -> u64 {
+        self.lock()
+            .sessions
+            .get(&session_id)
+            .map_or(0, |st| st.remote_seq)
+    }
+
+    /// Another instance's event `seq` of a session no connection here
+    /// watches: not delivered, but counted as [`Self::deliver_remote`] does.
+    /// False (nothing done) when a connection watches the session.
+    pub fn pass_remote(&self, session_id: SessionId, seq: u64) -> bool {
+        let mut inner = self.lock();
+        let st = inner.sessions.entry(session_id).or_default();
+        if !st.watchers.is_empty() {
+            return false;
+        }
+        st.remote_seq = st.remote_seq.max(seq);
+        st.seq = st.seq.max(seq);
+        true
+    }
+
     /// After a takeover: seqs continue past everything the previous owner
     /// may have streamed (its persisted last seq plus [`RESTART_GAP`]).
     pub fn resync(&self, session: &Session) {

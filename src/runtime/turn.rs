@@ -140,7 +140,10 @@ pub fn unanswered_calls(history: &[Message]) -> Vec<ToolCall> {
         .collect()
 }
 
-async fn full_history(rt: &Runtime, session_id: SessionId) -> Result<Vec<Message>, StoreError> {
+pub(super) async fn full_history(
+    rt: &Runtime,
+    session_id: SessionId,
+) -> Result<Vec<Message>, StoreError> {
     Ok(rt.store.history(session_id, 0, usize::MAX).await?.items)
 }
 
@@ -300,7 +303,7 @@ pub(super) async fn send_message(
     };
     if let Err(e) = started.await {
         rt.hub.end_turn(session.id, turn_id);
-        super::cluster::release(rt, session.id).await;
+        super::cluster::release_turn(rt, session.id, turn_id).await;
         return Err(e);
     }
     let turn = Turn::new(
@@ -451,6 +454,25 @@ pub(super) async fn answer_question(
         return Err(RuntimeError::NotPending(format!(
             "question {question_id} belongs to another session"
         )));
+    }
+    if rt.store.shared() && rt.hub.waits(WaitKey::Question(question_id)) {
+        // Kept before the turn here acts on it (and before the client is
+        // answered): acted on even if this instance dies first.
+        let history = full_history(rt, session_id).await?;
+        if let Some(call) = unanswered_calls(&history)
+            .into_iter()
+            .find(|c| c.name == "ask_followup_question")
+        {
+            super::cluster::keep_decision(
+                rt,
+                session_id,
+                WaitKey::Question(question_id),
+                call.id,
+                &Resolution::Answer(answer.clone()),
+                None,
+            )
+            .await?;
+        }
     }
     if rt.hub.resolve(
         WaitKey::Question(question_id),
@@ -609,6 +631,17 @@ pub(super) async fn decide_approval(
     };
     let key = WaitKey::Approval(approval_id);
     if rt.hub.waits(key) {
+        // Kept before the turn here acts on it (and before the client is
+        // answered): acted on even if this instance dies first.
+        super::cluster::keep_decision(
+            rt,
+            session.id,
+            key,
+            approval.tool_call_id.clone(),
+            &resolution,
+            None,
+        )
+        .await?;
         rt.hub.emit(&session, |_| announce);
         if rt.hub.resolve(key, resolution.clone()) {
             return Ok(approval);
@@ -638,31 +671,46 @@ pub(super) async fn decide_approval(
     Ok(approval)
 }
 
-/// Delivers a finished subtask's result to the parent's `new_task` call.
-pub(crate) async fn deliver_subtask(rt: &Arc<Runtime>, child: &Session, outcome: &TurnOutcome) {
-    let Some(link) = &child.parent else {
-        return;
-    };
-    let (parent, call_id) = (link.session_id, link.tool_call_id.clone());
-    let text = match outcome.stop {
+/// What a finished subtask answers its parent's `new_task` call.
+pub(crate) fn subtask_resolution(outcome: &TurnOutcome) -> Resolution {
+    Resolution::Answer(match outcome.stop {
         StopReason::EndTurn => outcome.result.clone().unwrap_or_default(),
         _ => format!(
             "The subtask ended without a result ({:?}): {}",
             outcome.stop,
             outcome.error.clone().unwrap_or_default()
         ),
+    })
+}
+
+/// Delivers a finished subtask's result to the parent's `new_task` call.
+pub(crate) async fn deliver_subtask(rt: &Arc<Runtime>, child: &Session, outcome: &TurnOutcome) {
+    let Some(link) = &child.parent else {
+        return;
     };
-    let resolution = Resolution::Answer(text);
+    let (parent, call_id) = (link.session_id, link.tool_call_id.clone());
+    let resolution = subtask_resolution(outcome);
     if rt
         .hub
         .resolve(WaitKey::Subtask(child.id), resolution.clone())
     {
         return;
     }
-    // The parent's turn is gone: resume it from its new_task call.
+    // The parent's turn is gone (a restart, or it waits on another
+    // instance): resume it from its new_task call, under the parent's lease
+    // like any turn, or forward the result to the instance holding it.
     match rt.store.get_session(parent).await {
         Ok(p) => {
-            if let Err(e) = resume(rt, &p, HashMap::from([(call_id, resolution)])) {
+            if let Err(e) = super::cluster::resume_or_forward(
+                rt,
+                &p,
+                WaitKey::Subtask(child.id),
+                call_id,
+                resolution,
+                None,
+            )
+            .await
+            {
                 tracing::error!(%parent, "cannot resume the parent of a finished subtask: {e}");
             }
         }
@@ -870,19 +918,70 @@ impl Turn {
                 tracing::error!(session = %self.session_id, "cannot close the open tool calls: {e}");
             }
         }
+        let child = match self.rt.store.get_session(self.session_id).await {
+            Ok(s) if s.parent.is_some() => Some(s),
+            _ => None,
+        };
+        if let Some(child) = &child {
+            // Kept for the parent before this turn ends in the store: an
+            // instance taking the parent over resumes it with the result.
+            super::cluster::keep_subtask_result(&self.rt, child, &outcome).await;
+        }
         self.finish(&outcome, started).await;
         if let Some(done) = done {
             let _ = done.send(outcome.clone());
         }
-        if let Ok(session) = self.rt.store.get_session(self.session_id).await
-            && session.parent.is_some()
-        {
-            deliver_subtask(&self.rt, &session, &outcome).await;
+        if let Some(child) = &child {
+            deliver_subtask(&self.rt, child, &outcome).await;
         }
     }
 
     async fn finish(&self, outcome: &TurnOutcome, started: Instant) {
         self.rt.hub.end_turn(self.session_id, self.turn_id);
+        if self.rt.store.shared() {
+            // Every call has its result: the decisions kept for them are spent.
+            if let Err(e) = self.rt.store.drop_decisions(self.session_id).await
+                && !matches!(e, StoreError::Fenced { .. })
+            {
+                tracing::warn!(session = %self.session_id, "cannot drop the spent decisions: {e}");
+            }
+            // The turn is no longer running in the store before its end is
+            // announced: an instance taking an expired lease over finds no
+            // turn to end, and the turn ends once.
+            match self
+                .rt
+                .store
+                .finish_turn(self.session_id, self.turn_id)
+                .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Fenced { .. }) => {
+                    // Another instance took the session over: it announces
+                    // the end of this turn.
+                    self.rt.hub.fence(self.session_id);
+                    tracing::warn!(session = %self.session_id, turn = %self.turn_id, "the session was taken over by another instance; it announces the end of the turn");
+                    // Forget the lost lease (this instance's other writes
+                    // to the session need none).
+                    super::cluster::release(&self.rt, self.session_id).await;
+                    return;
+                }
+                Err(e) => {
+                    // The database is away: the clients learn that the turn
+                    // ended; the lease is kept (renewed) until the store
+                    // knows it too, so no other instance ends it again.
+                    tracing::warn!(session = %self.session_id, "cannot mark the turn as ended in the store (retrying): {e}");
+                    self.announce_end(outcome, started).await;
+                    super::cluster::finish_later(&self.rt, self.session_id, self.turn_id);
+                    return;
+                }
+            }
+        }
+        self.announce_end(outcome, started).await;
+        super::cluster::release(&self.rt, self.session_id).await;
+    }
+
+    /// Announces the end of the turn (`turnCompleted`) and publishes it.
+    async fn announce_end(&self, outcome: &TurnOutcome, started: Instant) {
         let session = match self.rt.store.get_session(self.session_id).await {
             Ok(s) => Some(s),
             Err(StoreError::SessionNotFound(_)) => {
@@ -928,7 +1027,6 @@ impl Turn {
             EventKind::ProcessingCompleted(ended)
         };
         self.publish(kind);
-        super::cluster::release(&self.rt, self.session_id).await;
     }
 
     async fn drive(&mut self) -> Result<TurnOutcome, Stop> {

@@ -135,6 +135,21 @@ pub enum LeaseOutcome {
     },
 }
 
+/// A decision made on one instance for a turn waiting on another (or for a
+/// turn whose instance died), kept in the shared store until the turn has
+/// the call's result: the instance that runs the turn next, its owner or
+/// whoever takes its lease over, acts on it. Acknowledged means durable
+/// across instances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForwardedDecision {
+    /// The session whose turn waits.
+    pub session_id: SessionId,
+    /// The tool call the decision resolves (one decision per call).
+    pub call_id: String,
+    /// The runtime's encoding of the resolution (opaque to the store).
+    pub payload: String,
+}
+
 /// What the runtime needs from storage. Every backend passes the contract
 /// suite; see the module documentation for the guarantees.
 #[async_trait::async_trait]
@@ -311,7 +326,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Ok(Vec::new())
     }
 
-    /// Lets a session's lease go (its turn ended).
+    /// Lets a session's lease go (its turn ended): not while a turn is
+    /// marked running under it ([`Store::finish_turn`] first).
     async fn release_lease(&self, _session: SessionId) -> Result<(), StoreError> {
         Ok(())
     }
@@ -326,13 +342,58 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Sessions whose lease expired more than `grace` ago while a turn ran
     /// under it, with no approval or question pending (those resume when
-    /// answered): turns whose instance died. At most `limit`.
+    /// answered) and no subtask of theirs running or waiting (its result
+    /// resumes them): turns whose instance died. At most `limit`.
     async fn orphaned_turns(
         &self,
         _limit: usize,
         _grace: std::time::Duration,
     ) -> Result<Vec<SessionId>, StoreError> {
         Ok(Vec::new())
+    }
+
+    /// Marks `turn` as no longer running under this instance's lease (the
+    /// turn ended here), before its end is announced: an instance taking an
+    /// expired lease over then finds no turn to end, so a turn ends once.
+    /// [`StoreError::Fenced`] when this instance no longer holds the lease
+    /// (another instance took the session over and announces the end).
+    async fn finish_turn(&self, _session: SessionId, _turn: TurnId) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Asks the instance running `turn` to cancel it, through the store (its
+    /// heartbeat reads the request: a cancel outlives a lost notification);
+    /// nothing when the turn no longer runs.
+    async fn request_cancel(&self, _session: SessionId, _turn: TurnId) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The turns running under this instance's leases whose cancel was
+    /// requested.
+    async fn cancel_requests(&self) -> Result<Vec<(SessionId, TurnId)>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Keeps a decision forwarded to the instance running the turn, committed
+    /// before the deciding client is answered; replaces an earlier one for
+    /// the same call. A store of one process forwards nothing.
+    async fn put_decision(&self, decision: ForwardedDecision) -> Result<(), StoreError> {
+        Err(StoreError::Invalid(format!(
+            "a store of one process keeps no forwarded decisions (call {} of session {})",
+            decision.call_id, decision.session_id
+        )))
+    }
+
+    /// The forwarded decisions kept for a session, oldest first.
+    async fn decisions(&self, _session: SessionId) -> Result<Vec<ForwardedDecision>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Drops the forwarded decisions of a session (its turn ended: every call
+    /// has a result); [`StoreError::Fenced`] unless this instance holds the
+    /// session's lease.
+    async fn drop_decisions(&self, _session: SessionId) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// Takes or renews the named singleton for `ttl` (housekeeping runs on

@@ -49,7 +49,7 @@ use crate::domain::{
 };
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The advisory lock key migrations hold (`codelab` in ASCII).
 pub const MIGRATION_LOCK: i64 = 0x0063_6f64_656c_6162;
@@ -65,7 +65,8 @@ const POOL_SIZE: usize = 16;
 
 /// The migrations, indexed by the version they produce minus one. Each runs
 /// inside the migration transaction.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [r#"
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    r#"
 CREATE TABLE codelab_sessions (
     id uuid PRIMARY KEY,
     updated_at timestamptz NOT NULL,
@@ -126,7 +127,21 @@ CREATE TABLE codelab_checkpoint_usage (
     session_id uuid PRIMARY KEY,
     bytes bigint NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE codelab_decisions (
+    session_id uuid NOT NULL REFERENCES codelab_sessions (id) ON DELETE CASCADE,
+    call_id text NOT NULL,
+    at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    payload text NOT NULL,
+    PRIMARY KEY (session_id, call_id)
+);
+ALTER TABLE codelab_sessions ADD COLUMN cancel_turn uuid;
+-- The parent of a subtask's session (sessions created before stay NULL).
+ALTER TABLE codelab_sessions ADD COLUMN parent_id uuid;
+CREATE INDEX codelab_sessions_parent ON codelab_sessions (parent_id);
+"#,
+];
 
 type Completion = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 /// A write: runs on the writer's connection inside the batch transaction (or
@@ -161,6 +176,11 @@ pub struct PgStore {
     /// same transaction.
     held: Arc<std::sync::Mutex<std::collections::HashMap<SessionId, i64>>>,
 }
+
+/// The generation remembered for a session whose lease the heartbeat found
+/// lost: every write of this instance to it fails the fence check until it
+/// takes the lease again or lets it go (its turn ended).
+const LOST: i64 = -1;
 
 /// What a write checks before touching a session: this instance holds the
 /// lease at this generation (`None`: it holds none, nothing to check).
@@ -605,7 +625,8 @@ async fn fence_only(c: &ClientWrapper, id: SessionId, fence: &Fence) -> Result<(
 async fn put_session(c: &ClientWrapper, s: &Session) -> Result<(), StoreError> {
     let st = c
         .prepare_cached(
-            "INSERT INTO codelab_sessions (id, updated_at, last_seq, record) VALUES ($1, $2, $3, $4)
+            "INSERT INTO codelab_sessions (id, updated_at, last_seq, record, parent_id)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (id) DO UPDATE SET updated_at = EXCLUDED.updated_at,
                  last_seq = EXCLUDED.last_seq, record = EXCLUDED.record",
         )
@@ -613,7 +634,13 @@ async fn put_session(c: &ClientWrapper, s: &Session) -> Result<(), StoreError> {
     let record = to_bytes::<_, SessionRec>(s)?;
     c.execute(
         &st,
-        &[&s.id.uuid(), &s.updated_at, &big(s.last_seq)?, &record],
+        &[
+            &s.id.uuid(),
+            &s.updated_at,
+            &big(s.last_seq)?,
+            &record,
+            &s.parent.as_ref().map(|p| p.session_id.uuid()),
+        ],
     )
     .await?;
     Ok(())
@@ -1277,6 +1304,7 @@ impl super::Store for PgStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
+            .filter(|(_, g)| **g != LOST)
             .map(|(s, g)| (*s, *g))
             .collect();
         if held.is_empty() {
@@ -1307,7 +1335,7 @@ impl super::Store for PgStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for s in &lost {
-            map.remove(s);
+            map.insert(*s, LOST);
         }
         Ok(lost)
     }
@@ -1317,17 +1345,44 @@ impl super::Store for PgStore {
             .held
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&session)
+            .get(&session)
+            .copied()
         else {
             return Ok(());
         };
-        let c = self.reader().await?;
-        c.execute(
-            "UPDATE codelab_sessions SET lease_owner = NULL, lease_until = NULL, running_turn = NULL
-             WHERE id = $1 AND lease_owner = $2 AND lease_gen = $3",
-            &[&session.uuid(), &&*self.instance, &generation],
-        )
-        .await?;
+        if generation != LOST {
+            // Not while a turn runs under it (one that took it meanwhile:
+            // it lets it go when it ends).
+            let c = self.reader().await?;
+            let n = c
+                .execute(
+                    "UPDATE codelab_sessions SET lease_owner = NULL, lease_until = NULL
+                     WHERE id = $1 AND lease_owner = $2 AND lease_gen = $3
+                       AND running_turn IS NULL",
+                    &[&session.uuid(), &&*self.instance, &generation],
+                )
+                .await?;
+            if n == 0 {
+                let still = c
+                    .query_opt(
+                        "SELECT 1 FROM codelab_sessions
+                         WHERE id = $1 AND lease_owner = $2 AND lease_gen = $3",
+                        &[&session.uuid(), &&*self.instance, &generation],
+                    )
+                    .await?;
+                if still.is_some() {
+                    return Ok(());
+                }
+            }
+        }
+        // Forgotten unless taken again meanwhile (a new generation).
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held.get(&session) == Some(&generation) {
+            held.remove(&session);
+        }
         Ok(())
     }
 
@@ -1365,6 +1420,13 @@ impl super::Store for PgStore {
                    AND s.lease_until < clock_timestamp() - $2::bigint * interval '1 millisecond'
                    AND NOT EXISTS (SELECT 1 FROM codelab_approvals a WHERE a.session_id = s.id)
                    AND NOT EXISTS (SELECT 1 FROM codelab_questions q WHERE q.session_id = s.id)
+                   -- A parent waits for its subtask while the child's turn
+                   -- runs or waits (the child is swept first).
+                   AND NOT EXISTS (
+                       SELECT 1 FROM codelab_sessions c WHERE c.parent_id = s.id
+                         AND (c.running_turn IS NOT NULL
+                              OR EXISTS (SELECT 1 FROM codelab_approvals a WHERE a.session_id = c.id)
+                              OR EXISTS (SELECT 1 FROM codelab_questions q WHERE q.session_id = c.id)))
                  LIMIT $1",
                 &[&i64::try_from(limit).unwrap_or(i64::MAX), &grace_ms],
             )
@@ -1373,6 +1435,126 @@ impl super::Store for PgStore {
             .iter()
             .map(|r| SessionId::from(r.get::<_, Uuid>(0)))
             .collect())
+    }
+
+    async fn finish_turn(&self, session: SessionId, turn: TurnId) -> Result<(), StoreError> {
+        // A turn runs under its lease: without it (lost, the heartbeat
+        // found), another instance took the session over.
+        let Some(fence) = self.fence(session) else {
+            return Err(StoreError::Fenced {
+                session,
+                generation: 0,
+            });
+        };
+        let fence = Some(fence);
+        self.write(move |c| {
+            Box::pin(async move {
+                fence_only(c, session, &fence).await?;
+                c.execute(
+                    "UPDATE codelab_sessions SET running_turn = NULL, cancel_turn = NULL
+                     WHERE id = $1 AND running_turn = $2",
+                    &[&session.uuid(), &turn.uuid()],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn request_cancel(&self, session: SessionId, turn: TurnId) -> Result<(), StoreError> {
+        let c = self.reader().await?;
+        c.execute(
+            "UPDATE codelab_sessions SET cancel_turn = $2 WHERE id = $1 AND running_turn = $2",
+            &[&session.uuid(), &turn.uuid()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn cancel_requests(&self) -> Result<Vec<(SessionId, TurnId)>, StoreError> {
+        let c = self.reader().await?;
+        let rows = c
+            .query(
+                "SELECT id, cancel_turn FROM codelab_sessions
+                 WHERE lease_owner = $1 AND cancel_turn IS NOT NULL AND cancel_turn = running_turn",
+                &[&&*self.instance],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    SessionId::from(r.get::<_, Uuid>(0)),
+                    TurnId::from(r.get::<_, Uuid>(1)),
+                )
+            })
+            .collect())
+    }
+
+    async fn put_decision(&self, d: super::ForwardedDecision) -> Result<(), StoreError> {
+        self.write(move |c| {
+            Box::pin(async move {
+                let n = c
+                    .execute(
+                        "INSERT INTO codelab_decisions (session_id, call_id, payload)
+                         SELECT id, $2, $3 FROM codelab_sessions WHERE id = $1
+                         ON CONFLICT (session_id, call_id) DO UPDATE SET payload = EXCLUDED.payload",
+                        &[&d.session_id.uuid(), &d.call_id, &d.payload],
+                    )
+                    .await?;
+                if n == 0 {
+                    return Err(StoreError::SessionNotFound(d.session_id));
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn decisions(
+        &self,
+        session: SessionId,
+    ) -> Result<Vec<super::ForwardedDecision>, StoreError> {
+        let c = self.reader().await?;
+        let rows = c
+            .query(
+                "SELECT call_id, payload FROM codelab_decisions WHERE session_id = $1
+                 ORDER BY at, call_id",
+                &[&session.uuid()],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| super::ForwardedDecision {
+                session_id: session,
+                call_id: r.get(0),
+                payload: r.get(1),
+            })
+            .collect())
+    }
+
+    async fn drop_decisions(&self, session: SessionId) -> Result<(), StoreError> {
+        // Only the lease holder's turn spends decisions.
+        let Some(fence) = self.fence(session) else {
+            return Err(StoreError::Fenced {
+                session,
+                generation: 0,
+            });
+        };
+        let fence = Some(fence);
+        self.write(move |c| {
+            Box::pin(async move {
+                fence_only(c, session, &fence).await?;
+                c.execute(
+                    "DELETE FROM codelab_decisions WHERE session_id = $1",
+                    &[&session.uuid()],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn try_singleton(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {

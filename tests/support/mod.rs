@@ -718,6 +718,14 @@ impl Client {
         result
     }
 
+    /// Takes every message received and not consumed yet (without waiting).
+    pub fn take_queued(&mut self) -> Vec<Value> {
+        while let Ok(msg) = self.inbox.try_recv() {
+            self.queued.push_back(msg);
+        }
+        self.queued.drain(..).collect()
+    }
+
     /// Asserts that no message went unconsumed and that stdout carried only protocol.
     pub fn assert_all_consumed(&mut self) {
         while let Ok(msg) = self.inbox.try_recv() {
