@@ -1,7 +1,8 @@
 //! A scripted LLM server on loopback for codelab-agent's tests and benchmarks.
 //!
-//! It speaks OpenAI Chat Completions (`POST …/chat/completions`) and Anthropic
-//! Messages (`POST …/messages`) as Server-Sent Events, exactly as the real
+//! It speaks OpenAI Chat Completions (`POST …/chat/completions`), Anthropic
+//! Messages (`POST …/messages`) and, for text and tool calls, OpenAI
+//! Responses (`POST …/responses`) as Server-Sent Events, exactly as the real
 //! services frame them, from a [`Script`] of replies. Every request is
 //! recorded; on every request it checks that each tool call in the history has
 //! exactly one tool result, and records a violation (and answers 400) if not.
@@ -204,6 +205,10 @@ pub enum Format {
     Openai,
     /// Anthropic Messages.
     Anthropic,
+    /// OpenAI Responses (`POST …/responses`): text, stamped tokens, waits,
+    /// tool calls (as `function_call` items) and usage; what the Codex CLI
+    /// speaks. Reasoning and faults are Chat Completions and Messages only.
+    Responses,
 }
 
 /// A request as received.
@@ -453,7 +458,15 @@ async fn add_replies(
 
 /// The text the `match` of a reply is tested against: the last message's text.
 fn last_text(format: Format, body: &Value) -> String {
-    let Some(last) = body["messages"].as_array().and_then(|m| m.last()) else {
+    let list = if format == Format::Responses {
+        &body["input"]
+    } else {
+        &body["messages"]
+    };
+    if let Value::String(s) = list {
+        return s.clone();
+    }
+    let Some(last) = list.as_array().and_then(|m| m.last()) else {
         return String::new();
     };
     match (&last["content"], format) {
@@ -462,7 +475,11 @@ fn last_text(format: Format, body: &Value) -> String {
             .iter()
             .map(|b| match &b["content"] {
                 Value::String(s) => s.clone(),
-                _ => b["text"].as_str().unwrap_or_default().to_owned(),
+                _ => b["text"]
+                    .as_str()
+                    .or_else(|| b["output"].as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
             })
             .collect::<Vec<_>>()
             .join("\n"),
@@ -513,6 +530,12 @@ pub fn count_tokens(format: Format, body: &Value) -> u64 {
             other => tokens(&other.to_string()),
         }
     };
+    if format == Format::Responses {
+        // Not counted item by item: the instructions and the input as text.
+        return tokens(body["instructions"].as_str().unwrap_or_default())
+            + tokens(&body["input"].to_string())
+            + tokens(&body["tools"].to_string());
+    }
     if format == Format::Anthropic {
         n += PER_MESSAGE + text_of(&body["system"]);
     }
@@ -536,7 +559,7 @@ pub fn count_tokens(format: Format, body: &Value) -> u64 {
 /// The provider's own error for a prompt longer than the window.
 pub fn overflow_body(format: Format, tokens: u64, window: u64) -> String {
     match format {
-        Format::Openai => json!({"error": {
+        Format::Openai | Format::Responses => json!({"error": {
             "message": format!("This model's maximum context length is {window} tokens. However, your messages resulted in {tokens} tokens. Please reduce the length of the messages."),
             "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}),
         Format::Anthropic => json!({"type": "error", "error": {"type": "invalid_request_error",
@@ -549,6 +572,17 @@ pub fn overflow_body(format: Format, tokens: u64, window: u64) -> String {
 pub fn check_tool_pairing(format: Format, body: &Value) -> Result<(), String> {
     let mut calls: Vec<String> = Vec::new();
     let mut results: Vec<String> = Vec::new();
+    for item in body["input"].as_array().into_iter().flatten() {
+        match item["type"].as_str() {
+            Some("function_call") => {
+                calls.push(item["call_id"].as_str().unwrap_or_default().to_owned())
+            }
+            Some("function_call_output") => {
+                results.push(item["call_id"].as_str().unwrap_or_default().to_owned());
+            }
+            _ => {}
+        }
+    }
     for m in body["messages"].as_array().into_iter().flatten() {
         match format {
             Format::Openai => {
@@ -559,6 +593,7 @@ pub fn check_tool_pairing(format: Format, body: &Value) -> Result<(), String> {
                     results.push(m["tool_call_id"].as_str().unwrap_or_default().to_owned());
                 }
             }
+            Format::Responses => {}
             Format::Anthropic => {
                 for b in m["content"].as_array().into_iter().flatten() {
                     if b["type"] == "thinking" && b["signature"].as_str().is_none_or(str::is_empty)
@@ -602,6 +637,8 @@ async fn complete(
         Format::Openai
     } else if path.ends_with("messages") {
         Format::Anthropic
+    } else if path.ends_with("responses") {
+        Format::Responses
     } else {
         return (
             StatusCode::NOT_FOUND,
@@ -724,11 +761,16 @@ async fn complete(
             });
         }
     }
-    let steps = render(format, &model, &reply);
+    let steps = if format == Format::Responses {
+        render_responses(&model, &reply)
+    } else {
+        render(format, &model, &reply)
+    };
     let guard = DisconnectGuard {
         shared: Arc::clone(&shared),
         index,
         finished: false,
+        text: String::new(),
     };
     let stream = futures::stream::unfold(
         (steps.into_iter(), guard),
@@ -745,8 +787,16 @@ async fn complete(
                             .map(|d| d.as_micros())
                             .unwrap_or(0);
                         let token = format!("T{us}|");
+                        if format == Format::Responses {
+                            let line = responses_delta(&token);
+                            guard.text.push_str(&token);
+                            return Some((
+                                Ok::<Bytes, std::io::Error>(Bytes::from(line)),
+                                (steps, guard),
+                            ));
+                        }
                         let data = match format {
-                            Format::Openai => {
+                            Format::Openai | Format::Responses => {
                                 json!({"choices": [{"index": 0, "delta": {"content": token}, "finish_reason": null}]})
                             }
                             Format::Anthropic => {
@@ -754,7 +804,7 @@ async fn complete(
                             }
                         };
                         let line = match format {
-                            Format::Openai => format!("data: {data}\n\n"),
+                            Format::Openai | Format::Responses => format!("data: {data}\n\n"),
                             Format::Anthropic => {
                                 format!("event: content_block_delta\ndata: {data}\n\n")
                             }
@@ -766,6 +816,24 @@ async fn complete(
                     }
                     Some(Step::Bytes(b)) => {
                         return Some((Ok::<Bytes, std::io::Error>(Bytes::from(b)), (steps, guard)));
+                    }
+                    Some(Step::ResponsesText(t)) => {
+                        guard.text.push_str(&t);
+                        return Some((
+                            Ok::<Bytes, std::io::Error>(Bytes::from(responses_delta(&t))),
+                            (steps, guard),
+                        ));
+                    }
+                    Some(Step::ResponsesEnd {
+                        model,
+                        calls,
+                        usage,
+                    }) => {
+                        let end = responses_end(&model, &guard.text, calls, usage);
+                        return Some((
+                            Ok::<Bytes, std::io::Error>(Bytes::from(end)),
+                            (steps, guard),
+                        ));
                     }
                     Some(Step::Wait(ms)) => tokio::time::sleep(Duration::from_millis(ms)).await,
                     Some(Step::Gate) => {
@@ -798,6 +866,8 @@ struct DisconnectGuard {
     shared: Arc<Shared>,
     index: usize,
     finished: bool,
+    /// Responses: the text sent so far, repeated in the message item at the end.
+    text: String,
 }
 
 impl DisconnectGuard {
@@ -820,6 +890,15 @@ impl Drop for DisconnectGuard {
 
 enum Step {
     Bytes(Vec<u8>),
+    /// Responses: a text delta, also kept for the message item at the end.
+    ResponsesText(String),
+    /// Responses: the message item (with the text sent), the function
+    /// calls, `response.completed`.
+    ResponsesEnd {
+        model: String,
+        calls: Vec<Value>,
+        usage: UsageChunk,
+    },
     /// A text delta stamped with the time it is written.
     Stamped(Format),
     Wait(u64),
@@ -827,6 +906,140 @@ enum Step {
     Gate,
     Stall,
     Drop,
+}
+
+/// Responses: one `response.output_text.delta` event.
+fn responses_delta(delta: &str) -> String {
+    format!(
+        "event: response.output_text.delta\ndata: {}\n\n",
+        json!({"type": "response.output_text.delta", "item_id": "msg_mock", "output_index": 0,
+               "content_index": 0, "delta": delta})
+    )
+}
+
+/// Responses: the events that end a reply: the message item done with its
+/// whole text, each function call's item, `response.completed` with usage.
+fn responses_end(model: &str, text: &str, calls: Vec<Value>, usage: UsageChunk) -> String {
+    let mut out = String::new();
+    let mut ev = |v: Value| {
+        out.push_str(&format!(
+            "event: {}\ndata: {v}\n\n",
+            v["type"].as_str().unwrap_or("")
+        ));
+    };
+    let part = json!({"type": "output_text", "text": text, "annotations": []});
+    let message = json!({"id": "msg_mock", "type": "message", "status": "completed", "role": "assistant",
+                         "content": [part]});
+    ev(
+        json!({"type": "response.output_text.done", "item_id": "msg_mock", "output_index": 0,
+              "content_index": 0, "text": text}),
+    );
+    ev(
+        json!({"type": "response.content_part.done", "item_id": "msg_mock", "output_index": 0,
+              "content_index": 0, "part": part}),
+    );
+    ev(json!({"type": "response.output_item.done", "output_index": 0, "item": message}));
+    let mut output = vec![message];
+    for (i, call) in calls.into_iter().enumerate() {
+        let index = i + 1;
+        ev(
+            json!({"type": "response.output_item.added", "output_index": index,
+                  "item": {"type": "function_call", "id": call["id"], "call_id": call["call_id"],
+                           "name": call["name"], "arguments": "", "status": "in_progress"}}),
+        );
+        ev(
+            json!({"type": "response.function_call_arguments.delta", "item_id": call["id"],
+                  "output_index": index, "delta": call["arguments"]}),
+        );
+        ev(
+            json!({"type": "response.function_call_arguments.done", "item_id": call["id"],
+                  "output_index": index, "arguments": call["arguments"]}),
+        );
+        ev(json!({"type": "response.output_item.done", "output_index": index, "item": call}));
+        output.push(call);
+    }
+    let input = usage.input + usage.cache_read + usage.cache_write;
+    ev(json!({"type": "response.completed", "response": {
+        "id": "resp_mock", "object": "response", "created_at": 0, "status": "completed", "model": model,
+        "output": output,
+        "usage": {"input_tokens": input, "input_tokens_details": {"cached_tokens": usage.cache_read},
+                  "output_tokens": usage.output, "output_tokens_details": {"reasoning_tokens": 0},
+                  "total_tokens": input + usage.output}}}));
+    out
+}
+
+/// The steps of a reply in the Responses format.
+fn render_responses(model: &str, reply: &Reply) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let ev = |steps: &mut Vec<Step>, v: Value| {
+        let line = format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap_or(""));
+        steps.push(Step::Bytes(line.into_bytes()));
+    };
+    let response = json!({"id": "resp_mock", "object": "response", "created_at": 0, "status": "in_progress",
+                          "model": model, "output": []});
+    ev(
+        &mut steps,
+        json!({"type": "response.created", "response": response}),
+    );
+    ev(
+        &mut steps,
+        json!({"type": "response.in_progress", "response": response}),
+    );
+    ev(
+        &mut steps,
+        json!({"type": "response.output_item.added", "output_index": 0,
+                          "item": {"id": "msg_mock", "type": "message", "status": "in_progress",
+                                   "role": "assistant", "content": []}}),
+    );
+    ev(
+        &mut steps,
+        json!({"type": "response.content_part.added", "item_id": "msg_mock", "output_index": 0,
+                          "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
+    );
+    let mut calls = Vec::new();
+    for c in &reply.chunks {
+        if let Some(ms) = c.wait_ms {
+            steps.push(Step::Wait(ms));
+        }
+        if let Some(text) = &c.text {
+            for p in pieces(text, c.split.unwrap_or(usize::MAX)) {
+                if let Some(ms) = c.pace_ms {
+                    steps.push(Step::Wait(ms));
+                }
+                steps.push(Step::ResponsesText(p));
+            }
+        }
+        if let Some(n) = c.stamped_tokens {
+            for _ in 0..n {
+                if let Some(ms) = c.stamp_every_ms {
+                    steps.push(Step::Wait(ms));
+                }
+                steps.push(Step::Stamped(Format::Responses));
+            }
+        }
+        if let Some(tc) = &c.tool_call {
+            let args = match &tc.arguments {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            calls.push(
+                json!({"type": "function_call", "id": format!("fc_{}", tc.id), "call_id": tc.id,
+                              "name": tc.name, "arguments": args, "status": "completed"}),
+            );
+        }
+    }
+    let usage = reply
+        .chunks
+        .iter()
+        .filter_map(|c| c.usage)
+        .next_back()
+        .unwrap_or_default();
+    steps.push(Step::ResponsesEnd {
+        model: model.to_owned(),
+        calls,
+        usage,
+    });
+    steps
 }
 
 /// Splits a string into pieces of `n` characters.
@@ -893,7 +1106,7 @@ fn render(format: Format, model: &str, reply: &Reply) -> Vec<Step> {
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     };
     match format {
-        Format::Openai => w.data(None, &oa(json!({"role": "assistant", "content": ""}), Value::Null)),
+        Format::Openai | Format::Responses => w.data(None, &oa(json!({"role": "assistant", "content": ""}), Value::Null)),
         Format::Anthropic => w.data(
             Some("message_start"),
             &json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message", "role": "assistant",
@@ -925,7 +1138,7 @@ fn render(format: Format, model: &str, reply: &Reply) -> Vec<Step> {
             let field = c.reasoning_field.as_deref().unwrap_or("reasoning_content");
             for p in pieces(reasoning, split) {
                 match format {
-                    Format::Openai => w.data(None, &oa(json!({field: p}), Value::Null)),
+                    Format::Openai | Format::Responses => w.data(None, &oa(json!({field: p}), Value::Null)),
                     Format::Anthropic => w.data(Some("content_block_delta"), &json!({"type": "content_block_delta", "index": block, "delta": {"type": "thinking_delta", "thinking": p}})),
                 }
             }
@@ -971,7 +1184,7 @@ fn render(format: Format, model: &str, reply: &Reply) -> Vec<Step> {
                     w.steps.push(Step::Gate);
                 }
                 match format {
-                    Format::Openai => w.data(None, &oa(json!({"content": p}), Value::Null)),
+                    Format::Openai | Format::Responses => w.data(None, &oa(json!({"content": p}), Value::Null)),
                     Format::Anthropic => w.data(Some("content_block_delta"), &json!({"type": "content_block_delta", "index": block, "delta": {"type": "text_delta", "text": p}})),
                 }
             }
@@ -996,7 +1209,7 @@ fn render(format: Format, model: &str, reply: &Reply) -> Vec<Step> {
             };
             let split = tc.split.unwrap_or(4);
             match format {
-                Format::Openai => {
+                Format::Openai | Format::Responses => {
                     if tc.split_header {
                         w.data(None, &oa(json!({"tool_calls": [{"index": tool_index, "id": tc.id, "type": "function", "function": {"arguments": ""}}]}), Value::Null));
                         w.data(None, &oa(json!({"tool_calls": [{"index": tool_index, "function": {"name": tc.name}}]}), Value::Null));
@@ -1031,7 +1244,7 @@ fn render(format: Format, model: &str, reply: &Reply) -> Vec<Step> {
         }
         if c.unknown_event {
             match format {
-                Format::Openai => w.data(
+                Format::Openai | Format::Responses => w.data(
                     Some("mystery"),
                     &json!({"object": "mystery.event", "choices": []}),
                 ),
@@ -1046,7 +1259,7 @@ fn render(format: Format, model: &str, reply: &Reply) -> Vec<Step> {
         }
         if let Some(err) = &c.error {
             match format {
-                Format::Openai => w.data(
+                Format::Openai | Format::Responses => w.data(
                     None,
                     &json!({"error": {"type": err.kind, "message": err.message}}),
                 ),
@@ -1073,7 +1286,7 @@ fn render(format: Format, model: &str, reply: &Reply) -> Vec<Step> {
         return w.steps;
     }
     match format {
-        Format::Openai => {
+        Format::Openai | Format::Responses => {
             let finish = reply
                 .finish
                 .clone()
