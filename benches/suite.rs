@@ -420,11 +420,230 @@ fn pct(mut v: Vec<f64>, q: f64) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The mock as its own process, streaming `tokens` stamped tokens per reply.
-async fn mock_process(
-    replies: usize,
-    tokens: usize,
-    every_ms: Option<u64>,
+/// The ripgreps to compare with: Debian's (`rg` on the PATH) and the newest
+/// from crates.io (`cargo install ripgrep --locked`, which `scripts/bench.sh`
+/// puts in `CODELAB_BENCH_RG`), each with its version.
+fn ripgreps() -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    let mut bins = vec![PathBuf::from("rg")];
+    if let Ok(p) = std::env::var("CODELAB_BENCH_RG") {
+        bins.push(PathBuf::from(p));
+    }
+    for bin in bins {
+        let Ok(o) = Command::new(&bin).arg("--version").output() else {
+            eprintln!("search: {} is missing", bin.display());
+            continue;
+        };
+        let version = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.push((version, bin));
+    }
+    out
+}
+
+/// One whole `rg` process over `dir`, its output read from a pipe: seconds and lines.
+fn rg_with(bin: &Path, args: &[&str], dir: &Path) -> (f64, usize) {
+    let t = Instant::now();
+    let out = Command::new(bin)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("ripgrep runs");
+    let secs = t.elapsed().as_secs_f64();
+    (
+        secs,
+        out.stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count(),
+    )
+}
+
+/// One turn in a fresh server process (`--standalone` over stdio) on
+/// `dir`, whose model (the mock, its own process) calls `tool` with `args`
+/// and then answers: the seconds from `codelab/sendMessage` to
+/// `codelab/turnCompleted` and the tool's result.
+async fn tool_turn(url: &str, dir: &Path) -> (f64, String) {
+    let data = tempfile::tempdir().unwrap();
+    let env = vec![
+        ("OPENAI_BASE_URL", format!("{url}/v1")),
+        ("OPENAI_API_KEY", "sk-bench".to_owned()),
+        ("CODELAB_MODEL", "m".to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ];
+    let mut p = support::ServerProcess::stdio_env(data.path(), &env);
+    let mut c = p.stdio_client();
+    c.initialize(&[], Some(&support::file_uri(dir))).await;
+    let s = c
+        .call("codelab/createSession", json!({"agent": "coder"}))
+        .await;
+    let t = Instant::now();
+    c.call(
+        "codelab/sendMessage",
+        json!({"sessionId": s["id"], "text": "go"}),
+    )
+    .await;
+    let mut result = None;
+    loop {
+        let msg = c.next_notification().await;
+        match msg["method"].as_str() {
+            Some("codelab/toolCall") if msg["params"]["status"] == "completed" => {
+                result = msg["params"]["result"].as_str().map(str::to_owned);
+            }
+            Some("codelab/turnCompleted") => break,
+            _ => {}
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    c.done();
+    (secs, result.expect("the tool completed"))
+}
+
+/// The total a tool result reports: `[N matches…` for search_in_code; the
+/// entries shown plus `[N more entries…` for list_files.
+fn reported_total(result: &str) -> usize {
+    if let Some(i) = result.rfind("\n[") {
+        let tail = &result[i + 2..];
+        let n: usize = tail
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0);
+        if tail.contains("more entries") {
+            return n + result[..i].lines().filter(|l| !l.is_empty()).count();
+        }
+        return n;
+    }
+    if result.starts_with("No matches") {
+        return 0;
+    }
+    result.lines().filter(|l| !l.is_empty()).count()
+}
+
+/// `search_in_code` and `list_files` end to end against whole ripgrep
+/// processes: each run is a fresh server process and a whole turn (the
+/// model's tool call, the search, the result formatted and sent back to the
+/// model, its answer), timed from sendMessage to turnCompleted; ripgrep
+/// writes every match to a pipe. The totals must equal ripgrep's.
+async fn search_e2e(rows: &mut Vec<Row>, dir: &Path) {
+    let runs = 5;
+    let rgs = ripgreps();
+    let cases: Vec<(String, &str, serde_json::Value, Vec<String>)> = vec![
+        ("literal", "PM_RESUME"),
+        ("word regex", r"\b[A-Z]+_SUSPEND\b"),
+        ("rare", "ZZQ_NOT_ANYWHERE_QZZ"),
+        ("common", "return"),
+    ]
+    .into_iter()
+    .map(|(label, pattern)| {
+        (
+            format!("search_in_code end to end, {label} `{pattern}`"),
+            "search_in_code",
+            json!({"regex": pattern}),
+            ["-n", "--hidden", "--no-config", "-g", "!.git", pattern]
+                .map(str::to_owned)
+                .to_vec(),
+        )
+    })
+    .chain(std::iter::once((
+        "list_files (recursive) end to end vs rg --files".to_owned(),
+        "list_files",
+        json!({"path": ".", "recursive": true}),
+        ["--files", "--hidden", "--no-config", "-g", "!.git"]
+            .map(str::to_owned)
+            .to_vec(),
+    )))
+    .collect();
+    for (name, tool, args, rg_args) in cases {
+        let call = json!({"chunks": [{"toolCall": {"id": "c1", "name": tool, "arguments": args}}]});
+        let done = json!({"chunks": [{"text": "done"}]});
+        let replies: Vec<serde_json::Value> = (0..=runs)
+            .flat_map(|_| [call.clone(), done.clone()])
+            .collect();
+        let (_mock, url, _script) = mock_script(json!({"replies": replies})).await;
+        let rg_args: Vec<&str> = rg_args.iter().map(String::as_str).collect();
+        // Warm-up: the page cache, both sides.
+        let (_, first) = tool_turn(&url, dir).await;
+        let total = reported_total(&first);
+        let mut ours = Vec::new();
+        for _ in 0..runs {
+            let (secs, result) = tool_turn(&url, dir).await;
+            assert_eq!(reported_total(&result), total, "the same result each run");
+            ours.push(secs);
+        }
+        let ours_med = pct(ours.clone(), 0.5);
+        let mut baselines = Vec::new();
+        let mut ratios = Vec::new();
+        let mut checks = Vec::new();
+        for (version, bin) in &rgs {
+            let _ = rg_with(bin, &rg_args, dir);
+            let mut theirs = Vec::new();
+            let mut lines = 0;
+            for _ in 0..runs {
+                let (secs, n) = rg_with(bin, &rg_args, dir);
+                theirs.push(secs);
+                lines = n;
+            }
+            // list_files counts directories too: rg's files and their directories.
+            let expected = if tool == "list_files" {
+                let out = Command::new(bin)
+                    .args(&rg_args)
+                    .current_dir(dir)
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                let mut dirs = std::collections::HashSet::new();
+                for f in text.lines() {
+                    let mut p = Path::new(f).parent();
+                    while let Some(d) = p.filter(|d| !d.as_os_str().is_empty()) {
+                        if !dirs.insert(d.to_path_buf()) {
+                            break;
+                        }
+                        p = d.parent();
+                    }
+                }
+                lines + dirs.len()
+            } else {
+                lines
+            };
+            baselines.push(format!(
+                "{version} {}",
+                range(&theirs, |s| format!("{:.1} ms", s * 1000.0))
+            ));
+            ratios.push(format!("{:.2}x vs {version}", ours_med / pct(theirs, 0.5)));
+            checks.push(if expected == total {
+                format!(
+                    "{total} {}, same as {version}",
+                    if tool == "list_files" {
+                        "entries (files and their directories)"
+                    } else {
+                        "matching lines"
+                    }
+                )
+            } else {
+                format!("MISMATCH: {total} vs {version} {expected}")
+            });
+        }
+        rows.push(Row {
+            name,
+            ours: range(&ours, |s| format!("{:.1} ms", s * 1000.0)),
+            baseline: baselines.join("; "),
+            ratio: ratios.join("; "),
+            target: "≤ 1.0x the newest rg".into(),
+            check: checks.join("; "),
+        });
+    }
+}
+
+/// The mock as its own process, answering from `script`.
+async fn mock_script(
+    script: serde_json::Value,
 ) -> (tokio::process::Child, String, tempfile::NamedTempFile) {
     let exe = std::env::current_exe().unwrap();
     let bin = exe
@@ -436,16 +655,11 @@ async fn mock_process(
         bin.exists(),
         "build it first: cargo build --release -p mock-llm"
     );
-    let script = tempfile::NamedTempFile::new().unwrap();
-    let reply = json!({"chunks": [{"stampedTokens": tokens, "stampEveryMs": every_ms}]});
-    std::fs::write(
-        script.path(),
-        json!({"replies": vec![reply; replies]}).to_string(),
-    )
-    .unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), script.to_string()).unwrap();
     let mut child = tokio::process::Command::new(bin)
         .arg("--script")
-        .arg(script.path())
+        .arg(file.path())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -460,7 +674,17 @@ async fn mock_process(
         .strip_prefix("listening on ")
         .unwrap()
         .to_owned();
-    (child, url, script)
+    (child, url, file)
+}
+
+/// The mock as its own process, streaming `tokens` stamped tokens per reply.
+async fn mock_process(
+    replies: usize,
+    tokens: usize,
+    every_ms: Option<u64>,
+) -> (tokio::process::Child, String, tempfile::NamedTempFile) {
+    let reply = json!({"chunks": [{"stampedTokens": tokens, "stampEveryMs": every_ms}]});
+    mock_script(json!({"replies": vec![reply; replies]})).await
 }
 
 /// The stream read directly, by a whole process: `curl` reads the mock's
@@ -500,6 +724,252 @@ async fn direct_process(url: &str) -> (f64, usize, Vec<f64>) {
     let elapsed = t.elapsed().as_secs_f64();
     let _ = child.wait().await;
     (elapsed, n, lat)
+}
+
+/// Reads `path` of the mock with a `curl` process and parses every event as
+/// it arrives; returns seconds and the stamped tokens in the text deltas
+/// (Chat Completions `choices[0].delta.content`, Responses
+/// `response.output_text.delta`).
+async fn direct_path(url: &str, path: &str, body: &str) -> (f64, usize) {
+    use tokio::io::AsyncBufReadExt;
+    let t = Instant::now();
+    let mut child = tokio::process::Command::new("curl")
+        .args(["-sN", "-H", "content-type: application/json", "-d", body])
+        .arg(format!("{url}{path}"))
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("curl is installed");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut n, mut lat) = (0, Vec::new());
+    while let Ok(Some(line)) = lines.next_line().await {
+        let Some(data) = line.strip_prefix("data: ") else {
+            continue;
+        };
+        if data == "[DONE]" {
+            break;
+        }
+        let v: serde_json::Value = serde_json::from_str(data).unwrap();
+        if let Some(d) = v["choices"][0]["delta"]["content"].as_str() {
+            n += stamps(d, &mut lat);
+        } else if v["type"] == "response.output_text.delta" {
+            n += stamps(v["delta"].as_str().unwrap_or(""), &mut lat);
+        } else if v["type"] == "response.completed" {
+            break;
+        }
+    }
+    let elapsed = t.elapsed().as_secs_f64();
+    let _ = child.wait().await;
+    (elapsed, n)
+}
+
+/// The stamped tokens in `text`.
+fn count_stamps(text: &str) -> usize {
+    let mut v = Vec::new();
+    stamps(text, &mut v)
+}
+
+/// One prompt to a peer as a whole process, against the mock at `url`:
+/// seconds from starting the process to its exit (codelab-agent: to
+/// `codelab/turnCompleted`, the process started for the prompt), and the
+/// stamped tokens of its answer.
+async fn peer_once(peer: &str, url: &str, home: &Path) -> (f64, usize) {
+    let bin = |name: &str| {
+        PathBuf::from(std::env::var("CODELAB_BENCH_PEERS").unwrap_or_default())
+            .join("node_modules/.bin")
+            .join(name)
+    };
+    let work = home.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let t = Instant::now();
+    if peer == "codelab-agent" {
+        let data = tempfile::tempdir().unwrap();
+        let env = vec![
+            ("OPENAI_BASE_URL", format!("{url}/v1")),
+            ("OPENAI_API_KEY", "sk-bench".to_owned()),
+            ("CODELAB_MODEL", "m".to_owned()),
+            ("RUST_LOG", "warn".to_owned()),
+        ];
+        let mut p = support::ServerProcess::stdio_env(data.path(), &env);
+        let mut c = p.stdio_client();
+        c.initialize(&[], Some(&support::file_uri(&work))).await;
+        let s = c
+            .call("codelab/createSession", json!({"agent": "ask"}))
+            .await;
+        c.call(
+            "codelab/sendMessage",
+            json!({"sessionId": s["id"], "text": "go"}),
+        )
+        .await;
+        let mut n = 0;
+        loop {
+            let msg = c.next_notification().await;
+            match msg["method"].as_str() {
+                Some("codelab/token") => {
+                    n += count_stamps(msg["params"]["delta"].as_str().unwrap_or(""));
+                }
+                Some("codelab/turnCompleted") => break,
+                _ => {}
+            }
+        }
+        let secs = t.elapsed().as_secs_f64();
+        c.done();
+        return (secs, n);
+    }
+    let mut cmd =
+        if peer == "codex" {
+            let mut c = tokio::process::Command::new(bin("codex"));
+            c.env("CODEX_HOME", home.join("codex"))
+            .env("MOCK_KEY", "sk-bench")
+            .args(["exec", "--json", "--skip-git-repo-check", "-c", "model_provider=mock", "-c"])
+            .arg(format!(
+                "model_providers.mock={{name=\"mock\",base_url=\"{url}/v1\",wire_api=\"responses\",\
+                 env_key=\"MOCK_KEY\",stream_max_retries=0,request_max_retries=0}}"
+            ))
+            .args(["-m", "m", "go"]);
+            c
+        } else {
+            let mut c = tokio::process::Command::new(bin("cline"));
+            c.arg("--json")
+                .arg("--config")
+                .arg(home.join("cline"))
+                .arg("-c")
+                .arg(&work)
+                // At least 1 (0 is refused); one quoted prompt.
+                .args(["--retries", "1", "say go"]);
+            c
+        };
+    let out = cmd
+        .current_dir(&work)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("the peer runs");
+    let secs = t.elapsed().as_secs_f64();
+    // The answer's text: Codex's `agent_message` items, Cline's `run_result`.
+    let mut n = 0;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if v["type"] == "item.completed" && v["item"]["type"] == "agent_message" {
+            n += count_stamps(v["item"]["text"].as_str().unwrap_or(""));
+        } else if v["type"] == "run_result" {
+            n += count_stamps(v["text"].as_str().unwrap_or(""));
+        }
+    }
+    if n == 0 {
+        eprintln!(
+            "{peer}: no tokens in its output:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    (secs, n)
+}
+
+/// Peers as whole processes against the same mock process: the Codex CLI
+/// (`codex exec --json`, the Responses API) and the Cline CLI (`cline
+/// --json`, an OpenAI-compatible provider), installed by `scripts/bench.sh`
+/// into `CODELAB_BENCH_PEERS`, and codelab-agent started the same way for
+/// each prompt. For each: the time of one prompt (a 1-token reply), and
+/// the streaming cost (a `tokens`-token reply minus the 1-token one) as a
+/// ratio of the same difference read directly by curl.
+async fn peers(rows: &mut Vec<Row>) {
+    let runs = 3;
+    let tokens = 20_000;
+    let have = |name: &str| {
+        std::env::var("CODELAB_BENCH_PEERS")
+            .is_ok_and(|d| Path::new(&d).join("node_modules/.bin").join(name).exists())
+    };
+    for peer in ["codelab-agent", "codex", "cline"] {
+        if peer != "codelab-agent" && !have(peer) {
+            eprintln!("peers: {peer} is not installed; ./scripts/bench.sh installs it");
+            continue;
+        }
+        let (path, body) = if peer == "codex" {
+            (
+                "/v1/responses",
+                r#"{"model":"m","stream":true,"input":"go"}"#,
+            )
+        } else {
+            (
+                "/v1/chat/completions",
+                r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"go"}]}"#,
+            )
+        };
+        let mut by_size = Vec::new();
+        for n in [1, tokens] {
+            // Each run: one direct read, one prompt (Cline asks for a title too: spare replies).
+            let (_mock, url, _script) = mock_process(6 * (runs + 1), n, None).await;
+            let home = tempfile::tempdir().unwrap();
+            if peer == "cline" {
+                let st = tokio::process::Command::new(
+                    PathBuf::from(std::env::var("CODELAB_BENCH_PEERS").unwrap())
+                        .join("node_modules/.bin/cline"),
+                )
+                .args([
+                    "auth",
+                    "-p",
+                    "openai-compatible",
+                    "-k",
+                    "sk-bench",
+                    "-m",
+                    "m",
+                    "-b",
+                ])
+                .arg(format!("{url}/v1"))
+                .arg("--config")
+                .arg(home.path().join("cline"))
+                .stdin(std::process::Stdio::null())
+                .output()
+                .await
+                .unwrap();
+                assert!(st.status.success(), "cline auth");
+            }
+            let (mut direct, mut theirs, mut ok) = (Vec::new(), Vec::new(), true);
+            let _ = direct_path(&url, path, body).await;
+            let _ = peer_once(peer, &url, home.path()).await;
+            for _ in 0..runs {
+                let (d, dn) = direct_path(&url, path, body).await;
+                let (p, pn) = peer_once(peer, &url, home.path()).await;
+                ok &= dn == n && pn == n;
+                direct.push(d);
+                theirs.push(p);
+            }
+            by_size.push((direct, theirs, ok));
+        }
+        let (d1, p1, ok1) = &by_size[0];
+        let (dn, pn, okn) = &by_size[1];
+        let med = |v: &Vec<f64>| pct(v.clone(), 0.5);
+        let ratios: Vec<f64> = pn
+            .iter()
+            .map(|p| (med(dn) - med(d1)) / (p - med(p1)))
+            .collect();
+        rows.push(Row {
+            name: format!(
+                "peers, {tokens} stamped tokens flat out: {peer} (whole process per prompt)"
+            ),
+            ours: format!(
+                "one prompt {}; {tokens} tokens {}",
+                range(p1, |s| format!("{:.1} ms", s * 1000.0)),
+                range(pn, |s| format!("{:.1} ms", s * 1000.0)),
+            ),
+            baseline: format!(
+                "curl {} (1 token {})",
+                range(dn, |s| format!("{:.1} ms", s * 1000.0)),
+                range(d1, |s| format!("{:.1} ms", s * 1000.0)),
+            ),
+            ratio: range(&ratios, |r| format!("{r:.2}x")),
+            target: "streaming cost ≥ 0.95x of direct".into(),
+            check: if *ok1 && *okn {
+                format!("every token in the answer, {runs} runs each")
+            } else {
+                "TOKENS MISSING (see stderr)".into()
+            },
+        });
+    }
 }
 
 /// Median and range of `v`, formatted with `f`.
@@ -1369,6 +1839,9 @@ fn main() {
             Some(dir) => search_vs_rg(&mut rows, &dir),
             None => eprintln!("search: the corpus is missing; ./scripts/bench.sh installs it"),
         }
+        if let Some(dir) = corpus() {
+            rt.block_on(search_e2e(&mut rows, &dir));
+        }
     }
     if want("startup") {
         rt.block_on(startup(&mut rows));
@@ -1384,6 +1857,9 @@ fn main() {
     }
     if want("stream") {
         rt.block_on(stream(&mut rows));
+    }
+    if want("peers") {
+        rt.block_on(peers(&mut rows));
     }
     if want("relay") {
         rt.block_on(relay(&mut rows));
