@@ -153,13 +153,23 @@ fn build_request(b: divan::Bencher, n: usize) {
     use codelab_agent::llm::ChatRequest;
     use codelab_agent::llm::context::{Counter, Estimator};
     use codelab_agent::runtime::context::ContextView;
-    let h = history(n);
+    // The two messages appended since the last request are the same at
+    // every size: a 2 KB tool output and the answer.
+    let mut h = history(n);
+    let tail = history(4);
+    for (i, m) in tail[2..].iter().enumerate() {
+        let mut m = m.clone();
+        m.seq = (n - 1 + i) as u64;
+        h[n - 2 + i] = m;
+    }
     let base = base_request();
     let counter = Counter::for_model(&base.model);
     let estimator = Estimator::new(counter);
     b.with_inputs(|| {
+        // The view as the previous request left it (its fixed part counted).
         let mut v = ContextView::new(counter);
         v.sync(&h[..n - 2]);
+        v.request_tokens(&base);
         v
     })
     .bench_local_values(|mut v| {
