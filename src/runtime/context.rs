@@ -140,6 +140,61 @@ pub fn estimate(req: &ChatRequest, est: &Estimator) -> u64 {
     est.request(req)
 }
 
+/// The most tokens one tool result may take in a request: half of the
+/// largest request. A byte cap on a tool's output cannot promise this (a
+/// flood of `y` lines is a token a byte), and a result longer than the
+/// window would otherwise end the turn.
+pub fn result_cap(limits: &crate::llm::context::ContextLimits) -> u64 {
+    (limits.hard_limit() / 2).max(256)
+}
+
+/// Cuts the middle out of each tool result longer than `cap` tokens (its
+/// head and tail stay, with a note saying how much was left out and how to
+/// see it). The stored result stays whole; the cut is a pure function of
+/// the text, so every request of a session carries the same bytes.
+pub fn cap_results(messages: &mut [ChatMessage], counter: Counter, cap: u64) {
+    for m in messages {
+        if let ChatMessage::Tool { content, .. } = m
+            && let Some(cut) = cap_text(content, counter, cap)
+        {
+            *content = cut;
+        }
+    }
+}
+
+fn cap_text(text: &str, counter: Counter, cap: u64) -> Option<String> {
+    let tokens = counter.text(text);
+    if tokens <= cap {
+        return None;
+    }
+    // Keep a share of the bytes in proportion, then shrink until it fits.
+    let mut keep = (text.len() as u128 * u128::from(cap) * 9 / 10 / u128::from(tokens)) as usize;
+    for _ in 0..8 {
+        let half = keep / 2;
+        let mut head = half.min(text.len());
+        while !text.is_char_boundary(head) {
+            head -= 1;
+        }
+        let mut tail = text.len().saturating_sub(half).max(head);
+        while !text.is_char_boundary(tail) {
+            tail += 1;
+        }
+        let cut = format!(
+            "{}\n[... {} bytes of this output left out to fit the model's context window ({tokens} tokens; a result may take {cap}); run a narrower command or read a smaller range to see them ...]\n{}",
+            &text[..head],
+            tail - head,
+            &text[tail..]
+        );
+        if counter.text(&cut) <= cap {
+            return Some(cut);
+        }
+        keep /= 2;
+    }
+    Some(format!(
+        "[this output ({tokens} tokens) was left out: it does not fit the model's context window; run a narrower command]"
+    ))
+}
+
 /// What the next request of a turn carries, kept up to date as the turn's
 /// history grows, so that building a request costs the same at 10 messages
 /// and at 1,000: messages appended since the last request are converted and
@@ -155,6 +210,8 @@ pub struct ContextView {
     /// How many messages of the history are folded in.
     folded: usize,
     counter: Counter,
+    /// The most tokens a tool result takes ([`cap_results`]), if capped.
+    cap: Option<u64>,
     /// The fixed part of the last request counted: its system prompt and
     /// tools, and their tokens.
     fixed: Option<(String, Vec<crate::llm::ToolSpec>, u64)>,
@@ -177,7 +234,21 @@ impl ContextView {
     /// Counts with `counter` from now on (recounting what it holds).
     pub fn set_counter(&mut self, counter: Counter) {
         if counter != self.counter {
-            *self = Self::new(counter);
+            *self = Self {
+                cap: self.cap,
+                ..Self::new(counter)
+            };
+        }
+    }
+
+    /// Caps tool results at `cap` tokens from now on (rebuilding the view
+    /// when that changes).
+    pub fn set_cap(&mut self, cap: Option<u64>) {
+        if cap != self.cap {
+            *self = Self {
+                cap,
+                ..Self::new(self.counter)
+            };
         }
     }
 
@@ -189,11 +260,17 @@ impl ContextView {
         }
         let new = history.get(self.folded..).unwrap_or_default();
         if self.folded > history.len() || new.iter().any(|m| m.compaction.is_some()) {
-            let messages = view(history);
+            let mut messages = view(history);
+            if let Some(cap) = self.cap {
+                cap_results(&mut messages, self.counter, cap);
+            }
             self.tokens = messages.iter().map(|m| self.counter.message(m)).sum();
             self.messages = Arc::new(messages);
         } else {
-            let added = prompt::chat_messages(new);
+            let mut added = prompt::chat_messages(new);
+            if let Some(cap) = self.cap {
+                cap_results(&mut added, self.counter, cap);
+            }
             self.tokens += added.iter().map(|m| self.counter.message(m)).sum::<u64>();
             // Copies only when a request still holds the previous view.
             Arc::make_mut(&mut self.messages).extend(added);
@@ -267,7 +344,12 @@ fn elided_count(history: &[Message], from: Compaction, to: Compaction) -> u64 {
 }
 
 impl Compactor<'_> {
-    fn tokens(&self, messages: Vec<ChatMessage>) -> u64 {
+    fn tokens(&self, mut messages: Vec<ChatMessage>) -> u64 {
+        cap_results(
+            &mut messages,
+            self.estimator.counter(),
+            result_cap(&self.target.context),
+        );
         let req = ChatRequest {
             messages: Arc::new(messages),
             ..self.base.clone()
@@ -630,5 +712,51 @@ mod tests {
             v.sync(&more);
             assert_eq!(*v.messages(), view(&more));
         }
+    }
+
+    #[test]
+    fn a_tool_result_past_the_cap_keeps_its_head_and_tail_within_it() {
+        let flood = format!("BEGIN\n{}END\n", "y\n".repeat(50_000));
+        let mut messages = vec![
+            ChatMessage::Tool {
+                call_id: "c1".into(),
+                name: String::new(),
+                content: flood.clone(),
+                is_error: false,
+            },
+            ChatMessage::Tool {
+                call_id: "c2".into(),
+                name: String::new(),
+                content: "short".into(),
+                is_error: false,
+            },
+        ];
+        cap_results(&mut messages, Counter::O200k, 1000);
+        let ChatMessage::Tool { content, .. } = &messages[0] else {
+            panic!()
+        };
+        assert!(Counter::O200k.text(content) <= 1000, "{}", content.len());
+        assert!(content.starts_with("BEGIN\ny\n") && content.ends_with("y\nEND\n"));
+        assert!(content.contains("left out to fit the model's context window"));
+        assert!(matches!(&messages[1], ChatMessage::Tool { content, .. } if content == "short"));
+        // The same text is cut the same way (byte-stable requests).
+        let again = cap_text(&flood, Counter::O200k, 1000).unwrap();
+        assert_eq!(&again, content);
+        // The view kept in step applies the same cap.
+        let mut call = msg(1, Role::Assistant, "");
+        call.tool_calls = vec![ToolCall {
+            id: "c1".into(),
+            name: "execute_command".into(),
+            arguments: serde_json::json!({"command": "yes"}),
+        }];
+        let mut out = msg(2, Role::Tool, &flood);
+        out.tool_call_id = Some("c1".into());
+        let h = vec![call, out];
+        let mut v = ContextView::new(Counter::O200k);
+        v.set_cap(Some(1000));
+        v.sync(&h);
+        let mut expected = view(&h);
+        cap_results(&mut expected, Counter::O200k, 1000);
+        assert_eq!(*v.messages(), expected);
     }
 }

@@ -1194,6 +1194,8 @@ impl Turn {
             self.estimator = Estimator::new(counter);
             self.view.set_counter(counter);
         }
+        self.view
+            .set_cap(Some(context::result_cap(&target.context)));
         self.compact(&session, &target, &base, false, "threshold")
             .await?;
         let mut retried = false;

@@ -177,8 +177,7 @@ async function main() {
   await page.locator(".statusbar-item", { hasText: "CodeLab: coder" }).waitFor({ timeout: T });
 
   // Open lib.rs in an editor: the agent's edit must reach this buffer.
-  await runCommand("Go to File...", "lib.rs");
-  await page.locator(".tab.active", { hasText: "lib.rs" }).waitFor({ timeout: T });
+  await openFile("lib.rs");
 
   await runCommand("CodeLab: Open Chat");
   const chat = chatFrame();
@@ -339,8 +338,7 @@ async function main() {
   if ((await chat2.locator(".msg.user", { hasText: "Summary:" }).count()) !== 0) throw new Error("the compaction marker shows as a message of the user");
 
   // ---- checkpoints: the user changed lib.rs after the agent; restore asks, then overwrites
-  await runCommand("Go to File...", "lib.rs");
-  await page.locator(".tab.active", { hasText: "lib.rs" }).waitFor({ timeout: T });
+  await openFile("lib.rs");
   await editorHas("pub fn one()");
   const userChange = fs.readFileSync(lib, "utf8") + "// the user's line\n";
   fs.writeFileSync(lib, userChange);
@@ -414,6 +412,31 @@ async function runCommand(command, arg) {
     await page.locator(".quick-input-list .monaco-list-row", { hasText: command }).first().waitFor({ timeout: T });
   }
   await page.keyboard.press("Enter");
+}
+
+/**
+ * Opens `name` with Quick Open until its tab is the active one: under load
+ * the list can still be filling when the row shows, and Enter then opens
+ * nothing, so a try that leaves no tab is made again (at most three).
+ */
+async function openFile(name) {
+  const tab = page.locator(".tab.active", { hasText: name });
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press("Control+P");
+    const input = page.locator(".quick-input-widget input");
+    await input.waitFor({ timeout: T });
+    await input.fill(name);
+    const row = page.locator(".quick-input-list .monaco-list-row", { hasText: name }).first();
+    await row.waitFor({ timeout: T });
+    await row.click();
+    try {
+      await tab.waitFor({ timeout: 15000 });
+      return;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await page.keyboard.press("Escape");
+    }
+  }
 }
 
 /** Approves `execute_command` approvals until `done` shows. */
