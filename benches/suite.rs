@@ -286,10 +286,22 @@ fn message(sid: codelab_agent::domain::SessionId, seq: u64) -> codelab_agent::do
     }
 }
 
-async fn store(rows: &mut Vec<Row>) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(RedbStore::open(dir.path()).unwrap());
-    // Baseline: one durable commit per event, one writer waiting for each.
+/// What [`appends`] measured.
+struct Appends {
+    /// Events/s of 100 sessions appending 50 messages each at once (the
+    /// store may group their commits).
+    grouped: f64,
+    /// Events/s of one session appending 500, one at a time (one durable
+    /// commit each).
+    one: f64,
+    /// Messages read back from the 100 sessions.
+    total: usize,
+    /// The 100 sessions.
+    ids: Vec<codelab_agent::domain::SessionId>,
+}
+
+/// Durable appends to `store`: one at a time, then 100 sessions at once.
+async fn appends<S: Store + ?Sized + 'static>(store: &Arc<S>) -> Appends {
     let s = store.create_session(session("seq")).await.unwrap();
     let n = 500u64;
     let t = Instant::now();
@@ -300,7 +312,6 @@ async fn store(rows: &mut Vec<Row>) {
             .unwrap();
     }
     let one = n as f64 / t.elapsed().as_secs_f64();
-    // Ours: 100 sessions appending at once; the writer groups their commits.
     let mut ids = Vec::new();
     for i in 0..100 {
         ids.push(
@@ -314,7 +325,7 @@ async fn store(rows: &mut Vec<Row>) {
     let t = Instant::now();
     let mut tasks = Vec::new();
     for id in ids.clone() {
-        let store = Arc::clone(&store);
+        let store = Arc::clone(store);
         tasks.push(tokio::spawn(async move {
             for seq in 1..=50 {
                 store
@@ -332,6 +343,23 @@ async fn store(rows: &mut Vec<Row>) {
     for id in &ids {
         total += store.history(*id, 0, 1000).await.unwrap().items.len();
     }
+    Appends {
+        grouped,
+        one,
+        total,
+        ids,
+    }
+}
+
+async fn store(rows: &mut Vec<Row>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(RedbStore::open(dir.path()).unwrap());
+    let Appends {
+        grouped,
+        one,
+        total,
+        ids,
+    } = appends(&store).await;
     rows.push(Row {
         name: "durable appends, 100 concurrent sessions (group commit)".into(),
         ours: format!("{grouped:.0} events/s"),
@@ -1525,49 +1553,9 @@ async fn concurrency(rows: &mut Vec<Row>) {
 /// redb, the same load: 100 sessions appending 50 messages each at once.
 async fn postgres(rows: &mut Vec<Row>) {
     async fn load(store: Arc<dyn Store>) -> (f64, f64, usize) {
-        let s = store.create_session(session("seq")).await.unwrap();
-        let n = 500u64;
-        let t = Instant::now();
-        for seq in 1..=n {
-            store
-                .append_messages(s.id, vec![message(s.id, seq)])
-                .await
-                .unwrap();
-        }
-        let one = n as f64 / t.elapsed().as_secs_f64();
-        let mut ids = Vec::new();
-        for i in 0..100 {
-            ids.push(
-                store
-                    .create_session(session(&format!("c{i}")))
-                    .await
-                    .unwrap()
-                    .id,
-            );
-        }
-        let t = Instant::now();
-        let mut tasks = Vec::new();
-        for id in ids.clone() {
-            let store = Arc::clone(&store);
-            tasks.push(tokio::spawn(async move {
-                for seq in 1..=50 {
-                    store
-                        .append_messages(id, vec![message(id, seq)])
-                        .await
-                        .unwrap();
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let grouped = 5000.0 / t.elapsed().as_secs_f64();
-        let mut total = 0;
-        for id in &ids {
-            total += store.history(*id, 0, 1000).await.unwrap().items.len();
-        }
+        let a = appends(&store).await;
         store.close().await;
-        (grouped, one, total)
+        (a.grouped, a.one, a.total)
     }
     let dir = tempfile::tempdir().unwrap();
     let (redb, redb_one, redb_total) = load(Arc::new(RedbStore::open(dir.path()).unwrap())).await;

@@ -245,19 +245,7 @@ async fn three_instances_share_sessions_streams_and_approvals() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_running_on_another_instance_refuses_a_second_message_and_an_agent_switch_and_is_cancelled_from_there()
  {
-    let hang = Reply {
-        chunks: vec![
-            Chunk {
-                text: Some("thinking".into()),
-                ..Default::default()
-            },
-            Chunk {
-                wait_ms: Some(120_000),
-                ..Default::default()
-            },
-        ],
-        ..Default::default()
-    };
+    let hang = paused("thinking", 120_000, "");
     let cluster = Instances::start(2, vec![hang]).await;
     let mut a = cluster.client(0).await;
     let mut b = cluster.client(1).await;
@@ -354,19 +342,7 @@ async fn a_killed_instance_s_pending_approval_is_decided_and_resumed_elsewhere()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_streaming_on_a_killed_instance_ends_with_an_error_elsewhere() {
-    let hang = Reply {
-        chunks: vec![
-            Chunk {
-                text: Some("half a thought".into()),
-                ..Default::default()
-            },
-            Chunk {
-                wait_ms: Some(120_000),
-                ..Default::default()
-            },
-        ],
-        ..Default::default()
-    };
+    let hang = paused("half a thought", 120_000, "");
     let mut cluster = Instances::start(2, vec![hang]).await;
     let mut a = cluster.client(0).await;
     let mut b = cluster.client(1).await;
@@ -388,8 +364,8 @@ async fn a_turn_streaming_on_a_killed_instance_ends_with_an_error_elsewhere() {
     b.abandon();
 }
 
-/// Text, then a pause, then more text: a stream that is still open while
-/// the test acts.
+/// Text, then a pause, then more text (none when `rest` is empty): a
+/// stream that is still open while the test acts.
 fn paused(first: &str, wait_ms: u64, rest: &str) -> Reply {
     Reply {
         chunks: vec![
@@ -399,7 +375,7 @@ fn paused(first: &str, wait_ms: u64, rest: &str) -> Reply {
             },
             Chunk {
                 wait_ms: Some(wait_ms),
-                text: Some(rest.into()),
+                text: (!rest.is_empty()).then(|| rest.into()),
                 ..Default::default()
             },
         ],

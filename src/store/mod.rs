@@ -420,6 +420,55 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// A content with its hash, as a checkpoint stores it.
+pub(crate) type HashedContent = (String, Vec<u8>);
+
+/// The contents a checkpoint write stores: the before-content only on a
+/// turn's first edit of the file (later edits keep it), and the after.
+pub(crate) fn checkpoint_sides<'a>(
+    first_edit: bool,
+    before: &'a Option<HashedContent>,
+    after: &'a Option<HashedContent>,
+) -> Vec<&'a HashedContent> {
+    let mut sides = Vec::new();
+    if first_edit {
+        sides.extend(before.as_ref());
+    }
+    sides.extend(after.as_ref());
+    sides
+}
+
+/// The record a checkpoint write leaves, and the content it stops
+/// referencing (the previous after-content of the same turn and file).
+pub(crate) fn checkpoint_record(
+    existing: Option<FileCheckpoint>,
+    turn_id: TurnId,
+    path: &str,
+    before: Option<&HashedContent>,
+    after: Option<&HashedContent>,
+) -> (FileCheckpoint, Option<String>) {
+    let content_ref = |(hash, bytes): &HashedContent| crate::domain::ContentRef {
+        hash: hash.clone(),
+        len: bytes.len() as u64,
+    };
+    match existing {
+        Some(mut c) => {
+            let unref = c.after.take().map(|r| r.hash);
+            c.after = after.map(content_ref);
+            (c, unref)
+        }
+        None => (
+            FileCheckpoint {
+                turn_id,
+                path: path.to_owned(),
+                before: before.map(content_ref),
+                after: after.map(content_ref),
+            },
+            None,
+        ),
+    }
+}
+
 /// Checks that `messages` may be appended to `session`: theirs, with seqs
 /// increasing past its `last_seq`. Returns the new `last_seq`.
 ///

@@ -44,8 +44,8 @@ use super::records::{
 };
 use super::{AuditQuery, Page, SessionChange, StoreError};
 use crate::domain::{
-    ApprovalId, AuditRecord, CheckpointOutcome, ContentRef, FileCheckpoint, Message,
-    PendingApproval, PendingQuestion, QuestionId, Session, SessionId, TurnId,
+    ApprovalId, AuditRecord, CheckpointOutcome, FileCheckpoint, Message, PendingApproval,
+    PendingQuestion, QuestionId, Session, SessionId, TurnId,
 };
 
 /// The schema version this build writes.
@@ -300,6 +300,19 @@ impl PgStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         held.get(&session).map(|g| (Arc::clone(&self.instance), *g))
+    }
+
+    /// The fence of a write only the lease holder may make: without the
+    /// lease (lost, the heartbeat found) another instance took the session
+    /// over.
+    fn holder_fence(&self, session: SessionId) -> Result<Fence, StoreError> {
+        match self.fence(session) {
+            Some(fence) => Ok(Some(fence)),
+            None => Err(StoreError::Fenced {
+                session,
+                generation: 0,
+            }),
+        }
     }
 
     /// The pool (for the lease and fan-out machinery beside the store).
@@ -1069,11 +1082,7 @@ impl super::Store for PgStore {
                     .await?
                     .map_or(0, |r| r.get(0));
                 let used = u64::try_from(used).unwrap_or(0);
-                let mut sides: Vec<&(String, Vec<u8>)> = Vec::new();
-                if existing.is_none() {
-                    sides.extend(before.as_ref());
-                }
-                sides.extend(after.as_ref());
+                let sides = super::checkpoint_sides(existing.is_none(), &before, &after);
                 let mut added = 0u64;
                 let mut seen: Vec<&str> = Vec::new();
                 for (hash, bytes) in &sides {
@@ -1097,25 +1106,14 @@ impl super::Store for PgStore {
                         limit: session_limit,
                     });
                 }
-                let content_ref = |(hash, bytes): &(String, Vec<u8>)| ContentRef {
-                    hash: hash.clone(),
-                    len: bytes.len() as u64,
-                };
-                let mut unref: Vec<String> = Vec::new();
-                let record = match existing {
-                    Some(mut cp) => {
-                        unref.extend(cp.after.take().map(|r| r.hash));
-                        cp.after = after.as_ref().map(content_ref);
-                        cp
-                    }
-                    None => FileCheckpoint {
-                        turn_id,
-                        path: path.clone(),
-                        before: before.as_ref().map(content_ref),
-                        after: after.as_ref().map(content_ref),
-                    },
-                };
-                for (hash, bytes) in sides {
+                let (record, unref) = super::checkpoint_record(
+                    existing,
+                    turn_id,
+                    &path,
+                    before.as_ref(),
+                    after.as_ref(),
+                );
+                    for (hash, bytes) in sides {
                     c.execute(
                         "INSERT INTO codelab_checkpoint_blobs (hash, content, refs) VALUES ($1, $2, 1)
                          ON CONFLICT (hash) DO UPDATE SET refs = codelab_checkpoint_blobs.refs + 1",
@@ -1123,7 +1121,7 @@ impl super::Store for PgStore {
                     )
                     .await?;
                 }
-                release(c, &unref).await?;
+                release(c, unref.as_slice()).await?;
                 let bytes = to_bytes::<_, CheckpointRec>(&record)?;
                 c.execute(
                     "INSERT INTO codelab_checkpoints (session_id, turn_id, path, record)
@@ -1438,15 +1436,8 @@ impl super::Store for PgStore {
     }
 
     async fn finish_turn(&self, session: SessionId, turn: TurnId) -> Result<(), StoreError> {
-        // A turn runs under its lease: without it (lost, the heartbeat
-        // found), another instance took the session over.
-        let Some(fence) = self.fence(session) else {
-            return Err(StoreError::Fenced {
-                session,
-                generation: 0,
-            });
-        };
-        let fence = Some(fence);
+        // A turn runs under its lease.
+        let fence = self.holder_fence(session)?;
         self.write(move |c| {
             Box::pin(async move {
                 fence_only(c, session, &fence).await?;
@@ -1536,13 +1527,7 @@ impl super::Store for PgStore {
 
     async fn drop_decisions(&self, session: SessionId) -> Result<(), StoreError> {
         // Only the lease holder's turn spends decisions.
-        let Some(fence) = self.fence(session) else {
-            return Err(StoreError::Fenced {
-                session,
-                generation: 0,
-            });
-        };
-        let fence = Some(fence);
+        let fence = self.holder_fence(session)?;
         self.write(move |c| {
             Box::pin(async move {
                 fence_only(c, session, &fence).await?;

@@ -32,8 +32,8 @@ use super::schema::{
 };
 use super::{AuditQuery, Page, SessionChange, StoreError};
 use crate::domain::{
-    ApprovalId, AuditRecord, CheckpointOutcome, ContentRef, FileCheckpoint, Message,
-    PendingApproval, PendingQuestion, QuestionId, Session, SessionId, TurnId,
+    ApprovalId, AuditRecord, CheckpointOutcome, FileCheckpoint, Message, PendingApproval,
+    PendingQuestion, QuestionId, Session, SessionId, TurnId,
 };
 
 /// The file name of the store inside the data directory.
@@ -499,11 +499,7 @@ impl super::Store for RedbStore {
             let mut usage = txn.open_table(CHECKPOINT_USAGE)?;
             let used = usage.get(session_id.as_u128())?.map_or(0, |v| v.value());
             // What this write would add: contents not stored yet.
-            let mut sides: Vec<&(String, Vec<u8>)> = Vec::new();
-            if existing.is_none() {
-                sides.extend(before.as_ref());
-            }
-            sides.extend(after.as_ref());
+            let sides = super::checkpoint_sides(existing.is_none(), &before, &after);
             let mut added = 0u64;
             let mut seen: Vec<&str> = Vec::new();
             for (hash, bytes) in &sides {
@@ -518,24 +514,8 @@ impl super::Store for RedbStore {
                     limit: session_limit,
                 });
             }
-            let content_ref = |(hash, bytes): &(String, Vec<u8>)| ContentRef {
-                hash: hash.clone(),
-                len: bytes.len() as u64,
-            };
-            let mut unref: Vec<String> = Vec::new();
-            let record = match existing {
-                Some(mut c) => {
-                    unref.extend(c.after.take().map(|r| r.hash));
-                    c.after = after.as_ref().map(content_ref);
-                    c
-                }
-                None => FileCheckpoint {
-                    turn_id,
-                    path: path.clone(),
-                    before: before.as_ref().map(content_ref),
-                    after: after.as_ref().map(content_ref),
-                },
-            };
+            let (record, unref) =
+                super::checkpoint_record(existing, turn_id, &path, before.as_ref(), after.as_ref());
             for (hash, bytes) in sides {
                 let n = refs.get(hash.as_bytes())?.map_or(0, |v| v.value());
                 if n == 0 {
@@ -543,7 +523,7 @@ impl super::Store for RedbStore {
                 }
                 refs.insert(hash.as_bytes(), n + 1)?;
             }
-            for hash in unref {
+            if let Some(hash) = unref {
                 release(&mut blobs, &mut refs, &hash)?;
             }
             table.insert(key, to_bytes::<_, CheckpointRec>(&record)?.as_slice())?;
