@@ -537,3 +537,38 @@ async fn a_lease_is_not_let_go_while_a_turn_is_marked_running_under_it() {
     a.close().await;
     b.close().await;
 }
+
+/// Housekeeping's singleton: one instance at a time holds it, renews it,
+/// and another takes it once it has expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_singleton_is_held_by_one_instance_until_it_expires() {
+    let (_url, a, b) = two_instances().await;
+    let long = Duration::from_secs(600);
+    assert!(a.try_singleton("housekeeping", long).await.unwrap());
+    assert!(!b.try_singleton("housekeeping", long).await.unwrap());
+    assert!(
+        a.try_singleton("housekeeping", long).await.unwrap(),
+        "renewed"
+    );
+    assert!(
+        b.try_singleton("other", long).await.unwrap(),
+        "names are apart"
+    );
+    // Renewed for no time: expired as soon as the database's clock moves.
+    assert!(
+        a.try_singleton("housekeeping", Duration::ZERO)
+            .await
+            .unwrap()
+    );
+    let mut taken = false;
+    for _ in 0..1000 {
+        if b.try_singleton("housekeeping", long).await.unwrap() {
+            taken = true;
+            break;
+        }
+    }
+    assert!(taken, "the expired singleton is taken over");
+    assert!(!a.try_singleton("housekeeping", long).await.unwrap());
+    a.close().await;
+    b.close().await;
+}
