@@ -1652,6 +1652,133 @@ async fn agent_and_model_are_configuration_options() {
     assert_eq!(agent.close().await, Some(0));
 }
 
+/// The model chosen on one ACP connection is the session's, for everyone:
+/// another ACP connection on the session gets `config_option_update`, a
+/// codelab editor attached to it `codelab/modelChosen`, and that editor's
+/// next prompt uses the model, over the model its own settings name.
+#[tokio::test]
+async fn the_model_chosen_over_acp_holds_for_every_connection_and_client() {
+    use codelab_agent::protocol::Notification;
+    use codelab_agent::protocol::requests::{AttachSession, SendMessage};
+    use codelab_agent::protocol::types::{
+        AttachSessionParams, ChosenModel, ModelChosenParams, SendMessageParams, TurnCompletedParams,
+    };
+    let mock = MockLlm::start(Script {
+        replies: vec![text("From the codelab editor", "Answered.")],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("codelab.toml"),
+        format!(
+            "[llm]\nprovider = \"mock\"\nmodel = \"model-a\"\n\n[llm.providers.mock]\nkind = \"openai\"\n\
+             base_url = \"{}\"\napi_key = \"sk-test\"\n\n[llm.models.\"model-b\"]\ncontext_window = 64000\n",
+            mock.openai_base()
+        ),
+    )
+    .unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    let current_model = |options: &Value| {
+        options
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == "model")
+            .unwrap_or_else(|| panic!("no model option: {options}"))["currentValue"]
+            .clone()
+    };
+
+    // Two ACP editors and a codelab editor on one session, through the daemon.
+    let mut first = Agent::through_daemon(data.path(), &[]);
+    first.initialize().await;
+    let session = first.new_session(1, &root).await;
+    let mut second = Agent::through_daemon(data.path(), &[]);
+    second.initialize().await;
+    let r = second
+        .call(
+            1,
+            "session/load",
+            json!({"sessionId": session, "cwd": root, "mcpServers": []}),
+        )
+        .await;
+    assert_eq!(current_model(&r["configOptions"]), "mock/model-a");
+    let mut server = support::ServerProcess::daemon_client(data.path(), &[]);
+    let mut client = server.stdio_client();
+    // The codelab editor's own settings name model-a.
+    client
+        .initialize_with_options(
+            Some(&support::file_uri(&root)),
+            false,
+            json!({"llm": {"model": "model-a"}}),
+        )
+        .await;
+    let id: codelab_agent::domain::SessionId = serde_json::from_value(json!(session)).unwrap();
+    client
+        .call_typed::<AttachSession>(AttachSessionParams {
+            session_id: id,
+            after_seq: None,
+        })
+        .await;
+
+    let r = first
+        .call(
+            2,
+            "session/set_config_option",
+            json!({"sessionId": session, "configId": "model", "value": "mock/model-b"}),
+        )
+        .await;
+    assert_eq!(current_model(&r["configOptions"]), "mock/model-b");
+    let update = second
+        .notification(|n| {
+            n["params"]["sessionId"] == session.as_str()
+                && n["params"]["update"]["sessionUpdate"] == "config_option_update"
+        })
+        .await;
+    assert_eq!(
+        current_model(&update["params"]["update"]["configOptions"]),
+        "mock/model-b"
+    );
+    let chosen = loop {
+        let n = client.next_notification().await;
+        if n["method"] == ModelChosenParams::NAME {
+            break serde_json::from_value::<ModelChosenParams>(n["params"].clone()).unwrap();
+        }
+    };
+    assert_eq!(chosen.session_id, id);
+    assert_eq!(
+        chosen.model,
+        Some(ChosenModel {
+            provider: "mock".into(),
+            model: "model-b".into(),
+        })
+    );
+
+    client
+        .call_typed::<SendMessage>(SendMessageParams {
+            session_id: id,
+            text: "From the codelab editor".into(),
+            agent: None,
+            context: None,
+        })
+        .await;
+    loop {
+        let n = client.next_notification().await;
+        if n["method"] == TurnCompletedParams::NAME {
+            let p: TurnCompletedParams = serde_json::from_value(n["params"].clone()).unwrap();
+            assert_eq!(p.error, None, "{p:?}");
+            break;
+        }
+    }
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].body["model"], "model-b");
+    client.finish().await;
+    assert_eq!(second.close().await, Some(0));
+    assert_eq!(first.close().await, Some(0));
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+}
+
 /// A third-party ACP client: `acpx` (a headless ACP command line client from
 /// npm, on the official SDK's TypeScript types but its own session and
 /// permission handling) runs one prompt against `codelab-agent acp`: the

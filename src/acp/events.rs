@@ -179,7 +179,8 @@ pub(super) enum Out {
     QuestionDone(String),
     /// A turn ended: answer its prompt.
     TurnEnded { turn: TurnId, end: TurnEnd },
-    /// The session's configuration changed (its agent): send the options.
+    /// The session's configuration changed (its agent or its model): send
+    /// the options.
     ConfigChanged,
 }
 
@@ -318,6 +319,7 @@ impl SessionView {
                 });
                 out
             }
+            SessionUpdate::ModelChosen { .. } => vec![Out::ConfigChanged],
             SessionUpdate::AgentSwitched { to, .. } => vec![
                 Out::Update(acp::SessionUpdate::CurrentModeUpdate(
                     acp::CurrentModeUpdate::new(to.clone()),
