@@ -1652,6 +1652,101 @@ async fn agent_and_model_are_configuration_options() {
     assert_eq!(agent.close().await, Some(0));
 }
 
+/// A question asked as a form (`elicitation/create`: the client offers form
+/// elicitation) and answered meanwhile in a codelab editor is withdrawn: the
+/// ACP client gets `$/cancel_request` of the form, and the model reads the
+/// codelab editor's answer.
+#[tokio::test]
+async fn a_form_answered_in_a_codelab_editor_is_withdrawn() {
+    use codelab_agent::protocol::Notification;
+    use codelab_agent::protocol::requests::{AnswerQuestion, AttachSession};
+    use codelab_agent::protocol::types::{
+        AnswerQuestionParams, AttachSessionParams, QuestionParams, TurnCompletedParams,
+    };
+    let mock = MockLlm::start(Script {
+        replies: vec![
+            tool_reply(
+                Some("Ask away"),
+                "q1",
+                "ask_followup_question",
+                json!({"question": "Which color?", "suggestions": ["red", "blue"]}),
+            ),
+            text("The user answered: green", "Green it is."),
+        ],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    let mut agent = Agent::through_daemon(data.path(), &llm_env(&mock));
+    agent
+        .call(
+            0,
+            "initialize",
+            json!({"protocolVersion": 1, "clientCapabilities": {"elicitation": {"form": {}}}}),
+        )
+        .await;
+    let session = agent.new_session(1, &root).await;
+    let id: codelab_agent::domain::SessionId = serde_json::from_value(json!(session)).unwrap();
+    let mut server = support::ServerProcess::daemon_client(data.path(), &llm_env(&mock));
+    let mut client = server.stdio_client();
+    client
+        .initialize(&[], Some(&support::file_uri(&root)))
+        .await;
+    client
+        .call_typed::<AttachSession>(AttachSessionParams {
+            session_id: id,
+            after_seq: None,
+        })
+        .await;
+
+    agent
+        .send(
+            json!({"jsonrpc": "2.0", "id": 2, "method": "session/prompt",
+                     "params": prompt(&session, "Ask away")}),
+        )
+        .await;
+    let form = agent
+        .notification(|m| m["method"] == "elicitation/create")
+        .await;
+    assert_eq!(
+        (&form["params"]["toolCallId"], &form["params"]["mode"]),
+        (&json!("q1"), &json!("form")),
+        "{form}"
+    );
+    let question = loop {
+        let n = client.next_notification().await;
+        if n["method"] == QuestionParams::NAME {
+            break serde_json::from_value::<QuestionParams>(n["params"].clone()).unwrap();
+        }
+    };
+    client
+        .call_typed::<AnswerQuestion>(AnswerQuestionParams {
+            session_id: id,
+            question_id: question.question_id,
+            answer: "green".into(),
+        })
+        .await;
+    let cancel = agent
+        .notification(|m| m["method"] == "$/cancel_request")
+        .await;
+    assert_eq!(cancel["params"]["requestId"], form["id"], "{cancel}");
+    // As the SDK answers a request it cancelled.
+    agent
+        .send(json!({"jsonrpc": "2.0", "id": form["id"],
+                     "error": {"code": -32800, "message": "Request cancelled"}}))
+        .await;
+    let r = agent.answer(&json!(2)).await;
+    assert_eq!(r["result"]["stopReason"], "end_turn", "{r}");
+    let requests = mock.requests();
+    let last = requests.last().unwrap().body["messages"].to_string();
+    assert!(last.contains("The user answered: green"), "{last}");
+    while client.next_notification().await["method"] != TurnCompletedParams::NAME {}
+    client.finish().await;
+    assert_eq!(agent.close().await, Some(0));
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+}
+
 /// The model chosen on one ACP connection is the session's, for everyone:
 /// another ACP connection on the session gets `config_option_update`, a
 /// codelab editor attached to it `codelab/modelChosen`, and that editor's

@@ -827,6 +827,19 @@ mod tests {
                 ..
             })
         ));
+        // Answered (by any client): the asking stops.
+        let out = v.translate(&tool_event(
+            &c,
+            ToolCallStatus::Completed,
+            Some("The user answered: a"),
+        ));
+        assert!(
+            matches!(out.last(), Some(Out::QuestionDone(id)) if id == "q1"),
+            "{out:?}"
+        );
+        let other = self::call("r1", "read_file", json!({"path": "a.rs"}));
+        let out = v.translate(&tool_event(&other, ToolCallStatus::Completed, Some("x")));
+        assert!(!out.iter().any(|o| matches!(o, Out::QuestionDone(_))));
     }
 
     #[test]
