@@ -810,6 +810,20 @@ to: string,
  */
 reason: string, };
 
+export type ModelChosenParams = { 
+/**
+ * The session.
+ */
+sessionId: SessionId, 
+/**
+ * The session's seq.
+ */
+seq: number, 
+/**
+ * The model its turns use from now on; null: the configured one.
+ */
+model: ChosenModel | null, };
+
 export type QuestionParams = { 
 /**
  * The session.
@@ -2018,6 +2032,7 @@ export interface CodelabNotifications {
   "codelab/approvalRequired": ApprovalRequiredParams;
   "codelab/approvalResolved": ApprovalResolvedParams;
   "codelab/agentSwitched": AgentSwitchedParams;
+  "codelab/modelChosen": ModelChosenParams;
   "codelab/turnCompleted": TurnCompletedParams;
   "codelab/contextUsage": ContextUsageParams;
   "codelab/contextCompacted": ContextCompactedParams;

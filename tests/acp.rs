@@ -2,7 +2,8 @@
 //! binary and a real mock LLM.
 //!
 //! - The official TypeScript client SDK (`@agentclientprotocol/sdk`, npm)
-//!   drives a whole session: `tests/acp/client.test.mjs`, run here with
+//!   drives a whole session, and a second one whose questions are forms
+//!   (elicitation): `tests/acp/client.test.mjs`, run here with
 //!   Node's test runner. Its npm packages are installed by
 //!   `scripts/acp-deps.sh` into a cache outside the clone, keyed by the
 //!   lockfile.
@@ -71,7 +72,7 @@ fn the_official_typescript_client_drives_a_whole_session() {
     );
     assert_eq!(tap_count(&stdout, "fail"), Some(0), "{}", report());
     assert!(
-        tap_count(&stdout, "pass").is_some_and(|n| n >= 17),
+        tap_count(&stdout, "pass").is_some_and(|n| n >= 28),
         "fewer steps ran than the scenario has:\n{}",
         report()
     );
@@ -1650,6 +1651,228 @@ async fn agent_and_model_are_configuration_options() {
         agent.notes
     );
     assert_eq!(agent.close().await, Some(0));
+}
+
+/// A question asked as a form (`elicitation/create`: the client offers form
+/// elicitation) and answered meanwhile in a codelab editor is withdrawn: the
+/// ACP client gets `$/cancel_request` of the form, and the model reads the
+/// codelab editor's answer.
+#[tokio::test]
+async fn a_form_answered_in_a_codelab_editor_is_withdrawn() {
+    use codelab_agent::protocol::Notification;
+    use codelab_agent::protocol::requests::{AnswerQuestion, AttachSession};
+    use codelab_agent::protocol::types::{
+        AnswerQuestionParams, AttachSessionParams, QuestionParams, TurnCompletedParams,
+    };
+    let mock = MockLlm::start(Script {
+        replies: vec![
+            tool_reply(
+                Some("Ask away"),
+                "q1",
+                "ask_followup_question",
+                json!({"question": "Which color?", "suggestions": ["red", "blue"]}),
+            ),
+            text("The user answered: green", "Green it is."),
+        ],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    let mut agent = Agent::through_daemon(data.path(), &llm_env(&mock));
+    agent
+        .call(
+            0,
+            "initialize",
+            json!({"protocolVersion": 1, "clientCapabilities": {"elicitation": {"form": {}}}}),
+        )
+        .await;
+    let session = agent.new_session(1, &root).await;
+    let id: codelab_agent::domain::SessionId = serde_json::from_value(json!(session)).unwrap();
+    let mut server = support::ServerProcess::daemon_client(data.path(), &llm_env(&mock));
+    let mut client = server.stdio_client();
+    client
+        .initialize(&[], Some(&support::file_uri(&root)))
+        .await;
+    client
+        .call_typed::<AttachSession>(AttachSessionParams {
+            session_id: id,
+            after_seq: None,
+        })
+        .await;
+
+    agent
+        .send(
+            json!({"jsonrpc": "2.0", "id": 2, "method": "session/prompt",
+                     "params": prompt(&session, "Ask away")}),
+        )
+        .await;
+    let form = agent
+        .notification(|m| m["method"] == "elicitation/create")
+        .await;
+    assert_eq!(
+        (&form["params"]["toolCallId"], &form["params"]["mode"]),
+        (&json!("q1"), &json!("form")),
+        "{form}"
+    );
+    let question = loop {
+        let n = client.next_notification().await;
+        if n["method"] == QuestionParams::NAME {
+            break serde_json::from_value::<QuestionParams>(n["params"].clone()).unwrap();
+        }
+    };
+    client
+        .call_typed::<AnswerQuestion>(AnswerQuestionParams {
+            session_id: id,
+            question_id: question.question_id,
+            answer: "green".into(),
+        })
+        .await;
+    let cancel = agent
+        .notification(|m| m["method"] == "$/cancel_request")
+        .await;
+    assert_eq!(cancel["params"]["requestId"], form["id"], "{cancel}");
+    // As the SDK answers a request it cancelled.
+    agent
+        .send(json!({"jsonrpc": "2.0", "id": form["id"],
+                     "error": {"code": -32800, "message": "Request cancelled"}}))
+        .await;
+    let r = agent.answer(&json!(2)).await;
+    assert_eq!(r["result"]["stopReason"], "end_turn", "{r}");
+    let requests = mock.requests();
+    let last = requests.last().unwrap().body["messages"].to_string();
+    assert!(last.contains("The user answered: green"), "{last}");
+    while client.next_notification().await["method"] != TurnCompletedParams::NAME {}
+    client.finish().await;
+    assert_eq!(agent.close().await, Some(0));
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+}
+
+/// The model chosen on one ACP connection is the session's, for everyone:
+/// another ACP connection on the session gets `config_option_update`, a
+/// codelab editor attached to it `codelab/modelChosen`, and that editor's
+/// next prompt uses the model, over the model its own settings name.
+#[tokio::test]
+async fn the_model_chosen_over_acp_holds_for_every_connection_and_client() {
+    use codelab_agent::protocol::Notification;
+    use codelab_agent::protocol::requests::{AttachSession, SendMessage};
+    use codelab_agent::protocol::types::{
+        AttachSessionParams, ChosenModel, ModelChosenParams, SendMessageParams, TurnCompletedParams,
+    };
+    let mock = MockLlm::start(Script {
+        replies: vec![text("From the codelab editor", "Answered.")],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("codelab.toml"),
+        format!(
+            "[llm]\nprovider = \"mock\"\nmodel = \"model-a\"\n\n[llm.providers.mock]\nkind = \"openai\"\n\
+             base_url = \"{}\"\napi_key = \"sk-test\"\n\n[llm.models.\"model-b\"]\ncontext_window = 64000\n",
+            mock.openai_base()
+        ),
+    )
+    .unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    let current_model = |options: &Value| {
+        options
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == "model")
+            .unwrap_or_else(|| panic!("no model option: {options}"))["currentValue"]
+            .clone()
+    };
+
+    // Two ACP editors and a codelab editor on one session, through the daemon.
+    let mut first = Agent::through_daemon(data.path(), &[]);
+    first.initialize().await;
+    let session = first.new_session(1, &root).await;
+    let mut second = Agent::through_daemon(data.path(), &[]);
+    second.initialize().await;
+    let r = second
+        .call(
+            1,
+            "session/load",
+            json!({"sessionId": session, "cwd": root, "mcpServers": []}),
+        )
+        .await;
+    assert_eq!(current_model(&r["configOptions"]), "mock/model-a");
+    let mut server = support::ServerProcess::daemon_client(data.path(), &[]);
+    let mut client = server.stdio_client();
+    // The codelab editor's own settings name model-a.
+    client
+        .initialize_with_options(
+            Some(&support::file_uri(&root)),
+            false,
+            json!({"llm": {"model": "model-a"}}),
+        )
+        .await;
+    let id: codelab_agent::domain::SessionId = serde_json::from_value(json!(session)).unwrap();
+    client
+        .call_typed::<AttachSession>(AttachSessionParams {
+            session_id: id,
+            after_seq: None,
+        })
+        .await;
+
+    let r = first
+        .call(
+            2,
+            "session/set_config_option",
+            json!({"sessionId": session, "configId": "model", "value": "mock/model-b"}),
+        )
+        .await;
+    assert_eq!(current_model(&r["configOptions"]), "mock/model-b");
+    let update = second
+        .notification(|n| {
+            n["params"]["sessionId"] == session.as_str()
+                && n["params"]["update"]["sessionUpdate"] == "config_option_update"
+        })
+        .await;
+    assert_eq!(
+        current_model(&update["params"]["update"]["configOptions"]),
+        "mock/model-b"
+    );
+    let chosen = loop {
+        let n = client.next_notification().await;
+        if n["method"] == ModelChosenParams::NAME {
+            break serde_json::from_value::<ModelChosenParams>(n["params"].clone()).unwrap();
+        }
+    };
+    assert_eq!(chosen.session_id, id);
+    assert_eq!(
+        chosen.model,
+        Some(ChosenModel {
+            provider: "mock".into(),
+            model: "model-b".into(),
+        })
+    );
+
+    client
+        .call_typed::<SendMessage>(SendMessageParams {
+            session_id: id,
+            text: "From the codelab editor".into(),
+            agent: None,
+            context: None,
+        })
+        .await;
+    loop {
+        let n = client.next_notification().await;
+        if n["method"] == TurnCompletedParams::NAME {
+            let p: TurnCompletedParams = serde_json::from_value(n["params"].clone()).unwrap();
+            assert_eq!(p.error, None, "{p:?}");
+            break;
+        }
+    }
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].body["model"], "model-b");
+    client.finish().await;
+    assert_eq!(second.close().await, Some(0));
+    assert_eq!(first.close().await, Some(0));
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
 }
 
 /// A third-party ACP client: `acpx` (a headless ACP command line client from

@@ -30,7 +30,6 @@ use super::errors::{from_runtime, invalid_params, not_open, turn_failed, unknown
 use super::{CONFIG_AUTH_METHOD, SETUP_AUTH_METHOD, events};
 use crate::domain::{ModelChoice, Session, SessionId, StopReason};
 use crate::llm::LlmError;
-use crate::llm::config::LlmSettings;
 use crate::runtime::TurnInput;
 use crate::workspace::{path_to_uri, uri_to_path};
 
@@ -282,16 +281,6 @@ fn model_value(provider: &str, model: &str) -> String {
     format!("{provider}/{model}")
 }
 
-/// The model settings a session's chosen model puts over the others (as an
-/// LSP editor's `initializationOptions` do).
-pub(super) fn chosen_llm(chosen: &ModelChoice) -> LlmSettings {
-    LlmSettings {
-        provider: Some(chosen.provider.clone()),
-        model: Some(chosen.model.clone()),
-        ..LlmSettings::default()
-    }
-}
-
 /// A session's configuration options: its agent (`mode`, the same as its
 /// modes) and its model (`model`: the configured models; the one in use
 /// first when the settings do not name it).
@@ -326,7 +315,7 @@ fn config_options_of(
         .description("The agent that answers: its role, tools and rules".to_owned()),
     ];
     let ws = session.workspace_folder.as_deref();
-    let chosen = session.model.as_ref().map(chosen_llm);
+    let chosen = session.model.as_ref().map(crate::runtime::chosen_llm);
     let current = conn
         .rt
         .llm_target(ws, chosen.as_ref(), Some(&session.agent))
@@ -725,14 +714,6 @@ impl acp::Agent for CodelabAgent {
         let message = user_message(&args.prompt, root.as_deref())?;
         // From here a `session/cancel` is kept for the turn this starts.
         self.conn.prompt_starting(id);
-        // The model chosen for the session (by any client), kept with it.
-        let chosen = match self.conn.rt.get_session(id).await {
-            Ok(session) => session.model,
-            Err(e) => {
-                self.conn.prompt_started(id);
-                return Err(from_runtime(&e));
-            }
-        };
         if !self.conn.rt.is_running(id) {
             self.conn
                 .read_buffers(&args.session_id, message.files)
@@ -744,7 +725,8 @@ impl acp::Agent for CodelabAgent {
             agent: None,
             context: None,
             conn: Some(self.conn.id),
-            editor_llm: chosen.as_ref().map(chosen_llm),
+            // The runtime applies the model chosen for the session.
+            editor_llm: None,
         };
         let started = self
             .conn

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::buffers::ClientBuffers;
 use super::editor::{AcpEditor, FsRequest};
-use super::events::{Out, SessionView, TurnEnd};
+use super::events::{Out, SYNTHETIC_QUESTION, SessionView, TurnEnd};
 use super::{AcpError, agent, editor, permission, transport};
 use crate::core::Core;
 use crate::domain::{ApprovalId, Session, SessionEvent, SessionId, TurnId};
@@ -42,7 +42,9 @@ struct Open {
     view: SessionView,
     waiting: HashMap<TurnId, oneshot::Sender<TurnEnd>>,
     finished: VecDeque<(TurnId, TurnEnd)>,
-    questions: Vec<oneshot::Sender<()>>,
+    /// The questions being asked: their tool call ids, and what stops the
+    /// asking.
+    questions: Vec<(String, oneshot::Sender<()>)>,
     /// A prompt is starting its turn.
     starting: bool,
     /// `session/cancel` came while a prompt was starting its turn.
@@ -84,6 +86,15 @@ impl Connection {
     /// Who decides, for the audit log.
     pub(super) fn by(&self) -> String {
         format!("client:{}", self.id)
+    }
+
+    /// Whether the client offers form elicitation (`elicitation/create`).
+    pub(super) fn elicits(&self) -> bool {
+        self.client
+            .borrow()
+            .elicitation
+            .as_ref()
+            .is_some_and(|e| e.form.is_some())
     }
 
     /// Remembers what the client can do (from `initialize`).
@@ -204,7 +215,7 @@ impl Connection {
         self.rt.detach(session, self.id);
         let open = self.sessions.borrow_mut().remove(&session);
         if let Some(mut open) = open {
-            for q in open.questions.drain(..) {
+            for (_, q) in open.questions.drain(..) {
                 let _ = q.send(());
             }
             for (_, tx) in open.waiting.drain() {
@@ -254,7 +265,7 @@ impl Connection {
         let Some(open) = sessions.get_mut(&session) else {
             return;
         };
-        for q in open.questions.drain(..) {
+        for (_, q) in open.questions.drain(..) {
             let _ = q.send(());
         }
         match open.waiting.remove(&turn) {
@@ -329,12 +340,34 @@ impl Connection {
         self.approvals.borrow_mut().remove(&id);
     }
 
-    fn watch_turn_end(&self, session: SessionId) -> oneshot::Receiver<()> {
+    /// Resolves when the question asked in tool call `call` is resolved
+    /// (answered by anyone), or its turn ends.
+    fn watch_question(&self, session: SessionId, call: &str) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
         if let Some(open) = self.sessions.borrow_mut().get_mut(&session) {
-            open.questions.push(tx);
+            open.questions.push((call.to_owned(), tx));
         }
         rx
+    }
+
+    /// The question of tool call `call` was answered (by anyone): stop
+    /// asking it, and any question shown in a made-up tool call (they
+    /// belong to the same turn, which asks one question at a time).
+    fn question_done(&self, session: SessionId, call: &str) {
+        let done: Vec<(String, oneshot::Sender<()>)> = {
+            let mut sessions = self.sessions.borrow_mut();
+            let Some(open) = sessions.get_mut(&session) else {
+                return;
+            };
+            let (done, asking) = std::mem::take(&mut open.questions)
+                .into_iter()
+                .partition(|(id, _)| id == call || id.starts_with(SYNTHETIC_QUESTION));
+            open.questions = asking;
+            done
+        };
+        for (_, tx) in done {
+            let _ = tx.send(());
+        }
     }
 
     /// Handles one event of an open session.
@@ -365,16 +398,17 @@ impl Connection {
                     call,
                     synthetic,
                 } => {
-                    let ended = self.watch_turn_end(event.session_id);
+                    let resolved = self.watch_question(event.session_id, &call.tool_call_id.0);
                     tokio::task::spawn_local(permission::ask_question(
                         Rc::clone(self),
                         sid.clone(),
                         question,
                         call,
                         synthetic,
-                        ended,
+                        resolved,
                     ));
                 }
+                Out::QuestionDone(call) => self.question_done(event.session_id, &call),
                 Out::Resolved(id) => {
                     if let Some(tx) = self.approvals.borrow_mut().remove(&id) {
                         let _ = tx.send(());

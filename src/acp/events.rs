@@ -60,6 +60,8 @@ const TOOLS: &[(&str, acp::ToolKind, &str)] = &[
 
 /// The tool that asks the user (its call is what a question answers).
 const ASK_TOOL: &str = "ask_followup_question";
+/// How the id of a tool call made up for a question begins.
+pub(super) const SYNTHETIC_QUESTION: &str = "question-";
 /// The tool that ends a turn with a result.
 const COMPLETION_TOOL: &str = "attempt_completion";
 /// How much of a command's output a tool call shows (its tail).
@@ -173,9 +175,12 @@ pub(super) enum Out {
     },
     /// An approval was resolved (by anyone): stop asking.
     Resolved(ApprovalId),
+    /// The question of this tool call was answered (by anyone): stop asking.
+    QuestionDone(String),
     /// A turn ended: answer its prompt.
     TurnEnded { turn: TurnId, end: TurnEnd },
-    /// The session's configuration changed (its agent): send the options.
+    /// The session's configuration changed (its agent or its model): send
+    /// the options.
     ConfigChanged,
 }
 
@@ -237,12 +242,20 @@ impl SessionView {
                 status,
                 result,
                 ..
-            } => vec![Out::Update(self.tool_call(
-                call,
-                *kind,
-                *status,
-                result.as_deref(),
-            ))],
+            } => {
+                let mut out = vec![Out::Update(self.tool_call(
+                    call,
+                    *kind,
+                    *status,
+                    result.as_deref(),
+                ))];
+                if call.name == ASK_TOOL
+                    && matches!(status, ToolCallStatus::Completed | ToolCallStatus::Failed)
+                {
+                    out.push(Out::QuestionDone(call.id.clone()));
+                }
+                out
+            }
             SessionUpdate::ApprovalRequired(a) => {
                 let diffs = diffs(a, self.root.as_deref());
                 let call = ToolCall {
@@ -285,7 +298,7 @@ impl SessionView {
                 let (id, synthetic) = match self.asking.take() {
                     Some(id) => (id, false),
                     None => {
-                        let id = format!("question-{}", q.id);
+                        let id = format!("{SYNTHETIC_QUESTION}{}", q.id);
                         out.push(Out::Update(acp::SessionUpdate::ToolCall(
                             acp::ToolCall::new(id.clone(), "Ask")
                                 .kind(acp::ToolKind::Other)
@@ -306,6 +319,7 @@ impl SessionView {
                 });
                 out
             }
+            SessionUpdate::ModelChosen { .. } => vec![Out::ConfigChanged],
             SessionUpdate::AgentSwitched { to, .. } => vec![
                 Out::Update(acp::SessionUpdate::CurrentModeUpdate(
                     acp::CurrentModeUpdate::new(to.clone()),
@@ -813,6 +827,19 @@ mod tests {
                 ..
             })
         ));
+        // Answered (by any client): the asking stops.
+        let out = v.translate(&tool_event(
+            &c,
+            ToolCallStatus::Completed,
+            Some("The user answered: a"),
+        ));
+        assert!(
+            matches!(out.last(), Some(Out::QuestionDone(id)) if id == "q1"),
+            "{out:?}"
+        );
+        let other = self::call("r1", "read_file", json!({"path": "a.rs"}));
+        let out = v.translate(&tool_event(&other, ToolCallStatus::Completed, Some("x")));
+        assert!(!out.iter().any(|o| matches!(o, Out::QuestionDone(_))));
     }
 
     #[test]

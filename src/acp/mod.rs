@@ -19,6 +19,8 @@
 //!   runtime's events for the sessions it opened, in `seq` order).
 //! - `events.rs`: session events and history as ACP `session/update`s (pure).
 //! - `permission.rs`: approvals and questions as `session/request_permission`.
+//! - `elicitation.rs`: questions as `elicitation/create` forms, to clients
+//!   that offer form elicitation.
 //! - `editor.rs`: the connection's editor port: edits as
 //!   `fs/write_text_file`, the files a tool call names read afresh, and
 //!   commands in the client's terminal, those the client offers.
@@ -39,6 +41,7 @@ mod agent;
 mod buffers;
 mod connection;
 mod editor;
+mod elicitation;
 mod errors;
 mod events;
 mod permission;

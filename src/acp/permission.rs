@@ -21,6 +21,7 @@ use agent_client_protocol::{self as acp, Client as _};
 use tokio::sync::oneshot;
 
 use super::connection::Connection;
+use super::elicitation;
 use super::events::text;
 use crate::domain::{ApprovalScope, Decision, PendingApproval, PendingQuestion};
 use crate::runtime::ApprovalDecision;
@@ -192,33 +193,47 @@ pub(super) async fn ask_approval(
     }
 }
 
-/// Asks the client a question and answers it with the chosen suggestion.
-/// Stops waiting when `ended` fires (the turn ended).
+/// Asks the client a question and answers it with what the user said: in a
+/// form (`elicitation/create`) when the client offers form elicitation, else
+/// as a permission request with the suggestions as options. Stops waiting
+/// when `resolved` fires (the turn ended, or another client answered); a
+/// form is then cancelled.
 pub(super) async fn ask_question(
     conn: Rc<Connection>,
     session: acp::SessionId,
     question: PendingQuestion,
     call: Box<acp::ToolCallUpdate>,
     synthetic: bool,
-    ended: oneshot::Receiver<()>,
+    resolved: oneshot::Receiver<()>,
 ) {
     let Some(peer) = conn.peer() else { return };
     let call_id = call.tool_call_id.clone();
-    let request =
-        acp::RequestPermissionRequest::new(session.clone(), *call, question_options(&question));
-    let response = tokio::select! {
-        r = peer.request_permission(request) => r,
-        _ = ended => return,
-    };
-    let answer = match response
-        .map_err(|e| e.to_string())
-        .and_then(|r| question_answer(&question, &r.outcome))
-    {
-        Ok(Some(a)) => a,
-        Ok(None) => return conn.cancel_turn(question.session_id).await,
-        Err(e) => {
-            tracing::warn!(question = %question.id, "the ACP client did not answer a question: {e}");
-            DECLINED.to_owned()
+    let answer = if conn.elicits() {
+        // The tool call shows the question, as a permission request would.
+        conn.notify(&session, acp::SessionUpdate::ToolCallUpdate(*call))
+            .await;
+        let asked = elicitation::ask(&peer, &session, &call_id.0, &question, resolved);
+        match asked.await {
+            Some(a) => a,
+            None => return,
+        }
+    } else {
+        let request =
+            acp::RequestPermissionRequest::new(session.clone(), *call, question_options(&question));
+        let response = tokio::select! {
+            r = peer.request_permission(request) => r,
+            _ = resolved => return,
+        };
+        match response
+            .map_err(|e| e.to_string())
+            .and_then(|r| question_answer(&question, &r.outcome))
+        {
+            Ok(Some(a)) => a,
+            Ok(None) => return conn.cancel_turn(question.session_id).await,
+            Err(e) => {
+                tracing::warn!(question = %question.id, "the ACP client did not answer a question: {e}");
+                DECLINED.to_owned()
+            }
         }
     };
     if let Err(e) = conn

@@ -23,6 +23,14 @@
 //! `initialize` answer gains `sessionCapabilities.delete` on its way out.
 //! When the SDK learns the method, both rewrites go.
 //!
+//! `elicitation/create` (ACP v1, agent to client; the pinned SDK knows
+//! neither it nor `$/cancel_request`) goes the other way: the agent sends it
+//! as the extension request [`ELICIT_EXT`] (the SDK keeps the id and hands
+//! back the client's answer), renamed here on its way out, its id remembered
+//! by session and tool call; the extension notification
+//! [`ELICIT_CANCEL_EXT`] naming the same session and tool call leaves as
+//! `$/cancel_request` of that id (dropped when no such request was sent).
+//!
 //! What goes to the client is written one whole line at a time from one
 //! channel: the SDK's output and the answers given here never interleave
 //! within a line, and nothing else reaches stdout.
@@ -126,6 +134,74 @@ const DELETE: &str = "session/delete";
 /// The extension method `session/delete` reaches the SDK as; the SDK hands
 /// it to the agent's `ext_method` without its leading underscore.
 pub(super) const DELETE_EXT: &str = "_codelab/session/delete";
+
+/// ACP's `elicitation/create`.
+const ELICIT: &str = "elicitation/create";
+/// The extension request the agent sends `elicitation/create` as (on the
+/// wire with the underscore the SDK puts in front of extension methods).
+pub(super) const ELICIT_EXT: &str = "codelab/elicitation/create";
+/// The extension notification that cancels the agent's pending
+/// `elicitation/create` of a session's tool call (params `sessionId`,
+/// `toolCallId`).
+pub(super) const ELICIT_CANCEL_EXT: &str = "codelab/elicitation/cancel";
+
+/// How many recent `elicitation/create` requests a cancel can name.
+const ELICITATIONS_REMEMBERED: usize = 64;
+
+/// The agent's recent `elicitation/create` requests: ((session id, tool
+/// call id), request id).
+#[derive(Debug, Default)]
+pub(super) struct Elicitations {
+    sent: std::collections::VecDeque<((String, String), Value)>,
+}
+
+impl Elicitations {
+    /// A line of the SDK's on its way to the client: the extension request
+    /// [`ELICIT_EXT`] leaves as `elicitation/create`, the extension
+    /// notification [`ELICIT_CANCEL_EXT`] as `$/cancel_request` of the
+    /// request it names (`None`: it names none, nothing goes out); any other
+    /// line as it is.
+    fn outgoing(&mut self, line: Vec<u8>) -> Option<Vec<u8>> {
+        if !contains(&line, "_codelab/elicitation/") {
+            return Some(line);
+        }
+        let Ok(mut msg) = serde_json::from_slice::<Value>(&line) else {
+            return Some(line);
+        };
+        let method = msg["method"].as_str().and_then(|m| m.strip_prefix('_'));
+        let key = || {
+            let p = &msg["params"];
+            (
+                p["sessionId"].as_str().unwrap_or_default().to_owned(),
+                p["toolCallId"].as_str().unwrap_or_default().to_owned(),
+            )
+        };
+        match method {
+            Some(ELICIT_EXT) => {
+                if let Some(id) = msg.get("id").cloned() {
+                    if self.sent.len() == ELICITATIONS_REMEMBERED {
+                        self.sent.pop_front();
+                    }
+                    self.sent.push_back((key(), id));
+                }
+                msg["method"] = Value::from(ELICIT);
+                Some(encode(&msg))
+            }
+            Some(ELICIT_CANCEL_EXT) => {
+                let key = key();
+                let i = self.sent.iter().position(|(k, _)| *k == key)?;
+                let (_, id) = self.sent.remove(i)?;
+                tracing::debug!(%id, "$/cancel_request of an elicitation");
+                Some(encode(&json!({
+                    "jsonrpc": "2.0",
+                    "method": "$/cancel_request",
+                    "params": {"requestId": id},
+                })))
+            }
+            _ => Some(line),
+        }
+    }
+}
 
 /// How many recent `session/prompt` requests `$/cancel_request` can name.
 const PROMPTS_REMEMBERED: usize = 64;
@@ -308,6 +384,7 @@ pub(super) async fn forward_lines<R: AsyncRead + Unpin>(
     out: mpsc::UnboundedSender<Vec<u8>>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(from_sdk);
+    let mut elicitations = Elicitations::default();
     loop {
         let mut line = Vec::new();
         if reader.read_until(b'\n', &mut line).await? == 0 {
@@ -316,7 +393,10 @@ pub(super) async fn forward_lines<R: AsyncRead + Unpin>(
         if !line.ends_with(b"\n") {
             line.push(b'\n');
         }
-        if out.send(advertise_delete(line)).is_err() {
+        let Some(line) = elicitations.outgoing(advertise_delete(line)) else {
+            continue;
+        };
+        if out.send(line).is_err() {
             return Ok(());
         }
     }
@@ -489,6 +569,35 @@ mod tests {
             serde_json::from_slice(&out_rx.recv().await.expect("answer")).expect("json");
         assert_eq!(second["error"]["code"], -32700);
         assert!(out_rx.recv().await.is_none());
+    }
+
+    #[test]
+    fn elicitations_leave_as_elicitation_create_and_their_cancels_as_cancel_request() {
+        let mut e = Elicitations::default();
+        let create = br#"{"jsonrpc":"2.0","id":7,"method":"_codelab/elicitation/create","params":{"sessionId":"s1","toolCallId":"q1","mode":"form","message":"?","requestedSchema":{"type":"object","properties":{}}}}
+"#;
+        let sent: Value =
+            serde_json::from_slice(&e.outgoing(create.to_vec()).expect("sent")).expect("json");
+        assert_eq!(
+            (&sent["method"], &sent["id"], &sent["params"]["toolCallId"]),
+            (&json!("elicitation/create"), &json!(7), &json!("q1"))
+        );
+        let cancel = |call: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","method":"_codelab/elicitation/cancel","params":{{"sessionId":"s1","toolCallId":"{call}"}}}}"#
+            )
+            .into_bytes()
+        };
+        assert_eq!(e.outgoing(cancel("q2")), None, "no such request");
+        let cancelled: Value =
+            serde_json::from_slice(&e.outgoing(cancel("q1")).expect("sent")).expect("json");
+        assert_eq!(
+            cancelled,
+            json!({"jsonrpc": "2.0", "method": "$/cancel_request", "params": {"requestId": 7}})
+        );
+        assert_eq!(e.outgoing(cancel("q1")), None, "cancelled once");
+        let other = b"{\"jsonrpc\":\"2.0\",\"method\":\"session/update\",\"params\":{}}\n".to_vec();
+        assert_eq!(e.outgoing(other.clone()), Some(other));
     }
 
     #[tokio::test]

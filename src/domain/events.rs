@@ -18,7 +18,7 @@ use serde_json::Value;
 use ts_rs::TS;
 
 use super::{
-    ApprovalId, ApprovalScope, Compaction, Decision, EventId, FinishReason, Message,
+    ApprovalId, ApprovalScope, Compaction, Decision, EventId, FinishReason, Message, ModelChoice,
     PendingApproval, PendingQuestion, Role, SessionId, StopReason, TokenUsage, ToolCall,
     ToolCallStatus, ToolKind, TurnId,
 };
@@ -508,6 +508,12 @@ pub enum SessionUpdate {
         reason: String,
     },
     Question(PendingQuestion),
+    /// The model of the session's turns was chosen (`None`: the configured
+    /// one again).
+    ModelChosen {
+        /// The model chosen.
+        model: Option<ModelChoice>,
+    },
     CommandOutput {
         /// The turn.
         turn_id: TurnId,

@@ -163,6 +163,25 @@ impl Notification for AgentSwitchedParams {
     }
 }
 
+impl Notification for ModelChosenParams {
+    const NAME: &'static str = "codelab/modelChosen";
+    const SUMMARY: &'static str = "The model of the session's turns was chosen (by an ACP \
+        client's `model` option); it goes over the editor's model settings for every turn of \
+        the session, whichever client prompts, from the next model request on. `null`: the \
+        configured model again.";
+
+    fn example() -> Self {
+        ModelChosenParams {
+            session_id: ex::session_id(),
+            seq: 10,
+            model: Some(ChosenModel {
+                provider: "anthropic".into(),
+                model: "claude-sonnet-4-5".into(),
+            }),
+        }
+    }
+}
+
 impl Notification for TurnCompletedParams {
     const NAME: &'static str = "codelab/turnCompleted";
     const SUMMARY: &'static str = "A turn ended: exactly one per turn, whatever ended it \

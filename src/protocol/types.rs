@@ -832,6 +832,18 @@ pub struct AgentSwitchedParams {
     pub reason: String,
 }
 
+/// `codelab/modelChosen` notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelChosenParams {
+    /// The session.
+    pub session_id: SessionId,
+    /// The session's seq.
+    pub seq: u64,
+    /// The model its turns use from now on; null: the configured one.
+    pub model: Option<ChosenModel>,
+}
+
 /// `codelab/question` notification: the agent asks the user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(rename_all = "camelCase")]

@@ -49,9 +49,9 @@ use super::hub::{Resolution, WaitKey};
 use super::{Runtime, RuntimeError, turn};
 use crate::domain::events::ContextUsage;
 use crate::domain::{
-    ApprovalScope, Compaction, Decision, FileStat, Message, PendingApproval, PendingQuestion,
-    Session, SessionEvent, SessionId, SessionUpdate, StopReason, TokenUsage, ToolCall,
-    ToolCallStatus, ToolKind, TurnId,
+    ApprovalScope, Compaction, Decision, FileStat, Message, ModelChoice, PendingApproval,
+    PendingQuestion, Session, SessionEvent, SessionId, SessionUpdate, StopReason, TokenUsage,
+    ToolCall, ToolCallStatus, ToolKind, TurnId,
 };
 use crate::store::records::{ApprovalRec, MessageRec, QuestionRec};
 use crate::store::{ForwardedDecision, LeaseOutcome, StoreError};
@@ -881,6 +881,10 @@ enum UpdateRec {
     Question {
         record: Value,
     },
+    ModelChosen {
+        /// Provider and model.
+        model: Option<(String, String)>,
+    },
     CommandOutput {
         turn_id: Uuid,
         tool_call_id: String,
@@ -969,6 +973,9 @@ impl From<&SessionUpdate> for UpdateRec {
             SessionUpdate::AgentSwitched { from, to, reason } => {
                 Self::AgentSwitched { from, to, reason }
             }
+            SessionUpdate::ModelChosen { model } => Self::ModelChosen {
+                model: model.map(|m| (m.provider, m.model)),
+            },
             SessionUpdate::Question(q) => Self::Question {
                 record: record(QuestionRec::from(&q)),
             },
@@ -1076,6 +1083,9 @@ impl UpdateRec {
             Self::AgentSwitched { from, to, reason } => {
                 SessionUpdate::AgentSwitched { from, to, reason }
             }
+            Self::ModelChosen { model } => SessionUpdate::ModelChosen {
+                model: model.map(|(provider, model)| ModelChoice { provider, model }),
+            },
             Self::Question { record } => SessionUpdate::Question(PendingQuestion::from(
                 serde_json::from_value::<QuestionRec>(record)?,
             )),
@@ -1223,6 +1233,13 @@ mod tests {
             to: "planner".into(),
             reason: "asked".into(),
         });
+        roundtrip(SessionUpdate::ModelChosen {
+            model: Some(ModelChoice {
+                provider: "mock".into(),
+                model: "model-b".into(),
+            }),
+        });
+        roundtrip(SessionUpdate::ModelChosen { model: None });
     }
 
     #[test]

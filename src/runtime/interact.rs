@@ -120,7 +120,8 @@ impl Interact for CallInteract {
                     session_id: parent.id,
                     tool_call_id: self.tool_call_id.clone(),
                 }),
-                model: None,
+                // The parent's chosen model, as its turns use it.
+                model: parent.model.clone(),
             };
             // The link is persisted with the child: a restart still finds the parent.
             let child = self.rt.store.create_session(child).await.map_err(err)?;

@@ -60,6 +60,31 @@ use hub::{EventQueue, SessionHub};
 pub use coalesce::{TOKEN_BATCH_BYTES, TOKEN_INTERVAL};
 pub use turn::{MAX_CONSECUTIVE_FAILURES, unanswered_calls};
 
+/// The model settings a session's chosen model puts over the others: its
+/// provider and model.
+pub fn chosen_llm(chosen: &crate::domain::ModelChoice) -> LlmSettings {
+    LlmSettings {
+        provider: Some(chosen.provider.clone()),
+        model: Some(chosen.model.clone()),
+        ..LlmSettings::default()
+    }
+}
+
+/// The model settings of a session's requests: the editor's (those its
+/// connection sent, if any) with the model chosen for the session over
+/// them, so the choice holds whichever client prompts.
+pub fn session_llm(
+    editor: Option<&LlmSettings>,
+    chosen: Option<&crate::domain::ModelChoice>,
+) -> Option<LlmSettings> {
+    let Some(chosen) = chosen else {
+        return editor.cloned();
+    };
+    let mut llm = editor.cloned().unwrap_or_default();
+    llm.overlay(chosen_llm(chosen));
+    Some(llm)
+}
+
 /// Errors of runtime operations requested by clients: the one client-facing
 /// error enum. Each front end maps it to its wire errors in one place.
 #[derive(Debug, thiserror::Error)]
@@ -642,7 +667,9 @@ impl Runtime {
     }
 
     /// Chooses the model of a session's turns (`None`: the configured
-    /// one) and keeps the choice with the session.
+    /// one) and keeps the choice with the session; the clients attached to
+    /// it are told (`SessionUpdate::ModelChosen`). Its turns use it from
+    /// their next model request on, whichever client prompts.
     ///
     /// # Errors
     /// Not found, or a store failure.
@@ -652,10 +679,15 @@ impl Runtime {
         model: Option<crate::domain::ModelChoice>,
     ) -> Result<Session, RuntimeError> {
         let change = crate::store::SessionChange {
-            model: Some(model),
+            model: Some(model.clone()),
             ..Default::default()
         };
-        Ok(self.store.update_session(id, change).await?)
+        let session = self.store.update_session(id, change).await?;
+        self.hub
+            .emit(&session, |_| crate::domain::SessionUpdate::ModelChosen {
+                model,
+            });
+        Ok(session)
     }
 
     /// Sessions newest first, strictly before `before`.

@@ -421,3 +421,34 @@ async fn unknown_sessions_and_agents_are_typed_errors() {
     assert_eq!(switched.agent, "coder");
     assert_eq!(rt.current_agent(s.id).await.unwrap().slug, "coder");
 }
+
+#[test]
+fn the_model_chosen_for_a_session_goes_over_the_editors_settings() {
+    use crate::domain::ModelChoice;
+    let editor = LlmSettings {
+        provider: Some("openai".into()),
+        model: Some("gpt-4o".into()),
+        max_tokens: Some(100),
+        ..LlmSettings::default()
+    };
+    let chosen = ModelChoice {
+        provider: "anthropic".into(),
+        model: "claude-sonnet-4-5".into(),
+    };
+    let llm = super::session_llm(Some(&editor), Some(&chosen)).expect("settings");
+    assert_eq!(
+        (
+            llm.provider.as_deref(),
+            llm.model.as_deref(),
+            llm.max_tokens
+        ),
+        (Some("anthropic"), Some("claude-sonnet-4-5"), Some(100)),
+        "the choice over the editor's model; the rest of its settings kept"
+    );
+    assert_eq!(super::session_llm(Some(&editor), None), Some(editor));
+    assert_eq!(super::session_llm(None, None), None);
+    assert_eq!(
+        super::session_llm(None, Some(&chosen)).and_then(|l| l.model),
+        Some("claude-sonnet-4-5".into())
+    );
+}

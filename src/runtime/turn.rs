@@ -721,15 +721,18 @@ pub(crate) async fn deliver_subtask(rt: &Arc<Runtime>, child: &Session, outcome:
 /// The model target of a session's requests and the request without its
 /// messages: the system prompt (byte-stable: no time, nothing volatile) and
 /// the agent's built-in tools, in registry order; with the session's agent.
+/// The model chosen for the session (by any client) goes over the editor's
+/// settings, whichever front end started the turn.
 pub(super) async fn request_base(
     rt: &Runtime,
     session: &Session,
     editor_llm: Option<&LlmSettings>,
 ) -> Result<(Target, ChatRequest, Agent), RuntimeError> {
     let agent = session_agent(rt, session).await?;
+    let llm = super::session_llm(editor_llm, session.model.as_ref());
     let mut target = rt.llm_target(
         session.workspace_folder.as_deref(),
-        editor_llm,
+        llm.as_ref(),
         Some(&agent.slug),
     )?;
     if !target.context.configured

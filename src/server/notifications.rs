@@ -7,9 +7,10 @@ use serde_json::Value;
 use crate::domain::{SessionEvent, SessionUpdate};
 use crate::protocol::Notification;
 use crate::protocol::types::{
-    AgentSwitchedParams, ApprovalRequiredParams, ApprovalResolvedParams, CommandOutputParams,
-    ContextCompactedParams, ContextUsageParams, MessageAddedParams, QuestionParams,
-    ReasoningParams, TokenParams, ToolCallParams, TurnCompletedParams, TurnDiffParams,
+    AgentSwitchedParams, ApprovalRequiredParams, ApprovalResolvedParams, ChosenModel,
+    CommandOutputParams, ContextCompactedParams, ContextUsageParams, MessageAddedParams,
+    ModelChosenParams, QuestionParams, ReasoningParams, TokenParams, ToolCallParams,
+    TurnCompletedParams, TurnDiffParams,
 };
 
 /// The notification's method and params.
@@ -68,6 +69,14 @@ pub(super) fn encode(event: &SessionEvent) -> (&'static str, Value) {
             from: from.clone(),
             to: to.clone(),
             reason: reason.clone(),
+        }),
+        SessionUpdate::ModelChosen { model } => notification(&ModelChosenParams {
+            session_id,
+            seq,
+            model: model.clone().map(|m| ChosenModel {
+                provider: m.provider,
+                model: m.model,
+            }),
         }),
         SessionUpdate::Question(q) => notification(&QuestionParams::from(q.clone())),
         SessionUpdate::CommandOutput {

@@ -54,6 +54,14 @@ const SCRIPT = {
     when("rejects every write_file call", call("r2", "write_file", { path: "x2.txt", content: "2\n" })),
     when("session rule: deny write_file", text("No more writes.")),
     when("After the restart", text("Still here.")),
+    // Questions in forms (elicitation).
+    when("Pick a color", call("e1", "ask_followup_question", { question: "Which color?", suggestions: ["red", "blue"] })),
+    when("The user answered: red", text("Red it is.")),
+    when("Pick another color", call("e2", "ask_followup_question", { question: "Which other color?", suggestions: ["red", "blue"] })),
+    when("The user answered: teal", text("Teal it is.")),
+    when("Name the file", call("e3", "ask_followup_question", { question: "Which file name?" })),
+    when("The user answered: The user chose not to answer.", text("No name then.")),
+    when("Pick a last color", call("e4", "ask_followup_question", { question: "Which last color?", suggestions: ["red"] })),
   ],
 };
 
@@ -138,6 +146,7 @@ function startAgent({ dataDir, mockUrl }) {
   child.stderr.on("data", (d) => (stderr += d));
   const updates = new Inbox(); // session/update params
   const permissions = new Inbox(); // { params, answer(outcome) }
+  const elicitations = new Inbox(); // { params, answer(response), cancelled: Promise }
   const writes = [];
   const reads = [];
   /** Unsaved editor buffers by absolute path; other files are read from disk. */
@@ -153,6 +162,19 @@ function startAgent({ dataDir, mockUrl }) {
     .onRequest(acp.methods.client.session.requestPermission, ({ params }) => {
       if (allowed.has(params.toolCall.toolCallId)) return { outcome: { outcome: "selected", optionId: "allow_once" } };
       return new Promise((resolve) => permissions.push({ params, answer: (outcome) => resolve({ outcome }) }));
+    })
+    .onRequest(acp.methods.client.elicitation.create, ({ params, signal }) => {
+      return new Promise((resolve, reject) => {
+        // `$/cancel_request` of this request aborts `signal`; the SDK then
+        // answers the agent with a -32800 error.
+        const cancelled = new Promise((resolveCancel) =>
+          signal.addEventListener("abort", () => {
+            resolveCancel(signal.reason);
+            reject(signal.reason);
+          }),
+        );
+        elicitations.push({ params, answer: resolve, cancelled });
+      });
     })
     .onRequest(acp.methods.client.terminal.create, ({ params }) => {
       const terminalId = `term-${terminals.size + 1}`;
@@ -209,6 +231,7 @@ function startAgent({ dataDir, mockUrl }) {
     child,
     updates,
     permissions,
+    elicitations,
     writes,
     reads,
     buffers,
@@ -687,6 +710,104 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
         agent.request(acp.methods.agent.session.load, { sessionId, cwd: ws, mcpServers: [] }),
         (e) => e.code === -32002,
       );
+      assert.equal(await agent.close(), 0, agent.logs());
+      assert.deepEqual(await mock.violations(), []);
+    });
+  } finally {
+    agent.child.kill();
+    mock.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test("questions are forms for a client that offers elicitation", async (t) => {
+  assert.ok(CODELAB_BIN && MOCK_LLM_BIN, "CODELAB_BIN and MOCK_LLM_BIN must be set");
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "codelab-acp-elicit-"));
+  const ws = path.join(fs.realpathSync(tmp), "ws");
+  fs.mkdirSync(ws);
+  const mock = await startMock(tmp);
+  const agent = startAgent({ dataDir: path.join(tmp, "data"), mockUrl: mock.url });
+  let sessionId;
+  const prompt = (text) =>
+    agent.request(acp.methods.agent.session.prompt, { sessionId, prompt: [{ type: "text", text }] });
+  /** What the model read as the result of tool call `id`, in its latest request. */
+  const resultSeen = async (id) => {
+    const requests = await mock.requests();
+    const messages = requests[requests.length - 1].body.messages;
+    const result = messages.find((m) => m.role === "tool" && m.tool_call_id === id);
+    assert.ok(result, JSON.stringify(messages));
+    return JSON.stringify(result.content);
+  };
+  let failed = false;
+  const step = async (name, fn) => {
+    if (failed) throw new Error(`stopped before "${name}"`);
+    await t.test(name, async () => {
+      try {
+        await fn();
+      } catch (e) {
+        failed = true;
+        process.stderr.write(`--- agent log ---\n${agent.logs()}\n`);
+        throw e;
+      }
+    });
+  };
+  try {
+    await step("a client offering form elicitation gets a session", async () => {
+      await agent.request(acp.methods.agent.initialize, {
+        ...INIT,
+        clientCapabilities: { ...INIT.clientCapabilities, elicitation: { form: {} } },
+      });
+      sessionId = (await agent.request(acp.methods.agent.session.new, { cwd: ws, mcpServers: [] })).sessionId;
+    });
+
+    await step("a question is a form: the chosen suggestion is the answer", async () => {
+      const answered = prompt("Pick a color");
+      const form = await agent.elicitations.waitFor((e) => e.params.toolCallId === "e1", "the form of e1");
+      assert.equal(form.params.sessionId, sessionId);
+      assert.equal(form.params.mode, "form");
+      assert.equal(form.params.message, "Which color?");
+      const schema = form.params.requestedSchema;
+      assert.deepEqual(schema.properties.choice.enum, ["red", "blue"]);
+      assert.equal(schema.properties.answer.type, "string");
+      // Not a permission request as well.
+      assert.equal(agent.permissions.items.length, 0);
+      form.answer({ action: "accept", content: { choice: "red" } });
+      assert.equal((await answered).stopReason, "end_turn");
+      assert.match(await resultSeen("e1"), /The user answered: red/);
+      await agent.updates.waitFor(
+        (n) => n.update.sessionUpdate === "agent_message_chunk" && n.update.content.text.includes("Red it is."),
+        "the reply to red",
+      );
+      await agent.updates.waitFor((n) => n.update.toolCallId === "e1" && n.update.status === "completed", "e1 completed");
+    });
+
+    await step("free text in the form is the answer", async () => {
+      const answered = prompt("Pick another color");
+      const form = await agent.elicitations.waitFor((e) => e.params.toolCallId === "e2", "the form of e2");
+      form.answer({ action: "accept", content: { answer: "teal" } });
+      assert.equal((await answered).stopReason, "end_turn");
+      assert.match(await resultSeen("e2"), /The user answered: teal/);
+    });
+
+    await step("a declined form tells the model the user did not answer", async () => {
+      const answered = prompt("Name the file");
+      const form = await agent.elicitations.waitFor((e) => e.params.toolCallId === "e3", "the form of e3");
+      // No suggestions: one required text field.
+      assert.deepEqual(Object.keys(form.params.requestedSchema.properties), ["answer"]);
+      assert.deepEqual(form.params.requestedSchema.required, ["answer"]);
+      form.answer({ action: "decline" });
+      assert.equal((await answered).stopReason, "end_turn");
+      assert.match(await resultSeen("e3"), /The user chose not to answer\./);
+    });
+
+    await step("cancelling the turn cancels its pending form", async () => {
+      const answered = prompt("Pick a last color");
+      const form = await agent.elicitations.waitFor((e) => e.params.toolCallId === "e4", "the form of e4");
+      await agent.notify(acp.methods.agent.session.cancel, { sessionId });
+      assert.equal((await answered).stopReason, "cancelled");
+      const reason = await bounded(form.cancelled, "$/cancel_request of the form");
+      assert.equal(reason.code, -32800);
+      await agent.updates.waitFor((n) => n.update.toolCallId === "e4" && n.update.status === "failed", "e4 not answered");
       assert.equal(await agent.close(), 0, agent.logs());
       assert.deepEqual(await mock.violations(), []);
     });
