@@ -29,8 +29,6 @@ pub fn content_type(path: &str) -> &'static str {
         Some("woff2") => "font/woff2",
         Some("woff") => "font/woff",
         Some("ico") => "image/x-icon",
-        // Monaco's VS Code services (monaco-languageclient) ship WebAssembly.
-        Some("wasm") => "application/wasm",
         _ => "application/octet-stream",
     }
 }
