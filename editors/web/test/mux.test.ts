@@ -92,14 +92,21 @@ describe("mux", () => {
   it("delivers codelab notifications to the page only", async () => {
     const { mux, page, editor } = setup();
     const seen: string[] = [];
-    page.onNotification((method: string) => void seen.push(`page ${method}`));
-    editor.onNotification((method: string) => void seen.push(`editor ${method}`));
+    let last!: () => void;
+    const both = new Promise<void>((r) => (last = r));
+    const note = (who: string) => (method: string) => {
+      seen.push(`${who} ${method}`);
+      if (method === "window/logMessage") last();
+    };
+    page.onNotification(note("page"));
+    editor.onNotification(note("editor"));
     editor.listen();
     mux.receive(JSON.stringify({ jsonrpc: "2.0", method: "codelab/streamToken", params: {} }));
     mux.receive(JSON.stringify({ jsonrpc: "2.0", method: "textDocument/publishDiagnostics", params: { uri: "file:///a", diagnostics: [] } }));
     mux.receive("not json");
-    await new Promise((r) => setTimeout(r, 0));
-    expect(seen).toEqual(["page codelab/streamToken", "editor textDocument/publishDiagnostics"]);
+    mux.receive(JSON.stringify({ jsonrpc: "2.0", method: "window/logMessage", params: { type: 3, message: "m" } }));
+    await both;
+    expect(seen).toEqual(["page codelab/streamToken", "editor textDocument/publishDiagnostics", "editor window/logMessage"]);
   });
 
   it("tells when a document version reached the socket, and stops waiting when the socket closes", async () => {
