@@ -21,20 +21,20 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/go-C-y9NEjX.js")),
     ),
     (
-        "assets/html-DfpbzMDZ.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/html-DfpbzMDZ.js")),
+        "assets/html-6AZxA7iv.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/html-6AZxA7iv.js")),
     ),
     (
-        "assets/iconv-lite-umd-DyEiKNZK.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/iconv-lite-umd-DyEiKNZK.js")),
+        "assets/iconv-lite-umd-BK8f927m.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/iconv-lite-umd-BK8f927m.js")),
+    ),
+    (
+        "assets/index-C1ACHx_C.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-C1ACHx_C.js")),
     ),
     (
         "assets/index-CaB1z0u5.css",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-CaB1z0u5.css")),
-    ),
-    (
-        "assets/index-Dpf7npoG.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-Dpf7npoG.js")),
     ),
     (
         "assets/ini-sBoK_t0W.js",
@@ -45,12 +45,12 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/java-BEtHBSE6.js")),
     ),
     (
-        "assets/javascript-CbNvG81x.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/javascript-CbNvG81x.js")),
+        "assets/javascript-C-Bt6r4x.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/javascript-C-Bt6r4x.js")),
     ),
     (
-        "assets/jschardet-BXSNBoaG.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/jschardet-BXSNBoaG.js")),
+        "assets/jschardet-Ckk9C4gs.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/jschardet-Ckk9C4gs.js")),
     ),
     (
         "assets/keyboard-dark-CXi4y3l7.svg",
@@ -69,20 +69,20 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-editor-service-override-BWjklncq.css")),
     ),
     (
-        "assets/monaco-vscode-editor-service-override-Dx0S6ulk.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-editor-service-override-Dx0S6ulk.js")),
+        "assets/monaco-vscode-editor-service-override-Vz2xuYH1.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-editor-service-override-Vz2xuYH1.js")),
     ),
     (
-        "assets/monaco-vscode-extensions-service-override-Cgq1Nxl1.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-extensions-service-override-Cgq1Nxl1.js")),
+        "assets/monaco-vscode-extensions-service-override-D18xPDxA.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-extensions-service-override-D18xPDxA.js")),
     ),
     (
         "assets/monaco-vscode-monarch-service-override-BKfKIGKJ.css",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-monarch-service-override-BKfKIGKJ.css")),
     ),
     (
-        "assets/monaco-vscode-monarch-service-override-CRpfxC4v.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-monarch-service-override-CRpfxC4v.js")),
+        "assets/monaco-vscode-monarch-service-override-rvroHTRo.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-monarch-service-override-rvroHTRo.js")),
     ),
     (
         "assets/not-loaded-BBZkEGde.js",
@@ -93,8 +93,8 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/opacity-background-Cexw1zdd.png")),
     ),
     (
-        "assets/python-Bp50rlFp.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/python-Bp50rlFp.js")),
+        "assets/python-antLo8rC.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/python-antLo8rC.js")),
     ),
     (
         "assets/rust-DdL9SqIa.js",
@@ -105,8 +105,8 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/shell-CC2rA5mh.js")),
     ),
     (
-        "assets/typescript-CyRPSb04.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/typescript-CyRPSb04.js")),
+        "assets/typescript-DELMltBH.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/typescript-DELMltBH.js")),
     ),
     (
         "assets/webWorkerExtensionHostIframe-HMCkMutH.html",
@@ -117,12 +117,12 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-CndKH2Pv.css")),
     ),
     (
-        "assets/workbench-MsYVguV0.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-MsYVguV0.js")),
+        "assets/workbench-DW8X5x1M.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-DW8X5x1M.js")),
     ),
     (
-        "assets/yaml-DhPzX9W_.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/yaml-DhPzX9W_.js")),
+        "assets/yaml-lFhF1d2i.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/yaml-lFhF1d2i.js")),
     ),
     (
         "index.html",

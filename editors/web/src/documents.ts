@@ -90,7 +90,17 @@ export class Documents {
   async flush(): Promise<void> {
     const mux = this.mux;
     if (!mux || !this.running()) return;
-    await Promise.all(this.models().map((m) => mux.whenSent(m.uri.toString(), m.getVersionId())));
+    const sent = Promise.all(this.models().map((m) => mux.whenSent(m.uri.toString(), m.getVersionId())));
+    // A bound, not a wait: should the client never sync a model, the message still goes.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        console.warn("codelab: the language client did not send every open document's last change within 5 s");
+        resolve();
+      }, 5000);
+    });
+    await Promise.race([sent, bound]);
+    clearTimeout(timer);
   }
 
   /** The page saved `uri` (through `codelab/writeFile`, not the editor's file service). */

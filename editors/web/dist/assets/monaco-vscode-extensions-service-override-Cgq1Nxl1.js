@@ -1,1 +1,0 @@
-import{a as e,o as t}from"./workbench-MsYVguV0.js";t();export{e as default};
