@@ -21,20 +21,20 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/go-C-y9NEjX.js")),
     ),
     (
-        "assets/html-6AZxA7iv.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/html-6AZxA7iv.js")),
+        "assets/html-Vc_enKK8.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/html-Vc_enKK8.js")),
     ),
     (
-        "assets/iconv-lite-umd-BK8f927m.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/iconv-lite-umd-BK8f927m.js")),
-    ),
-    (
-        "assets/index-C1ACHx_C.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-C1ACHx_C.js")),
+        "assets/iconv-lite-umd-ByciXk5I.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/iconv-lite-umd-ByciXk5I.js")),
     ),
     (
         "assets/index-CaB1z0u5.css",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-CaB1z0u5.css")),
+    ),
+    (
+        "assets/index-DMbQA7wA.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-DMbQA7wA.js")),
     ),
     (
         "assets/ini-sBoK_t0W.js",
@@ -45,12 +45,12 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/java-BEtHBSE6.js")),
     ),
     (
-        "assets/javascript-C-Bt6r4x.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/javascript-C-Bt6r4x.js")),
+        "assets/javascript-QL1RJ7xV.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/javascript-QL1RJ7xV.js")),
     ),
     (
-        "assets/jschardet-Ckk9C4gs.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/jschardet-Ckk9C4gs.js")),
+        "assets/jschardet-k7DkgZcz.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/jschardet-k7DkgZcz.js")),
     ),
     (
         "assets/keyboard-dark-CXi4y3l7.svg",
@@ -69,20 +69,20 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-editor-service-override-BWjklncq.css")),
     ),
     (
-        "assets/monaco-vscode-editor-service-override-Vz2xuYH1.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-editor-service-override-Vz2xuYH1.js")),
+        "assets/monaco-vscode-editor-service-override-DSsoIYiN.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-editor-service-override-DSsoIYiN.js")),
     ),
     (
-        "assets/monaco-vscode-extensions-service-override-D18xPDxA.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-extensions-service-override-D18xPDxA.js")),
+        "assets/monaco-vscode-extensions-service-override-lgOHJLsv.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-extensions-service-override-lgOHJLsv.js")),
     ),
     (
         "assets/monaco-vscode-monarch-service-override-BKfKIGKJ.css",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-monarch-service-override-BKfKIGKJ.css")),
     ),
     (
-        "assets/monaco-vscode-monarch-service-override-rvroHTRo.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-monarch-service-override-rvroHTRo.js")),
+        "assets/monaco-vscode-monarch-service-override-CWTP5jGa.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-monarch-service-override-CWTP5jGa.js")),
     ),
     (
         "assets/not-loaded-BBZkEGde.js",
@@ -93,8 +93,8 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/opacity-background-Cexw1zdd.png")),
     ),
     (
-        "assets/python-antLo8rC.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/python-antLo8rC.js")),
+        "assets/python-DivQmKM9.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/python-DivQmKM9.js")),
     ),
     (
         "assets/rust-DdL9SqIa.js",
@@ -105,24 +105,24 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/shell-CC2rA5mh.js")),
     ),
     (
-        "assets/typescript-DELMltBH.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/typescript-DELMltBH.js")),
+        "assets/typescript-Cfj2pK86.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/typescript-Cfj2pK86.js")),
     ),
     (
         "assets/webWorkerExtensionHostIframe-HMCkMutH.html",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/webWorkerExtensionHostIframe-HMCkMutH.html")),
     ),
     (
+        "assets/workbench-COOo-dXG.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-COOo-dXG.js")),
+    ),
+    (
         "assets/workbench-CndKH2Pv.css",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-CndKH2Pv.css")),
     ),
     (
-        "assets/workbench-DW8X5x1M.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-DW8X5x1M.js")),
-    ),
-    (
-        "assets/yaml-lFhF1d2i.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/yaml-lFhF1d2i.js")),
+        "assets/yaml-COw0jMEs.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/yaml-COw0jMEs.js")),
     ),
     (
         "index.html",

@@ -27,7 +27,10 @@ export class Documents {
     if (old) await old.dispose(1000).catch(() => {});
     this.mux = mux;
     mux.onAppliedEdit = (uris) => {
-      for (const uri of uris) this.onAgentEdit(uri);
+      for (const uri of uris) {
+        const key = this.keyOf(uri);
+        if (key !== undefined) this.onAgentEdit(key);
+      }
     };
     const client = new MonacoLanguageClient({
       name: "CodeLab",
@@ -72,6 +75,18 @@ export class Documents {
     const model = ref.object.textEditorModel!;
     monaco.editor.setModelLanguage(model, languageOf(path));
     return model;
+  }
+
+  /**
+   * The page's key (the URI as `codelab/readFile` spelt it) of a document URI
+   * as the language client spelt it (`Uri.toString()`, which may encode
+   * differently), if it is open.
+   */
+  private keyOf(uri: string): string | undefined {
+    if (this.docs.has(uri)) return uri;
+    const spelt = monaco.Uri.parse(uri).toString();
+    for (const [key, ref] of this.docs) if (ref.object.textEditorModel?.uri.toString() === spelt) return key;
+    return undefined;
   }
 
   model(uri: string): monaco.editor.ITextModel | undefined {

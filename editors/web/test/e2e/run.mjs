@@ -85,6 +85,9 @@ const replies = [
   // 13. an approval of several files: a commit of two
   { chunks: [{ toolCall: { id: "g1", name: "git_commit", arguments: { message: "Both files", paths: ["lib.rs", "src/main.rs"] } } }] },
   { chunks: [{ text: "Committed both." }] },
+  // 14. an edit of a file whose URI the language client spells differently from the server
+  { chunks: [{ toolCall: { id: "d6", name: "apply_diff", arguments: { path: "a+b.rs", diff: diff("fn ab() {}", "fn ab() -> u8 {\n    1\n}") } } }] },
+  { chunks: [{ text: "Changed a+b.rs." }] },
 ];
 
 fs.mkdirSync(WORK, { recursive: true });
@@ -98,6 +101,9 @@ const lib = path.join(ws, "lib.rs");
 fs.writeFileSync(lib, "fn one() -> u32 {\n    1\n}\n");
 fs.mkdirSync(path.join(ws, "src"));
 fs.writeFileSync(path.join(ws, "src", "main.rs"), "fn main() {}\n");
+// A name the server's URI keeps (`+`) and VS Code's URI encodes (`%2B`).
+const ab = path.join(ws, "a+b.rs");
+fs.writeFileSync(ab, "fn ab() {}\n");
 // A repository, for the commit of two files at the end.
 const git = (...args) => {
   const r = spawnSync("git", args, { cwd: ws, encoding: "utf8" });
@@ -497,6 +503,20 @@ async function main() {
   await page.locator(".msg.assistant", { hasText: "Committed both." }).waitFor({ timeout: T });
   const committed = git("show", "--stat", "--format=%s", "HEAD");
   if (!committed.startsWith("Both files") || !committed.includes("lib.rs") || !committed.includes("src/main.rs")) throw new Error(`the commit: ${committed}`);
+
+  // ---- a file whose URI the language client spells otherwise: the edit lands, the tab is clean
+  await page.locator("#files .entry", { hasText: "a+b.rs" }).first().click();
+  await page.locator(".tab.active", { hasText: "a+b.rs" }).waitFor({ timeout: T });
+  await page.locator("#editor .view-lines", { hasText: "fn ab()" }).waitFor({ timeout: T });
+  await send(page, "edit a+b");
+  await page.locator(".approval.pending", { hasText: "a+b.rs" }).waitFor({ timeout: T });
+  await page.locator("#diff-panel:not([hidden])").waitFor({ timeout: T });
+  await page.click('#diff-actions button[data-diff-action="approve"]');
+  await page.locator(".msg.assistant", { hasText: "Changed a+b.rs." }).waitFor({ timeout: T });
+  const abEdited = "fn ab() -> u8 {\n    1\n}\n";
+  if ((await model()) !== abEdited) throw new Error(`the model of a+b.rs: ${JSON.stringify(await model())}`);
+  await waitFor(() => fs.readFileSync(ab, "utf8") === abEdited, "the edit of a+b.rs on disk");
+  if ((await page.locator(".tab.dirty").count()) !== 0) throw new Error("the agent's edit of a+b.rs left a tab dirty");
   console.log("PASS");
 }
 

@@ -1,1 +1,0 @@
-import{a as e,o as t}from"./workbench-DW8X5x1M.js";t();export{e as default};
