@@ -17,7 +17,7 @@ export class Documents {
   private readonly docs = new Map<string, IReference<ITextFileEditorModel>>();
   private client: MonacoLanguageClient | undefined;
   private mux: Mux | undefined;
-  /** Called after an agent edit reached the models, with the URIs as the server spelt them. */
+  /** Called after an agent edit reached the models, with each document's key (its URI as `codelab/readFile` spelt it). */
   onAgentEdit: (uri: string) => void = () => {};
 
   /** Starts the language client on `mux` (a new socket's), disposing the previous one. */
