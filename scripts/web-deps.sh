@@ -43,9 +43,10 @@ npm_cli="$nodedir/lib/node_modules/npm/bin/npm-cli.js"
 export npm_config_cache="$cache/npm"
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
-# The page's packages (Vite, Monaco, Vitest, playwright-core), keyed by the
-# lockfile. The native parts of Vite (rolldown, lightningcss) come as
-# platform packages, so no install script runs.
+# The page's packages (Vite, Monaco and monaco-languageclient, Vitest,
+# playwright-core), keyed by the lockfile. The native parts of Vite
+# (rolldown, lightningcss) come as platform packages, so no install script
+# runs.
 lock=editors/web/package-lock.json
 key=$(sha256sum "$lock" | cut -c1-16)
 root="$cache/npm-web"

@@ -1,11 +1,12 @@
 // One websocket to the server carrying LSP and the codelab protocol, one
-// JSON-RPC message per frame (vscode-jsonrpc over vscode-ws-jsonrpc's
-// socket adapter). After a drop it reconnects with backoff, initializes
-// again and tells the page, which re-opens its documents and re-attaches its
-// session from the last seq it applied.
+// JSON-RPC message per frame, shared by the page (vscode-jsonrpc, here) and
+// the editor's language client (./mux.ts splits it). After a drop it
+// reconnects with backoff, initializes again and tells the page, which
+// restarts its language client on the new socket (which opens the documents
+// again) and re-attaches its session from the last seq it applied.
 
 import { createMessageConnection, type MessageConnection } from "vscode-jsonrpc/browser";
-import { toSocket, WebSocketMessageReader, WebSocketMessageWriter } from "vscode-ws-jsonrpc";
+import { Mux } from "./mux.ts";
 import type { CodelabRequests } from "../../../protocol/codelab-protocol.ts";
 import { tokenProtocol } from "./launch.ts";
 
@@ -13,13 +14,11 @@ export type ConnState = "connecting" | "open" | "closed";
 
 export interface Handlers {
   notification(method: string, params: any): void;
-  /** A request from the server (`workspace/applyEdit`, ...). */
-  request(method: string, params: any): Promise<unknown>;
   state(state: ConnState, detail?: string): void;
   /** The socket closed (before any reconnection). */
   closed?(): void;
-  /** Initialized; `reconnected` after a drop. */
-  ready(reconnected: boolean): Promise<void> | void;
+  /** Initialized; `reconnected` after a drop. `mux` carries this socket's language client. */
+  ready(reconnected: boolean, mux: Mux): Promise<void> | void;
 }
 
 /** The delay before the `attempt`-th reconnection (from 0): 250 ms doubling, at most 5 s. */
@@ -30,6 +29,7 @@ export function backoff(attempt: number): number {
 export class Connection {
   private socket: WebSocket | undefined;
   private rpc: MessageConnection | undefined;
+  private mux: Mux | undefined;
   private attempts = 0;
   private everReady = false;
   private readyWaiters: (() => void)[] = [];
@@ -66,37 +66,34 @@ export class Connection {
     return rpc.sendRequest(method, params) as Promise<CodelabRequests[M][1]>;
   }
 
-  /** Sends an LSP notification; dropped while disconnected (documents are re-opened on reconnect). */
-  notify(method: string, params: unknown): void {
-    if (this.isReady && this.rpc) void this.rpc.sendNotification(method, params);
-  }
-
   private open(): void {
     this.handlers.state("connecting");
     const socket = new WebSocket(this.url, [tokenProtocol(this.token)]);
     this.socket = socket;
     socket.onopen = () => {
-      const s = toSocket(socket);
-      const rpc = createMessageConnection(new WebSocketMessageReader(s), new WebSocketMessageWriter(s));
+      const mux = new Mux((text) => socket.send(text));
+      socket.onmessage = (e) => {
+        if (typeof e.data === "string") mux.receive(e.data);
+      };
+      this.mux = mux;
+      const page = mux.side("page");
+      const rpc = createMessageConnection(page.reader, page.writer);
       this.rpc = rpc;
       // Once this socket closed, what it still queued is ignored: the page
       // re-attaches from the last seq it applied, and the replay brings the rest.
       rpc.onNotification((method: string, params: any) => {
         if (this.rpc === rpc) this.handlers.notification(method, params);
       });
-      rpc.onRequest((method: string, params: any) => {
-        if (this.rpc !== rpc) throw new Error("connection closed");
-        return this.handlers.request(method, params);
-      });
       rpc.listen();
-      void this.initialize(rpc);
+      void this.initialize(rpc, mux);
     };
-    // A listener, not `onclose`: the socket adapter sets the `on*` handlers.
     socket.addEventListener("close", (e) => {
       if (this.socket !== socket) return;
       this.isReady = false;
       const rpc = this.rpc;
       this.rpc = undefined;
+      this.mux?.close();
+      this.mux = undefined;
       rpc?.dispose();
       this.handlers.closed?.();
       const detail = e.code === 1006 && !this.everReady ? "cannot connect (is the token right?)" : undefined;
@@ -106,7 +103,7 @@ export class Connection {
     });
   }
 
-  private async initialize(rpc: MessageConnection): Promise<void> {
+  private async initialize(rpc: MessageConnection, mux: Mux): Promise<void> {
     const folders = this.folder ? [{ uri: this.folder, name: this.folder.split("/").pop() || this.folder }] : null;
     try {
       const result: any = await rpc.sendRequest("initialize", {
@@ -116,8 +113,13 @@ export class Connection {
         workspaceFolders: folders,
         capabilities: {
           general: { positionEncodings: ["utf-16"] },
+          // What the language client (which joins this session) handles.
           workspace: { applyEdit: true, workspaceEdit: { documentChanges: true } },
-          textDocument: { synchronization: { didSave: true, dynamicRegistration: false } },
+          textDocument: {
+            synchronization: { didSave: true, dynamicRegistration: false },
+            hover: { contentFormat: ["markdown", "plaintext"] },
+            publishDiagnostics: {},
+          },
           // The chat header shows the context used and the session's cost.
           experimental: { codelab: { contextUsage: true } },
         },
@@ -133,7 +135,7 @@ export class Connection {
     this.everReady = true;
     this.isReady = true;
     this.handlers.state("open");
-    await this.handlers.ready(reconnected);
+    await this.handlers.ready(reconnected, mux);
     const waiters = this.readyWaiters.splice(0);
     for (const w of waiters) w();
   }

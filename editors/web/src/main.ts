@@ -10,6 +10,7 @@ import { Connection, type ConnState } from "./connection.ts";
 import { approvalFiles } from "./approval-files.ts";
 import { takeLaunch, socketUrl } from "./launch.ts";
 import type { Workbench } from "./workbench.ts";
+import type { Mux } from "./mux.ts";
 import { showDashboard } from "./dashboard.ts";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -43,17 +44,17 @@ const conn: Connection = new Connection(socketUrl(location), launch.token, launc
     if (method === "codelab/approvalResolved" && openApproval === (params as any).approvalId) closeApproval();
     if (method === "codelab/turnCompleted" || method === "codelab/agentSwitched") void refreshSessions();
   },
-  async request(method, params): Promise<unknown> {
-    if (method === "workspace/applyEdit") return (await workbench).docs.applyEdit(params);
-    throw new Error(`unsupported request ${method}`);
-  },
   state: setState,
   closed() {
     // The last seq shown when the socket went: what the re-attach resumes from.
     closedAt.push(chat?.lastSeq ?? 0);
+    socketMux = undefined;
   },
-  async ready(reconnected) {
-    if (reconnected && wb) wb.docs.reopenAll();
+  async ready(_reconnected, mux) {
+    // The editor's language client joins this socket (it opens the documents
+    // again after a reconnect) before the session is re-attached.
+    socketMux = mux;
+    if (wb) await connectEditor(wb, mux);
     await loadAgents();
     await refreshSessions();
     if (session) await attach(session.id, true);
@@ -61,16 +62,44 @@ const conn: Connection = new Connection(socketUrl(location), launch.token, launc
   },
 });
 
-// ---- editor and tabs: Monaco, loaded after the first paint ------------------
+// ---- editor and tabs: Monaco and its language client, loaded after the page's load event
 
 let wb: Workbench | undefined;
-const workbench: Promise<Workbench> = import("./workbench.ts").then((m) => {
-  wb = m.createWorkbench({ editor: $("editor"), tabs: $("tabs"), diff: $("diff-editor") }, conn, {
-    read: (path) => conn.request("codelab/readFile", { sessionId: session!.id, path }),
-    write: (path, text, baseVersion) => conn.request("codelab/writeFile", { sessionId: session!.id, path, text, baseVersion }),
+/** The current socket's second endpoint, for the language client. */
+let socketMux: Mux | undefined;
+let editorMux: Mux | undefined;
+let editorConnecting: Promise<void> = Promise.resolve();
+/** Milliseconds from navigation to a running language client with the editor shown. */
+let editorReadyAt: number | undefined;
+
+/** Starts the language client on `mux` (once per socket; calls queue). */
+function connectEditor(w: Workbench, mux: Mux): Promise<void> {
+  editorConnecting = editorConnecting.then(async () => {
+    if (editorMux === mux || socketMux !== mux) return;
+    editorMux = mux;
+    await w.connect(mux);
   });
-  return wb;
+  return editorConnecting;
+}
+
+const afterLoad = new Promise<void>((resolve) => {
+  const later = () => setTimeout(resolve, 0);
+  if (document.readyState === "complete") later();
+  else window.addEventListener("load", later, { once: true });
 });
+const workbench: Promise<Workbench> = afterLoad
+  .then(() => import("./workbench.ts"))
+  .then(async (m) => {
+    const w = await m.createWorkbench({ editor: $("editor"), tabs: $("tabs"), diff: $("diff-editor") }, {
+      read: (path) => conn.request("codelab/readFile", { sessionId: session!.id, path }),
+      write: (path, text, baseVersion) => conn.request("codelab/writeFile", { sessionId: session!.id, path, text, baseVersion }),
+    });
+    wb = w;
+    if (socketMux) await connectEditor(w, socketMux);
+    editorReadyAt = performance.now();
+    return w;
+  });
+workbench.catch(showError);
 window.addEventListener("keydown", (e) => {
   if ((e.ctrlKey || e.metaKey) && e.key === "s") {
     e.preventDefault();
@@ -262,6 +291,8 @@ $("composer").onsubmit = async (e) => {
   try {
     if (!session) await newSession();
     const active = wb?.tabs.activePath();
+    // The agent reads what the editor shows: its last changes are on the socket first.
+    await wb?.docs.flush();
     await conn.request("codelab/sendMessage", {
       sessionId: session!.id,
       text,
@@ -537,6 +568,9 @@ function showError(e: unknown) {
   get monaco() {
     return wb?.monaco;
   },
+  /** Whether the editor's language client runs on the current socket. */
+  languageClient: () => wb?.docs.running() ?? false,
+  editorReadyAt: () => editorReadyAt,
 };
 
 conn.start();

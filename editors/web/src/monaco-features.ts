@@ -1,30 +1,16 @@
-// What of Monaco the page loads: the bare editor API plus the editing
-// features people expect and the syntax of common languages, instead of
-// `editor.main` (every language and language service, several MB).
+// The syntax (Monarch grammars, each loaded when a file of its language
+// opens) of the languages the page names in lsp.ts, instead of all ~80.
 
-import "monaco-editor/features/codicon/register";
-import "monaco-editor/editor/contrib/find/browser/findController";
-import "monaco-editor/editor/contrib/folding/browser/folding";
-import "monaco-editor/editor/contrib/bracketMatching/browser/bracketMatching";
-import "monaco-editor/editor/contrib/wordHighlighter/browser/wordHighlighter";
-import "monaco-editor/editor/contrib/contextmenu/browser/contextmenu";
-import "monaco-editor/editor/contrib/clipboard/browser/clipboard";
-import "monaco-editor/editor/contrib/comment/browser/comment";
-import "monaco-editor/editor/contrib/linesOperations/browser/linesOperations";
-import "monaco-editor/editor/contrib/multicursor/browser/multicursor";
-import "monaco-editor/editor/contrib/cursorUndo/browser/cursorUndo";
-import "monaco-editor/editor/contrib/indentation/browser/indentation";
-import "monaco-editor/editor/contrib/wordOperations/browser/wordOperations";
-import "monaco-editor/languages/definitions/rust/register";
-import "monaco-editor/languages/definitions/typescript/register";
-import "monaco-editor/languages/definitions/javascript/register";
-import "monaco-editor/languages/definitions/python/register";
-import "monaco-editor/languages/definitions/markdown/register";
-import "monaco-editor/languages/definitions/go/register";
-import "monaco-editor/languages/definitions/cpp/register";
-import "monaco-editor/languages/definitions/java/register";
-import "monaco-editor/languages/definitions/shell/register";
-import "monaco-editor/languages/definitions/yaml/register";
-import "monaco-editor/languages/definitions/ini/register";
-import "monaco-editor/languages/definitions/html/register";
-import "monaco-editor/languages/definitions/css/register";
+import "@codingame/monaco-vscode-standalone-languages/rust/rust.contribution.js";
+import "@codingame/monaco-vscode-standalone-languages/typescript/typescript.contribution.js";
+import "@codingame/monaco-vscode-standalone-languages/javascript/javascript.contribution.js";
+import "@codingame/monaco-vscode-standalone-languages/python/python.contribution.js";
+import "@codingame/monaco-vscode-standalone-languages/markdown/markdown.contribution.js";
+import "@codingame/monaco-vscode-standalone-languages/go/go.contribution.js";
+import "@codingame/monaco-vscode-standalone-languages/cpp/cpp.contribution.js";
+import "@codingame/monaco-vscode-standalone-languages/java/java.contribution.js";
+import "@codingame/monaco-vscode-standalone-languages/shell/shell.contribution.js";
+import "@codingame/monaco-vscode-standalone-languages/yaml/yaml.contribution.js";
+import "@codingame/monaco-vscode-standalone-languages/ini/ini.contribution.js";
+import "@codingame/monaco-vscode-standalone-languages/html/html.contribution.js";
+import "@codingame/monaco-vscode-standalone-languages/css/css.contribution.js";

@@ -3,7 +3,7 @@
 // version it was based on (a conflicting change on disk is never silently
 // overwritten).
 
-import * as monaco from "monaco-editor/editor/editor.api";
+import * as monaco from "@codingame/monaco-vscode-editor-api";
 import type { FileChanged, ReadFileResult } from "../../../protocol/codelab-protocol.ts";
 import type { Documents } from "./documents.ts";
 
@@ -54,7 +54,7 @@ export class Tabs {
     let tab = this.tabs.find((t) => t.path === path);
     if (!tab) {
       const r = await this.files.read(path);
-      const model = this.docs.open(r.uri, r.path, r.text);
+      const model = await this.docs.open(r.uri, r.path, r.text);
       tab = { path: r.path, uri: r.uri, model, baseVersion: r.version, diskText: r.text, savedAlt: model.getAlternativeVersionId() };
       tab.model.onDidChangeContent(() => this.render());
       this.tabs.push(tab);

@@ -1,16 +1,18 @@
-// Monaco and what needs it: the editor, the open documents, the tabs and the
-// diff editor. Loaded by the page after its first paint (a dynamic import:
-// Monaco is most of the page's script), so the chat connects and shows
-// while the editor is still loading.
+// Monaco and what needs it: VS Code's services for Monaco
+// (@codingame/monaco-vscode-api, started by monaco-languageclient's
+// MonacoVscodeApiWrapper), the language client, the editor, the open
+// documents, the tabs and the diff editor. Loaded by the page after its load
+// event (a dynamic import: this is most of the page's script), so the files,
+// chat and dashboard show and work while the editor is still loading.
 
-import * as monaco from "monaco-editor/editor/editor.api";
+import * as monaco from "@codingame/monaco-vscode-editor-api";
+import { MonacoVscodeApiWrapper } from "monaco-languageclient/vscodeApiWrapper";
+import { useWorkerFactory } from "./worker-factory.ts";
 import "./monaco-features.ts";
-import EditorWorker from "monaco-editor/editor/editor.worker?worker";
-import { Documents, type Sender } from "./documents.ts";
+import { Documents } from "./documents.ts";
 import { languageOf } from "./lsp.ts";
+import type { Mux } from "./mux.ts";
 import { Tabs, type FileApi } from "./tabs.ts";
-
-(self as any).MonacoEnvironment = { getWorker: () => new EditorWorker() };
 
 export interface Elements {
   editor: HTMLElement;
@@ -18,7 +20,18 @@ export interface Elements {
   diff: HTMLElement;
 }
 
-export function createWorkbench(el: Elements, conn: Sender, files: FileApi) {
+export async function createWorkbench(el: Elements, files: FileApi) {
+  // The "classic" set-up: Monarch grammars and Monaco's own themes, no
+  // TextMate, no extension host worker (the language client runs in the page).
+  const api = new MonacoVscodeApiWrapper({
+    $type: "classic",
+    viewsConfig: { $type: "EditorService" },
+    userConfiguration: { json: JSON.stringify({ "editor.wordBasedSuggestions": "off" }) },
+    // Only the editor's worker: the others serve services this page does not load.
+    monacoWorkerFactory: useWorkerFactory,
+  });
+  await api.start({ caller: "codelab-web" });
+
   const editor = monaco.editor.create(el.editor, {
     automaticLayout: true,
     theme: "vs-dark",
@@ -26,7 +39,7 @@ export function createWorkbench(el: Elements, conn: Sender, files: FileApi) {
     fontSize: 13,
     model: null,
   });
-  const docs = new Documents(conn);
+  const docs = new Documents();
   const tabs = new Tabs(el.tabs, editor, docs, files);
   docs.onAgentEdit = (uri: string) => tabs.agentEdited(uri);
   editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.KeyS, () => void tabs.saveActive());
@@ -45,7 +58,10 @@ export function createWorkbench(el: Elements, conn: Sender, files: FileApi) {
     old?.modified.dispose();
   }
 
-  return { monaco, editor, docs, tabs, showDiff };
+  /** Starts the language client on a (new) socket. */
+  const connect = (mux: Mux) => docs.connect(mux);
+
+  return { monaco, editor, docs, tabs, showDiff, connect };
 }
 
-export type Workbench = ReturnType<typeof createWorkbench>;
+export type Workbench = Awaited<ReturnType<typeof createWorkbench>>;

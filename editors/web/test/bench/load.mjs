@@ -122,7 +122,9 @@ async function loadOnce(browser, url) {
   await page.goto(url);
   await page.locator("#conn-state[data-state=open]").waitFor({ timeout: 60_000 });
   const connected = Date.now() - t0;
-  await page.waitForFunction(() => Boolean(window.codelab?.editor), null, { timeout: 60_000 });
+  // Editor ready: Monaco shown and the language client running on the socket
+  // (a page without a language client: Monaco shown).
+  await page.waitForFunction(() => Boolean(window.codelab?.editor) && (window.codelab.languageClient?.() ?? true), null, { timeout: 60_000 });
   const editor = Date.now() - t0;
   const nav = await page.evaluate(() => performance.getEntriesByType("navigation")[0].toJSON());
   await context.close();

@@ -85,6 +85,9 @@ const replies = [
   // 13. an approval of several files: a commit of two
   { chunks: [{ toolCall: { id: "g1", name: "git_commit", arguments: { message: "Both files", paths: ["lib.rs", "src/main.rs"] } } }] },
   { chunks: [{ text: "Committed both." }] },
+  // 14. an edit of a file whose URI the language client spells differently from the server
+  { chunks: [{ toolCall: { id: "d6", name: "apply_diff", arguments: { path: "a+b.rs", diff: diff("fn ab() {}", "fn ab() -> u8 {\n    1\n}") } } }] },
+  { chunks: [{ text: "Changed a+b.rs." }] },
 ];
 
 fs.mkdirSync(WORK, { recursive: true });
@@ -98,6 +101,9 @@ const lib = path.join(ws, "lib.rs");
 fs.writeFileSync(lib, "fn one() -> u32 {\n    1\n}\n");
 fs.mkdirSync(path.join(ws, "src"));
 fs.writeFileSync(path.join(ws, "src", "main.rs"), "fn main() {}\n");
+// A name the server's URI keeps (`+`) and VS Code's URI encodes (`%2B`).
+const ab = path.join(ws, "a+b.rs");
+fs.writeFileSync(ab, "fn ab() {}\n");
 // A repository, for the commit of two files at the end.
 const git = (...args) => {
   const r = spawnSync("git", args, { cwd: ws, encoding: "utf8" });
@@ -162,6 +168,14 @@ async function main() {
   await page.locator("#conn-state[data-state=open]").waitFor({ timeout: T });
   const nav = await page.evaluate(() => performance.getEntriesByType("navigation")[0].toJSON());
   console.log(`page loaded in ${Math.round(nav.loadEventEnd)} ms (DOMContentLoaded ${Math.round(nav.domContentLoadedEventEnd)} ms), connected in ${Date.now() - started} ms`);
+  // The editor stack (Monaco, monaco-languageclient) is fetched after the page's load event.
+  await page.waitForFunction(() => window.codelab.languageClient(), null, { timeout: T });
+  const early = await page.evaluate(() => {
+    const load = performance.getEntriesByType("navigation")[0].loadEventEnd;
+    const stack = performance.getEntriesByType("resource").filter((r) => /\/assets\/workbench-[^/]*\.js$/.test(r.name));
+    return stack.length === 0 ? "the editor stack was never fetched" : stack.filter((r) => r.startTime < load).map((r) => `${r.name} at ${r.startTime}, load ${load}`);
+  });
+  if (typeof early === "string" || early.length > 0) throw new Error(`the editor stack loaded before the page: ${JSON.stringify(early)}`);
   // The token left the address bar (it stays in this tab's session storage).
   if (page.url().includes("token")) throw new Error(`the token is still in the address bar: ${page.url()}`);
 
@@ -192,6 +206,24 @@ async function main() {
   await readCard.locator(".result pre", { hasText: "// draft note" }).waitFor({ timeout: T });
   const reqs = await (await fetch(`${mockUrl}/_mock/requests`)).json();
   if (!JSON.stringify(reqs).includes("// draft note")) throw new Error("the model never saw the unsaved text");
+  // One socket carried the language client's document sync and the chat's
+  // message, the typed text first; one handshake went to the server.
+  {
+    const log = frames.log;
+    const uri = (m) => m.params?.textDocument?.uri ?? "";
+    const opened = indexOf(log, (m) => m.dir === "sent" && m.method === "textDocument/didOpen" && uri(m).endsWith("/lib.rs"));
+    const change = (m) => m.dir === "sent" && m.method === "textDocument/didChange" && uri(m).endsWith("/lib.rs");
+    const typed = indexOf(log, change);
+    const asked = indexOf(log, (m) => m.dir === "sent" && m.method === "codelab/sendMessage" && m.params.text === "read lib.rs");
+    // Every keystroke's change went before the message (none after it).
+    const late = indexOf(log, change, asked);
+    if (opened < 0 || typed < opened || asked < typed || late >= 0) {
+      throw new Error(`didOpen at ${opened}, the first typed didChange at ${typed}, the message at ${asked}, a didChange after it at ${late}`);
+    }
+    if (new Set([log[opened].socket, log[typed].socket, log[asked].socket]).size !== 1) throw new Error("the documents and the chat went on different sockets");
+    const inits = log.filter((m) => m.dir === "sent" && m.method === "initialize" && m.socket === log[asked].socket).length;
+    if (inits !== 1) throw new Error(`${inits} initialize requests on the socket`);
+  }
 
   // ---- save with Ctrl+S ------------------------------------------------------
   await page.locator("#editor .view-lines").click();
@@ -230,6 +262,13 @@ async function main() {
   const edited = "// draft note\nfn one() -> u32 {\n    let x = 1;\n    x\n}\n";
   const model = () => page.evaluate(() => window.codelab.editor.getModel().getValue());
   if ((await model()) !== edited) throw new Error(`the model: ${JSON.stringify(await model())}`);
+  // The edit came as workspace/applyEdit, and the language client answered it applied.
+  {
+    const log = frames.log;
+    const req = log.find((m) => m.dir === "received" && m.method === "workspace/applyEdit" && JSON.stringify(m.params).includes("let x = 1;"));
+    const res = req && log.find((m) => m.dir === "sent" && m.socket === req.socket && m.id === req.id && m.method === undefined);
+    if (!res || res.result?.applied !== true) throw new Error(`workspace/applyEdit: ${JSON.stringify(req)} answered ${JSON.stringify(res)}`);
+  }
   await waitFor(() => fs.readFileSync(lib, "utf8") === edited, "the edit on disk");
   if ((await page.locator(".tab.dirty").count()) !== 0) throw new Error("the agent's edit left the tab dirty");
   // Undo takes the agent's edit back in one step; redo puts it back.
@@ -282,6 +321,15 @@ async function main() {
     throw new Error(`the attach after the drop carried afterSeq ${attach.afterSeq}; the page showed up to seq ${closedAt} (${shownAtDrop} when dropped)`);
   }
   if (closedAt <= 0) throw new Error("nothing was shown before the drop");
+  // On the new socket the language client opened the document again before the re-attach.
+  {
+    const log = frames.log;
+    const at = indexOf(log, (m) => m.dir === "sent" && m.method === "codelab/attachSession" && m.params === attach);
+    const s = log[at].socket;
+    const reopened = indexOf(log, (m) => m.socket === s && m.dir === "sent" && m.method === "textDocument/didOpen" && (m.params.textDocument.uri ?? "").endsWith("/lib.rs"));
+    if (reopened < 0 || reopened > at) throw new Error(`after the reconnect: didOpen at ${reopened}, the attach at ${at}`);
+  }
+  await page.waitForFunction(() => window.codelab.languageClient(), null, { timeout: T });
 
   // ---- cancel, a question, a rejection with feedback ----------------------------
   await send(page, "think about it");
@@ -455,21 +503,50 @@ async function main() {
   await page.locator(".msg.assistant", { hasText: "Committed both." }).waitFor({ timeout: T });
   const committed = git("show", "--stat", "--format=%s", "HEAD");
   if (!committed.startsWith("Both files") || !committed.includes("lib.rs") || !committed.includes("src/main.rs")) throw new Error(`the commit: ${committed}`);
+
+  // ---- a file whose URI the language client spells otherwise: the edit lands, the tab is clean
+  await page.locator("#files .entry", { hasText: "a+b.rs" }).first().click();
+  await page.locator(".tab.active", { hasText: "a+b.rs" }).waitFor({ timeout: T });
+  await page.locator("#editor .view-lines", { hasText: "fn ab()" }).waitFor({ timeout: T });
+  await send(page, "edit a+b");
+  await page.locator(".approval.pending", { hasText: "a+b.rs" }).waitFor({ timeout: T });
+  await page.locator("#diff-panel:not([hidden])").waitFor({ timeout: T });
+  await page.click('#diff-actions button[data-diff-action="approve"]');
+  await page.locator(".msg.assistant", { hasText: "Changed a+b.rs." }).waitFor({ timeout: T });
+  const abEdited = "fn ab() -> u8 {\n    1\n}\n";
+  if ((await model()) !== abEdited) throw new Error(`the model of a+b.rs: ${JSON.stringify(await model())}`);
+  await waitFor(() => fs.readFileSync(ab, "utf8") === abEdited, "the edit of a+b.rs on disk");
+  if ((await page.locator(".tab.dirty").count()) !== 0) throw new Error("the agent's edit of a+b.rs left a tab dirty");
   console.log("PASS");
 }
 
 /** Records every attach the page sends, on any of its sockets. */
+/**
+ * The page's websocket frames: each attach's params, and every JSON-RPC
+ * message in order with the socket it went on (0, 1, ... as they opened)
+ * and its direction.
+ */
 function watchFrames(p) {
-  const seen = { attaches: [] };
+  const seen = { attaches: [], log: [], sockets: 0 };
   p.on("websocket", (socket) => {
-    socket.on("framesent", (f) => {
+    const n = seen.sockets++;
+    const record = (dir) => (f) => {
       try {
         const m = JSON.parse(f.payload);
-        if (m.method === "codelab/attachSession") seen.attaches.push(m.params);
+        if (dir === "sent" && m.method === "codelab/attachSession") seen.attaches.push(m.params);
+        seen.log.push({ socket: n, dir, ...m });
       } catch {}
-    });
+    };
+    socket.on("framesent", record("sent"));
+    socket.on("framereceived", record("received"));
   });
   return seen;
+}
+
+/** The index in `log` of the first message that `pred` holds of, from `from` on; -1 if none. */
+function indexOf(log, pred, from = 0) {
+  for (let i = from; i < log.length; i++) if (pred(log[i])) return i;
+  return -1;
 }
 
 async function send(p, text) {

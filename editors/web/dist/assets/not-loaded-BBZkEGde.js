@@ -1,0 +1,1 @@
+function e(){throw Error(`not part of the CodeLab web IDE's build (its editor uses the classic set-up)`)}export{e as default};
