@@ -37,9 +37,9 @@ class Workspace(Server):
 def total(result):
     m = re.search(r"\n\[(\d+) matches", result)
     if m: return int(m.group(1))
-    m = re.search(r"\n\n\[(\d+) more entries", result)
-    if m: return int(m.group(1)) + len([l for l in result[:m.start()].splitlines() if l])
-    return 0 if result.startswith("No matches") else len([l for l in result.splitlines() if l])
+    m = re.search(r" in all: (\d+) files", result)
+    if m: return int(m.group(1))
+    return 0 if result.startswith("No matches") else len([l for l in result.splitlines() if l and not l.endswith("/")])
 def rg(bin, args):
     t = time.time(); out = subprocess.run([bin] + args, cwd=CORPUS, stdout=subprocess.PIPE).stdout
     return time.time() - t, out
@@ -68,13 +68,6 @@ def search(runs):
                 secs, out = rg(bin, rgargs); theirs.append(secs)
             lines = out.decode(errors="replace").splitlines()
             expect = len(lines)
-            if tool == "list_files":
-                dirs = set()
-                for f in lines:
-                    d = os.path.dirname(f)
-                    while d and d not in dirs:
-                        dirs.add(d); d = os.path.dirname(d)
-                expect += len(dirs)
             same = "same" if totals == {expect} else f"MISMATCH {sorted(totals)} vs {expect}"
             cols.append(f"{version}: {ms(theirs)}, ratio {statistics.median(ours)/statistics.median(theirs):.2f}x, {expect} {same}")
         print(f"| {name} | {ms(ours)} | " + "; ".join(cols) + " |", flush=True)

@@ -86,16 +86,8 @@ fn search_vs_rg(rows: &mut Vec<Row>, dir: &Path) {
         ("common", "return"),
     ] {
         let (ours, (_, ours_total)) = time(5, || {
-            codelab_agent::tools::search_in_code::search(
-                ws.root(),
-                ws.root(),
-                pattern,
-                None,
-                &[],
-                &|_| false,
-                300,
-            )
-            .unwrap()
+            codelab_agent::tools::search_in_code::search(&ws, ws.root(), pattern, None, &[], 300)
+                .unwrap()
         });
         let (theirs, rg_total) = time(5, || {
             rg(
@@ -118,10 +110,14 @@ fn search_vs_rg(rows: &mut Vec<Row>, dir: &Path) {
         });
     }
     let (ours, n) = time(5, || {
-        codelab_agent::tools::list_files::walk(ws.root(), true)
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
-            .count()
+        codelab_agent::tools::list_files::list(
+            &ws,
+            ws.root(),
+            true,
+            1000,
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .files
     });
     let (theirs, m) = time(5, || {
         rg(&["--files", "--hidden", "--no-config", "-g", "!.git"], dir)
@@ -534,24 +530,28 @@ async fn tool_turn(url: &str, dir: &Path) -> (f64, String) {
 }
 
 /// The total a tool result reports: `[N matches…` for search_in_code; the
-/// entries shown plus `[N more entries…` for list_files.
+/// files for list_files (`… F files, D directories)` when it is cut, else
+/// the entries without a trailing `/`).
 fn reported_total(result: &str) -> usize {
-    if let Some(i) = result.rfind("\n[") {
-        let tail = &result[i + 2..];
-        let n: usize = tail
-            .split(|c: char| !c.is_ascii_digit())
+    let number = |s: &str| -> usize {
+        s.split(|c: char| !c.is_ascii_digit())
             .next()
             .and_then(|d| d.parse().ok())
-            .unwrap_or(0);
-        if tail.contains("more entries") {
-            return n + result[..i].lines().filter(|l| !l.is_empty()).count();
-        }
-        return n;
+            .unwrap_or(0)
+    };
+    if let Some(i) = result.find(" in all: ") {
+        return number(&result[i + " in all: ".len()..]);
+    }
+    if let Some(i) = result.rfind("\n[") {
+        return number(&result[i + 2..]);
     }
     if result.starts_with("No matches") {
         return 0;
     }
-    result.lines().filter(|l| !l.is_empty()).count()
+    result
+        .lines()
+        .filter(|l| !l.is_empty() && !l.ends_with('/'))
+        .count()
 }
 
 /// `search_in_code` and `list_files` end to end against whole ripgrep
@@ -618,28 +618,9 @@ async fn search_e2e(rows: &mut Vec<Row>, dir: &Path) {
                 theirs.push(secs);
                 lines = n;
             }
-            // list_files counts directories too: rg's files and their directories.
-            let expected = if tool == "list_files" {
-                let out = Command::new(bin)
-                    .args(&rg_args)
-                    .current_dir(dir)
-                    .output()
-                    .unwrap();
-                let text = String::from_utf8_lossy(&out.stdout).into_owned();
-                let mut dirs = std::collections::HashSet::new();
-                for f in text.lines() {
-                    let mut p = Path::new(f).parent();
-                    while let Some(d) = p.filter(|d| !d.as_os_str().is_empty()) {
-                        if !dirs.insert(d.to_path_buf()) {
-                            break;
-                        }
-                        p = d.parent();
-                    }
-                }
-                lines + dirs.len()
-            } else {
-                lines
-            };
+            // list_files reports its files apart from its directories: the
+            // same files as rg's.
+            let expected = lines;
             baselines.push(format!(
                 "{version} {}",
                 range(&theirs, |s| format!("{:.1} ms", s * 1000.0))
@@ -649,7 +630,7 @@ async fn search_e2e(rows: &mut Vec<Row>, dir: &Path) {
                 format!(
                     "{total} {}, same as {version}",
                     if tool == "list_files" {
-                        "entries (files and their directories)"
+                        "files"
                     } else {
                         "matching lines"
                     }

@@ -285,6 +285,16 @@ impl Workspace {
             .is_ignore()
     }
 
+    /// Whether `.codelabignore` excludes this entry of a walk, whose
+    /// parents the walk already checked (it does not descend into an
+    /// excluded directory): one match, no file-system call.
+    pub fn ignores_entry(&self, abs: &Path, is_dir: bool) -> bool {
+        !self.ignore.is_empty()
+            && abs != self.root
+            && abs.starts_with(&self.root)
+            && self.ignore.matched(abs, is_dir).is_ignore()
+    }
+
     /// Whether writing `abs` always needs approval.
     pub fn is_protected(&self, abs: &Path) -> bool {
         let Ok(rel) = abs.strip_prefix(&self.root) else {

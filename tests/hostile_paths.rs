@@ -212,3 +212,169 @@ async fn read_and_list_refuse_binaries_and_say_what_they_cut() {
     assert_eq!(list.lines().take_while(|l| !l.is_empty()).count(), 5);
     assert!(list.contains("[27 more entries not shown"), "{list}");
 }
+
+/// Writes `files` files with matches spread over nested directories.
+fn tree_of_matches(root: &Path, dirs: usize, files: usize) -> usize {
+    let mut matches = 0;
+    for d in 0..dirs {
+        // Names whose byte order differs from the walk's order: `d-x` sorts
+        // before `d/…` byte-wise but after it in a depth-first walk.
+        let dir = root.join(format!("d{d:02}")).join("inner");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(root.join(format!("d{d:02}-x.txt")), "needle top\n").unwrap();
+        matches += 1;
+        for f in 0..files {
+            let text: String = (0..3)
+                .map(|i| format!("line {i}\nneedle {d} {f} {i}\n"))
+                .collect();
+            std::fs::write(dir.join(format!("f{f:02}.txt")), text).unwrap();
+            matches += 3;
+        }
+    }
+    matches
+}
+
+#[tokio::test]
+async fn search_shows_the_first_matches_in_walk_order_and_counts_them_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let all = tree_of_matches(root, 12, 20);
+    // Ignored: neither searched nor counted.
+    std::fs::create_dir_all(root.join("secret")).unwrap();
+    std::fs::write(root.join("secret/s.txt"), "needle hidden\n").unwrap();
+    std::fs::write(root.join(".codelabignore"), "secret/\n").unwrap();
+    // A matching line that is not UTF-8 is counted and shown lossily.
+    std::fs::write(root.join("d00-x.txt"), b"needle \xff\xfe unique\n").unwrap();
+    let ws = Workspace::new(root).unwrap();
+    let cap = 7;
+    // The expected first matches: every matching line, sorted as a walk
+    // visits them (a directory right before its contents).
+    let mut expected: Vec<(PathBuf, u64)> = Vec::new();
+    for entry in walkdir(root) {
+        let text = std::fs::read(&entry).unwrap();
+        for (i, line) in text.split(|b| *b == b'\n').enumerate() {
+            if line.starts_with(b"needle") && !entry.starts_with(root.join("secret")) {
+                expected.push((entry.clone(), i as u64 + 1));
+            }
+        }
+    }
+    expected.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    assert_eq!(expected.len(), all);
+    // The same first matches on every run, whatever the threads did.
+    for _ in 0..5 {
+        let (hits, total) =
+            tools::search_in_code::search(&ws, ws.root(), "needle", None, &[], cap).unwrap();
+        assert_eq!(total, all);
+        let got: Vec<(PathBuf, u64)> = hits.iter().map(|h| (h.path.clone(), h.line)).collect();
+        assert_eq!(got, expected[..cap]);
+    }
+    let limits = ToolLimits {
+        search_matches: cap,
+        ..ToolLimits::default()
+    };
+    let c = ctx(&ws, limits);
+    let out = tools::find("search_in_code")
+        .unwrap()
+        .call(&c, json!({"regex": "needle"}))
+        .await
+        .unwrap()
+        .content;
+    assert!(
+        out.starts_with("d00/inner/f00.txt:2: needle 0 0 0\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("[{all} matches in all; showing the first {cap}.")),
+        "{out}"
+    );
+    assert!(!out.contains("secret"), "{out}");
+    let out = tools::find("search_in_code")
+        .unwrap()
+        .call(&c, json!({"regex": "unique"}))
+        .await
+        .unwrap()
+        .content;
+    assert_eq!(
+        out,
+        "d00-x.txt:1: needle \u{fffd}\u{fffd} unique\n\n[1 matches]"
+    );
+}
+
+/// Every file under `root`, recursively.
+fn walkdir(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n != ".codelabignore") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn list_files_walks_in_parallel_in_name_order_and_counts_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    tree_of_matches(root, 12, 20);
+    std::fs::create_dir_all(root.join("secret/deep")).unwrap();
+    std::fs::write(root.join("secret/deep/s.txt"), "x").unwrap();
+    std::fs::write(root.join(".codelabignore"), "secret/\n").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("d00-x.txt", root.join("link")).unwrap();
+    let ws = Workspace::new(root).unwrap();
+    // The sequential walk in name order, the ignored directory left out.
+    let sequential: Vec<(PathBuf, bool)> = tools::list_files::walk(ws.root(), true)
+        .filter_map(Result::ok)
+        .filter(|e| e.depth() > 0 && !e.path().starts_with(root.join("secret")))
+        .map(|e| {
+            (
+                e.path().to_path_buf(),
+                e.file_type().is_some_and(|t| t.is_dir()),
+            )
+        })
+        .collect();
+    let dirs = sequential.iter().filter(|e| e.1).count();
+    for cap in [5, 100, 10_000] {
+        let listing = tools::list_files::list(&ws, ws.root(), true, cap, &CancellationToken::new());
+        assert_eq!(
+            listing.entries,
+            sequential[..cap.min(sequential.len())],
+            "cap {cap}"
+        );
+        assert_eq!(listing.dirs, dirs);
+        assert_eq!(
+            listing.files,
+            12 + 12 * 20 + 1,
+            "the files and .codelabignore"
+        );
+        assert_eq!(listing.others, usize::from(cfg!(unix)), "the link");
+    }
+    let limits = ToolLimits {
+        list_entries: 3,
+        ..ToolLimits::default()
+    };
+    let c = ctx(&ws, limits);
+    let out = tools::find("list_files")
+        .unwrap()
+        .call(&c, json!({"recursive": true}))
+        .await
+        .unwrap()
+        .content;
+    let shown: Vec<&str> = out.lines().take_while(|l| !l.is_empty()).collect();
+    assert_eq!(shown, [".codelabignore", "d00/", "d00/inner/"]);
+    let total = sequential.len();
+    assert!(
+        out.contains(&format!(
+            "[{} more entries not shown ({total} in all: {} files, {dirs} directories, 1 links and other entries)",
+            total - 3,
+            12 + 12 * 20 + 1
+        )),
+        "{out}"
+    );
+}

@@ -1,11 +1,16 @@
 //! `list_files`: a directory's entries, honouring `.gitignore`, `.ignore` and
 //! `.codelabignore`.
 
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ignore::WalkState;
 use schemars::JsonSchema;
 use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
 
 use super::{Subject, ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
-use crate::workspace::IGNORE_FILE;
+use crate::workspace::{IGNORE_FILE, Workspace};
 
 /// Parameters of `list_files`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -48,6 +53,163 @@ pub fn walker(dir: &std::path::Path, recursive: bool) -> ignore::WalkBuilder {
     b
 }
 
+/// [`walker`] over a directory of `ws` (already resolved, so neither it nor
+/// its parents are excluded) that also leaves out what the workspace's
+/// `.codelabignore` excludes, without descending into an excluded directory.
+pub fn workspace_walker(ws: &Workspace, dir: &Path, recursive: bool) -> ignore::WalkBuilder {
+    let mut b = walker(dir, recursive);
+    let ws = ws.clone();
+    b.filter_entry(move |e| {
+        if e.file_name() == ".git" {
+            return false;
+        }
+        if e.depth() == 0 {
+            return true;
+        }
+        let is_dir = match e.file_type() {
+            // A link to a directory matches `dir/` patterns as one.
+            Some(t) if t.is_symlink() => e.path().is_dir(),
+            Some(t) => t.is_dir(),
+            None => false,
+        };
+        !ws.ignores_entry(e.path(), is_dir)
+    });
+    b
+}
+
+/// What a listing found: its first entries in order, and the counts.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// The first `cap` entries, sorted as a depth-first walk in name order
+    /// (a directory right before its contents).
+    pub entries: Vec<(PathBuf, bool)>,
+    /// Files in all.
+    pub files: usize,
+    /// Directories in all.
+    pub dirs: usize,
+    /// Other entries in all: symbolic links (not followed) and the like.
+    pub others: usize,
+}
+
+/// Lists `dir` (not itself) with a parallel walk, keeping the first `cap`
+/// entries in order.
+pub fn list(
+    ws: &Workspace,
+    dir: &Path,
+    recursive: bool,
+    cap: usize,
+    cancel: &CancellationToken,
+) -> Listing {
+    /// One walking thread's part, merged when the walk drops it.
+    struct Part<'a> {
+        entries: Vec<(PathBuf, bool)>,
+        files: usize,
+        dirs: usize,
+        others: usize,
+        cap: usize,
+        out: &'a Mutex<Listing>,
+    }
+    impl Part<'_> {
+        fn keep(&mut self, path: PathBuf, is_dir: bool) {
+            self.entries.push((path, is_dir));
+            // Bounded memory: keep this thread's first `cap` in order.
+            if self.entries.len() >= (self.cap * 2).max(TRIM_AT) {
+                first(&mut self.entries, self.cap);
+            }
+        }
+    }
+    impl Drop for Part<'_> {
+        fn drop(&mut self) {
+            let mut out = self
+                .out
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            out.entries.append(&mut self.entries);
+            out.files += self.files;
+            out.dirs += self.dirs;
+            out.others += self.others;
+        }
+    }
+    let out = Mutex::new(Listing::default());
+    let mut builder = workspace_walker(ws, dir, recursive);
+    builder.threads(threads());
+    builder.build_parallel().run(|| {
+        let mut part = Part {
+            entries: Vec::new(),
+            files: 0,
+            dirs: 0,
+            others: 0,
+            cap,
+            out: &out,
+        };
+        Box::new(move |entry| {
+            if cancel.is_cancelled() {
+                return WalkState::Quit;
+            }
+            let Ok(entry) = entry else {
+                return WalkState::Continue;
+            };
+            if entry.depth() == 0 {
+                return WalkState::Continue;
+            }
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            match entry.file_type() {
+                Some(t) if t.is_dir() => part.dirs += 1,
+                Some(t) if t.is_file() => part.files += 1,
+                _ => part.others += 1,
+            }
+            part.keep(entry.into_path(), is_dir);
+            WalkState::Continue
+        })
+    });
+    let mut listing = out
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    first(&mut listing.entries, cap);
+    listing
+}
+
+/// A thread trims its entries to the first `cap` once it holds this many
+/// (or twice `cap`): rarely, since trimming is linear.
+const TRIM_AT: usize = 1 << 16;
+
+/// Keeps the `cap` first entries, in order.
+fn first(entries: &mut Vec<(PathBuf, bool)>, cap: usize) {
+    let order = |a: &(PathBuf, bool), b: &(PathBuf, bool)| walk_order(&a.0, &b.0);
+    if entries.len() > cap && cap > 0 {
+        entries.select_nth_unstable_by(cap - 1, order);
+    }
+    entries.truncate(cap);
+    entries.sort_unstable_by(order);
+}
+
+/// The order of a depth-first walk in name order (a directory right before
+/// its contents), which is the order of `Path`'s comparison by components,
+/// computed on the bytes: a separator sorts before every other byte.
+pub(crate) fn walk_order(a: &Path, b: &Path) -> std::cmp::Ordering {
+    let (a, b) = (
+        a.as_os_str().as_encoded_bytes(),
+        b.as_os_str().as_encoded_bytes(),
+    );
+    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let key = |c: u8| {
+        if std::path::is_separator(char::from(c)) {
+            0
+        } else {
+            c
+        }
+    };
+    match (a.get(same), b.get(same)) {
+        (Some(&x), Some(&y)) => key(x).cmp(&key(y)),
+        _ => a.len().cmp(&b.len()),
+    }
+}
+
+/// Threads for a parallel walk: ripgrep's choice (the cores, at most 12).
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(12))
+}
+
 impl TypedTool for ListFiles {
     type Params = Params;
     const NAME: &'static str = "list_files";
@@ -74,39 +236,44 @@ impl TypedTool for ListFiles {
         }
         let recursive = p.recursive.unwrap_or(false);
         let cap = ctx.limits.list_entries;
-        let mut entries = Vec::new();
-        let mut total = 0usize;
-        for entry in walk(&dir, recursive) {
-            if ctx.cancel.is_cancelled() {
-                return Err(ToolError::new("cancelled"));
-            }
-            let Ok(entry) = entry else { continue };
-            if entry.depth() == 0 {
-                continue;
-            }
-            let path = entry.path();
-            if ws.is_ignored(path) {
-                continue;
-            }
-            total += 1;
-            if entries.len() < cap {
-                let mut rel = ws.relative(path);
-                if entry.file_type().is_some_and(|t| t.is_dir()) {
-                    rel.push('/');
-                }
-                entries.push(rel);
-            }
+        let walked = {
+            let (ws, dir, cancel) = (ws.clone(), dir.clone(), ctx.cancel.clone());
+            tokio::task::spawn_blocking(move || list(&ws, &dir, recursive, cap, &cancel))
+                .await
+                .map_err(|e| ToolError::new(format!("listing failed: {e}")))?
+        };
+        if ctx.cancel.is_cancelled() {
+            return Err(ToolError::new("cancelled"));
         }
+        let total = walked.files + walked.dirs + walked.others;
         if total == 0 {
             return Ok(ToolOutput::text(format!(
                 "{shown} is empty (or everything in it is ignored)."
             )));
         }
+        let entries: Vec<String> = walked
+            .entries
+            .iter()
+            .map(|(path, is_dir)| {
+                let mut rel = ws.relative(path);
+                if *is_dir {
+                    rel.push('/');
+                }
+                rel
+            })
+            .collect();
         let mut out = entries.join("\n");
         if total > entries.len() {
+            let others = if walked.others > 0 {
+                format!(", {} links and other entries", walked.others)
+            } else {
+                String::new()
+            };
             out.push_str(&format!(
-                "\n\n[{} more entries not shown; list a subdirectory to see them]",
-                total - entries.len()
+                "\n\n[{} more entries not shown ({total} in all: {} files, {} directories{others}); list a subdirectory to see them]",
+                total - entries.len(),
+                walked.files,
+                walked.dirs,
             ));
         }
         Ok(ToolOutput::text(out))

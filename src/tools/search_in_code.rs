@@ -3,19 +3,19 @@
 //! buffers searched from memory instead of the disk.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use grep_regex::RegexMatcherBuilder;
-use grep_searcher::sinks::UTF8;
-use grep_searcher::{BinaryDetection, SearcherBuilder};
+use grep_regex::{RegexMatcher, RegexMatcherBuilder};
+use grep_searcher::sinks::Bytes;
+use grep_searcher::{BinaryDetection, Searcher, SearcherBuilder};
 use ignore::WalkState;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::list_files::walker;
+use super::list_files::{threads, walk_order, workspace_walker};
 use super::{Subject, ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
+use crate::workspace::Workspace;
 
 /// Parameters of `search_in_code`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -46,27 +46,32 @@ pub struct Hit {
     pub text: String,
 }
 
-/// Runs a search; returns at most `cap` hits (sorted) and the total count.
+/// Runs a search of `dir` in `ws`; returns the first `cap` hits in path
+/// and line order (the same ones whatever the threads' timing) and the total
+/// count of matching lines.
+///
+/// Each walking thread counts and keeps its own hits; they are merged once,
+/// when the walk ends. A thread that already holds `cap` hits before a file
+/// (in that order) records nothing of it, only counts.
 ///
 /// # Errors
 /// An invalid regex or glob.
 pub fn search(
-    root: &std::path::Path,
-    dir: &std::path::Path,
+    ws: &Workspace,
+    dir: &Path,
     regex: &str,
     glob: Option<&str>,
     buffers: &[(PathBuf, String)],
-    is_ignored: &(dyn Fn(&std::path::Path) -> bool + Sync),
     cap: usize,
 ) -> Result<(Vec<Hit>, usize), ToolError> {
     let matcher = RegexMatcherBuilder::new()
         .line_terminator(Some(b'\n'))
         .build(regex)
         .map_err(|e| ToolError::new(format!("invalid regex: {e}")))?;
-    let mut builder = walker(dir, true);
+    let mut builder = workspace_walker(ws, dir, true);
     let glob_matcher = match glob {
         Some(g) => {
-            let mut ob = ignore::overrides::OverrideBuilder::new(root);
+            let mut ob = ignore::overrides::OverrideBuilder::new(ws.root());
             ob.add(g)
                 .map_err(|e| ToolError::new(format!("invalid file_glob: {e}")))?;
             let ov = ob
@@ -77,22 +82,8 @@ pub fn search(
         }
         None => None,
     };
-    let in_memory: HashSet<&PathBuf> = buffers.iter().map(|(p, _)| p).collect();
-    let hits = Mutex::new(Vec::new());
-    let total = AtomicUsize::new(0);
-    let record = |path: &std::path::Path, line: u64, text: &str| {
-        total.fetch_add(1, Ordering::Relaxed);
-        let mut h = hits
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if h.len() < cap * 4 {
-            h.push(Hit {
-                path: path.to_path_buf(),
-                line,
-                text: text.trim_end_matches(['\n', '\r']).to_owned(),
-            });
-        }
-    };
+    let in_memory: HashSet<&Path> = buffers.iter().map(|(p, _)| p.as_path()).collect();
+    let out = Mutex::new((Vec::new(), 0usize));
     let make_searcher = || {
         SearcherBuilder::new()
             .line_number(true)
@@ -100,31 +91,28 @@ pub fn search(
             .build()
     };
     // Unsaved buffers, from memory.
-    for (path, text) in buffers {
-        if !path.starts_with(dir) || is_ignored(path) {
-            continue;
+    {
+        let mut part = Part::new(cap, &out);
+        for (path, text) in buffers {
+            if !path.starts_with(dir) || ws.is_ignored(path) {
+                continue;
+            }
+            if let Some(ov) = &glob_matcher
+                && !ov.matched(path, false).is_whitelist()
+            {
+                continue;
+            }
+            part.search(&mut make_searcher(), &matcher, path, |s, m, sink| {
+                s.search_slice(m, text.as_bytes(), sink)
+            });
         }
-        if let Some(ov) = &glob_matcher
-            && !ov.matched(path, false).is_whitelist()
-        {
-            continue;
-        }
-        let _ = make_searcher().search_slice(
-            &matcher,
-            text.as_bytes(),
-            UTF8(|line, t| {
-                record(path, line, t);
-                Ok(true)
-            }),
-        );
     }
-    let matcher = Arc::new(matcher);
-    builder.threads(std::thread::available_parallelism().map_or(2, |n| n.get().min(8)));
+    builder.threads(threads());
     builder.build_parallel().run(|| {
-        let matcher = Arc::clone(&matcher);
+        let matcher = &matcher;
         let mut searcher = make_searcher();
         let in_memory = &in_memory;
-        let record = &record;
+        let mut part = Part::new(cap, &out);
         Box::new(move |entry| {
             let Ok(entry) = entry else {
                 return WalkState::Continue;
@@ -133,26 +121,104 @@ pub fn search(
                 return WalkState::Continue;
             }
             let path = entry.path();
-            if in_memory.contains(&path.to_path_buf()) || is_ignored(path) {
+            if !in_memory.is_empty() && in_memory.contains(path) {
                 return WalkState::Continue;
             }
-            let _ = searcher.search_path(
-                matcher.as_ref(),
-                path,
-                UTF8(|line, t| {
-                    record(path, line, t);
-                    Ok(true)
-                }),
-            );
+            part.search(&mut searcher, matcher, path, |s, m, sink| {
+                s.search_path(m, path, sink)
+            });
             WalkState::Continue
         })
     });
-    let mut hits = hits
+    let (mut hits, total) = out
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    hits.sort();
+    first(&mut hits, cap);
+    Ok((hits, total))
+}
+
+/// One thread's count and hits, merged into the shared result when dropped.
+struct Part<'a> {
+    hits: Vec<Hit>,
+    total: usize,
+    cap: usize,
+    /// The path of this thread's `cap`-th hit, once it has `cap`: a later
+    /// file after it in order cannot be among the first `cap`.
+    last: Option<PathBuf>,
+    out: &'a Mutex<(Vec<Hit>, usize)>,
+}
+
+impl<'a> Part<'a> {
+    fn new(cap: usize, out: &'a Mutex<(Vec<Hit>, usize)>) -> Self {
+        Self {
+            hits: Vec::new(),
+            total: 0,
+            cap,
+            last: None,
+            out,
+        }
+    }
+
+    /// Searches one file (or buffer), counting every matching line and
+    /// keeping those that may be among the first `cap`.
+    fn search(
+        &mut self,
+        searcher: &mut Searcher,
+        matcher: &RegexMatcher,
+        path: &Path,
+        run: impl FnOnce(
+            &mut Searcher,
+            &RegexMatcher,
+            &mut Bytes<&mut dyn FnMut(u64, &[u8]) -> Result<bool, std::io::Error>>,
+        ) -> Result<(), std::io::Error>,
+    ) {
+        let keep = self.cap > 0
+            && self
+                .last
+                .as_deref()
+                .is_none_or(|last| walk_order(path, last).is_le());
+        let (hits, total) = (&mut self.hits, &mut self.total);
+        let mut on_match = |line: u64, bytes: &[u8]| {
+            *total += 1;
+            if keep {
+                hits.push(Hit {
+                    path: path.to_path_buf(),
+                    line,
+                    text: String::from_utf8_lossy(bytes)
+                        .trim_end_matches(['\n', '\r'])
+                        .to_owned(),
+                });
+            }
+            Ok(true)
+        };
+        // A file that cannot be read is left out, as ripgrep does (it says so on stderr).
+        let _ = run(searcher, matcher, &mut Bytes(&mut on_match));
+        if self.hits.len() >= self.cap.max(1) * 2 {
+            first(&mut self.hits, self.cap);
+            self.last = self.hits.last().map(|h| h.path.clone());
+        }
+    }
+}
+
+impl Drop for Part<'_> {
+    fn drop(&mut self) {
+        let mut out = self
+            .out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        out.0.append(&mut self.hits);
+        out.1 += self.total;
+    }
+}
+
+/// Keeps the first `cap` hits, in order.
+fn first(hits: &mut Vec<Hit>, cap: usize) {
+    let order = |a: &Hit, b: &Hit| walk_order(&a.path, &b.path).then(a.line.cmp(&b.line));
+    if hits.len() > cap && cap > 0 {
+        hits.select_nth_unstable_by(cap - 1, order);
+    }
     hits.truncate(cap);
-    Ok((hits, total.into_inner()))
+    hits.sort_unstable_by(order);
 }
 
 impl TypedTool for SearchInCode {
@@ -181,15 +247,7 @@ impl TypedTool for SearchInCode {
         let cap = ctx.limits.search_matches;
         let ws2 = ws.clone();
         let (hits, total) = tokio::task::spawn_blocking(move || {
-            search(
-                ws2.root(),
-                &dir,
-                &p.regex,
-                p.file_glob.as_deref(),
-                &buffers,
-                &|path| ws2.is_ignored(path),
-                cap,
-            )
+            search(&ws2, &dir, &p.regex, p.file_glob.as_deref(), &buffers, cap)
         })
         .await
         .map_err(|e| ToolError::new(format!("search failed: {e}")))??;
