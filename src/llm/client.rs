@@ -39,6 +39,10 @@ type Batch = Vec<Result<LlmEvent, LlmError>>;
 /// The most events sent in one batch.
 const MAX_BATCH: usize = 1024;
 
+/// The least time between two hand-offs to the consumer while events
+/// arrive faster than that (a paced stream's event goes at once).
+const HAND_OFF: Duration = Duration::from_millis(1);
+
 /// The events of one request. Drop it to cancel the request.
 #[derive(Debug)]
 pub struct LlmStream {
@@ -58,12 +62,18 @@ impl LlmStream {
             self.ready.extend(batch);
         }
     }
+
+    /// The next event if one was already received, without waiting.
+    pub fn next_ready(&mut self) -> Option<Result<LlmEvent, LlmError>> {
+        self.ready.pop_front()
+    }
 }
 
 /// The LLM client: one per process, shared by every turn.
 #[derive(Debug)]
 pub struct LlmClient {
     http: reqwest::Client,
+    io: IoThread,
     breakers: Mutex<HashMap<String, Arc<Breaker>>>,
     /// Context windows servers reported, by base URL and model.
     windows: Mutex<HashMap<String, Option<u64>>>,
@@ -88,6 +98,7 @@ impl LlmClient {
             .map_err(|e| LlmError::Connect(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
             http,
+            io: IoThread::start()?,
             breakers: Mutex::new(HashMap::new()),
             windows: Mutex::new(HashMap::new()),
             bus,
@@ -148,13 +159,16 @@ impl LlmClient {
             if let Some(k) = &target.endpoint.api_key {
                 rb = rb.bearer_auth(k);
             }
-            async move {
+            // On the I/O thread, as every request: the connection it opens
+            // may carry the next streamed request.
+            let asked = self.io.handle.spawn(async move {
                 let r = rb.send().await.ok()?;
                 if !r.status().is_success() {
                     return None;
                 }
                 r.json::<serde_json::Value>().await.ok()
-            }
+            });
+            async move { asked.await.ok().flatten() }
         };
         let base = &target.endpoint.base_url;
         let mut found = get(join_url(base, "models")).await.and_then(|v| {
@@ -196,11 +210,51 @@ impl LlmClient {
             ctx,
             tx,
         };
-        tokio::spawn(job.run());
+        self.io.handle.spawn(job.run());
         LlmStream {
             rx,
             ready: std::collections::VecDeque::new(),
         }
+    }
+}
+
+/// The thread every model request runs on: a runtime of its own, on one
+/// thread. Reading a streamed response hands each HTTP chunk from hyper's
+/// connection task to the request's task; on the server's multi-threaded
+/// runtime, a fast stream makes these two tasks wake the other worker
+/// thread over and over (tens of thousands of wake-ups and context switches
+/// for 50,000 tokens). Here the hand-offs stay on one thread, and the
+/// request's task hands the decoded events over to the turn at most once
+/// per [`HAND_OFF`] while they arrive fast. One thread serves every
+/// session: decoding is a few microseconds per token.
+#[derive(Debug)]
+struct IoThread {
+    handle: tokio::runtime::Handle,
+    /// Dropped with the client: the thread's runtime ends, and with it every
+    /// request still running.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl IoThread {
+    fn start() -> Result<Self, LlmError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| LlmError::Connect(format!("cannot start the model I/O runtime: {e}")))?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("codelab-llm-io".into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+            })
+            .map_err(|e| LlmError::Connect(format!("cannot start the model I/O thread: {e}")))?;
+        Ok(Self {
+            handle,
+            _stop: stop,
+        })
     }
 }
 
@@ -386,22 +440,45 @@ impl Job {
         let mut decoder = provider.decoder();
         let mut outcome = Outcome::default();
         let mut batch: Batch = Vec::new();
+        // When the last batch went to the consumer. Events that follow it
+        // within HAND_OFF wait for the hand-off timer: a fast stream wakes
+        // the consumer at most once per HAND_OFF, a slow one at each event.
+        let mut handed: Option<Instant> = None;
+        let hand_off = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(hand_off);
+        let mut hand_off_armed = false;
+        // One idle timer, moved only when it fires: an event only records
+        // the time it arrived.
+        let mut last_event = Instant::now();
+        let idle = tokio::time::sleep_until(deadline.min(last_event + r.idle));
+        tokio::pin!(idle);
         loop {
-            let wait = if outcome.first_output.is_some() {
-                r.idle
-            } else {
-                r.idle
-                    .min(deadline.saturating_duration_since(Instant::now()))
-            };
-            let mut next = match tokio::time::timeout(wait, events.next()).await {
-                Ok(n) => n,
-                Err(_) if outcome.first_output.is_none() && Instant::now() >= deadline => {
-                    return Err(LlmError::Timeout(TimeoutPhase::FirstToken));
+            let mut next = tokio::select! {
+                biased;
+                n = events.next() => n,
+                () = &mut hand_off, if hand_off_armed => {
+                    hand_off_armed = false;
+                    handed = Some(Instant::now());
+                    if self.tx.send(std::mem::take(&mut batch)).await.is_err() {
+                        return Err(LlmError::Cancelled);
+                    }
+                    continue;
                 }
-                Err(_) => return Err(LlmError::Timeout(TimeoutPhase::Idle)),
+                () = &mut idle => {
+                    let now = Instant::now();
+                    if outcome.first_output.is_none() && now >= deadline {
+                        return Err(LlmError::Timeout(TimeoutPhase::FirstToken));
+                    }
+                    let due = last_event + r.idle;
+                    if now >= due {
+                        return Err(LlmError::Timeout(TimeoutPhase::Idle));
+                    }
+                    let due = if outcome.first_output.is_none() { due.min(deadline) } else { due };
+                    idle.as_mut().reset(due);
+                    continue;
+                }
             };
-            // Decode this event and every one already received, then hand
-            // them over at once.
+            // Decode this event and every one already received.
             let ended = loop {
                 let decoded = match decode(decoder.as_mut(), next) {
                     Ok(d) => d,
@@ -436,10 +513,24 @@ impl Job {
                     None => break false,
                 }
             };
-            if !batch.is_empty() && self.tx.send(std::mem::take(&mut batch)).await.is_err() {
-                return Err(LlmError::Cancelled);
+            let now = Instant::now();
+            last_event = now;
+            let done = ended || outcome.finish.is_some();
+            if batch.is_empty() && !done {
+                continue;
             }
-            if ended || outcome.finish.is_some() {
+            let due = handed.map(|t| t + HAND_OFF);
+            if done || batch.len() >= MAX_BATCH || due.is_none_or(|d| now >= d) {
+                hand_off_armed = false;
+                handed = Some(now);
+                if !batch.is_empty() && self.tx.send(std::mem::take(&mut batch)).await.is_err() {
+                    return Err(LlmError::Cancelled);
+                }
+            } else if !hand_off_armed && let Some(d) = due {
+                hand_off.as_mut().reset(d);
+                hand_off_armed = true;
+            }
+            if done {
                 return Ok(outcome);
             }
         }

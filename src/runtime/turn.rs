@@ -1256,7 +1256,10 @@ impl Turn {
         let timer = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(timer);
         let mut armed: Option<Instant> = None;
-        loop {
+        // Made once: a `cancelled()` future per event costs a registration.
+        let cancelled = self.cancel.cancelled();
+        tokio::pin!(cancelled);
+        'events: loop {
             let due = batch.deadline();
             if due != armed {
                 if let Some(at) = due {
@@ -1266,7 +1269,7 @@ impl Turn {
             }
             tokio::select! {
                 biased;
-                () = self.cancel.cancelled() => {
+                () = &mut cancelled => {
                     failure = Some(Stop::Cancelled);
                     break;
                 }
@@ -1276,57 +1279,68 @@ impl Turn {
                         self.flush(&session, b);
                     }
                 }
-                item = stream.next() => match item {
-                    None => break,
-                    Some(Ok(LlmEvent::TextDelta(d))) => {
-                        text.push_str(&d);
-                        for b in batch.push(DeltaKind::Text, &d, Instant::now()) {
-                            self.flush(&session, b);
-                        }
-                    }
-                    Some(Ok(LlmEvent::ReasoningDelta(d))) => {
-                        match reasoning.last_mut() {
-                            Some(r) if r.signature.is_none() && r.redacted.is_none() => r.text.push_str(&d),
-                            _ => reasoning.push(Reasoning { text: d.clone(), ..Reasoning::default() }),
-                        }
-                        for b in batch.push(DeltaKind::Reasoning, &d, Instant::now()) {
-                            self.flush(&session, b);
-                        }
-                    }
-                    Some(Ok(LlmEvent::ReasoningSignature(s))) => match reasoning.last_mut() {
-                        Some(r) if r.signature.is_none() && r.redacted.is_none() => r.signature = Some(s),
-                        _ => reasoning.push(Reasoning { signature: Some(s), ..Reasoning::default() }),
-                    },
-                    Some(Ok(LlmEvent::RedactedReasoning(data))) => {
-                        reasoning.push(Reasoning { redacted: Some(data), ..Reasoning::default() });
-                    }
-                    Some(Ok(LlmEvent::ToolCallFinished { id, name, arguments })) => {
-                        let arguments = match arguments {
-                            Ok(v) if v.is_object() => v,
-                            Ok(other) => {
-                                self.arg_errors.insert(id.clone(), format!("the arguments must be a JSON object, got {other}"));
-                                json!({})
+                item = stream.next() => {
+                    // This event and every one already received, at one time.
+                    let now = Instant::now();
+                    let mut item = item;
+                    loop {
+                        match item {
+                            None => break 'events,
+                            Some(Ok(LlmEvent::TextDelta(d))) => {
+                                text.push_str(&d);
+                                for b in batch.push(DeltaKind::Text, &d, now) {
+                                    self.flush(&session, b);
+                                }
                             }
-                            Err(e) => {
-                                self.arg_errors.insert(id.clone(), e.to_string());
-                                json!({})
+                            Some(Ok(LlmEvent::ReasoningDelta(d))) => {
+                                match reasoning.last_mut() {
+                                    Some(r) if r.signature.is_none() && r.redacted.is_none() => r.text.push_str(&d),
+                                    _ => reasoning.push(Reasoning { text: d.clone(), ..Reasoning::default() }),
+                                }
+                                for b in batch.push(DeltaKind::Reasoning, &d, now) {
+                                    self.flush(&session, b);
+                                }
                             }
-                        };
-                        calls.push(ToolCall { id, name, arguments });
+                            Some(Ok(LlmEvent::ReasoningSignature(s))) => match reasoning.last_mut() {
+                                Some(r) if r.signature.is_none() && r.redacted.is_none() => r.signature = Some(s),
+                                _ => reasoning.push(Reasoning { signature: Some(s), ..Reasoning::default() }),
+                            },
+                            Some(Ok(LlmEvent::RedactedReasoning(data))) => {
+                                reasoning.push(Reasoning { redacted: Some(data), ..Reasoning::default() });
+                            }
+                            Some(Ok(LlmEvent::ToolCallFinished { id, name, arguments })) => {
+                                let arguments = match arguments {
+                                    Ok(v) if v.is_object() => v,
+                                    Ok(other) => {
+                                        self.arg_errors.insert(id.clone(), format!("the arguments must be a JSON object, got {other}"));
+                                        json!({})
+                                    }
+                                    Err(e) => {
+                                        self.arg_errors.insert(id.clone(), e.to_string());
+                                        json!({})
+                                    }
+                                };
+                                calls.push(ToolCall { id, name, arguments });
+                            }
+                            Some(Ok(LlmEvent::Usage(u))) => {
+                                let cost = target.prices.cost(&target.model, &u);
+                                self.usage.add(&u);
+                                self.cost += cost;
+                                request_usage.add(&u);
+                                request_cost += cost;
+                            }
+                            Some(Ok(_)) => {}
+                            Some(Err(e)) => {
+                                failure = Some(Stop::from(e));
+                                break 'events;
+                            }
+                        }
+                        match stream.next_ready() {
+                            Some(next) => item = Some(next),
+                            None => break,
+                        }
                     }
-                    Some(Ok(LlmEvent::Usage(u))) => {
-                        let cost = target.prices.cost(&target.model, &u);
-                        self.usage.add(&u);
-                        self.cost += cost;
-                        request_usage.add(&u);
-                        request_cost += cost;
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => {
-                        failure = Some(Stop::from(e));
-                        break;
-                    }
-                },
+                }
             }
         }
         drop(stream);
