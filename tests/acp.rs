@@ -1748,6 +1748,97 @@ async fn a_form_answered_in_a_codelab_editor_is_withdrawn() {
     assert!(mock.violations().is_empty(), "{:?}", mock.violations());
 }
 
+/// An approval decided in a codelab editor withdraws the ACP client's
+/// pending permission request (`$/cancel_request` of it), so its prompt
+/// closes; the call runs as decided.
+#[tokio::test]
+async fn a_permission_request_decided_in_a_codelab_editor_is_withdrawn() {
+    use codelab_agent::domain::Decision;
+    use codelab_agent::protocol::Notification;
+    use codelab_agent::protocol::requests::{AttachSession, DecideApproval};
+    use codelab_agent::protocol::types::{
+        ApprovalRequiredParams, AttachSessionParams, DecideApprovalParams, TurnCompletedParams,
+    };
+    let mock = MockLlm::start(Script {
+        replies: vec![
+            tool_reply(
+                Some("Rewrite"),
+                "w1",
+                "write_file",
+                json!({"path": "notes.md", "content": "new\n"}),
+            ),
+            text("notes.md", "Rewritten."),
+        ],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    std::fs::write(root.join("notes.md"), "old\n").unwrap();
+    let mut agent = Agent::through_daemon(data.path(), &llm_env(&mock));
+    agent
+        .call(0, "initialize", json!({"protocolVersion": 1}))
+        .await;
+    let session = agent.new_session(1, &root).await;
+    agent.set_mode(3, &session, "coder").await;
+    let id: codelab_agent::domain::SessionId = serde_json::from_value(json!(session)).unwrap();
+    let mut server = support::ServerProcess::daemon_client(data.path(), &llm_env(&mock));
+    let mut client = server.stdio_client();
+    client
+        .initialize(&[], Some(&support::file_uri(&root)))
+        .await;
+    client
+        .call_typed::<AttachSession>(AttachSessionParams {
+            session_id: id,
+            after_seq: None,
+        })
+        .await;
+    agent
+        .send(
+            json!({"jsonrpc": "2.0", "id": 2, "method": "session/prompt",
+                     "params": prompt(&session, "Rewrite")}),
+        )
+        .await;
+    let asked = agent
+        .notification(|m| m["method"] == "session/request_permission")
+        .await;
+    assert_eq!(asked["params"]["toolCall"]["toolCallId"], "w1", "{asked}");
+    let approval = loop {
+        let n = client.next_notification().await;
+        if n["method"] == ApprovalRequiredParams::NAME {
+            break serde_json::from_value::<ApprovalRequiredParams>(n["params"].clone()).unwrap();
+        }
+    };
+    client
+        .call_typed::<DecideApproval>(DecideApprovalParams {
+            approval_id: approval.approval.id,
+            decision: Decision::Approve,
+            params: None,
+            feedback: None,
+            scope: None,
+        })
+        .await;
+    let cancel = agent
+        .notification(|m| m["method"] == "$/cancel_request")
+        .await;
+    assert_eq!(cancel["params"]["requestId"], asked["id"], "{cancel}");
+    // As the SDK answers a request it cancelled.
+    agent
+        .send(json!({"jsonrpc": "2.0", "id": asked["id"],
+                     "result": {"outcome": {"outcome": "cancelled"}}}))
+        .await;
+    let r = agent.answer(&json!(2)).await;
+    assert_eq!(r["result"]["stopReason"], "end_turn", "{r}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("notes.md")).unwrap(),
+        "new\n"
+    );
+    while client.next_notification().await["method"] != TurnCompletedParams::NAME {}
+    client.finish().await;
+    assert_eq!(agent.close().await, Some(0));
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+}
+
 /// The model chosen on one ACP connection is the session's, for everyone:
 /// another ACP connection on the session gets `config_option_update`, a
 /// codelab editor attached to it `codelab/modelChosen`, and that editor's

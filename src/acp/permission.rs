@@ -18,11 +18,13 @@
 use std::rc::Rc;
 
 use agent_client_protocol::{self as acp, Client as _};
+use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::connection::Connection;
 use super::elicitation;
 use super::events::text;
+use super::transport::PERMISSION_CANCEL_EXT;
 use crate::domain::{ApprovalScope, Decision, PendingApproval, PendingQuestion};
 use crate::runtime::ApprovalDecision;
 
@@ -151,8 +153,32 @@ pub(super) fn question_answer(
         .ok_or_else(|| format!("option `{option}` was not offered"))
 }
 
+/// Withdraws the pending `session/request_permission` of a tool call (it
+/// was decided elsewhere, or its turn ended): the client closes its prompt
+/// (`$/cancel_request`, sent by the transport).
+async fn withdraw(
+    peer: &acp::AgentSideConnection,
+    session: &acp::SessionId,
+    call: &acp::ToolCallId,
+) {
+    let params = json!({"sessionId": session.0.as_ref(), "toolCallId": call.0.as_ref()});
+    let Ok(params) = serde_json::value::to_raw_value(&params) else {
+        return;
+    };
+    if let Err(e) = peer
+        .ext_notification(acp::ExtNotification::new(
+            PERMISSION_CANCEL_EXT,
+            params.into(),
+        ))
+        .await
+    {
+        tracing::debug!("cannot withdraw a permission request: {e}");
+    }
+}
+
 /// Asks the client about an approval and decides it with the answer. Stops
-/// waiting when `resolved` fires (the approval was resolved otherwise).
+/// waiting when `resolved` fires (the approval was resolved otherwise) and
+/// withdraws the request.
 pub(super) async fn ask_approval(
     conn: Rc<Connection>,
     session: acp::SessionId,
@@ -171,10 +197,11 @@ pub(super) async fn ask_approval(
         }
     };
     let Some(peer) = conn.peer() else { return };
-    let request = acp::RequestPermissionRequest::new(session, *call, approval_options());
+    let call_id = call.tool_call_id.clone();
+    let request = acp::RequestPermissionRequest::new(session.clone(), *call, approval_options());
     let response = tokio::select! {
         r = peer.request_permission(request) => r,
-        _ = resolved => return,
+        _ = resolved => return withdraw(&peer, &session, &call_id).await,
     };
     conn.forget_approval(approval.id);
     match response
@@ -222,7 +249,7 @@ pub(super) async fn ask_question(
             acp::RequestPermissionRequest::new(session.clone(), *call, question_options(&question));
         let response = tokio::select! {
             r = peer.request_permission(request) => r,
-            _ = resolved => return,
+            _ = resolved => return withdraw(&peer, &session, &call_id).await,
         };
         match response
             .map_err(|e| e.to_string())

@@ -145,53 +145,76 @@ pub(super) const ELICIT_EXT: &str = "codelab/elicitation/create";
 /// `toolCallId`).
 pub(super) const ELICIT_CANCEL_EXT: &str = "codelab/elicitation/cancel";
 
+/// ACP's `session/request_permission`.
+const PERMISSION: &str = "session/request_permission";
+/// The extension notification that withdraws the agent's pending
+/// `session/request_permission` of a session's tool call (params
+/// `sessionId`, `toolCallId`): the approval or question was decided
+/// elsewhere.
+pub(super) const PERMISSION_CANCEL_EXT: &str = "codelab/permission/cancel";
+
 /// How many recent `elicitation/create` requests a cancel can name.
 const ELICITATIONS_REMEMBERED: usize = 64;
 
-/// The agent's recent `elicitation/create` requests: ((session id, tool
-/// call id), request id).
+/// The agent's recent requests a cancel can withdraw, `elicitation/create`
+/// and `session/request_permission`: ((session id, tool call id), request
+/// id).
 #[derive(Debug, Default)]
 pub(super) struct Elicitations {
     sent: std::collections::VecDeque<((String, String), Value)>,
 }
 
 impl Elicitations {
+    fn remember(&mut self, key: (String, String), id: Value) {
+        if self.sent.len() == ELICITATIONS_REMEMBERED {
+            self.sent.pop_front();
+        }
+        self.sent.push_back((key, id));
+    }
+
     /// A line of the SDK's on its way to the client: the extension request
-    /// [`ELICIT_EXT`] leaves as `elicitation/create`, the extension
-    /// notification [`ELICIT_CANCEL_EXT`] as `$/cancel_request` of the
-    /// request it names (`None`: it names none, nothing goes out); any other
-    /// line as it is.
+    /// [`ELICIT_EXT`] leaves as `elicitation/create`; a
+    /// `session/request_permission` as it is, remembered; the extension
+    /// notifications [`ELICIT_CANCEL_EXT`] and [`PERMISSION_CANCEL_EXT`] as
+    /// `$/cancel_request` of the request they name (`None`: they name none,
+    /// nothing goes out); any other line as it is.
     fn outgoing(&mut self, line: Vec<u8>) -> Option<Vec<u8>> {
-        if !contains(&line, "_codelab/elicitation/") {
+        let permission = contains(&line, "\"session/request_permission\"");
+        if !permission && !contains(&line, "_codelab/") {
             return Some(line);
         }
         let Ok(mut msg) = serde_json::from_slice::<Value>(&line) else {
             return Some(line);
         };
-        let method = msg["method"].as_str().and_then(|m| m.strip_prefix('_'));
-        let key = || {
+        let key = |msg: &Value| {
             let p = &msg["params"];
+            let call = p["toolCallId"]
+                .as_str()
+                .or_else(|| p["toolCall"]["toolCallId"].as_str());
             (
                 p["sessionId"].as_str().unwrap_or_default().to_owned(),
-                p["toolCallId"].as_str().unwrap_or_default().to_owned(),
+                call.unwrap_or_default().to_owned(),
             )
         };
-        match method {
+        if msg["method"] == PERMISSION {
+            if let Some(id) = msg.get("id").cloned() {
+                self.remember(key(&msg), id);
+            }
+            return Some(line);
+        }
+        match msg["method"].as_str().and_then(|m| m.strip_prefix('_')) {
             Some(ELICIT_EXT) => {
                 if let Some(id) = msg.get("id").cloned() {
-                    if self.sent.len() == ELICITATIONS_REMEMBERED {
-                        self.sent.pop_front();
-                    }
-                    self.sent.push_back((key(), id));
+                    self.remember(key(&msg), id);
                 }
                 msg["method"] = Value::from(ELICIT);
                 Some(encode(&msg))
             }
-            Some(ELICIT_CANCEL_EXT) => {
-                let key = key();
+            Some(ELICIT_CANCEL_EXT | PERMISSION_CANCEL_EXT) => {
+                let key = key(&msg);
                 let i = self.sent.iter().position(|(k, _)| *k == key)?;
                 let (_, id) = self.sent.remove(i)?;
-                tracing::debug!(%id, "$/cancel_request of an elicitation");
+                tracing::debug!(%id, "$/cancel_request of a request to the client");
                 Some(encode(&json!({
                     "jsonrpc": "2.0",
                     "method": "$/cancel_request",
@@ -598,6 +621,22 @@ mod tests {
         assert_eq!(e.outgoing(cancel("q1")), None, "cancelled once");
         let other = b"{\"jsonrpc\":\"2.0\",\"method\":\"session/update\",\"params\":{}}\n".to_vec();
         assert_eq!(e.outgoing(other.clone()), Some(other));
+    }
+
+    #[test]
+    fn a_permission_request_is_withdrawn_by_its_cancel() {
+        let mut e = Elicitations::default();
+        let ask = br#"{"jsonrpc":"2.0","id":3,"method":"session/request_permission","params":{"sessionId":"s1","toolCall":{"toolCallId":"w1"},"options":[]}}
+"#;
+        assert_eq!(e.outgoing(ask.to_vec()), Some(ask.to_vec()), "unchanged");
+        let cancel = br#"{"jsonrpc":"2.0","method":"_codelab/permission/cancel","params":{"sessionId":"s1","toolCallId":"w1"}}"#;
+        let cancelled: Value =
+            serde_json::from_slice(&e.outgoing(cancel.to_vec()).expect("sent")).expect("json");
+        assert_eq!(
+            cancelled,
+            json!({"jsonrpc": "2.0", "method": "$/cancel_request", "params": {"requestId": 3}})
+        );
+        assert_eq!(e.outgoing(cancel.to_vec()), None, "withdrawn once");
     }
 
     #[tokio::test]
