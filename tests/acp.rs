@@ -302,6 +302,38 @@ fn error_of(m: &Value) -> (i64, String) {
     )
 }
 
+/// The runtime's id of an ACP session id.
+fn session_id(session: &str) -> codelab_agent::domain::SessionId {
+    serde_json::from_value(json!(session)).unwrap()
+}
+
+/// A codelab editor on the same data dir as the ACP agent (so the same
+/// daemon), in `root`, attached to the ACP `session`.
+async fn codelab_editor_attached(
+    data: &Path,
+    env: &[(&str, String)],
+    root: &Path,
+    session: &str,
+) -> (
+    support::ServerProcess,
+    support::Client,
+    codelab_agent::domain::SessionId,
+) {
+    use codelab_agent::protocol::requests::AttachSession;
+    use codelab_agent::protocol::types::AttachSessionParams;
+    let mut server = support::ServerProcess::daemon_client(data, env);
+    let mut client = server.stdio_client();
+    client.initialize(&[], Some(&support::file_uri(root))).await;
+    let id = session_id(session);
+    client
+        .call_typed::<AttachSession>(AttachSessionParams {
+            session_id: id,
+            after_seq: None,
+        })
+        .await;
+    (server, client, id)
+}
+
 fn llm_env(mock: &MockLlm) -> Vec<(&'static str, String)> {
     vec![
         ("OPENAI_BASE_URL", mock.openai_base()),
@@ -939,7 +971,7 @@ async fn acp_and_codelab_editors_share_sessions_live_through_the_daemon() {
     let listed = client
         .call_typed::<ListSessions>(ListSessionsParams::default())
         .await;
-    let id: codelab_agent::domain::SessionId = serde_json::from_value(json!(session)).unwrap();
+    let id = session_id(&session);
     assert!(
         listed.sessions.iter().any(|s| s.id == id),
         "the ACP session is listed live: {listed:?}"
@@ -1204,7 +1236,7 @@ async fn mcp_servers_of_session_new_are_the_sessions_tools() {
     let mut server = support::ServerProcess::daemon_client(data.path(), &llm_env(&mock));
     let mut client = server.stdio_client();
     client.initialize(&[], None).await;
-    let id: codelab_agent::domain::SessionId = serde_json::from_value(json!(session)).unwrap();
+    let id = session_id(&session);
     let of_session = |id| ListMcpServersParams {
         session_id: Some(id),
     };
@@ -1660,9 +1692,9 @@ async fn agent_and_model_are_configuration_options() {
 #[tokio::test]
 async fn a_form_answered_in_a_codelab_editor_is_withdrawn() {
     use codelab_agent::protocol::Notification;
-    use codelab_agent::protocol::requests::{AnswerQuestion, AttachSession};
+    use codelab_agent::protocol::requests::AnswerQuestion;
     use codelab_agent::protocol::types::{
-        AnswerQuestionParams, AttachSessionParams, QuestionParams, TurnCompletedParams,
+        AnswerQuestionParams, QuestionParams, TurnCompletedParams,
     };
     let mock = MockLlm::start(Script {
         replies: vec![
@@ -1688,18 +1720,8 @@ async fn a_form_answered_in_a_codelab_editor_is_withdrawn() {
         )
         .await;
     let session = agent.new_session(1, &root).await;
-    let id: codelab_agent::domain::SessionId = serde_json::from_value(json!(session)).unwrap();
-    let mut server = support::ServerProcess::daemon_client(data.path(), &llm_env(&mock));
-    let mut client = server.stdio_client();
-    client
-        .initialize(&[], Some(&support::file_uri(&root)))
-        .await;
-    client
-        .call_typed::<AttachSession>(AttachSessionParams {
-            session_id: id,
-            after_seq: None,
-        })
-        .await;
+    let (_server, mut client, id) =
+        codelab_editor_attached(data.path(), &llm_env(&mock), &root, &session).await;
 
     agent
         .send(
@@ -1755,9 +1777,9 @@ async fn a_form_answered_in_a_codelab_editor_is_withdrawn() {
 async fn a_permission_request_decided_in_a_codelab_editor_is_withdrawn() {
     use codelab_agent::domain::Decision;
     use codelab_agent::protocol::Notification;
-    use codelab_agent::protocol::requests::{AttachSession, DecideApproval};
+    use codelab_agent::protocol::requests::DecideApproval;
     use codelab_agent::protocol::types::{
-        ApprovalRequiredParams, AttachSessionParams, DecideApprovalParams, TurnCompletedParams,
+        ApprovalRequiredParams, DecideApprovalParams, TurnCompletedParams,
     };
     let mock = MockLlm::start(Script {
         replies: vec![
@@ -1781,18 +1803,8 @@ async fn a_permission_request_decided_in_a_codelab_editor_is_withdrawn() {
         .await;
     let session = agent.new_session(1, &root).await;
     agent.set_mode(3, &session, "coder").await;
-    let id: codelab_agent::domain::SessionId = serde_json::from_value(json!(session)).unwrap();
-    let mut server = support::ServerProcess::daemon_client(data.path(), &llm_env(&mock));
-    let mut client = server.stdio_client();
-    client
-        .initialize(&[], Some(&support::file_uri(&root)))
-        .await;
-    client
-        .call_typed::<AttachSession>(AttachSessionParams {
-            session_id: id,
-            after_seq: None,
-        })
-        .await;
+    let (_server, mut client, _) =
+        codelab_editor_attached(data.path(), &llm_env(&mock), &root, &session).await;
     agent
         .send(
             json!({"jsonrpc": "2.0", "id": 2, "method": "session/prompt",
@@ -1900,7 +1912,7 @@ async fn the_model_chosen_over_acp_holds_for_every_connection_and_client() {
             json!({"llm": {"model": "model-a"}}),
         )
         .await;
-    let id: codelab_agent::domain::SessionId = serde_json::from_value(json!(session)).unwrap();
+    let id = session_id(&session);
     client
         .call_typed::<AttachSession>(AttachSessionParams {
             session_id: id,

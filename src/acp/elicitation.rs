@@ -23,8 +23,8 @@ use agent_client_protocol::{self as acp, Client as _};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use super::permission::DECLINED;
-use super::transport::{ELICIT_CANCEL_EXT, ELICIT_EXT};
+use super::permission::{DECLINED, withdraw};
+use super::transport::ELICIT_EXT;
 use crate::domain::PendingQuestion;
 
 /// The form's field for a suggestion.
@@ -99,13 +99,7 @@ pub(super) async fn ask(
     let response = tokio::select! {
         r = peer.ext_method(acp::ExtRequest::new(ELICIT_EXT, params)) => r,
         _ = resolved => {
-            if let Some(params) = raw(&json!({"sessionId": session.0.as_ref(), "toolCallId": call}))
-                && let Err(e) = peer
-                    .ext_notification(acp::ExtNotification::new(ELICIT_CANCEL_EXT, params))
-                    .await
-            {
-                tracing::debug!("cannot cancel an elicitation: {e}");
-            }
+            withdraw(peer, session, call).await;
             return None;
         }
     };

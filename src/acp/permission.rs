@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 use super::connection::Connection;
 use super::elicitation;
 use super::events::text;
-use super::transport::PERMISSION_CANCEL_EXT;
+use super::transport::WITHDRAW_EXT;
 use crate::domain::{ApprovalScope, Decision, PendingApproval, PendingQuestion};
 use crate::runtime::ApprovalDecision;
 
@@ -153,26 +153,24 @@ pub(super) fn question_answer(
         .ok_or_else(|| format!("option `{option}` was not offered"))
 }
 
-/// Withdraws the pending `session/request_permission` of a tool call (it
-/// was decided elsewhere, or its turn ended): the client closes its prompt
-/// (`$/cancel_request`, sent by the transport).
-async fn withdraw(
+/// Withdraws the agent's pending request to the client about a tool call
+/// (a permission request or a form: it was decided elsewhere, or its turn
+/// ended), so the client closes its prompt (`$/cancel_request`, sent by the
+/// transport).
+pub(super) async fn withdraw(
     peer: &acp::AgentSideConnection,
     session: &acp::SessionId,
-    call: &acp::ToolCallId,
+    call: &str,
 ) {
-    let params = json!({"sessionId": session.0.as_ref(), "toolCallId": call.0.as_ref()});
+    let params = json!({"sessionId": session.0.as_ref(), "toolCallId": call});
     let Ok(params) = serde_json::value::to_raw_value(&params) else {
         return;
     };
     if let Err(e) = peer
-        .ext_notification(acp::ExtNotification::new(
-            PERMISSION_CANCEL_EXT,
-            params.into(),
-        ))
+        .ext_notification(acp::ExtNotification::new(WITHDRAW_EXT, params.into()))
         .await
     {
-        tracing::debug!("cannot withdraw a permission request: {e}");
+        tracing::debug!("cannot withdraw a request to the client: {e}");
     }
 }
 
@@ -201,7 +199,7 @@ pub(super) async fn ask_approval(
     let request = acp::RequestPermissionRequest::new(session.clone(), *call, approval_options());
     let response = tokio::select! {
         r = peer.request_permission(request) => r,
-        _ = resolved => return withdraw(&peer, &session, &call_id).await,
+        _ = resolved => return withdraw(&peer, &session, &call_id.0).await,
     };
     conn.forget_approval(approval.id);
     match response
@@ -249,7 +247,7 @@ pub(super) async fn ask_question(
             acp::RequestPermissionRequest::new(session.clone(), *call, question_options(&question));
         let response = tokio::select! {
             r = peer.request_permission(request) => r,
-            _ = resolved => return withdraw(&peer, &session, &call_id).await,
+            _ = resolved => return withdraw(&peer, &session, &call_id.0).await,
         };
         match response
             .map_err(|e| e.to_string())

@@ -27,9 +27,10 @@
 //! neither it nor `$/cancel_request`) goes the other way: the agent sends it
 //! as the extension request [`ELICIT_EXT`] (the SDK keeps the id and hands
 //! back the client's answer), renamed here on its way out, its id remembered
-//! by session and tool call; the extension notification
-//! [`ELICIT_CANCEL_EXT`] naming the same session and tool call leaves as
-//! `$/cancel_request` of that id (dropped when no such request was sent).
+//! by session and tool call, as are the SDK's `session/request_permission`
+//! requests; the extension notification [`WITHDRAW_EXT`] naming the same
+//! session and tool call leaves as `$/cancel_request` of that id (dropped
+//! when no such request was sent).
 //!
 //! What goes to the client is written one whole line at a time from one
 //! channel: the SDK's output and the answers given here never interleave
@@ -140,33 +141,28 @@ const ELICIT: &str = "elicitation/create";
 /// The extension request the agent sends `elicitation/create` as (on the
 /// wire with the underscore the SDK puts in front of extension methods).
 pub(super) const ELICIT_EXT: &str = "codelab/elicitation/create";
-/// The extension notification that cancels the agent's pending
-/// `elicitation/create` of a session's tool call (params `sessionId`,
-/// `toolCallId`).
-pub(super) const ELICIT_CANCEL_EXT: &str = "codelab/elicitation/cancel";
-
 /// ACP's `session/request_permission`.
 const PERMISSION: &str = "session/request_permission";
-/// The extension notification that withdraws the agent's pending
-/// `session/request_permission` of a session's tool call (params
-/// `sessionId`, `toolCallId`): the approval or question was decided
-/// elsewhere.
-pub(super) const PERMISSION_CANCEL_EXT: &str = "codelab/permission/cancel";
+/// The extension notification that withdraws the agent's pending request
+/// to the client about a session's tool call, `elicitation/create` or
+/// `session/request_permission` (params `sessionId`, `toolCallId`): it was
+/// resolved otherwise (decided in another editor, or its turn ended).
+pub(super) const WITHDRAW_EXT: &str = "codelab/withdraw";
 
-/// How many recent `elicitation/create` requests a cancel can name.
-const ELICITATIONS_REMEMBERED: usize = 64;
+/// How many recent requests a withdrawal can name.
+const REQUESTS_REMEMBERED: usize = 64;
 
-/// The agent's recent requests a cancel can withdraw, `elicitation/create`
+/// The agent's recent requests a withdrawal can name, `elicitation/create`
 /// and `session/request_permission`: ((session id, tool call id), request
 /// id).
 #[derive(Debug, Default)]
-pub(super) struct Elicitations {
+pub(super) struct Withdrawable {
     sent: std::collections::VecDeque<((String, String), Value)>,
 }
 
-impl Elicitations {
+impl Withdrawable {
     fn remember(&mut self, key: (String, String), id: Value) {
-        if self.sent.len() == ELICITATIONS_REMEMBERED {
+        if self.sent.len() == REQUESTS_REMEMBERED {
             self.sent.pop_front();
         }
         self.sent.push_back((key, id));
@@ -175,9 +171,9 @@ impl Elicitations {
     /// A line of the SDK's on its way to the client: the extension request
     /// [`ELICIT_EXT`] leaves as `elicitation/create`; a
     /// `session/request_permission` as it is, remembered; the extension
-    /// notifications [`ELICIT_CANCEL_EXT`] and [`PERMISSION_CANCEL_EXT`] as
-    /// `$/cancel_request` of the request they name (`None`: they name none,
-    /// nothing goes out); any other line as it is.
+    /// notification [`WITHDRAW_EXT`] as `$/cancel_request` of the request it
+    /// names (`None`: it names none, nothing goes out); any other line as it
+    /// is.
     fn outgoing(&mut self, line: Vec<u8>) -> Option<Vec<u8>> {
         let permission = contains(&line, "\"session/request_permission\"");
         if !permission && !contains(&line, "_codelab/") {
@@ -210,7 +206,7 @@ impl Elicitations {
                 msg["method"] = Value::from(ELICIT);
                 Some(encode(&msg))
             }
-            Some(ELICIT_CANCEL_EXT | PERMISSION_CANCEL_EXT) => {
+            Some(WITHDRAW_EXT) => {
                 let key = key(&msg);
                 let i = self.sent.iter().position(|(k, _)| *k == key)?;
                 let (_, id) = self.sent.remove(i)?;
@@ -407,7 +403,7 @@ pub(super) async fn forward_lines<R: AsyncRead + Unpin>(
     out: mpsc::UnboundedSender<Vec<u8>>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(from_sdk);
-    let mut elicitations = Elicitations::default();
+    let mut withdrawable = Withdrawable::default();
     loop {
         let mut line = Vec::new();
         if reader.read_until(b'\n', &mut line).await? == 0 {
@@ -416,7 +412,7 @@ pub(super) async fn forward_lines<R: AsyncRead + Unpin>(
         if !line.ends_with(b"\n") {
             line.push(b'\n');
         }
-        let Some(line) = elicitations.outgoing(advertise_delete(line)) else {
+        let Some(line) = withdrawable.outgoing(advertise_delete(line)) else {
             continue;
         };
         if out.send(line).is_err() {
@@ -596,7 +592,7 @@ mod tests {
 
     #[test]
     fn elicitations_leave_as_elicitation_create_and_their_cancels_as_cancel_request() {
-        let mut e = Elicitations::default();
+        let mut e = Withdrawable::default();
         let create = br#"{"jsonrpc":"2.0","id":7,"method":"_codelab/elicitation/create","params":{"sessionId":"s1","toolCallId":"q1","mode":"form","message":"?","requestedSchema":{"type":"object","properties":{}}}}
 "#;
         let sent: Value =
@@ -607,7 +603,7 @@ mod tests {
         );
         let cancel = |call: &str| {
             format!(
-                r#"{{"jsonrpc":"2.0","method":"_codelab/elicitation/cancel","params":{{"sessionId":"s1","toolCallId":"{call}"}}}}"#
+                r#"{{"jsonrpc":"2.0","method":"_codelab/withdraw","params":{{"sessionId":"s1","toolCallId":"{call}"}}}}"#
             )
             .into_bytes()
         };
@@ -625,11 +621,11 @@ mod tests {
 
     #[test]
     fn a_permission_request_is_withdrawn_by_its_cancel() {
-        let mut e = Elicitations::default();
+        let mut e = Withdrawable::default();
         let ask = br#"{"jsonrpc":"2.0","id":3,"method":"session/request_permission","params":{"sessionId":"s1","toolCall":{"toolCallId":"w1"},"options":[]}}
 "#;
         assert_eq!(e.outgoing(ask.to_vec()), Some(ask.to_vec()), "unchanged");
-        let cancel = br#"{"jsonrpc":"2.0","method":"_codelab/permission/cancel","params":{"sessionId":"s1","toolCallId":"w1"}}"#;
+        let cancel = br#"{"jsonrpc":"2.0","method":"_codelab/withdraw","params":{"sessionId":"s1","toolCallId":"w1"}}"#;
         let cancelled: Value =
             serde_json::from_slice(&e.outgoing(cancel.to_vec()).expect("sent")).expect("json");
         assert_eq!(

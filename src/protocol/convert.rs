@@ -85,10 +85,16 @@ impl From<domain::Session> for Session {
             last_seq: s.last_seq,
             parent_session_id,
             parent_tool_call_id,
-            model: s.model.map(|m| ChosenModel {
-                provider: m.provider,
-                model: m.model,
-            }),
+            model: s.model.map(ChosenModel::from),
+        }
+    }
+}
+
+impl From<domain::ModelChoice> for ChosenModel {
+    fn from(m: domain::ModelChoice) -> Self {
+        Self {
+            provider: m.provider,
+            model: m.model,
         }
     }
 }

@@ -41,8 +41,9 @@ use crate::domain::events::{
     ExecutionRequested, MessageAdded, ProcessingStarted, ToolFinished, TurnEnded,
 };
 use crate::domain::{
-    ApprovalId, ApprovalScope, Decision, Message, PendingApproval, QuestionId, Reasoning, Role,
-    Session, SessionId, SessionUpdate, StopReason, TokenUsage, ToolCall, ToolCallStatus, TurnId,
+    ApprovalId, ApprovalScope, Decision, Message, PendingApproval, QuestionId,
+    Reasoning, Role, Session, SessionId, SessionUpdate, StopReason, TokenUsage, ToolCall,
+    ToolCallStatus, TurnId,
 };
 use crate::events::{Event, EventKind};
 use crate::llm::config::{LlmSettings, Target};
@@ -718,6 +719,17 @@ pub(crate) async fn deliver_subtask(rt: &Arc<Runtime>, child: &Session, outcome:
     }
 }
 
+/// What one model reply streamed so far.
+#[derive(Default)]
+struct Reply {
+    text: String,
+    reasoning: Vec<Reasoning>,
+    calls: Vec<ToolCall>,
+    /// The request's usage and cost.
+    usage: TokenUsage,
+    cost: f64,
+}
+
 /// The model target of a session's requests and the request without its
 /// messages: the system prompt (byte-stable: no time, nothing volatile) and
 /// the agent's built-in tools, in registry order; with the session's agent.
@@ -1240,24 +1252,21 @@ impl Turn {
                 },
             )));
         }
-        let mut request_usage = TokenUsage::default();
-        let mut request_cost = 0.0;
         let ctx = crate::llm::client::CallContext {
             session_id: Some(self.session_id),
             turn_id: Some(self.turn_id),
         };
         let mut stream = self.rt.llm.stream(target, request, ctx);
-        let mut text = String::new();
-        let mut reasoning: Vec<Reasoning> = Vec::new();
+        let mut reply = Reply::default();
         let mut batch = Coalescer::new();
-        let mut calls = Vec::new();
         let mut failure = None;
         // One timer, moved only when the pending batch's deadline changes.
         let timer = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(timer);
         let mut armed: Option<Instant> = None;
         // Made once: a `cancelled()` future per event costs a registration.
-        let cancelled = self.cancel.cancelled();
+        let cancel = self.cancel.clone();
+        let cancelled = cancel.cancelled();
         tokio::pin!(cancelled);
         'events: loop {
             let due = batch.deadline();
@@ -1280,64 +1289,17 @@ impl Turn {
                     }
                 }
                 item = stream.next() => {
+                    let Some(first) = item else { break };
                     // This event and every one already received, at one time.
                     let now = Instant::now();
-                    let mut item = item;
-                    loop {
-                        match item {
-                            None => break 'events,
-                            Some(Ok(LlmEvent::TextDelta(d))) => {
-                                text.push_str(&d);
-                                for b in batch.push(DeltaKind::Text, &d, now) {
-                                    self.flush(&session, b);
-                                }
-                            }
-                            Some(Ok(LlmEvent::ReasoningDelta(d))) => {
-                                match reasoning.last_mut() {
-                                    Some(r) if r.signature.is_none() && r.redacted.is_none() => r.text.push_str(&d),
-                                    _ => reasoning.push(Reasoning { text: d.clone(), ..Reasoning::default() }),
-                                }
-                                for b in batch.push(DeltaKind::Reasoning, &d, now) {
-                                    self.flush(&session, b);
-                                }
-                            }
-                            Some(Ok(LlmEvent::ReasoningSignature(s))) => match reasoning.last_mut() {
-                                Some(r) if r.signature.is_none() && r.redacted.is_none() => r.signature = Some(s),
-                                _ => reasoning.push(Reasoning { signature: Some(s), ..Reasoning::default() }),
-                            },
-                            Some(Ok(LlmEvent::RedactedReasoning(data))) => {
-                                reasoning.push(Reasoning { redacted: Some(data), ..Reasoning::default() });
-                            }
-                            Some(Ok(LlmEvent::ToolCallFinished { id, name, arguments })) => {
-                                let arguments = match arguments {
-                                    Ok(v) if v.is_object() => v,
-                                    Ok(other) => {
-                                        self.arg_errors.insert(id.clone(), format!("the arguments must be a JSON object, got {other}"));
-                                        json!({})
-                                    }
-                                    Err(e) => {
-                                        self.arg_errors.insert(id.clone(), e.to_string());
-                                        json!({})
-                                    }
-                                };
-                                calls.push(ToolCall { id, name, arguments });
-                            }
-                            Some(Ok(LlmEvent::Usage(u))) => {
-                                let cost = target.prices.cost(&target.model, &u);
-                                self.usage.add(&u);
-                                self.cost += cost;
-                                request_usage.add(&u);
-                                request_cost += cost;
-                            }
-                            Some(Ok(_)) => {}
-                            Some(Err(e)) => {
+                    let ready = std::iter::from_fn(|| stream.next_ready());
+                    for event in std::iter::once(first).chain(ready) {
+                        match event {
+                            Ok(event) => self.take(&mut reply, &mut batch, &session, target, event, now),
+                            Err(e) => {
                                 failure = Some(Stop::from(e));
                                 break 'events;
                             }
-                        }
-                        match stream.next_ready() {
-                            Some(next) => item = Some(next),
-                            None => break,
                         }
                     }
                 }
@@ -1347,6 +1309,13 @@ impl Turn {
         if let Some(b) = batch.take(Instant::now()) {
             self.flush(&session, b);
         }
+        let Reply {
+            text,
+            reasoning,
+            calls,
+            usage: request_usage,
+            cost: request_cost,
+        } = reply;
         if let Some(stop) = failure {
             // Keep what was streamed; tool calls of an unfinished reply are dropped.
             if !text.is_empty() || !reasoning.is_empty() {
@@ -1378,6 +1347,85 @@ impl Turn {
         let m = persist(&self.rt, self.session_id, m).await?;
         self.history.push(m);
         Ok((text, calls))
+    }
+
+    /// Takes one event of the model's reply, received at `now`: streamed
+    /// text and reasoning go out through the coalescer.
+    fn take(
+        &mut self,
+        reply: &mut Reply,
+        batch: &mut Coalescer,
+        session: &Session,
+        target: &Target,
+        event: LlmEvent,
+        now: Instant,
+    ) {
+        match event {
+            LlmEvent::TextDelta(d) => {
+                reply.text.push_str(&d);
+                for b in batch.push(DeltaKind::Text, &d, now) {
+                    self.flush(session, b);
+                }
+            }
+            LlmEvent::ReasoningDelta(d) => {
+                match reply.reasoning.last_mut() {
+                    Some(r) if r.signature.is_none() && r.redacted.is_none() => {
+                        r.text.push_str(&d);
+                    }
+                    _ => reply.reasoning.push(Reasoning {
+                        text: d.clone(),
+                        ..Reasoning::default()
+                    }),
+                }
+                for b in batch.push(DeltaKind::Reasoning, &d, now) {
+                    self.flush(session, b);
+                }
+            }
+            LlmEvent::ReasoningSignature(s) => match reply.reasoning.last_mut() {
+                Some(r) if r.signature.is_none() && r.redacted.is_none() => r.signature = Some(s),
+                _ => reply.reasoning.push(Reasoning {
+                    signature: Some(s),
+                    ..Reasoning::default()
+                }),
+            },
+            LlmEvent::RedactedReasoning(data) => reply.reasoning.push(Reasoning {
+                redacted: Some(data),
+                ..Reasoning::default()
+            }),
+            LlmEvent::ToolCallFinished {
+                id,
+                name,
+                arguments,
+            } => {
+                let arguments = match arguments {
+                    Ok(v) if v.is_object() => v,
+                    Ok(other) => {
+                        self.arg_errors.insert(
+                            id.clone(),
+                            format!("the arguments must be a JSON object, got {other}"),
+                        );
+                        json!({})
+                    }
+                    Err(e) => {
+                        self.arg_errors.insert(id.clone(), e.to_string());
+                        json!({})
+                    }
+                };
+                reply.calls.push(ToolCall {
+                    id,
+                    name,
+                    arguments,
+                });
+            }
+            LlmEvent::Usage(u) => {
+                let cost = target.prices.cost(&target.model, &u);
+                self.usage.add(&u);
+                self.cost += cost;
+                reply.usage.add(&u);
+                reply.cost += cost;
+            }
+            _ => {}
+        }
     }
 
     /// Sends one coalesced batch of streamed text.

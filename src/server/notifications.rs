@@ -73,10 +73,7 @@ pub(super) fn encode(event: &SessionEvent) -> (&'static str, Value) {
         SessionUpdate::ModelChosen { model } => notification(&ModelChosenParams {
             session_id,
             seq,
-            model: model.clone().map(|m| ChosenModel {
-                provider: m.provider,
-                model: m.model,
-            }),
+            model: model.clone().map(ChosenModel::from),
         }),
         SessionUpdate::Question(q) => notification(&QuestionParams::from(q.clone())),
         SessionUpdate::CommandOutput {

@@ -152,12 +152,20 @@ pub fn list(
             if entry.depth() == 0 {
                 return WalkState::Continue;
             }
-            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-            match entry.file_type() {
-                Some(t) if t.is_dir() => part.dirs += 1,
-                Some(t) if t.is_file() => part.files += 1,
-                _ => part.others += 1,
-            }
+            let is_dir = match entry.file_type() {
+                Some(t) if t.is_dir() => {
+                    part.dirs += 1;
+                    true
+                }
+                Some(t) if t.is_file() => {
+                    part.files += 1;
+                    false
+                }
+                _ => {
+                    part.others += 1;
+                    false
+                }
+            };
             part.keep(entry.into_path(), is_dir);
             WalkState::Continue
         })
@@ -175,12 +183,21 @@ const TRIM_AT: usize = 1 << 16;
 
 /// Keeps the `cap` first entries, in order.
 fn first(entries: &mut Vec<(PathBuf, bool)>, cap: usize) {
-    let order = |a: &(PathBuf, bool), b: &(PathBuf, bool)| walk_order(&a.0, &b.0);
-    if entries.len() > cap && cap > 0 {
-        entries.select_nth_unstable_by(cap - 1, order);
+    keep_first(entries, cap, |a, b| walk_order(&a.0, &b.0));
+}
+
+/// Keeps the first `cap` items in `order`, sorted: linear in the items,
+/// then a sort of `cap`.
+pub(crate) fn keep_first<T>(
+    items: &mut Vec<T>,
+    cap: usize,
+    order: impl Fn(&T, &T) -> std::cmp::Ordering,
+) {
+    if items.len() > cap && cap > 0 {
+        items.select_nth_unstable_by(cap - 1, &order);
     }
-    entries.truncate(cap);
-    entries.sort_unstable_by(order);
+    items.truncate(cap);
+    items.sort_unstable_by(&order);
 }
 
 /// The order of a depth-first walk in name order (a directory right before

@@ -13,7 +13,7 @@ use ignore::WalkState;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::list_files::{threads, walk_order, workspace_walker};
+use super::list_files::{keep_first, threads, walk_order, workspace_walker};
 use super::{Subject, ToolContext, ToolError, ToolKind, ToolOutput, TypedTool};
 use crate::workspace::Workspace;
 
@@ -213,12 +213,9 @@ impl Drop for Part<'_> {
 
 /// Keeps the first `cap` hits, in order.
 fn first(hits: &mut Vec<Hit>, cap: usize) {
-    let order = |a: &Hit, b: &Hit| walk_order(&a.path, &b.path).then(a.line.cmp(&b.line));
-    if hits.len() > cap && cap > 0 {
-        hits.select_nth_unstable_by(cap - 1, order);
-    }
-    hits.truncate(cap);
-    hits.sort_unstable_by(order);
+    keep_first(hits, cap, |a, b| {
+        walk_order(&a.path, &b.path).then(a.line.cmp(&b.line))
+    });
 }
 
 impl TypedTool for SearchInCode {
