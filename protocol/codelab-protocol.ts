@@ -752,7 +752,7 @@ status: ToolCallStatus,
  */
 result?: string, };
 
-export type StopReason = "end_turn" | "cancelled" | "max_iterations" | "error";
+export type StopReason = "end_turn" | "cancelled" | "max_iterations" | "max_tokens" | "refusal" | "error";
 
 export type TurnCompletedParams = { 
 /**

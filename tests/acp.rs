@@ -612,6 +612,52 @@ async fn a_failed_turn_is_an_error_and_the_iteration_limit_is_max_turn_requests(
     assert_eq!(agent.close().await, Some(0));
 }
 
+/// A reply cut by the model's output limit ends the prompt `max_tokens`; a
+/// refused (filtered) one `refusal`: the provider's finish reason, from the
+/// real SSE stream, reaches the client.
+#[tokio::test]
+async fn a_cut_reply_is_max_tokens_and_a_refused_one_refusal() {
+    let finishing = |prompt: &str, text: &str, finish: &str| Reply {
+        matches: Some(prompt.into()),
+        chunks: vec![Chunk {
+            text: Some(text.into()),
+            ..Default::default()
+        }],
+        finish: Some(finish.into()),
+        ..Default::default()
+    };
+    let mock = MockLlm::start(Script {
+        replies: vec![
+            finishing("Long", "A reply that goes on and", "length"),
+            finishing("Filtered", "", "content_filter"),
+            finishing("Short", "Done.", "stop"),
+        ],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    agent.initialize().await;
+    let session = agent
+        .new_session(1, &ws.path().canonicalize().unwrap())
+        .await;
+    for (id, (text, stop)) in [
+        ("Long", "max_tokens"),
+        ("Filtered", "refusal"),
+        ("Short", "end_turn"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = agent
+            .call(2 + id as u64, "session/prompt", prompt(&session, text))
+            .await;
+        assert_eq!(r["stopReason"], stop, "{text}: {r}");
+    }
+    assert_eq!(agent.close().await, Some(0));
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+}
+
 /// `session/cancel` sent right behind its prompt, before the turn may have
 /// started: the prompt still ends `cancelled` (without the fix it would wait
 /// on the stalled model until the test's timeout).

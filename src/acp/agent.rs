@@ -748,6 +748,8 @@ impl acp::Agent for CodelabAgent {
             StopReason::EndTurn => acp::StopReason::EndTurn,
             StopReason::Cancelled => acp::StopReason::Cancelled,
             StopReason::MaxIterations => acp::StopReason::MaxTurnRequests,
+            StopReason::MaxTokens => acp::StopReason::MaxTokens,
+            StopReason::Refusal => acp::StopReason::Refusal,
             StopReason::Error => return Err(turn_failed(end.error.as_deref())),
         };
         Ok(acp::PromptResponse::new(stop))

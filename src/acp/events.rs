@@ -371,7 +371,10 @@ impl SessionView {
                 let reason = match stop_reason {
                     StopReason::Cancelled => "Not run: the turn was cancelled.",
                     StopReason::MaxIterations => "Not run: the turn reached its iteration limit.",
-                    StopReason::Error | StopReason::EndTurn => "Not run: the turn ended.",
+                    StopReason::Error
+                    | StopReason::EndTurn
+                    | StopReason::MaxTokens
+                    | StopReason::Refusal => "Not run: the turn ended.",
                 };
                 let mut open: Vec<&String> = self
                     .calls

@@ -405,6 +405,10 @@ pub enum StopReason {
     Cancelled,
     /// The iteration limit was reached.
     MaxIterations,
+    /// The model's reply reached its output token limit.
+    MaxTokens,
+    /// The model refused to answer (or its provider filtered the reply).
+    Refusal,
     /// An error ended it; `error` says which.
     Error,
 }
@@ -416,6 +420,8 @@ impl StopReason {
             Self::EndTurn => "end_turn",
             Self::Cancelled => "cancelled",
             Self::MaxIterations => "max_iterations",
+            Self::MaxTokens => "max_tokens",
+            Self::Refusal => "refusal",
             Self::Error => "error",
         }
     }

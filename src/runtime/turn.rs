@@ -41,7 +41,7 @@ use crate::domain::events::{
     ExecutionRequested, MessageAdded, ProcessingStarted, ToolFinished, TurnEnded,
 };
 use crate::domain::{
-    ApprovalId, ApprovalScope, Decision, Message, PendingApproval, QuestionId,
+    ApprovalId, ApprovalScope, Decision, FinishReason, Message, PendingApproval, QuestionId,
     Reasoning, Role, Session, SessionId, SessionUpdate, StopReason, TokenUsage, ToolCall,
     ToolCallStatus, TurnId,
 };
@@ -728,7 +728,12 @@ struct Reply {
     /// The request's usage and cost.
     usage: TokenUsage,
     cost: f64,
+    /// Why the model ended its reply, if it said.
+    finish: Option<FinishReason>,
 }
+
+/// A model reply: its text, its tool calls, and why it ended.
+type Answered = (String, Vec<ToolCall>, Option<FinishReason>);
 
 /// The model target of a session's requests and the request without its
 /// messages: the system prompt (byte-stable: no time, nothing volatile) and
@@ -1075,10 +1080,16 @@ impl Turn {
                 });
             }
             iterations += 1;
-            let (text, calls) = self.model_step().await?;
+            let (text, calls, finish) = self.model_step().await?;
             if calls.is_empty() {
+                // A reply cut by the output limit or refused says so.
+                let stop = match finish {
+                    Some(FinishReason::MaxTokens) => StopReason::MaxTokens,
+                    Some(FinishReason::Refusal) => StopReason::Refusal,
+                    _ => StopReason::EndTurn,
+                };
                 return Ok(TurnOutcome {
-                    stop: StopReason::EndTurn,
+                    stop,
                     result: Some(text),
                     error: None,
                 });
@@ -1173,7 +1184,7 @@ impl Turn {
     /// The request is compacted first when it would pass the threshold of
     /// the window, and once more (then retried once) when the provider
     /// refuses it as too long.
-    async fn model_step(&mut self) -> Result<(String, Vec<ToolCall>), Stop> {
+    async fn model_step(&mut self) -> Result<Answered, Stop> {
         let session = self.session().await?;
         let (target, mut base, agent) =
             request_base(&self.rt, &session, self.editor_llm.as_ref()).await?;
@@ -1234,7 +1245,7 @@ impl Turn {
         session: &Session,
         target: &Target,
         base: &ChatRequest,
-    ) -> Result<(String, Vec<ToolCall>), Stop> {
+    ) -> Result<Answered, Stop> {
         let session = session.clone();
         self.view.sync(&self.history);
         let raw = self.view.request_tokens(base);
@@ -1315,6 +1326,7 @@ impl Turn {
             calls,
             usage: request_usage,
             cost: request_cost,
+            finish,
         } = reply;
         if let Some(stop) = failure {
             // Keep what was streamed; tool calls of an unfinished reply are dropped.
@@ -1346,7 +1358,7 @@ impl Turn {
         m.reasoning = reasoning;
         let m = persist(&self.rt, self.session_id, m).await?;
         self.history.push(m);
-        Ok((text, calls))
+        Ok((text, calls, finish))
     }
 
     /// Takes one event of the model's reply, received at `now`: streamed
@@ -1424,6 +1436,7 @@ impl Turn {
                 reply.usage.add(&u);
                 reply.cost += cost;
             }
+            LlmEvent::Finish(f) => reply.finish = Some(f),
             _ => {}
         }
     }
