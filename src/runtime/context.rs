@@ -163,6 +163,11 @@ pub fn cap_results(messages: &mut [ChatMessage], counter: Counter, cap: u64) {
 }
 
 fn cap_text(text: &str, counter: Counter, cap: u64) -> Option<String> {
+    // A token is at least a byte: a text of at most `cap` bytes fits
+    // without being counted (the view counts it once, as a message).
+    if text.len() as u64 <= cap {
+        return None;
+    }
     let tokens = counter.text(text);
     if tokens <= cap {
         return None;
