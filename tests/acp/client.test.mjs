@@ -74,10 +74,10 @@ function bounded(promise, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** mock-llm as a process: its URL once it listens. */
-async function startMock(dir) {
+/** mock-llm as a process, playing `replies`: its URL once it listens. */
+async function startMock(dir, replies = SCRIPT) {
   const script = path.join(dir, "script.json");
-  fs.writeFileSync(script, JSON.stringify(SCRIPT));
+  fs.writeFileSync(script, JSON.stringify(replies));
   const child = spawn(MOCK_LLM_BIN, ["--script", script], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   const url = await bounded(
@@ -128,6 +128,21 @@ class Inbox {
   }
 }
 
+/** A pass-through of newline-delimited JSON that pushes each message into `inbox`. */
+function tap(inbox) {
+  const decoder = new TextDecoder();
+  let pending = "";
+  return new TransformStream({
+    transform(chunk, controller) {
+      pending += decoder.decode(chunk, { stream: true });
+      const lines = pending.split("\n");
+      pending = lines.pop();
+      for (const line of lines) if (line.trim()) inbox.push(JSON.parse(line));
+      controller.enqueue(chunk);
+    },
+  });
+}
+
 /** codelab-agent acp as a process, with an ACP client connected to it. */
 function startAgent({ dataDir, mockUrl }) {
   const child = spawn(CODELAB_BIN, ["--data-dir", dataDir, "--log-level", "debug", "acp"], {
@@ -156,12 +171,36 @@ function startAgent({ dataDir, mockUrl }) {
   const terminalCalls = new Inbox(); // [method, params]
   /** Tool calls whose permission requests are allowed at once (if asked). */
   const allowed = new Set();
+  /** The permission requests of those calls. */
+  const allowedAsked = [];
+  /** Every JSON-RPC message on the wire, as sent and as received. */
+  const wire = { sent: new Inbox(), received: new Inbox() };
   const app = acp
     .client({ name: "codelab-acp-test" })
     .onNotification(acp.methods.client.session.update, ({ params }) => updates.push(params))
-    .onRequest(acp.methods.client.session.requestPermission, ({ params }) => {
-      if (allowed.has(params.toolCall.toolCallId)) return { outcome: { outcome: "selected", optionId: "allow_once" } };
-      return new Promise((resolve) => permissions.push({ params, answer: (outcome) => resolve({ outcome }) }));
+    .onRequest(acp.methods.client.session.requestPermission, ({ params, signal, requestId }) => {
+      if (allowed.has(params.toolCall.toolCallId)) {
+        allowedAsked.push(params);
+        return { outcome: { outcome: "selected", optionId: "allow_once" } };
+      }
+      return new Promise((resolve) => {
+        const req = { params, requestId, answeredBy: null };
+        req.answer = (outcome) => {
+          req.answeredBy ??= "the test";
+          resolve({ outcome });
+        };
+        // `$/cancel_request` of this request aborts `signal`: the agent
+        // withdrew it, and the client closes its prompt as ACP asks, with
+        // the `cancelled` outcome.
+        req.withdrawn = new Promise((resolveWithdrawn) =>
+          signal.addEventListener("abort", () => {
+            req.answeredBy ??= "the withdrawal";
+            resolveWithdrawn(signal.reason);
+            resolve({ outcome: { outcome: "cancelled" } });
+          }),
+        );
+        permissions.push(req);
+      });
     })
     .onRequest(acp.methods.client.elicitation.create, ({ params, signal }) => {
       return new Promise((resolve, reject) => {
@@ -223,8 +262,11 @@ function startAgent({ dataDir, mockUrl }) {
       fs.writeFileSync(params.path, params.content);
       return {};
     });
+  const toAgent = tap(wire.sent);
+  // Ends when `close` ends stdin or the agent exits; what was sent is in `wire`.
+  toAgent.readable.pipeTo(Writable.toWeb(child.stdin)).catch(() => {});
   const connection = app.connect(
-    acp.ndJsonStream(Writable.toWeb(child.stdin), Readable.toWeb(child.stdout)),
+    acp.ndJsonStream(toAgent.writable, Readable.toWeb(child.stdout).pipeThrough(tap(wire.received))),
   );
   const agent = connection.agent;
   return {
@@ -238,8 +280,10 @@ function startAgent({ dataDir, mockUrl }) {
     terminals,
     terminalCalls,
     allowed,
+    allowedAsked,
+    wire,
     logs: () => stderr,
-    request: (method, params) => bounded(agent.request(method, params), method),
+    request: (method, params, options) => bounded(agent.request(method, params, options), method),
     notify: (method, params) => agent.notify(method, params),
     /** Ends stdin and waits for the process to exit; its exit code. */
     async close() {
