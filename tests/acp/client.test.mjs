@@ -74,10 +74,10 @@ function bounded(promise, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** mock-llm as a process: its URL once it listens. */
-async function startMock(dir) {
+/** mock-llm as a process, playing `replies`: its URL once it listens. */
+async function startMock(dir, replies = SCRIPT) {
   const script = path.join(dir, "script.json");
-  fs.writeFileSync(script, JSON.stringify(SCRIPT));
+  fs.writeFileSync(script, JSON.stringify(replies));
   const child = spawn(MOCK_LLM_BIN, ["--script", script], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   const url = await bounded(
@@ -128,6 +128,21 @@ class Inbox {
   }
 }
 
+/** A pass-through of newline-delimited JSON that pushes each message into `inbox`. */
+function tap(inbox) {
+  const decoder = new TextDecoder();
+  let pending = "";
+  return new TransformStream({
+    transform(chunk, controller) {
+      pending += decoder.decode(chunk, { stream: true });
+      const lines = pending.split("\n");
+      pending = lines.pop();
+      for (const line of lines) if (line.trim()) inbox.push(JSON.parse(line));
+      controller.enqueue(chunk);
+    },
+  });
+}
+
 /** codelab-agent acp as a process, with an ACP client connected to it. */
 function startAgent({ dataDir, mockUrl }) {
   const child = spawn(CODELAB_BIN, ["--data-dir", dataDir, "--log-level", "debug", "acp"], {
@@ -156,12 +171,36 @@ function startAgent({ dataDir, mockUrl }) {
   const terminalCalls = new Inbox(); // [method, params]
   /** Tool calls whose permission requests are allowed at once (if asked). */
   const allowed = new Set();
+  /** The permission requests of those calls. */
+  const allowedAsked = [];
+  /** Every JSON-RPC message on the wire, as sent and as received. */
+  const wire = { sent: new Inbox(), received: new Inbox() };
   const app = acp
     .client({ name: "codelab-acp-test" })
     .onNotification(acp.methods.client.session.update, ({ params }) => updates.push(params))
-    .onRequest(acp.methods.client.session.requestPermission, ({ params }) => {
-      if (allowed.has(params.toolCall.toolCallId)) return { outcome: { outcome: "selected", optionId: "allow_once" } };
-      return new Promise((resolve) => permissions.push({ params, answer: (outcome) => resolve({ outcome }) }));
+    .onRequest(acp.methods.client.session.requestPermission, ({ params, signal, requestId }) => {
+      if (allowed.has(params.toolCall.toolCallId)) {
+        allowedAsked.push(params);
+        return { outcome: { outcome: "selected", optionId: "allow_once" } };
+      }
+      return new Promise((resolve) => {
+        const req = { params, requestId, answeredBy: null };
+        req.answer = (outcome) => {
+          req.answeredBy ??= "the test";
+          resolve({ outcome });
+        };
+        // `$/cancel_request` of this request aborts `signal`: the agent
+        // withdrew it, and the client closes its prompt as ACP asks, with
+        // the `cancelled` outcome.
+        req.withdrawn = new Promise((resolveWithdrawn) =>
+          signal.addEventListener("abort", () => {
+            req.answeredBy ??= "the withdrawal";
+            resolveWithdrawn(signal.reason);
+            resolve({ outcome: { outcome: "cancelled" } });
+          }),
+        );
+        permissions.push(req);
+      });
     })
     .onRequest(acp.methods.client.elicitation.create, ({ params, signal }) => {
       return new Promise((resolve, reject) => {
@@ -223,8 +262,11 @@ function startAgent({ dataDir, mockUrl }) {
       fs.writeFileSync(params.path, params.content);
       return {};
     });
+  const toAgent = tap(wire.sent);
+  // Ends when `close` ends stdin or the agent exits; what was sent is in `wire`.
+  toAgent.readable.pipeTo(Writable.toWeb(child.stdin)).catch(() => {});
   const connection = app.connect(
-    acp.ndJsonStream(Writable.toWeb(child.stdin), Readable.toWeb(child.stdout)),
+    acp.ndJsonStream(toAgent.writable, Readable.toWeb(child.stdout).pipeThrough(tap(wire.received))),
   );
   const agent = connection.agent;
   return {
@@ -238,8 +280,10 @@ function startAgent({ dataDir, mockUrl }) {
     terminals,
     terminalCalls,
     allowed,
+    allowedAsked,
+    wire,
     logs: () => stderr,
-    request: (method, params) => bounded(agent.request(method, params), method),
+    request: (method, params, options) => bounded(agent.request(method, params, options), method),
     notify: (method, params) => agent.notify(method, params),
     /** Ends stdin and waits for the process to exit; its exit code. */
     async close() {
@@ -813,6 +857,254 @@ test("questions are forms for a client that offers elicitation", async (t) => {
     });
   } finally {
     agent.child.kill();
+    mock.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+/** The model's side of the test below. */
+const MORE = {
+  replies: [
+    when("Read kinds.txt please", call("k1", "read_file", { path: "kinds.txt" })),
+    when("read-marker-1", text("Read it.")),
+    when("Search for the needle please", call("k2", "search_in_code", { regex: "needle-[0-9]+" })),
+    when("needle-42", text("Found it.")),
+    when("Hand over to ask please", call("k3", "switch_mode", { mode: "ask", reason: "only questions now" })),
+    when("Continue as ask", text("Asking now.")),
+    when("Rewrite old.txt please", call("k4", "write_file", { path: "old.txt", content: "after\n" })),
+    when("Replaced the content of old.txt", text("Rewritten.")),
+    when("Summarise the attached file", text("It says embedded.")),
+    when("Write held.txt please", call("k5", "write_file", { path: "held.txt", content: "h\n" })),
+    when("Write dropped.txt please", call("k6", "write_file", { path: "dropped.txt", content: "d\n" })),
+    when("Echo hi please", call("k7", "execute_command", { command: "echo hi" })),
+    when("Exit code: 0", text("It said hi.")),
+  ],
+};
+
+test("tool kinds, old text, embedded context, cancels and checkpoints", async (t) => {
+  assert.ok(CODELAB_BIN && MOCK_LLM_BIN, "CODELAB_BIN and MOCK_LLM_BIN must be set");
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "codelab-acp-more-"));
+  const ws = path.join(fs.realpathSync(tmp), "ws");
+  fs.mkdirSync(ws);
+  const dataDir = path.join(tmp, "data");
+  const mock = await startMock(tmp, MORE);
+  const agent = startAgent({ dataDir, mockUrl: mock.url });
+  let other; // a second connection, whose client has no terminal
+  let sessionId;
+  const prompt = (text, options) =>
+    agent.request(acp.methods.agent.session.prompt, { sessionId, prompt: [{ type: "text", text }] }, options);
+  /** The updates of tool call `id` from `from` on. */
+  const updatesOf = (client, id, from = 0) =>
+    client.updates.items
+      .slice(from)
+      .map((n) => n.update)
+      .filter((u) => u.toolCallId === id);
+  /** What the model read as the result of tool call `id`, in its latest request. */
+  const resultSeen = async (id) => {
+    const requests = await mock.requests();
+    const messages = requests[requests.length - 1].body.messages;
+    const result = messages.find((m) => m.role === "tool" && m.tool_call_id === id);
+    assert.ok(result, JSON.stringify(messages));
+    return JSON.stringify(result.content);
+  };
+  let failed = false;
+  const step = async (name, fn) => {
+    if (failed) throw new Error(`stopped before "${name}"`);
+    await t.test(name, async () => {
+      try {
+        await fn();
+      } catch (e) {
+        failed = true;
+        process.stderr.write(`--- agent log ---\n${agent.logs()}\n${other ? other.logs() : ""}\n`);
+        throw e;
+      }
+    });
+  };
+  try {
+    await step("initialize with a newer protocol version is answered with version 1", async () => {
+      const init = await agent.request(acp.methods.agent.initialize, { ...INIT, protocolVersion: 2 });
+      assert.equal(init.protocolVersion, 1);
+      const created = await agent.request(acp.methods.agent.session.new, { cwd: ws, mcpServers: [] });
+      sessionId = created.sessionId;
+      // The coder agent has the tools below; the orchestrator delegates.
+      await agent.request(acp.methods.agent.session.setMode, { sessionId, modeId: "coder" });
+    });
+
+    await step("read_file is a tool call of kind read at its file", async () => {
+      fs.writeFileSync(path.join(ws, "kinds.txt"), "read-marker-1\n");
+      const from = agent.updates.items.length;
+      assert.equal((await prompt("Read kinds.txt please")).stopReason, "end_turn");
+      const k1 = updatesOf(agent, "k1", from);
+      assert.equal(k1[0].sessionUpdate, "tool_call", JSON.stringify(k1));
+      assert.equal(k1[0].kind, "read");
+      assert.deepEqual(k1[0].locations.map((l) => l.path), [path.join(ws, "kinds.txt")]);
+      assert.equal(k1[k1.length - 1].status, "completed", JSON.stringify(k1));
+      assert.match(await resultSeen("k1"), /read-marker-1/);
+    });
+
+    await step("search_in_code is a tool call of kind search", async () => {
+      fs.writeFileSync(path.join(ws, "search.txt"), "hay\nneedle-42\nhay\n");
+      const from = agent.updates.items.length;
+      assert.equal((await prompt("Search for the needle please")).stopReason, "end_turn");
+      const k2 = updatesOf(agent, "k2", from);
+      assert.equal(k2[0].sessionUpdate, "tool_call", JSON.stringify(k2));
+      assert.equal(k2[0].kind, "search");
+      assert.equal(k2[k2.length - 1].status, "completed", JSON.stringify(k2));
+      assert.match(await resultSeen("k2"), /search\.txt.*needle-42/);
+    });
+
+    await step("switch_mode is a tool call of kind switch_mode, and the mode follows", async () => {
+      const from = agent.updates.items.length;
+      assert.equal((await prompt("Hand over to ask please")).stopReason, "end_turn");
+      const k3 = updatesOf(agent, "k3", from);
+      assert.equal(k3[0].sessionUpdate, "tool_call", JSON.stringify(k3));
+      assert.equal(k3[0].kind, "switch_mode");
+      assert.equal(k3[k3.length - 1].status, "completed", JSON.stringify(k3));
+      await agent.updates.waitFor(
+        (n) => n.update.sessionUpdate === "current_mode_update" && n.update.currentModeId === "ask",
+        "current_mode_update to ask",
+        from,
+      );
+      // Back to the coder, which may write.
+      await agent.request(acp.methods.agent.session.setMode, { sessionId, modeId: "coder" });
+    });
+
+    const old = path.join(ws, "old.txt");
+    await step("an edit of an existing file shows its old text in the diff", async () => {
+      fs.writeFileSync(old, "before\n");
+      const written = agent.writes.length;
+      const answered = prompt("Rewrite old.txt please");
+      const req = await agent.permissions.waitFor((r) => r.params.toolCall.toolCallId === "k4", "permission for k4");
+      const tc = req.params.toolCall;
+      assert.equal(tc.kind, "edit");
+      assert.deepEqual(tc.content, [{ type: "diff", path: old, oldText: "before\n", newText: "after\n" }]);
+      assert.equal(fs.readFileSync(old, "utf8"), "before\n", "nothing written before the decision");
+      req.answer({ outcome: "selected", optionId: "allow_once" });
+      assert.equal((await answered).stopReason, "end_turn");
+      assert.deepEqual(agent.writes.slice(written), [{ sessionId, path: old, content: "after\n" }]);
+      assert.equal(fs.readFileSync(old, "utf8"), "after\n");
+    });
+
+    await step("/checkpoints lists the edit's turn and /restore puts the old text back", async () => {
+      let from = agent.updates.items.length;
+      assert.equal((await prompt("/checkpoints")).stopReason, "end_turn");
+      const rows = summary(agent.updates.items.slice(from));
+      assert.equal(rows.length, 1, JSON.stringify(rows));
+      const [[who, listed]] = rows;
+      assert.equal(who, "agent");
+      const turns = [...listed.matchAll(/^(\d+)\. turn (\S+): (.*)$/gm)];
+      assert.equal(turns.length, 1, listed);
+      const [, n, turn, files] = turns[0];
+      assert.equal(n, "1");
+      assert.match(files, /^old\.txt \(/, listed);
+      const written = agent.writes.length;
+      from = agent.updates.items.length;
+      assert.equal((await prompt("/restore 1")).stopReason, "end_turn");
+      const restored = summary(agent.updates.items.slice(from));
+      assert.equal(restored.length, 1, JSON.stringify(restored));
+      const [[, said]] = restored;
+      assert.equal(said, `Restored 1 file(s) as they were before turn ${turn}: old.txt.`);
+      // Restored through the client's fs/write_text_file, as the edit was.
+      assert.deepEqual(agent.writes.slice(written), [{ sessionId, path: old, content: "before\n" }]);
+      assert.equal(fs.readFileSync(old, "utf8"), "before\n");
+    });
+
+    await step("an embedded resource reaches the model as editor context", async () => {
+      // Not on disk: its text can only come from the prompt.
+      const uri = `file://${path.join(ws, "emb.md")}`;
+      const res = await agent.request(acp.methods.agent.session.prompt, {
+        sessionId,
+        prompt: [
+          { type: "text", text: "Summarise the attached file " },
+          { type: "resource", resource: { uri, mimeType: "text/markdown", text: "embedded-context-9\n" } },
+        ],
+      });
+      assert.equal(res.stopReason, "end_turn");
+      const requests = await mock.requests();
+      const messages = requests[requests.length - 1].body.messages;
+      const user = messages[messages.length - 1];
+      assert.equal(user.role, "user");
+      assert.match(JSON.stringify(user.content), /<resource path=\\"emb\.md\\">\\nembedded-context-9\\n<\/resource>/);
+    });
+
+    await step("session/cancel withdraws a pending permission request before the client answers", async () => {
+      const answered = prompt("Write held.txt please");
+      const req = await agent.permissions.waitFor((r) => r.params.toolCall.toolCallId === "k5", "permission for k5");
+      const from = agent.wire.received.items.length;
+      await agent.notify(acp.methods.agent.session.cancel, { sessionId });
+      const reason = await bounded(req.withdrawn, "the permission request withdrawn");
+      assert.equal(reason.code, -32800);
+      assert.equal(req.answeredBy, "the withdrawal");
+      await agent.wire.received.waitFor(
+        (m) => m.method === "$/cancel_request" && m.params.requestId === req.requestId,
+        "$/cancel_request of the permission request",
+        from,
+      );
+      assert.equal((await answered).stopReason, "cancelled");
+      await agent.updates.waitFor((n) => n.update.toolCallId === "k5" && n.update.status === "failed", "k5 not run");
+      assert.equal(fs.existsSync(path.join(ws, "held.txt")), false);
+    });
+
+    await step("$/cancel_request of the prompt cancels it and withdraws its permission request", async () => {
+      const cancel = new AbortController();
+      const sent = agent.wire.sent.items.length;
+      const answered = prompt("Write dropped.txt please", { cancellationSignal: cancel.signal });
+      const req = await agent.permissions.waitFor((r) => r.params.toolCall.toolCallId === "k6", "permission for k6");
+      cancel.abort();
+      assert.equal((await answered).stopReason, "cancelled");
+      await bounded(req.withdrawn, "the permission request withdrawn");
+      assert.equal(req.answeredBy, "the withdrawal");
+      const out = agent.wire.sent.items.slice(sent);
+      const promptRequest = out.find((m) => m.method === "session/prompt");
+      assert.ok(
+        out.some((m) => m.method === "$/cancel_request" && m.params.requestId === promptRequest.id),
+        JSON.stringify(out),
+      );
+      assert.ok(!out.some((m) => m.method === "session/cancel"), "no session/cancel was sent");
+      await agent.updates.waitFor((n) => n.update.toolCallId === "k6" && n.update.status === "failed", "k6 not run");
+      assert.equal(fs.existsSync(path.join(ws, "dropped.txt")), false);
+    });
+
+    await step("without the client's terminal a command runs locally and its output is text", async () => {
+      other = startAgent({ dataDir, mockUrl: mock.url });
+      await other.request(acp.methods.agent.initialize, {
+        ...INIT,
+        clientCapabilities: { fs: { readTextFile: true, writeTextFile: true } },
+      });
+      const id = (await other.request(acp.methods.agent.session.new, { cwd: ws, mcpServers: [] })).sessionId;
+      await other.request(acp.methods.agent.session.setMode, { sessionId: id, modeId: "coder" });
+      // Approved if asked: where commands run sandboxed, `echo` is not asked about.
+      other.allowed.add("k7");
+      const answered = other.request(acp.methods.agent.session.prompt, {
+        sessionId: id,
+        prompt: [{ type: "text", text: "Echo hi please" }],
+      });
+      assert.equal((await answered).stopReason, "end_turn");
+      const k7 = updatesOf(other, "k7");
+      // The call's kind, shown by its permission request or else its `tool_call`.
+      const shown = other.allowedAsked.find((p) => p.toolCall.toolCallId === "k7")?.toolCall ?? k7[0];
+      assert.equal(shown.kind, "execute", JSON.stringify(shown));
+      assert.equal(k7[k7.length - 1].status, "completed", JSON.stringify(k7));
+      const texts = (u) =>
+        (u.content ?? []).filter((c) => c.type === "content" && c.content.type === "text").map((c) => c.content.text);
+      // Streamed while it ran (an update before the one that completes the call),
+      // and in the result.
+      const streamed = k7.slice(0, -1).filter((u) => u.sessionUpdate === "tool_call_update" && !u.status);
+      assert.ok(streamed.some((u) => texts(u).some((s) => /^hi$/m.test(s))), JSON.stringify(k7));
+      assert.ok(texts(k7[k7.length - 1]).some((s) => /^Exit code: 0\nhi$/m.test(s)), JSON.stringify(k7));
+      assert.ok(!k7.some((u) => (u.content ?? []).some((c) => c.type === "terminal")), JSON.stringify(k7));
+      assert.deepEqual(other.terminalCalls.items, []);
+      assert.match(await resultSeen("k7"), /Exit code: 0\\nhi/);
+    });
+
+    await step("both connections close cleanly", async () => {
+      assert.equal(await other.close(), 0, other.logs());
+      assert.equal(await agent.close(), 0, agent.logs());
+      assert.deepEqual(await mock.violations(), []);
+    });
+  } finally {
+    agent.child.kill();
+    other?.child.kill();
     mock.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
