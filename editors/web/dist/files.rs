@@ -21,20 +21,20 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/go-C-y9NEjX.js")),
     ),
     (
-        "assets/html-Vc_enKK8.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/html-Vc_enKK8.js")),
+        "assets/html-D8BqeDul.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/html-D8BqeDul.js")),
     ),
     (
-        "assets/iconv-lite-umd-ByciXk5I.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/iconv-lite-umd-ByciXk5I.js")),
+        "assets/iconv-lite-umd-N-Q6UhxO.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/iconv-lite-umd-N-Q6UhxO.js")),
     ),
     (
         "assets/index-CaB1z0u5.css",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-CaB1z0u5.css")),
     ),
     (
-        "assets/index-DMbQA7wA.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-DMbQA7wA.js")),
+        "assets/index-QzgH88ko.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/index-QzgH88ko.js")),
     ),
     (
         "assets/ini-sBoK_t0W.js",
@@ -45,12 +45,12 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/java-BEtHBSE6.js")),
     ),
     (
-        "assets/javascript-QL1RJ7xV.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/javascript-QL1RJ7xV.js")),
+        "assets/javascript-CPCYSOMo.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/javascript-CPCYSOMo.js")),
     ),
     (
-        "assets/jschardet-k7DkgZcz.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/jschardet-k7DkgZcz.js")),
+        "assets/jschardet-CZiVRwv6.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/jschardet-CZiVRwv6.js")),
     ),
     (
         "assets/keyboard-dark-CXi4y3l7.svg",
@@ -69,20 +69,20 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-editor-service-override-BWjklncq.css")),
     ),
     (
-        "assets/monaco-vscode-editor-service-override-DSsoIYiN.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-editor-service-override-DSsoIYiN.js")),
+        "assets/monaco-vscode-editor-service-override-D500BsXz.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-editor-service-override-D500BsXz.js")),
     ),
     (
-        "assets/monaco-vscode-extensions-service-override-lgOHJLsv.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-extensions-service-override-lgOHJLsv.js")),
+        "assets/monaco-vscode-extensions-service-override-DjV8wen7.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-extensions-service-override-DjV8wen7.js")),
     ),
     (
         "assets/monaco-vscode-monarch-service-override-BKfKIGKJ.css",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-monarch-service-override-BKfKIGKJ.css")),
     ),
     (
-        "assets/monaco-vscode-monarch-service-override-CWTP5jGa.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-monarch-service-override-CWTP5jGa.js")),
+        "assets/monaco-vscode-monarch-service-override-CJuCas63.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/monaco-vscode-monarch-service-override-CJuCas63.js")),
     ),
     (
         "assets/not-loaded-BBZkEGde.js",
@@ -93,8 +93,8 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/opacity-background-Cexw1zdd.png")),
     ),
     (
-        "assets/python-DivQmKM9.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/python-DivQmKM9.js")),
+        "assets/python-Cs1DDHyC.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/python-Cs1DDHyC.js")),
     ),
     (
         "assets/rust-DdL9SqIa.js",
@@ -105,24 +105,24 @@
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/shell-CC2rA5mh.js")),
     ),
     (
-        "assets/typescript-Cfj2pK86.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/typescript-Cfj2pK86.js")),
+        "assets/typescript-CoUDT00c.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/typescript-CoUDT00c.js")),
     ),
     (
         "assets/webWorkerExtensionHostIframe-HMCkMutH.html",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/webWorkerExtensionHostIframe-HMCkMutH.html")),
     ),
     (
-        "assets/workbench-COOo-dXG.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-COOo-dXG.js")),
+        "assets/workbench-BuqwpkL-.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-BuqwpkL-.js")),
     ),
     (
         "assets/workbench-CndKH2Pv.css",
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/workbench-CndKH2Pv.css")),
     ),
     (
-        "assets/yaml-COw0jMEs.js",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/yaml-COw0jMEs.js")),
+        "assets/yaml-DIkkU8vh.js",
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/editors/web/dist/assets/yaml-DIkkU8vh.js")),
     ),
     (
         "index.html",

@@ -118,18 +118,22 @@ export class Tabs {
     const text = tab.model.getValue();
     const alt = tab.model.getAlternativeVersionId();
     let base = tab.baseVersion;
+    // An agent edit changed the disk: its version is the disk's if the disk
+    // still holds what we know; else the file changed since, a conflict.
+    let conflict = false;
     if (base === undefined) {
-      // An agent edit changed the disk: take its version if the disk still holds what we know.
       const now = await this.files.read(tab.path);
       if (now.text === tab.diskText) base = now.version;
-      else base = "";
+      else conflict = true;
     }
+    const overwrite = () => confirm(`${tab.path} changed on disk since it was opened. Overwrite it with your version?`);
     let r: FileChanged;
     try {
-      r = await this.files.write(tab.path, text, base || undefined);
+      if (conflict && !overwrite()) return;
+      r = await this.files.write(tab.path, text, conflict ? undefined : base);
     } catch (e: any) {
       if (e?.data?.kind !== "fileConflict" && e?.code !== -33012) throw e;
-      if (!confirm(`${tab.path} changed on disk since it was opened. Overwrite it with your version?`)) return;
+      if (!overwrite()) return;
       r = await this.files.write(tab.path, text, undefined);
     }
     tab.baseVersion = r.version ?? undefined;

@@ -50,6 +50,13 @@ function start(cmd, args, opts, readyPattern, what) {
 // ---- the model's script: one reply per model request, in order ----------
 const diff = (search, replace) => `<<<<<<< SEARCH\n${search}\n=======\n${replace}\n>>>>>>> REPLACE\n`;
 const paced = (prefix, n) => Array.from({ length: n }, (_, i) => ({ waitMs: 50, text: `${prefix}${i + 1} ` }));
+// The live command waits for this file, which the test creates once it saw
+// the command's first line in the tool card. It is in the workspace (a
+// sandboxed command has a /tmp of its own), inside .git, where neither git
+// nor the checkpoints look.
+fs.mkdirSync(path.join(WORK, "ws"), { recursive: true });
+const release = path.join(fs.realpathSync(path.join(WORK, "ws")), ".git", "codelab-e2e-release");
+const liveCommand = `echo line1; for i in $(seq 1200); do [ -e '${release}' ] && break; sleep 0.05; done; echo line2; echo line3`;
 const replies = [
   // 1. read_file while the buffer holds unsaved text
   { chunks: [{ toolCall: { id: "r1", name: "read_file", arguments: { path: "lib.rs" } } }] },
@@ -66,6 +73,9 @@ const replies = [
   { chunks: [{ text: "Approved in the first tab." }] },
   // 6. the page's socket closed mid-stream
   { chunks: paced("z", 60) },
+  // 6b. a command whose output shows while it runs
+  { chunks: [{ toolCall: { id: "c1", name: "execute_command", arguments: { command: liveCommand } } }] },
+  { chunks: [{ text: "Ran it." }] },
   // 7. a turn cancelled while it runs
   { chunks: [{ text: "Thinking hard" }, { stall: true }] },
   // 8. a question answered with one of its suggestions
@@ -88,6 +98,14 @@ const replies = [
   // 14. an edit of a file whose URI the language client spells differently from the server
   { chunks: [{ toolCall: { id: "d6", name: "apply_diff", arguments: { path: "a+b.rs", diff: diff("fn ab() {}", "fn ab() -> u8 {\n    1\n}") } } }] },
   { chunks: [{ text: "Changed a+b.rs." }] },
+  // 15. a second session (the architect): a question answered in free text
+  { chunks: [{ toolCall: { id: "q3", name: "ask_followup_question", arguments: { question: "Which name?", suggestions: ["alpha", "beta"] } } }] },
+  { chunks: [{ toolCall: { id: "q4", name: "attempt_completion", arguments: { result: "Named it zed." } } }] },
+  // 16. switched to the coder: an edit approved for the session, then one of the same file that needs no approval
+  { chunks: [{ toolCall: { id: "s1", name: "apply_diff", arguments: { path: "sess.txt", diff: diff("alpha", "beta") } } }] },
+  { chunks: [{ text: "First edit." }] },
+  { chunks: [{ toolCall: { id: "s2", name: "apply_diff", arguments: { path: "sess.txt", diff: diff("beta", "gamma") } } }] },
+  { chunks: [{ text: "Second edit." }] },
 ];
 
 fs.mkdirSync(WORK, { recursive: true });
@@ -104,6 +122,12 @@ fs.writeFileSync(path.join(ws, "src", "main.rs"), "fn main() {}\n");
 // A name the server's URI keeps (`+`) and VS Code's URI encodes (`%2B`).
 const ab = path.join(ws, "a+b.rs");
 fs.writeFileSync(ab, "fn ab() {}\n");
+// Edited twice in the second session (approved once for the session).
+fs.writeFileSync(path.join(ws, "sess.txt"), "alpha\n");
+// An ignored folder and the protected ignore file: the tree shows both, marked.
+fs.writeFileSync(path.join(ws, ".codelabignore"), "private/\n");
+fs.mkdirSync(path.join(ws, "private"));
+fs.writeFileSync(path.join(ws, "private", "key.txt"), "not for the agents\n");
 // A repository, for the commit of two files at the end.
 const git = (...args) => {
   const r = spawnSync("git", args, { cwd: ws, encoding: "utf8" });
@@ -151,6 +175,8 @@ async function stopServer() {
 
 let browser;
 let page;
+/** Frames of closed pages that were not one JSON-RPC message. */
+const badFrames = [];
 let page2;
 async function main() {
   const mock = await start(MOCK, ["--script", scriptFile], {}, /listening on (http:\/\/\S+)/, "mock-llm");
@@ -184,6 +210,20 @@ async function main() {
   await page.selectOption("#agent", "coder");
   await page.click("#new-session");
   await page.locator("#files .entry", { hasText: "lib.rs" }).waitFor({ timeout: T });
+  const firstSession = await page.evaluate(() => window.codelab.session());
+  if ((await sessionAgent(frames, firstSession)) !== "coder") throw new Error("the first session is not the coder's");
+  // Ignored files in italics, protected ones with a lock: the user sees both.
+  {
+    const ignored = page.locator("#files .entry.ignored", { hasText: "private" });
+    await ignored.waitFor({ timeout: T });
+    const style = await ignored.evaluate((el) => getComputedStyle(el).fontStyle);
+    if (style !== "italic") throw new Error(`an ignored entry's style: ${style}`);
+    const locked = page.locator("#files .entry.protected", { hasText: ".codelabignore" });
+    await locked.waitFor({ timeout: T });
+    const after = await locked.evaluate((el) => getComputedStyle(el, "::after").content);
+    if (!after.includes("🔒")) throw new Error(`a protected entry's mark: ${after}`);
+    if ((await page.locator("#files .entry.ignored, #files .entry.protected", { hasText: "lib.rs" }).count()) !== 0) throw new Error("lib.rs is marked");
+  }
   await page.locator("#files .entry.directory", { hasText: "src" }).click();
   await page.locator("#files .entry", { hasText: "main.rs" }).waitFor({ timeout: T });
 
@@ -286,13 +326,20 @@ async function main() {
 
   // ---- a second tab on the same session ---------------------------------------
   page2 = await context.newPage();
+  const frames2 = watchFrames(page2);
   await page2.goto(url);
   await page2.locator("#conn-state[data-state=open]").waitFor({ timeout: T });
   await page2.locator(".msg.assistant", { hasText: "Changed lib.rs." }).waitFor({ timeout: T });
+  // The second tab has lib.rs open too: the agent's edits still go only to the tab that asked.
+  await page2.waitForFunction(() => window.codelab.languageClient(), null, { timeout: T });
+  await page2.locator("#files .entry", { hasText: "lib.rs" }).first().click();
+  await page2.locator(".tab.active", { hasText: "lib.rs" }).waitFor({ timeout: T });
+  await waitFor(() => frames2.log.some((m) => m.dir === "sent" && m.method === "textDocument/didOpen" && m.params.textDocument.uri.endsWith("/lib.rs")), "the second tab's didOpen of lib.rs");
   await send(page, "stream to both");
   await page2.locator(".msg.assistant", { hasText: "v20" }).waitFor({ timeout: T });
   await page.locator(".msg.assistant", { hasText: "v20" }).waitFor({ timeout: T });
   await expectOnce(page2, "v20", "v1 v2");
+  const beforeEditAgain = frames.log.length;
   await send(page, "edit again");
   await page2.locator(".approval.pending", { hasText: "lib.rs" }).waitFor({ timeout: T });
   await page2.locator("#diff-panel:not([hidden])").waitFor({ timeout: T });
@@ -301,7 +348,14 @@ async function main() {
   await page2.locator("#diff-panel").waitFor({ state: "hidden", timeout: T });
   if ((await page2.locator(".approval.pending").count()) !== 0) throw new Error("the second tab still shows the approval");
   await page2.locator(".msg.assistant", { hasText: "Approved in the first tab." }).waitFor({ timeout: T });
+  {
+    const toFirst = frames.log.slice(beforeEditAgain).filter((m) => m.dir === "received" && m.method === "workspace/applyEdit");
+    if (toFirst.length !== 1 || !toFirst[0].params.edit.documentChanges[0].textDocument.uri.endsWith("/lib.rs")) throw new Error(`the approved edit reached the first tab as ${JSON.stringify(toFirst)}`);
+    const toSecond = frames2.log.filter((m) => m.dir === "received" && m.method === "workspace/applyEdit");
+    if (toSecond.length !== 0) throw new Error(`workspace/applyEdit reached the second tab: ${JSON.stringify(toSecond)}`);
+  }
   await page2.close();
+  badFrames.push(...frames2.bad);
 
   // ---- the page's socket closed mid-stream, the server running -----------------
   await send(page, "a long answer");
@@ -330,6 +384,30 @@ async function main() {
     if (reopened < 0 || reopened > at) throw new Error(`after the reconnect: didOpen at ${reopened}, the attach at ${at}`);
   }
   await page.waitForFunction(() => window.codelab.languageClient(), null, { timeout: T });
+
+  // ---- a command's output shows in its card while it runs ----------------------
+  await send(page, "run it");
+  const running = page.locator(".tool", { hasText: "execute_command" });
+  const liveLine = running.locator(".output.live", { hasText: "line1" });
+  // Sandboxed, the command runs without asking; approved if it asks.
+  const askRun = page.locator(".approval.pending", { hasText: "execute_command" }).locator('button[data-action="approve"]');
+  await waitFor(async () => (await liveLine.count()) > 0 || (await askRun.count()) > 0, "the command to run or ask");
+  if ((await askRun.count()) > 0) await askRun.click();
+  await liveLine.waitFor({ timeout: T });
+  // The command waits for the release file: it has not completed yet.
+  const status = await running.getAttribute("class");
+  if (/status-(completed|failed)/.test(status) || (await running.locator(".output.live").innerText()).includes("line2")) {
+    throw new Error(`the command's card before its release: ${status}: ${await running.innerText()}`);
+  }
+  fs.writeFileSync(release, "");
+  const ran = page.locator(".tool.status-completed", { hasText: "execute_command" });
+  await ran.waitFor({ timeout: T });
+  await ran.locator("summary", { hasText: "Result" }).click();
+  await ran.locator(".result pre", { hasText: "line3" }).waitFor({ timeout: T });
+  const ranText = await ran.locator(".result pre").innerText();
+  if (!/line1[\s\S]*line2[\s\S]*line3/.test(ranText)) throw new Error(`the command's result: ${ranText}`);
+  if ((await ran.locator(".output.live").count()) !== 0) throw new Error("the live output stayed after the command completed");
+  await page.locator(".msg.assistant", { hasText: "Ran it." }).waitFor({ timeout: T });
 
   // ---- cancel, a question, a rejection with feedback ----------------------------
   await send(page, "think about it");
@@ -379,9 +457,41 @@ async function main() {
   const shownAfter = await page.locator("#messages > div").count();
   if (shownAfter !== shownBefore) throw new Error(`the chat had ${shownBefore} items before the restart and ${shownAfter} after`);
   await expectOnce(page, "w40", "w1 w2 w3");
-  // The approval is still there, its diff shown; approving it resumes the turn.
+  // The approval is still there, its diff shown.
   await page.locator(".approval.pending", { hasText: "lib.rs" }).waitFor({ timeout: T });
   await page.locator("#diff-editor .modified .view-lines", { hasText: "x + 2" }).first().waitFor({ timeout: T });
+  // ---- a reload: the token from this tab's session storage (the fragment is
+  // gone), the approval and its diff from the attach's pendingApprovals ---------
+  if (page.url().includes("#")) throw new Error(`the address still has a fragment: ${page.url()}`);
+  const sentBeforeReload = frames.log.length;
+  await page.reload();
+  await page.locator("#conn-state[data-state=open]").waitFor({ timeout: T });
+  await page.locator(".approval.pending", { hasText: "lib.rs" }).waitFor({ timeout: T });
+  await page.locator("#diff-panel:not([hidden])").waitFor({ timeout: T });
+  await page.locator("#diff-editor .modified .view-lines", { hasText: "x + 2" }).first().waitFor({ timeout: T });
+  {
+    const log = frames.log.slice(sentBeforeReload);
+    const req = log.find((m) => m.dir === "sent" && m.method === "codelab/attachSession");
+    if (!req || req.params.sessionId !== firstSession || req.params.afterSeq !== 0) throw new Error(`the attach after the reload: ${JSON.stringify(req?.params)}`);
+    const res = log.find((m) => m.dir === "received" && m.socket === req.socket && m.id === req.id && m.method === undefined);
+    const pendingAtAttach = res?.result?.pendingApprovals ?? [];
+    if (pendingAtAttach.length !== 1 || pendingAtAttach[0].tool !== "apply_diff" || !JSON.stringify(pendingAtAttach[0]).includes("x + 2")) {
+      throw new Error(`the attach's pendingApprovals: ${JSON.stringify(pendingAtAttach)}`);
+    }
+    const card = await page.locator(".approval.pending").getAttribute("data-approval");
+    if (card !== pendingAtAttach[0].id) throw new Error(`the card shows approval ${card}, the attach carried ${pendingAtAttach[0].id}`);
+  }
+  await expectOnce(page, "w40", "w1 w2 w3");
+  // The dashboard counts it.
+  await page.click('.tab-btn[data-view="dashboard"]');
+  await page.locator('.figure[data-figure="pending approvals"] .v').waitFor({ timeout: T });
+  {
+    const pendingFigure = await page.locator('.figure[data-figure="pending approvals"] .v').innerText();
+    if (pendingFigure !== "1") throw new Error(`the dashboard shows ${pendingFigure} pending approvals`);
+  }
+  await page.click('.tab-btn[data-view="ide"]');
+  // Approving it resumes the turn.
+  await page.locator("#diff-panel:not([hidden])").waitFor({ timeout: T });
   await page.click('#diff-actions button[data-diff-action="approve"]');
   await page.locator(".msg.assistant", { hasText: "Back again." }).waitFor({ timeout: T });
   await expectOnce(page, "Back again.", "Back again.");
@@ -406,7 +516,11 @@ async function main() {
 
   // ---- files: create, rename, delete from the tree ------------------------------
   const answers = ["notes.md", "docs/notes.md", ""];
-  page.on("dialog", (d) => void (d.type() === "confirm" ? d.accept() : d.accept(answers.shift())));
+  const dialogs = [];
+  page.on("dialog", (d) => {
+    dialogs.push(d.message());
+    void (d.type() === "confirm" ? d.accept() : d.accept(answers.shift()));
+  });
   await page.click("#new-file");
   await page.locator(".tab.active", { hasText: "notes.md" }).waitFor({ timeout: T });
   await waitFor(() => fs.existsSync(path.join(ws, "notes.md")), "notes.md on disk");
@@ -419,14 +533,46 @@ async function main() {
 
   // ---- the dashboard ------------------------------------------------------------
   await page.click('.tab-btn[data-view="dashboard"]');
-  await page.locator('.figure[data-figure="turns"] .v').waitFor({ timeout: T });
+  // The dashboard shows what it showed last until the new figures arrive: no approval is pending now.
+  await waitFor(async () => (await page.locator('.figure[data-figure="pending approvals"] .v').innerText()) === "0", "the dashboard's figures after the approval");
   const turns = Number(await page.locator('.figure[data-figure="turns"] .v').innerText());
   // Totals since the restarted server started: the resumed turn's tokens.
   if (!(turns >= 0)) throw new Error(`the dashboard shows turns: ${turns}`);
   const tokens = await page.locator('.figure[data-figure="tokens"] .v').innerText();
   if (tokens !== "1280") throw new Error(`the dashboard counts ${tokens} tokens`);
   await page.locator("#dashboard canvas").first().waitFor({ timeout: T });
-  if ((await page.locator("#dashboard .chart-card").count()) < 5) throw new Error("the dashboard lacks charts");
+  // The cost of the one model request since the restart (gpt-4o-mini: $0.15
+  // and $0.60 per million tokens in and out), as getMetrics said.
+  {
+    const cost = await page.locator('.figure[data-figure="cost"] .v').innerText();
+    const req = frames.log.findLast((m) => m.dir === "sent" && m.method === "codelab/getMetrics");
+    const res = frames.log.find((m) => m.dir === "received" && m.socket === req.socket && m.id === req.id && m.method === undefined);
+    const expected = (1200 * 0.15 + 80 * 0.6) / 1e6;
+    if (Math.abs(res.result.costUsd - expected) > 1e-9) throw new Error(`getMetrics: cost ${res.result.costUsd}, expected ${expected}`);
+    if (cost !== `$${expected.toFixed(4)}`) throw new Error(`the dashboard shows the cost ${cost}`);
+    const pendingFigure = await page.locator('.figure[data-figure="pending approvals"] .v').innerText();
+    if (pendingFigure !== "0") throw new Error(`the dashboard shows ${pendingFigure} pending approvals once decided`);
+  }
+  // Each chart drew its data: a canvas with pixels of the series' colours, no empty state.
+  {
+    const titles = ["Tokens and cost per session", "Tokens and cost over time", "Tool calls by tool and outcome", "Latency (ms) by percentile", "Model latency per request"];
+    const cards = page.locator("#dashboard .chart-card");
+    if ((await cards.count()) !== titles.length) throw new Error(`the dashboard has ${await cards.count()} charts`);
+    if ((await page.locator("#dashboard .chart-card .empty").count()) !== 0) throw new Error(`a chart is empty: ${await page.locator("#dashboard .charts").innerText()}`);
+    for (const title of titles) {
+      const c = cards.filter({ has: page.locator("h4", { hasText: title }) });
+      const drawn = await c.locator("canvas").evaluate((canvas) => {
+        const colours = [[0x4e, 0x9c, 0xf5], [0xf5, 0xa5, 0x24], [0x17, 0xc9, 0x64], [0xf3, 0x12, 0x60], [0x93, 0x53, 0xd3], [0x06, 0xb7, 0xdb]];
+        const d = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) {
+          if (d[i + 3] > 200 && colours.some(([r, g, b]) => Math.abs(d[i] - r) < 12 && Math.abs(d[i + 1] - g) < 12 && Math.abs(d[i + 2] - b) < 12)) n++;
+        }
+        return n;
+      });
+      if (drawn < 20) throw new Error(`the chart "${title}" drew ${drawn} pixels of its series`);
+    }
+  }
   if (SHOTS) await shot(page, "dashboard.png");
   await page.click('.tab-btn[data-view="ide"]');
 
@@ -449,7 +595,8 @@ async function main() {
     ed.focus();
   });
   await page.keyboard.type("// mine\n");
-  await page.keyboard.press("Control+s");
+  // Cmd+S saves as Ctrl+S does.
+  await page.keyboard.press("Meta+s");
   await page.locator(".tab.dirty").waitFor({ state: "detached", timeout: T });
   const userSaved = fs.readFileSync(lib, "utf8");
   if (!userSaved.startsWith("// mine\n")) throw new Error(`the user's save: ${JSON.stringify(userSaved)}`);
@@ -517,6 +664,76 @@ async function main() {
   if ((await model()) !== abEdited) throw new Error(`the model of a+b.rs: ${JSON.stringify(await model())}`);
   await waitFor(() => fs.readFileSync(ab, "utf8") === abEdited, "the edit of a+b.rs on disk");
   if ((await page.locator(".tab.dirty").count()) !== 0) throw new Error("the agent's edit of a+b.rs left a tab dirty");
+
+  // ---- a save conflict: the file changed on disk while its tab was dirty ----------
+  await page.evaluate(() => {
+    const ed = window.codelab.editor;
+    ed.setPosition({ lineNumber: 1, column: 1 });
+    ed.focus();
+  });
+  await page.keyboard.type("// local\n");
+  await page.locator(".tab.dirty", { hasText: "a+b.rs" }).waitFor({ timeout: T });
+  fs.writeFileSync(ab, "fn ab() -> u8 {\n    2\n}\n");
+  const dialogsBefore = dialogs.length;
+  await page.keyboard.press("Control+s");
+  await page.locator(".tab.dirty").waitFor({ state: "detached", timeout: T });
+  const asked = dialogs.slice(dialogsBefore);
+  if (asked.length !== 1 || !asked[0].includes("a+b.rs changed on disk")) throw new Error(`the save asked: ${JSON.stringify(asked)}`);
+  const overwritten = fs.readFileSync(ab, "utf8");
+  if (overwritten !== "// local\n" + abEdited) throw new Error(`after accepting the conflict: ${JSON.stringify(overwritten)}`);
+
+  // ---- the agent picker: switching mid-session; a new session takes the picked agent
+  await page.selectOption("#agent", "architect");
+  await page.locator("#messages .agent-switch", { hasText: "→ architect" }).waitFor({ timeout: T });
+  {
+    const sw = frames.log.filter((m) => m.dir === "sent" && m.method === "codelab/switchAgent");
+    if (sw.length !== 1 || sw[0].params.sessionId !== firstSession || sw[0].params.agent !== "architect") throw new Error(`switchAgent: ${JSON.stringify(sw)}`);
+  }
+  await page.click("#new-session");
+  await waitFor(async () => (await page.evaluate(() => window.codelab.session())) !== firstSession, "the second session");
+  const secondSession = await page.evaluate(() => window.codelab.session());
+  if ((await sessionAgent(frames, secondSession)) !== "architect") throw new Error("the second session is not the architect's");
+  if ((await page.inputValue("#agent")) !== "architect") throw new Error(`the picker shows ${await page.inputValue("#agent")}`);
+  if ((await page.locator("#messages .msg").count()) !== 0) throw new Error("the new session shows the first one's messages");
+
+  // ---- a question answered in free text ------------------------------------------
+  await send(page, "name it");
+  const q3 = page.locator(".question", { hasText: "Which name?" });
+  await q3.locator("input.answer-text").fill("call it zed");
+  await q3.locator('button[data-action="answerText"]').click();
+  await page.locator(".turn-end", { hasText: "Named it zed." }).waitFor({ timeout: T });
+  await page.locator(".question.answered", { hasText: "call it zed" }).waitFor({ timeout: T });
+  if (!JSON.stringify(await (await fetch(`${mockUrl}/_mock/requests`)).json()).includes("call it zed")) throw new Error("the model never read the typed answer");
+
+  // ---- approve for the session: the same edit again needs no approval ---------------
+  await page.selectOption("#agent", "coder");
+  await page.locator("#messages .agent-switch", { hasText: "→ coder" }).waitFor({ timeout: T });
+  await send(page, "edit sess.txt");
+  await page.locator(".approval.pending", { hasText: "sess.txt" }).locator('button[data-action="approveSession"]').click();
+  await page.locator(".msg.assistant", { hasText: "First edit." }).waitFor({ timeout: T });
+  const approvalsBefore = frames.log.filter((m) => m.dir === "received" && m.method === "codelab/approvalRequired").length;
+  await send(page, "edit sess.txt again");
+  await page.locator(".msg.assistant", { hasText: "Second edit." }).waitFor({ timeout: T });
+  if (frames.log.filter((m) => m.dir === "received" && m.method === "codelab/approvalRequired").length !== approvalsBefore) throw new Error("the second edit asked for approval");
+  if ((await page.locator(".tool.status-completed", { hasText: "apply_diff" }).count()) !== 2) throw new Error("the two edits did not complete");
+  if ((await page.locator(".approval").count()) !== 1) throw new Error("the second edit shows an approval");
+  await waitFor(() => fs.readFileSync(path.join(ws, "sess.txt"), "utf8") === "gamma\n", "both edits of sess.txt on disk");
+
+  // ---- the sessions list: the first session resumed with its messages -----------------
+  const attachesBeforeResume = frames.attaches.length;
+  await page.locator(`#sessions li[data-session="${firstSession}"]`).click();
+  await page.locator(".msg.assistant", { hasText: "Changed a+b.rs." }).waitFor({ timeout: T });
+  await page.locator(".msg.assistant", { hasText: "I read it." }).waitFor({ timeout: T });
+  await page.locator(`#sessions li.active[data-session="${firstSession}"]`).waitFor({ timeout: T });
+  if ((await page.locator(".msg", { hasText: "Second edit." }).count()) !== 0) throw new Error("the second session's messages stayed");
+  await expectOnce(page, "w40", "w1 w2 w3");
+  const resumed = frames.attaches.slice(attachesBeforeResume);
+  if (resumed.length !== 1 || resumed[0].sessionId !== firstSession || resumed[0].afterSeq !== 0) throw new Error(`the resume's attach: ${JSON.stringify(resumed)}`);
+  if ((await page.inputValue("#agent")) !== "architect") throw new Error(`the picker shows ${await page.inputValue("#agent")} for the first session`);
+
+  // Every websocket frame was one JSON-RPC message.
+  badFrames.push(...frames.bad);
+  if (badFrames.length > 0) throw new Error(`frames that are not one JSON-RPC message: ${JSON.stringify(badFrames.slice(0, 5))}`);
   console.log("PASS");
 }
 
@@ -527,20 +744,39 @@ async function main() {
  * and its direction.
  */
 function watchFrames(p) {
-  const seen = { attaches: [], log: [], sockets: 0 };
+  const seen = { attaches: [], log: [], sockets: 0, bad: [] };
   p.on("websocket", (socket) => {
     const n = seen.sockets++;
     const record = (dir) => (f) => {
+      let m;
       try {
-        const m = JSON.parse(f.payload);
-        if (dir === "sent" && m.method === "codelab/attachSession") seen.attaches.push(m.params);
-        seen.log.push({ socket: n, dir, ...m });
-      } catch {}
+        m = JSON.parse(f.payload);
+      } catch {
+        seen.bad.push({ socket: n, dir, payload: String(f.payload).slice(0, 200) });
+        return;
+      }
+      if (m === null || typeof m !== "object" || Array.isArray(m) || m.jsonrpc !== "2.0") {
+        seen.bad.push({ socket: n, dir, payload: String(f.payload).slice(0, 200) });
+        return;
+      }
+      if (dir === "sent" && m.method === "codelab/attachSession") seen.attaches.push(m.params);
+      seen.log.push({ socket: n, dir, ...m });
     };
     socket.on("framesent", record("sent"));
     socket.on("framereceived", record("received"));
   });
   return seen;
+}
+
+/** The agent of a session as the page created it and as its attach answered. */
+async function sessionAgent(frames, id) {
+  const created = frames.log.find((m) => m.dir === "received" && m.result?.id === id && m.result?.agent !== undefined);
+  const attach = frames.log.find((m) => m.dir === "sent" && m.method === "codelab/attachSession" && m.params.sessionId === id);
+  const attached = attach && frames.log.find((m) => m.dir === "received" && m.socket === attach.socket && m.id === attach.id && m.method === undefined);
+  const a = created?.result.agent;
+  const b = attached?.result?.session?.agent;
+  if (a !== b) throw new Error(`createSession said ${a}, the attach ${b}`);
+  return a;
 }
 
 /** The index in `log` of the first message that `pred` holds of, from `from` on; -1 if none. */

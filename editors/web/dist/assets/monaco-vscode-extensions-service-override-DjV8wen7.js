@@ -1,0 +1,1 @@
+import{a as e,o as t}from"./workbench-BuqwpkL-.js";t();export{e as default};

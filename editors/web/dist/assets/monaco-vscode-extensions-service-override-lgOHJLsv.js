@@ -1,1 +1,0 @@
-import{a as e,o as t}from"./workbench-COOo-dXG.js";t();export{e as default};
