@@ -131,16 +131,13 @@ impl Core {
     ) -> Result<Self, CoreError> {
         let settings = Settings::load(&config.data_dir, env)?;
         let llm_base = settings.llm_base();
-        // Every secret the configuration knows is redacted from events.
-        let secrets: Vec<String> = llm_base
-            .providers
-            .values()
-            .flat_map(|p| p.api_key.iter().cloned().chain(p.headers.values().cloned()))
-            .collect();
+        // Every secret the configuration knows is redacted from events,
+        // including those a later reload of the settings brings.
+        let secrets = crate::events::Secrets::new(llm_base.secrets());
         let user = settings.user();
         let bus = Arc::new(EventBus::with_middleware(vec![
             Box::new(crate::events::Filter::new(user.events.exclude.clone())),
-            Box::new(crate::events::Redact::new(secrets)),
+            Box::new(crate::events::Redact::new(secrets.clone())),
         ]));
         let metrics = Metrics::start(&bus);
         let audit_subscription = crate::audit::start(&bus, Arc::clone(&store));
@@ -162,6 +159,7 @@ impl Core {
             bus,
             llm,
             settings,
+            secrets,
             limits,
             max_turns: config.max_turns,
             audit_subscription: Some(audit_subscription),

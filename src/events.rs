@@ -7,7 +7,7 @@
 //! - A subscriber whose receiver is gone is removed on the next publish.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -73,16 +73,47 @@ pub trait Middleware: Send + Sync {
     fn apply(&self, event: Event) -> Option<Event>;
 }
 
+/// The configured secrets to redact, shared with whoever learns new ones
+/// (the runtime, when it reads the model settings again).
+#[derive(Clone, Default)]
+pub struct Secrets(Arc<RwLock<Arc<[String]>>>);
+
+impl Secrets {
+    /// These secrets (those shorter than 4 bytes are ignored: they would
+    /// redact ordinary words).
+    pub fn new(secrets: Vec<String>) -> Self {
+        let s = Self::default();
+        s.set(secrets);
+        s
+    }
+
+    /// Replaces the secrets.
+    pub fn set(&self, secrets: Vec<String>) {
+        let secrets: Arc<[String]> = secrets.into_iter().filter(|s| s.len() >= 4).collect();
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = secrets;
+    }
+
+    fn get(&self) -> Arc<[String]> {
+        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl From<Vec<String>> for Secrets {
+    fn from(secrets: Vec<String>) -> Self {
+        Self::new(secrets)
+    }
+}
+
 /// Replaces secrets in every string of a payload: the configured ones, and
 /// anything shaped like an API key or a bearer token.
 pub struct Redact {
-    secrets: Vec<String>,
+    secrets: Secrets,
     patterns: Vec<regex::Regex>,
 }
 
 impl Redact {
-    /// Redacts `secrets` and the usual key shapes.
-    pub fn new(secrets: Vec<String>) -> Self {
+    /// Redacts `secrets` (as they are at each event) and the usual key shapes.
+    pub fn new(secrets: Secrets) -> Self {
         let patterns = [
             r"sk-[A-Za-z0-9_\-]{16,}",
             r"(?i)bearer\s+[A-Za-z0-9._\-]{8,}",
@@ -93,18 +124,19 @@ impl Redact {
         .iter()
         .filter_map(|p| regex::Regex::new(p).ok())
         .collect();
-        Self {
-            secrets: secrets.into_iter().filter(|s| s.len() >= 4).collect(),
-            patterns,
-        }
+        Self { secrets, patterns }
     }
 
     /// Scrubs every string of `v`; true when something was replaced.
     pub fn scrub(&self, v: &mut Value) -> bool {
+        self.scrub_with(&self.secrets.get(), v)
+    }
+
+    fn scrub_with(&self, secrets: &[String], v: &mut Value) -> bool {
         match v {
             Value::String(s) => {
                 let mut changed = false;
-                for secret in &self.secrets {
+                for secret in secrets {
                     if s.contains(secret.as_str()) {
                         *s = s.replace(secret.as_str(), "[REDACTED]");
                         changed = true;
@@ -118,8 +150,12 @@ impl Redact {
                 }
                 changed
             }
-            Value::Array(a) => a.iter_mut().fold(false, |c, x| self.scrub(x) | c),
-            Value::Object(o) => o.values_mut().fold(false, |c, x| self.scrub(x) | c),
+            Value::Array(a) => a
+                .iter_mut()
+                .fold(false, |c, x| self.scrub_with(secrets, x) | c),
+            Value::Object(o) => o
+                .values_mut()
+                .fold(false, |c, x| self.scrub_with(secrets, x) | c),
             _ => false,
         }
     }
@@ -343,7 +379,7 @@ mod tests {
                 "llm.requestStarted".into(),
                 "tool.*".into(),
             ])),
-            Box::new(Redact::new(vec!["my-custom-secret".into()])),
+            Box::new(Redact::new(vec!["my-custom-secret".into()].into())),
         ]);
         let mut sub = bus.subscribe("t", 10, None);
         bus.publish(started(1));
@@ -365,5 +401,38 @@ mod tests {
             serde_json::json!("key [REDACTED] rejected; [REDACTED]; [REDACTED]!")
         );
         assert!(sub.try_next().is_none());
+    }
+
+    /// Secrets learnt after the bus was built (the settings read again)
+    /// are redacted from the next event on.
+    #[test]
+    fn redaction_follows_new_secrets() {
+        let secrets = Secrets::new(vec!["old-secret".into()]);
+        let bus = EventBus::with_middleware(vec![Box::new(Redact::new(secrets.clone()))]);
+        let mut sub = bus.subscribe("t", 10, None);
+        let failed = || {
+            Event::new(EventKind::RequestFailed(RequestFailed {
+                provider: "p".into(),
+                model: "m".into(),
+                attempt: 1,
+                reason: "auth".into(),
+                error: "old-secret then new-secret".into(),
+                retrying: false,
+                partial_output: None,
+                duration_ms: None,
+            }))
+        };
+        bus.publish(failed());
+        secrets.set(vec!["new-secret".into()]);
+        bus.publish(failed());
+        let error = |e: Arc<Event>| e.kind.payload()["error"].clone();
+        assert_eq!(
+            error(sub.try_next().unwrap()),
+            serde_json::json!("[REDACTED] then new-secret")
+        );
+        assert_eq!(
+            error(sub.try_next().unwrap()),
+            serde_json::json!("old-secret then [REDACTED]")
+        );
     }
 }

@@ -784,30 +784,7 @@ async fn terminal_setup_configures_the_provider_the_next_connection_uses() {
 
     // What the client runs in its terminal: the agent's command plus `args`.
     let answers = format!("openai\nsk-test-key\ngpt-4o-mini\n{}\n", mock.openai_base());
-    let run_setup = |answers: String| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_codelab-agent"));
-        cmd.arg("--data-dir")
-            .arg(data.path())
-            .args(["acp", "setup"]);
-        for var in [
-            "OPENAI_API_KEY",
-            "OPENAI_BASE_URL",
-            "CODELAB_MODEL",
-            "CODELAB_PROVIDER",
-        ] {
-            cmd.env_remove(var);
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        std::io::Write::write_all(&mut stdin, answers.as_bytes()).unwrap();
-        drop(stdin);
-        child.wait_with_output().unwrap()
-    };
+    let run_setup = |answers: String| run_setup(data.path(), &answers);
     let out = run_setup(answers.clone());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -845,6 +822,99 @@ async fn terminal_setup_configures_the_provider_the_next_connection_uses() {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
+}
+
+/// `codelab-agent acp setup` as a client's terminal runs it, answering its
+/// questions with `answers`.
+fn run_setup(data: &Path, answers: &str) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_codelab-agent"));
+    cmd.arg("--data-dir").arg(data).args(["acp", "setup"]);
+    for var in [
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "CODELAB_MODEL",
+        "CODELAB_PROVIDER",
+    ] {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, answers.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+/// The terminal auth method as editors meet it: `codelab-agent acp` reaches
+/// a daemon that started without a provider and keeps running while the
+/// client runs setup; the next connection to the same daemon authenticates
+/// (with the terminal method's id, as clients do after running it) and its
+/// prompts reach the provider setup saved.
+#[tokio::test]
+async fn terminal_setup_reaches_a_running_daemon() {
+    let mock = MockLlm::start(Script {
+        replies: vec![text("Hello after setup", "The daemon answers.")],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+
+    let mut agent = Agent::through_daemon(data.path(), &[]);
+    agent
+        .call(
+            0,
+            "initialize",
+            json!({"protocolVersion": 1, "clientCapabilities": {"auth": {"terminal": true}}}),
+        )
+        .await;
+    let (code, _) = agent
+        .call_err(1, "session/new", json!({"cwd": root, "mcpServers": []}))
+        .await;
+    assert_eq!(code, -32000, "auth_required before setup");
+    let daemon = support::daemon::status(data.path())
+        .await
+        .expect("a daemon");
+
+    let out = run_setup(
+        data.path(),
+        &format!("openai\nsk-test-key\ngpt-4o-mini\n{}\n", mock.openai_base()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(agent.close().await, Some(0));
+
+    let mut agent = Agent::through_daemon(data.path(), &[]);
+    agent.initialize().await;
+    let after = support::daemon::status(data.path())
+        .await
+        .expect("a daemon");
+    assert_eq!(
+        after.pid, daemon.pid,
+        "the same daemon serves the new connection"
+    );
+    let r = agent
+        .call(1, "authenticate", json!({"methodId": "codelab-setup"}))
+        .await;
+    assert_eq!(r, json!({}));
+    let session = agent.new_session(2, &root).await;
+    let r = agent
+        .call(3, "session/prompt", prompt(&session, "Hello after setup"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    agent
+        .notification(|n| is_chunk(n, "The daemon answers."))
+        .await;
+    assert_eq!(agent.close().await, Some(0));
+    support::daemon::stop(data.path()).await;
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
 }
 
 /// A session is a session: one made over ACP is a codelab session (listed,

@@ -205,11 +205,11 @@ impl CodelabAgent {
     /// Fails with `auth_required` when no model provider is configured (for
     /// the workspace, when there is one).
     fn check_model(&self, workspace_folder: Option<&str>) -> acp::Result<()> {
-        match self
-            .conn
-            .rt
-            .llm_target(workspace_folder, None, Some(crate::agents::DEFAULT_AGENT))
-        {
+        let result =
+            self.conn
+                .rt
+                .llm_target(workspace_folder, None, Some(crate::agents::DEFAULT_AGENT));
+        match result {
             Ok(_) => Ok(()),
             Err(LlmError::NotConfigured(why)) => Err(acp::Error::new(
                 acp::ErrorCode::AuthRequired.into(),
@@ -511,9 +511,13 @@ impl acp::Agent for CodelabAgent {
         &self,
         args: acp::AuthenticateRequest,
     ) -> acp::Result<acp::AuthenticateResponse> {
-        if args.method_id.0.as_ref() != CONFIG_AUTH_METHOD {
+        // After the terminal method the client authenticates with either id:
+        // both mean "use what is configured now".
+        let method = args.method_id.0.as_ref();
+        if method != CONFIG_AUTH_METHOD && method != SETUP_AUTH_METHOD {
             return Err(invalid_params(format!(
-                "unknown auth method `{}`; this agent offers `{CONFIG_AUTH_METHOD}`",
+                "unknown auth method `{}`; this agent offers `{CONFIG_AUTH_METHOD}` and \
+                 `{SETUP_AUTH_METHOD}`",
                 args.method_id
             )));
         }

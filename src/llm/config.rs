@@ -380,6 +380,15 @@ const NOT_CONFIGURED_HINT: &str = "set OPENAI_API_KEY (and OPENAI_BASE_URL for a
      or ANTHROPIC_API_KEY, or add [llm.providers.<name>] to codelab.toml in the data directory";
 
 impl LlmSettings {
+    /// Every secret these settings hold (API keys and header values), to
+    /// redact from events.
+    pub fn secrets(&self) -> Vec<String> {
+        self.providers
+            .values()
+            .flat_map(|p| p.api_key.iter().cloned().chain(p.headers.values().cloned()))
+            .collect()
+    }
+
     /// The timeouts, retry and breaker settings, with defaults.
     pub fn resilience(&self) -> Resilience {
         Resilience {

@@ -214,6 +214,8 @@ pub struct Parts {
     pub llm: LlmClient,
     /// The user's settings and the workspaces' files.
     pub settings: Settings,
+    /// The secrets the bus redacts (updated when the settings are read again).
+    pub secrets: crate::events::Secrets,
     /// Caps on tool results.
     pub limits: ToolLimits,
     /// Turns running at once, over all sessions, at most.
@@ -261,6 +263,7 @@ pub struct Runtime {
     bus: Arc<EventBus>,
     llm: LlmClient,
     settings: Settings,
+    secrets: crate::events::Secrets,
     hub: SessionHub,
     docs: DocRegistry,
     editors: EditorRegistry,
@@ -306,6 +309,7 @@ impl Runtime {
             bus: parts.bus,
             llm: parts.llm,
             settings: parts.settings,
+            secrets: parts.secrets,
             hub: SessionHub::default(),
             docs: DocRegistry::default(),
             editors: EditorRegistry::default(),
@@ -498,6 +502,18 @@ impl Runtime {
     /// The user's settings and the workspaces' files.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Reads the user file's model settings again (after `codelab-agent
+    /// setup` wrote them, while this process kept running) and redacts
+    /// their secrets from events from now on.
+    ///
+    /// # Errors
+    /// The user file became unreadable or invalid; nothing changes.
+    pub fn reload_llm_settings(&self) -> Result<(), crate::config::ConfigError> {
+        let base = self.settings.reload_llm()?;
+        self.secrets.set(base.secrets());
+        Ok(())
     }
 
     /// Whether a session is running a turn.
@@ -1070,10 +1086,19 @@ impl Runtime {
         agent: Option<&str>,
     ) -> Result<Target, LlmError> {
         let root = workspace_folder.and_then(uri_to_path);
-        self.settings
-            .llm(root.as_deref(), editor)
-            .map_err(|e| LlmError::NotConfigured(format!("invalid workspace config: {e}")))?
-            .resolve(agent)
+        let target = || {
+            self.settings
+                .llm(root.as_deref(), editor)
+                .map_err(|e| LlmError::NotConfigured(format!("invalid workspace config: {e}")))?
+                .resolve(agent)
+        };
+        match target() {
+            // `codelab-agent setup` (ACP's terminal auth) may have written a
+            // provider while this process kept running: read the user's
+            // `[llm]` again before giving up.
+            Err(LlmError::NotConfigured(_)) if self.reload_llm_settings().is_ok() => target(),
+            result => result,
+        }
     }
 
     /// The models a session in `workspace_folder` may choose from, each with

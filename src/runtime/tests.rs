@@ -80,6 +80,7 @@ fn runtime(dir: &std::path::Path) -> Arc<Runtime> {
         bus,
         llm,
         settings,
+        secrets: crate::events::Secrets::default(),
         limits: ToolLimits::default(),
         max_turns: 16,
         audit_subscription: None,

@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::SystemTime;
 
 use serde::Deserialize;
@@ -321,8 +321,11 @@ struct WorkspaceFiles {
 pub struct Settings {
     user_file: PathBuf,
     user: UserSettings,
-    /// The user's `[llm]` with the environment on top.
-    llm_base: LlmSettings,
+    /// The environment's model settings.
+    env: LlmSettings,
+    /// The user's `[llm]` with the environment on top (read again by
+    /// [`Self::reload_llm`]).
+    llm_base: RwLock<LlmSettings>,
     workspaces: Mutex<HashMap<PathBuf, WorkspaceFiles>>,
     policy_errors: Mutex<Vec<String>>,
 }
@@ -351,7 +354,7 @@ impl Settings {
     /// Settings from an already parsed user file (`user_file` is where it lives).
     pub fn new(user_file: PathBuf, user: UserSettings, env: LlmSettings) -> Self {
         let mut llm_base = user.llm.clone();
-        llm_base.overlay(env);
+        llm_base.overlay(env.clone());
         let mut policy_errors = Vec::new();
         if let Some(e) = &user.policy_error {
             tracing::error!("invalid policy, using the built-in rules only: {e}");
@@ -360,7 +363,8 @@ impl Settings {
         Self {
             user_file,
             user,
-            llm_base,
+            env,
+            llm_base: RwLock::new(llm_base),
             workspaces: Mutex::new(HashMap::new()),
             policy_errors: Mutex::new(policy_errors),
         }
@@ -372,8 +376,27 @@ impl Settings {
     }
 
     /// The user's `[llm]` with the environment on top.
-    pub fn llm_base(&self) -> &LlmSettings {
-        &self.llm_base
+    pub fn llm_base(&self) -> LlmSettings {
+        self.llm_base
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the user file's `[llm]` again (`codelab-agent setup` may have
+    /// written it since this process started) and returns the new model
+    /// settings. The rest of the file is kept as it was read at start.
+    ///
+    /// # Errors
+    /// The file became unreadable or invalid; the settings stay as they were.
+    pub fn reload_llm(&self) -> Result<LlmSettings, ConfigError> {
+        let mut base = UserSettings::load(&self.user_file)?.llm;
+        base.overlay(self.env.clone());
+        *self
+            .llm_base
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = base.clone();
+        Ok(base)
     }
 
     /// Whether the user trusts the workspace at `root` (`[trust] workspaces`).
@@ -439,7 +462,7 @@ impl Settings {
         root: Option<&Path>,
         editor: Option<&LlmSettings>,
     ) -> Result<LlmSettings, ConfigError> {
-        let mut settings = self.llm_base.clone();
+        let mut settings = self.llm_base();
         if let Some(root) = root {
             let config = self.config(&canonical(root));
             settings.overlay(config.llm.clone()?);
