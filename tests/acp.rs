@@ -1271,13 +1271,47 @@ async fn sessions_close_and_resume_without_replay() {
         .call(6, "session/prompt", prompt(&session, "Second"))
         .await;
     assert_eq!(r["stopReason"], "end_turn");
-    agent.notification(|n| is_chunk(n, "Two.")).await;
+    let live = agent.notification(|n| is_chunk(n, "Two.")).await;
     // Nothing of the first exchange was replayed by the resume.
     assert!(
         !agent.notes.iter().any(|n| is_chunk(n, "One.")),
         "{:?}",
         agent.notes
     );
+
+    // `session/load` replays it all, each message with its id: the reply
+    // seen live keeps the id it streamed with.
+    let message_id = |n: &Value| {
+        n["params"]["update"]["messageId"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let live_id = message_id(&live).expect("a live chunk has a message id");
+    agent
+        .call(7, "session/close", json!({"sessionId": session}))
+        .await;
+    agent
+        .call(
+            8,
+            "session/load",
+            json!({"sessionId": session, "cwd": root, "mcpServers": []}),
+        )
+        .await;
+    let replayed = agent.notification(|n| is_chunk(n, "Two.")).await;
+    assert_eq!(message_id(&replayed), Some(live_id.clone()), "{replayed}");
+    let one = message_id(&agent.notification(|n| is_chunk(n, "One.")).await);
+    let users: Vec<Option<String>> = agent
+        .notes
+        .iter()
+        .filter(|n| n["params"]["update"]["sessionUpdate"] == "user_message_chunk")
+        .map(message_id)
+        .collect();
+    assert_eq!(users.len(), 2, "{:?}", agent.notes);
+    let mut ids: Vec<String> = users.into_iter().chain([one]).map(Option::unwrap).collect();
+    ids.push(live_id);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "every message has its own id: {ids:?}");
     assert_eq!(agent.close().await, Some(0));
     assert!(mock.violations().is_empty(), "{:?}", mock.violations());
 }

@@ -216,6 +216,21 @@ pub(super) struct SessionView {
     calls: HashMap<String, CallView>,
     asking: Option<String>,
     completed: bool,
+    /// The turn's reply being streamed, and its ordinal among the turn's
+    /// replies that have text or reasoning (see [`reply_id`]).
+    reply: Option<(TurnId, u32)>,
+    /// A tool call was shown since the reply's last chunk: the next chunk
+    /// starts the turn's next reply.
+    called_since_reply: bool,
+}
+
+/// The ACP `messageId` of the `ordinal`th reply (counting those with text
+/// or reasoning) of `turn`: the same live and when a loaded session is
+/// replayed, so clients do not show a message twice. A UUID, as ACP
+/// requires: the turn's, with the ordinal mixed into its last 32 bits
+/// (version and variant kept).
+pub(super) fn reply_id(turn: TurnId, ordinal: u32) -> String {
+    uuid::Uuid::from_u128(turn.as_u128() ^ u128::from(ordinal + 1)).to_string()
 }
 
 impl SessionView {
@@ -230,12 +245,18 @@ impl SessionView {
     /// Translates one event.
     pub fn translate(&mut self, event: &SessionEvent) -> Vec<Out> {
         match &event.update {
-            SessionUpdate::Token { delta, .. } => vec![Out::Update(
-                acp::SessionUpdate::AgentMessageChunk(acp::ContentChunk::new(text(delta.clone()))),
-            )],
-            SessionUpdate::Reasoning { delta, .. } => vec![Out::Update(
-                acp::SessionUpdate::AgentThoughtChunk(acp::ContentChunk::new(text(delta.clone()))),
-            )],
+            SessionUpdate::Token { turn_id, delta } => {
+                let id = self.reply_chunk(*turn_id);
+                vec![Out::Update(acp::SessionUpdate::AgentMessageChunk(
+                    acp::ContentChunk::new(text(delta.clone())).message_id(id),
+                ))]
+            }
+            SessionUpdate::Reasoning { turn_id, delta } => {
+                let id = self.reply_chunk(*turn_id);
+                vec![Out::Update(acp::SessionUpdate::AgentThoughtChunk(
+                    acp::ContentChunk::new(text(delta.clone())).message_id(id),
+                ))]
+            }
             SessionUpdate::ToolCall {
                 call,
                 kind,
@@ -362,8 +383,11 @@ impl SessionView {
                     && *stop_reason == StopReason::EndTurn
                     && let Some(r) = result.as_ref().filter(|r| !r.is_empty())
                 {
+                    // The completion's result, shown as one more message.
+                    self.called_since_reply = true;
+                    let id = self.reply_chunk(*turn_id);
                     out.push(Out::Update(acp::SessionUpdate::AgentMessageChunk(
-                        acp::ContentChunk::new(text(r.clone())),
+                        acp::ContentChunk::new(text(r.clone())).message_id(id),
                     )));
                 }
                 // Calls the turn left open (cancelled while pending, say)
@@ -396,6 +420,8 @@ impl SessionView {
                 self.calls.clear();
                 self.asking = None;
                 self.completed = false;
+                self.reply = None;
+                self.called_since_reply = false;
                 out.push(Out::TurnEnded {
                     turn: *turn_id,
                     end: TurnEnd {
@@ -437,6 +463,18 @@ impl SessionView {
         })
     }
 
+    /// The message id of a reply chunk of `turn`: the current reply's, or
+    /// the next one's after a tool call.
+    fn reply_chunk(&mut self, turn: TurnId) -> String {
+        let ordinal = match self.reply {
+            Some((t, n)) if t == turn => n + u32::from(self.called_since_reply),
+            _ => 0,
+        };
+        self.reply = Some((turn, ordinal));
+        self.called_since_reply = false;
+        reply_id(turn, ordinal)
+    }
+
     fn tool_call(
         &mut self,
         call: &ToolCall,
@@ -444,6 +482,7 @@ impl SessionView {
         s: ToolCallStatus,
         result: Option<&str>,
     ) -> acp::SessionUpdate {
+        self.called_since_reply = true;
         let view = self.calls.entry(call.id.clone()).or_default();
         let first = !std::mem::replace(&mut view.announced, true);
         view.kind = Some(kind);
@@ -494,22 +533,33 @@ pub(super) fn replay(messages: &[Message], root: Option<&Path>) -> Vec<acp::Sess
         .filter_map(|m| m.tool_call_id.as_deref().map(|id| (id, m)))
         .collect();
     let mut out = Vec::new();
+    // Each turn's replies with text or reasoning, counted as they stream.
+    let mut replies: HashMap<TurnId, u32> = HashMap::new();
     // Compaction markers are the server's own, not the conversation's.
     for m in messages.iter().filter(|m| m.compaction.is_none()) {
         match m.role {
             Role::User if !m.text.is_empty() => out.push(acp::SessionUpdate::UserMessageChunk(
-                acp::ContentChunk::new(text(m.text.clone())),
+                acp::ContentChunk::new(text(m.text.clone())).message_id(m.id.to_string()),
             )),
             Role::Assistant => {
                 let thought = crate::domain::Reasoning::text_of(&m.reasoning);
+                let id = if thought.is_empty() && m.text.is_empty() {
+                    None
+                } else if let Some(turn) = m.turn_id {
+                    let n = replies.entry(turn).or_default();
+                    *n += 1;
+                    Some(reply_id(turn, *n - 1))
+                } else {
+                    Some(m.id.to_string())
+                };
                 if !thought.is_empty() {
                     out.push(acp::SessionUpdate::AgentThoughtChunk(
-                        acp::ContentChunk::new(text(thought)),
+                        acp::ContentChunk::new(text(thought)).message_id(id.clone()),
                     ));
                 }
                 if !m.text.is_empty() {
                     out.push(acp::SessionUpdate::AgentMessageChunk(
-                        acp::ContentChunk::new(text(m.text.clone())),
+                        acp::ContentChunk::new(text(m.text.clone())).message_id(id),
                     ));
                 }
                 for call in &m.tool_calls {
@@ -636,14 +686,15 @@ mod tests {
     #[test]
     fn tokens_become_message_chunks() {
         let mut v = SessionView::default();
+        let turn = TurnId::new();
         let out = v.translate(&event(SessionUpdate::Token {
-            turn_id: TurnId::new(),
+            turn_id: turn,
             delta: "Hel".into(),
         }));
         assert_eq!(
             updates(&out),
             [
-                json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "Hel"}})
+                json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "Hel"}, "messageId": reply_id(turn, 0)})
             ]
         );
     }
@@ -651,14 +702,15 @@ mod tests {
     #[test]
     fn reasoning_becomes_thought_chunks() {
         let mut v = SessionView::default();
+        let turn = TurnId::new();
         let out = v.translate(&event(SessionUpdate::Reasoning {
-            turn_id: TurnId::new(),
+            turn_id: turn,
             delta: "Hmm".into(),
         }));
         assert_eq!(
             updates(&out),
             [
-                json!({"sessionUpdate": "agent_thought_chunk", "content": {"type": "text", "text": "Hmm"}})
+                json!({"sessionUpdate": "agent_thought_chunk", "content": {"type": "text", "text": "Hmm"}, "messageId": reply_id(turn, 0)})
             ]
         );
     }
@@ -862,7 +914,7 @@ mod tests {
         assert_eq!(
             updates(&out),
             [
-                json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "All done."}})
+                json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "All done."}, "messageId": reply_id(turn, 0)})
             ]
         );
         assert!(matches!(
@@ -941,6 +993,7 @@ mod tests {
         let turn = TurnId::new();
         let done = Message::tool_result(turn, "w", "wrote a".into(), false);
         let failed = Message::tool_result(turn, "r", "rejected".into(), true);
+        let (user_id, reply_id) = (user.id, reply.id);
         let out: Vec<Value> = replay(&[user, reply, done, failed], Some(Path::new("/ws")))
             .iter()
             .map(wire)
@@ -948,12 +1001,81 @@ mod tests {
         assert_eq!(out.len(), 4, "{out:#?}");
         assert_eq!(
             out[0],
-            json!({"sessionUpdate": "user_message_chunk", "content": {"type": "text", "text": "write it"}})
+            json!({"sessionUpdate": "user_message_chunk", "content": {"type": "text", "text": "write it"}, "messageId": user_id.to_string()})
         );
         assert_eq!(out[1]["sessionUpdate"], "agent_message_chunk");
+        assert_eq!(out[1]["messageId"], reply_id.to_string());
         assert_eq!(out[2]["status"], "completed");
         assert_eq!(out[2]["kind"], "edit");
         assert_eq!(out[3]["status"], "failed");
         assert_eq!(out[3]["rawOutput"], "rejected");
+    }
+
+    /// A reply's chunks carry one message id, the next reply (after a tool
+    /// call) another, and a loaded session replays each stored reply with
+    /// the id it streamed with: a client that saw the turn live and then
+    /// loads the session recognises the messages.
+    #[test]
+    fn replies_keep_their_message_ids_from_live_to_replay() {
+        let turn = TurnId::new();
+        let read = call("c1", "read_file", json!({"path": "a"}));
+        let mut view = SessionView::new(Some(PathBuf::from("/ws")));
+        let mut live = Vec::new();
+        for e in [
+            event(SessionUpdate::Reasoning {
+                turn_id: turn,
+                delta: "think".into(),
+            }),
+            event(SessionUpdate::Token {
+                turn_id: turn,
+                delta: "Reading ".into(),
+            }),
+            event(SessionUpdate::Token {
+                turn_id: turn,
+                delta: "a.".into(),
+            }),
+            tool_event(&read, ToolCallStatus::InProgress, None),
+            tool_event(&read, ToolCallStatus::Completed, Some("x")),
+            event(SessionUpdate::Token {
+                turn_id: turn,
+                delta: "Done.".into(),
+            }),
+        ] {
+            for out in view.translate(&e) {
+                if let Out::Update(
+                    acp::SessionUpdate::AgentMessageChunk(c)
+                    | acp::SessionUpdate::AgentThoughtChunk(c),
+                ) = out
+                {
+                    live.push(c.message_id.expect("an id"));
+                }
+            }
+        }
+        assert_eq!(live.len(), 4);
+        assert!(live[..3].iter().all(|id| *id == live[0]), "{live:?}");
+        assert_ne!(live[3], live[0]);
+        assert!(uuid::Uuid::parse_str(&live[3]).is_ok());
+
+        let mut first = Message::new(Role::Assistant, Some(turn), "Reading a.".into());
+        first.reasoning = vec![crate::domain::Reasoning {
+            text: "think".into(),
+            signature: None,
+            redacted: None,
+        }];
+        first.tool_calls = vec![read];
+        let result = Message::tool_result(turn, "c1", "x".into(), false);
+        let second = Message::new(Role::Assistant, Some(turn), "Done.".into());
+        let replayed: Vec<String> = replay(&[first, result, second], None)
+            .into_iter()
+            .filter_map(|u| match u {
+                acp::SessionUpdate::AgentMessageChunk(c)
+                | acp::SessionUpdate::AgentThoughtChunk(c) => c.message_id,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            replayed,
+            vec![live[0].clone(), live[0].clone(), live[3].clone()]
+        );
     }
 }
