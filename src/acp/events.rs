@@ -64,6 +64,8 @@ const ASK_TOOL: &str = "ask_followup_question";
 pub(super) const SYNTHETIC_QUESTION: &str = "question-";
 /// The tool that ends a turn with a result.
 const COMPLETION_TOOL: &str = "attempt_completion";
+/// The tool whose result lists matches, `path:line: text`.
+const SEARCH_TOOL: &str = "search_in_code";
 /// How much of a command's output a tool call shows (its tail).
 const OUTPUT_TAIL_BYTES: usize = 64 * 1024;
 
@@ -131,15 +133,64 @@ fn absolute(root: Option<&Path>, path: &str) -> Option<PathBuf> {
     root.map(|r| r.join(p))
 }
 
-/// The files a call touches, as absolute paths.
+/// The files a call touches, as absolute paths, with the line it starts
+/// at when its arguments say (a read's `offset`, an edit's first
+/// `:start_line:`), so a following client opens the file there.
 fn locations(call: &ToolCall, root: Option<&Path>) -> Vec<acp::ToolCallLocation> {
+    let line = match call.name.as_str() {
+        "read_file" => call.arguments["offset"].as_u64(),
+        "apply_diff" => call.arguments["diff"].as_str().and_then(|d| {
+            d.lines()
+                .find_map(|l| l.trim().strip_prefix(":start_line:")?.trim().parse().ok())
+        }),
+        _ => None,
+    }
+    .and_then(|n| u32::try_from(n).ok())
+    .filter(|n| *n > 0);
     subject(call)
         .map(|s| s.paths)
         .unwrap_or_default()
         .iter()
         .filter(|p| *p != ".")
         .filter_map(|p| absolute(root, p))
-        .map(acp::ToolCallLocation::new)
+        .map(|p| acp::ToolCallLocation::new(p).line(line))
+        .collect()
+}
+
+/// At most this many of a search's matches are given as locations.
+const SEARCH_LOCATIONS: usize = 50;
+
+/// A finished search's first matches as locations: `search_in_code`'s
+/// result is one `path:line: text` line per match, paths relative to the
+/// workspace.
+fn search_locations(result: &str, root: Option<&Path>) -> Vec<acp::ToolCallLocation> {
+    result
+        .lines()
+        .filter_map(|l| {
+            let (path, rest) = l.split_once(':')?;
+            let (line, _) = rest.split_once(": ")?;
+            let line: u32 = line.parse().ok()?;
+            Some(acp::ToolCallLocation::new(absolute(root, path)?).line(line))
+        })
+        .take(SEARCH_LOCATIONS)
+        .collect()
+}
+
+/// An approval's edits as locations: each file at its first changed line.
+fn edit_locations(a: &PendingApproval, root: Option<&Path>) -> Vec<acp::ToolCallLocation> {
+    a.preview
+        .iter()
+        .flat_map(|p| &p.files)
+        .filter_map(|f| {
+            let first = f
+                .current
+                .lines()
+                .zip(f.proposed.lines())
+                .take_while(|(a, b)| a == b)
+                .count();
+            let line = u32::try_from(first + 1).ok();
+            Some(acp::ToolCallLocation::new(absolute(root, &f.path)?).line(line))
+        })
         .collect()
 }
 
@@ -303,7 +354,11 @@ impl SessionView {
                     .kind(acp_tool_kind(&call.name, kind))
                     .status(acp::ToolCallStatus::Pending)
                     .content(diffs)
-                    .locations(locations(&call, self.root.as_deref()))
+                    .locations(if a.preview.is_some() {
+                        edit_locations(a, self.root.as_deref())
+                    } else {
+                        locations(&call, self.root.as_deref())
+                    })
                     .raw_input(call.arguments.clone());
                 out.push(Out::Approval(
                     a.clone(),
@@ -498,11 +553,20 @@ impl SessionView {
             content.push(text_content(r));
         }
         let raw_output = result.map(|r| Value::String(r.to_owned()));
+        // A search's matches are where it points, once it found them.
+        let found = result
+            .filter(|_| call.name == SEARCH_TOOL && s == ToolCallStatus::Completed)
+            .map(|r| search_locations(r, self.root.as_deref()))
+            .filter(|l| !l.is_empty());
         if first {
             let mut tc = acp::ToolCall::new(call.id.clone(), title(call))
                 .kind(acp_tool_kind(&call.name, kind))
                 .status(status(s))
-                .locations(locations(call, self.root.as_deref()))
+                .locations(
+                    found
+                        .clone()
+                        .unwrap_or_else(|| locations(call, self.root.as_deref())),
+                )
                 .raw_input(call.arguments.clone())
                 .content(content);
             if let Some(o) = raw_output {
@@ -517,6 +581,9 @@ impl SessionView {
         }
         if result.is_some() {
             fields = fields.content(content).raw_output(raw_output);
+        }
+        if let Some(found) = found {
+            fields = fields.locations(found);
         }
         acp::SessionUpdate::ToolCallUpdate(acp::ToolCallUpdate::new(call.id.clone(), fields))
     }
@@ -569,10 +636,14 @@ pub(super) fn replay(messages: &[Message], root: Option<&Path>) -> Vec<acp::Sess
                         Some(_) => acp::ToolCallStatus::Completed,
                         None => acp::ToolCallStatus::Pending,
                     };
+                    let found = result
+                        .filter(|r| call.name == SEARCH_TOOL && !r.is_error)
+                        .map(|r| search_locations(&r.text, root))
+                        .filter(|l| !l.is_empty());
                     let mut tc = acp::ToolCall::new(call.id.clone(), title(call))
                         .kind(acp_tool_kind(&call.name, domain_kind(&call.name)))
                         .status(s)
-                        .locations(locations(call, root))
+                        .locations(found.unwrap_or_else(|| locations(call, root)))
                         .raw_input(call.arguments.clone());
                     if let Some(r) = result {
                         tc = tc
@@ -804,7 +875,7 @@ mod tests {
                 "kind": "edit",
                 "status": "pending",
                 "content": [diff],
-                "locations": [{"path": "/ws/b.md"}],
+                "locations": [{"path": "/ws/b.md", "line": 1}],
                 "rawInput": {"path": "b.md", "content": "new\n"},
             })
         );
@@ -1076,6 +1147,73 @@ mod tests {
         assert_eq!(
             replayed,
             vec![live[0].clone(), live[0].clone(), live[3].clone()]
+        );
+    }
+
+    /// Locations carry lines where the call says where: a read's offset,
+    /// an edit's `:start_line:`, a search's matches once found, and an
+    /// approval's edits at their first changed line.
+    #[test]
+    fn locations_point_at_lines() {
+        let root = Some(Path::new("/ws"));
+        let read = call("r", "read_file", json!({"path": "a.rs", "offset": 40}));
+        assert_eq!(
+            serde_json::to_value(locations(&read, root)).unwrap(),
+            json!([{"path": "/ws/a.rs", "line": 40}])
+        );
+        let edit = call(
+            "e",
+            "apply_diff",
+            json!({"path": "b.rs", "diff": "<<<<<<< SEARCH\n:start_line:12\n-------\nx\n=======\ny\n>>>>>>> REPLACE"}),
+        );
+        assert_eq!(
+            serde_json::to_value(locations(&edit, root)).unwrap(),
+            json!([{"path": "/ws/b.rs", "line": 12}])
+        );
+        let plain = call("p", "read_file", json!({"path": "c.rs"}));
+        assert_eq!(
+            serde_json::to_value(locations(&plain, root)).unwrap(),
+            json!([{"path": "/ws/c.rs"}])
+        );
+
+        let mut v = SessionView::new(Some(PathBuf::from("/ws")));
+        let search = call("s", "search_in_code", json!({"regex": "fn main"}));
+        v.translate(&tool_event(&search, ToolCallStatus::InProgress, None));
+        let done = updates(&v.translate(&tool_event(
+            &search,
+            ToolCallStatus::Completed,
+            Some("src/main.rs:3: fn main() {\nsrc/bin/x.rs:10: fn main() {}\n\n[2 matches]"),
+        )));
+        assert_eq!(
+            done[0]["locations"],
+            json!([{"path": "/ws/src/main.rs", "line": 3}, {"path": "/ws/src/bin/x.rs", "line": 10}])
+        );
+
+        let approval = PendingApproval {
+            id: ApprovalId::new(),
+            session_id: SessionId::new(),
+            turn_id: TurnId::new(),
+            tool_call_id: "w".into(),
+            tool: "write_file".into(),
+            params: json!({"path": "d.txt", "content": "one\nTWO\nthree\n"}),
+            rule: "ask".into(),
+            preview: Some(EditPreview {
+                files: vec![FileChange {
+                    path: "d.txt".into(),
+                    current: "one\ntwo\nthree\n".into(),
+                    proposed: "one\nTWO\nthree\n".into(),
+                }],
+                diff: String::new(),
+            }),
+            created_at: chrono::Utc::now(),
+        };
+        let out = v.translate(&event(SessionUpdate::ApprovalRequired(Box::new(approval))));
+        let Some(Out::Approval(_, call)) = out.last() else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            serde_json::to_value(&call.fields.locations).unwrap(),
+            json!([{"path": "/ws/d.txt", "line": 2}])
         );
     }
 }
