@@ -1835,6 +1835,87 @@ async fn agent_and_model_are_configuration_options() {
     assert_eq!(agent.close().await, Some(0));
 }
 
+/// A question the client cannot be asked in a form or a permission request
+/// is said as a message: one without suggestions (a permission request
+/// would offer nothing to choose), and one whose permission request the
+/// client failed. The model reads that the user answers in their next
+/// message, and the turn ends.
+#[tokio::test]
+async fn a_question_the_client_cannot_ask_is_said_as_a_message() {
+    let told = "the user answers in their next message";
+    let mock = MockLlm::start(Script {
+        replies: vec![
+            tool_reply(
+                Some("Name it"),
+                "q1",
+                "ask_followup_question",
+                json!({"question": "What should the crate be called?"}),
+            ),
+            text(told, "Waiting for your answer."),
+            tool_reply(
+                Some("Pick one"),
+                "q2",
+                "ask_followup_question",
+                json!({"question": "Which color?", "suggestions": ["red", "blue"]}),
+            ),
+            text(told, "Say which color."),
+        ],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    let mut agent = Agent::start(data.path(), &llm_env(&mock));
+    agent.initialize().await;
+    let session = agent.new_session(1, &root).await;
+
+    let r = agent
+        .call(2, "session/prompt", prompt(&session, "Name it"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn", "{r}");
+    agent
+        .notification(|n| is_chunk(n, "What should the crate be called?"))
+        .await;
+    agent
+        .notification(|n| is_chunk(n, "Waiting for your answer."))
+        .await;
+    assert!(
+        !agent
+            .notes
+            .iter()
+            .any(|n| n["method"] == "session/request_permission"),
+        "{:?}",
+        agent.notes
+    );
+
+    // With suggestions: a permission request, which this client fails.
+    agent
+        .send(
+            json!({"jsonrpc": "2.0", "id": 3, "method": "session/prompt",
+                     "params": prompt(&session, "Pick one")}),
+        )
+        .await;
+    let asked = agent
+        .notification(|m| m["method"] == "session/request_permission")
+        .await;
+    agent
+        .send(json!({"jsonrpc": "2.0", "id": asked["id"],
+                     "error": {"code": -32603, "message": "no UI for this"}}))
+        .await;
+    let said = agent.notification(|n| is_chunk(n, "Which color?")).await;
+    let said = said["params"]["update"]["content"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(said.contains("- red") && said.contains("- blue"), "{said}");
+    let r = agent.answer(&json!(3)).await;
+    assert_eq!(r["result"]["stopReason"], "end_turn", "{r}");
+    let requests = mock.requests();
+    let last = requests.last().unwrap().body["messages"].to_string();
+    assert!(last.contains(told), "{last}");
+    assert_eq!(agent.close().await, Some(0));
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+}
+
 /// A question asked as a form (`elicitation/create`: the client offers form
 /// elicitation) and answered meanwhile in a codelab editor is withdrawn: the
 /// ACP client gets `$/cancel_request` of the form, and the model reads the

@@ -218,11 +218,18 @@ pub(super) async fn ask_approval(
     }
 }
 
+/// What the model reads when its question was shown as a message.
+pub(super) const ASKED_AS_MESSAGE: &str = "This editor cannot ask questions in a form or a \
+    prompt: your question was shown to the user as a message. End your turn now; the user \
+    answers in their next message.";
+
 /// Asks the client a question and answers it with what the user said: in a
 /// form (`elicitation/create`) when the client offers form elicitation, else
-/// as a permission request with the suggestions as options. Stops waiting
-/// when `resolved` fires (the turn ended, or another client answered); a
-/// form is then cancelled.
+/// as a permission request with the suggestions as options, else (no
+/// suggestions to offer, or the client failed the request) as a message
+/// that the user answers with their next prompt. Stops waiting when
+/// `resolved` fires (the turn ended, or another client answered); a form or
+/// a permission request is then withdrawn.
 pub(super) async fn ask_question(
     conn: Rc<Connection>,
     session: acp::SessionId,
@@ -242,6 +249,8 @@ pub(super) async fn ask_question(
             Some(a) => a,
             None => return,
         }
+    } else if question.suggestions.is_empty() {
+        say_question(&conn, &session, &question).await
     } else {
         let request =
             acp::RequestPermissionRequest::new(session.clone(), *call, question_options(&question));
@@ -257,7 +266,7 @@ pub(super) async fn ask_question(
             Ok(None) => return conn.cancel_turn(question.session_id).await,
             Err(e) => {
                 tracing::warn!(question = %question.id, "the ACP client did not answer a question: {e}");
-                DECLINED.to_owned()
+                say_question(&conn, &session, &question).await
             }
         }
     };
@@ -281,6 +290,20 @@ pub(super) async fn ask_question(
         conn.notify(&session, acp::SessionUpdate::ToolCallUpdate(done))
             .await;
     }
+}
+
+/// Shows a question as the agent's message, with its suggestions; returns
+/// what the model reads instead of an answer.
+async fn say_question(conn: &Connection, session: &acp::SessionId, q: &PendingQuestion) -> String {
+    let mut said = q.question.clone();
+    for s in &q.suggestions {
+        said.push_str("\n- ");
+        said.push_str(s);
+    }
+    let chunk = acp::ContentChunk::new(text(said)).message_id(uuid::Uuid::new_v4().to_string());
+    conn.notify(session, acp::SessionUpdate::AgentMessageChunk(chunk))
+        .await;
+    ASKED_AS_MESSAGE.to_owned()
 }
 
 #[cfg(test)]

@@ -433,7 +433,8 @@ test("codelab-agent over ACP with the official TypeScript client", async (t) => 
       assert.equal(tc.toolCallId, "w1");
       assert.equal(tc.kind, "edit");
       assert.equal(tc.title, "Write hello.txt");
-      assert.deepEqual(tc.locations, [{ path: target }]);
+      // A new file: the edit starts at its first line.
+      assert.deepEqual(tc.locations, [{ path: target, line: 1 }]);
       assert.equal(tc.content.length, 1);
       assert.equal(tc.content[0].type, "diff");
       assert.equal(tc.content[0].path, target);
