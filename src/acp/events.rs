@@ -211,6 +211,9 @@ fn diffs(a: &PendingApproval, root: Option<&Path>) -> Vec<acp::ToolCallContent> 
 }
 
 /// What the connection does about one event.
+// Nearly every `Out` is an `Update` (one per streamed chunk), consumed at
+// once: boxing it would add an allocation per token to save stack space.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(super) enum Out {
     /// Send this `session/update`.
