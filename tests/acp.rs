@@ -433,6 +433,16 @@ async fn bad_input_gets_clear_errors_and_the_connection_stays_usable() {
     let (code, message) = error_of(&agent.answer(&Value::Null).await);
     assert_eq!(code, -32600);
     assert!(message.contains("batches"), "{message}");
+    // A message broken by a raw newline is two lines, neither of them
+    // JSON: two parse errors, and nothing is run.
+    agent
+        .send_raw("{\"jsonrpc\": \"2.0\", \"id\": 13,\n\"method\": \"session/fly\", \"params\": {}}")
+        .await;
+    for _ in 0..2 {
+        let (code, message) = error_of(&agent.answer(&Value::Null).await);
+        assert_eq!(code, -32700);
+        assert!(message.starts_with("Parse error"), "{message}");
+    }
     agent
         .send_raw(r#"{"id": 7, "method": "session/new"}"#)
         .await;
@@ -521,11 +531,13 @@ async fn bad_input_gets_clear_errors_and_the_connection_stays_usable() {
     let first = agent.answer(&json!(10)).await;
     assert_eq!(first["result"]["stopReason"], "cancelled", "{first}");
 
-    // Still usable.
+    // Still usable; a newline inside a string is text like any other.
     let r = agent
-        .call(12, "session/prompt", prompt(&session, "Now answer"))
+        .call(12, "session/prompt", prompt(&session, "Now answer\nplease"))
         .await;
     assert_eq!(r["stopReason"], "end_turn");
+    let sent = mock.requests().last().unwrap().body["messages"].to_string();
+    assert!(sent.contains(r"Now answer\nplease"), "{sent}");
     agent.notification(|n| is_chunk(n, "Answered.")).await;
     assert_eq!(agent.close().await, Some(0));
     assert!(mock.violations().is_empty(), "{:?}", mock.violations());
