@@ -436,7 +436,9 @@ async fn bad_input_gets_clear_errors_and_the_connection_stays_usable() {
     // A message broken by a raw newline is two lines, neither of them
     // JSON: two parse errors, and nothing is run.
     agent
-        .send_raw("{\"jsonrpc\": \"2.0\", \"id\": 13,\n\"method\": \"session/fly\", \"params\": {}}")
+        .send_raw(
+            "{\"jsonrpc\": \"2.0\", \"id\": 13,\n\"method\": \"session/fly\", \"params\": {}}",
+        )
         .await;
     for _ in 0..2 {
         let (code, message) = error_of(&agent.answer(&Value::Null).await);
@@ -1326,6 +1328,86 @@ async fn sessions_close_and_resume_without_replay() {
     assert_eq!(ids.len(), 4, "every message has its own id: {ids:?}");
     assert_eq!(agent.close().await, Some(0));
     assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+}
+
+/// An HTTP MCP server given by `session/new` (`mcpCapabilities.http`): the
+/// reference server from npm over Streamable HTTP; its tool reaches the
+/// model and runs through it, and a codelab editor sees it as the
+/// session's, over http.
+#[tokio::test]
+async fn an_http_mcp_server_of_session_new_serves_the_session() {
+    use codelab_agent::protocol::requests::ListMcpServers;
+    use codelab_agent::protocol::types::ListMcpServersParams;
+    let (mut server, port) = support::mcp::everything_over_http().await;
+    let mock = MockLlm::start(Script {
+        replies: vec![
+            tool_reply(
+                Some("Echo over http"),
+                "e1",
+                "mcp__everything__echo",
+                json!({"message": "via acp"}),
+            ),
+            text("Echo: via acp", "Echoed."),
+        ],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("codelab.toml"),
+        "[[policy.rules]]\ntool = \"mcp__everything__*\"\naction = \"allow\"\n",
+    )
+    .unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let mut agent = Agent::through_daemon(data.path(), &llm_env(&mock));
+    agent.initialize().await;
+    let r = agent
+        .call(
+            1,
+            "session/new",
+            json!({"cwd": ws.path().canonicalize().unwrap(), "mcpServers": [{
+                "type": "http",
+                "name": "everything",
+                "url": format!("http://127.0.0.1:{port}/mcp"),
+                "headers": [{"name": "X-Team", "value": "core"}],
+            }]}),
+        )
+        .await;
+    let session = r["sessionId"].as_str().unwrap().to_owned();
+    agent.set_mode(2, &session, "coder").await;
+    let r = agent
+        .call(3, "session/prompt", prompt(&session, "Echo over http"))
+        .await;
+    assert_eq!(r["stopReason"], "end_turn");
+    agent.completed("e1").await;
+    agent.notification(|n| is_chunk(n, "Echoed.")).await;
+    let requests = mock.requests();
+    let last = requests.last().unwrap().body["messages"].to_string();
+    assert!(
+        last.contains("Echo: via acp"),
+        "the server ran the call: {last}"
+    );
+
+    let mut editor = support::ServerProcess::daemon_client(data.path(), &llm_env(&mock));
+    let mut client = editor.stdio_client();
+    client.initialize(&[], None).await;
+    let listed = client
+        .call_typed::<ListMcpServers>(ListMcpServersParams {
+            session_id: Some(session_id(&session)),
+        })
+        .await;
+    assert_eq!(listed.servers.len(), 1, "{listed:?}");
+    assert_eq!(
+        (
+            listed.servers[0].name.as_str(),
+            listed.servers[0].transport.as_str()
+        ),
+        ("everything", "http"),
+        "{listed:?}"
+    );
+    client.finish().await;
+    assert_eq!(agent.close().await, Some(0));
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+    let _ = server.kill().await;
 }
 
 /// ACP's `session/new` gives the session its own stdio MCP server (the

@@ -564,36 +564,7 @@ async fn tool_list_changes_are_picked_up_and_an_idle_server_stops_and_restarts()
 /// bearer token named by `bearer_token_env` (seen by a recording proxy).
 #[tokio::test]
 async fn the_everything_server_over_streamable_http() {
-    let entry = npm_server("server-everything");
-    // A free port for the server (it takes its port from PORT).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = tokio::process::Command::new("node")
-        .arg(&entry)
-        .arg("streamableHttp")
-        .env("PORT", port.to_string())
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    // Ready when it says it listens.
-    let stderr = server.stderr.take().unwrap();
-    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stderr));
-    loop {
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("the server starts")
-            .unwrap()
-            .expect("the server is running");
-        if line.contains("listening on port") {
-            break;
-        }
-    }
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (mut server, port) = support::mcp::everything_over_http().await;
     // In front of it, a proxy of the suite that records the headers it gets.
     let rec = tempfile::tempdir().unwrap();
     let record = rec.path().join("record");
@@ -670,29 +641,12 @@ async fn the_everything_server_over_streamable_http() {
     let _ = server.kill().await;
 }
 
-/// The npm MCP servers of the suite, installed by `scripts/mcp-deps.sh`.
-fn npm_server(package: &str) -> std::path::PathBuf {
-    let deps = std::process::Command::new("bash")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mcp-deps.sh"))
-        .output()
-        .expect("bash runs");
-    assert!(
-        deps.status.success(),
-        "installing the MCP test packages failed:\n{}",
-        String::from_utf8_lossy(&deps.stderr)
-    );
-    let modules = std::path::PathBuf::from(String::from_utf8_lossy(&deps.stdout).trim());
-    let entry = modules.join(format!("@modelcontextprotocol/{package}/dist/index.js"));
-    assert!(entry.is_file(), "{}", entry.display());
-    entry
-}
-
 /// The reference server over stdio: a tool, a tool error (arguments its
 /// schema refuses), and a long-running tool whose call is cancelled with
 /// the turn: the turn ends `cancelled` at once, not after the tool's 600 s.
 #[tokio::test]
 async fn the_everything_server_over_stdio_with_an_error_and_a_cancelled_long_call() {
-    let entry = npm_server("server-everything");
+    let entry = support::mcp::npm_server("server-everything");
     let mut h = Harness::with_config(
         vec![
             calls(
@@ -758,7 +712,7 @@ async fn the_everything_server_over_stdio_with_an_error_and_a_cancelled_long_cal
 /// reads and lists there, and refuses a path outside with a tool error.
 #[tokio::test]
 async fn the_filesystem_server_reads_its_directory_and_refuses_others() {
-    let entry = npm_server("server-filesystem");
+    let entry = support::mcp::npm_server("server-filesystem");
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("secret.txt"), "not yours\n").unwrap();
     let ws = tempfile::tempdir().unwrap();

@@ -30,6 +30,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 pub mod host;
 pub mod hostile;
+pub mod mcp;
 
 /// How long a test waits for any single expected message.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
