@@ -2095,6 +2095,86 @@ async fn a_form_answered_in_a_codelab_editor_is_withdrawn() {
     assert!(mock.violations().is_empty(), "{:?}", mock.violations());
 }
 
+/// A question asked as a permission request (the client offers no form)
+/// and answered meanwhile in a codelab editor is withdrawn like an
+/// approval: `$/cancel_request` of the request, and the model reads the
+/// codelab editor's answer.
+#[tokio::test]
+async fn a_question_asked_as_a_permission_and_answered_elsewhere_is_withdrawn() {
+    use codelab_agent::protocol::Notification;
+    use codelab_agent::protocol::requests::AnswerQuestion;
+    use codelab_agent::protocol::types::{
+        AnswerQuestionParams, QuestionParams, TurnCompletedParams,
+    };
+    let mock = MockLlm::start(Script {
+        replies: vec![
+            tool_reply(
+                Some("Ask away"),
+                "q1",
+                "ask_followup_question",
+                json!({"question": "Which color?", "suggestions": ["red", "blue"]}),
+            ),
+            text("The user answered: blue", "Blue it is."),
+        ],
+    })
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().canonicalize().unwrap();
+    let mut agent = Agent::through_daemon(data.path(), &llm_env(&mock));
+    agent.initialize().await;
+    let session = agent.new_session(1, &root).await;
+    let (_server, mut client, id) =
+        codelab_editor_attached(data.path(), &llm_env(&mock), &root, &session).await;
+
+    agent
+        .send(
+            json!({"jsonrpc": "2.0", "id": 2, "method": "session/prompt",
+                     "params": prompt(&session, "Ask away")}),
+        )
+        .await;
+    let asked = agent
+        .notification(|m| m["method"] == "session/request_permission")
+        .await;
+    let options: Vec<&str> = asked["params"]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(options, ["red", "blue", "Don't answer"], "{asked}");
+    let question = loop {
+        let n = client.next_notification().await;
+        if n["method"] == QuestionParams::NAME {
+            break serde_json::from_value::<QuestionParams>(n["params"].clone()).unwrap();
+        }
+    };
+    client
+        .call_typed::<AnswerQuestion>(AnswerQuestionParams {
+            session_id: id,
+            question_id: question.question_id,
+            answer: "blue".into(),
+        })
+        .await;
+    let cancel = agent
+        .notification(|m| m["method"] == "$/cancel_request")
+        .await;
+    assert_eq!(cancel["params"]["requestId"], asked["id"], "{cancel}");
+    agent
+        .send(json!({"jsonrpc": "2.0", "id": asked["id"],
+                     "result": {"outcome": {"outcome": "cancelled"}}}))
+        .await;
+    let r = agent.answer(&json!(2)).await;
+    assert_eq!(r["result"]["stopReason"], "end_turn", "{r}");
+    let requests = mock.requests();
+    let last = requests.last().unwrap().body["messages"].to_string();
+    assert!(last.contains("The user answered: blue"), "{last}");
+    while client.next_notification().await["method"] != TurnCompletedParams::NAME {}
+    client.finish().await;
+    assert_eq!(agent.close().await, Some(0));
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+}
+
 /// An approval decided in a codelab editor withdraws the ACP client's
 /// pending permission request (`$/cancel_request` of it), so its prompt
 /// closes; the call runs as decided.
